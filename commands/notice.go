@@ -1,0 +1,66 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keyleak/keyleak/state"
+)
+
+// Outbox channels. Each is delivered by one notifier wired in main.
+const (
+	ChannelSlack = "slack" // the page in the on-call channel
+	ChannelChat  = "chat"  // the incident's Google Chat space
+	ChannelEmail = "email" // InfoSec
+	ChannelWork  = "work"  // background work of keyleak itself (running approved actions)
+)
+
+// Notice kinds.
+const (
+	NoticeReply  = "reply"  // post Reply in the space (in Thread if set)
+	NoticeAction = "action" // post or update the card of Action in its thread
+	NoticeRun    = "run"    // run approved Action
+)
+
+// Notice is the payload of an outbox message written by this package.
+type Notice struct {
+	Kind     string `json:"kind"`
+	Incident string `json:"incident"`
+	Action   string `json:"action,omitempty"`
+	Thread   string `json:"thread,omitempty"`
+	Reply    *Reply `json:"reply,omitempty"`
+}
+
+// DecodeNotice reads the payload of an outbox message.
+func DecodeNotice(m state.Message) (Notice, error) {
+	var n Notice
+	if err := json.Unmarshal(m.Payload, &n); err != nil {
+		return Notice{}, fmt.Errorf("outbox message %d (%s): %w", m.ID, m.Key, err)
+	}
+	return n, nil
+}
+
+// enqueueNotice writes n to the outbox of channel under an idempotency key.
+func enqueueNotice(tx *state.Tx, channel, key string, n Notice, at time.Time) error {
+	payload, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	_, _, err = tx.Enqueue(state.Message{
+		Key:       key,
+		Channel:   channel,
+		Kind:      n.Kind,
+		Incident:  n.Incident,
+		Payload:   payload,
+		CreatedAt: at,
+	})
+	return err
+}
+
+// actionCardKey names the outbox message that renders an action's card
+// after its change number rev, so every state change updates the card
+// once and no change is rendered twice.
+func actionCardKey(a state.Action, rev string) string {
+	return "action-card:" + a.ID + ":" + rev
+}

@@ -1,0 +1,93 @@
+package state
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestMigrateFromVersion1 writes a file as schema version 1 left it (no
+// incident-actions or spaces index) and checks that opening it with the
+// current schema builds both indexes from the existing records.
+func TestMigrateFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	old, err := openVersion(path, Options{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, _ := report(t, old, "AKIAQYLPMN5HHHFPZAM2", alice, t0)
+	// Version 1 stored incidents and actions in the same shape; write them
+	// without the v2 indexes, as a v1 binary would have.
+	err = old.db.Update(func(btx *bolt.Tx) error {
+		inc.ChatSpace = "spaces/AAAAv1"
+		if err := put(btx.Bucket(bucketIncidents), []byte(inc.ID), inc); err != nil {
+			return err
+		}
+		for _, id := range []string{inc.ID + "-A1", inc.ID + "-A2"} {
+			a := Action{ID: id, Incident: inc.ID, Name: "deactivate", Status: ActionRequested, RequestedAt: t0}
+			if err := put(btx.Bucket(bucketActions), []byte(id), a); err != nil {
+				return err
+			}
+		}
+		if btx.Bucket(bucketIncidentActions) != nil || btx.Bucket(bucketSpaces) != nil {
+			t.Error("version 1 file already has version 2 buckets")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("open v1 file: %v", err)
+	}
+	defer s.Close()
+	err = s.View(func(tx *Tx) error {
+		if v := schemaVersion(tx.tx); v != SchemaVersion {
+			t.Errorf("schema version = %d, want %d", v, SchemaVersion)
+		}
+		actions, err := tx.Actions(inc.ID)
+		if err != nil {
+			return err
+		}
+		if len(actions) != 2 || actions[0].ID != inc.ID+"-A1" || actions[1].ID != inc.ID+"-A2" {
+			t.Errorf("actions after migration = %v, want A1 and A2", actions)
+		}
+		got, err := tx.IncidentBySpace("spaces/AAAAv1")
+		if err != nil {
+			return err
+		}
+		if got.ID != inc.ID {
+			t.Errorf("incident by space = %s, want %s", got.ID, inc.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefuseNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "future.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyVersion, u64(SchemaVersion+1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(path, Options{LockTimeout: time.Second})
+	if !errors.Is(err, ErrSchema) {
+		t.Fatalf("open newer file: err = %v, want ErrSchema", err)
+	}
+}

@@ -1,0 +1,201 @@
+package state
+
+// The database is one bbolt file. Its bucket tree, at schema version 2:
+//
+//	meta/
+//	    version                     → uint64 BE: the schema version
+//	    incident-seq/
+//	        <year "2026">           → uint64 BE: the last incident number used that year
+//	incidents/
+//	    <incident ID>               → JSON Incident
+//	keys/
+//	    <access key ID>             → incident ID of the key's open incident
+//	timeline/
+//	    <incident ID>/
+//	        <seq uint64 BE>         → JSON Event (append-only)
+//	actions/
+//	    <action ID>                 → JSON Action
+//	incident-actions/               (since v2)
+//	    <incident ID>/
+//	        <number uint64 BE>      → action ID
+//	spaces/                         (since v2)
+//	    <Chat space name>           → incident ID of the space's incident
+//	findings/
+//	    <incident ID>/
+//	        <kind>                  → JSON document (identification, investigation, cost…)
+//	outbox/
+//	    <seq uint64 BE>             → JSON Message waiting for delivery
+//	outbox-keys/
+//	    <idempotency key>           → seq uint64 BE (kept after delivery: a key enqueues once)
+//	dead/
+//	    <seq uint64 BE>             → JSON Message that failed permanently
+//	seen/
+//	    <source>/<event ID>         → expiry, unix nanoseconds int64 BE
+//
+// Sequence keys are 8-byte big-endian so that bbolt's byte order is their
+// numeric order. Migrations run in order, each in its own transaction, when
+// the store is opened; a file written by a newer keyleak is refused.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketMeta            = []byte("meta")
+	bucketIncidentSeq     = []byte("incident-seq")
+	bucketIncidents       = []byte("incidents")
+	bucketKeys            = []byte("keys")
+	bucketTimeline        = []byte("timeline")
+	bucketActions         = []byte("actions")
+	bucketIncidentActions = []byte("incident-actions")
+	bucketSpaces          = []byte("spaces")
+	bucketFindings        = []byte("findings")
+	bucketOutbox          = []byte("outbox")
+	bucketOutboxKeys      = []byte("outbox-keys")
+	bucketDead            = []byte("dead")
+	bucketSeen            = []byte("seen")
+
+	keyVersion = []byte("version")
+)
+
+// SchemaVersion is the version this build of keyleak reads and writes.
+const SchemaVersion = 2
+
+type migration struct {
+	version uint64
+	name    string
+	apply   func(tx *bolt.Tx) error
+}
+
+// migrations lists every schema change in order. Append only.
+func migrations() []migration {
+	return []migration{
+		{1, "create the buckets", migrateCreateBuckets},
+		{2, "index actions by incident and incidents by Chat space", migrateIndexes},
+	}
+}
+
+func migrateCreateBuckets(tx *bolt.Tx) error {
+	for _, name := range [][]byte{
+		bucketMeta, bucketIncidents, bucketKeys, bucketTimeline, bucketActions,
+		bucketFindings, bucketOutbox, bucketOutboxKeys, bucketDead, bucketSeen,
+	} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	_, err := tx.Bucket(bucketMeta).CreateBucketIfNotExists(bucketIncidentSeq)
+	return err
+}
+
+// migrateIndexes adds incident-actions and spaces, so that an incident's
+// actions and a space's incident are found without scanning, and fills
+// them from actions/ and incidents/.
+func migrateIndexes(tx *bolt.Tx) error {
+	spaces, err := tx.CreateBucketIfNotExists(bucketSpaces)
+	if err != nil {
+		return err
+	}
+	err = tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
+		var inc Incident
+		if err := unmarshal(v, &inc); err != nil {
+			return fmt.Errorf("incident %s: %w", k, err)
+		}
+		if inc.ChatSpace == "" {
+			return nil
+		}
+		return spaces.Put([]byte(inc.ChatSpace), []byte(inc.ID))
+	})
+	if err != nil {
+		return err
+	}
+	idx, err := tx.CreateBucketIfNotExists(bucketIncidentActions)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketActions).ForEach(func(k, v []byte) error {
+		var a Action
+		if err := unmarshal(v, &a); err != nil {
+			return fmt.Errorf("action %s: %w", k, err)
+		}
+		return indexAction(idx, a)
+	})
+}
+
+func indexAction(idx *bolt.Bucket, a Action) error {
+	n, err := actionNumber(a.ID)
+	if err != nil {
+		return err
+	}
+	b, err := idx.CreateBucketIfNotExists([]byte(a.Incident))
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(n), []byte(a.ID))
+}
+
+// actionNumber extracts N from an action ID "KL-2026-0007-AN".
+func actionNumber(id string) (uint64, error) {
+	i := strings.LastIndex(id, "-A")
+	if i < 0 {
+		return 0, fmt.Errorf("action ID %q: %w", id, ErrInvalid)
+	}
+	n, err := strconv.ParseUint(id[i+2:], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("action ID %q: %w", id, ErrInvalid)
+	}
+	return n, nil
+}
+
+// migrate brings the file to version target, applying each pending
+// migration in its own transaction.
+func migrate(db *bolt.DB, target uint64) error {
+	var current uint64
+	if err := db.View(func(tx *bolt.Tx) error {
+		current = schemaVersion(tx)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if current > SchemaVersion {
+		return fmt.Errorf("database schema version %d is newer than this keyleak's %d: %w", current, SchemaVersion, ErrSchema)
+	}
+	for _, m := range migrations() {
+		if m.version <= current || m.version > target {
+			continue
+		}
+		err := db.Update(func(tx *bolt.Tx) error {
+			if err := m.apply(tx); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keyVersion, u64(m.version))
+		})
+		if err != nil {
+			return fmt.Errorf("migrate schema to version %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+func schemaVersion(tx *bolt.Tx) uint64 {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0
+	}
+	v := meta.Get(keyVersion)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}

@@ -1,0 +1,167 @@
+// Package state keeps everything keyleak knows in one bbolt file:
+// incidents, the access-key index, timelines, action requests, findings,
+// the outbox of messages to deliver and the IDs of events already seen.
+//
+// All changes go through Store.Update, whose function receives a Tx: a
+// state change and the outbox messages it causes are written in the same
+// transaction, so either both survive a crash or neither does. Values are
+// copied out of bbolt before they are returned. Functions passed to Update
+// and View must not do I/O: they hold the database's single writer lock.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for another process holding the file.
+	// Zero means 5 seconds.
+	LockTimeout time.Duration
+	// NoSync skips fsync on commit. For benchmarks only: a crash may lose
+	// committed transactions.
+	NoSync bool
+}
+
+// Store is the open database.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens (creating if needed, with mode 0600) the database at path and
+// migrates it to the current schema.
+func Open(path string, opts Options) (*Store, error) {
+	return openVersion(path, opts, SchemaVersion)
+}
+
+func openVersion(path string, opts Options, version uint64) (*Store, error) {
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open database %s: another process holds it (waited %s)", path, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// bbolt applies the mode only when it creates the file; tighten an
+	// existing file too, since it holds incident data.
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("restrict database %s to its owner: %w", path, err)
+	}
+	if err := migrate(db, version); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Close closes the file. Pending transactions finish first.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// Update runs fn in a read-write transaction, committed if fn returns nil.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Batch is Update for concurrent writers: calls arriving together share
+// one commit (and one fsync), so many handlers can write at once without
+// queueing behind each other's disk syncs. fn may run more than once if a
+// transaction it shared fails, so it must only act through tx.
+func (s *Store) Batch(fn func(tx *Tx) error) error {
+	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(tx *Tx) error) error {
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Backup writes a consistent copy of the whole database to w while the
+// store stays in use, and returns the number of bytes written.
+func (s *Store) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("back up database: %w", err)
+	}
+	return n, nil
+}
+
+// BackupFile writes a consistent copy of the database to path (mode 0600),
+// through a temporary file renamed into place, so a failed backup never
+// leaves a truncated file under the final name.
+func (s *Store) BackupFile(path string) (int64, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("back up database: %w", err)
+	}
+	n, err := s.Backup(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, fmt.Errorf("back up database to %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// Tx is a transaction. It is valid only inside the function passed to
+// Update or View.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+func (t *Tx) bucket(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+
+func marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func unmarshal(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %T: %w", v, err)
+	}
+	return nil
+}
+
+// get decodes the value under key in bucket b into v, or returns ErrNotFound.
+func get(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	return unmarshal(data, v)
+}
+
+func put(b *bolt.Bucket, key []byte, v any) error {
+	data, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
