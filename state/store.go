@@ -49,7 +49,7 @@ func openVersion(path string, opts Options, version uint64) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open database %s: another process holds it (waited %s)", path, timeout)
+		return nil, fmt.Errorf("open database %s (waited %s): %w", path, timeout, ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)

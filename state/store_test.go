@@ -165,8 +165,8 @@ func TestSecondOpenTimesOut(t *testing.T) {
 	}
 	defer s.Close()
 	_, err = Open(path, Options{LockTimeout: 50 * time.Millisecond})
-	if err == nil {
-		t.Fatal("second open of a locked file succeeded")
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open of a locked file: err = %v, want ErrLocked", err)
 	}
 }
 

@@ -269,4 +269,5 @@ var (
 	ErrTransition = errors.New("transition not allowed")
 	ErrInvalid    = errors.New("invalid record")
 	ErrSchema     = errors.New("unsupported schema version")
+	ErrLocked     = errors.New("database is in use by another process")
 )

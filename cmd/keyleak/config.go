@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Secret is a configuration value that must never be printed or logged.
+type Secret string
+
+func (Secret) String() string { return "[redacted]" }
+
+// GoString keeps %#v from printing it.
+func (Secret) GoString() string { return "[redacted]" }
+
+// MarshalText keeps JSON and YAML encoders from printing it.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Config is keyleak's configuration: a YAML file, then environment
+// variables (KEYLEAK_ + the env tag) over it. Every secret can also be
+// given as a file named by KEYLEAK_<NAME>_FILE.
+type Config struct {
+	Database    string   `yaml:"database" env:"DATABASE"`
+	Listen      string   `yaml:"listen" env:"LISTEN"`
+	AdminListen string   `yaml:"admin_listen" env:"ADMIN_LISTEN"`
+	LogLevel    string   `yaml:"log_level" env:"LOG_LEVEL"`
+	Approvals   Approval `yaml:"approvals"`
+	Slack       Slack    `yaml:"slack"`
+}
+
+// Approval configures the approval engine.
+type Approval struct {
+	Responders []string      `yaml:"responders" env:"RESPONDERS"`
+	Expiry     time.Duration `yaml:"expiry" env:"APPROVAL_EXPIRY"`
+	OnePerson  []string      `yaml:"one_person" env:"ONE_PERSON_ACTIONS"`
+}
+
+// Slack configures the Slack front door.
+type Slack struct {
+	SigningSecret     Secret   `yaml:"signing_secret" env:"SLACK_SIGNING_SECRET"`
+	BotToken          Secret   `yaml:"bot_token" env:"SLACK_BOT_TOKEN"`
+	AppToken          Secret   `yaml:"app_token" env:"SLACK_APP_TOKEN"`
+	APIURL            string   `yaml:"api_url" env:"SLACK_API_URL"`
+	PageChannel       string   `yaml:"page_channel" env:"SLACK_PAGE_CHANNEL"`
+	OncallGroup       string   `yaml:"oncall_group" env:"SLACK_ONCALL_GROUP"`
+	AllowedWorkspaces []string `yaml:"allowed_workspaces" env:"SLACK_ALLOWED_WORKSPACES"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Database:    "keyleak.db",
+		Listen:      ":8080",
+		AdminListen: "127.0.0.1:8081",
+		LogLevel:    "info",
+		Approvals:   Approval{Expiry: 15 * time.Minute},
+	}
+}
+
+// loadConfig reads path (if not empty) over the defaults, then the
+// environment, and validates the result.
+func loadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), getenv); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+const envPrefix = "KEYLEAK_"
+
+// applyEnv sets every field with an env tag from KEYLEAK_<tag>, and secret
+// fields from KEYLEAK_<tag>_FILE. Setting both is an error.
+func applyEnv(v reflect.Value, getenv func(string) string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+			if err := applyEnv(fv, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		tag := f.Tag.Get("env")
+		if tag == "" {
+			continue
+		}
+		name := envPrefix + tag
+		val, set := getenv(name), getenv(name) != ""
+		if f.Type == reflect.TypeFor[Secret]() {
+			if file := getenv(name + "_FILE"); file != "" {
+				if set {
+					return fmt.Errorf("%s and %s_FILE are both set; use one", name, name)
+				}
+				data, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("%s_FILE: %w", name, err)
+				}
+				val, set = strings.TrimRight(string(data), "\r\n"), true
+			}
+		}
+		if !set {
+			continue
+		}
+		if err := setField(fv, val); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setField(fv reflect.Value, val string) error {
+	switch {
+	case fv.Type() == reflect.TypeFor[time.Duration]():
+		d, err := time.ParseDuration(val)
+		if err != nil {
+			return fmt.Errorf("not a duration like 15m: %q", val)
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(val)
+	case fv.Kind() == reflect.Int:
+		n, err := strconv.Atoi(val)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", val)
+		}
+		fv.SetInt(int64(n))
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", val)
+		}
+		fv.SetBool(b)
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for _, s := range strings.Split(val, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+		fv.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("unsupported setting type %s", fv.Type())
+	}
+	return nil
+}
+
+// validate reports every problem at once, each naming its setting.
+func (c Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Database == "" {
+		bad("database (KEYLEAK_DATABASE): a file path is required")
+	}
+	for name, addr := range map[string]string{"listen (KEYLEAK_LISTEN)": c.Listen, "admin_listen (KEYLEAK_ADMIN_LISTEN)": c.AdminListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("%s: %q is not host:port", name, addr)
+		}
+	}
+	if host, _, err := net.SplitHostPort(c.AdminListen); err == nil {
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			bad("admin_listen (KEYLEAK_ADMIN_LISTEN): %q must be a loopback address; it serves database backups", c.AdminListen)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level (KEYLEAK_LOG_LEVEL): %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if len(c.Approvals.Responders) == 0 {
+		bad("approvals.responders (KEYLEAK_RESPONDERS): list the authorised responders' emails; no one could approve anything")
+	}
+	for _, r := range c.Approvals.Responders {
+		if strings.TrimSpace(r) == "" || strings.ContainsAny(r, " \t,") {
+			bad("approvals.responders: %q is not an email or a user ID", r)
+		}
+	}
+	if c.Approvals.Expiry < time.Minute || c.Approvals.Expiry > 24*time.Hour {
+		bad("approvals.expiry (KEYLEAK_APPROVAL_EXPIRY): %s is outside 1m to 24h", c.Approvals.Expiry)
+	}
+	if u := c.Slack.APIURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			bad("slack.api_url (KEYLEAK_SLACK_API_URL): %q is not an http(s) URL", u)
+		}
+	}
+	if c.Slack.BotToken != "" && !strings.HasPrefix(string(c.Slack.BotToken), "xoxb-") {
+		bad("slack.bot_token (KEYLEAK_SLACK_BOT_TOKEN): a bot token starts with xoxb-")
+	}
+	if c.Slack.AppToken != "" && !strings.HasPrefix(string(c.Slack.AppToken), "xapp-") {
+		bad("slack.app_token (KEYLEAK_SLACK_APP_TOKEN): an app-level token starts with xapp-")
+	}
+	return errors.Join(errs...)
+}

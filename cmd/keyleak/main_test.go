@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyleak/keyleak/state"
+)
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeFile(tb testing.TB, name, content string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	good := "database: /tmp/k.db\napprovals:\n  responders: [alice@example.com, bob@example.com]\n"
+	secretFile := writeFile(t, "secret", "s3cr3t-signing\n")
+	tests := []struct {
+		name  string
+		yaml  string
+		env   map[string]string
+		check func(t *testing.T, c Config)
+		err   string // fragment of the error; "" for success
+	}{
+		{name: "defaults and file", yaml: good, check: func(t *testing.T, c Config) {
+			if c.Listen != ":8080" || c.Approvals.Expiry != 15*time.Minute || len(c.Approvals.Responders) != 2 {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "env overrides", yaml: good, env: map[string]string{"KEYLEAK_LISTEN": "127.0.0.1:9999", "KEYLEAK_RESPONDERS": "carol@example.com, dan@example.com", "KEYLEAK_APPROVAL_EXPIRY": "5m"},
+			check: func(t *testing.T, c Config) {
+				if c.Listen != "127.0.0.1:9999" || c.Approvals.Expiry != 5*time.Minute || strings.Join(c.Approvals.Responders, ",") != "carol@example.com,dan@example.com" {
+					t.Errorf("config = %+v", c)
+				}
+			}},
+		{name: "secret from file", yaml: good, env: map[string]string{"KEYLEAK_SLACK_SIGNING_SECRET_FILE": secretFile},
+			check: func(t *testing.T, c Config) {
+				if c.Slack.SigningSecret != "s3cr3t-signing" {
+					t.Errorf("secret not read from file (or newline kept)")
+				}
+			}},
+		{name: "secret and file both set", yaml: good, env: map[string]string{"KEYLEAK_SLACK_SIGNING_SECRET": "x", "KEYLEAK_SLACK_SIGNING_SECRET_FILE": secretFile}, err: "both set"},
+		{name: "secret file missing", yaml: good, env: map[string]string{"KEYLEAK_SLACK_BOT_TOKEN_FILE": "/nonexistent/token"}, err: "KEYLEAK_SLACK_BOT_TOKEN_FILE"},
+		{name: "no responders", yaml: "database: x.db\n", err: "approvals.responders"},
+		{name: "unknown field", yaml: good + "lissten: :80\n", err: "lissten"},
+		{name: "bad listen", yaml: good + "listen: 8080\n", err: "listen (KEYLEAK_LISTEN)"},
+		{name: "admin not loopback", yaml: good + "admin_listen: 0.0.0.0:8081\n", err: "loopback"},
+		{name: "bad log level", yaml: good, env: map[string]string{"KEYLEAK_LOG_LEVEL": "loud"}, err: "log_level"},
+		{name: "bad duration", yaml: good, env: map[string]string{"KEYLEAK_APPROVAL_EXPIRY": "soon"}, err: "KEYLEAK_APPROVAL_EXPIRY"},
+		{name: "expiry out of range", yaml: good + "  expiry: 10s\n", err: "outside 1m to 24h"},
+		{name: "bot token shape", yaml: good, env: map[string]string{"KEYLEAK_SLACK_BOT_TOKEN": "xoxp-user"}, err: "xoxb-"},
+		{name: "several problems at once", yaml: "database: ''\nlog_level: x\n", err: "database (KEYLEAK_DATABASE)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(writeFile(t, "keyleak.yaml", tt.yaml), envFrom(tt.env))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	c := defaultConfig()
+	c.Slack.SigningSecret = "very-secret-signing"
+	c.Slack.BotToken = "xoxb-very-secret-token"
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "%v %+v %#v %s", c, c, c, c.Slack.BotToken)
+	json.NewEncoder(&buf).Encode(c)
+	newLogger(&buf, "debug").Info("config", "config", c, "token", c.Slack.BotToken)
+	for _, s := range []string{"very-secret-signing", "very-secret-token"} {
+		if strings.Contains(buf.String(), s) {
+			t.Fatalf("secret %q printed: %s", s, buf.String())
+		}
+	}
+}
+
+// testApp starts keyleak serve on loopback ports with a fresh database.
+func testApp(tb testing.TB) (*App, string, func()) {
+	tb.Helper()
+	cfg := defaultConfig()
+	cfg.Database = filepath.Join(tb.TempDir(), "keyleak.db")
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Approvals.Responders = []string{"alice@example.com"}
+	app, err := NewApp(cfg, newLogger(io.Discard, "info"), time.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	waitHTTP(tb, "http://"+app.Addr()+"/readyz")
+	return app, cfg.Database, func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("run: %v", err)
+		}
+		app.Close()
+	}
+}
+
+func waitHTTP(tb testing.TB, url string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s not ready: %v", url, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func get(tb testing.TB, url string) (int, string) {
+	tb.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestServeProbesAndMetrics(t *testing.T) {
+	app, _, stop := testApp(t)
+	defer stop()
+	base := "http://" + app.Addr()
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "go_goroutines"} {
+		code, body := get(t, base+path)
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s = %d %q, want 200 containing %q", path, code, body, want)
+		}
+	}
+	if code, _ := get(t, base+"/backup"); code != http.StatusNotFound {
+		t.Errorf("backup on the public listener: %d, want 404", code)
+	}
+}
+
+func TestCLIWhileServing(t *testing.T) {
+	app, dbPath, stop := testApp(t)
+	defer stop()
+	err := app.store.Update(func(tx *state.Tx) error {
+		_, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: state.Actor{ID: "U1", Name: "Alice"}, At: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := envFrom(map[string]string{"KEYLEAK_DATABASE": dbPath, "KEYLEAK_ADMIN_LISTEN": app.AdminAddr(), "KEYLEAK_RESPONDERS": "alice@example.com"})
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), args, &out, &errOut, env)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := run("incidents", "list"); code != 0 || !strings.Contains(out, "AKIAQYLPMN5HHHFPZAM2") {
+		t.Errorf("incidents list = %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := run("incidents", "show", "kl-"+fmt.Sprint(time.Now().UTC().Year())+"-0001"); code != 0 || !strings.Contains(out, "opened the incident") {
+		t.Errorf("incidents show = %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := run("incidents", "show", "KL-1999-0001"); code != 1 || !strings.Contains(errOut, "no incident KL-1999-0001") {
+		t.Errorf("show unknown = %d %q", code, errOut)
+	}
+	dst := filepath.Join(t.TempDir(), "backup.db")
+	if code, out, errOut := run("backup", dst); code != 0 || !strings.Contains(out, "wrote") {
+		t.Fatalf("backup = %d %q %q", code, out, errOut)
+	}
+	b, err := state.Open(dst, state.Options{})
+	if err != nil {
+		t.Fatalf("backup does not open: %v", err)
+	}
+	defer b.Close()
+	if err := b.View(func(tx *state.Tx) error { _, err := tx.OpenIncidentFor("AKIAQYLPMN5HHHFPZAM2"); return err }); err != nil {
+		t.Errorf("backup lacks the incident: %v", err)
+	}
+	if code, _, errOut := run("frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command = %d %q", code, errOut)
+	}
+}
+
+const serveChildEnv = "KEYLEAK_TEST_SERVE_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(serveChildEnv) != "" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestSIGTERMShutsDownCleanly runs the real main in a child process,
+// sends SIGTERM and checks it exits 0 having closed the database, which
+// then opens at once.
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "keyleak.db")
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = append(os.Environ(), serveChildEnv+"=1", "KEYLEAK_DATABASE="+db, "KEYLEAK_LISTEN=127.0.0.1:0",
+		"KEYLEAK_ADMIN_LISTEN=127.0.0.1:0", "KEYLEAK_RESPONDERS=alice@example.com")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var logs []string
+	for sc.Scan() {
+		logs = append(logs, sc.Text())
+		if strings.Contains(sc.Text(), "keyleak serving") {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		logs = append(logs, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v; log:\n%s", err, strings.Join(logs, "\n"))
+	}
+	all := strings.Join(logs, "\n")
+	if !strings.Contains(all, `"msg":"shutting down"`) || !strings.Contains(all, `"msg":"stopped"`) {
+		t.Errorf("log lacks the shutdown:\n%s", all)
+	}
+	s, err := state.Open(db, state.Options{LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("database not released: %v", err)
+	}
+	s.Close()
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keyleak/keyleak/bot"
+	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/state"
+)
+
+func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := configFlag(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	app, err := NewApp(cfg, newLogger(stderr, cfg.LogLevel), time.Now)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	return app.Run(ctx)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// App is keyleak wired together: the store, the command registry and
+// approval engine, the delivery worker and the HTTP servers.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	store    *state.Store
+	engine   *commands.Engine
+	registry *commands.Registry
+	worker   *bot.Worker
+	metrics  *bot.Metrics
+	promReg  *prometheus.Registry
+
+	public, admin net.Listener
+	ready         atomic.Bool
+}
+
+// NewApp opens the database and builds every part; Run starts them.
+func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
+	a := &App{cfg: cfg, log: log, now: now, promReg: prometheus.NewRegistry()}
+	a.promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = bot.NewMetrics(a.promReg)
+
+	store, err := state.Open(cfg.Database, state.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.store = store
+	policy := commands.Policy{Responders: cfg.Approvals.Responders, Expiry: cfg.Approvals.Expiry, OnePerson: cfg.Approvals.OnePerson}
+	a.engine, err = commands.NewEngine(store, policy, now, log)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("approvals: %w", err)
+	}
+	cmds := []commands.Command{
+		commands.Status(store, now),
+		commands.List(store),
+		commands.Note(store, now),
+		commands.Assign(store, policy, now),
+	}
+	cmds = append(cmds, a.engine.ActionCommands()...)
+	a.registry, err = commands.NewRegistry(log, cmds...)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.worker = bot.NewWorker(store, log, map[string]bot.Notifier{
+		commands.ChannelWork: a.engine,
+	}, bot.WorkerOptions{Metrics: a.metrics, Now: now})
+
+	if a.public, err = net.Listen("tcp", cfg.Listen); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		a.public.Close()
+		store.Close()
+		return nil, fmt.Errorf("admin listen on %s: %w", cfg.AdminListen, err)
+	}
+	return a, nil
+}
+
+// Addr is the public listener's address (useful when listening on :0).
+func (a *App) Addr() string { return a.public.Addr().String() }
+
+// AdminAddr is the admin listener's address.
+func (a *App) AdminAddr() string { return a.admin.Addr().String() }
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting requests, lets in-flight requests and deliveries finish
+// (up to 20 s) and returns. Close releases the database.
+func (a *App) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	public := &http.Server{Handler: a.publicHandler(), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: a.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	serve := func(s *http.Server, l net.Listener) func() error {
+		return func() error {
+			if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}
+	}
+	g.Go(serve(public, a.public))
+	g.Go(serve(admin, a.admin))
+	g.Go(func() error { return a.worker.Run(gctx) })
+	g.Go(func() error { a.housekeeping(gctx); return nil })
+	g.Go(func() error {
+		<-gctx.Done()
+		a.ready.Store(false)
+		a.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return errors.Join(public.Shutdown(sctx), admin.Shutdown(sctx))
+	})
+	a.ready.Store(true)
+	a.log.Info("keyleak serving", "listen", a.Addr(), "admin", a.AdminAddr(), "database", a.store.Path(), "version", version)
+	err := g.Wait()
+	a.log.Info("stopped")
+	return err
+}
+
+// housekeeping expires unapproved requests and forgets old event IDs.
+func (a *App) housekeeping(ctx context.Context) {
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		if _, err := a.engine.Expire(ctx); err != nil {
+			a.log.ErrorContext(ctx, "expire requests", "err", err)
+		}
+		if err := a.store.Update(func(tx *state.Tx) error { _, err := tx.PruneSeen(a.now()); return err }); err != nil {
+			a.log.ErrorContext(ctx, "prune seen events", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Close releases the database. Call it after Run returns.
+func (a *App) Close() error {
+	a.public.Close()
+	a.admin.Close()
+	return a.store.Close()
+}
+
+func (a *App) publicHandler() http.Handler {
+	mux := http.NewServeMux()
+	a.probes(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.promReg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (a *App) probes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if err := a.store.View(func(*state.Tx) error { return nil }); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+}
