@@ -35,6 +35,7 @@ type Request struct {
 	Scope    Scope
 	Incident string // the incident the conversation belongs to, "" outside a war room
 	Thread   string // the thread the command was typed in, if any
+	Prefix   string // how commands are typed here, e.g. "/keyleak " on Slack; used by help
 }
 
 // Reply is what a command answers, rendered by each front end in its own

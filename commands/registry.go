@@ -26,7 +26,7 @@ func NewRegistry(log *slog.Logger, cmds ...Command) (*Registry, error) {
 		Summary: "list the commands you can use here",
 		Scope:   Everywhere,
 		Run: func(_ context.Context, req Request) (Reply, error) {
-			return r.Help(req.Scope, ""), nil
+			return r.Help(req.Scope, req.Prefix), nil
 		},
 	}
 	for _, c := range append([]Command{help}, cmds...) {
@@ -100,7 +100,7 @@ func synopsis(prefix string, c Command) string {
 func (r *Registry) Dispatch(ctx context.Context, req Request) Reply {
 	c, ok := r.Lookup(req.Name)
 	if !ok || c.Scope&req.Scope == 0 {
-		help := r.Help(req.Scope, "")
+		help := r.Help(req.Scope, req.Prefix)
 		switch {
 		case req.Name == "":
 		case !ok:

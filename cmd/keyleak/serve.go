@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/keyleak/keyleak/awsops"
 	"github.com/keyleak/keyleak/bot"
 	"github.com/keyleak/keyleak/commands"
 	"github.com/keyleak/keyleak/state"
@@ -58,6 +59,8 @@ type App struct {
 	engine   *commands.Engine
 	registry *commands.Registry
 	worker   *bot.Worker
+	reporter *commands.Reporter
+	slack    *bot.Slack
 	metrics  *bot.Metrics
 	promReg  *prometheus.Registry
 
@@ -94,9 +97,25 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	a.worker = bot.NewWorker(store, log, map[string]bot.Notifier{
-		commands.ChannelWork: a.engine,
-	}, bot.WorkerOptions{Metrics: a.metrics, Now: now})
+	notifiers := map[string]bot.Notifier{commands.ChannelWork: a.engine}
+	var announce []string
+	if cfg.Slack.BotToken != "" {
+		notifiers[commands.ChannelSlack] = bot.NewPager(bot.PagerConfig{
+			BotToken: string(cfg.Slack.BotToken), APIURL: cfg.Slack.APIURL,
+			Channel: cfg.Slack.PageChannel, OncallGroup: cfg.Slack.OncallGroup,
+		}, store, log)
+		announce = append(announce, commands.ChannelSlack)
+	}
+	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})
+	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
+	if cfg.Slack.SigningSecret != "" {
+		v, err := bot.NewSlackVerifier(bot.SlackVerifierConfig{SigningSecret: []byte(cfg.Slack.SigningSecret), Now: now, Logger: log})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		a.slack = bot.NewSlack(bot.SlackOptions{Verifier: v, Reporter: a.reporter, Registry: a.registry, AllowedWorkspaces: cfg.Slack.AllowedWorkspaces, Log: log, Metrics: a.metrics})
+	}
 
 	if a.public, err = net.Listen("tcp", cfg.Listen); err != nil {
 		store.Close()
@@ -150,6 +169,15 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// parseKey checks an access key ID's form for the reporter.
+func parseKey(s string) (string, error) {
+	k, err := awsops.ParseAccessKeyID(s)
+	if err != nil {
+		return "", err
+	}
+	return k.String(), nil
+}
+
 // housekeeping expires unapproved requests and forgets old event IDs.
 func (a *App) housekeeping(ctx context.Context) {
 	tick := time.NewTicker(15 * time.Second)
@@ -180,6 +208,9 @@ func (a *App) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	a.probes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.promReg, promhttp.HandlerOpts{}))
+	if a.slack != nil {
+		mux.Handle("POST /slack/commands", a.slack)
+	}
 	return mux
 }
 

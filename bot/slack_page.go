@@ -1,0 +1,240 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/slack-go/slack"
+
+	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/state"
+)
+
+// Pager posts and updates the on-call page in Slack: one message per
+// incident, posted once and updated in place as facts arrive.
+type Pager struct {
+	api     *slack.Client
+	store   *state.Store
+	channel string
+	group   string // user group handle to mention, without '@'
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	groupID string
+}
+
+// PagerConfig says where and how to page.
+type PagerConfig struct {
+	BotToken    string // xoxb-…
+	APIURL      string // Slack's Web API base URL; empty for Slack itself
+	Channel     string // channel ID of the page
+	OncallGroup string // user group handle to mention, with or without '@'
+}
+
+// NewPager returns the notifier of commands.ChannelSlack.
+func NewPager(cfg PagerConfig, store *state.Store, log *slog.Logger) *Pager {
+	var opts []slack.Option
+	if cfg.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
+	}
+	return &Pager{
+		api: slack.New(cfg.BotToken, opts...), store: store, channel: cfg.Channel,
+		group: strings.TrimPrefix(cfg.OncallGroup, "@"), log: log,
+	}
+}
+
+// Deliver posts the page of the incident m names, or updates it.
+func (p *Pager) Deliver(ctx context.Context, m state.Message) (retry bool, err error) {
+	n, err := commands.DecodeNotice(m)
+	if err != nil {
+		return false, err
+	}
+	if n.Kind != commands.NoticePage {
+		return false, fmt.Errorf("slack message %d: unknown kind %q", m.ID, n.Kind)
+	}
+	var inc state.Incident
+	if err := p.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(n.Incident); return err }); err != nil {
+		return false, err
+	}
+	if inc.Reporter.Platform == "slack" && inc.Reporter.Email == "" {
+		inc = p.lookupReporter(ctx, inc)
+	}
+	mention, err := p.mention(ctx)
+	if err != nil {
+		p.log.WarnContext(ctx, "on-call group not resolved; paging without the mention", "group", p.group, "err", err)
+	}
+	opts := []slack.MsgOption{
+		slack.MsgOptionText(pageFallback(inc, mention), false),
+		slack.MsgOptionBlocks(PageBlocks(inc, mention)...),
+	}
+	if inc.SlackTS != "" {
+		_, _, _, err := p.api.UpdateMessageContext(ctx, inc.SlackChannel, inc.SlackTS, opts...)
+		if err != nil {
+			return slackRetry("chat.update", err)
+		}
+		return false, nil
+	}
+	channel, ts, err := p.api.PostMessageContext(ctx, p.channel, opts...)
+	if err != nil {
+		return slackRetry("chat.postMessage", err)
+	}
+	err = p.store.Update(func(tx *state.Tx) error {
+		cur, err := tx.Incident(inc.ID)
+		if err != nil {
+			return err
+		}
+		cur.SlackChannel, cur.SlackTS = channel, ts
+		return tx.PutIncident(cur)
+	})
+	if err != nil {
+		// The page is out; failing now would post it again. Log and go on.
+		p.log.ErrorContext(ctx, "record the page's timestamp", "incident", inc.ID, "err", err)
+	}
+	return false, nil
+}
+
+// lookupReporter fills in the reporter's email (users:read.email), so
+// they can be added to the Chat space. Failure only costs that.
+func (p *Pager) lookupReporter(ctx context.Context, inc state.Incident) state.Incident {
+	u, err := p.api.GetUserInfoContext(ctx, inc.Reporter.ID)
+	if err != nil || u.Profile.Email == "" {
+		p.log.WarnContext(ctx, "reporter's email not found", "incident", inc.ID, "user", inc.Reporter.ID, "err", err)
+		return inc
+	}
+	err = p.store.Update(func(tx *state.Tx) error {
+		cur, err := tx.Incident(inc.ID)
+		if err != nil {
+			return err
+		}
+		cur.Reporter.Email = u.Profile.Email
+		if cur.Reporter.Name == "" {
+			cur.Reporter.Name = u.RealName
+		}
+		inc = cur
+		return tx.PutIncident(cur)
+	})
+	if err != nil {
+		p.log.ErrorContext(ctx, "record the reporter's email", "incident", inc.ID, "err", err)
+	}
+	return inc
+}
+
+// mention is "<!subteam^ID>" for the on-call group, resolved once from its
+// handle (a handle alone does not notify anyone).
+func (p *Pager) mention(ctx context.Context) (string, error) {
+	if p.group == "" {
+		return "", nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.groupID != "" {
+		return "<!subteam^" + p.groupID + ">", nil
+	}
+	groups, err := p.api.GetUserGroupsContext(ctx)
+	if err != nil {
+		return "", fmt.Errorf("usergroups.list: %w", err)
+	}
+	for _, g := range groups {
+		if g.Handle == p.group {
+			p.groupID = g.ID
+			return "<!subteam^" + g.ID + ">", nil
+		}
+	}
+	return "", fmt.Errorf("no user group with handle @%s", p.group)
+}
+
+// PageBlocks is the page: what happened, where to go, and the rule not to
+// discuss details on Slack.
+func PageBlocks(inc state.Incident, mention string) []slack.Block {
+	head := fmt.Sprintf("Leaked AWS access key: %s", inc.ID)
+	if !inc.Open() {
+		head = fmt.Sprintf("Closed: %s", inc.ID)
+	}
+	lead := "A leaked AWS access key was reported. Join the war room."
+	if mention != "" {
+		lead = mention + " " + lead
+	}
+	if !inc.Open() {
+		lead = "This incident is closed: " + escape(inc.CloseReason)
+	}
+	room := "_being created_"
+	if inc.ChatSpaceURL != "" {
+		room = "<" + inc.ChatSpaceURL + "|Open the Google Chat space>"
+	}
+	meet := "_being created_"
+	if inc.MeetURL != "" {
+		meet = "<" + inc.MeetURL + "|Join the Meet>"
+	}
+	reporter := escape(inc.Reporter.String())
+	if inc.Reporter.Platform == "slack" {
+		reporter = "<@" + inc.Reporter.ID + ">"
+	}
+	or := func(s, alt string) string {
+		if s == "" {
+			return alt
+		}
+		return escape(s)
+	}
+	field := func(label, value string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, "*"+label+"*\n"+value, false, false)
+	}
+	fields := []*slack.TextBlockObject{
+		field("Key", "`"+escape(inc.AccessKeyID)+"`"),
+		field("Severity", strings.ToUpper(string(inc.Severity))),
+		field("Account", or(inc.AccountID, "_identifying…_")),
+		field("Owner", or(inc.Owner, "_identifying…_")),
+		field("Reported by", reporter),
+		field("Opened", fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", inc.OpenedAt.Unix(), inc.OpenedAt.UTC().Format("2006-01-02 15:04 MST"))),
+		field("War room", room),
+		field("Meet", meet),
+	}
+	return []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, head, false, false)),
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, lead, false, false), nil, nil),
+		slack.NewSectionBlock(nil, fields, nil),
+		slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
+			":lock: Do not discuss details of this incident on Slack. Work in the Google Chat space.", false, false)),
+	}
+}
+
+func pageFallback(inc state.Incident, mention string) string {
+	s := fmt.Sprintf("Leaked AWS access key %s: %s. Join the war room; do not discuss details on Slack.", inc.AccessKeyID, inc.ID)
+	if mention != "" {
+		s = mention + " " + s
+	}
+	return s
+}
+
+// slackRetry classifies a Slack Web API error: rate limits wait as long as
+// Slack asks; server and network errors are retried; API errors such as
+// channel_not_found or not_in_channel are permanent until someone fixes
+// the configuration.
+func slackRetry(method string, err error) (bool, error) {
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var api slack.SlackErrorResponse
+	var netErr net.Error
+	switch {
+	case errors.As(err, &rl):
+		return true, &RetryAfterError{After: rl.RetryAfter, Err: fmt.Errorf("slack %s: rate limited", method)}
+	case errors.As(err, &sc):
+		return ClassifyHTTP("slack "+method, sc.Code, nil)
+	case errors.As(err, &api):
+		switch api.Err {
+		case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+			return true, fmt.Errorf("slack %s: %s", method, api.Err)
+		}
+		return false, fmt.Errorf("slack %s: %s", method, api.Err)
+	case errors.As(err, &netErr):
+		return true, fmt.Errorf("slack %s: %w", method, err)
+	default:
+		// Anything else (a reset connection, a malformed answer) is most
+		// likely passing; the retry limit ends it if not.
+		return true, fmt.Errorf("slack %s: %w", method, err)
+	}
+}

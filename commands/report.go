@@ -1,0 +1,171 @@
+package commands
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyleak/keyleak/state"
+)
+
+// Notice kinds written when an incident opens.
+const (
+	NoticePage     = "page"     // ChannelSlack: post or update the on-call page
+	NoticeRoom     = "room"     // ChannelChat: create the war room and post the incident card
+	NoticeOpenMail = "open"     // ChannelEmail: the opening email to InfoSec
+	NoticeIdentify = "identify" // ChannelWork: identify the key's account, owner and privileges
+)
+
+// doubleSubmitWindow is how long the same person reporting the same key
+// again counts as one report (a double submission, not a second report).
+const doubleSubmitWindow = time.Minute
+
+// retryWindow is how long a delivery's own event ID is remembered, to
+// answer a platform's retried delivery once.
+const retryWindow = 30 * time.Minute
+
+// Reporter opens an incident for a reported key, or joins the key's open
+// incident, writing the work that follows (page, war room, email,
+// identification) to the outbox in the same transaction.
+type Reporter struct {
+	Store *state.Store
+	Now   Clock
+	// ParseKey checks the form of an access key ID and returns it in its
+	// canonical form, or an error whose text can be shown to the user.
+	ParseKey func(string) (string, error)
+	// Announce lists the outbox channels told about a new incident.
+	Announce []string
+	// Wake nudges the delivery worker after a commit; may be nil.
+	Wake func()
+}
+
+// Report is one report of a key.
+type Report struct {
+	Key    string
+	Note   string
+	Actor  state.Actor
+	Source state.Source
+}
+
+// ReportResult says what a report did.
+type ReportResult struct {
+	Incident state.Incident
+	Joined   bool // the key had an open incident; the report joined it
+	Repeat   bool // a retried delivery or double submission: nothing was recorded
+	// SecretRemoved is set when the note held something like a secret
+	// access key; the note was dropped and the reply must warn.
+	SecretRemoved bool
+}
+
+// Open records a report. Bad input is a UserError.
+func (r *Reporter) Open(ctx context.Context, rep Report) (ReportResult, error) {
+	var res ReportResult
+	// A note holding a secret is dropped whole: what is left around the
+	// secret may still identify it.
+	if _, found := Redact(rep.Note); found {
+		rep.Note, res.SecretRemoved = "", true
+	}
+	if _, found := Redact(rep.Key); found {
+		return ReportResult{SecretRemoved: true}, Userf("That looks like a secret access key, not an access key ID. %s Report the key ID (AKIA… or ASIA…, 20 characters).", SecretWarning)
+	}
+	key, err := r.ParseKey(strings.TrimSpace(rep.Key))
+	if err != nil {
+		var ue *UserError
+		if errors.As(err, &ue) {
+			return res, err
+		}
+		return res, &UserError{Msg: err.Error(), Err: err}
+	}
+	if len(rep.Note) > maxNote {
+		return res, Userf("The note is %d characters; keep it under %d.", len(rep.Note), maxNote)
+	}
+	now := r.Now()
+	err = r.Store.Batch(func(tx *state.Tx) error {
+		res.Repeat, res.Joined = false, false
+		if rep.Source.EventID != "" {
+			seen, err := tx.MarkSeen(rep.Source.Platform+"/"+rep.Source.EventID, now, now.Add(retryWindow))
+			if err != nil {
+				return err
+			}
+			res.Repeat = seen
+		}
+		if !res.Repeat {
+			seen, err := tx.MarkSeen(doubleSubmitKey(rep.Actor, key, rep.Note), now, now.Add(doubleSubmitWindow))
+			if err != nil {
+				return err
+			}
+			res.Repeat = seen
+		}
+		if res.Repeat {
+			inc, err := tx.OpenIncidentFor(key)
+			if err != nil {
+				return err
+			}
+			res.Incident, res.Joined = inc, true
+			return nil
+		}
+		inc, joined, err := tx.Report(state.NewIncident{AccessKeyID: key, Reporter: rep.Actor, Note: rep.Note, Source: rep.Source, At: now})
+		if err != nil {
+			return err
+		}
+		res.Incident, res.Joined = inc, joined
+		if joined {
+			return nil
+		}
+		for _, ch := range r.Announce {
+			kind, ok := announceKinds[ch]
+			if !ok {
+				return fmt.Errorf("no announcement for channel %q", ch)
+			}
+			if err := enqueueNotice(tx, ch, kind+":"+inc.ID, Notice{Kind: kind, Incident: inc.ID}, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ReportResult{}, fmt.Errorf("report %s: %w", key, err)
+	}
+	if r.Wake != nil && !res.Repeat && !res.Joined {
+		r.Wake()
+	}
+	return res, nil
+}
+
+var announceKinds = map[string]string{
+	ChannelSlack: NoticePage,
+	ChannelChat:  NoticeRoom,
+	ChannelEmail: NoticeOpenMail,
+	ChannelWork:  NoticeIdentify,
+}
+
+func doubleSubmitKey(a state.Actor, key, note string) string {
+	h := sha256.Sum256([]byte(a.ID + "\x00" + key + "\x00" + note))
+	return "report/" + hex.EncodeToString(h[:16])
+}
+
+// ReportReply is what the reporter sees.
+func ReportReply(res ReportResult) Reply {
+	inc := res.Incident
+	r := Reply{Private: true, Fields: []Field{{"Incident", inc.ID}, {"Key", inc.AccessKeyID}}}
+	room := inc.ChatSpaceURL
+	if room == "" {
+		room = "being created; the page in the on-call channel will link it"
+	}
+	r.Fields = append(r.Fields, Field{"War room", room})
+	switch {
+	case res.Joined:
+		r.Text = fmt.Sprintf("%s is already open for this key (opened %s by %s). Join its war room.", inc.ID, inc.OpenedAt.UTC().Format("15:04 MST"), inc.Reporter)
+	default:
+		r.Text = fmt.Sprintf("Opened %s. On-call is being paged. Work in the Google Chat space; do not discuss details on Slack.", inc.ID)
+	}
+	if res.SecretRemoved {
+		r.Text += "\n\n" + SecretWarning
+		r.Problem = true
+	}
+	return r
+}
