@@ -357,3 +357,45 @@ func TestPageDeliveryFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestPageUpdatedInPlace(t *testing.T) {
+	r := newSlackRig(t)
+	r.send(t, leakedKey, nil)
+	if err := r.worker.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := r.incidents(t)[0].ID
+	err := r.store.Update(func(tx *state.Tx) error {
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		inc.ChatSpaceURL = "https://chat.google.com/room/AAAAkl"
+		inc.MeetURL = "https://meet.google.com/abc-defg-hij"
+		inc.Severity = state.SeverityCritical
+		if err := tx.PutIncident(inc); err != nil {
+			return err
+		}
+		return commands.UpdatePage(tx, id, "room", time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.worker.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var pages []slackfake.Message
+	for _, m := range r.fake.Messages(oncallChan) {
+		if !m.FromResponseURL && m.EphemeralTo == "" {
+			pages = append(pages, m)
+		}
+	}
+	if len(pages) != 1 || pages[0].Updates != 1 {
+		t.Fatalf("pages = %+v, want one page updated once", pages)
+	}
+	for _, want := range []string{"https://chat.google.com/room/AAAAkl", "https://meet.google.com/abc-defg-hij", "CRITICAL"} {
+		if !strings.Contains(string(pages[0].Blocks), want) {
+			t.Errorf("updated page lacks %q", want)
+		}
+	}
+}

@@ -169,3 +169,10 @@ func ReportReply(res ReportResult) Reply {
 	}
 	return r
 }
+
+// UpdatePage queues an update of the incident's on-call page, in the
+// caller's transaction, after a fact on it changed. rev distinguishes
+// updates (for instance the time of the change), so each is sent once.
+func UpdatePage(tx *state.Tx, incident, rev string, at time.Time) error {
+	return enqueueNotice(tx, ChannelSlack, "page:"+incident+":"+rev, Notice{Kind: NoticePage, Incident: incident}, at)
+}

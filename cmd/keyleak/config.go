@@ -213,6 +213,9 @@ func (c Config) validate() error {
 	if c.Slack.BotToken != "" && c.Slack.PageChannel == "" {
 		bad("slack.page_channel (KEYLEAK_SLACK_PAGE_CHANNEL): the channel ID to page in is required with a bot token")
 	}
+	if c.Slack.AppToken != "" && c.Slack.BotToken == "" {
+		bad("slack.bot_token (KEYLEAK_SLACK_BOT_TOKEN): Socket Mode (slack.app_token) also needs the bot token")
+	}
 	if c.Slack.AppToken != "" && !strings.HasPrefix(string(c.Slack.AppToken), "xapp-") {
 		bad("slack.app_token (KEYLEAK_SLACK_APP_TOKEN): an app-level token starts with xapp-")
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -108,8 +110,14 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 	}
 	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})
 	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
-	if cfg.Slack.SigningSecret != "" {
-		v, err := bot.NewSlackVerifier(bot.SlackVerifierConfig{SigningSecret: []byte(cfg.Slack.SigningSecret), Now: now, Logger: log})
+	if cfg.Slack.SigningSecret != "" || cfg.Slack.AppToken != "" {
+		secret := cfg.Slack.SigningSecret
+		if secret == "" {
+			// Socket Mode only: nothing is served over HTTP, but the
+			// verifier must still refuse every request sent there.
+			secret = Secret(randomSecret())
+		}
+		v, err := bot.NewSlackVerifier(bot.SlackVerifierConfig{SigningSecret: []byte(secret), Now: now, Logger: log})
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -154,6 +162,13 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(serve(admin, a.admin))
 	g.Go(func() error { return a.worker.Run(gctx) })
 	g.Go(func() error { a.housekeeping(gctx); return nil })
+	if a.slack != nil && a.cfg.Slack.AppToken != "" {
+		g.Go(func() error {
+			return a.slack.RunSocketMode(gctx, bot.SocketModeConfig{
+				AppToken: string(a.cfg.Slack.AppToken), BotToken: string(a.cfg.Slack.BotToken), APIURL: a.cfg.Slack.APIURL,
+			})
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		a.ready.Store(false)
@@ -167,6 +182,13 @@ func (a *App) Run(ctx context.Context) error {
 	err := g.Wait()
 	a.log.Info("stopped")
 	return err
+}
+
+// randomSecret is a signing secret no one knows.
+func randomSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // parseKey checks an access key ID's form for the reporter.
