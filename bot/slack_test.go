@@ -399,3 +399,37 @@ func TestPageUpdatedInPlace(t *testing.T) {
 		}
 	}
 }
+
+func TestSocketModeUsesTheSameHandler(t *testing.T) {
+	r := newSlackRig(t)
+	verifier, _ := bot.NewSlackVerifier(bot.SlackVerifierConfig{SigningSecret: []byte("unused-over-socket-mode")})
+	now := func() time.Time { return time.Now() }
+	registry, err := commands.NewRegistry(slog.New(slog.DiscardHandler), commands.Status(r.store, now), commands.List(r.store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reporter := &commands.Reporter{Store: r.store, Now: now, ParseKey: parseKey, Announce: []string{commands.ChannelSlack}}
+	h := bot.NewSlack(bot.SlackOptions{Verifier: verifier, Reporter: reporter, Registry: registry, Log: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- h.RunSocketMode(ctx, bot.SocketModeConfig{AppToken: slackfake.DefaultAppToken, BotToken: r.fake.BotToken(), APIURL: r.fake.URL()})
+	}()
+	defer func() { cancel(); <-done }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := r.fake.Await(wctx, r.fake.SocketConnected); err != nil {
+		t.Fatalf("keyleak did not connect over Socket Mode: %v", err)
+	}
+	ack, err := r.fake.SendSocketSlashCommand(context.Background(), url.Values{"text": {leakedKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(ack, &body); err != nil || body["response_type"] != "ephemeral" || !strings.Contains(string(ack), "Opened KL-") {
+		t.Fatalf("ack payload = %s (%v)", ack, err)
+	}
+	if incs := r.incidents(t); len(incs) != 1 || incs[0].AccessKeyID != leakedKey {
+		t.Fatalf("incidents = %+v", incs)
+	}
+}

@@ -9,6 +9,7 @@
 package slackfake
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +33,8 @@ const (
 	DefaultBotID    = "B0KEYLEAK"
 	DefaultBotUser  = "U0KEYLEAK"
 	DefaultBotName  = "keyleak"
+	// DefaultAppToken is the app-level token Socket Mode connects with.
+	DefaultAppToken = "xapp-1-A0KEYLEAK-1-keyleakfakeapptoken"
 )
 
 // DefaultScopes returns the bot scopes keyleak asks for.
@@ -42,6 +45,7 @@ func DefaultScopes() []string {
 // Options seeds a Server. Zero fields take the defaults above.
 type Options struct {
 	BotToken   string
+	AppToken   string // app-level token for Socket Mode
 	TeamID     string
 	TeamName   string
 	BotID      string
@@ -135,6 +139,8 @@ type Server struct {
 	responses map[string]*responseURL
 	posts     []ResponsePost
 	nextID    int
+	sockets   []*socketConn
+	acks      map[string]chan json.RawMessage
 }
 
 // New starts a Server on 127.0.0.1. Close it when done.
@@ -145,6 +151,7 @@ func New(opts Options) *Server {
 	opts.BotID = or(opts.BotID, DefaultBotID)
 	opts.BotUserID = or(opts.BotUserID, DefaultBotUser)
 	opts.BotName = or(opts.BotName, DefaultBotName)
+	opts.AppToken = or(opts.AppToken, DefaultAppToken)
 	if opts.Scopes == nil {
 		opts.Scopes = DefaultScopes()
 	}
@@ -158,9 +165,11 @@ func New(opts Options) *Server {
 		faults:    make(map[string][]Fault),
 		latency:   make(map[string]time.Duration),
 		responses: make(map[string]*responseURL),
+		acks:      make(map[string]chan json.RawMessage),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/commands/", s.serveResponseURL)
+	mux.HandleFunc("/socket", s.serveSocket)
 	mux.HandleFunc("/", s.serveAPI)
 	s.srv = httptest.NewServer(mux)
 	return s
@@ -338,6 +347,8 @@ func (s *Server) route(method string) (h handler, scope string) {
 		return s.usersLookupByEmail, "users:read.email"
 	case "auth.test":
 		return s.authTest, ""
+	case "apps.connections.open":
+		return s.connectionsOpen, ""
 	}
 	return nil, ""
 }
@@ -347,10 +358,14 @@ func (s *Server) dispatch(req *request) (map[string]any, *apiError) {
 	if h == nil {
 		return nil, &apiError{code: "unknown_method", status: http.StatusOK, extra: map[string]any{"req_method": req.method}}
 	}
+	want := s.opts.BotToken
+	if req.method == "apps.connections.open" {
+		want = s.opts.AppToken // Socket Mode takes the app-level token
+	}
 	switch {
 	case req.token == "":
 		return nil, errCode("not_authed")
-	case req.token != s.opts.BotToken:
+	case req.token != want:
 		return nil, errCode("invalid_auth")
 	}
 	if f, ok := s.takeFault(req.method); ok {
@@ -439,6 +454,9 @@ func parseRequest(r *http.Request) (*request, *apiError) {
 		switch ctype {
 		case "application/json":
 			req.json = true
+			if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
+				break // a JSON method called without arguments, as apps.connections.open is
+			}
 			if err := flattenJSON(body, req.params); err != nil {
 				return nil, errCode("invalid_json")
 			}
