@@ -112,3 +112,18 @@ func IncidentFields(inc state.Incident) []Field {
 	}
 	return f
 }
+
+// IncidentCard is the card at the top of the war room: the incident's
+// facts, what is known so far, and buttons for the next steps.
+func IncidentCard(inc state.Incident, summary []string, next []Button) Reply {
+	r := Reply{
+		Title:   fmt.Sprintf("%s · leaked AWS key · %s", inc.ID, strings.ToUpper(string(inc.Severity))),
+		Text:    "Work here, not on Slack. Every change to AWS is requested with a command and approved by a second responder.",
+		Fields:  IncidentFields(inc),
+		Buttons: next,
+	}
+	if len(summary) > 0 {
+		r.Sections = append(r.Sections, Section{Title: "What we know", Lines: summary})
+	}
+	return r
+}

@@ -37,6 +37,29 @@ type Config struct {
 	LogLevel    string   `yaml:"log_level" env:"LOG_LEVEL"`
 	Approvals   Approval `yaml:"approvals"`
 	Slack       Slack    `yaml:"slack"`
+	Chat        Chat     `yaml:"chat"`
+	Meet        Meet     `yaml:"meet"`
+}
+
+// Chat configures the Google Chat war room.
+type Chat struct {
+	// AudienceType is how the Chat app authenticates its requests:
+	// "endpoint_url" (the audience is this URL) or "project_number".
+	AudienceType    string            `yaml:"audience_type" env:"CHAT_AUDIENCE_TYPE"`
+	Audience        string            `yaml:"audience" env:"CHAT_AUDIENCE"`
+	KeysURL         string            `yaml:"keys_url" env:"CHAT_KEYS_URL"`
+	APIURL          string            `yaml:"api_url" env:"CHAT_API_URL"`
+	CredentialsFile string            `yaml:"credentials_file" env:"CHAT_CREDENTIALS_FILE"`
+	Members         []string          `yaml:"members" env:"CHAT_MEMBERS"`
+	Commands        map[string]string `yaml:"commands" env:"CHAT_COMMANDS"`
+}
+
+// Meet configures the Meet created for each incident.
+type Meet struct {
+	APIURL          string `yaml:"api_url" env:"MEET_API_URL"`
+	CredentialsFile string `yaml:"credentials_file" env:"MEET_CREDENTIALS_FILE"`
+	DelegatedUser   string `yaml:"delegated_user" env:"MEET_DELEGATED_USER"`
+	AccessType      string `yaml:"access_type" env:"MEET_ACCESS_TYPE"`
 }
 
 // Approval configures the approval engine.
@@ -64,6 +87,8 @@ func defaultConfig() Config {
 		AdminListen: "127.0.0.1:8081",
 		LogLevel:    "info",
 		Approvals:   Approval{Expiry: 15 * time.Minute},
+		Chat:        Chat{AudienceType: "endpoint_url", Commands: map[string]string{"1": "keyleak"}},
+		Meet:        Meet{AccessType: "TRUSTED"},
 	}
 }
 
@@ -155,6 +180,19 @@ func setField(fv reflect.Value, val string) error {
 			return fmt.Errorf("not true or false: %q", val)
 		}
 		fv.SetBool(b)
+	case fv.Kind() == reflect.Map && fv.Type().Key().Kind() == reflect.String && fv.Type().Elem().Kind() == reflect.String:
+		m := map[string]string{}
+		for _, pair := range strings.Split(val, ",") {
+			if pair = strings.TrimSpace(pair); pair == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(pair, "=")
+			if !ok {
+				return fmt.Errorf("%q is not key=value", pair)
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		fv.Set(reflect.ValueOf(m))
 	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
 		var items []string
 		for _, s := range strings.Split(val, ",") {
@@ -219,5 +257,47 @@ func (c Config) validate() error {
 	if c.Slack.AppToken != "" && !strings.HasPrefix(string(c.Slack.AppToken), "xapp-") {
 		bad("slack.app_token (KEYLEAK_SLACK_APP_TOKEN): an app-level token starts with xapp-")
 	}
+	c.validateChat(bad)
 	return errors.Join(errs...)
+}
+
+func (c Config) validateChat(bad func(string, ...any)) {
+	switch c.Chat.AudienceType {
+	case "endpoint_url":
+		if a := c.Chat.Audience; a != "" {
+			if u, err := url.Parse(a); err != nil || u.Scheme == "" || u.Host == "" {
+				bad("chat.audience (KEYLEAK_CHAT_AUDIENCE): %q is not the app's endpoint URL", a)
+			}
+		}
+	case "project_number":
+		if _, err := strconv.ParseUint(c.Chat.Audience, 10, 64); c.Chat.Audience != "" && err != nil {
+			bad("chat.audience (KEYLEAK_CHAT_AUDIENCE): %q is not a Cloud project number", c.Chat.Audience)
+		}
+	default:
+		bad("chat.audience_type (KEYLEAK_CHAT_AUDIENCE_TYPE): %q is not endpoint_url or project_number", c.Chat.AudienceType)
+	}
+	for id, name := range c.Chat.Commands {
+		if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 {
+			bad("chat.commands (KEYLEAK_CHAT_COMMANDS): %q is not a command ID (a positive number)", id)
+		}
+		if name == "" || strings.ContainsAny(name, " /") {
+			bad("chat.commands (KEYLEAK_CHAT_COMMANDS): command %s has no usable name %q", id, name)
+		}
+	}
+	for name, u := range map[string]string{"chat.api_url (KEYLEAK_CHAT_API_URL)": c.Chat.APIURL, "meet.api_url (KEYLEAK_MEET_API_URL)": c.Meet.APIURL, "chat.keys_url (KEYLEAK_CHAT_KEYS_URL)": c.Chat.KeysURL} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			bad("%s: %q is not an http(s) URL", name, u)
+		}
+	}
+	if c.Meet.CredentialsFile != "" && c.Meet.DelegatedUser == "" {
+		bad("meet.delegated_user (KEYLEAK_MEET_DELEGATED_USER): Meet accepts only user authentication; name the Workspace user its service account acts as")
+	}
+	switch c.Meet.AccessType {
+	case "OPEN", "TRUSTED", "RESTRICTED":
+	default:
+		bad("meet.access_type (KEYLEAK_MEET_ACCESS_TYPE): %q is not OPEN, TRUSTED or RESTRICTED", c.Meet.AccessType)
+	}
 }

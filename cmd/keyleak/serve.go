@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +66,7 @@ type App struct {
 	worker   *bot.Worker
 	reporter *commands.Reporter
 	slack    *bot.Slack
+	chat     *bot.Chat
 	metrics  *bot.Metrics
 	promReg  *prometheus.Registry
 
@@ -108,6 +112,19 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 		}, store, log)
 		announce = append(announce, commands.ChannelSlack)
 	}
+	if cfg.Chat.CredentialsFile != "" || cfg.Chat.APIURL != "" {
+		room, err := bot.NewRoom(context.Background(), bot.RoomConfig{
+			ChatAPIURL: cfg.Chat.APIURL, ChatCredentialsFile: cfg.Chat.CredentialsFile,
+			MeetAPIURL: cfg.Meet.APIURL, MeetCredentialsFile: cfg.Meet.CredentialsFile, MeetDelegate: cfg.Meet.DelegatedUser,
+			MeetAccess: cfg.Meet.AccessType, Responders: chatMembers(cfg),
+		}, store, log, now, a.incidentCard)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		notifiers[commands.ChannelChat] = room
+		announce = append(announce, commands.ChannelChat)
+	}
 	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})
 	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
 	if cfg.Slack.SigningSecret != "" || cfg.Slack.AppToken != "" {
@@ -125,6 +142,23 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 		a.slack = bot.NewSlack(bot.SlackOptions{Verifier: v, Reporter: a.reporter, Registry: a.registry, AllowedWorkspaces: cfg.Slack.AllowedWorkspaces, Log: log, Metrics: a.metrics})
 	}
 
+	if cfg.Chat.Audience != "" {
+		aud := bot.ChatAudienceEndpointURL
+		if cfg.Chat.AudienceType == "project_number" {
+			aud = bot.ChatAudienceProjectNumber
+		}
+		v, err := bot.NewChatVerifier(bot.ChatVerifierConfig{AudienceType: aud, Audience: cfg.Chat.Audience, KeysURL: cfg.Chat.KeysURL, Now: now, Logger: log})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		ids := map[int64]string{}
+		for id, name := range cfg.Chat.Commands {
+			n, _ := strconv.ParseInt(id, 10, 64) // validated with the configuration
+			ids[n] = name
+		}
+		a.chat = bot.NewChat(bot.ChatOptions{Verifier: v, Registry: a.registry, Store: store, Commands: ids, Now: now, Log: log, Metrics: a.metrics})
+	}
 	if a.public, err = net.Listen("tcp", cfg.Listen); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -184,6 +218,42 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// chatMembers are the people added to every incident's space: the
+// configured members, or else the responders given by email.
+func chatMembers(cfg Config) []string {
+	if len(cfg.Chat.Members) > 0 {
+		return cfg.Chat.Members
+	}
+	var out []string
+	for _, r := range cfg.Approvals.Responders {
+		if strings.Contains(r, "@") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// incidentCard renders the war room's incident card: the facts, the
+// summary of findings when there is one, and buttons for the actions.
+func (a *App) incidentCard(_ context.Context, inc state.Incident) commands.Reply {
+	var summary struct {
+		Lines []string `json:"lines"`
+	}
+	var doc []byte
+	if err := a.store.View(func(tx *state.Tx) (err error) { doc, err = tx.Finding(inc.ID, "summary"); return err }); err == nil {
+		json.Unmarshal(doc, &summary)
+	}
+	var next []commands.Button
+	for _, c := range a.registry.Commands(commands.InSpace) {
+		switch c.Name {
+		case "deactivate", "revoke-sessions", "quarantine":
+			next = append(next, commands.Button{Label: c.Name, Command: c.Name, Args: []string{"--dry-run"}})
+		}
+	}
+	next = append(next, commands.Button{Label: "status", Command: "status"})
+	return commands.IncidentCard(inc, summary.Lines, next)
+}
+
 // randomSecret is a signing secret no one knows.
 func randomSecret() string {
 	b := make([]byte, 32)
@@ -232,6 +302,9 @@ func (a *App) publicHandler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.promReg, promhttp.HandlerOpts{}))
 	if a.slack != nil {
 		mux.Handle("POST /slack/commands", a.slack)
+	}
+	if a.chat != nil {
+		mux.Handle("POST /chat/events", a.chat.Handler())
 	}
 	return mux
 }
