@@ -70,6 +70,19 @@ func (a *App) adminHandler() http.Handler {
 		}
 		writeJSON(w, incs)
 	})
+	mux.HandleFunc("GET /incidents/{id}/report", func(w http.ResponseWriter, r *http.Request) {
+		md, err := a.reports.Render(r.Context(), r.PathValue("id"))
+		if errors.Is(err, state.ErrNotFound) {
+			http.Error(w, "no such incident", http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		io.WriteString(w, md)
+	})
 	mux.HandleFunc("GET /incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		var d incidentDetail
 		err := a.store.View(func(tx *state.Tx) (err error) { d, err = loadDetail(tx, r.PathValue("id")); return err })
@@ -188,8 +201,37 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer, getenv f
 		}
 		printDetail(stdout, d)
 		return nil
+	case "report":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: incidents report takes one incident ID", errUsage)
+		}
+		id := strings.ToUpper(fs.Arg(0))
+		var md string
+		err := withDatabase(cfg, func(s *state.Store) error {
+			rs := &commands.Reports{Store: s, Now: time.Now}
+			var err error
+			md, err = rs.Render(ctx, id)
+			return err
+		})
+		if errors.Is(err, state.ErrLocked) {
+			var resp *http.Response
+			if resp, err = adminGet(ctx, cfg, "/incidents/"+id+"/report"); err == nil {
+				defer resp.Body.Close()
+				var b strings.Builder
+				_, err = io.Copy(&b, resp.Body)
+				md = b.String()
+			}
+		}
+		if errors.Is(err, state.ErrNotFound) {
+			return fmt.Errorf("there is no incident %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, md)
+		return nil
 	default:
-		return fmt.Errorf("%w: incidents %s: use list or show", errUsage, args[0])
+		return fmt.Errorf("%w: incidents %s: use list, show or report", errUsage, args[0])
 	}
 }
 

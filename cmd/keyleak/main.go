@@ -8,6 +8,7 @@
 //	keyleak serve [--config FILE]          run the bot
 //	keyleak incidents list [--all]         list incidents
 //	keyleak incidents show ID              show one incident and its timeline
+//	keyleak incidents report ID            print its post-incident report (Markdown)
 //	keyleak backup FILE                    write a consistent copy of the database
 //	keyleak version
 package main
@@ -39,6 +40,7 @@ Usage:
   keyleak serve [--config FILE]        run the bot (Slack, Google Chat, delivery)
   keyleak incidents list [--all]       list open (or all) incidents
   keyleak incidents show ID            show an incident, its actions and timeline
+  keyleak incidents report ID          print its post-incident report (Markdown)
   keyleak backup FILE                  write a consistent copy of the database
   keyleak version                      print the version
 

@@ -193,6 +193,9 @@ func TestCLIWhileServing(t *testing.T) {
 	if code, out, errOut := run("incidents", "show", "kl-"+fmt.Sprint(time.Now().UTC().Year())+"-0001"); code != 0 || !strings.Contains(out, "opened the incident") {
 		t.Errorf("incidents show = %d %q %q", code, out, errOut)
 	}
+	if code, out, errOut := run("incidents", "report", "kl-"+fmt.Sprint(time.Now().UTC().Year())+"-0001"); code != 0 || !strings.Contains(out, "# Incident report") || !strings.Contains(out, "opened the incident") {
+		t.Errorf("incidents report = %d %q %q", code, out, errOut)
+	}
 	if code, _, errOut := run("incidents", "show", "KL-1999-0001"); code != 1 || !strings.Contains(errOut, "no incident KL-1999-0001") {
 		t.Errorf("show unknown = %d %q", code, errOut)
 	}

@@ -65,6 +65,7 @@ type App struct {
 	registry *commands.Registry
 	worker   *bot.Worker
 	reporter *commands.Reporter
+	reports  *commands.Reports
 	slack    *bot.Slack
 	chat     *bot.Chat
 	metrics  *bot.Metrics
@@ -97,6 +98,8 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 		commands.Note(store, now),
 		commands.Assign(store, policy, now),
 	}
+	a.reports = &commands.Reports{Store: store, Policy: policy, Now: now, Channels: []string{commands.ChannelSlack, commands.ChannelEmail}}
+	cmds = append(cmds, a.reports.ReportCommand(), a.reports.CloseCommand())
 	cmds = append(cmds, a.engine.ActionCommands()...)
 	a.registry, err = commands.NewRegistry(log, cmds...)
 	if err != nil {
@@ -125,6 +128,7 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 		notifiers[commands.ChannelChat] = room
 		announce = append(announce, commands.ChannelChat)
 	}
+	a.reports.Channels = announce
 	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})
 	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
 	if cfg.Slack.SigningSecret != "" || cfg.Slack.AppToken != "" {
