@@ -55,6 +55,9 @@ type RoomConfig struct {
 	MeetAccess string
 	// Responders are added to every incident's space, by email.
 	Responders []string
+	// ReporterEmail finds the email of a reporter whose report did not
+	// carry it (a Slack user), so they can be added too; nil to skip.
+	ReporterEmail func(ctx context.Context, reporter state.Actor) (string, error)
 }
 
 // Room is the notifier of commands.ChannelChat: it creates each
@@ -182,6 +185,14 @@ func (r *Room) openRoom(ctx context.Context, inc state.Incident) error {
 			return err
 		}
 	}
+	if inc.Reporter.Email == "" && r.cfg.ReporterEmail != nil {
+		email, err := r.cfg.ReporterEmail(ctx, inc.Reporter)
+		if err != nil {
+			r.log.WarnContext(ctx, "reporter's email not found; not adding them to the space", "incident", inc.ID, "err", err)
+		} else if inc, err = r.record(inc.ID, "", func(in *state.Incident) { in.Reporter.Email = email }); err != nil {
+			return err
+		}
+	}
 	members := slices.Clone(r.cfg.Responders)
 	if inc.Reporter.Email != "" && !slices.ContainsFunc(members, func(e string) bool { return strings.EqualFold(e, inc.Reporter.Email) }) {
 		members = append(members, inc.Reporter.Email)
@@ -241,6 +252,9 @@ func (r *Room) record(id, text string, change func(*state.Incident)) (state.Inci
 			if err := commands.UpdatePage(tx, id, fmt.Sprint(now.UnixNano()), now); err != nil {
 				return err
 			}
+		}
+		if text == "" {
+			return nil
 		}
 		_, err = tx.Append(state.Event{Incident: id, At: now, Actor: state.System, Kind: state.EventFinding, Text: text, Source: state.Source{Platform: "keyleak"}})
 		return err

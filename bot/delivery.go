@@ -105,7 +105,7 @@ type Worker struct {
 	wake      chan struct{}
 
 	mu       sync.Mutex
-	inflight map[uint64]bool
+	inflight map[string]bool // groups (incident and channel) being delivered
 }
 
 // NewWorker returns a worker delivering through notifiers, by channel.
@@ -124,7 +124,7 @@ func NewWorker(store *state.Store, log *slog.Logger, notifiers map[string]Notifi
 	}
 	return &Worker{
 		store: store, notifiers: notifiers, log: log, opts: opts,
-		wake: make(chan struct{}, 1), inflight: map[uint64]bool{},
+		wake: make(chan struct{}, 1), inflight: map[string]bool{},
 	}
 }
 
@@ -149,6 +149,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-w.wake:
+		case <-w.store.Enqueued():
 		}
 		groups, err := w.due()
 		if err != nil {
@@ -190,8 +191,10 @@ func (w *Worker) DrainOnce(ctx context.Context) error {
 	return nil
 }
 
-// due returns due messages not already being delivered, grouped by
-// incident and channel, marking them in flight.
+// due returns the due messages of groups not already being delivered,
+// grouped by incident and channel, and marks those groups in flight. A
+// group in flight gets no new deliveries until it is done, so one
+// incident's messages on one channel never overtake each other.
 func (w *Worker) due() ([][]state.Message, error) {
 	var msgs []state.Message
 	if err := w.store.View(func(tx *state.Tx) (err error) {
@@ -205,31 +208,32 @@ func (w *Worker) due() ([][]state.Message, error) {
 	index := map[string]int{}
 	var groups [][]state.Message
 	for _, m := range msgs {
-		if w.inflight[m.ID] {
-			continue
+		key := groupKey(m)
+		if w.inflight[key] && index[key] == 0 {
+			continue // being delivered by an earlier pass
 		}
-		key := m.Incident + "\x00" + m.Channel
 		i, ok := index[key]
 		if !ok {
+			groups = append(groups, nil)
 			i = len(groups)
 			index[key] = i
-			groups = append(groups, nil)
+			w.inflight[key] = true
 		}
-		w.inflight[m.ID] = true
-		groups[i] = append(groups[i], m)
+		groups[i-1] = append(groups[i-1], m)
 	}
 	return groups, nil
 }
+
+func groupKey(m state.Message) string { return m.Incident + "\x00" + m.Channel }
 
 // deliverGroup delivers one incident's messages of one channel in order,
 // stopping at the first that must wait for a retry.
 func (w *Worker) deliverGroup(ctx context.Context, g []state.Message) {
 	defer func() {
 		w.mu.Lock()
-		for _, m := range g {
-			delete(w.inflight, m.ID)
-		}
+		delete(w.inflight, groupKey(g[0]))
 		w.mu.Unlock()
+		w.Wake() // messages of this group that arrived meanwhile
 	}()
 	for _, m := range g {
 		if ctx.Err() != nil || !w.deliver(ctx, m) {
@@ -263,6 +267,9 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 			return false
 		}
 		log.DebugContext(ctx, "delivered")
+		// A delivery often writes follow-ups (the room's page update):
+		// look again now rather than at the next poll.
+		w.Wake()
 		return true
 	case retry && m.Attempts+1 < w.opts.Backoff.MaxAttempts:
 		delay := w.opts.Backoff.Delay(m.Attempts)

@@ -79,9 +79,21 @@ func (p *Pager) Deliver(ctx context.Context, m state.Message) (retry bool, err e
 		}
 		return false, nil
 	}
-	channel, ts, err := p.api.PostMessageContext(ctx, p.channel, opts...)
+	// keyleak may have posted this page and stopped before recording it:
+	// adopt that page rather than paging twice.
+	channel, ts, err := p.findPage(ctx, inc.ID)
 	if err != nil {
-		return slackRetry("chat.postMessage", err)
+		p.log.WarnContext(ctx, "could not look for an earlier page; posting (grant channels:history to avoid a possible duplicate)", "incident", inc.ID, "err", err)
+	}
+	if ts != "" {
+		if _, _, _, err := p.api.UpdateMessageContext(ctx, channel, ts, opts...); err != nil {
+			return slackRetry("chat.update", err)
+		}
+	} else {
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: pageEventType, EventPayload: map[string]any{"incident": inc.ID}}))
+		if channel, ts, err = p.api.PostMessageContext(ctx, p.channel, opts...); err != nil {
+			return slackRetry("chat.postMessage", err)
+		}
 	}
 	err = p.store.Update(func(tx *state.Tx) error {
 		cur, err := tx.Incident(inc.ID)
@@ -96,6 +108,39 @@ func (p *Pager) Deliver(ctx context.Context, m state.Message) (retry bool, err e
 		p.log.ErrorContext(ctx, "record the page's timestamp", "incident", inc.ID, "err", err)
 	}
 	return false, nil
+}
+
+// Email returns a Slack user's email (users:read.email).
+func (p *Pager) Email(ctx context.Context, reporter state.Actor) (string, error) {
+	if reporter.Platform != "slack" {
+		return "", fmt.Errorf("%s is not a Slack user", reporter)
+	}
+	u, err := p.api.GetUserInfoContext(ctx, reporter.ID)
+	if err != nil {
+		return "", fmt.Errorf("users.info %s: %w", reporter.ID, err)
+	}
+	if u.Profile.Email == "" {
+		return "", fmt.Errorf("users.info %s: no email (is users:read.email granted?)", reporter.ID)
+	}
+	return u.Profile.Email, nil
+}
+
+// pageEventType marks keyleak's pages in their message metadata.
+const pageEventType = "keyleak_page"
+
+// findPage looks through the page channel's recent messages for the page
+// of incident, by its metadata.
+func (p *Pager) findPage(ctx context.Context, incident string) (channel, ts string, err error) {
+	h, err := p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: p.channel, Limit: 200, IncludeAllMetadata: true})
+	if err != nil {
+		return "", "", fmt.Errorf("conversations.history: %w", err)
+	}
+	for _, m := range h.Messages {
+		if m.Metadata.EventType == pageEventType && m.Metadata.EventPayload["incident"] == incident {
+			return p.channel, m.Timestamp, nil
+		}
+	}
+	return "", "", nil
 }
 
 // lookupReporter fills in the reporter's email (users:read.email), so

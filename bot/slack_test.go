@@ -433,3 +433,46 @@ func TestSocketModeUsesTheSameHandler(t *testing.T) {
 		t.Fatalf("incidents = %+v", incs)
 	}
 }
+
+// TestPageNotRepostedAfterCrash posts a page, then forgets its timestamp
+// as a crash between posting and recording would, and delivers the page
+// again: keyleak must find its own page and not page twice.
+func TestPageNotRepostedAfterCrash(t *testing.T) {
+	r := newSlackRig(t)
+	r.send(t, leakedKey, nil)
+	if err := r.worker.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := r.incidents(t)[0].ID
+	err := r.store.Update(func(tx *state.Tx) error {
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		inc.SlackTS, inc.SlackChannel = "", ""
+		if err := tx.PutIncident(inc); err != nil {
+			return err
+		}
+		return commands.UpdatePage(tx, id, "after-crash", time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.worker.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var pages []slackfake.Message
+	for _, m := range r.fake.Messages(oncallChan) {
+		if !m.FromResponseURL && m.EphemeralTo == "" {
+			pages = append(pages, m)
+		}
+	}
+	if len(pages) != 1 || pages[0].Updates != 1 {
+		t.Fatalf("pages = %d (updates %v), want the one page, updated", len(pages), pages)
+	}
+	var inc state.Incident
+	r.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(id); return err })
+	if inc.SlackTS != pages[0].TS {
+		t.Errorf("incident page ts = %q, want the adopted %q", inc.SlackTS, pages[0].TS)
+	}
+}

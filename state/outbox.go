@@ -40,6 +40,10 @@ func (t *Tx) Enqueue(m Message) (msg Message, added bool, err error) {
 	if err := keys.Put([]byte(m.Key), u64(id)); err != nil {
 		return Message{}, false, err
 	}
+	if !t.enqueued && t.store != nil {
+		t.enqueued = true
+		t.tx.OnCommit(t.store.signalEnqueued)
+	}
 	return m, true, nil
 }
 

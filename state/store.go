@@ -32,8 +32,9 @@ type Options struct {
 
 // Store is the open database.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db       *bolt.DB
+	path     string
+	enqueued chan struct{}
 }
 
 // Open opens (creating if needed, with mode 0600) the database at path and
@@ -64,7 +65,7 @@ func openVersion(path string, opts Options, version uint64) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db, path: path, enqueued: make(chan struct{}, 1)}, nil
 }
 
 // Close closes the file. Pending transactions finish first.
@@ -75,7 +76,18 @@ func (s *Store) Path() string { return s.path }
 
 // Update runs fn in a read-write transaction, committed if fn returns nil.
 func (s *Store) Update(fn func(tx *Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, store: s}) })
+}
+
+// Enqueued is signalled after a transaction that added an outbox message
+// commits, so the delivery worker need not wait for its next poll.
+func (s *Store) Enqueued() <-chan struct{} { return s.enqueued }
+
+func (s *Store) signalEnqueued() {
+	select {
+	case s.enqueued <- struct{}{}:
+	default:
+	}
 }
 
 // Batch is Update for concurrent writers: calls arriving together share
@@ -83,12 +95,12 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 // queueing behind each other's disk syncs. fn may run more than once if a
 // transaction it shared fails, so it must only act through tx.
 func (s *Store) Batch(fn func(tx *Tx) error) error {
-	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, store: s}) })
 }
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(tx *Tx) error) error {
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, store: s}) })
 }
 
 // Backup writes a consistent copy of the whole database to w while the
@@ -135,7 +147,9 @@ func (s *Store) BackupFile(path string) (int64, error) {
 // Tx is a transaction. It is valid only inside the function passed to
 // Update or View.
 type Tx struct {
-	tx *bolt.Tx
+	tx       *bolt.Tx
+	store    *Store
+	enqueued bool
 }
 
 func (t *Tx) bucket(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }

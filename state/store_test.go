@@ -392,3 +392,28 @@ func TestBackupIsOpenableCopy(t *testing.T) {
 		t.Fatalf("backup lacks %s: %v", inc.ID, err)
 	}
 }
+
+func TestEnqueuedSignalledOnCommitOnly(t *testing.T) {
+	s := openTest(t)
+	boom := errors.New("boom")
+	s.Update(func(tx *Tx) error {
+		tx.Enqueue(Message{Key: "rolled-back", Channel: "chat", CreatedAt: t0})
+		return boom
+	})
+	select {
+	case <-s.Enqueued():
+		t.Fatal("signalled for a rolled-back transaction")
+	default:
+	}
+	if err := s.Update(func(tx *Tx) error {
+		_, _, err := tx.Enqueue(Message{Key: "committed", Channel: "chat", CreatedAt: t0})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Enqueued():
+	default:
+		t.Fatal("not signalled after a committed enqueue")
+	}
+}

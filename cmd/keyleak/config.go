@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,21 @@ type Config struct {
 	Slack       Slack    `yaml:"slack"`
 	Chat        Chat     `yaml:"chat"`
 	Meet        Meet     `yaml:"meet"`
+	AWS         AWS      `yaml:"aws"`
+}
+
+// AWS configures keyleak's AWS access. Credentials and endpoints come from
+// the standard AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, web identity,
+// instance role; AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
+type AWS struct {
+	// Enabled turns on identification, investigation and containment.
+	Enabled       bool     `yaml:"enabled" env:"AWS_ENABLED"`
+	Region        string   `yaml:"region" env:"AWS_HOME_REGION"`
+	ResponderRole string   `yaml:"responder_role" env:"AWS_RESPONDER_ROLE"`
+	ExternalID    Secret   `yaml:"external_id" env:"AWS_EXTERNAL_ID"`
+	Regions       []string `yaml:"regions" env:"AWS_REGIONS"`
+	Protected     []string `yaml:"protected_principals" env:"AWS_PROTECTED_PRINCIPALS"`
+	TrailBucket   string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
 }
 
 // Chat configures the Google Chat war room.
@@ -89,6 +105,7 @@ func defaultConfig() Config {
 		Approvals:   Approval{Expiry: 15 * time.Minute},
 		Chat:        Chat{AudienceType: "endpoint_url", Commands: map[string]string{"1": "keyleak"}},
 		Meet:        Meet{AccessType: "TRUSTED"},
+		AWS:         AWS{Region: "us-east-1", ResponderRole: "KeyleakResponder"},
 	}
 }
 
@@ -117,6 +134,8 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 }
 
 const envPrefix = "KEYLEAK_"
+
+var awsRegion = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$`)
 
 // applyEnv sets every field with an env tag from KEYLEAK_<tag>, and secret
 // fields from KEYLEAK_<tag>_FILE. Setting both is an error.
@@ -258,6 +277,19 @@ func (c Config) validate() error {
 		bad("slack.app_token (KEYLEAK_SLACK_APP_TOKEN): an app-level token starts with xapp-")
 	}
 	c.validateChat(bad)
+	for _, r := range c.AWS.Regions {
+		if !awsRegion.MatchString(r) {
+			bad("aws.regions (KEYLEAK_AWS_REGIONS): %q is not a region name like eu-west-1", r)
+		}
+	}
+	if !awsRegion.MatchString(c.AWS.Region) {
+		bad("aws.region (KEYLEAK_AWS_HOME_REGION): %q is not a region name like us-east-1", c.AWS.Region)
+	}
+	for _, p := range c.AWS.Protected {
+		if !strings.HasPrefix(p, "arn:aws") {
+			bad("aws.protected_principals (KEYLEAK_AWS_PROTECTED_PRINCIPALS): %q is not an ARN", p)
+		}
+	}
 	return errors.Join(errs...)
 }
 

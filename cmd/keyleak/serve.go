@@ -108,18 +108,21 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 	}
 	notifiers := map[string]bot.Notifier{commands.ChannelWork: a.engine}
 	var announce []string
+	var reporterEmail func(context.Context, state.Actor) (string, error)
 	if cfg.Slack.BotToken != "" {
-		notifiers[commands.ChannelSlack] = bot.NewPager(bot.PagerConfig{
+		pager := bot.NewPager(bot.PagerConfig{
 			BotToken: string(cfg.Slack.BotToken), APIURL: cfg.Slack.APIURL,
 			Channel: cfg.Slack.PageChannel, OncallGroup: cfg.Slack.OncallGroup,
 		}, store, log)
+		notifiers[commands.ChannelSlack] = pager
+		reporterEmail = pager.Email
 		announce = append(announce, commands.ChannelSlack)
 	}
 	if cfg.Chat.CredentialsFile != "" || cfg.Chat.APIURL != "" {
 		room, err := bot.NewRoom(context.Background(), bot.RoomConfig{
 			ChatAPIURL: cfg.Chat.APIURL, ChatCredentialsFile: cfg.Chat.CredentialsFile,
 			MeetAPIURL: cfg.Meet.APIURL, MeetCredentialsFile: cfg.Meet.CredentialsFile, MeetDelegate: cfg.Meet.DelegatedUser,
-			MeetAccess: cfg.Meet.AccessType, Responders: chatMembers(cfg),
+			MeetAccess: cfg.Meet.AccessType, Responders: chatMembers(cfg), ReporterEmail: reporterEmail,
 		}, store, log, now, a.incidentCard)
 		if err != nil {
 			store.Close()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,6 +35,8 @@ type Message struct {
 	// FromResponseURL marks a message posted through a response_url or as a
 	// slash command's synchronous reply.
 	FromResponseURL bool
+	// Metadata is the message's metadata (event_type, event_payload), as sent.
+	Metadata json.RawMessage
 }
 
 // Posted returns every message posted, in order, each as it stands now.
@@ -132,8 +135,48 @@ func (s *Server) postMessage(req *request) (map[string]any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	m := s.addMessage(Message{Channel: c.ID, ThreadTS: req.params.Get("thread_ts"), Text: text, Blocks: blocks})
+	var meta json.RawMessage
+	if raw := req.params.Get("metadata"); raw != "" {
+		var probe struct {
+			EventType    string          `json:"event_type"`
+			EventPayload json.RawMessage `json:"event_payload"`
+		}
+		if err := json.Unmarshal([]byte(raw), &probe); err != nil || probe.EventType == "" {
+			return nil, errCode("invalid_metadata_format")
+		}
+		meta = json.RawMessage(raw)
+	}
+	m := s.addMessage(Message{Channel: c.ID, ThreadTS: req.params.Get("thread_ts"), Text: text, Blocks: blocks, Metadata: meta})
 	return map[string]any{"channel": m.Channel, "ts": m.TS, "message": s.messageJSON(m)}, nil
+}
+
+// history answers conversations.history: the channel's messages, newest
+// first, with metadata only when include_all_metadata is set.
+func (s *Server) history(req *request) (map[string]any, *apiError) {
+	c, ok := s.channel(req.params.Get("channel"))
+	if !ok {
+		return nil, errCode("channel_not_found")
+	}
+	limit := 100
+	if l, err := strconv.Atoi(req.params.Get("limit")); err == nil && l > 0 && l < 1000 {
+		limit = l
+	}
+	withMeta := req.params.Get("include_all_metadata") == "1" || req.params.Get("include_all_metadata") == "true"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var msgs []map[string]any
+	for i := len(s.messages) - 1; i >= 0 && len(msgs) < limit; i-- {
+		m := s.messages[i]
+		if m.Channel != c.ID || m.EphemeralTo != "" || m.ThreadTS != "" {
+			continue
+		}
+		j := s.messageJSON(*m)
+		if withMeta && len(m.Metadata) > 0 {
+			j["metadata"] = m.Metadata
+		}
+		msgs = append(msgs, j)
+	}
+	return map[string]any{"messages": msgs, "has_more": false, "pin_count": 0, "response_metadata": map[string]any{"next_cursor": ""}}, nil
 }
 
 // addMessage stores m with a fresh ts. A thread_ts naming no message in the

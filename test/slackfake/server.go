@@ -39,7 +39,7 @@ const (
 
 // DefaultScopes returns the bot scopes keyleak asks for.
 func DefaultScopes() []string {
-	return []string{"commands", "chat:write", "usergroups:read", "users:read", "users:read.email"}
+	return []string{"commands", "chat:write", "usergroups:read", "users:read", "users:read.email", "channels:history", "groups:history"}
 }
 
 // Options seeds a Server. Zero fields take the defaults above.
@@ -349,6 +349,8 @@ func (s *Server) route(method string) (h handler, scope string) {
 		return s.authTest, ""
 	case "apps.connections.open":
 		return s.connectionsOpen, ""
+	case "conversations.history":
+		return s.history, "channels:history"
 	}
 	return nil, ""
 }

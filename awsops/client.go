@@ -1,0 +1,222 @@
+// Package awsops is everything keyleak does in AWS: identify a leaked
+// key, investigate what it did, check cost, and contain it. It is the only
+// package that uses the AWS SDK; its exported methods take and return
+// keyleak's own types.
+//
+// The bot's own credentials come from the standard chain (environment,
+// shared config, web identity, instance role). In every other account
+// keyleak acts through a responder role it assumes there (least
+// privilege, see deploy/aws); in its own account it acts directly.
+package awsops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// DefaultResponderRole is the role keyleak assumes in each account.
+const DefaultResponderRole = "KeyleakResponder"
+
+// Options configure a Client.
+type Options struct {
+	// Region is the home region for global services (IAM, STS, Cost
+	// Explorer); us-east-1 when empty.
+	Region string
+	// ResponderRole is the name of the role assumed in each account.
+	ResponderRole string
+	// ExternalID is passed when assuming the responder role, if set.
+	ExternalID string
+	// Regions overrides the regions swept; empty means every region
+	// enabled in the account (ec2:DescribeRegions).
+	Regions []string
+	// Protected are principal ARNs keyleak must never act on (break-glass
+	// roles and users). Wildcards '*' are allowed. The responder role and
+	// keyleak's own identity are always protected.
+	Protected []string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Log receives progress and warnings; discarded when nil.
+	Log *slog.Logger
+}
+
+// Client acts in AWS for keyleak.
+type Client struct {
+	base aws.Config
+	opts Options
+
+	mu       sync.Mutex
+	self     *Caller
+	accounts map[string]aws.Config
+}
+
+// Caller is keyleak's own identity.
+type Caller struct {
+	Account string
+	ARN     string
+}
+
+// New loads the bot's credentials and endpoint settings the standard way
+// (including AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
+func New(ctx context.Context, opts Options) (*Client, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region(opts)))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return NewFromConfig(cfg, opts), nil
+}
+
+// NewFromConfig uses cfg as the bot's own configuration.
+func NewFromConfig(cfg aws.Config, opts Options) *Client {
+	if opts.ResponderRole == "" {
+		opts.ResponderRole = DefaultResponderRole
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		cfg.Region = region(opts)
+	}
+	// Throttling and 5xx are retried with backoff, a little more
+	// patiently than the SDK's default of three attempts.
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 6
+			o.MaxBackoff = 10 * time.Second
+		})
+	}
+	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}}
+}
+
+func region(o Options) string {
+	if o.Region == "" {
+		return "us-east-1"
+	}
+	return o.Region
+}
+
+// Self returns keyleak's own identity (sts:GetCallerIdentity), cached.
+func (c *Client) Self(ctx context.Context) (Caller, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.self != nil {
+		return *c.self, nil
+	}
+	out, err := sts.NewFromConfig(c.base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return Caller{}, fmt.Errorf("who is keyleak (sts:GetCallerIdentity): %w", err)
+	}
+	c.self = &Caller{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
+	return *c.self, nil
+}
+
+// ErrNoResponderRole means keyleak could not act in an account.
+var ErrNoResponderRole = errors.New("cannot assume the responder role")
+
+// Account returns a configuration that acts in account: keyleak's own
+// configuration in its own account, otherwise the responder role's
+// (credentials cached and refreshed before they expire).
+func (c *Client) Account(ctx context.Context, account string) (aws.Config, error) {
+	self, err := c.Self(ctx)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	if account == "" || account == self.Account {
+		return c.base, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cfg, ok := c.accounts[account]; ok {
+		return cfg, nil
+	}
+	arn := c.ResponderRoleARN(account)
+	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(c.base), arn, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = "keyleak"
+		if c.opts.ExternalID != "" {
+			o.ExternalID = aws.String(c.opts.ExternalID)
+		}
+	})
+	cfg := c.base.Copy()
+	cfg.Credentials = aws.NewCredentialsCache(provider)
+	// Fail now, with the account named, rather than at the first call.
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return aws.Config{}, fmt.Errorf("%w %s in account %s: %v", ErrNoResponderRole, arn, account, err)
+	}
+	c.accounts[account] = cfg
+	return cfg, nil
+}
+
+// ResponderRoleARN is the responder role's ARN in account.
+func (c *Client) ResponderRoleARN(account string) string {
+	return "arn:aws:iam::" + account + ":role/" + c.opts.ResponderRole
+}
+
+// ErrProtected means an action would touch a principal keyleak must not.
+var ErrProtected = errors.New("protected principal")
+
+// CheckNotProtected refuses principals keyleak must never act on: the
+// configured protected ARNs, the responder role in any account,
+// keyleak's own identity, and service-linked roles.
+func (c *Client) CheckNotProtected(ctx context.Context, arn string) error {
+	if strings.Contains(arn, ":role/aws-service-role/") {
+		return fmt.Errorf("%s is a service-linked role, which only its AWS service may change: %w", arn, ErrProtected)
+	}
+	if strings.HasSuffix(arn, ":role/"+c.opts.ResponderRole) {
+		return fmt.Errorf("%s is keyleak's responder role: %w", arn, ErrProtected)
+	}
+	if self, err := c.Self(ctx); err == nil && (arn == self.ARN || sameRole(arn, self.ARN)) {
+		return fmt.Errorf("%s is keyleak's own identity: %w", arn, ErrProtected)
+	}
+	if slices.ContainsFunc(c.opts.Protected, func(p string) bool { return wildcardMatch(p, arn) }) {
+		return fmt.Errorf("%s is a protected principal (break-glass): %w", arn, ErrProtected)
+	}
+	return nil
+}
+
+// sameRole reports whether a role ARN is the role of an assumed-role
+// session ARN (arn:aws:sts::A:assumed-role/R/session).
+func sameRole(roleARN, sessionARN string) bool {
+	acct, rest, ok := strings.Cut(strings.TrimPrefix(sessionARN, "arn:aws:sts::"), ":assumed-role/")
+	if !ok {
+		return false
+	}
+	role, _, _ := strings.Cut(rest, "/")
+	return roleARN == "arn:aws:iam::"+acct+":role/"+role
+}
+
+// wildcardMatch matches s against pattern, where '*' matches any run.
+func wildcardMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+// Now is the client's clock.
+func (c *Client) Now() time.Time { return c.opts.Now() }

@@ -1,0 +1,342 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyleak/keyleak/test/googlefake"
+	"github.com/keyleak/keyleak/test/slackfake"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// The binary under test and the moto it shares, set up once in TestMain.
+var (
+	keyleakBin string
+	moto       *world.Moto
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "keyleak-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	keyleakBin = filepath.Join(dir, "keyleak")
+	build := exec.Command("go", "build", "-o", keyleakBin, "github.com/keyleak/keyleak/cmd/keyleak")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build keyleak:", err)
+		return 1
+	}
+	moto, err = world.StartMoto(context.Background(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start moto:", err)
+		return 1
+	}
+	defer moto.Close()
+	return m.Run()
+}
+
+const (
+	signingSecret = "e2e-slack-signing-secret"
+	oncall        = "C0ONCALL"
+)
+
+// Responders of the local world.
+var (
+	ana   = slackfake.User{ID: "U0ANA", Name: "ana", RealName: "Ana Reporter", Email: "ana@example.com"}
+	alice = map[string]any{"name": "users/1001", "displayName": "Alice", "email": "alice@example.com", "type": "HUMAN"}
+	bob   = map[string]any{"name": "users/1002", "displayName": "Bob", "email": "bob@example.com", "type": "HUMAN"}
+)
+
+// Harness is the local world with keyleak serving in it, as its own
+// process.
+type Harness struct {
+	tb     testing.TB
+	client *http.Client // sends Chat's events; its idle connections die with keyleak
+	World  *world.World
+	Slack  *slackfake.Server
+	Google *googlefake.Server
+	DB     string
+	Addr   string // keyleak's public listener
+	Admin  string // keyleak's admin listener
+	env    []string
+	proc   *exec.Cmd
+	logs   *os.File
+}
+
+// Start brings up the world and keyleak.
+func Start(tb testing.TB) *Harness {
+	tb.Helper()
+	h := &Harness{tb: tb, World: world.New(tb, moto), client: &http.Client{Timeout: 30 * time.Second}}
+	h.Slack = slackfake.New(slackfake.Options{
+		Users:      []slackfake.User{ana},
+		Channels:   []slackfake.Channel{{ID: oncall, Name: "security-oncall"}},
+		UserGroups: []slackfake.UserGroup{{ID: "S0ONCALL", Handle: "security-oncall", Name: "Security on-call"}},
+	})
+	tb.Cleanup(h.Slack.Close)
+	var err error
+	h.Google, err = googlefake.New(context.Background(), googlefake.Config{HTTPClient: h.client})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Google.Close() })
+	h.DB = filepath.Join(tb.TempDir(), "keyleak.db")
+	h.Addr, h.Admin = freeAddr(tb), freeAddr(tb)
+	h.logs, err = os.Create(filepath.Join(tb.TempDir(), "keyleak.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h.env = []string{
+		"KEYLEAK_DATABASE=" + h.DB,
+		"KEYLEAK_LISTEN=" + h.Addr,
+		"KEYLEAK_ADMIN_LISTEN=" + h.Admin,
+		"KEYLEAK_LOG_LEVEL=debug",
+		"KEYLEAK_RESPONDERS=alice@example.com,bob@example.com",
+		"KEYLEAK_SLACK_SIGNING_SECRET=" + signingSecret,
+		"KEYLEAK_SLACK_BOT_TOKEN=" + h.Slack.BotToken(),
+		"KEYLEAK_SLACK_API_URL=" + h.Slack.URL(),
+		"KEYLEAK_SLACK_PAGE_CHANNEL=" + oncall,
+		"KEYLEAK_SLACK_ONCALL_GROUP=security-oncall",
+		"KEYLEAK_CHAT_AUDIENCE=" + h.ChatURL(),
+		"KEYLEAK_CHAT_KEYS_URL=" + h.Google.JWKSURL(),
+		"KEYLEAK_CHAT_API_URL=" + h.Google.URL(),
+		"KEYLEAK_MEET_API_URL=" + h.Google.URL(),
+		"KEYLEAK_CHAT_COMMANDS=1=keyleak",
+	}
+	h.StartKeyleak()
+	tb.Cleanup(func() {
+		h.Stop()
+		if tb.Failed() {
+			if b, err := os.ReadFile(h.logs.Name()); err == nil {
+				tb.Logf("keyleak log (last 4 KiB):\n%s", tail(b, 4096))
+			}
+		}
+	})
+	return h
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ChatURL is keyleak's Chat endpoint, also the tokens' audience.
+func (h *Harness) ChatURL() string { return "http://" + h.Addr + "/chat/events" }
+
+// StartKeyleak starts keyleak serve and waits until it is ready.
+func (h *Harness) StartKeyleak() {
+	h.tb.Helper()
+	h.proc = exec.Command(keyleakBin, "serve")
+	h.proc.Env = append(os.Environ(), h.env...)
+	h.proc.Stdout, h.proc.Stderr = h.logs, h.logs
+	if err := h.proc.Start(); err != nil {
+		h.tb.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + h.Addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			h.tb.Fatalf("keyleak not ready after 15 s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Kill ends keyleak with SIGKILL: no shutdown, no flush.
+func (h *Harness) Kill() {
+	h.tb.Helper()
+	if h.proc == nil {
+		return
+	}
+	h.proc.Process.Signal(syscall.SIGKILL)
+	h.proc.Wait()
+	h.proc = nil
+	// Connections kept alive to the dead process would fail the next
+	// requests; Slack and Google open new ones.
+	http.DefaultClient.CloseIdleConnections()
+	h.client.CloseIdleConnections()
+}
+
+// Stop ends keyleak with SIGTERM and expects a clean exit.
+func (h *Harness) Stop() {
+	if h.proc == nil {
+		return
+	}
+	h.proc.Process.Signal(syscall.SIGTERM)
+	if err := h.proc.Wait(); err != nil {
+		h.tb.Errorf("keyleak exited with %v after SIGTERM", err)
+	}
+	h.proc = nil
+}
+
+// Slash sends a signed /keyleak as Slack does and returns the reply.
+func (h *Harness) Slash(text string, extra url.Values) (*slackfake.SlashResult, error) {
+	form := url.Values{"text": {text}}
+	for k, v := range extra {
+		form[k] = v
+	}
+	return h.Slack.SendSlashCommand(context.Background(), "http://"+h.Addr+"/slack/commands", []byte(signingSecret), form)
+}
+
+var msgSeq int
+
+// Command sends a signed Chat slash command "/keyleak <line>" typed by
+// user in space, and returns the synchronous reply.
+func (h *Harness) Command(space string, user map[string]any, line string) (map[string]any, error) {
+	msgSeq++
+	text := "/keyleak " + line
+	ev := map[string]any{
+		"type": "MESSAGE", "eventTime": time.Now().UTC().Format(time.RFC3339Nano),
+		"space": map[string]any{"name": space, "type": "ROOM"}, "user": user,
+		"message": map[string]any{
+			"name": fmt.Sprintf("%s/messages/e2e%06d", space, msgSeq), "text": text, "argumentText": text,
+			"slashCommand": map[string]any{"commandId": "1"},
+			"annotations": []any{map[string]any{"type": "SLASH_COMMAND", "startIndex": 0, "length": len("/keyleak"),
+				"slashCommand": map[string]any{"commandId": "1", "commandName": "/keyleak", "type": "INVOKE"}}},
+		},
+	}
+	return h.event(ev)
+}
+
+// Click sends a signed card click.
+func (h *Harness) Click(space string, user map[string]any, function, args string) (map[string]any, error) {
+	ev := map[string]any{
+		"type": "CARD_CLICKED", "eventTime": time.Now().UTC().Format(time.RFC3339Nano),
+		"space": map[string]any{"name": space}, "user": user,
+		"common": map[string]any{"invokedFunction": function, "parameters": map[string]string{"args": args}},
+	}
+	return h.event(ev)
+}
+
+func (h *Harness) event(ev any) (map[string]any, error) {
+	rep, err := h.Google.SendEvent(context.Background(), h.ChatURL(), h.ChatURL(), googlefake.ModeEndpointURL, ev)
+	if err != nil {
+		return nil, err
+	}
+	if rep.StatusCode != 200 {
+		return nil, fmt.Errorf("chat event answered %d: %s", rep.StatusCode, rep.Body)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(rep.Body, &m); err != nil {
+		return nil, fmt.Errorf("reply %q: %w", rep.Body, err)
+	}
+	return m, nil
+}
+
+// Detail is keyleak's admin view of an incident.
+type Detail struct {
+	Incident struct {
+		ID           string `json:"id"`
+		AccessKeyID  string `json:"access_key_id"`
+		ChatSpace    string `json:"chat_space"`
+		ChatSpaceURL string `json:"chat_space_url"`
+		MeetURL      string `json:"meet_url"`
+		SlackTS      string `json:"slack_ts"`
+		Status       string `json:"status"`
+	} `json:"incident"`
+	Timeline []struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+	} `json:"timeline"`
+	Actions []struct {
+		ID         string   `json:"id"`
+		Name       string   `json:"name"`
+		Status     string   `json:"status"`
+		RequestIDs []string `json:"request_ids"`
+	} `json:"actions"`
+	Pending []json.RawMessage `json:"pending"`
+	Dead    []struct {
+		Kind      string `json:"kind"`
+		Channel   string `json:"channel"`
+		LastError string `json:"last_error"`
+	} `json:"dead"`
+}
+
+// Incident fetches an incident from keyleak's admin API.
+func (h *Harness) Incident(id string) (Detail, error) {
+	var d Detail
+	resp, err := http.Get("http://" + h.Admin + "/incidents/" + id)
+	if err != nil {
+		return d, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return d, fmt.Errorf("admin answered %d: %s", resp.StatusCode, b)
+	}
+	return d, json.NewDecoder(resp.Body).Decode(&d)
+}
+
+// AllIncidents lists every incident's ID from keyleak's admin API.
+func (h *Harness) AllIncidents() ([]string, error) {
+	resp, err := http.Get("http://" + h.Admin + "/incidents?all=1")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(list))
+	for i, in := range list {
+		ids[i] = in.ID
+	}
+	return ids, nil
+}
+
+// Eventually polls cond every 20 ms until it holds or timeout passes.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
