@@ -303,3 +303,16 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 		return true
 	}
 }
+
+// KindRouter delivers each message through the notifier of its kind, for
+// a channel that carries several kinds of work.
+type KindRouter map[string]Notifier
+
+// Deliver routes m by its kind.
+func (r KindRouter) Deliver(ctx context.Context, m state.Message) (bool, error) {
+	n, ok := r[m.Kind]
+	if !ok {
+		return false, fmt.Errorf("no handler for %s messages of kind %q", m.Channel, m.Kind)
+	}
+	return n.Deliver(ctx, m)
+}

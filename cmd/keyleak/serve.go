@@ -106,7 +106,8 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	notifiers := map[string]bot.Notifier{commands.ChannelWork: a.engine}
+	work := bot.KindRouter{commands.NoticeRun: a.engine}
+	notifiers := map[string]bot.Notifier{commands.ChannelWork: work}
 	var announce []string
 	var reporterEmail func(context.Context, state.Actor) (string, error)
 	if cfg.Slack.BotToken != "" {
