@@ -220,3 +220,6 @@ func wildcardMatch(pattern, s string) bool {
 
 // Now is the client's clock.
 func (c *Client) Now() time.Time { return c.opts.Now() }
+
+// SES is an Amazon SES v2 sender acting as keyleak itself.
+func (c *Client) SES() *SES { return NewSES(c.base) }

@@ -256,3 +256,35 @@ func TestClassifyHTTP(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkerReschedulesRecurringWork(t *testing.T) {
+	s := openStore(t)
+	now := t0
+	var mu sync.Mutex
+	runs := 0
+	watch := NotifierFunc(func(context.Context, state.Message) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		runs++
+		if runs < 3 {
+			return false, &Reschedule{After: time.Minute}
+		}
+		return false, nil
+	})
+	enqueue(t, s, "watch:KL-2026-0001", "work", "")
+	w := NewWorker(s, discardLog(), map[string]Notifier{"work": watch}, WorkerOptions{Backoff: fastBackoff, Now: func() time.Time { return now }})
+	for i := range 3 {
+		if err := w.DrainOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var pending []state.Message
+		s.View(func(tx *state.Tx) (err error) { pending, err = tx.Pending(""); return err })
+		if i < 2 && (len(pending) != 1 || pending[0].Attempts != 0 || !pending[0].NextAttempt.Equal(now.Add(time.Minute))) {
+			t.Fatalf("after run %d: pending = %+v, want it due in a minute with no failed attempt", i+1, pending)
+		}
+		if i == 2 && len(pending) != 0 {
+			t.Fatalf("after the last run %d messages are pending", len(pending))
+		}
+		now = now.Add(time.Minute)
+	}
+}

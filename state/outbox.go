@@ -135,6 +135,19 @@ func (t *Tx) Retry(id uint64, next time.Time, lastErr string) error {
 	return put(t.bucket(bucketOutbox), u64(id), m)
 }
 
+// Reschedule puts a message that did its work for now (a watch that
+// checks every minute) back to wait until next, without counting a
+// failed attempt.
+func (t *Tx) Reschedule(id uint64, next time.Time) error {
+	m, err := t.outboxMessage(id)
+	if err != nil {
+		return err
+	}
+	m.NextAttempt = next
+	m.LastError = ""
+	return put(t.bucket(bucketOutbox), u64(id), m)
+}
+
 // DeadLetter moves a message that failed permanently to the dead-letter
 // bucket, where status shows it and an operator can requeue it.
 func (t *Tx) DeadLetter(id uint64, at time.Time, lastErr string) (Message, error) {

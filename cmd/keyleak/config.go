@@ -41,6 +41,22 @@ type Config struct {
 	Chat        Chat     `yaml:"chat"`
 	Meet        Meet     `yaml:"meet"`
 	AWS         AWS      `yaml:"aws"`
+	Email       Email    `yaml:"email"`
+}
+
+// Email configures the InfoSec emails.
+type Email struct {
+	// Sender is "smtp" or "ses" (Amazon SES v2 through the AWS chain).
+	Sender      string   `yaml:"sender" env:"EMAIL_SENDER"`
+	Host        string   `yaml:"smtp_host" env:"SMTP_HOST"`
+	Port        int      `yaml:"smtp_port" env:"SMTP_PORT"`
+	TLS         string   `yaml:"smtp_tls" env:"SMTP_TLS"`
+	Username    string   `yaml:"smtp_username" env:"SMTP_USERNAME"`
+	Password    Secret   `yaml:"smtp_password" env:"SMTP_PASSWORD"`
+	From        string   `yaml:"from" env:"EMAIL_FROM"`
+	To          []string `yaml:"to" env:"EMAIL_TO"`
+	Cc          []string `yaml:"cc" env:"EMAIL_CC"`
+	TemplateDir string   `yaml:"template_dir" env:"EMAIL_TEMPLATE_DIR"`
 }
 
 // AWS configures keyleak's AWS access. Credentials and endpoints come from
@@ -106,6 +122,7 @@ func defaultConfig() Config {
 		Chat:        Chat{AudienceType: "endpoint_url", Commands: map[string]string{"1": "keyleak"}},
 		Meet:        Meet{AccessType: "TRUSTED"},
 		AWS:         AWS{Region: "us-east-1", ResponderRole: "KeyleakResponder"},
+		Email:       Email{Sender: "smtp", TLS: "starttls"},
 	}
 }
 
@@ -277,6 +294,22 @@ func (c Config) validate() error {
 		bad("slack.app_token (KEYLEAK_SLACK_APP_TOKEN): an app-level token starts with xapp-")
 	}
 	c.validateChat(bad)
+	switch c.Email.Sender {
+	case "smtp", "ses":
+	default:
+		bad("email.sender (KEYLEAK_EMAIL_SENDER): %q is not smtp or ses", c.Email.Sender)
+	}
+	if len(c.Email.To) > 0 {
+		if c.Email.From == "" {
+			bad("email.from (KEYLEAK_EMAIL_FROM): the sender address is required to send email")
+		}
+		if c.Email.Sender == "smtp" && c.Email.Host == "" {
+			bad("email.smtp_host (KEYLEAK_SMTP_HOST): required with the smtp sender")
+		}
+		if c.Email.Sender == "ses" && !c.AWS.Enabled {
+			bad("email.sender (KEYLEAK_EMAIL_SENDER): ses needs aws.enabled")
+		}
+	}
 	for _, r := range c.AWS.Regions {
 		if !awsRegion.MatchString(r) {
 			bad("aws.regions (KEYLEAK_AWS_REGIONS): %q is not a region name like eu-west-1", r)

@@ -65,6 +65,7 @@ type App struct {
 	registry *commands.Registry
 	worker   *bot.Worker
 	reporter *commands.Reporter
+	aws      *awsops.Client
 	reports  *commands.Reports
 	slack    *bot.Slack
 	chat     *bot.Chat
@@ -75,9 +76,31 @@ type App struct {
 	ready         atomic.Bool
 }
 
+// AppOption adjusts NewApp.
+type AppOption func(*App)
+
+// withAWS makes the App act in AWS through c instead of the standard
+// credential chain (the demo's local world).
+func withAWS(c *awsops.Client) AppOption { return func(a *App) { a.aws = c } }
+
 // NewApp opens the database and builds every part; Run starts them.
-func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
+func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOption) (*App, error) {
 	a := &App{cfg: cfg, log: log, now: now, promReg: prometheus.NewRegistry()}
+	for _, o := range opts {
+		o(a)
+	}
+	if a.aws == nil && cfg.AWS.Enabled {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := awsops.New(ctx, awsops.Options{
+			Region: cfg.AWS.Region, ResponderRole: cfg.AWS.ResponderRole, ExternalID: string(cfg.AWS.ExternalID),
+			Regions: cfg.AWS.Regions, Protected: cfg.AWS.Protected, Now: now, Log: log,
+		})
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		a.aws = c
+	}
 	a.promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = bot.NewMetrics(a.promReg)
 
@@ -131,6 +154,27 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time) (*App, error) {
 		}
 		notifiers[commands.ChannelChat] = room
 		announce = append(announce, commands.ChannelChat)
+	}
+	if len(cfg.Email.To) > 0 {
+		var opts []bot.MailerOption
+		if cfg.Email.Sender == "ses" {
+			if a.aws == nil {
+				store.Close()
+				return nil, errors.New("email through SES needs AWS (aws.enabled)")
+			}
+			opts = append(opts, bot.WithRawSender(a.aws.SES()))
+		}
+		mailer, err := bot.NewMailer(bot.MailConfig{
+			Host: cfg.Email.Host, Port: cfg.Email.Port, TLS: cfg.Email.TLS, Username: cfg.Email.Username,
+			Password: string(cfg.Email.Password), From: cfg.Email.From, To: cfg.Email.To, Cc: cfg.Email.Cc,
+			TemplateDir: cfg.Email.TemplateDir,
+		}, store, log, append(opts, bot.WithMailClock(now))...)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("email: %w", err)
+		}
+		notifiers[commands.ChannelEmail] = mailer
+		announce = append(announce, commands.ChannelEmail)
 	}
 	a.reports.Channels = announce
 	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})

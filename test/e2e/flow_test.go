@@ -84,4 +84,14 @@ func TestSlackToWarRoomOverHTTP(t *testing.T) {
 		last := m[len(m)-1]
 		return strings.Contains(string(last.Blocks), "Closed: "+d.Incident.ID), string(last.Blocks)
 	})
+	id := strings.ToLower(d.Incident.ID)
+	Eventually(t, 10*time.Second, "the opening and closing emails", func() (bool, string) {
+		got := h.Emails(d.Incident.ID)
+		return got["<"+id+".open@keyleak>"] == 1 && got["<"+id+".close@keyleak>"] == 1, fmt.Sprint(got)
+	})
+	for _, m := range h.SMTP.Messages() {
+		if len(m.To) != 2 || !strings.Contains(string(m.Data), leakedKey) {
+			t.Errorf("email to %v lacks the key or a recipient", m.To)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyleak/keyleak/test/googlefake"
 	"github.com/keyleak/keyleak/test/slackfake"
+	"github.com/keyleak/keyleak/test/smtpfake"
 	"github.com/keyleak/keyleak/test/world"
 )
 
@@ -74,6 +75,7 @@ type Harness struct {
 	World  *world.World
 	Slack  *slackfake.Server
 	Google *googlefake.Server
+	SMTP   *smtpfake.Server
 	DB     string
 	Addr   string // keyleak's public listener
 	Admin  string // keyleak's admin listener
@@ -98,6 +100,11 @@ func Start(tb testing.TB) *Harness {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { h.Google.Close() })
+	h.SMTP, err = smtpfake.New(smtpfake.Options{TLS: smtpfake.TLSNone})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.SMTP.Close() })
 	h.DB = filepath.Join(tb.TempDir(), "keyleak.db")
 	h.Addr, h.Admin = freeAddr(tb), freeAddr(tb)
 	h.logs, err = os.Create(filepath.Join(tb.TempDir(), "keyleak.log"))
@@ -120,6 +127,11 @@ func Start(tb testing.TB) *Harness {
 		"KEYLEAK_CHAT_API_URL=" + h.Google.URL(),
 		"KEYLEAK_MEET_API_URL=" + h.Google.URL(),
 		"KEYLEAK_CHAT_COMMANDS=1=keyleak",
+		"KEYLEAK_EMAIL_FROM=keyleak@example.com",
+		"KEYLEAK_EMAIL_TO=infosec@example.com,security-team@example.com",
+		"KEYLEAK_SMTP_HOST=" + h.SMTP.Host(),
+		fmt.Sprintf("KEYLEAK_SMTP_PORT=%d", h.SMTP.Port()),
+		"KEYLEAK_SMTP_TLS=none",
 	}
 	h.StartKeyleak()
 	tb.Cleanup(func() {
@@ -321,6 +333,18 @@ func (h *Harness) AllIncidents() ([]string, error) {
 		ids[i] = in.ID
 	}
 	return ids, nil
+}
+
+// Emails returns the Message-IDs of the emails received for incident, by
+// kind ("open", "close"), counting each delivery.
+func (h *Harness) Emails(incident string) map[string]int {
+	out := map[string]int{}
+	for _, m := range h.SMTP.Messages() {
+		if m.Header.Get("X-Keyleak-Incident") == incident {
+			out[m.Header.Get("Message-Id")]++
+		}
+	}
+	return out
 }
 
 // Eventually polls cond every 20 ms until it holds or timeout passes.

@@ -155,5 +155,18 @@ func TestKillNineAtRandomPoints(t *testing.T) {
 			t.Errorf("%s has %d incident cards, want 1", id, cards)
 		}
 	}
+	repeated := 0
+	for id := range incidents {
+		mails := h.Emails(id)
+		open := "<" + strings.ToLower(id) + ".open@keyleak>"
+		if mails[open] == 0 {
+			t.Errorf("%s: the opening email was never sent", id)
+		}
+		// A kill after the server took the message but before keyleak
+		// recorded it sends it again with the same Message-ID, which
+		// receivers deduplicate; count how often that happened.
+		repeated += mails[open] - 1
+	}
+	t.Logf("emails resent with the same Message-ID after a kill: %d", repeated)
 	t.Logf("%d rounds, %d kills, %d incidents, %d acknowledged reports and notes", rounds, rounds, len(incidents), len(acked))
 }
