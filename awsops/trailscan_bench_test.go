@@ -1,0 +1,218 @@
+//go:build linux
+
+package awsops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sys/unix"
+)
+
+// benchCorpus is a set of gzip CloudTrail log objects and the keys of an
+// incident in them.
+type benchCorpus struct {
+	objects [][]byte // gzip
+	raw     int64    // uncompressed bytes in all objects
+	keys    []KeyID  // the leaked key and seven keys derived from it
+}
+
+// newBenchCorpus generates n objects of records each, from the busy callers
+// of an account plus the eight incident keys, each calling in about one
+// record in 1000 (STS calls issue them as often).
+func newBenchCorpus(b *testing.B, n, records int) benchCorpus {
+	b.Helper()
+	g := newTrailGen(b, 42, 8, 0)
+	g.poolEvery = 125
+	g.bigRate = 0.002
+	c := benchCorpus{keys: g.tracked}
+	for range n {
+		doc := g.object(b, records)
+		c.raw += int64(len(doc))
+		c.objects = append(c.objects, gzipBytes(b, doc))
+	}
+	return c
+}
+
+// trackedKeys returns n keys to track: the leaked key, then the derived
+// ones, then keys absent from the logs, so that 8 and 64 keys decode the
+// same records.
+func (c benchCorpus) trackedKeys(b *testing.B, n int) []KeyID {
+	b.Helper()
+	keys := slices.Clone(c.keys[:min(n, len(c.keys))])
+	if n > len(keys) {
+		keys = append(keys, newTrailGen(b, 7, n-len(keys), 0).tracked...)
+	}
+	return keys
+}
+
+func (c benchCorpus) compressed() int64 {
+	var n int64
+	for _, o := range c.objects {
+		n += int64(len(o))
+	}
+	return n
+}
+
+func BenchmarkGunzipBaseline(b *testing.B) {
+	c := newBenchCorpus(b, 8, 2000)
+	b.Logf("%d objects, %d MB uncompressed, %.1f× compression", len(c.objects), c.raw>>20, float64(c.raw)/float64(c.compressed()))
+	var zr gzip.Reader
+	b.SetBytes(c.raw)
+	b.ResetTimer()
+	for b.Loop() {
+		for _, o := range c.objects {
+			gunzip(b, &zr, o)
+		}
+	}
+}
+
+func gunzip(b *testing.B, zr *gzip.Reader, obj []byte) {
+	if err := zr.Reset(bytes.NewReader(obj)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkTrailScan reports MB/s of uncompressed log, and x-gunzip: the
+// speed relative to gunzip alone, from the CPU time of this thread while
+// it alternates between gunzipping an object and scanning it. The ratio
+// holds up when other work shares the machine; MB/s does not.
+func BenchmarkTrailScan(b *testing.B) {
+	c := newBenchCorpus(b, 8, 2000)
+	absent := newTrailGen(b, 7, 8, 0).tracked
+	for _, n := range []int{0, 1, 8, 64} {
+		name, keys := fmt.Sprintf("keys=%d", n), c.trackedKeys(b, n)
+		if n == 0 { // eight keys that never appear: the cost of the search alone
+			name, keys = "keys=8,absent", absent
+		}
+		b.Run(name, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			s := NewTrailScanner(keys, TrailScanOptions{})
+			ctx := context.Background()
+			var zr gzip.Reader
+			var scanCPU, gunzipCPU time.Duration
+			matches := 0
+			b.SetBytes(c.raw)
+			b.ResetTimer()
+			for b.Loop() {
+				matches = 0
+				for _, o := range c.objects {
+					b.StopTimer()
+					t0 := threadCPU(b)
+					gunzip(b, &zr, o)
+					t1 := threadCPU(b)
+					b.StartTimer()
+					st, err := s.ScanObject(ctx, "bench.json.gz", bytes.NewReader(o), func(TrailMatch) error { return nil })
+					if err != nil {
+						b.Fatal(err)
+					}
+					gunzipCPU, scanCPU = gunzipCPU+t1-t0, scanCPU+threadCPU(b)-t1
+					matches += st.Matches
+				}
+			}
+			if (matches == 0) != (n == 0) {
+				b.Fatalf("%d matches with %d keys tracked", matches, n)
+			}
+			b.ReportMetric(float64(matches), "matches/op")
+			b.ReportMetric(float64(gunzipCPU)/float64(scanCPU), "x-gunzip")
+		})
+	}
+}
+
+// threadCPU returns the CPU time of the calling thread.
+func threadCPU(b *testing.B) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		b.Fatalf("thread CPU time: %v", err)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// BenchmarkTrailScanSmallObjects scans small log objects (a few events, as
+// a quiet region writes every five minutes) and reports objects per second
+// of wall clock and per second of this thread's CPU time.
+func BenchmarkTrailScanSmallObjects(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c := newBenchCorpus(b, 256, 3)
+	s := NewTrailScanner(c.trackedKeys(b, 8), TrailScanOptions{})
+	ctx := context.Background()
+	b.SetBytes(c.raw)
+	b.ResetTimer()
+	start, cpu := time.Now(), threadCPU(b)
+	for b.Loop() {
+		for _, o := range c.objects {
+			if _, err := s.ScanObject(ctx, "small.json.gz", bytes.NewReader(o), func(TrailMatch) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	n := float64(b.N * len(c.objects))
+	b.ReportMetric(n/time.Since(start).Seconds(), "objects/s")
+	b.ReportMetric(n/(threadCPU(b)-cpu).Seconds(), "objects/cpu-s")
+}
+
+// BenchmarkTrailScanParallel runs ScanObjects with one and two workers and
+// reports the peak heap seen while it runs.
+func BenchmarkTrailScanParallel(b *testing.B) {
+	c := newBenchCorpus(b, 16, 2000)
+	objs := map[string][]byte{}
+	for i, o := range c.objects {
+		objs[fmt.Sprintf("AWSLogs/%02d.json.gz", i)] = o
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			s := NewTrailScanner(c.trackedKeys(b, 8), TrailScanOptions{})
+			stop := watchHeap()
+			b.SetBytes(c.raw)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.ScanObjects(context.Background(), memObjects(objs), workers, func(TrailMatch) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
+// watchHeap samples the live heap every few milliseconds until the returned
+// function is called, which returns the peak.
+func watchHeap() (stop func() uint64) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var peak uint64
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	wg.Go(func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return peak
+	}
+}
