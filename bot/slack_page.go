@@ -54,7 +54,11 @@ func (p *Pager) Deliver(ctx context.Context, m state.Message) (retry bool, err e
 	if err != nil {
 		return false, err
 	}
-	if n.Kind != commands.NoticePage {
+	switch n.Kind {
+	case commands.NoticePage:
+	case commands.NoticeAlarm:
+		return p.alarm(ctx, n)
+	default:
 		return false, fmt.Errorf("slack message %d: unknown kind %q", m.ID, n.Kind)
 	}
 	var inc state.Incident
@@ -123,6 +127,36 @@ func (p *Pager) Email(ctx context.Context, reporter state.Actor) (string, error)
 		return "", fmt.Errorf("users.info %s: no email (is users:read.email granted?)", reporter.ID)
 	}
 	return u.Profile.Email, nil
+}
+
+// alarm posts an alarm under the page, also shown in the channel, with
+// the on-call mention.
+func (p *Pager) alarm(ctx context.Context, n commands.Notice) (bool, error) {
+	var inc state.Incident
+	if err := p.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(n.Incident); return err }); err != nil {
+		return false, err
+	}
+	mention, err := p.mention(ctx)
+	if err != nil {
+		p.log.WarnContext(ctx, "on-call group not resolved; alarming without the mention", "group", p.group, "err", err)
+	}
+	text := fmt.Sprintf(":rotating_light: %s: activity continues after containment. Details in the war room, not here.", inc.ID)
+	if inc.ChatSpaceURL != "" {
+		text += " <" + inc.ChatSpaceURL + "|Open the war room>"
+	}
+	if mention != "" {
+		text = mention + " " + text
+	}
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	channel := p.channel
+	if inc.SlackTS != "" {
+		channel = inc.SlackChannel
+		opts = append(opts, slack.MsgOptionTS(inc.SlackTS), slack.MsgOptionBroadcast())
+	}
+	if _, _, err := p.api.PostMessageContext(ctx, channel, opts...); err != nil {
+		return slackRetry("chat.postMessage", err)
+	}
+	return false, nil
 }
 
 // pageEventType marks keyleak's pages in their message metadata.

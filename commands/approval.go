@@ -84,11 +84,18 @@ type ActionSpec struct {
 
 // Engine runs the request → approval → execution life of actions.
 type Engine struct {
-	store  *state.Store
-	policy Policy
-	specs  map[string]ActionSpec
-	now    Clock
-	log    *slog.Logger
+	store     *state.Store
+	policy    Policy
+	specs     map[string]ActionSpec
+	now       Clock
+	log       *slog.Logger
+	onSuccess func(tx *state.Tx, a state.Action, at time.Time) error
+}
+
+// OnSuccess sets a function called in the transaction that records an
+// action's success, to write down what must follow (a watch).
+func (e *Engine) OnSuccess(fn func(tx *state.Tx, a state.Action, at time.Time) error) {
+	e.onSuccess = fn
 }
 
 // NewEngine checks the policy against the action specs.

@@ -21,6 +21,8 @@ const (
 	NoticeReply  = "reply"  // post Reply in the space (in Thread if set)
 	NoticeAction = "action" // post or update the card of Action in its thread
 	NoticeRun    = "run"    // run approved Action
+	NoticeWatch  = "watch"  // ChannelWork: watch CloudTrail after containment
+	NoticeAlarm  = "alarm"  // ChannelSlack: activity continues after containment
 )
 
 // Notice is the payload of an outbox message written by this package.
@@ -30,6 +32,8 @@ type Notice struct {
 	Action   string `json:"action,omitempty"`
 	Thread   string `json:"thread,omitempty"`
 	Reply    *Reply `json:"reply,omitempty"`
+	// Params carry a notice's options (an investigation's start).
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // DecodeNotice reads the payload of an outbox message.

@@ -103,6 +103,11 @@ func (e *Engine) Run(ctx context.Context, actionID string) error {
 		if err := tx.PutAction(a); err != nil {
 			return err
 		}
+		if status == state.ActionSucceeded && e.onSuccess != nil {
+			if err := e.onSuccess(tx, a, e.now()); err != nil {
+				return err
+			}
+		}
 		if status == state.ActionSucceeded && a.Params[ParamUndoOf] != "" {
 			orig, err := tx.Action(a.Params[ParamUndoOf])
 			if err == nil {

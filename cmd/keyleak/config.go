@@ -42,6 +42,13 @@ type Config struct {
 	Meet        Meet     `yaml:"meet"`
 	AWS         AWS      `yaml:"aws"`
 	Email       Email    `yaml:"email"`
+	Watch       Watch    `yaml:"watch"`
+}
+
+// Watch configures the CloudTrail watch after containment.
+type Watch struct {
+	Period   time.Duration `yaml:"period" env:"WATCH_PERIOD"`
+	Interval time.Duration `yaml:"interval" env:"WATCH_INTERVAL"`
 }
 
 // Email configures the InfoSec emails.
@@ -123,6 +130,7 @@ func defaultConfig() Config {
 		Meet:        Meet{AccessType: "TRUSTED"},
 		AWS:         AWS{Region: "us-east-1", ResponderRole: "KeyleakResponder"},
 		Email:       Email{Sender: "smtp", TLS: "starttls"},
+		Watch:       Watch{Period: 30 * time.Minute, Interval: time.Minute},
 	}
 }
 
@@ -294,6 +302,12 @@ func (c Config) validate() error {
 		bad("slack.app_token (KEYLEAK_SLACK_APP_TOKEN): an app-level token starts with xapp-")
 	}
 	c.validateChat(bad)
+	if c.Watch.Period < time.Minute || c.Watch.Period > 7*24*time.Hour {
+		bad("watch.period (KEYLEAK_WATCH_PERIOD): %s is outside 1m to 168h", c.Watch.Period)
+	}
+	if c.Watch.Interval < time.Second || c.Watch.Interval > c.Watch.Period {
+		bad("watch.interval (KEYLEAK_WATCH_INTERVAL): %s must be at least 1s and at most the period", c.Watch.Interval)
+	}
 	switch c.Email.Sender {
 	case "smtp", "ses":
 	default:

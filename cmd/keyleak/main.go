@@ -42,6 +42,7 @@ Usage:
   keyleak incidents show ID            show an incident, its actions and timeline
   keyleak incidents report ID          print its post-incident report (Markdown)
   keyleak backup FILE                  write a consistent copy of the database
+  keyleak investigate AKIA… [--since D] [--regions R,…] [--format text|json|markdown]  investigate a key (read-only)
   keyleak version                      print the version
 
 Every command takes --config FILE (default: $KEYLEAK_CONFIG). Settings can
@@ -65,6 +66,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = runIncidents(ctx, args[1:], stdout, getenv)
 	case "backup":
 		err = runBackup(ctx, args[1:], stdout, getenv)
+	case "investigate":
+		err = runInvestigate(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keyleak", version)
 	case "help", "-h", "--help":

@@ -109,26 +109,70 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 		return nil, err
 	}
 	a.store = store
-	policy := commands.Policy{Responders: cfg.Approvals.Responders, Expiry: cfg.Approvals.Expiry, OnePerson: cfg.Approvals.OnePerson}
-	a.engine, err = commands.NewEngine(store, policy, now, log)
-	if err != nil {
+	if err := a.build(); err != nil {
 		store.Close()
-		return nil, fmt.Errorf("approvals: %w", err)
+		return nil, err
 	}
+	if a.public, err = net.Listen("tcp", cfg.Listen); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		a.public.Close()
+		store.Close()
+		return nil, fmt.Errorf("admin listen on %s: %w", cfg.AdminListen, err)
+	}
+	return a, nil
+}
+
+// build wires the parts over the open store.
+func (a *App) build() error {
+	cfg, store, log, now := a.cfg, a.store, a.log, a.now
+	policy := commands.Policy{Responders: cfg.Approvals.Responders, Expiry: cfg.Approvals.Expiry, OnePerson: cfg.Approvals.OnePerson}
+	findings := storedFindings{store: store}
+	var specs []commands.ActionSpec
+	if a.aws != nil {
+		specs = actionSpecs(a.aws, findings.roles, findings.resources)
+	}
+	var err error
+	if a.engine, err = commands.NewEngine(store, policy, now, log, specs...); err != nil {
+		return fmt.Errorf("approvals: %w", err)
+	}
+	a.reports = &commands.Reports{Store: store, Policy: policy, Now: now}
+	if a.aws != nil {
+		a.reports.Findings, a.reports.Keys = findings, keyChecker{a.aws}
+	}
+
+	notifiers, announce, err := a.notifiers()
+	if err != nil {
+		return err
+	}
+	a.reports.Channels = announce
 	cmds := []commands.Command{
 		commands.Status(store, now),
 		commands.List(store),
 		commands.Note(store, now),
 		commands.Assign(store, policy, now),
+		a.reports.ReportCommand(),
+		a.reports.CloseCommand(),
 	}
-	a.reports = &commands.Reports{Store: store, Policy: policy, Now: now, Channels: []string{commands.ChannelSlack, commands.ChannelEmail}}
-	cmds = append(cmds, a.reports.ReportCommand(), a.reports.CloseCommand())
+	if a.aws != nil {
+		cmds = append(cmds, a.findingCommands(findings)...)
+		cmds = append(cmds, verifyCommand(a.aws, findings))
+	}
 	cmds = append(cmds, a.engine.ActionCommands()...)
-	a.registry, err = commands.NewRegistry(log, cmds...)
-	if err != nil {
-		store.Close()
-		return nil, err
+	if a.registry, err = commands.NewRegistry(log, cmds...); err != nil {
+		return err
 	}
+	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})
+	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
+	return a.frontDoors()
+}
+
+// notifiers builds the outbox's notifier of every configured channel and
+// lists the channels told about a new incident.
+func (a *App) notifiers() (map[string]bot.Notifier, []string, error) {
+	cfg, store, log, now := a.cfg, a.store, a.log, a.now
 	work := bot.KindRouter{commands.NoticeRun: a.engine}
 	notifiers := map[string]bot.Notifier{commands.ChannelWork: work}
 	var announce []string
@@ -149,8 +193,7 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 			MeetAccess: cfg.Meet.AccessType, Responders: chatMembers(cfg), ReporterEmail: reporterEmail,
 		}, store, log, now, a.incidentCard)
 		if err != nil {
-			store.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		notifiers[commands.ChannelChat] = room
 		announce = append(announce, commands.ChannelChat)
@@ -159,8 +202,7 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 		var opts []bot.MailerOption
 		if cfg.Email.Sender == "ses" {
 			if a.aws == nil {
-				store.Close()
-				return nil, errors.New("email through SES needs AWS (aws.enabled)")
+				return nil, nil, errors.New("email through SES needs AWS (aws.enabled)")
 			}
 			opts = append(opts, bot.WithRawSender(a.aws.SES()))
 		}
@@ -170,15 +212,26 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 			TemplateDir: cfg.Email.TemplateDir,
 		}, store, log, append(opts, bot.WithMailClock(now))...)
 		if err != nil {
-			store.Close()
-			return nil, fmt.Errorf("email: %w", err)
+			return nil, nil, fmt.Errorf("email: %w", err)
 		}
 		notifiers[commands.ChannelEmail] = mailer
 		announce = append(announce, commands.ChannelEmail)
 	}
-	a.reports.Channels = announce
-	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})
-	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
+	if a.aws != nil {
+		work[commands.NoticeIdentify] = &investigator{
+			aws: a.aws, store: store, log: log, now: now, channels: announce,
+			opts: awsops.InvestigateOptions{TrailBucket: cfg.AWS.TrailBucket, Regions: cfg.AWS.Regions, Cost: awsops.NewCostCache()},
+		}
+		work[commands.NoticeWatch] = &watcher{aws: a.aws, findings: storedFindings{store: store}, log: log, now: now, interval: cfg.Watch.Interval, channels: announce}
+		a.engine.OnSuccess(startWatch(cfg.Watch.Period))
+		announce = append(announce, commands.ChannelWork)
+	}
+	return notifiers, announce, nil
+}
+
+// frontDoors builds the Slack and Chat front ends that are configured.
+func (a *App) frontDoors() error {
+	cfg, store, log, now := a.cfg, a.store, a.log, a.now
 	if cfg.Slack.SigningSecret != "" || cfg.Slack.AppToken != "" {
 		secret := cfg.Slack.SigningSecret
 		if secret == "" {
@@ -188,12 +241,10 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 		}
 		v, err := bot.NewSlackVerifier(bot.SlackVerifierConfig{SigningSecret: []byte(secret), Now: now, Logger: log})
 		if err != nil {
-			store.Close()
-			return nil, err
+			return err
 		}
 		a.slack = bot.NewSlack(bot.SlackOptions{Verifier: v, Reporter: a.reporter, Registry: a.registry, AllowedWorkspaces: cfg.Slack.AllowedWorkspaces, Log: log, Metrics: a.metrics})
 	}
-
 	if cfg.Chat.Audience != "" {
 		aud := bot.ChatAudienceEndpointURL
 		if cfg.Chat.AudienceType == "project_number" {
@@ -201,8 +252,7 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 		}
 		v, err := bot.NewChatVerifier(bot.ChatVerifierConfig{AudienceType: aud, Audience: cfg.Chat.Audience, KeysURL: cfg.Chat.KeysURL, Now: now, Logger: log})
 		if err != nil {
-			store.Close()
-			return nil, err
+			return err
 		}
 		ids := map[int64]string{}
 		for id, name := range cfg.Chat.Commands {
@@ -211,16 +261,7 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 		}
 		a.chat = bot.NewChat(bot.ChatOptions{Verifier: v, Registry: a.registry, Store: store, Commands: ids, Now: now, Log: log, Metrics: a.metrics})
 	}
-	if a.public, err = net.Listen("tcp", cfg.Listen); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
-		a.public.Close()
-		store.Close()
-		return nil, fmt.Errorf("admin listen on %s: %w", cfg.AdminListen, err)
-	}
-	return a, nil
+	return nil
 }
 
 // Addr is the public listener's address (useful when listening on :0).

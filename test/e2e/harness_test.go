@@ -12,11 +12,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/keyleak/keyleak/test/googlefake"
+	"github.com/keyleak/keyleak/test/scenario"
 	"github.com/keyleak/keyleak/test/slackfake"
 	"github.com/keyleak/keyleak/test/smtpfake"
 	"github.com/keyleak/keyleak/test/world"
@@ -81,13 +87,28 @@ type Harness struct {
 	Admin  string // keyleak's admin listener
 	env    []string
 	proc   *exec.Cmd
-	logs   *os.File
+
+	scenario string
+	Run      *scenario.Run // the played scenario, with WithScenario
+	logs     *os.File
+}
+
+// Option shapes a harness.
+type Option func(*Harness)
+
+// WithScenario plays a scenario of the local AWS world before keyleak
+// starts, and runs keyleak with AWS enabled against that world.
+func WithScenario(name string) Option {
+	return func(h *Harness) { h.scenario = name }
 }
 
 // Start brings up the world and keyleak.
-func Start(tb testing.TB) *Harness {
+func Start(tb testing.TB, opts ...Option) *Harness {
 	tb.Helper()
 	h := &Harness{tb: tb, World: world.New(tb, moto), client: &http.Client{Timeout: 30 * time.Second}}
+	for _, o := range opts {
+		o(h)
+	}
 	h.Slack = slackfake.New(slackfake.Options{
 		Users:      []slackfake.User{ana},
 		Channels:   []slackfake.Channel{{ID: oncall, Name: "security-oncall"}},
@@ -133,6 +154,9 @@ func Start(tb testing.TB) *Harness {
 		fmt.Sprintf("KEYLEAK_SMTP_PORT=%d", h.SMTP.Port()),
 		"KEYLEAK_SMTP_TLS=none",
 	}
+	if h.scenario != "" {
+		h.env = append(h.env, h.playScenario()...)
+	}
 	h.StartKeyleak()
 	tb.Cleanup(func() {
 		h.Stop()
@@ -160,6 +184,47 @@ func freeAddr(tb testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// playScenario plays the scenario, gives keyleak an IAM user of its own
+// in the first account and a responder role in the second, and returns
+// the environment that points keyleak's AWS side at the world.
+func (h *Harness) playScenario() []string {
+	h.tb.Helper()
+	ctx := context.Background()
+	s, err := scenario.ByName(h.scenario)
+	if err != nil {
+		h.tb.Fatal(err)
+	}
+	if h.Run, err = scenario.Play(ctx, h.World, s, scenario.Options{Nodes: 10}); err != nil {
+		h.tb.Fatalf("play scenario %s: %v", h.scenario, err)
+	}
+	admin := iam.NewFromConfig(h.World.Config("us-east-1", h.World.Admin(world.DefaultAccount)))
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("keyleak-bot")}); err != nil {
+		h.tb.Fatal(err)
+	}
+	key, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("keyleak-bot")})
+	if err != nil {
+		h.tb.Fatal(err)
+	}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + world.DefaultAccount + `:user/keyleak-bot"},"Action":"sts:AssumeRole"}]}`
+	second := iam.NewFromConfig(h.World.Config("us-east-1", h.World.Admin(world.SecondAccount)))
+	if _, err := second.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("KeyleakResponder"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		h.tb.Fatal(err)
+	}
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + aws.ToString(key.AccessKey.AccessKeyId),
+		"AWS_SECRET_ACCESS_KEY=" + aws.ToString(key.AccessKey.SecretAccessKey),
+		"AWS_SESSION_TOKEN=",
+		"AWS_REGION=us-east-1",
+		"AWS_ENDPOINT_URL=" + h.World.URL(),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"KEYLEAK_AWS_ENABLED=true",
+		"KEYLEAK_AWS_REGIONS=" + strings.Join(h.Run.Target.Regions, ","),
+		"KEYLEAK_AWS_TRAIL_BUCKET=" + h.Run.Target.TrailBucket,
+		"KEYLEAK_WATCH_PERIOD=1m",
+		"KEYLEAK_WATCH_INTERVAL=1s",
+	}
 }
 
 // ChatURL is keyleak's Chat endpoint, also the tokens' audience.
@@ -226,18 +291,18 @@ func (h *Harness) Slash(text string, extra url.Values) (*slackfake.SlashResult, 
 	return h.Slack.SendSlashCommand(context.Background(), "http://"+h.Addr+"/slack/commands", []byte(signingSecret), form)
 }
 
-var msgSeq int
+var msgSeq atomic.Int64
 
 // Command sends a signed Chat slash command "/keyleak <line>" typed by
 // user in space, and returns the synchronous reply.
 func (h *Harness) Command(space string, user map[string]any, line string) (map[string]any, error) {
-	msgSeq++
+	seq := msgSeq.Add(1)
 	text := "/keyleak " + line
 	ev := map[string]any{
 		"type": "MESSAGE", "eventTime": time.Now().UTC().Format(time.RFC3339Nano),
 		"space": map[string]any{"name": space, "type": "ROOM"}, "user": user,
 		"message": map[string]any{
-			"name": fmt.Sprintf("%s/messages/e2e%06d", space, msgSeq), "text": text, "argumentText": text,
+			"name": fmt.Sprintf("%s/messages/e2e%06d", space, seq), "text": text, "argumentText": text,
 			"slashCommand": map[string]any{"commandId": "1"},
 			"annotations": []any{map[string]any{"type": "SLASH_COMMAND", "startIndex": 0, "length": len("/keyleak"),
 				"slashCommand": map[string]any{"commandId": "1", "commandName": "/keyleak", "type": "INVOKE"}}},

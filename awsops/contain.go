@@ -1,0 +1,230 @@
+package awsops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// Target is what containment acts on: a leaked key, its owner, and the
+// roles the key's sessions used (found by the investigation).
+type Target struct {
+	Account     string
+	UserName    string // empty for a root key
+	UserARN     string
+	AccessKeyID string
+	Root        bool
+	Temporary   bool     // an ASIA key: it has no IAM user and expires by itself
+	Roles       []string // role ARNs, possibly in other accounts
+	Incident    string   // names keyleak's policies: keyleak-revoke-<Incident>
+}
+
+// ActionPlan is what a containment action will do, computed without
+// changing anything.
+type ActionPlan struct {
+	// Calls are the API calls that change AWS, in order, exactly as the
+	// execution will make them when nothing changes in between.
+	Calls []string
+	// Impact says what else the action affects and what it leaves alone.
+	Impact []string
+	// Params are fixed now and must be handed back to the execution
+	// (the revocation cutoff, the roles, digests of policies to remove).
+	Params map[string]string
+	// Noop, when set, says why the action would change nothing.
+	Noop string
+}
+
+// Result is what an execution did. With an error, Done says what was
+// done and the error what was not.
+type Result struct {
+	Done       []string // what changed or was already so, in words
+	Calls      []string // the calls that changed AWS, in the plan's format
+	RequestIDs []string // "service:Operation request-id" for every call made, reads included
+}
+
+// Refusal is an action keyleak will not take, with a reason fit to show
+// the responder. It wraps one of the Err… sentinels below.
+type Refusal struct {
+	Reason string
+	Err    error
+}
+
+func (r *Refusal) Error() string { return r.Reason }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// Reasons for a Refusal, besides ErrProtected.
+var (
+	ErrRootKey           = errors.New("root access key")
+	ErrTemporaryKey      = errors.New("temporary access key")
+	ErrIdentityCenter    = errors.New("IAM Identity Center role")
+	ErrKeyStillActive    = errors.New("access key still active")
+	ErrNoEvidence        = errors.New("resource without evidence")
+	ErrPolicyChanged     = errors.New("policy changed since keyleak wrote it")
+	ErrTargetIncomplete  = errors.New("target incomplete")
+	ErrUnknownResource   = errors.New("unknown resource type")
+	ErrNotKeyleaksPolicy = errors.New("not keyleak's policy")
+)
+
+func refusal(sentinel error, format string, args ...any) error {
+	return &Refusal{Reason: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+// failures are the parts of an action that failed, joined with "; " and
+// each still matched by errors.Is.
+type failures []error
+
+func (f failures) Error() string {
+	s := make([]string, len(f))
+	for i, err := range f {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (f failures) Unwrap() []error { return f }
+
+// containRun is one plan or execution: SDK clients for the target's
+// account that record the request ID of every call, and the log of the
+// calls that change AWS.
+type containRun struct {
+	c   *Client
+	cfg aws.Config
+	iam *iam.Client
+	t   Target
+
+	mu    sync.Mutex
+	ids   []string
+	calls []string
+	done  []string
+}
+
+func (c *Client) newContainRun(ctx context.Context, t Target) (*containRun, error) {
+	if t.Account == "" {
+		return nil, refusal(ErrTargetIncomplete, "the key's account is not known yet; run whois first")
+	}
+	r := &containRun{c: c, t: t}
+	cfg, err := r.config(ctx, t.Account)
+	if err != nil {
+		return nil, err
+	}
+	r.cfg = cfg
+	r.iam = iam.NewFromConfig(cfg)
+	return r, nil
+}
+
+// config is account's configuration with the request recorder added.
+func (r *containRun) config(ctx context.Context, account string) (aws.Config, error) {
+	cfg, err := r.c.Account(ctx, account)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	cfg = cfg.Copy()
+	cfg.APIOptions = append(cfg.APIOptions, r.recordRequests)
+	return cfg, nil
+}
+
+// iamIn is an IAM client in account (the target's unless a role lives
+// elsewhere).
+func (r *containRun) iamIn(ctx context.Context, account string) (*iam.Client, error) {
+	if account == "" || account == r.t.Account {
+		return r.iam, nil
+	}
+	cfg, err := r.config(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	return iam.NewFromConfig(cfg), nil
+}
+
+// recordRequests adds a middleware that notes every operation's request
+// ID once, after its retries.
+func (r *containRun) recordRequests(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("keyleakRequestIDs",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			id, _ := awsmiddleware.GetRequestIDMetadata(md)
+			var re *awshttp.ResponseError
+			if id == "" && errors.As(err, &re) {
+				id = re.ServiceRequestID()
+			}
+			if id == "" {
+				id = "(none)"
+			}
+			op := strings.ToLower(awsmiddleware.GetServiceID(ctx)) + ":" + awsmiddleware.GetOperationName(ctx)
+			r.mu.Lock()
+			r.ids = append(r.ids, op+" "+id)
+			r.mu.Unlock()
+			return out, md, err
+		}), middleware.After)
+}
+
+// write makes one call that changes AWS and logs it in the plan's format.
+func (r *containRun) write(call string, fn func() error) error {
+	r.mu.Lock()
+	r.calls = append(r.calls, call)
+	r.mu.Unlock()
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", call, err)
+	}
+	return nil
+}
+
+func (r *containRun) did(format string, args ...any) {
+	r.mu.Lock()
+	r.done = append(r.done, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+}
+
+func (r *containRun) result() Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Result{Done: append([]string(nil), r.done...), Calls: append([]string(nil), r.calls...), RequestIDs: append([]string(nil), r.ids...)}
+}
+
+// finish returns the result with err, which names what was not done.
+func (r *containRun) finish(err error) (Result, error) { return r.result(), err }
+
+// checkUser refuses a root key and protected users.
+func (r *containRun) checkUser(ctx context.Context, what string) error {
+	t := r.t
+	if t.Temporary {
+		return refusal(ErrTemporaryKey, "%s is a temporary (ASIA) key: IAM cannot %s it, and it expires by itself within 36 hours. "+
+			"Run revoke-sessions with the role or user it was issued to (see the credential tree), and contain the key that minted it.", t.AccessKeyID, what)
+	}
+	if t.Root {
+		return refusal(ErrRootKey, "%s is a root access key of account %s: IAM cannot %s it. Sign in to the console as root "+
+			"(Security credentials) to deactivate or delete it, and deny the account's root with an SCP from the organization's management account meanwhile.",
+			t.AccessKeyID, t.Account, what)
+	}
+	if t.UserName == "" || t.UserARN == "" {
+		return refusal(ErrTargetIncomplete, "the owner of %s is not known yet; run whois first", t.AccessKeyID)
+	}
+	return r.c.CheckNotProtected(ctx, t.UserARN)
+}
+
+// errCodeOf is the AWS error code of err, or "".
+func errCodeOf(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// goneAlready reports whether err says the thing does not exist.
+func goneAlready(err error) bool {
+	switch errCodeOf(err) {
+	case "NoSuchEntity", "ResourceNotFoundException", "InvalidInstanceID.NotFound", "InvalidSpotInstanceRequestID.NotFound":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,298 @@
+package awsops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// Parameters frozen by the session plans.
+const (
+	// ParamCutoff is the revocation cutoff (RFC 3339, UTC): sessions
+	// issued before it are refused.
+	ParamCutoff = "cutoff"
+	// ParamRoles are the role ARNs, comma-separated, the action covers.
+	ParamRoles = "roles"
+)
+
+// revokeDocument is the aws:TokenIssueTime deny: every session issued
+// before cutoff is refused, later ones are not.
+func revokeDocument(cutoff string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Sid":"KeyleakRevokeOlderSessions","Effect":"Deny","Action":"*","Resource":"*",` +
+		`"Condition":{"DateLessThan":{"aws:TokenIssueTime":"` + cutoff + `"}}}]}`
+}
+
+// revokeCutoffOf returns the cutoff of a normalised document in the shape
+// revokeDocument writes, and whether it is one.
+func revokeCutoffOf(normal string) (string, bool) {
+	var doc struct {
+		Statement []struct {
+			Condition struct {
+				DateLessThan map[string]string
+			}
+		}
+	}
+	if json.Unmarshal([]byte(normal), &doc) != nil || len(doc.Statement) != 1 {
+		return "", false
+	}
+	cutoff := doc.Statement[0].Condition.DateLessThan["aws:TokenIssueTime"]
+	if cutoff == "" {
+		return "", false
+	}
+	want, err := normalPolicy(revokeDocument(cutoff))
+	return cutoff, err == nil && want == normal
+}
+
+func revokeNote(cutoff string) string { return " (Deny * when aws:TokenIssueTime < " + cutoff + ")" }
+
+// sessionCutoff is now rounded up to the next whole second, so that every
+// session issued up to the request is covered.
+func sessionCutoff(now time.Time) string {
+	t := now.UTC()
+	if !t.Equal(t.Truncate(time.Second)) {
+		t = t.Truncate(time.Second).Add(time.Second)
+	}
+	return t.Format(time.RFC3339)
+}
+
+// sessionPrincipals are the user (unless root) and the usable roles of
+// the target; skipped explains each role left out.
+func (r *containRun) sessionPrincipals(ctx context.Context, roles []string) (ps []principal, skipped []string, err error) {
+	if !r.t.Root && !r.t.Temporary {
+		if err := r.checkUser(ctx, "revoke the sessions of"); err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, principal{ARN: r.t.UserARN, Account: r.t.Account, Name: r.t.UserName})
+	}
+	seen := map[string]bool{}
+	for _, arn := range roles {
+		arn = strings.TrimSpace(arn)
+		if arn == "" || seen[arn] {
+			continue
+		}
+		seen[arn] = true
+		p, err := parsePrincipalARN(arn)
+		if err != nil || !p.Role {
+			return nil, nil, refusal(ErrTargetIncomplete, "%q is not a role ARN (arn:aws:iam::<account>:role/<name>)", arn)
+		}
+		if strings.HasPrefix(p.Name, "AWSReservedSSO_") {
+			skipped = append(skipped, fmt.Sprintf("Not revoked here: %s is an IAM Identity Center role; revoke its sessions in IAM Identity Center "+
+				"(remove the permission set's assignment, then its active sessions end within the session duration).", arn))
+			continue
+		}
+		if err := r.c.CheckNotProtected(ctx, arn); err != nil {
+			skipped = append(skipped, "Not touched: "+err.Error()+".")
+			continue
+		}
+		ps = append(ps, p)
+	}
+	return ps, skipped, nil
+}
+
+// rolesOf returns the roles of params (frozen) or of the target.
+func rolesOf(t Target, params map[string]string) []string {
+	if s, ok := params[ParamRoles]; ok {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	return t.Roles
+}
+
+// PlanRevokeSessions plans the aws:TokenIssueTime deny, with the cutoff
+// fixed now, as the inline policy keyleak-revoke-<incident> on the user
+// and on every role of t. Roles keyleak must not or cannot touch are
+// named in the impact and left out.
+func (c *Client) PlanRevokeSessions(ctx context.Context, t Target) (ActionPlan, error) {
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return ActionPlan{}, err
+	}
+	ps, skipped, err := r.sessionPrincipals(ctx, t.Roles)
+	if err != nil {
+		return ActionPlan{}, err
+	}
+	cutoff := sessionCutoff(c.Now())
+	name := keyleakPolicyName("revoke", t.Incident)
+	doc, _ := normalPolicy(revokeDocument(cutoff))
+	p := ActionPlan{Params: map[string]string{ParamCutoff: cutoff}}
+	var roles []string
+	if t.Root {
+		p.Impact = append(p.Impact, fmt.Sprintf("%s is a root key: sessions issued to root (sts:GetSessionToken) cannot be restricted by IAM policy; "+
+			"deny root with an SCP from the organization's management account.", t.AccessKeyID))
+	}
+	for _, pr := range ps {
+		current, err := r.inlinePolicy(ctx, pr, name)
+		if err != nil {
+			return ActionPlan{}, err
+		}
+		if pr.Role {
+			roles = append(roles, pr.ARN)
+			p.Impact = append(p.Impact, r.roleImpact(ctx, pr, cutoff))
+		} else {
+			p.Impact = append(p.Impact, fmt.Sprintf("%s: its sessions from sts:GetSessionToken and sts:GetFederationToken issued before %s are refused. "+
+				"The key itself is not affected: deactivate it.", pr.ARN, cutoff))
+		}
+		if current == doc {
+			continue // the same cutoff is in place already
+		}
+		if old, ok := revokeCutoffOf(current); ok {
+			p.Impact = append(p.Impact, fmt.Sprintf("%s already revokes sessions before %s there; the cutoff moves to %s.", name, old, cutoff))
+		} else if current != "" {
+			p.Impact = append(p.Impact, fmt.Sprintf("%s on %s exists with other content and will be replaced.", name, pr.ARN))
+		}
+		p.Calls = append(p.Calls, pr.inlineCall("Put", name)+revokeNote(cutoff))
+	}
+	p.Params[ParamRoles] = strings.Join(roles, ",")
+	p.Impact = append(p.Impact, skipped...)
+	p.Impact = append(p.Impact, "Sessions issued after the cutoff keep working; if the key is still Active it can mint new ones, so deactivate it too.")
+	if len(p.Calls) == 0 {
+		if len(ps) == 0 {
+			return ActionPlan{Noop: "no user or role keyleak may revoke sessions on. " + strings.Join(skipped, " ")}, nil
+		}
+		return ActionPlan{Noop: "sessions are already revoked on " + principalARNs(ps) + " (same cutoff)"}, nil
+	}
+	return p, nil
+}
+
+func principalARNs(ps []principal) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.ARN
+	}
+	return strings.Join(s, ", ")
+}
+
+// roleImpact says who else uses a role and what the deny does to them.
+func (r *containRun) roleImpact(ctx context.Context, p principal, cutoff string) string {
+	line := fmt.Sprintf("%s: every session issued before %s is refused, the attacker's and legitimate ones alike "+
+		"(workloads must get new credentials; instance-profile credentials refresh within the hour). Sessions issued after it keep working.", p.ARN, cutoff)
+	client, err := r.iamIn(ctx, p.Account)
+	if err != nil {
+		return line
+	}
+	if out, err := client.ListInstanceProfilesForRole(ctx, &iam.ListInstanceProfilesForRoleInput{RoleName: aws.String(p.Name)}); err == nil && len(out.InstanceProfiles) > 0 {
+		var names []string
+		for _, ip := range out.InstanceProfiles {
+			names = append(names, aws.ToString(ip.InstanceProfileName))
+		}
+		line += fmt.Sprintf(" It is the role of instance profile %s: its instances keep working once their credentials refresh.", strings.Join(names, ", "))
+	}
+	if out, err := client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(p.Name)}); err == nil && out.Role != nil &&
+		out.Role.RoleLastUsed != nil && out.Role.RoleLastUsed.LastUsedDate != nil {
+		line += fmt.Sprintf(" Last used %s in %s.", out.Role.RoleLastUsed.LastUsedDate.UTC().Format(time.RFC3339), aws.ToString(out.Role.RoleLastUsed.Region))
+	}
+	return line
+}
+
+// ExecuteRevokeSessions puts the deny with the frozen cutoff on the user
+// and the frozen roles. A principal that has it already is left alone;
+// one that fails does not stop the others, and the error names each.
+func (c *Client) ExecuteRevokeSessions(ctx context.Context, t Target, params map[string]string) (Result, error) {
+	cutoff := params[ParamCutoff]
+	if _, err := time.Parse(time.RFC3339, cutoff); err != nil {
+		return Result{}, fmt.Errorf("revoke sessions: no valid cutoff was frozen (%q)", cutoff)
+	}
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return Result{}, err
+	}
+	ps, skipped, err := r.sessionPrincipals(ctx, rolesOf(t, params))
+	if err != nil {
+		return Result{}, err
+	}
+	name := keyleakPolicyName("revoke", t.Incident)
+	doc := revokeDocument(cutoff)
+	normal, _ := normalPolicy(doc)
+	var failed failures
+	okRoles, roles, okUser := 0, 0, false
+	for _, pr := range ps {
+		if pr.Role {
+			roles++
+		}
+		current, err := r.inlinePolicy(ctx, pr, name)
+		if err == nil && current != normal {
+			err = r.putInline(ctx, pr, name, doc, revokeNote(cutoff))
+			if err == nil {
+				r.did("%s: sessions issued before %s revoked (%s)", pr.ARN, cutoff, name)
+			}
+		} else if err == nil {
+			r.did("%s: sessions issued before %s were already revoked", pr.ARN, cutoff)
+		}
+		if err != nil {
+			failed = append(failed, fmt.Errorf("%s failed: %w", pr.ARN, err))
+			continue
+		}
+		if pr.Role {
+			okRoles++
+		} else {
+			okUser = true
+		}
+	}
+	if roles > 0 {
+		r.did("%d of %d roles revoked", okRoles, roles)
+	}
+	for _, s := range skipped {
+		r.did("%s", s)
+	}
+	if len(failed) > 0 {
+		userNote := ""
+		if !t.Root && !okUser {
+			userNote = "the user was not revoked; "
+		}
+		return r.finish(fmt.Errorf("revoke sessions: %s%d of %d roles revoked; %w", userNote, okRoles, roles, failed))
+	}
+	return r.finish(nil)
+}
+
+// PlanLiftRevoke plans removing keyleak-revoke-<incident> from the user
+// and the roles of t, wherever it is still exactly what keyleak wrote.
+func (c *Client) PlanLiftRevoke(ctx context.Context, t Target) (ActionPlan, error) {
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return ActionPlan{}, err
+	}
+	ps, skipped, err := r.sessionPrincipals(ctx, t.Roles)
+	if err != nil {
+		return ActionPlan{}, err
+	}
+	p, err := r.planRemoval(ctx, ps, keyleakPolicyName("revoke", t.Incident), func(normal string) bool {
+		_, ok := revokeCutoffOf(normal)
+		return ok
+	})
+	if err != nil || p.Noop != "" {
+		return p, err
+	}
+	var roles []string
+	for _, pr := range ps {
+		if _, ok := p.Params[digestParam(pr.ARN)]; ok && pr.Role {
+			roles = append(roles, pr.ARN)
+		}
+	}
+	p.Params[ParamRoles] = strings.Join(roles, ",")
+	p.Impact = append(p.Impact, skipped...)
+	p.Impact = append(p.Impact, "Sessions issued before the cutoff work again until they expire, the attacker's included if any is still valid.")
+	return p, nil
+}
+
+// ExecuteLiftRevoke removes the policy where its frozen digest still
+// matches.
+func (c *Client) ExecuteLiftRevoke(ctx context.Context, t Target, params map[string]string) (Result, error) {
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return Result{}, err
+	}
+	ps, _, err := r.sessionPrincipals(ctx, rolesOf(t, params))
+	if err != nil {
+		return Result{}, err
+	}
+	ps = slices.DeleteFunc(ps, func(p principal) bool { _, ok := params[digestParam(p.ARN)]; return !ok })
+	return r.executeRemoval(ctx, ps, keyleakPolicyName("revoke", t.Incident), params)
+}

@@ -1,0 +1,31 @@
+package awsops_test
+
+import (
+	"testing"
+
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// TestContain runs containment against the local AWS world. One moto
+// serves every case (each gets a fresh, reset world), so the cases run
+// one after another.
+func TestContain(t *testing.T) {
+	moto := world.NewMotoTB(t)
+	cases := []struct {
+		name string
+		run  func(*testing.T, *world.Moto)
+	}{
+		{"seed incident: attacker refused, nodes keep working", testSeedIncident},
+		{"undo restores the prior IAM state", testUndoRestores},
+		{"undo leaves a changed policy in place", testUndoLeavesChangedPolicy},
+		{"every action twice is harmless", testIdempotent},
+		{"refusals and explanations", testRefusals},
+		{"quarantine names its version and gaps", testQuarantine},
+		{"cleanup removes what the attacker made", testCleanup},
+		{"partial failure is reported and a re-run completes", testPartialRevoke},
+		{"faulty world: complete or say what is missing", testFaults},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, moto) })
+	}
+}

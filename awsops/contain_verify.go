@@ -1,0 +1,203 @@
+package awsops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// VerifyOptions say what Verify looks at besides the target.
+type VerifyOptions struct {
+	// Since is when containment happened: CloudTrail activity after it
+	// is reported.
+	Since time.Time
+	// Regions are searched with cloudtrail:LookupEvents; the client's
+	// configured regions, else its home region, when empty.
+	Regions []string
+	// SessionKeys are the temporary keys derived from the leaked key
+	// (from the credential tree), checked like the key itself.
+	SessionKeys []string
+}
+
+// PrincipalCheck is the containment state of the user or one role.
+type PrincipalCheck struct {
+	ARN         string
+	Revoked     bool   // keyleak-revoke-<incident> is in place
+	Cutoff      string // its cutoff
+	DenyAll     bool   // keyleak-deny-all-<incident> is in place (users)
+	Quarantined bool   // AWSCompromisedKeyQuarantineV3 is attached (users)
+}
+
+// TrailActivity is a call made with the key or a derived key after
+// containment.
+type TrailActivity struct {
+	Time        time.Time
+	Region      string
+	EventName   string
+	AccessKeyID string
+	ErrorCode   string // empty when the call succeeded
+}
+
+// Refused reports whether AWS refused the call.
+func (a TrailActivity) Refused() bool { return a.ErrorCode != "" }
+
+// VerifyReport is the result of re-checking containment. Problems empty
+// means the key and every derived credential are refused.
+type VerifyReport struct {
+	At         time.Time
+	KeyStatus  string // Active, Inactive or deleted; empty for root keys
+	Principals []PrincipalCheck
+	Activity   []TrailActivity // newest first within each region
+	Problems   []string
+	Notes      []string
+}
+
+// Contained reports whether nothing was found still working.
+func (v VerifyReport) Contained() bool { return len(v.Problems) == 0 }
+
+// Verify re-checks, read-only, that containment holds: the key is
+// Inactive or deleted, every role carries keyleak's revocation, and no
+// call made with the key or its derived keys since opts.Since succeeded.
+func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (VerifyReport, error) {
+	rep := VerifyReport{At: c.Now()}
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return rep, err
+	}
+	revokeName := keyleakPolicyName("revoke", t.Incident)
+	if t.Root {
+		rep.Notes = append(rep.Notes, "Root key: IAM cannot show or change its status; check Security credentials in the console as root.")
+	} else if t.UserName != "" {
+		if rep.KeyStatus, err = r.keyStatus(ctx); err != nil {
+			return rep, err
+		}
+		if rep.KeyStatus == KeyActive {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s is still Active", t.AccessKeyID))
+		}
+		user := r.userPrincipal()
+		pc := PrincipalCheck{ARN: user.ARN}
+		if pc.Cutoff, pc.Revoked, err = r.revocationOf(ctx, user, revokeName); err != nil {
+			return rep, err
+		}
+		deny, err := r.inlinePolicy(ctx, user, keyleakPolicyName("deny-all", t.Incident))
+		if err != nil {
+			return rep, err
+		}
+		want, _ := normalPolicy(denyAllDocument)
+		pc.DenyAll = deny == want
+		if pc.Quarantined, err = r.quarantineAttached(ctx); err != nil {
+			return rep, err
+		}
+		if !pc.Revoked && !pc.DenyAll {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s has neither keyleak's revocation nor its deny-all: sessions it minted with sts:GetSessionToken stay valid until they expire.", user.ARN))
+		}
+		rep.Principals = append(rep.Principals, pc)
+	}
+	for _, arn := range t.Roles {
+		p, err := parsePrincipalARN(arn)
+		if err != nil {
+			return rep, err
+		}
+		pc := PrincipalCheck{ARN: arn}
+		if pc.Cutoff, pc.Revoked, err = r.revocationOf(ctx, p, revokeName); err != nil {
+			return rep, err
+		}
+		if !pc.Revoked {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s has no %s: sessions of it issued to the attacker still work", arn, revokeName))
+		}
+		rep.Principals = append(rep.Principals, pc)
+	}
+	activity, err := r.trailActivity(ctx, append([]string{t.AccessKeyID}, opts.SessionKeys...), opts)
+	if err != nil {
+		return rep, err
+	}
+	rep.Activity = activity
+	for _, a := range activity {
+		if !a.Refused() {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s succeeded with %s at %s in %s, after containment",
+				a.EventName, a.AccessKeyID, a.Time.UTC().Format(time.RFC3339), a.Region))
+		}
+	}
+	return rep, nil
+}
+
+// revocationOf reads keyleak's revocation on p.
+func (r *containRun) revocationOf(ctx context.Context, p principal, name string) (cutoff string, ok bool, err error) {
+	doc, err := r.inlinePolicy(ctx, p, name)
+	if err != nil || doc == "" {
+		return "", false, err
+	}
+	cutoff, ok = revokeCutoffOf(doc)
+	return cutoff, ok, nil
+}
+
+// trailActivity looks up the calls of keys since opts.Since in every
+// region at once (each region paced by the SDK's retries when throttled).
+func (r *containRun) trailActivity(ctx context.Context, keys []string, opts VerifyOptions) ([]TrailActivity, error) {
+	regions := opts.Regions
+	if len(regions) == 0 {
+		regions = r.c.opts.Regions
+	}
+	if len(regions) == 0 {
+		regions = []string{r.cfg.Region}
+	}
+	var mu sync.Mutex
+	var all []TrailActivity
+	g, ctx := errgroup.WithContext(ctx)
+	for _, region := range regions {
+		g.Go(func() error {
+			cfg := r.cfg.Copy()
+			cfg.Region = region
+			client := cloudtrail.NewFromConfig(cfg)
+			for _, key := range keys {
+				found, err := lookupKeyEvents(ctx, client, region, key, opts.Since, r.c.Now())
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				all = append(all, found...)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b TrailActivity) int { return b.Time.Compare(a.Time) })
+	return all, nil
+}
+
+func lookupKeyEvents(ctx context.Context, client *cloudtrail.Client, region, key string, since, until time.Time) ([]TrailActivity, error) {
+	in := &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(key)}},
+		StartTime:        aws.Time(since),
+		EndTime:          aws.Time(until.Add(time.Minute)),
+	}
+	var found []TrailActivity
+	p := cloudtrail.NewLookupEventsPaginator(client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("activity of %s in %s (cloudtrail:LookupEvents): %w", key, region, err)
+		}
+		for _, e := range page.Events {
+			var rec struct {
+				ErrorCode string `json:"errorCode"`
+			}
+			_ = json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec)
+			found = append(found, TrailActivity{
+				Time: aws.ToTime(e.EventTime), Region: region, EventName: aws.ToString(e.EventName), AccessKeyID: key, ErrorCode: rec.ErrorCode,
+			})
+		}
+	}
+	return found, nil
+}

@@ -1,0 +1,274 @@
+package awsops
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// DataEvents are the S3 object calls (and other data events) of the key
+// and its sessions, read from the CloudTrail log files in the trail
+// bucket for the days and regions the sweep found activity in.
+type DataEvents struct {
+	Bucket string `json:"bucket"`
+	// Prefixes are the day folders listed.
+	Prefixes      []string `json:"prefixes"`
+	Objects       int      `json:"log_objects"` // log files scanned
+	FailedObjects int      `json:"failed_log_objects"`
+	Bytes         int64    `json:"bytes"` // decompressed
+	Events        int      `json:"events"`
+	EventNames    []Count  `json:"event_names"`
+	// Accessed lists each object touched, sensitive ones first.
+	Accessed []ObjectAccess `json:"accessed"`
+	// AccessedDropped counts objects beyond the kept maximum.
+	AccessedDropped int `json:"accessed_dropped,omitempty"`
+}
+
+// ObjectAccess is what the tracked credentials did to one S3 object.
+type ObjectAccess struct {
+	Bucket       string    `json:"bucket"`
+	Key          string    `json:"key"`
+	EventNames   []string  `json:"event_names"`
+	Count        int       `json:"count"`
+	Errors       int       `json:"errors"`
+	First        time.Time `json:"first"`
+	Last         time.Time `json:"last"`
+	AccessKeyIDs []string  `json:"access_key_ids"`
+	SourceIPs    []string  `json:"source_ips"`
+	// Sensitive says why the object matters, when it does.
+	Sensitive string `json:"sensitive,omitempty"`
+}
+
+const maxObjects = 10000 // distinct objects kept
+
+// sensitivePatterns say which object names hold secrets; the first match
+// wins. Patterns are matched against the lower-case base name, or the
+// whole key when they contain '/'.
+var sensitivePatterns = []struct{ pattern, why string }{
+	{"*.tfstate", "Terraform state: holds every secret the stack was given"},
+	{"*.tfstate.backup", "Terraform state: holds every secret the stack was given"},
+	{"*.tfvars", "Terraform variables: often hold passwords and tokens"},
+	{"*.tfvars.json", "Terraform variables: often hold passwords and tokens"},
+	{"*.pem", "private key or certificate"}, {"*.key", "private key"}, {"*.p12", "private key store"},
+	{"*.pfx", "private key store"}, {"*.jks", "Java key store"}, {"id_rsa*", "SSH private key"}, {"id_ed25519*", "SSH private key"},
+	{".env*", "environment file: usually holds credentials"}, {"*.env", "environment file: usually holds credentials"},
+	{"*credentials*", "credentials file"}, {"*secret*", "named as a secret"}, {"*password*", "named as passwords"},
+	{"kubeconfig*", "Kubernetes credentials"}, {".npmrc", "package registry token"}, {".pgpass", "database passwords"},
+	{".git-credentials", "git credentials"}, {".htpasswd", "password hashes"},
+	{"*.sql", "database dump"}, {"*.sql.gz", "database dump"}, {"*.sql.*", "database dump"}, {"*.dump", "database dump"},
+	{"*customer*", "customer data: personal data, a possible breach to notify"},
+	{"*pii*", "personal data, a possible breach to notify"}, {"*payroll*", "payroll data: personal data"},
+	{"*.bak", "backup"}, {"*.backup", "backup"}, {"*backup*/*", "backup"}, {"*backups*/*", "backup"},
+}
+
+// SensitiveObject says why an S3 object name suggests secrets or backups,
+// or "" when it does not.
+func SensitiveObject(bucket, key string) string {
+	lowerKey := strings.ToLower(bucket + "/" + key)
+	base := path.Base(strings.ToLower(key))
+	for _, p := range sensitivePatterns {
+		subject := base
+		if strings.Contains(p.pattern, "/") {
+			subject = lowerKey
+		}
+		if wildcardMatch(p.pattern, subject) {
+			return p.why
+		}
+	}
+	return ""
+}
+
+// noteObject records a data event; called with tracker.mu held.
+func (tr *tracker) noteObject(rec *TrailRecord) {
+	tr.dataCount++
+	bump(tr.dataNames, rec.EventName)
+	var req struct {
+		BucketName string `json:"bucketName"`
+		Key        string `json:"key"`
+	}
+	_ = json.Unmarshal(rec.RequestParameters, &req)
+	if req.BucketName == "" {
+		return
+	}
+	id := req.BucketName + "/" + req.Key
+	a, ok := tr.objects[id]
+	if !ok {
+		if len(tr.objects) >= maxObjects {
+			tr.objectsDropped++
+			return
+		}
+		a = &ObjectAccess{Bucket: req.BucketName, Key: req.Key, First: rec.EventTime, Last: rec.EventTime,
+			Sensitive: SensitiveObject(req.BucketName, req.Key)}
+		tr.objects[id] = a
+	}
+	a.Count++
+	if rec.ErrorCode != "" {
+		a.Errors++
+	}
+	a.First, a.Last = minTime(a.First, rec.EventTime), maxTime(a.Last, rec.EventTime)
+	a.EventNames = addUnique(a.EventNames, rec.EventName)
+	a.AccessKeyIDs = addUnique(a.AccessKeyIDs, rec.UserIdentity.AccessKeyID)
+	a.SourceIPs = addUnique(a.SourceIPs, rec.SourceIPAddress)
+}
+
+func addUnique(list []string, s string) []string {
+	if s == "" || slices.Contains(list, s) || len(list) >= 20 {
+		return list
+	}
+	return append(list, s)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// scanDataEvents lists the trail files of the days and regions where the
+// sweep found the tracked keys active, and scans them for those keys.
+func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, bucket, account string, w Window) (*DataEvents, []Gap) {
+	de := &DataEvents{Bucket: bucket}
+	cfg, err := c.Account(ctx, account)
+	if err != nil {
+		return de, []Gap{{Step: StepDataEvents, Account: account, Reason: "read trail bucket " + bucket + ": " + err.Error()}}
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if o.BaseEndpoint != nil {
+			o.UsePathStyle = true // a local or private endpoint
+		}
+	})
+	spans := trailSpans(tr, w)
+	if len(spans) == 0 {
+		return de, nil
+	}
+	var keys []KeyID
+	for _, k := range tr.keys() {
+		if id, err := ParseAccessKeyID(k); err == nil {
+			keys = append(keys, id)
+		}
+	}
+	for _, sp := range spans {
+		de.Prefixes = append(de.Prefixes, sp.prefix)
+	}
+	var gaps []Gap
+	objects := func(yield func(TrailObject) bool) {
+		for _, sp := range spans {
+			if !listTrailObjects(ctx, client, bucket, sp, yield, &gaps) {
+				return
+			}
+		}
+	}
+	scanner := NewTrailScanner(keys, TrailScanOptions{})
+	stats, err := scanner.ScanObjects(ctx, iter.Seq[TrailObject](objects), 4, func(m TrailMatch) error {
+		tr.add(ctx, m.Record.UserIdentity.AccessKeyID, &m.Record)
+		return nil
+	})
+	if err != nil {
+		gaps = append(gaps, Gap{Step: StepDataEvents, Reason: fmt.Sprintf("%d of %d trail log files in %s could not be read: %v", stats.FailedObjects, stats.Objects, bucket, err)})
+	}
+	de.Objects, de.FailedObjects, de.Bytes = stats.Objects, stats.FailedObjects, stats.Bytes
+	tr.mu.Lock()
+	de.Events, de.EventNames, de.AccessedDropped = tr.dataCount, counts(tr.dataNames), tr.objectsDropped
+	for _, a := range tr.objects {
+		de.Accessed = append(de.Accessed, *a)
+	}
+	tr.mu.Unlock()
+	slices.SortFunc(de.Accessed, func(a, b ObjectAccess) int {
+		if (a.Sensitive != "") != (b.Sensitive != "") {
+			if a.Sensitive != "" {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(a.First.Compare(b.First), strings.Compare(a.Bucket+"/"+a.Key, b.Bucket+"/"+b.Key))
+	})
+	return de, gaps
+}
+
+// trailSpan is one day folder to list and the times of interest in it.
+type trailSpan struct {
+	prefix      string
+	first, last time.Time
+}
+
+// trailSpans turns where and when the tracked keys were active (and the
+// validity of their sessions) into day folders of the trail.
+func trailSpans(tr *tracker, w Window) []trailSpan {
+	active := tr.activeSpans()
+	sessions := tr.sessions()
+	var out []trailSpan
+	for id, sp := range active {
+		account, region, _ := strings.Cut(id, "/")
+		first, last := sp.first, sp.last
+		for _, s := range sessions {
+			if s.Depth > 0 && s.Account == account && !s.Issued.IsZero() {
+				first, last = minTime(first, s.Issued), maxTime(last, minTime(s.Expires, w.End))
+			}
+		}
+		for d := first.UTC().Truncate(day); !d.After(last); d = d.Add(day) {
+			out = append(out, trailSpan{prefix: "AWSLogs/" + account + "/CloudTrail/" + region + "/" + d.Format("2006/01/02") + "/",
+				first: first, last: last})
+		}
+	}
+	slices.SortFunc(out, func(a, b trailSpan) int { return strings.Compare(a.prefix, b.prefix) })
+	return out
+}
+
+// listTrailObjects yields the log files of one day folder whose delivery
+// stamp falls near the span; it returns false when yield asked to stop.
+func listTrailObjects(ctx context.Context, client *s3.Client, bucket string, sp trailSpan, yield func(TrailObject) bool, gaps *[]Gap) bool {
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(sp.prefix)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			*gaps = append(*gaps, Gap{Step: StepDataEvents, Reason: "list s3://" + bucket + "/" + sp.prefix + ": " + describeAWSError(err)})
+			return ctx.Err() == nil
+		}
+		for _, o := range out.Contents {
+			name := aws.ToString(o.Key)
+			if at, ok := trailFileTime(name); ok && (at.Before(sp.first.Add(-time.Hour)) || at.After(sp.last.Add(time.Hour))) {
+				continue
+			}
+			obj := TrailObject{Name: name, Open: func(ctx context.Context) (io.ReadCloser, error) {
+				got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(name)})
+				if err != nil {
+					return nil, fmt.Errorf("s3:GetObject: %s", describeAWSError(err))
+				}
+				return got.Body, nil
+			}}
+			if !yield(obj) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// trailFileTime reads the stamp of a log file name
+// (<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<random>.json.gz).
+func trailFileTime(name string) (time.Time, bool) {
+	parts := strings.Split(path.Base(name), "_")
+	if len(parts) < 5 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T1504Z", parts[3])
+	return t, err == nil
+}

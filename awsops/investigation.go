@@ -1,0 +1,531 @@
+package awsops
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go"
+)
+
+// Investigation is what keyleak found out about one access key: who owns
+// it and what it may do, what it and every credential minted from it did
+// in CloudTrail, which S3 objects they touched, what they created, and
+// what it cost. It is the stable JSON document described in
+// docs/investigation-json.md; front ends render it through Summary,
+// Sections and FollowUps.
+type Investigation struct {
+	AccessKeyID string    `json:"access_key_id"`
+	StartedAt   time.Time `json:"started_at"`
+	FinishedAt  time.Time `json:"finished_at"`
+	Window      Window    `json:"window"`
+	Identity    Identity  `json:"identity"`
+	// Regions are the regions swept in the key's account.
+	Regions []string `json:"regions"`
+	// Activity sums the events of the key and all its sessions.
+	Activity Activity `json:"activity"`
+	// Sessions is the credential tree, parents before children; the first
+	// is the investigated key.
+	Sessions []Session `json:"sessions"`
+	// Flagged are the events worth a responder's eyes, oldest first.
+	Flagged []FlaggedEvent `json:"flagged"`
+	// FlaggedDropped counts flagged events beyond the kept maximum.
+	FlaggedDropped int `json:"flagged_dropped,omitempty"`
+	// KMSDecrypts are kms:Decrypt-like calls, failed ones included.
+	KMSDecrypts []FlaggedEvent `json:"kms_decrypts"`
+	// Resources are what the key and its sessions created.
+	Resources  []Resource    `json:"resources"`
+	DataEvents *DataEvents   `json:"data_events,omitempty"`
+	Cost       *CostReport   `json:"cost,omitempty"`
+	Sweep      []RegionStats `json:"sweep"`
+	// Gaps say what could not be established and why; an empty list means
+	// the investigation is complete.
+	Gaps []Gap `json:"gaps"`
+}
+
+// Window is the time range investigated.
+type Window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Reason says how Start was chosen.
+	Reason string `json:"reason"`
+}
+
+// Steps of an investigation, named in gaps.
+const (
+	StepIdentify   = "identify"
+	StepCloudTrail = "cloudtrail"
+	StepDataEvents = "data-events"
+	StepResources  = "resources"
+	StepCost       = "cost"
+)
+
+// Gap is something the investigation could not establish.
+type Gap struct {
+	Step        string    `json:"step"`
+	Account     string    `json:"account,omitempty"`
+	Region      string    `json:"region,omitempty"`
+	AccessKeyID string    `json:"access_key_id,omitempty"`
+	From        time.Time `json:"from,omitzero"`
+	To          time.Time `json:"to,omitzero"`
+	Reason      string    `json:"reason"`
+}
+
+// Complete reports whether nothing is missing.
+func (r *Investigation) Complete() bool { return len(r.Gaps) == 0 }
+
+// InvestigateOptions shape one investigation.
+type InvestigateOptions struct {
+	// Since overrides the start of the window (default: 90 days back or
+	// the key's creation, whichever is later).
+	Since time.Time
+	// Regions overrides the regions swept (and Options.Regions).
+	Regions []string
+	// TrailBucket, when set, is scanned for data events; TrailAccount is
+	// the account holding it (default: keyleak's own).
+	TrailBucket  string
+	TrailAccount string
+	// Chains is the number of pagination chains per region (default 4).
+	Chains int
+	// CallTimeout bounds one LookupEvents call (default 20 s).
+	CallTimeout time.Duration
+	// Progress, if set, is called during the sweep.
+	Progress func(Progress)
+	// Cost caches Cost Explorer results; nil skips the cost check.
+	Cost *CostCache
+}
+
+// maxWindow is how far back LookupEvents reaches.
+const maxWindow = 90 * 24 * time.Hour
+
+// Investigate runs the read-only investigation of key. It always returns
+// an Investigation; what could not be done is listed in its Gaps. The
+// error is non-nil only when ctx ended.
+func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOptions) (*Investigation, error) {
+	now := c.Now()
+	inv := &Investigation{AccessKeyID: key.String(), StartedAt: now.UTC()}
+	inv.Identity = c.Identify(ctx, key)
+	inv.Gaps = append(inv.Gaps, inv.Identity.Gaps...)
+	account := inv.Identity.Account
+	if opts.Since.IsZero() && inv.Identity.Created != nil {
+		c.creationFromTrail(ctx, &inv.Identity, now)
+	}
+	inv.Window = investigationWindow(inv.Identity, key, opts.Since, now)
+
+	root := Session{AccessKeyID: key.String(), Account: account, Principal: inv.Identity.ARN}
+	tr := newTracker(root, c.Now)
+	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}}
+	var sw *sweeper
+	tr.onDerived = func(ctx context.Context, s Session) {
+		seen := time.Now()
+		end := minTime(s.Expires, c.Now())
+		list, err := regions.get(ctx, s.Account)
+		if err != nil {
+			sw.addGap(sweepGap(sweepTask{account: s.Account, value: s.AccessKeyID, start: s.Issued, end: end}, err))
+			return
+		}
+		for _, r := range list {
+			sw.submit(ctx, sweepTask{account: s.Account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
+				value: s.AccessKeyID, start: s.Issued.Add(-time.Second), end: end, urgent: true, seen: seen})
+		}
+	}
+	sw = newSweeper(opts.Chains, opts.CallTimeout, func(ctx context.Context, account, region string) (lookupAPI, error) {
+		cfg, err := c.Account(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region }), nil
+	}, tr.page)
+	sw.progress, sw.keys, sw.started = opts.Progress, tr.keyCount, tr.sweepStarted
+
+	list, err := regions.get(ctx, account)
+	if err != nil {
+		inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account, Reason: err.Error()})
+	}
+	inv.Regions = list
+	var initial []sweepTask
+	for _, r := range list {
+		initial = append(initial, timeSlices(sweepTask{account: account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
+			value: key.String(), start: inv.Window.Start, end: inv.Window.End}, 2)...)
+		if key.Kind() == TemporaryKey {
+			initial = append(initial, sweepTask{account: account, region: r, attr: cttypes.LookupAttributeKeyResourceName,
+				value: key.String(), start: maxTime(inv.Window.Start, now.Add(-36*time.Hour)), end: inv.Window.End})
+		}
+	}
+	sw.run(ctx, initial)
+	tr.setOnDerived(func(_ context.Context, s Session) {
+		sw.addGap(Gap{Step: StepDataEvents, Account: s.Account, AccessKeyID: s.AccessKeyID, From: s.Issued, To: s.Expires,
+			Reason: "minted by a call found only in the trail files, after the CloudTrail sweep: its own events were not looked up"})
+	})
+	stats, gaps := sw.results()
+	inv.Sweep = stats
+	inv.Gaps = append(inv.Gaps, gaps...)
+	if err := ctx.Err(); err != nil {
+		return inv, fmt.Errorf("investigate %s: %w", key, err)
+	}
+
+	if opts.TrailBucket != "" {
+		de, gaps := c.scanDataEvents(ctx, tr, opts.TrailBucket, opts.TrailAccount, inv.Window)
+		inv.DataEvents = de
+		inv.Gaps = append(inv.Gaps, gaps...)
+	}
+	tr.mu.Lock()
+	inv.Flagged, inv.FlaggedDropped = slices.Clone(tr.flagged), tr.dropped
+	inv.KMSDecrypts = slices.Clone(tr.kms)
+	inv.Resources = slices.Clone(tr.created)
+	inv.Activity = tr.total.activity()
+	tr.mu.Unlock()
+	inv.Sessions = tr.sessions()
+	sortEvents(inv.Flagged)
+	sortEvents(inv.KMSDecrypts)
+	inv.Gaps = append(inv.Gaps, c.checkResources(ctx, inv.Resources)...)
+	if opts.Cost != nil && account != "" {
+		from := inv.Window.Start
+		if !inv.Activity.First.IsZero() {
+			from = inv.Activity.First
+		}
+		report, err := opts.Cost.Get(ctx, c, account, from, now)
+		if err != nil {
+			inv.Gaps = append(inv.Gaps, Gap{Step: StepCost, Account: account, Reason: err.Error()})
+		}
+		inv.Cost = report
+	}
+	inv.FinishedAt = c.Now().UTC()
+	return inv, ctx.Err()
+}
+
+// investigationWindow is 90 days back or the key's creation, whichever is
+// later, unless since says otherwise.
+func investigationWindow(id Identity, key KeyID, since, now time.Time) Window {
+	w := Window{Start: now.Add(-maxWindow).UTC(), End: now.UTC(), Reason: "90 days back, the limit of CloudTrail event history"}
+	switch {
+	case !since.IsZero():
+		w.Start, w.Reason = since.UTC(), "set by --since"
+		if since.Before(now.Add(-maxWindow)) {
+			w.Start, w.Reason = now.Add(-maxWindow).UTC(), "--since is beyond CloudTrail's 90 days; cut to 90 days back"
+		}
+	case key.Kind() == TemporaryKey:
+		w.Start, w.Reason = now.Add(-36*time.Hour).UTC(), "36 hours back, the longest a temporary key lives"
+	case id.Created != nil && id.Created.After(w.Start):
+		w.Start, w.Reason = id.Created.UTC(), "since the key was created"
+	}
+	return w
+}
+
+// creationFromTrail moves the key's creation date back to its
+// CreateAccessKey event when CloudTrail recorded it earlier than IAM
+// reports (clock skew, or a restored account), so that the window never
+// starts after the key's first use. One short lookup in us-east-1, where
+// IAM events are recorded.
+func (c *Client) creationFromTrail(ctx context.Context, id *Identity, now time.Time) {
+	cfg, err := c.Account(ctx, id.Account)
+	if err != nil {
+		return
+	}
+	in := &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(id.AccessKeyID)}},
+		StartTime:        aws.Time(now.Add(-maxWindow)), EndTime: aws.Time(now),
+	}
+	ct := cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = "us-east-1" })
+	for range 20 { // pages; the key's IAM events are few
+		out, err := ct.LookupEvents(ctx, in)
+		if err != nil {
+			return
+		}
+		for _, e := range out.Events {
+			if aws.ToString(e.EventName) == "CreateAccessKey" && e.EventTime != nil && e.EventTime.Before(*id.Created) {
+				created := e.EventTime.UTC()
+				id.Created, id.AgeDays = &created, int(now.Sub(created).Hours()/24)
+			}
+		}
+		if out.NextToken == nil {
+			return
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// timeSlices cuts t into n equal slices, newest first.
+func timeSlices(t sweepTask, n int) []sweepTask {
+	span := t.end.Sub(t.start)
+	if n <= 1 || span < minSplitSpan*time.Duration(n) {
+		return []sweepTask{t}
+	}
+	out := make([]sweepTask, 0, n)
+	for i := range n {
+		s := t
+		s.end = t.end.Add(-span * time.Duration(i) / time.Duration(n))
+		s.start = t.end.Add(-span * time.Duration(i+1) / time.Duration(n))
+		out = append(out, s)
+	}
+	return out
+}
+
+func firstNonEmpty(lists ...[]string) []string {
+	for _, l := range lists {
+		if len(l) > 0 {
+			return l
+		}
+	}
+	return nil
+}
+
+// regionCache lists each account's enabled regions once.
+type regionCache struct {
+	c        *Client
+	override []string
+
+	mu    sync.Mutex
+	lists map[string][]string
+}
+
+func (rc *regionCache) get(ctx context.Context, account string) ([]string, error) {
+	if len(rc.override) > 0 {
+		return rc.override, nil
+	}
+	rc.mu.Lock()
+	if l, ok := rc.lists[account]; ok {
+		rc.mu.Unlock()
+		return l, nil
+	}
+	rc.mu.Unlock()
+	cfg, err := rc.c.Account(ctx, account)
+	if err != nil {
+		return nil, fmt.Errorf("list the regions of account %s: %w", account, err)
+	}
+	out, err := ec2.NewFromConfig(cfg).DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	if err != nil {
+		return nil, fmt.Errorf("list the regions of account %s (ec2:DescribeRegions): %s", account, describeAWSError(err))
+	}
+	var list []string
+	for _, r := range out.Regions {
+		if s := aws.ToString(r.OptInStatus); s == "" || s == "opt-in-not-required" || s == "opted-in" {
+			list = append(list, aws.ToString(r.RegionName))
+		}
+	}
+	slices.Sort(list)
+	rc.mu.Lock()
+	rc.lists[account] = list
+	rc.mu.Unlock()
+	return list, nil
+}
+
+// describeAWSError says what went wrong in a call, in terms a responder
+// can act on.
+func describeAWSError(err error) string {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "timed out: " + err.Error()
+		}
+		return err.Error()
+	}
+	switch code := ae.ErrorCode(); {
+	case strings.Contains(code, "ExpiredToken"), code == "RequestExpired":
+		return "the responder session expired (" + code + "): " + err.Error()
+	case strings.Contains(code, "Throttl"), code == "RequestLimitExceeded", code == "TooManyRequestsException":
+		return "throttled by AWS even after retries (" + code + "): " + err.Error()
+	case strings.Contains(code, "AccessDenied"), code == "UnauthorizedOperation":
+		return "the responder role lacks permission (" + code + "): " + err.Error()
+	}
+	return err.Error()
+}
+
+// Resource is something the key or its sessions created.
+type Resource struct {
+	Type        string    `json:"type"` // e.g. AWS::EC2::Instance
+	ID          string    `json:"id"`   // instance ID, user name, key ID, function name…
+	Account     string    `json:"account"`
+	Region      string    `json:"region"`
+	CreatedBy   string    `json:"created_by"` // event name
+	CreatedAt   time.Time `json:"created_at"`
+	AccessKeyID string    `json:"access_key_id"`
+	EventID     string    `json:"event_id"`
+	// Exists is "yes", "no" or "unknown" (see ExistsDetail).
+	Exists       string `json:"exists"`
+	ExistsDetail string `json:"exists_detail,omitempty"`
+}
+
+// createdResources reads the resources a successful event created.
+func createdResources(rec *TrailRecord) []Resource {
+	var req struct {
+		UserName     string `json:"userName"`
+		RoleName     string `json:"roleName"`
+		FunctionName string `json:"functionName"`
+		PolicyName   string `json:"policyName"`
+		KeyName      string `json:"keyName"`
+	}
+	var resp struct {
+		AccessKey struct {
+			AccessKeyID string `json:"accessKeyId"`
+			UserName    string `json:"userName"`
+		} `json:"accessKey"`
+		Instances struct {
+			Items []struct {
+				InstanceID string `json:"instanceId"`
+			} `json:"items"`
+		} `json:"instancesSet"`
+		Spot struct {
+			Items []struct {
+				ID string `json:"spotInstanceRequestId"`
+			} `json:"items"`
+		} `json:"spotInstanceRequestSet"`
+		Policy struct {
+			ARN string `json:"arn"`
+		} `json:"policy"`
+	}
+	_ = json.Unmarshal(rec.RequestParameters, &req)
+	_ = json.Unmarshal(rec.ResponseElements, &resp)
+	mk := func(typ, id string) Resource {
+		return Resource{Type: typ, ID: id, Account: cmp.Or(rec.RecipientAccountID, rec.UserIdentity.AccountID), Region: rec.AWSRegion,
+			CreatedBy: rec.EventName, CreatedAt: rec.EventTime, AccessKeyID: rec.UserIdentity.AccessKeyID, EventID: rec.EventID}
+	}
+	var out []Resource
+	switch rec.EventSource + ":" + rec.EventName {
+	case "iam.amazonaws.com:CreateUser":
+		out = append(out, mk("AWS::IAM::User", req.UserName))
+	case "iam.amazonaws.com:CreateAccessKey":
+		r := mk("AWS::IAM::AccessKey", resp.AccessKey.AccessKeyID)
+		r.ExistsDetail = cmp.Or(resp.AccessKey.UserName, req.UserName) // owner, needed to look it up
+		out = append(out, r)
+	case "iam.amazonaws.com:CreateLoginProfile":
+		out = append(out, mk("AWS::IAM::LoginProfile", req.UserName))
+	case "iam.amazonaws.com:CreateRole":
+		out = append(out, mk("AWS::IAM::Role", req.RoleName))
+	case "iam.amazonaws.com:CreatePolicy":
+		out = append(out, mk("AWS::IAM::Policy", cmp.Or(resp.Policy.ARN, req.PolicyName)))
+	case "ec2.amazonaws.com:RunInstances":
+		for _, it := range resp.Instances.Items {
+			out = append(out, mk("AWS::EC2::Instance", it.InstanceID))
+		}
+		if len(resp.Instances.Items) == 0 {
+			out = append(out, mk("AWS::EC2::Instance", ""))
+		}
+	case "ec2.amazonaws.com:RequestSpotInstances":
+		for _, it := range resp.Spot.Items {
+			out = append(out, mk("AWS::EC2::SpotInstanceRequest", it.ID))
+		}
+		if len(resp.Spot.Items) == 0 {
+			out = append(out, mk("AWS::EC2::SpotInstanceRequest", ""))
+		}
+	case "ec2.amazonaws.com:CreateKeyPair", "ec2.amazonaws.com:ImportKeyPair":
+		out = append(out, mk("AWS::EC2::KeyPair", req.KeyName))
+	case "lambda.amazonaws.com:CreateFunction20150331", "lambda.amazonaws.com:CreateFunction":
+		out = append(out, mk("AWS::Lambda::Function", req.FunctionName))
+	}
+	return out
+}
+
+// checkResources finds out whether each created resource still exists.
+func (c *Client) checkResources(ctx context.Context, rs []Resource) []Gap {
+	var gaps []Gap
+	for i := range rs {
+		r := &rs[i]
+		owner := r.ExistsDetail
+		r.ExistsDetail = ""
+		if r.ID == "" {
+			r.Exists, r.ExistsDetail = "unknown", "the event does not name it: list "+r.Type+" in "+r.Region+" launched at "+r.CreatedAt.Format(time.RFC3339)
+			continue
+		}
+		cfg, err := c.Account(ctx, r.Account)
+		if err == nil {
+			err = resourceExists(ctx, cfg, r, owner)
+		}
+		if err != nil {
+			r.Exists, r.ExistsDetail = "unknown", describeAWSError(err)
+			gaps = append(gaps, Gap{Step: StepResources, Account: r.Account, Region: r.Region,
+				Reason: "whether " + r.Type + " " + r.ID + " still exists: " + r.ExistsDetail})
+		}
+	}
+	return gaps
+}
+
+// resourceExists sets r.Exists with a Describe or Get call.
+func resourceExists(ctx context.Context, cfg aws.Config, r *Resource, owner string) error {
+	var err error
+	switch r.Type {
+	case "AWS::IAM::User":
+		_, err = iam.NewFromConfig(cfg).GetUser(ctx, &iam.GetUserInput{UserName: aws.String(r.ID)})
+	case "AWS::IAM::LoginProfile":
+		_, err = iam.NewFromConfig(cfg).GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(r.ID)})
+	case "AWS::IAM::Role":
+		_, err = iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.ID)})
+	case "AWS::IAM::Policy":
+		_, err = iam.NewFromConfig(cfg).GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(r.ID)})
+	case "AWS::IAM::AccessKey":
+		var out *iam.ListAccessKeysOutput
+		out, err = iam.NewFromConfig(cfg).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(owner)})
+		if err == nil {
+			r.Exists = "no"
+			for _, k := range out.AccessKeyMetadata {
+				if aws.ToString(k.AccessKeyId) == r.ID {
+					r.Exists, r.ExistsDetail = "yes", "status "+string(k.Status)+", user "+owner
+				}
+			}
+			return nil
+		}
+	case "AWS::EC2::Instance":
+		var out *ec2.DescribeInstancesOutput
+		out, err = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.Region = r.Region }).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{r.ID}})
+		if err == nil {
+			r.Exists = "no"
+			for _, res := range out.Reservations {
+				for _, in := range res.Instances {
+					if st := in.State; st != nil && st.Name != ec2types.InstanceStateNameTerminated {
+						r.Exists, r.ExistsDetail = "yes", "state "+string(st.Name)
+					}
+				}
+			}
+			return nil
+		}
+	case "AWS::EC2::SpotInstanceRequest":
+		var out *ec2.DescribeSpotInstanceRequestsOutput
+		out, err = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.Region = r.Region }).DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{r.ID}})
+		if err == nil {
+			r.Exists = "no"
+			for _, s := range out.SpotInstanceRequests {
+				if s.State != ec2types.SpotInstanceStateCancelled && s.State != ec2types.SpotInstanceStateClosed {
+					r.Exists, r.ExistsDetail = "yes", "state "+string(s.State)
+				}
+			}
+			return nil
+		}
+	case "AWS::EC2::KeyPair":
+		_, err = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.Region = r.Region }).DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyNames: []string{r.ID}})
+	case "AWS::Lambda::Function":
+		_, err = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = r.Region }).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(r.ID)})
+	default:
+		r.Exists = "unknown"
+		return nil
+	}
+	switch {
+	case err == nil:
+		r.Exists = "yes"
+	case isAPIError(err, "NoSuchEntity", "ResourceNotFoundException", "InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed",
+		"InvalidKeyPair.NotFound", "InvalidSpotInstanceRequestID.NotFound"):
+		r.Exists = "no"
+		return nil
+	default:
+		return err
+	}
+	return nil
+}
+
+// isAPIError reports whether err is an AWS error with one of the codes.
+func isAPIError(err error, codes ...string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && slices.Contains(codes, ae.ErrorCode())
+}

@@ -1,0 +1,275 @@
+package awsops_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/scenario"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// investigateScenario plays s in a fresh world and investigates its
+// leaked key as keyleak would: the account's credentials, every region,
+// the trail bucket and Cost Explorer.
+func investigateScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario) (*scenario.Run, scenario.GroundTruth, *awsops.Investigation) {
+	tb.Helper()
+	ctx := tb.Context()
+	w := world.New(tb, moto)
+	run, err := scenario.Play(ctx, w, s, scenario.Options{Nodes: 5})
+	if err != nil {
+		tb.Fatalf("play %s: %v", s.Name, err)
+	}
+	gt, err := run.GroundTruth(ctx)
+	if err != nil {
+		tb.Fatalf("ground truth of %s: %v", s.Name, err)
+	}
+	if err := w.Gateway.FlushTrail(ctx); err != nil {
+		tb.Fatalf("flush trail: %v", err)
+	}
+	for _, acct := range w.Gateway.Accounts() {
+		if acct != run.Target.Account {
+			addResponderRole(tb, w, acct)
+		}
+	}
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), awsops.Options{})
+	key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var progress []awsops.Progress
+	inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{
+		TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
+		Progress: func(p awsops.Progress) { progress = append(progress, p) },
+	})
+	if err != nil {
+		tb.Fatalf("investigate: %v", err)
+	}
+	tb.Logf("investigation took %s", inv.FinishedAt.Sub(inv.StartedAt))
+	if len(progress) == 0 || !progress[len(progress)-1].Done {
+		tb.Errorf("progress reports = %+v, want some ending with Done", progress)
+	}
+	return run, gt, inv
+}
+
+// addResponderRole creates keyleak's responder role in account, as
+// deploy/ does in every account keyleak may act in.
+func addResponderRole(tb testing.TB, w *world.World, account string) {
+	tb.Helper()
+	ic := iam.NewFromConfig(w.Config("us-east-1", w.Admin(account)))
+	if _, err := ic.CreateRole(tb.Context(), &iam.CreateRoleInput{RoleName: aws.String(awsops.DefaultResponderRole),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		tb.Fatalf("create the responder role in %s: %v", account, err)
+	}
+}
+
+func TestInvestigateScenarios(t *testing.T) {
+	moto := world.NewMotoTB(t)
+	for _, s := range scenario.All() {
+		t.Run(s.Name, func(t *testing.T) {
+			run, gt, inv := investigateScenario(t, moto, s)
+			for _, g := range inv.Gaps {
+				t.Logf("gap: %+v", g)
+			}
+			checkTree(t, gt, inv)
+			checkActivity(t, gt, inv)
+			checkResources(t, gt, inv)
+			checkDataEvents(t, gt, inv)
+			checkCost(t, gt, inv)
+			if got, want := inv.Identity.UserName, run.Target.LeakedUser; got != want {
+				t.Errorf("owner = %q, want %q", got, want)
+			}
+			if got := inv.Summary(); len(got) < 3 || len(got) > 10 {
+				t.Errorf("summary has %d lines, want 3 to 10:\n%s", len(got), strings.Join(got, "\n"))
+			}
+		})
+	}
+}
+
+// tracked are the keys an investigation follows: the leaked key and the
+// STS credentials minted from it (long-term keys the attacker created
+// are resources, not sessions).
+func tracked(gt scenario.GroundTruth) map[string]scenario.DerivedCredential {
+	out := map[string]scenario.DerivedCredential{gt.LeakedKeyID: {AccessKeyID: gt.LeakedKeyID}}
+	for _, d := range gt.Credentials {
+		if d.Via != "CreateAccessKey" && slices.ContainsFunc(d.Chain[:len(d.Chain)-1], func(k string) bool { _, ok := out[k]; return ok }) {
+			out[d.AccessKeyID] = d
+		}
+	}
+	return out
+}
+
+func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {
+	t.Helper()
+	want := tracked(gt)
+	got := map[string]awsops.Session{}
+	for _, s := range inv.Sessions {
+		got[s.AccessKeyID] = s
+	}
+	for id, d := range want {
+		s, ok := got[id]
+		if !ok {
+			t.Errorf("credential tree misses %s (%s %s)", id, d.Via, d.Label)
+			continue
+		}
+		if id == gt.LeakedKeyID {
+			continue
+		}
+		if s.ParentAccessKeyID != d.ParentKeyID || s.MintedBy != d.Via || s.RoleARN != d.RoleARN || s.Account != d.Account {
+			t.Errorf("session %s = parent %s via %s role %s account %s, want parent %s via %s role %s account %s",
+				id, s.ParentAccessKeyID, s.MintedBy, s.RoleARN, s.Account, d.ParentKeyID, d.Via, d.RoleARN, d.Account)
+		}
+		if !d.Expires.IsZero() && !s.Expires.Equal(d.Expires) {
+			t.Errorf("session %s expires %s, want %s", id, s.Expires, d.Expires)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("credential tree has %s, which was not minted from the leaked key", id)
+		}
+		if slices.Contains(gt.Legit.SessionKeyIDs, id) {
+			t.Errorf("credential tree has the legitimate session %s", id)
+		}
+	}
+}
+
+func checkActivity(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {
+	t.Helper()
+	keys := tracked(gt)
+	var events, errs int
+	var first, last time.Time
+	ips := map[string]bool{}
+	for _, a := range gt.Actions {
+		if _, ok := keys[a.AccessKeyID]; !ok {
+			continue
+		}
+		events++
+		if a.ErrorCode != "" {
+			errs++
+		}
+		if first.IsZero() || a.Time.Before(first) {
+			first = a.Time
+		}
+		last = maxTime(last, a.Time)
+		ips[a.SourceIP] = true
+	}
+	a := inv.Activity
+	if a.Events != events || a.Errors != errs {
+		t.Errorf("events = %d (%d failed), want %d (%d failed)", a.Events, a.Errors, events, errs)
+		for _, s := range inv.Sessions {
+			t.Logf("got %s: %+v", s.AccessKeyID, s.Activity.EventNames)
+		}
+		for _, act := range gt.Actions {
+			t.Logf("want %s %s %s %s data=%v", act.AccessKeyID, act.EventName, act.Region, act.Time, act.Data)
+		}
+	}
+	if !a.First.Equal(first) || !a.Last.Equal(last) {
+		t.Errorf("first/last seen = %s/%s, want %s/%s", a.First, a.Last, first, last)
+	}
+	for _, c := range a.SourceIPs {
+		if !ips[c.Name] {
+			t.Errorf("source IP %s is not the attacker's", c.Name)
+		}
+		delete(ips, c.Name)
+	}
+	if len(ips) > 0 {
+		t.Errorf("source IPs missing: %v", ips)
+	}
+	for _, act := range gt.Actions {
+		if _, ok := keys[act.AccessKeyID]; !ok || act.Data {
+			continue
+		}
+		if isFlaggable(act.EventName) && !slices.ContainsFunc(inv.Flagged, func(f awsops.FlaggedEvent) bool {
+			return f.EventName == act.EventName && f.Time.Equal(act.Time) && f.AccessKeyID == act.AccessKeyID
+		}) {
+			t.Errorf("%s at %s by %s not flagged", act.EventName, act.Time, act.AccessKeyID)
+		}
+	}
+}
+
+// isFlaggable names calls the summary must always flag.
+func isFlaggable(name string) bool {
+	return slices.Contains([]string{"CreateUser", "CreateAccessKey", "CreateLoginProfile", "AttachUserPolicy", "PutUserPolicy",
+		"CreateRole", "AssumeRole", "GetSessionToken", "GetFederationToken", "RunInstances", "RequestSpotInstances",
+		"CreateFunction20150331", "StopLogging", "DeleteTrail"}, name)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func checkResources(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {
+	t.Helper()
+	keys := tracked(gt)
+	for _, want := range gt.Resources {
+		if _, ok := keys[want.CreatedBy]; !ok || want.Parent != "" {
+			continue // created by a key the attacker made, or an attachment
+		}
+		i := slices.IndexFunc(inv.Resources, func(r awsops.Resource) bool { return r.Type == want.Type && r.ID == want.ID })
+		if i < 0 {
+			if !slices.ContainsFunc(inv.Resources, func(r awsops.Resource) bool { return r.Type == want.Type && r.ID == "" }) {
+				t.Errorf("resource %s %s (created by %s) not found", want.Type, want.ID, want.CreatedBy)
+			}
+			continue
+		}
+		got := inv.Resources[i]
+		if wantExists := map[bool]string{true: "yes", false: "no"}[want.StillExists]; got.Exists != wantExists {
+			t.Errorf("resource %s %s exists = %q (%s), want %q", want.Type, want.ID, got.Exists, got.ExistsDetail, wantExists)
+		}
+	}
+}
+
+func checkDataEvents(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {
+	t.Helper()
+	keys := tracked(gt)
+	followUps := strings.Join(inv.FollowUps(), "\n")
+	for _, d := range gt.DataEvents {
+		if _, ok := keys[d.AccessKeyID]; !ok {
+			continue
+		}
+		if inv.DataEvents == nil {
+			t.Fatalf("no data events, want %s/%s", d.Bucket, d.Key)
+		}
+		i := slices.IndexFunc(inv.DataEvents.Accessed, func(o awsops.ObjectAccess) bool { return o.Bucket == d.Bucket && o.Key == d.Key })
+		if i < 0 {
+			t.Errorf("data event %s %s/%s by %s not found", d.EventName, d.Bucket, d.Key, d.AccessKeyID)
+			continue
+		}
+		o := inv.DataEvents.Accessed[i]
+		if got := o.Sensitive != ""; got != d.Sensitive {
+			t.Errorf("%s/%s sensitive = %v (%q), want %v", d.Bucket, d.Key, got, o.Sensitive, d.Sensitive)
+		}
+		if d.Sensitive && !strings.Contains(followUps, d.Bucket+"/"+d.Key) {
+			t.Errorf("follow-ups do not mention %s/%s:\n%s", d.Bucket, d.Key, followUps)
+		}
+	}
+}
+
+func checkCost(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {
+	t.Helper()
+	if gt.Cost == nil {
+		return
+	}
+	if inv.Cost == nil {
+		t.Fatal("no cost report")
+	}
+	if !inv.Cost.Estimated {
+		t.Error("cost report not marked as estimates")
+	}
+	for service, extra := range gt.Cost.ByService {
+		if extra < awsops.DefaultMinSpike {
+			continue
+		}
+		if !slices.ContainsFunc(inv.Cost.Spikes, func(s awsops.CostSpike) bool { return s.Service == service && s.Day == gt.Cost.Day }) {
+			t.Errorf("no spike for %s on %s (extra %.2f); spikes %+v", service, gt.Cost.Day, extra, inv.Cost.Spikes)
+		}
+	}
+}

@@ -1,0 +1,438 @@
+package awsops
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Section is one titled block of an investigation, in neutral text that
+// each front end renders its own way. Folded sections are long detail a
+// reader opens on demand.
+type Section struct {
+	Title  string
+	Lines  []string
+	Folded bool
+}
+
+// ErrUnknownFormat means Render was asked for a format it does not know.
+var ErrUnknownFormat = errors.New("unknown format: use text, json or markdown")
+
+// Render writes the investigation as "text", "markdown" or "json".
+func (r *Investigation) Render(w io.Writer, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "text", "":
+		return r.write(w, func(s Section) string { return s.Title + "\n" + strings.Repeat("-", len(s.Title)) }, "  ")
+	case "markdown", "md":
+		return r.write(w, func(s Section) string { return "## " + s.Title + "\n" }, "- ")
+	}
+	return fmt.Errorf("render investigation as %q: %w", format, ErrUnknownFormat)
+}
+
+func (r *Investigation) write(w io.Writer, title func(Section) string, bullet string) error {
+	var b strings.Builder
+	head := Section{Title: "Investigation of " + r.AccessKeyID}
+	fmt.Fprintln(&b, title(head))
+	for _, l := range r.Summary() {
+		fmt.Fprintln(&b, bullet+l)
+	}
+	for _, s := range r.Sections() {
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, title(s))
+		for _, l := range s.Lines {
+			fmt.Fprintln(&b, bullet+l)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+const stamp = "2006-01-02 15:04:05Z"
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(stamp)
+}
+
+// Summary is the few lines a responder reads first.
+func (r *Investigation) Summary() []string {
+	id := r.Identity
+	who := "owner unknown"
+	switch {
+	case id.Root:
+		who = "ROOT user of the account"
+	case id.Temporary:
+		who = "temporary STS key"
+	case id.UserName != "":
+		who = "user " + id.UserName
+	}
+	first := fmt.Sprintf("%s · account %s · %s · severity %s", r.AccessKeyID, orDash(id.Account), who, strings.ToUpper(string(id.Severity)))
+	if id.Status != "" {
+		first += fmt.Sprintf(" · %s, %d days old", id.Status, id.AgeDays)
+	}
+	lines := []string{first}
+	if len(id.SeverityReasons) > 0 {
+		lines = append(lines, "Why: "+strings.Join(id.SeverityReasons, "; "))
+	}
+	a := r.Activity
+	if a.Events == 0 {
+		lines = append(lines, fmt.Sprintf("No CloudTrail events found from %s to %s.", ts(r.Window.Start), ts(r.Window.End)))
+	} else {
+		lines = append(lines, fmt.Sprintf("%d events (%d failed) from %s to %s in %s.", a.Events, a.Errors, ts(a.First), ts(a.Last), joinCounts(a.Regions, 5, false)))
+	}
+	if len(r.Flagged) > 0 {
+		byCat := map[string]int{}
+		for _, f := range r.Flagged {
+			byCat[string(f.Category)]++
+		}
+		lines = append(lines, "Flagged: "+joinCounts(counts(byCat), 6, true)+".")
+	}
+	if n := len(r.Sessions) - 1; n > 0 {
+		var roles []string
+		for _, s := range r.Sessions[1:] {
+			if name := roleName(s.RoleARN); name != "" && !slices.Contains(roles, name) {
+				roles = append(roles, name)
+			}
+		}
+		line := fmt.Sprintf("Credential tree: %d temporary credentials minted from the key", n)
+		if len(roles) > 0 {
+			line += " (roles " + strings.Join(roles, ", ") + ")"
+		}
+		lines = append(lines, line+".")
+	}
+	if len(a.SourceIPs) > 0 {
+		lines = append(lines, "Source IPs: "+joinCounts(a.SourceIPs, 4, false)+".")
+	}
+	if d := r.DataEvents; d != nil && len(d.Accessed) > 0 {
+		sensitive := 0
+		for _, o := range d.Accessed {
+			if o.Sensitive != "" {
+				sensitive++
+			}
+		}
+		lines = append(lines, fmt.Sprintf("S3: %d objects touched, %d sensitive.", len(d.Accessed), sensitive))
+	}
+	if c := r.Cost; c != nil && len(c.Spikes) > 0 {
+		lines = append(lines, fmt.Sprintf("Cost: %d spikes, largest %s %.2f (%s, %s on %s), estimates.", len(c.Spikes), c.Currency, c.Spikes[0].Amount, c.Spikes[0].Service, orDash(c.Spikes[0].Region), c.Spikes[0].Day))
+	}
+	if len(r.Gaps) > 0 {
+		lines = append(lines, fmt.Sprintf("INCOMPLETE: %d things could not be checked (see What is missing).", len(r.Gaps)))
+	}
+	return lines
+}
+
+// Sections are the investigation's details, in reading order.
+func (r *Investigation) Sections() []Section {
+	out := []Section{r.identitySection(), r.activitySection()}
+	if len(r.Flagged) > 0 {
+		lines := make([]string, 0, len(r.Flagged))
+		for _, f := range r.Flagged {
+			lines = append(lines, flaggedLine(f))
+		}
+		if r.FlaggedDropped > 0 {
+			lines = append(lines, fmt.Sprintf("… and %d more flagged events not kept", r.FlaggedDropped))
+		}
+		out = append(out, Section{Title: "Flagged events", Lines: lines, Folded: len(lines) > 15})
+	}
+	out = append(out, r.treeSection())
+	if d := r.DataEvents; d != nil {
+		out = append(out, dataSection(d))
+	}
+	if len(r.Resources) > 0 {
+		var lines []string
+		for _, x := range r.Resources {
+			line := fmt.Sprintf("%s %s in %s (account %s) · created by %s at %s with %s · exists: %s", x.Type, orDash(x.ID), x.Region, x.Account, x.CreatedBy, ts(x.CreatedAt), x.AccessKeyID, x.Exists)
+			if x.ExistsDetail != "" {
+				line += " (" + x.ExistsDetail + ")"
+			}
+			lines = append(lines, line)
+		}
+		out = append(out, Section{Title: "Resources created", Lines: lines})
+	}
+	kms := []string{"none"}
+	if len(r.KMSDecrypts) > 0 {
+		kms = nil
+		for _, f := range r.KMSDecrypts {
+			kms = append(kms, flaggedLine(f))
+		}
+	}
+	out = append(out, Section{Title: "KMS decrypt attempts", Lines: kms, Folded: len(kms) > 15})
+	if c := r.Cost; c != nil {
+		out = append(out, costSection(c))
+	}
+	var sweep []string
+	quiet := 0
+	for _, s := range r.Sweep {
+		if s.Events == 0 && s.Throttled == 0 && s.Failed == 0 {
+			quiet++
+			continue
+		}
+		sweep = append(sweep, fmt.Sprintf("%s %s: %d requests (%.2f/s), %d pages, %d events, %d throttled, %d failed", s.Account, s.Region, s.Requests, s.RequestsPerSecond, s.Pages, s.Events, s.Throttled, s.Failed))
+	}
+	if quiet > 0 {
+		sweep = append(sweep, fmt.Sprintf("%d more account-regions swept without events or errors", quiet))
+	}
+	out = append(out, Section{Title: "CloudTrail sweep", Lines: append([]string{fmt.Sprintf("window %s to %s (%s)", ts(r.Window.Start), ts(r.Window.End), r.Window.Reason)}, sweep...), Folded: true})
+	if len(r.Gaps) > 0 {
+		var lines []string
+		for _, g := range r.Gaps {
+			lines = append(lines, gapLine(g))
+		}
+		out = append(out, Section{Title: "What is missing", Lines: lines})
+	}
+	if f := r.FollowUps(); len(f) > 0 {
+		out = append(out, Section{Title: "Follow-ups", Lines: f})
+	}
+	return out
+}
+
+func (r *Investigation) identitySection() Section {
+	id := r.Identity
+	lines := []string{
+		fmt.Sprintf("key %s (%s) · account %s (%s)", id.AccessKeyID, id.Kind, orDash(id.Account), orDash(id.AccountSource)),
+		"principal " + orDash(id.ARN),
+	}
+	if id.Status != "" || id.Created != nil {
+		created := "—"
+		if id.Created != nil {
+			created = ts(*id.Created)
+		}
+		lines = append(lines, fmt.Sprintf("status %s · created %s (%d days ago)", orDash(id.Status), created, id.AgeDays))
+	}
+	if lu := id.LastUsed; lu != nil {
+		lines = append(lines, fmt.Sprintf("last used %s · %s in %s", ts(lu.Time), orDash(lu.Service), orDash(lu.Region)))
+	}
+	for _, p := range id.Policies {
+		flags := ""
+		if p.Admin {
+			flags += " · ADMIN"
+		}
+		if p.IAMWrite {
+			flags += " · IAM WRITE"
+		}
+		lines = append(lines, fmt.Sprintf("policy %s (%s)%s", p.Name, p.Source, flags))
+	}
+	if len(id.Capabilities) > 0 {
+		lines = append(lines, "allowed high-risk actions: "+strings.Join(id.Capabilities, ", "))
+	}
+	for _, s := range id.Simulation {
+		if s.Decision == "allowed" {
+			lines = append(lines, "simulated allowed: "+s.Action)
+		}
+	}
+	lines = append(lines, fmt.Sprintf("severity %s: %s", id.Severity, strings.Join(id.SeverityReasons, "; ")))
+	lines = append(lines, id.Notes...)
+	return Section{Title: "Identity", Lines: lines}
+}
+
+func (r *Investigation) activitySection() Section {
+	a := r.Activity
+	lines := []string{
+		fmt.Sprintf("%d events, %d failed · first %s · last %s", a.Events, a.Errors, ts(a.First), ts(a.Last)),
+		"by category: " + joinCounts(a.Categories, 10, false),
+		"top calls: " + joinCounts(a.EventNames, 12, false),
+		"regions: " + joinCounts(a.Regions, 20, false),
+		"source IPs: " + joinCounts(a.SourceIPs, 10, false),
+		"user agents: " + joinCounts(a.UserAgents, 5, false),
+	}
+	return Section{Title: "CloudTrail activity", Lines: lines}
+}
+
+// treeSection presents key → sessions → roles → actions.
+func (r *Investigation) treeSection() Section {
+	var lines []string
+	children := map[string][]Session{}
+	for _, s := range r.Sessions[min(1, len(r.Sessions)):] {
+		children[s.ParentAccessKeyID] = append(children[s.ParentAccessKeyID], s)
+	}
+	var walk func(s Session, depth int)
+	walk = func(s Session, depth int) {
+		indent := strings.Repeat("   ", depth)
+		head := s.AccessKeyID
+		if depth > 0 {
+			head = fmt.Sprintf("└ %s → %s", s.MintedBy, s.AccessKeyID)
+			if s.RoleARN != "" {
+				head += " · role " + roleName(s.RoleARN) + " (account " + s.Account + ")"
+			}
+			if s.SessionName != "" {
+				head += " · session " + s.SessionName
+			}
+			head += fmt.Sprintf(" · issued %s from %s · expires %s", ts(s.Issued), orDash(s.SourceIP), ts(s.Expires))
+		} else if s.Principal != "" {
+			head += " · " + s.Principal
+		}
+		lines = append(lines, indent+head)
+		if s.Activity.Events > 0 {
+			lines = append(lines, fmt.Sprintf("%s   %d events (%d failed): %s", indent, s.Activity.Events, s.Activity.Errors, joinCounts(s.Activity.EventNames, 8, false)))
+		} else {
+			lines = append(lines, indent+"   no events")
+		}
+		for _, c := range children[s.AccessKeyID] {
+			walk(c, depth+1)
+		}
+	}
+	if len(r.Sessions) > 0 {
+		walk(r.Sessions[0], 0)
+	}
+	if len(r.Sessions) > 1 {
+		lines = append(lines, "Only credentials minted from the key are listed: other sessions of the same roles (for example a node group's) were not minted from it.")
+	}
+	return Section{Title: "Credential tree", Lines: lines}
+}
+
+func dataSection(d *DataEvents) Section {
+	lines := []string{fmt.Sprintf("s3://%s: %d log files (%d unreadable) in %d day folders · %d data events: %s", d.Bucket, d.Objects, d.FailedObjects, len(d.Prefixes), d.Events, joinCounts(d.EventNames, 6, false))}
+	for _, o := range d.Accessed {
+		line := fmt.Sprintf("%s/%s · %s ×%d · %s–%s · by %s from %s", o.Bucket, o.Key, strings.Join(o.EventNames, ","), o.Count, ts(o.First), ts(o.Last), strings.Join(o.AccessKeyIDs, ","), strings.Join(o.SourceIPs, ","))
+		if o.Sensitive != "" {
+			line = "SENSITIVE (" + o.Sensitive + "): " + line
+		}
+		lines = append(lines, line)
+	}
+	if d.AccessedDropped > 0 {
+		lines = append(lines, fmt.Sprintf("… and %d more objects not kept", d.AccessedDropped))
+	}
+	return Section{Title: "Data events (S3)", Lines: lines, Folded: len(lines) > 20}
+}
+
+func costSection(c *CostReport) Section {
+	lines := []string{
+		fmt.Sprintf("estimates from Cost Explorer, %s to %s against the %s–%s baseline (%d days not final)", c.Start, c.End, c.BaselineStart, c.Start, c.UnfinalDays),
+		fmt.Sprintf("window total %s %.2f · %.2f/day vs baseline %.2f/day", c.Currency, c.WindowTotal, c.WindowDailyAverage, c.BaselineDailyAverage),
+	}
+	for _, s := range c.Spikes {
+		if s.Factor > 0 {
+			lines = append(lines, fmt.Sprintf("SPIKE %s: %s in %s %s %.2f, %.1f× the baseline %.2f/day", s.Day, s.Service, orDash(s.Region), c.Currency, s.Amount, s.Factor, s.Baseline))
+		} else {
+			lines = append(lines, fmt.Sprintf("SPIKE %s: %s in %s %s %.2f, new spend (no baseline)", s.Day, s.Service, orDash(s.Region), c.Currency, s.Amount))
+		}
+	}
+	if len(c.Spikes) == 0 {
+		lines = append(lines, "no spikes")
+	}
+	return Section{Title: "Cost (estimates)", Lines: lines}
+}
+
+func flaggedLine(f FlaggedEvent) string {
+	line := fmt.Sprintf("%s %s %s:%s in %s from %s (%s) with %s", ts(f.Time), f.Category, strings.TrimSuffix(f.EventSource, ".amazonaws.com"), f.EventName, f.Region, orDash(f.SourceIP), orDash(f.UserAgent), f.AccessKeyID)
+	if f.Target != "" {
+		line += " → " + f.Target
+	}
+	if f.ErrorCode != "" {
+		line += " FAILED " + f.ErrorCode
+	}
+	return line
+}
+
+func gapLine(g Gap) string {
+	var where []string
+	for _, s := range []string{g.Account, g.Region, g.AccessKeyID} {
+		if s != "" {
+			where = append(where, s)
+		}
+	}
+	line := g.Step
+	if len(where) > 0 {
+		line += " (" + strings.Join(where, " ") + ")"
+	}
+	if !g.From.IsZero() {
+		line += fmt.Sprintf(" %s to %s", ts(g.From), ts(g.To))
+	}
+	return line + ": " + g.Reason
+}
+
+// FollowUps are the actions the findings call for.
+func (r *Investigation) FollowUps() []string {
+	var out []string
+	id := r.Identity
+	switch {
+	case id.Root:
+		out = append(out, "sign in as the root user, deactivate and delete "+r.AccessKeyID+", and make sure root has MFA")
+	case id.Temporary:
+		out = append(out, "revoke the sessions of the role or user that minted "+r.AccessKeyID+" (issued before now), and contain its parent key")
+	case id.Status != "Inactive":
+		out = append(out, "deactivate "+r.AccessKeyID+" (then rotate it for its legitimate users)")
+	}
+	seenRole := map[string]bool{}
+	for _, s := range r.Sessions[min(1, len(r.Sessions)):] {
+		if s.Expires.After(r.FinishedAt) {
+			target := "user " + id.UserName
+			if s.RoleARN != "" {
+				target = "role " + s.RoleARN
+			}
+			if !seenRole[target] {
+				seenRole[target] = true
+				out = append(out, fmt.Sprintf("revoke the sessions of %s issued before now: %s (%s) stays valid until %s", target, s.AccessKeyID, s.MintedBy, ts(s.Expires)))
+			}
+		}
+	}
+	for _, x := range r.Resources {
+		if x.Exists == "yes" || x.Exists == "unknown" {
+			out = append(out, fmt.Sprintf("review and delete %s %s in %s (created by %s at %s)", x.Type, orDash(x.ID), x.Region, x.CreatedBy, ts(x.CreatedAt)))
+		}
+	}
+	if d := r.DataEvents; d != nil {
+		for _, o := range d.Accessed {
+			switch {
+			case o.Sensitive == "":
+			case strings.Contains(o.Sensitive, "personal data"):
+				out = append(out, fmt.Sprintf("assess the exposure of %s/%s (%s) with legal and compliance", o.Bucket, o.Key, o.Sensitive))
+			case strings.Contains(o.Sensitive, "backup") || strings.Contains(o.Sensitive, "dump"):
+				out = append(out, fmt.Sprintf("assess the exposure of %s/%s (%s): is it encrypted, and could the reader decrypt it?", o.Bucket, o.Key, o.Sensitive))
+			default:
+				out = append(out, fmt.Sprintf("rotate the credentials in %s/%s (%s)", o.Bucket, o.Key, o.Sensitive))
+			}
+		}
+	}
+	if c := r.Cost; c != nil {
+		for _, s := range c.Spikes[:min(len(c.Spikes), 5)] {
+			out = append(out, fmt.Sprintf("check the %s spend in %s on %s (%s %.2f, estimate)", s.Service, orDash(s.Region), s.Day, c.Currency, s.Amount))
+		}
+	}
+	if len(r.Gaps) > 0 {
+		out = append(out, fmt.Sprintf("fill what is missing (%d gaps) and investigate again", len(r.Gaps)))
+	}
+	return out
+}
+
+func joinCounts(cs []Count, n int, bare bool) string {
+	if len(cs) == 0 {
+		return "—"
+	}
+	parts := make([]string, 0, n+1)
+	for _, c := range cs[:min(n, len(cs))] {
+		if bare {
+			parts = append(parts, fmt.Sprintf("%d %s", c.Count, c.Name))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s ×%d", c.Name, c.Count))
+		}
+	}
+	if len(cs) > n {
+		parts = append(parts, fmt.Sprintf("+%d more", len(cs)-n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func roleName(arn string) string {
+	if i := strings.LastIndexByte(arn, '/'); i >= 0 && strings.Contains(arn, ":role/") {
+		return arn[i+1:]
+	}
+	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,169 @@
+package awsops_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// newLeakedUser creates a user with a key in account, as its admin.
+func newLeakedUser(tb testing.TB, w *world.World, account, name string) world.Credentials {
+	tb.Helper()
+	ic := iam.NewFromConfig(w.Config("us-east-1", w.Admin(account)))
+	if _, err := ic.CreateUser(tb.Context(), &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+		tb.Fatalf("create user %s: %v", name, err)
+	}
+	out, err := ic.CreateAccessKey(tb.Context(), &iam.CreateAccessKeyInput{UserName: aws.String(name)})
+	if err != nil {
+		tb.Fatalf("create key of %s: %v", name, err)
+	}
+	return world.Credentials{AccessKeyID: aws.ToString(out.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(out.AccessKey.SecretAccessKey)}
+}
+
+// backfill records n sts:GetCallerIdentity calls by creds in each region,
+// their event times spread evenly over [from, to), from 16 goroutines.
+func backfill(tb testing.TB, w *world.World, creds world.Credentials, regions []string, n int, from, to time.Time) {
+	tb.Helper()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for _, region := range regions {
+		var next atomic.Int64
+		step := to.Sub(from) / time.Duration(n)
+		at := func() time.Time { return from.Add(step * time.Duration(next.Add(1)-1)) }
+		client := sts.NewFromConfig(w.Config(region, creds, world.WithSourceIP("203.0.113.9"), world.WithEventTime(at)))
+		var issued atomic.Int64
+		for range 16 / len(regions) + 1 {
+			wg.Go(func() {
+				for issued.Add(1) <= int64(n) {
+					if _, err := client.GetCallerIdentity(tb.Context(), &sts.GetCallerIdentityInput{}); err != nil {
+						failed.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		tb.Fatalf("backfill: %d calls failed", f)
+	}
+}
+
+// countEvents is the ground truth: the recorded management events of key.
+func countEvents(w *world.World, key string) int {
+	n := 0
+	for _, r := range w.Gateway.Events() {
+		if r.UserIdentity.AccessKeyID == key && r.EventCategory != "Data" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSweepUnderLatencyKeepsTheBudgetBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 15 s: run without -short")
+	}
+	w := world.Start(t)
+	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
+	now := time.Now()
+	backfill(t, w, leaked, []string{"eu-west-1"}, 1000, now.Add(-48*time.Hour), now.Add(-time.Hour))
+	// Each call takes 700 ms: one chain alone could not reach 2/s.
+	w.Gateway.SetFault("cloudtrail", world.Fault{Delay: 700 * time.Millisecond})
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Since: now.Add(-72 * time.Hour), Regions: []string{"eu-west-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inv.Activity.Events, countEvents(w, leaked.AccessKeyID); got != want {
+		t.Errorf("events found = %d, want %d", got, want)
+	}
+	st := inv.Sweep[0]
+	t.Logf("sweep: %+v", st)
+	if st.Throttled != 0 || st.Failed != 0 {
+		t.Errorf("throttled %d, failed %d: want none", st.Throttled, st.Failed)
+	}
+	if st.RequestsPerSecond < 1.8 || st.RequestsPerSecond > awsops.LookupRate*1.02 {
+		t.Errorf("achieved %.2f requests/s, want 1.8 to %d", st.RequestsPerSecond, awsops.LookupRate)
+	}
+}
+
+func TestSweepSurvivesAThrottlingStorm(t *testing.T) {
+	w := world.Start(t)
+	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
+	now := time.Now()
+	backfill(t, w, leaked, []string{"us-east-1"}, 240, now.Add(-5*time.Hour), now.Add(-time.Hour))
+	w.Gateway.SetFault("cloudtrail", world.Fault{ThrottleRate: 0.4})
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Since: now.Add(-6 * time.Hour), Regions: []string{"us-east-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inv.Activity.Events, countEvents(w, leaked.AccessKeyID); got != want {
+		t.Errorf("events found = %d, want %d", got, want)
+	}
+	if inv.Sweep[0].Throttled == 0 {
+		t.Error("no throttled call counted although 40% were throttled")
+	}
+	for _, g := range inv.Gaps {
+		if g.Step == awsops.StepCloudTrail {
+			t.Errorf("gap after retries: %+v", g)
+		}
+	}
+}
+
+func TestSweepReportsARegionThatTimesOut(t *testing.T) {
+	w := world.Start(t)
+	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
+	w.Gateway.SetFault("cloudtrail", world.Fault{Delay: 2 * time.Second})
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Regions: []string{"ap-south-1"}, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Identity.UserName != "ci-deploy-user" {
+		t.Errorf("identity lost with the sweep: %+v", inv.Identity)
+	}
+	found := false
+	for _, g := range inv.Gaps {
+		if g.Step == awsops.StepCloudTrail && g.Region == "ap-south-1" && strings.Contains(g.Reason, "timed out") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("gaps = %+v, want ap-south-1 timed out", inv.Gaps)
+	}
+	if !strings.Contains(strings.Join(inv.Summary(), "\n"), "INCOMPLETE") {
+		t.Errorf("summary does not say the report is incomplete: %q", inv.Summary())
+	}
+}
+
+func TestSweepStopsWithTheContext(t *testing.T) {
+	w := world.Start(t)
+	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
+	w.Gateway.SetFault("cloudtrail", world.Fault{Delay: 5 * time.Second})
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Regions: []string{"us-east-1", "eu-west-1"}})
+	if err == nil || inv == nil || len(inv.Gaps) == 0 {
+		t.Fatalf("investigate = gaps %v, err %v: want a partial report and the context's error", inv, err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("took %s after the context ended", d)
+	}
+}
