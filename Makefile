@@ -4,7 +4,14 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/keyleak
 
-.PHONY: test vet fmt build run bench fuzz clean
+.PHONY: demo test vet fmt build run bench fuzz clean
+
+# The whole response to the seed incident against the local world, printed
+# as the responders see it. SCENARIO=role-chain or cost-attack for others;
+# KEEP=1 keeps everything running afterwards.
+SCENARIO ?= seed
+demo:
+	$(GO) run -tags demo ./cmd/keyleak demo --scenario $(SCENARIO) $(if $(KEEP),--keep)
 
 # The full check: formatting, vet, and every test with the race detector.
 test: fmt vet

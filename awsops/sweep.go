@@ -292,6 +292,7 @@ func (s *sweeper) paginate(ctx context.Context, r *regionSweep, t sweepTask) {
 // announce, if set, is called when the first attempt goes out.
 func (s *sweeper) call(ctx context.Context, r *regionSweep, api lookupAPI, in *cloudtrail.LookupEventsInput, urgent bool, announce func()) (*cloudtrail.LookupEventsOutput, error) {
 	var lastErr error
+	timeouts := 0
 	for attempt := 1; attempt <= lookupAttempts; attempt++ {
 		if err := r.pace.wait(ctx, urgent); err != nil {
 			return nil, fmt.Errorf("wait for the LookupEvents budget: %w", err)
@@ -323,7 +324,10 @@ func (s *sweeper) call(ctx context.Context, r *regionSweep, api lookupAPI, in *c
 		}
 		lastErr = err
 		timedOut := errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
-		if ctx.Err() != nil || !(throttled || timedOut || retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool()) {
+		if timedOut {
+			timeouts++ // a region that does not answer is given three tries, not six
+		}
+		if ctx.Err() != nil || timeouts >= 3 || !(throttled || timedOut || retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool()) {
 			break
 		}
 		backoff := min(250*time.Millisecond<<attempt, 8*time.Second)

@@ -258,7 +258,7 @@ func (e *Engine) Decide(ctx context.Context, d Decision) (state.Action, error) {
 			if a.Status == state.ActionExpired {
 				return nil // check recorded the expiry
 			}
-			return e.record(tx, a, d.Actor, d.Source, state.EventActionRefused, refusal.Error())
+			return e.record(tx, a, d.Actor, d.Source, state.EventActionRefused, "was refused: "+refusal.Error())
 		}
 		if d.Approve {
 			return e.approve(tx, &a, d.Actor, d.Source, now, "")

@@ -135,8 +135,9 @@ func (e *containExecutor) Execute(ctx context.Context, inc state.Incident, a sta
 }
 
 // target is the incident's key and owner: the frozen account and user
-// when the plan fixed them, else what identification recorded, else
-// asked of AWS.
+// when a plan fixed them (params may be nil), else what identification
+// recorded, else asked of AWS. Only e.c is used, so verify calls it on
+// &containExecutor{c: c}.
 func (e *containExecutor) target(ctx context.Context, inc state.Incident, params map[string]string) (awsops.Target, error) {
 	key, err := awsops.ParseAccessKeyID(inc.AccessKeyID)
 	if err != nil {

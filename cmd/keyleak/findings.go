@@ -141,9 +141,6 @@ func findingsReply(inc state.Incident, inv *awsops.Investigation) commands.Reply
 	for i, s := range inv.Sections() {
 		r.Sections = append(r.Sections, commands.Section{Title: s.Title, Lines: s.Lines, Folded: s.Folded || i > 0})
 	}
-	if follow := inv.FollowUps(); len(follow) > 0 {
-		r.Sections = append(r.Sections, commands.Section{Title: "Follow-ups", Lines: follow})
-	}
 	return r
 }
 
@@ -185,12 +182,47 @@ func (f storedFindings) Sections(_ context.Context, inc state.Incident) ([]comma
 	return out, nil
 }
 
+// FollowUps are the investigation's follow-ups less those that succeeded
+// actions have since taken care of.
 func (f storedFindings) FollowUps(_ context.Context, inc state.Incident) ([]string, error) {
 	inv, err := f.load(inc.ID)
 	if err != nil || inv == nil {
 		return nil, err
 	}
-	return inv.FollowUps(), nil
+	var actions []state.Action
+	if err := f.store.View(func(tx *state.Tx) (err error) { actions, err = tx.Actions(inc.ID); return err }); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range inv.FollowUps() {
+		if !doneBy(line, actions) {
+			out = append(out, line)
+		}
+	}
+	return out, nil
+}
+
+// doneBy reports whether a follow-up of the investigation was carried out
+// by a succeeded, not undone action: deactivating the key, or revoking
+// the sessions of the role it names.
+func doneBy(followUp string, actions []state.Action) bool {
+	for _, a := range actions {
+		if a.Status != state.ActionSucceeded || a.Undone != "" {
+			continue
+		}
+		switch {
+		case a.Name == "deactivate" && strings.HasPrefix(followUp, "deactivate "):
+			return true
+		case a.Name == "revoke-sessions" && strings.HasPrefix(followUp, "revoke the sessions of role "):
+			role := strings.Fields(strings.TrimPrefix(followUp, "revoke the sessions of role "))[0]
+			for _, call := range a.Plan {
+				if strings.Contains(call, role+" ") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // keyChecker tells close whether the key still works.

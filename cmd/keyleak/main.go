@@ -42,6 +42,8 @@ Usage:
   keyleak incidents show ID            show an incident, its actions and timeline
   keyleak incidents report ID          print its post-incident report (Markdown)
   keyleak backup FILE                  write a consistent copy of the database
+  keyleak demo [--scenario seed] [--keep]
+                                       the whole response against a local world (make demo)
   keyleak investigate AKIA… [--since D] [--regions R,…] [--format text|json|markdown]  investigate a key (read-only)
   keyleak version                      print the version
 
@@ -66,6 +68,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = runIncidents(ctx, args[1:], stdout, getenv)
 	case "backup":
 		err = runBackup(ctx, args[1:], stdout, getenv)
+	case "demo":
+		err = runDemo(ctx, args[1:], stdout, stderr, getenv)
 	case "investigate":
 		err = runInvestigate(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":

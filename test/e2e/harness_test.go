@@ -18,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-
 	"github.com/keyleak/keyleak/test/googlefake"
 	"github.com/keyleak/keyleak/test/scenario"
 	"github.com/keyleak/keyleak/test/slackfake"
@@ -199,22 +196,17 @@ func (h *Harness) playScenario() []string {
 	if h.Run, err = scenario.Play(ctx, h.World, s, scenario.Options{Nodes: 10}); err != nil {
 		h.tb.Fatalf("play scenario %s: %v", h.scenario, err)
 	}
-	admin := iam.NewFromConfig(h.World.Config("us-east-1", h.World.Admin(world.DefaultAccount)))
-	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("keyleak-bot")}); err != nil {
+	// CloudTrail delivers log files (with data events) within minutes.
+	if err := h.World.Gateway.FlushTrail(ctx); err != nil {
 		h.tb.Fatal(err)
 	}
-	key, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("keyleak-bot")})
+	key, err := scenario.KeyleakIdentity(ctx, h.World, "KeyleakResponder")
 	if err != nil {
 		h.tb.Fatal(err)
 	}
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + world.DefaultAccount + `:user/keyleak-bot"},"Action":"sts:AssumeRole"}]}`
-	second := iam.NewFromConfig(h.World.Config("us-east-1", h.World.Admin(world.SecondAccount)))
-	if _, err := second.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("KeyleakResponder"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
-		h.tb.Fatal(err)
-	}
 	return []string{
-		"AWS_ACCESS_KEY_ID=" + aws.ToString(key.AccessKey.AccessKeyId),
-		"AWS_SECRET_ACCESS_KEY=" + aws.ToString(key.AccessKey.SecretAccessKey),
+		"AWS_ACCESS_KEY_ID=" + key.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + key.SecretAccessKey,
 		"AWS_SESSION_TOKEN=",
 		"AWS_REGION=us-east-1",
 		"AWS_ENDPOINT_URL=" + h.World.URL(),

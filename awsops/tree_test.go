@@ -1,0 +1,126 @@
+package awsops
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// chainRecords reads a real-shaped chain: a user assumes eks-node-role,
+// that session assumes a role in another account, which runs instances.
+func chainRecords(tb testing.TB) []TrailRecord {
+	tb.Helper()
+	b, err := os.ReadFile("testdata/assumerole-chain.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var doc struct{ Records []TrailRecord }
+	if err := json.Unmarshal(b, &doc); err != nil {
+		tb.Fatal(err)
+	}
+	return doc.Records
+}
+
+func TestTrackerFollowsTheChain(t *testing.T) {
+	recs := chainRecords(t)
+	tr := newTracker(Session{AccessKeyID: "AKIAYVP4CIPPERUVIFXG", Account: "111122223333"}, time.Now)
+	var derived []Session
+	tr.setOnDerived(func(_ context.Context, s Session) { derived = append(derived, s) })
+	for _, key := range []string{"AKIAYVP4CIPPERUVIFXG", "ASIAYVP4CIPPAAAAAAAA", "ASIAYVP4CIPPBBBBBBBB"} {
+		for i := range recs {
+			if recs[i].UserIdentity.AccessKeyID == key {
+				tr.add(t.Context(), key, &recs[i])
+				tr.add(t.Context(), key, &recs[i]) // seen twice (overlapping slices): counted once
+			}
+		}
+	}
+	if len(derived) != 2 {
+		t.Fatalf("derived = %+v, want two sessions", derived)
+	}
+	first, second := derived[0], derived[1]
+	wantExpires, _ := time.Parse(time.RFC3339, "2026-11-22T22:45:00Z")
+	if first.AccessKeyID != "ASIAYVP4CIPPAAAAAAAA" || first.RoleARN != "arn:aws:iam::111122223333:role/eks-node-role" ||
+		first.SessionName != "botocore-session-1" || !first.Expires.Equal(wantExpires) || first.Depth != 1 ||
+		first.Principal != "arn:aws:sts::111122223333:assumed-role/eks-node-role/botocore-session-1" {
+		t.Errorf("first hop = %+v", first)
+	}
+	if second.ParentAccessKeyID != first.AccessKeyID || second.Account != "444455556666" || second.Depth != 2 || second.SourceIdentity != "mallory" {
+		t.Errorf("second hop = %+v, want a depth-2 session in 444455556666 from %s with source identity mallory", second, first.AccessKeyID)
+	}
+	sessions := tr.sessions()
+	if got := sessions[0].Activity.Events + sessions[1].Activity.Events + sessions[2].Activity.Events; got != 3 {
+		t.Errorf("events = %d, want 3 (duplicates dropped)", got)
+	}
+	if len(tr.created) != 2 || tr.created[0].ID != "i-0abc" || tr.created[0].Region != "ap-southeast-1" || tr.created[0].Account != "444455556666" {
+		t.Errorf("created = %+v, want the two instances in ap-southeast-1 of 444455556666", tr.created)
+	}
+	if len(tr.flagged) != 3 {
+		t.Errorf("flagged = %+v, want both AssumeRole calls and RunInstances", tr.flagged)
+	}
+}
+
+func TestCategorize(t *testing.T) {
+	tests := []struct {
+		name   string
+		rec    TrailRecord
+		wantCa Category
+	}{
+		{"backdoor user", TrailRecord{EventSource: "iam.amazonaws.com", EventName: "CreateUser", ManagementEvent: true}, CategoryIAMPersistence},
+		{"policy", TrailRecord{EventSource: "iam.amazonaws.com", EventName: "PutRolePolicy", ManagementEvent: true}, CategoryIAMPersistence},
+		{"iam read", TrailRecord{EventSource: "iam.amazonaws.com", EventName: "ListRoles", ManagementEvent: true}, CategoryRecon},
+		{"mint", TrailRecord{EventSource: "sts.amazonaws.com", EventName: "GetFederationToken", ManagementEvent: true}, CategoryCredentialMinting},
+		{"spot", TrailRecord{EventSource: "ec2.amazonaws.com", EventName: "RequestSpotInstances", ManagementEvent: true}, CategoryComputeAbuse},
+		{"lambda", TrailRecord{EventSource: "lambda.amazonaws.com", EventName: "CreateFunction20150331", ManagementEvent: true}, CategoryComputeAbuse},
+		{"evasion", TrailRecord{EventSource: "cloudtrail.amazonaws.com", EventName: "StopLogging", ManagementEvent: true}, CategoryDefenseEvasion},
+		{"object read", TrailRecord{EventSource: "s3.amazonaws.com", EventName: "GetObject", EventCategory: "Data"}, CategoryDataAccess},
+		{"secret", TrailRecord{EventSource: "secretsmanager.amazonaws.com", EventName: "GetSecretValue", ManagementEvent: true}, CategoryDataAccess},
+		{"whoami", TrailRecord{EventSource: "sts.amazonaws.com", EventName: "GetCallerIdentity", ManagementEvent: true}, CategoryRecon},
+		{"probe", TrailRecord{EventSource: "rds.amazonaws.com", EventName: "DeleteDBInstance", ErrorCode: "AccessDenied", ManagementEvent: true}, CategoryErrors},
+		{"other", TrailRecord{EventSource: "sqs.amazonaws.com", EventName: "SendMessage", ManagementEvent: true}, CategoryOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := categorize(&tt.rec); got != tt.wantCa {
+				t.Errorf("categorize(%s:%s) = %s, want %s", tt.rec.EventSource, tt.rec.EventName, got, tt.wantCa)
+			}
+		})
+	}
+}
+
+func TestTallyKeepsBoundedDistinctValues(t *testing.T) {
+	tl := newTally()
+	for i := range maxDistinct + 500 {
+		tl.add(&TrailRecord{EventName: "X", SourceIPAddress: "10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256)}, CategoryRecon)
+	}
+	a := tl.activity()
+	if len(a.SourceIPs) != maxDistinct+1 || a.SourceIPs[0].Name != OtherName || a.SourceIPs[0].Count != 500 {
+		t.Errorf("source IPs: %d kept, first %+v; want %d and (other)×500", len(a.SourceIPs), a.SourceIPs[0], maxDistinct+1)
+	}
+}
+
+func FuzzParseExpiration(f *testing.F) {
+	f.Add("Nov 22, 2026, 10:45:00 PM")
+	f.Add("2026-11-22T22:45:00Z")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := parseExpiration(s)
+		if !got.IsZero() && got.Location() != time.UTC {
+			t.Errorf("parseExpiration(%q) = %v, not UTC", s, got)
+		}
+	})
+}
+
+func FuzzMintedSession(f *testing.F) {
+	f.Add(`{"roleArn":"arn:aws:iam::1:role/r","roleSessionName":"s"}`, `{"credentials":{"accessKeyId":"ASIA","expiration":"Nov 22, 2026, 10:45:00 PM"}}`)
+	f.Add(`[]`, `null`)
+	f.Fuzz(func(t *testing.T, req, resp string) {
+		rec := TrailRecord{EventName: "AssumeRole", RequestParameters: json.RawMessage(req), ResponseElements: json.RawMessage(resp), EventTime: time.Unix(0, 0)}
+		s := mintedSession(&rec, Session{AccessKeyID: "AKIA", Depth: 0}, "ASIAX")
+		if s.Depth != 1 || s.ParentAccessKeyID != "AKIA" || s.Expires.IsZero() {
+			t.Errorf("mintedSession = %+v", s)
+		}
+	})
+}

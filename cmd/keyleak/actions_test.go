@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/state"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+var (
+	alice = state.Actor{ID: "users/1", Email: "alice@example.com", Name: "Alice", Platform: "chat"}
+	bob   = state.Actor{ID: "users/2", Email: "bob@example.com", Name: "Bob", Platform: "chat"}
+)
+
+// actionRig is the approval engine wired to the containment actions over
+// the local AWS world, with the seed incident's account in it.
+type actionRig struct {
+	w        *world.World
+	admin    *iam.Client
+	store    *state.Store
+	eng      *commands.Engine
+	inc      state.Incident
+	leaked   world.Credentials
+	node     world.Credentials
+	roleARN  string
+	attacker world.Credentials
+}
+
+func newActionRig(tb testing.TB, moto *world.Moto, identified bool) *actionRig {
+	tb.Helper()
+	ctx := tb.Context()
+	r := &actionRig{w: world.New(tb, moto)}
+	cfg := r.w.Config("us-east-1", r.w.Admin(world.DefaultAccount))
+	r.admin = iam.NewFromConfig(cfg)
+	r.leaked, r.node = r.user(tb, "ci-deploy-user"), r.user(tb, "eks-node-launcher")
+	role, err := r.admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("eks-node-role"), MaxSessionDuration: aws.Int32(43200),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.roleARN = aws.ToString(role.Role.Arn)
+	r.attacker = r.assume(tb, r.leaked, "attacker", time.Now().Add(-3*time.Hour))
+	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("config-bucket")}); err != nil {
+		tb.Fatal(err)
+	}
+
+	r.store, err = state.Open(filepath.Join(tb.TempDir(), "k.db"), state.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.store.Close() })
+	err = r.store.Update(func(tx *state.Tx) (err error) {
+		r.inc, _, err = tx.Report(state.NewIncident{AccessKeyID: r.leaked.AccessKeyID, Reporter: alice, At: time.Now()})
+		if err != nil || !identified {
+			return err
+		}
+		r.inc.AccountID, r.inc.Owner = world.DefaultAccount, "ci-deploy-user"
+		r.inc.OwnerARN = "arn:aws:iam::" + world.DefaultAccount + ":user/ci-deploy-user"
+		return tx.PutIncident(r.inc)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := awsops.NewFromConfig(cfg, awsops.Options{})
+	roles := func(context.Context, state.Incident) ([]string, error) { return []string{r.roleARN}, nil }
+	resources := func(context.Context, state.Incident) ([]awsops.CleanupItem, error) { return nil, nil }
+	r.eng, err = commands.NewEngine(r.store, commands.Policy{Responders: []string{alice.Email, bob.Email}}, time.Now,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), actionSpecs(c, roles, resources)...)
+	if err != nil {
+		tb.Fatalf("the action specs do not make an engine: %v", err)
+	}
+	return r
+}
+
+func (r *actionRig) user(tb testing.TB, name string) world.Credentials {
+	tb.Helper()
+	if _, err := r.admin.CreateUser(tb.Context(), &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+		tb.Fatal(err)
+	}
+	k, err := r.admin.CreateAccessKey(tb.Context(), &iam.CreateAccessKeyInput{UserName: aws.String(name)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return world.Credentials{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey}
+}
+
+func (r *actionRig) assume(tb testing.TB, creds world.Credentials, session string, at time.Time) world.Credentials {
+	tb.Helper()
+	out, err := sts.NewFromConfig(r.w.Config("us-east-1", creds, world.WithEventTime(func() time.Time { return at }))).AssumeRole(tb.Context(),
+		&sts.AssumeRoleInput{RoleArn: aws.String(r.roleARN), RoleSessionName: aws.String(session), DurationSeconds: aws.Int32(43200)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+}
+
+func (r *actionRig) listBuckets(tb testing.TB, creds world.Credentials) string {
+	tb.Helper()
+	cfg := r.w.Config("us-east-1", creds)
+	cfg.RetryMaxAttempts = 1
+	_, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).ListBuckets(tb.Context(), &s3.ListBucketsInput{})
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ""
+}
+
+// approveAndRun has alice request the action, bob approve it, and the
+// engine run it, as the chat flow does; it returns the finished action.
+func (r *actionRig) approveAndRun(tb testing.TB, name string, args ...string) state.Action {
+	tb.Helper()
+	ctx := tb.Context()
+	if _, err := r.eng.Ask(ctx, commands.Request{Actor: alice, Incident: r.inc.ID, Scope: commands.InSpace, Args: args}, name, false); err != nil {
+		tb.Fatalf("request %s: %v", name, err)
+	}
+	var list []state.Action
+	if err := r.store.View(func(tx *state.Tx) (err error) { list, err = tx.Actions(r.inc.ID); return err }); err != nil {
+		tb.Fatal(err)
+	}
+	a := list[len(list)-1]
+	if _, err := r.eng.Decide(ctx, commands.Decision{ActionID: a.ID, Approve: true, Actor: bob}); err != nil {
+		tb.Fatalf("approve %s: %v", a.ID, err)
+	}
+	n := len(r.w.Gateway.Events())
+	if err := r.eng.Run(ctx, a.ID); err != nil {
+		tb.Fatalf("run %s: %v", a.ID, err)
+	}
+	a, err := r.eng.Action(a.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if a.Status != state.ActionSucceeded {
+		tb.Fatalf("%s %s: %s: %s", a.ID, name, a.Status, a.Error)
+	}
+	var made []string
+	for _, e := range r.w.Gateway.Events()[n:] {
+		if !e.ReadOnly && e.ErrorCode == "" {
+			made = append(made, strings.TrimSuffix(e.EventSource, ".amazonaws.com")+":"+e.EventName)
+		}
+	}
+	var planned []string
+	for _, c := range a.Plan {
+		op, _, _ := strings.Cut(c, " ")
+		planned = append(planned, op)
+	}
+	if !slices.Equal(made, planned) {
+		tb.Errorf("%s made %v, the approved plan showed %v", name, made, planned)
+	}
+	if len(a.RequestIDs) == 0 {
+		tb.Errorf("%s recorded no AWS request IDs", name)
+	}
+	return a
+}
+
+func TestActions(t *testing.T) {
+	moto := world.NewMotoTB(t)
+
+	t.Run("seed incident through the approval engine", func(t *testing.T) {
+		r := newActionRig(t, moto, false) // the owner comes from AWS, not the incident
+		r.approveAndRun(t, "deactivate")
+		revoke := r.approveAndRun(t, "revoke-sessions")
+		if !slices.ContainsFunc(revoke.Plan, func(c string) bool { return strings.HasPrefix(c, "iam:PutRolePolicy "+r.roleARN) }) {
+			t.Errorf("revoke-sessions did not cover the investigation's role: %v", revoke.Plan)
+		}
+		cutoff, err := time.Parse(time.RFC3339, revoke.Params[awsops.ParamCutoff])
+		if err != nil {
+			t.Fatalf("frozen cutoff: %v", err)
+		}
+		fresh := r.assume(t, r.node, "node-7", cutoff.Add(2*time.Second))
+		for _, tt := range []struct {
+			name  string
+			creds world.Credentials
+			want  string
+		}{
+			{"leaked key", r.leaked, "InvalidAccessKeyId"},
+			{"attacker's session", r.attacker, "AccessDenied"},
+			{"a node's new session", fresh, ""},
+		} {
+			if got := r.listBuckets(t, tt.creds); got != tt.want {
+				t.Errorf("%s: ListBuckets error %q, want %q", tt.name, got, tt.want)
+			}
+		}
+	})
+
+	t.Run("undo names the request it reverses", func(t *testing.T) {
+		r := newActionRig(t, moto, true)
+		deny := r.approveAndRun(t, "deny-all")
+		lift := r.approveAndRun(t, "lift-deny-all", strings.ToLower(deny.ID))
+		if lift.Params[commands.ParamUndoOf] != deny.ID {
+			t.Errorf("lift-deny-all undo_of = %q, want %q", lift.Params[commands.ParamUndoOf], deny.ID)
+		}
+		if got, err := r.eng.Action(deny.ID); err != nil || got.Undone != lift.ID {
+			t.Errorf("deny-all undone by %q (%v), want %q", got.Undone, err, lift.ID)
+		}
+		if got := r.listBuckets(t, r.leaked); got != "" {
+			t.Errorf("after lift-deny-all the key gets %q", got)
+		}
+	})
+
+	t.Run("refusals reach the responder as they are", func(t *testing.T) {
+		r := newActionRig(t, moto, true)
+		ask := func(name string, args ...string) error {
+			_, err := r.eng.Ask(t.Context(), commands.Request{Actor: alice, Incident: r.inc.ID, Scope: commands.InSpace, Args: args}, name, false)
+			return err
+		}
+		tests := []struct {
+			name, action string
+			args         []string
+			want         string
+		}{
+			{"delete an Active key", "delete-key", nil, "deactivate it first"},
+			{"cleanup of something the investigation did not find", "cleanup", []string{"i-0123456789abcdef0"}, "not among the resources"},
+			{"cleanup without arguments", "cleanup", nil, "needs the IDs"},
+			{"revoke with a bad role", "revoke-sessions", []string{"eks-node-role"}, "not a role ARN"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				msg, ok := commands.AsUserError(ask(tt.action, tt.args...))
+				if !ok || !strings.Contains(msg, tt.want) {
+					t.Errorf("%s: reply %q (user error %v), want it to say %q", tt.action, msg, ok, tt.want)
+				}
+			})
+		}
+		t.Run("root key", func(t *testing.T) {
+			err := r.store.Update(func(tx *state.Tx) error {
+				r.inc.Owner, r.inc.OwnerARN = "root", "arn:aws:iam::"+world.DefaultAccount+":root"
+				return tx.PutIncident(r.inc)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, ok := commands.AsUserError(ask("deactivate"))
+			if !ok || !strings.Contains(msg, "console") {
+				t.Errorf("deactivate of a root key: reply %q, want the console explained", msg)
+			}
+		})
+	})
+}
+
+func TestActionParams(t *testing.T) {
+	inc := state.Incident{ID: "KL-2026-0007"}
+	role := "arn:aws:iam::123456789012:role/eks-node-role"
+	tests := []struct {
+		name    string
+		params  func([]string, state.Incident) (map[string]string, error)
+		args    []string
+		want    map[string]string
+		wantErr string
+	}{
+		{"revoke with roles", roleParams, []string{role}, map[string]string{awsops.ParamRoles: role}, ""},
+		{"revoke without roles uses the investigation's", roleParams, nil, map[string]string{}, ""},
+		{"revoke with a role name, not an ARN", roleParams, []string{"eks-node-role"}, nil, "not a role ARN"},
+		{"lift with its request", roleParams, []string{"kl-2026-0007-a2"}, map[string]string{commands.ParamUndoOf: "KL-2026-0007-A2"}, ""},
+		{"undo with its request", undoParams, []string{"KL-2026-0007-A1"}, map[string]string{commands.ParamUndoOf: "KL-2026-0007-A1"}, ""},
+		{"undo of two requests", undoParams, []string{"KL-2026-0007-A1", "KL-2026-0007-A2"}, nil, "name one request"},
+		{"undo with something else", undoParams, []string{"now"}, nil, "unexpected"},
+		{"undo of another incident's request", undoParams, []string{"KL-2026-0001-A1"}, nil, "unexpected"},
+		{"cleanup", cleanupParams, []string{"i-0abc", "backdoor"}, map[string]string{paramRequested: "i-0abc backdoor"}, ""},
+		{"cleanup of nothing", cleanupParams, nil, nil, "needs the IDs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.params(tt.args, inc)
+			if tt.wantErr != "" {
+				msg, ok := commands.AsUserError(err)
+				if !ok || !strings.Contains(msg, tt.wantErr) {
+					t.Fatalf("err = %v, want a user error saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("params = %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("params[%q] = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestActionSpecsTable(t *testing.T) {
+	specs := actionSpecs(awsops.NewFromConfig(aws.Config{}, awsops.Options{}), nil, nil)
+	byName := map[string]commands.ActionSpec{}
+	for _, s := range specs {
+		byName[s.Name] = s
+	}
+	for _, name := range []string{"deactivate", "reactivate", "revoke-sessions", "quarantine", "release", "deny-all", "cleanup", "delete-key"} {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("no %s action", name)
+		}
+	}
+	for _, s := range specs {
+		if s.Undo != "" {
+			if _, ok := byName[s.Undo]; !ok {
+				t.Errorf("%s's undo %q does not exist", s.Name, s.Undo)
+			}
+		}
+		if want := s.Name == "cleanup" || s.Name == "delete-key"; s.Irreversible != want {
+			t.Errorf("%s irreversible = %v, want %v", s.Name, s.Irreversible, want)
+		}
+	}
+}
