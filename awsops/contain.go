@@ -47,7 +47,7 @@ type ActionPlan struct {
 // done and the error what was not.
 type Result struct {
 	Done       []string // what changed or was already so, in words
-	Calls      []string // the calls that changed AWS, in the plan's format
+	Calls      []string // the calls that succeeded in changing AWS, in the plan's format
 	RequestIDs []string // "service:Operation request-id" for every call made, reads included
 }
 
@@ -167,14 +167,15 @@ func (r *containRun) recordRequests(stack *middleware.Stack) error {
 		}), middleware.After)
 }
 
-// write makes one call that changes AWS and logs it in the plan's format.
+// write makes one call that changes AWS and, once it succeeded, logs it
+// in the plan's format.
 func (r *containRun) write(call string, fn func() error) error {
-	r.mu.Lock()
-	r.calls = append(r.calls, call)
-	r.mu.Unlock()
 	if err := fn(); err != nil {
 		return fmt.Errorf("%s: %w", call, err)
 	}
+	r.mu.Lock()
+	r.calls = append(r.calls, call)
+	r.mu.Unlock()
 	return nil
 }
 

@@ -207,13 +207,30 @@ func (r *containRun) instanceSteps(ctx context.Context, client *ec2.Client, regi
 			if in.State != nil && (in.State.Name == ec2types.InstanceStateNameTerminated || in.State.Name == ec2types.InstanceStateNameShuttingDown) {
 				return nil, nil
 			}
-			return []cleanupStep{{
+			var steps []cleanupStep
+			// Attackers turn on termination protection to keep their miners.
+			attr, err := client.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{
+				InstanceId: aws.String(id), Attribute: ec2types.InstanceAttributeNameDisableApiTermination})
+			if err != nil {
+				return nil, fmt.Errorf("ec2:DescribeInstanceAttribute %s: %w", id, err)
+			}
+			if attr.DisableApiTermination != nil && aws.ToBool(attr.DisableApiTermination.Value) {
+				steps = append(steps, cleanupStep{
+					call: fmt.Sprintf("ec2:ModifyInstanceAttribute %s InstanceId=%s DisableApiTermination=false", region, id),
+					run: func(ctx context.Context) error {
+						_, err := client.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
+							InstanceId: aws.String(id), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)}})
+						return err
+					},
+				})
+			}
+			return append(steps, cleanupStep{
 				call: fmt.Sprintf("ec2:TerminateInstances %s InstanceId=%s", region, id),
 				run: func(ctx context.Context) error {
 					_, err := client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
 					return err
 				},
-			}}, nil
+			}), nil
 		}
 	}
 	return nil, nil

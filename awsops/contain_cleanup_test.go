@@ -64,6 +64,9 @@ func (s *seed) attack(tb testing.TB) map[string]string {
 	ami := aws.String("ami-03cf127a") // one of moto's default AMIs
 	run, err := ec.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: ami, MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeC5Xlarge})
 	must("RunInstances", err)
+	_, err = ec.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: run.Instances[0].InstanceId,
+		DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}})
+	must("ModifyInstanceAttribute", err)
 	spot, err := ec.RequestSpotInstances(ctx, &ec2.RequestSpotInstancesInput{InstanceCount: aws.Int32(1), SpotPrice: aws.String("0.5"),
 		LaunchSpecification: &ec2types.RequestSpotLaunchSpecification{ImageId: ami, InstanceType: ec2types.InstanceTypeC5Xlarge}})
 	must("RequestSpotInstances", err)
@@ -158,7 +161,7 @@ func testCleanup(t *testing.T, moto *world.Moto) {
 	}
 	for _, want := range []string{"iam:DeleteLoginProfile", "iam:RemoveUserFromGroup", "iam:DetachUserPolicy", "iam:DeleteUserPolicy",
 		"iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:DetachRolePolicy", "iam:DeleteRole", "iam:DeleteUser",
-		"ec2:TerminateInstances", "ec2:CancelSpotInstanceRequests", "lambda:DeleteFunction", "iam:DeleteAccessKey"} {
+		"ec2:ModifyInstanceAttribute", "ec2:TerminateInstances", "ec2:CancelSpotInstanceRequests", "lambda:DeleteFunction", "iam:DeleteAccessKey"} {
 		if !slices.Contains(operations(plan.Calls), want) {
 			t.Errorf("plan lacks %s:\n%s", want, strings.Join(plan.Calls, "\n"))
 		}

@@ -23,7 +23,9 @@ type step struct {
 }
 
 func noParams(f func(context.Context, awsops.Target) (awsops.Result, error)) func(context.Context, awsops.Target, map[string]string) (awsops.Result, error) {
-	return func(ctx context.Context, t awsops.Target, _ map[string]string) (awsops.Result, error) { return f(ctx, t) }
+	return func(ctx context.Context, t awsops.Target, _ map[string]string) (awsops.Result, error) {
+		return f(ctx, t)
+	}
 }
 
 // containSteps and undoSteps are the reversible actions and their undos.

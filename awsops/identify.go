@@ -12,8 +12,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 )
 
 // Severity ranks an incident by what the key can do.
@@ -427,4 +430,58 @@ func policyAllows(doc, action string) bool {
 		}
 	}
 	return false
+}
+
+// creationFromTrail moves the key's creation date back to its
+// CreateAccessKey event when CloudTrail recorded it earlier than IAM
+// reports (clock skew, or a restored account), so that the window never
+// starts after the key's first use. One short lookup in us-east-1, where
+// IAM events are recorded.
+func (c *Client) creationFromTrail(ctx context.Context, id *Identity, now time.Time) {
+	cfg, err := c.Account(ctx, id.Account)
+	if err != nil {
+		return
+	}
+	in := &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(id.AccessKeyID)}},
+		StartTime:        aws.Time(now.Add(-maxWindow)), EndTime: aws.Time(now),
+	}
+	ct := cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = "us-east-1" })
+	for range 20 { // pages; the key's IAM events are few
+		out, err := ct.LookupEvents(ctx, in)
+		if err != nil {
+			return
+		}
+		for _, e := range out.Events {
+			if aws.ToString(e.EventName) == "CreateAccessKey" && e.EventTime != nil && e.EventTime.Before(*id.Created) {
+				created := e.EventTime.UTC()
+				id.Created, id.AgeDays = &created, int(now.Sub(created).Hours()/24)
+			}
+		}
+		if out.NextToken == nil {
+			return
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// describeAWSError says what went wrong in a call, in terms a responder
+// can act on.
+func describeAWSError(err error) string {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "timed out: " + err.Error()
+		}
+		return err.Error()
+	}
+	switch code := ae.ErrorCode(); {
+	case strings.Contains(code, "ExpiredToken"), code == "RequestExpired":
+		return "the responder session expired (" + code + "): " + err.Error()
+	case strings.Contains(code, "Throttl"), code == "RequestLimitExceeded", code == "TooManyRequestsException":
+		return "throttled by AWS even after retries (" + code + "): " + err.Error()
+	case strings.Contains(code, "AccessDenied"), code == "UnauthorizedOperation":
+		return "the responder role lacks permission (" + code + "): " + err.Error()
+	}
+	return err.Error()
 }

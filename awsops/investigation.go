@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -204,7 +203,35 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 		inv.Cost = report
 	}
 	inv.FinishedAt = c.Now().UTC()
+	inv.normalize()
 	return inv, ctx.Err()
+}
+
+// normalize gives every list of the document a value, so that JSON
+// shows [] rather than null for a step that found nothing.
+func (r *Investigation) normalize() {
+	for _, l := range []*[]string{&r.Regions, &r.Identity.Capabilities, &r.Identity.SeverityReasons} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	if r.Identity.Policies == nil {
+		r.Identity.Policies = []Policy{}
+	}
+	for _, l := range []*[]FlaggedEvent{&r.Flagged, &r.KMSDecrypts} {
+		if *l == nil {
+			*l = []FlaggedEvent{}
+		}
+	}
+	if r.Resources == nil {
+		r.Resources = []Resource{}
+	}
+	if r.Sweep == nil {
+		r.Sweep = []RegionStats{}
+	}
+	if r.Gaps == nil {
+		r.Gaps = []Gap{}
+	}
 }
 
 // investigationWindow is 90 days back or the key's creation, whichever is
@@ -223,39 +250,6 @@ func investigationWindow(id Identity, key KeyID, since, now time.Time) Window {
 		w.Start, w.Reason = id.Created.UTC(), "since the key was created"
 	}
 	return w
-}
-
-// creationFromTrail moves the key's creation date back to its
-// CreateAccessKey event when CloudTrail recorded it earlier than IAM
-// reports (clock skew, or a restored account), so that the window never
-// starts after the key's first use. One short lookup in us-east-1, where
-// IAM events are recorded.
-func (c *Client) creationFromTrail(ctx context.Context, id *Identity, now time.Time) {
-	cfg, err := c.Account(ctx, id.Account)
-	if err != nil {
-		return
-	}
-	in := &cloudtrail.LookupEventsInput{
-		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(id.AccessKeyID)}},
-		StartTime:        aws.Time(now.Add(-maxWindow)), EndTime: aws.Time(now),
-	}
-	ct := cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = "us-east-1" })
-	for range 20 { // pages; the key's IAM events are few
-		out, err := ct.LookupEvents(ctx, in)
-		if err != nil {
-			return
-		}
-		for _, e := range out.Events {
-			if aws.ToString(e.EventName) == "CreateAccessKey" && e.EventTime != nil && e.EventTime.Before(*id.Created) {
-				created := e.EventTime.UTC()
-				id.Created, id.AgeDays = &created, int(now.Sub(created).Hours()/24)
-			}
-		}
-		if out.NextToken == nil {
-			return
-		}
-		in.NextToken = out.NextToken
-	}
 }
 
 // timeSlices cuts t into n equal slices, newest first.
@@ -321,27 +315,6 @@ func (rc *regionCache) get(ctx context.Context, account string) ([]string, error
 	rc.lists[account] = list
 	rc.mu.Unlock()
 	return list, nil
-}
-
-// describeAWSError says what went wrong in a call, in terms a responder
-// can act on.
-func describeAWSError(err error) string {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return "timed out: " + err.Error()
-		}
-		return err.Error()
-	}
-	switch code := ae.ErrorCode(); {
-	case strings.Contains(code, "ExpiredToken"), code == "RequestExpired":
-		return "the responder session expired (" + code + "): " + err.Error()
-	case strings.Contains(code, "Throttl"), code == "RequestLimitExceeded", code == "TooManyRequestsException":
-		return "throttled by AWS even after retries (" + code + "): " + err.Error()
-	case strings.Contains(code, "AccessDenied"), code == "UnauthorizedOperation":
-		return "the responder role lacks permission (" + code + "): " + err.Error()
-	}
-	return err.Error()
 }
 
 // Resource is something the key or its sessions created.

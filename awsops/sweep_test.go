@@ -42,7 +42,7 @@ func backfill(tb testing.TB, w *world.World, creds world.Credentials, regions []
 		at := func() time.Time { return from.Add(step * time.Duration(next.Add(1)-1)) }
 		client := sts.NewFromConfig(w.Config(region, creds, world.WithSourceIP("203.0.113.9"), world.WithEventTime(at)))
 		var issued atomic.Int64
-		for range 16 / len(regions) + 1 {
+		for range 16/len(regions) + 1 {
 			wg.Go(func() {
 				for issued.Add(1) <= int64(n) {
 					if _, err := client.GetCallerIdentity(tb.Context(), &sts.GetCallerIdentityInput{}); err != nil {
@@ -165,5 +165,46 @@ func TestSweepStopsWithTheContext(t *testing.T) {
 	}
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("took %s after the context ended", d)
+	}
+}
+
+// BenchmarkSweep8Regions sweeps ~20,000 events of one key spread over 8
+// regions and ten days, and reports the achieved LookupEvents rate per
+// region against the 2/s budget. Run with -benchtime=1x: one sweep takes
+// about half a minute, the backfill about as long.
+func BenchmarkSweep8Regions(b *testing.B) {
+	regions := []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"}
+	w := world.Start(b)
+	leaked := newLeakedUser(b, w, world.DefaultAccount, "ci-deploy-user")
+	now := time.Now()
+	start := time.Now()
+	backfill(b, w, leaked, regions, 2500, now.Add(-10*24*time.Hour), now.Add(-time.Minute))
+	b.Logf("backfilled %d events in %s", countEvents(w, leaked.AccessKeyID), time.Since(start).Round(time.Second))
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+	want := countEvents(w, leaked.AccessKeyID)
+	b.ResetTimer()
+	for range b.N {
+		inv, err := c.Investigate(b.Context(), key, awsops.InvestigateOptions{Since: now.Add(-11 * 24 * time.Hour), Regions: regions})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if inv.Activity.Events != want {
+			b.Errorf("events = %d, want %d", inv.Activity.Events, want)
+		}
+		minRate, throttled, requests := float64(awsops.LookupRate), 0, 0
+		for _, st := range inv.Sweep {
+			b.Logf("%s: %d requests, %d pages, %d events, %.3f requests/s, %d throttled", st.Region, st.Requests, st.Pages, st.Events, st.RequestsPerSecond, st.Throttled)
+			minRate = min(minRate, st.RequestsPerSecond)
+			throttled += st.Throttled
+			requests += st.Requests
+		}
+		b.ReportMetric(minRate, "min-req/s/region")
+		b.ReportMetric(float64(throttled), "throttled")
+		b.ReportMetric(float64(requests), "requests")
+		b.ReportMetric(inv.FinishedAt.Sub(inv.StartedAt).Seconds(), "s/investigation")
+		if throttled > 0 {
+			b.Errorf("%d throttled calls, want none", throttled)
+		}
 	}
 }

@@ -110,3 +110,13 @@ func TestProbeSearch(t *testing.T) {
 	}
 	t.Logf("indexbyte loop %v  findKey %v count %v per 2.7MB; hits %d", a/50, b/50, c/50, hits/50)
 }
+
+func TestProbeScanOnly(t *testing.T) {
+	c := newBenchCorpus(t, 8, 2000)
+	s := NewTrailScanner(newTrailGen(t, 7, 8, 0).tracked, TrailScanOptions{})
+	for range 60 {
+		for _, o := range c.objects {
+			s.ScanObject(context.Background(), "x", bytes.NewReader(o), func(TrailMatch) error { return nil })
+		}
+	}
+}

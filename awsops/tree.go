@@ -67,8 +67,9 @@ type Count struct {
 const OtherName = "(other)"
 
 const (
-	maxDistinct = 1000 // distinct values kept per tally field
-	maxFlagged  = 2000 // flagged events kept
+	maxDistinct  = 1000 // distinct values kept per tally field
+	maxFlagged   = 2000 // flagged events kept
+	maxResources = 1000 // created resources kept (and checked)
 )
 
 // tally accumulates an Activity in bounded memory.
@@ -253,7 +254,13 @@ func (tr *tracker) add(ctx context.Context, key string, rec *TrailRecord) {
 		tr.kms = append(tr.kms, flagEvent(rec, cat))
 	}
 	if rec.ErrorCode == "" {
-		tr.created = append(tr.created, createdResources(rec)...)
+		for _, r := range createdResources(rec) {
+			if len(tr.created) < maxResources {
+				tr.created = append(tr.created, r)
+			} else {
+				tr.createdDropped++
+			}
+		}
 	}
 	if !rec.ManagementEvent || rec.EventCategory == "Data" {
 		tr.noteObject(rec)

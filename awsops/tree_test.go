@@ -3,10 +3,14 @@ package awsops
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 )
 
 // chainRecords reads a real-shaped chain: a user assumes eks-node-role,
@@ -123,4 +127,50 @@ func FuzzMintedSession(f *testing.F) {
 			t.Errorf("mintedSession = %+v", s)
 		}
 	})
+}
+
+// BenchmarkMillionEventSweepMemory feeds a million LookupEvents events
+// (pages of 50, as the sweep receives them) through the aggregation and
+// reports the peak heap. The budget is 200 MB. Run with -benchtime=1x.
+func BenchmarkMillionEventSweepMemory(b *testing.B) {
+	const events = 1_000_000
+	const tmpl = `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ci-deploy-user","accountId":"111122223333","accessKeyId":"AKIAYVP4CIPPERUVIFXG","userName":"ci-deploy-user"},"eventTime":"%s","eventSource":"%s","eventName":"%s","awsRegion":"us-east-1","sourceIPAddress":"203.0.%d.%d","userAgent":"aws-cli/2.15.%d","requestParameters":{"bucketName":"b"},"responseElements":null,"requestID":"%d","eventID":"%08d-0000-4000-8000-000000000000","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`
+	names := [][2]string{{"sts.amazonaws.com", "GetCallerIdentity"}, {"ec2.amazonaws.com", "DescribeInstances"}, {"s3.amazonaws.com", "ListBuckets"}, {"iam.amazonaws.com", "CreateUser"}}
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for range b.N {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before := ms.HeapAlloc
+		tr := newTracker(Session{AccessKeyID: "AKIAYVP4CIPPERUVIFXG"}, time.Now)
+		task := sweepTask{attr: cttypes.LookupAttributeKeyAccessKeyId, value: "AKIAYVP4CIPPERUVIFXG"}
+		page := make([]cttypes.Event, 50)
+		var peak uint64
+		for i := 0; i < events; i += len(page) {
+			for j := range page {
+				n := i + j
+				nm := names[n%len(names)]
+				s := fmt.Sprintf(tmpl, base.Add(time.Duration(n)*time.Second).Format(time.RFC3339), nm[0], nm[1], n%200, n%250, n%40, n, n)
+				page[j] = cttypes.Event{CloudTrailEvent: &s}
+			}
+			tr.page(b.Context(), task, page)
+			if i%50_000 == 0 {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc-before)
+			}
+		}
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc-before)
+		if got := tr.sessions()[0].Activity.Events; got != events {
+			b.Fatalf("events = %d, want %d", got, events)
+		}
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapAlloc-before)/(1<<20), "retained-MB")
+		if peak > 200<<20 {
+			b.Errorf("peak heap %d MB, budget 200 MB", peak>>20)
+		}
+		runtime.KeepAlive(tr)
+	}
 }

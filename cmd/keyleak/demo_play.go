@@ -40,7 +40,17 @@ func (d *demo) play(ctx context.Context, dir string) error {
 		return err
 	}
 	space := inc.ChatSpace
-	d.say("The findings show the attacker assumed eks-node-role hours ago. Revoking only sessions issued before now cuts the attacker off and keeps the nodes working. Alice looks first.")
+	var resources []string
+	if items, err := (storedFindings{store: d.app.store}).resources(ctx, inc); err == nil {
+		for _, it := range items {
+			resources = append(resources, it.ID)
+		}
+	}
+	if d.run.Scenario.Name == "seed" {
+		d.say("The findings show the attacker assumed eks-node-role hours ago. Revoking only sessions issued before now cuts the attacker off and keeps the nodes working. Alice looks first.")
+	} else {
+		d.say("The findings show what the key did and every credential it minted. Alice looks at the session revocation first.")
+	}
 	if _, err := d.chat(space, demoAlice, "revoke-sessions --dry-run"); err != nil {
 		return err
 	}
@@ -50,6 +60,12 @@ func (d *demo) play(ctx context.Context, dir string) error {
 	d.say("Now the key itself: deactivate, reversible.")
 	if err := d.contain(space, "deactivate", inc.ID); err != nil {
 		return err
+	}
+	if len(resources) > 0 {
+		d.say("The attacker created %d resources (a backdoor user and its key among them when there is one). Deleting them is irreversible, so it always takes two people; each is shown with the event that created it.", len(resources))
+		if err := d.contain(space, "cleanup "+strings.Join(resources, " "), inc.ID); err != nil {
+			return err
+		}
 	}
 
 	now := time.Now()
@@ -67,11 +83,13 @@ func (d *demo) play(ctx context.Context, dir string) error {
 		}
 		fmt.Fprintf(d.out, "          %s  %s\n", k, outcome)
 	}
-	d.say("Meanwhile the Kubernetes nodes assume eks-node-role as they always do:")
+	d.say("Meanwhile the legitimate workload carries on as it always does:")
 	if err := d.run.Scenario.Legit(ctx, d.run, now, now.Add(16*time.Minute)); err != nil {
-		fmt.Fprintf(d.out, "          the nodes FAIL: %v\n", err)
+		fmt.Fprintf(d.out, "          it FAILS: %v\n", err)
+	} else if d.run.Scenario.Name == "seed" {
+		fmt.Fprintf(d.out, "          %d nodes assumed eks-node-role again: their new sessions work (issued after the cutoff)\n", d.run.Nodes())
 	} else {
-		fmt.Fprintf(d.out, "          %d nodes: new sessions work (issued after the cutoff)\n", d.run.Nodes())
+		fmt.Fprintf(d.out, "          it works\n")
 	}
 	if _, err := d.chat(space, demoBob, "verify"); err != nil {
 		return err
@@ -98,10 +116,10 @@ func (d *demo) play(ctx context.Context, dir string) error {
 	return nil
 }
 
-// contain requests action as Alice, shows that she cannot approve it
+// contain requests an action (with its arguments) as Alice, shows that she cannot approve it
 // herself, has Bob approve it, and waits for the outcome.
-func (d *demo) contain(space, action, incident string) error {
-	if _, err := d.chat(space, demoAlice, action); err != nil {
+func (d *demo) contain(space, line, incident string) error {
+	if _, err := d.chat(space, demoAlice, line); err != nil {
 		return err
 	}
 	a, err := d.lastAction(incident)

@@ -382,8 +382,10 @@ func (f storedFindings) resources(_ context.Context, inc state.Incident) ([]awso
 	return out, nil
 }
 
-// sessionKeys are the temporary keys derived from the incident's key.
-func (f storedFindings) sessionKeys(id string) []string {
+// derivedKeys are the keys that came from the incident's key: the
+// temporary keys of its sessions, and the access keys it (or they)
+// created for other users, a backdoor that outlives the leaked key.
+func (f storedFindings) derivedKeys(id string) []string {
 	inv, err := f.load(id)
 	if err != nil || inv == nil {
 		return nil
@@ -391,6 +393,11 @@ func (f storedFindings) sessionKeys(id string) []string {
 	var out []string
 	for _, s := range inv.Sessions {
 		out = append(out, s.AccessKeyID)
+	}
+	for _, r := range inv.Resources {
+		if r.Type == "AWS::IAM::AccessKey" && r.ID != "" && !slices.Contains(out, r.ID) {
+			out = append(out, r.ID)
+		}
 	}
 	return out
 }
@@ -404,7 +411,7 @@ func verify(ctx context.Context, c *awsops.Client, f storedFindings, inc state.I
 	if t.Roles, err = f.roles(ctx, inc); err != nil {
 		t.Roles = nil // verify the key and the user at least
 	}
-	return c.Verify(ctx, t, awsops.VerifyOptions{Since: since, SessionKeys: f.sessionKeys(inc.ID)})
+	return c.Verify(ctx, t, awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID)})
 }
 
 // verifyReply renders a containment check.

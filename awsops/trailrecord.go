@@ -1,0 +1,94 @@
+package awsops
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// TrailRecord is one CloudTrail event as written in log files, with the
+// fields keyleak uses.
+type TrailRecord struct {
+	EventVersion        string          `json:"eventVersion"`
+	EventTime           time.Time       `json:"eventTime"`
+	EventSource         string          `json:"eventSource"`
+	EventName           string          `json:"eventName"`
+	AWSRegion           string          `json:"awsRegion"`
+	SourceIPAddress     string          `json:"sourceIPAddress"`
+	UserAgent           string          `json:"userAgent"`
+	UserIdentity        TrailIdentity   `json:"userIdentity"`
+	RequestParameters   json.RawMessage `json:"requestParameters"`
+	ResponseElements    json.RawMessage `json:"responseElements"`
+	AdditionalEventData json.RawMessage `json:"additionalEventData"`
+	ErrorCode           string          `json:"errorCode"`
+	ErrorMessage        string          `json:"errorMessage"`
+	RequestID           string          `json:"requestID"`
+	EventID             string          `json:"eventID"`
+	EventType           string          `json:"eventType"`
+	EventCategory       string          `json:"eventCategory"`
+	ReadOnly            bool            `json:"readOnly"`
+	ManagementEvent     bool            `json:"managementEvent"`
+	RecipientAccountID  string          `json:"recipientAccountId"`
+	Resources           []TrailResource `json:"resources"`
+}
+
+// TrailIdentity is a record's userIdentity: who made the call, and with
+// which access key.
+type TrailIdentity struct {
+	Type           string              `json:"type"`
+	PrincipalID    string              `json:"principalId"`
+	ARN            string              `json:"arn"`
+	AccountID      string              `json:"accountId"`
+	AccessKeyID    string              `json:"accessKeyId"`
+	UserName       string              `json:"userName"`
+	InvokedBy      string              `json:"invokedBy"`
+	SessionContext TrailSessionContext `json:"sessionContext"`
+}
+
+// TrailSessionContext describes the session behind temporary credentials.
+type TrailSessionContext struct {
+	SessionIssuer struct {
+		Type        string `json:"type"`
+		PrincipalID string `json:"principalId"`
+		ARN         string `json:"arn"`
+		AccountID   string `json:"accountId"`
+		UserName    string `json:"userName"`
+	} `json:"sessionIssuer"`
+	Attributes struct {
+		CreationDate     string `json:"creationDate"`
+		MFAAuthenticated string `json:"mfaAuthenticated"`
+	} `json:"attributes"`
+	SourceIdentity string `json:"sourceIdentity"`
+}
+
+// TrailResource is one entry of a record's resources list.
+type TrailResource struct {
+	ARN       string `json:"ARN"`
+	AccountID string `json:"accountId"`
+	Type      string `json:"type"`
+}
+
+// CredentialsAccessKeyID returns responseElements.credentials.accessKeyId:
+// the temporary key an STS call (AssumeRole, GetSessionToken…) issued, or
+// "" when the record has none.
+func (r *TrailRecord) CredentialsAccessKeyID() string {
+	if len(r.ResponseElements) == 0 || r.ResponseElements[0] != '{' {
+		return ""
+	}
+	var resp struct {
+		Credentials struct {
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"credentials"`
+	}
+	if json.Unmarshal(r.ResponseElements, &resp) != nil {
+		return ""
+	}
+	return resp.Credentials.AccessKeyID
+}
+
+// TrailMatch is a record that used or issued a tracked key.
+type TrailMatch struct {
+	Object      string // name of the log object
+	Offset      int64  // of the record in the decompressed object
+	AccessKeyID string // the tracked key: the caller's, else the issued one
+	Record      TrailRecord
+}
