@@ -61,17 +61,16 @@ type Refusal struct {
 func (r *Refusal) Error() string { return r.Reason }
 func (r *Refusal) Unwrap() error { return r.Err }
 
-// Reasons for a Refusal, besides ErrProtected.
+// Why an action is refused (a Refusal wraps one, or ErrProtected) or left
+// partly undone (ErrPolicyChanged).
 var (
-	ErrRootKey           = errors.New("root access key")
-	ErrTemporaryKey      = errors.New("temporary access key")
-	ErrIdentityCenter    = errors.New("IAM Identity Center role")
-	ErrKeyStillActive    = errors.New("access key still active")
-	ErrNoEvidence        = errors.New("resource without evidence")
-	ErrPolicyChanged     = errors.New("policy changed since keyleak wrote it")
-	ErrTargetIncomplete  = errors.New("target incomplete")
-	ErrUnknownResource   = errors.New("unknown resource type")
-	ErrNotKeyleaksPolicy = errors.New("not keyleak's policy")
+	ErrRootKey          = errors.New("root access key")
+	ErrTemporaryKey     = errors.New("temporary access key")
+	ErrKeyStillActive   = errors.New("access key still active")
+	ErrNoEvidence       = errors.New("resource without evidence")
+	ErrPolicyChanged    = errors.New("policy changed since keyleak wrote it")
+	ErrTargetIncomplete = errors.New("target incomplete")
+	ErrUnknownResource  = errors.New("unknown resource type")
 )
 
 func refusal(sentinel error, format string, args ...any) error {

@@ -58,7 +58,7 @@ type cleanupStep struct {
 	run  func(ctx context.Context) error
 }
 
-// EncodeCleanupItems freezes items as a plan parameter.
+// encodeCleanupItems freezes items as a plan parameter.
 func encodeCleanupItems(items []CleanupItem) string {
 	b, _ := json.Marshal(items)
 	return string(b)

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 )
 
-// Access key statuses as IAM reports them, plus keyDeleted for a key
+// Access key statuses as IAM reports them, plus KeyDeleted for a key
 // that no longer exists.
 const (
 	KeyActive   = "Active"

@@ -24,6 +24,8 @@ func TestContain(t *testing.T) {
 		{"cleanup removes what the attacker made", testCleanup},
 		{"partial failure is reported and a re-run completes", testPartialRevoke},
 		{"faulty world: complete or say what is missing", testFaults},
+		{"scenario seed: 50 nodes keep working", testScenarioSeed},
+		{"scenario cost attack: everything removed", testScenarioCostAttack},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, moto) })

@@ -45,11 +45,13 @@ type Investigation struct {
 	FlaggedDropped int `json:"flagged_dropped,omitempty"`
 	// KMSDecrypts are kms:Decrypt-like calls, failed ones included.
 	KMSDecrypts []FlaggedEvent `json:"kms_decrypts"`
-	// Resources are what the key and its sessions created.
-	Resources  []Resource    `json:"resources"`
-	DataEvents *DataEvents   `json:"data_events,omitempty"`
-	Cost       *CostReport   `json:"cost,omitempty"`
-	Sweep      []RegionStats `json:"sweep"`
+	// Resources are what the key and its sessions created (at most 1,000).
+	Resources []Resource `json:"resources"`
+	// ResourcesDropped counts created resources beyond those kept.
+	ResourcesDropped int           `json:"resources_dropped,omitempty"`
+	DataEvents       *DataEvents   `json:"data_events,omitempty"`
+	Cost             *CostReport   `json:"cost,omitempty"`
+	Sweep            []RegionStats `json:"sweep"`
 	// Gaps say what could not be established and why; an empty list means
 	// the investigation is complete.
 	Gaps []Gap `json:"gaps"`
@@ -184,7 +186,7 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	tr.mu.Lock()
 	inv.Flagged, inv.FlaggedDropped = slices.Clone(tr.flagged), tr.dropped
 	inv.KMSDecrypts = slices.Clone(tr.kms)
-	inv.Resources = slices.Clone(tr.created)
+	inv.Resources, inv.ResourcesDropped = slices.Clone(tr.created), tr.createdDropped
 	inv.Activity = tr.total.activity()
 	tr.mu.Unlock()
 	inv.Sessions = tr.sessions()

@@ -124,6 +124,7 @@ func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation)
 			t.Errorf("session %s = parent %s via %s role %s account %s, want parent %s via %s role %s account %s",
 				id, s.ParentAccessKeyID, s.MintedBy, s.RoleARN, s.Account, d.ParentKeyID, d.Via, d.RoleARN, d.Account)
 		}
+		t.Logf("session %s sweep started %s after its minting event was seen", id, s.SweepDelay)
 		if s.SweepDelay <= 0 || s.SweepDelay > time.Second {
 			t.Errorf("session %s swept %s after its minting event was seen, want within a second", id, s.SweepDelay)
 		}

@@ -157,7 +157,10 @@ func (r *Investigation) Sections() []Section {
 			}
 			lines = append(lines, line)
 		}
-		out = append(out, Section{Title: "Resources created", Lines: lines})
+		if r.ResourcesDropped > 0 {
+			lines = append(lines, fmt.Sprintf("… and %d more created resources not kept or checked", r.ResourcesDropped))
+		}
+		out = append(out, Section{Title: "Resources created", Lines: lines, Folded: len(lines) > 20})
 	}
 	kms := []string{"none"}
 	if len(r.KMSDecrypts) > 0 {

@@ -140,18 +140,19 @@ type tracker struct {
 	now       func() time.Time
 	onDerived func(ctx context.Context, s Session)
 
-	mu      sync.Mutex
-	seed    maphash.Seed
-	seen    map[uint64]struct{}
-	nodes   map[string]*node
-	order   []string
-	total   *tally
-	flagged []FlaggedEvent
-	dropped int
-	kms     []FlaggedEvent
-	created []Resource
-	spans   map[string]*span // account/region → when tracked keys were active
-	origin  *Session         // for a temporary key: the call that minted it
+	mu             sync.Mutex
+	seed           maphash.Seed
+	seen           map[uint64]struct{}
+	nodes          map[string]*node
+	order          []string
+	total          *tally
+	flagged        []FlaggedEvent
+	dropped        int
+	kms            []FlaggedEvent
+	created        []Resource
+	createdDropped int              // resources beyond maxResources
+	spans          map[string]*span // account/region → when tracked keys were active
+	origin         *Session         // for a temporary key: the call that minted it
 
 	// Data events, from trail files.
 	dataCount      int
@@ -188,6 +189,7 @@ func (tr *tracker) setOnDerived(fn func(ctx context.Context, s Session)) {
 func (tr *tracker) sweepStarted(t sweepTask, delay time.Duration) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	println("DELAY", t.value, t.region, delay.String())
 	if n, ok := tr.nodes[t.value]; ok {
 		n.s.SweepDelay = max(n.s.SweepDelay, delay)
 	}

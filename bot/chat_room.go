@@ -237,7 +237,7 @@ func (r *Room) openRoom(ctx context.Context, inc state.Incident) error {
 // update of the Slack page, in one transaction.
 func (r *Room) record(id, text string, change func(*state.Incident)) (state.Incident, error) {
 	var inc state.Incident
-	err := r.store.Update(func(tx *state.Tx) error {
+	err := r.store.Batch(func(tx *state.Tx) error {
 		var err error
 		if inc, err = tx.Incident(id); err != nil {
 			return err

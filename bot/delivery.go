@@ -272,12 +272,12 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 	var again *Reschedule
 	switch {
 	case errors.As(err, &again):
-		if uerr := w.store.Update(func(tx *state.Tx) error { return tx.Reschedule(m.ID, now.Add(again.After)) }); uerr != nil {
+		if uerr := w.store.Batch(func(tx *state.Tx) error { return tx.Reschedule(m.ID, now.Add(again.After)) }); uerr != nil {
 			log.ErrorContext(ctx, "reschedule", "err", uerr)
 		}
 		return false
 	case err == nil:
-		if uerr := w.store.Update(func(tx *state.Tx) error { return tx.Ack(m.ID) }); uerr != nil {
+		if uerr := w.store.Batch(func(tx *state.Tx) error { return tx.Ack(m.ID) }); uerr != nil {
 			log.ErrorContext(ctx, "record delivery", "err", uerr)
 			return false
 		}
@@ -292,13 +292,13 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 		if errors.As(err, &ra) && ra.After > delay {
 			delay = ra.After
 		}
-		if uerr := w.store.Update(func(tx *state.Tx) error { return tx.Retry(m.ID, now.Add(delay), err.Error()) }); uerr != nil {
+		if uerr := w.store.Batch(func(tx *state.Tx) error { return tx.Retry(m.ID, now.Add(delay), err.Error()) }); uerr != nil {
 			log.ErrorContext(ctx, "record retry", "err", uerr)
 		}
 		log.WarnContext(ctx, "delivery failed, will retry", "err", err, "retry_in", delay.Round(time.Millisecond))
 		return false
 	default:
-		uerr := w.store.Update(func(tx *state.Tx) error {
+		uerr := w.store.Batch(func(tx *state.Tx) error {
 			dead, err2 := tx.DeadLetter(m.ID, now, err.Error())
 			if err2 != nil || m.Incident == "" {
 				return err2

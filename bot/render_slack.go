@@ -66,9 +66,10 @@ func fallbackText(r commands.Reply) string {
 // escape makes user-supplied text safe in mrkdwn: &, < and > are the
 // three characters Slack asks apps to escape, so no text can mention
 // @channel or a user group or forge a link.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return mrkdwnEscaper.Replace(s) }
+
+// mrkdwnEscaper is built once: a Replacer is safe for concurrent use.
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // clip shortens s to at most n bytes on a rune boundary, marking the cut.
 func clip(s string, n int) string {

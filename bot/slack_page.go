@@ -99,7 +99,7 @@ func (p *Pager) Deliver(ctx context.Context, m state.Message) (retry bool, err e
 			return slackRetry("chat.postMessage", err)
 		}
 	}
-	err = p.store.Update(func(tx *state.Tx) error {
+	err = p.store.Batch(func(tx *state.Tx) error {
 		cur, err := tx.Incident(inc.ID)
 		if err != nil {
 			return err
@@ -185,7 +185,7 @@ func (p *Pager) lookupReporter(ctx context.Context, inc state.Incident) state.In
 		p.log.WarnContext(ctx, "reporter's email not found", "incident", inc.ID, "user", inc.Reporter.ID, "err", err)
 		return inc
 	}
-	err = p.store.Update(func(tx *state.Tx) error {
+	err = p.store.Batch(func(tx *state.Tx) error {
 		cur, err := tx.Incident(inc.ID)
 		if err != nil {
 			return err

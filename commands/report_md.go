@@ -217,11 +217,13 @@ func actionFollowUps(rec IncidentRecord) []string {
 }
 
 // mdCell makes text safe in a Markdown table cell.
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", "").Replace(s)
-}
+func mdCell(s string) string { return cellEscaper.Replace(s) }
 
 // mdLine makes text one Markdown line.
-func mdLine(s string) string {
-	return strings.NewReplacer("\n", " ", "\r", "").Replace(s)
-}
+func mdLine(s string) string { return lineEscaper.Replace(s) }
+
+// Replacers are safe for concurrent use; build them once.
+var (
+	cellEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "\r", "")
+	lineEscaper = strings.NewReplacer("\n", " ", "\r", "")
+)

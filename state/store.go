@@ -28,6 +28,9 @@ type Options struct {
 	// NoSync skips fsync on commit. For benchmarks only: a crash may lose
 	// committed transactions.
 	NoSync bool
+	// BatchDelay is how long Batch waits for other writers to share a
+	// commit. Zero means 2 ms.
+	BatchDelay time.Duration
 }
 
 // Store is the open database.
@@ -64,6 +67,10 @@ func openVersion(path string, opts Options, version uint64) (*Store, error) {
 	if err := migrate(db, version); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opts.BatchDelay
+	if db.MaxBatchDelay == 0 {
+		db.MaxBatchDelay = 2 * time.Millisecond
 	}
 	return &Store{db: db, path: path, enqueued: make(chan struct{}, 1)}, nil
 }

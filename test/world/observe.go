@@ -19,6 +19,10 @@ func (g *Gateway) observe(ctx context.Context, c *call, resp *motoResponse) map[
 		return g.observeIAM(c, resp.body)
 	case "sts":
 		return g.observeSTS(ctx, c, resp)
+	case "ec2":
+		return observeEC2(c, resp.body)
+	case "lambda":
+		return observeLambda(c, resp.body)
 	}
 	return nil
 }
@@ -50,10 +54,19 @@ func (g *Gateway) observeIAM(c *call, body []byte) map[string]any {
 		g.keys.deleteUser(c.account, param("userName"))
 	case "DeleteRole":
 		g.keys.deleteRole(c.account, param("roleName"))
-	case "CreateUser", "CreateRole":
-		return map[string]any{strings.ToLower(c.op.Name[6:7]) + c.op.Name[7:]: map[string]any{
-			"arn": firstXML(body, "Arn"), "userId": firstXML(body, "UserId"), "roleId": firstXML(body, "RoleId"),
-			"createDate": formatCloudTrailDate(c.at),
+	case "CreateLoginProfile":
+		return loginProfileElements(c, body)
+	case "CreatePolicy":
+		return policyElements(c, body)
+	case "CreateUser":
+		return map[string]any{"user": map[string]any{
+			"path": firstXML(body, "Path"), "userName": firstXML(body, "UserName"), "arn": firstXML(body, "Arn"),
+			"userId": firstXML(body, "UserId"), "createDate": formatCloudTrailDate(c.at),
+		}}
+	case "CreateRole":
+		return map[string]any{"role": map[string]any{
+			"path": firstXML(body, "Path"), "roleName": firstXML(body, "RoleName"), "arn": firstXML(body, "Arn"),
+			"roleId": firstXML(body, "RoleId"), "createDate": formatCloudTrailDate(c.at),
 		}}
 	}
 	return nil

@@ -55,6 +55,7 @@ func classify(r *http.Request, body []byte, service, account, region string) ope
 		op.Action = iamPrefix(service) + ":" + op.Name
 	}
 	op.ReadOnly = readOnlyName(op.Name)
+	shapeParams(&op)
 	op.Resources = append(op.Resources, paramResources(op.Params, service, account, region)...)
 	return op
 }
