@@ -77,11 +77,11 @@ func refusal(sentinel error, format string, args ...any) error {
 	return &Refusal{Reason: fmt.Sprintf(format, args...), Err: sentinel}
 }
 
-// failures are the parts of an action that failed, joined with "; " and
+// partFailures are the parts of an action that failed, joined with "; " and
 // each still matched by errors.Is.
-type failures []error
+type partFailures []error
 
-func (f failures) Error() string {
+func (f partFailures) Error() string {
 	s := make([]string, len(f))
 	for i, err := range f {
 		s[i] = err.Error()
@@ -89,7 +89,7 @@ func (f failures) Error() string {
 	return strings.Join(s, "; ")
 }
 
-func (f failures) Unwrap() []error { return f }
+func (f partFailures) Unwrap() []error { return f }
 
 // containRun is one plan or execution: SDK clients for the target's
 // account that record the request ID of every call, and the log of the

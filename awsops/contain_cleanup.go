@@ -108,7 +108,7 @@ func (c *Client) ExecuteCleanup(ctx context.Context, t Target, params map[string
 	if err != nil {
 		return Result{}, err
 	}
-	var failed failures
+	var failed partFailures
 	removed := 0
 	for _, it := range items {
 		steps, err := r.cleanupSteps(ctx, it)

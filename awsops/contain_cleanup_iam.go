@@ -3,6 +3,7 @@ package awsops
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -96,6 +97,9 @@ func (r *containRun) userSteps(ctx context.Context, client *iam.Client, it Clean
 // roleSteps removes an IAM role the attacker made: out of its instance
 // profiles (deleting those it leaves empty), its policies, then the role.
 func (r *containRun) roleSteps(ctx context.Context, client *iam.Client, it CleanupItem) ([]cleanupStep, error) {
+	if strings.HasPrefix(it.ID, "AWSReservedSSO_") {
+		return nil, refusal(ErrProtected, "%s is an IAM Identity Center role, which IAM cannot change: remove its permission set assignment in IAM Identity Center", it.ID)
+	}
 	rn := aws.String(it.ID)
 	role, err := client.GetRole(ctx, &iam.GetRoleInput{RoleName: rn})
 	if goneAlready(err) {

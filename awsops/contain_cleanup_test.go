@@ -23,7 +23,7 @@ import (
 // instance profile; an instance, a spot request and a function.
 // It returns the IDs of the EC2 and Lambda resources by event name, which
 // the world's CloudTrail does not record in responseElements.
-func (s *seed) attack(tb testing.TB) map[string]string {
+func (s *ctSeed) attack(tb testing.TB) map[string]string {
 	tb.Helper()
 	ctx := tb.Context()
 	cfg := s.w.Config("us-east-1", s.leaked)
@@ -52,7 +52,7 @@ func (s *seed) attack(tb testing.TB) map[string]string {
 	_, err = ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("eks-node-launcher")})
 	must("CreateAccessKey for another user", err)
 
-	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("persist-role"), AssumeRolePolicyDocument: aws.String(trustAnyone)})
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("persist-role"), AssumeRolePolicyDocument: aws.String(ctTrustAnyone)})
 	must("CreateRole", err)
 	_, err = ic.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("persist-role"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
 	must("AttachRolePolicy", err)
@@ -88,7 +88,7 @@ func (s *seed) attack(tb testing.TB) map[string]string {
 
 // createdBy lists what the world's CloudTrail shows the leaked key
 // created, as the investigation would find it.
-func (s *seed) createdBy(tb testing.TB, ids map[string]string) []awsops.CleanupItem {
+func (s *ctSeed) createdBy(tb testing.TB, ids map[string]string) []awsops.CleanupItem {
 	tb.Helper()
 	var items []awsops.CleanupItem
 	add := func(e world.Record, kind, id string) {
@@ -137,7 +137,7 @@ func (s *seed) createdBy(tb testing.TB, ids map[string]string) []awsops.CleanupI
 }
 
 func testCleanup(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	ctx := t.Context()
 	items := s.createdBy(t, s.attack(t))
 	var kinds []string
@@ -162,7 +162,7 @@ func testCleanup(t *testing.T, moto *world.Moto) {
 	for _, want := range []string{"iam:DeleteLoginProfile", "iam:RemoveUserFromGroup", "iam:DetachUserPolicy", "iam:DeleteUserPolicy",
 		"iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:DetachRolePolicy", "iam:DeleteRole", "iam:DeleteUser",
 		"ec2:ModifyInstanceAttribute", "ec2:TerminateInstances", "ec2:CancelSpotInstanceRequests", "lambda:DeleteFunction", "iam:DeleteAccessKey"} {
-		if !slices.Contains(operations(plan.Calls), want) {
+		if !slices.Contains(ctOperations(plan.Calls), want) {
 			t.Errorf("plan lacks %s:\n%s", want, strings.Join(plan.Calls, "\n"))
 		}
 	}
@@ -171,17 +171,17 @@ func testCleanup(t *testing.T, moto *world.Moto) {
 	if err != nil {
 		t.Fatalf("cleanup: %v (done %v)", err, res.Done)
 	}
-	checkCallsMatch(t, s.w, n, plan, res)
+	ctCallsMatch(t, s.w, n, plan, res)
 
 	// Everything is gone: a second plan has nothing to do, and AWS agrees.
 	again, err := s.c.PlanCleanup(ctx, s.target, items)
 	if err != nil || again.Noop == "" {
 		t.Errorf("cleanup planned again: %v calls, err %v; want nothing to do", again.Calls, err)
 	}
-	if _, err := s.admin.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("backdoor")}); errorCode(t, err) != "NoSuchEntity" {
+	if _, err := s.admin.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("backdoor")}); ctErrorCode(t, err) != "NoSuchEntity" {
 		t.Errorf("backdoor user: err %v, want NoSuchEntity", err)
 	}
-	if _, err := s.admin.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("persist-role")}); errorCode(t, err) != "NoSuchEntity" {
+	if _, err := s.admin.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("persist-role")}); ctErrorCode(t, err) != "NoSuchEntity" {
 		t.Errorf("persist-role: err %v, want NoSuchEntity", err)
 	}
 	keys, err := s.admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("eks-node-launcher")})

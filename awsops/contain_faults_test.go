@@ -15,7 +15,7 @@ import (
 )
 
 // revokedOn reports whether keyleak's revocation is on the role or user.
-func (s *seed) revokedOn(tb testing.TB, arn string) bool {
+func (s *ctSeed) revokedOn(tb testing.TB, arn string) bool {
 	tb.Helper()
 	ctx := tb.Context()
 	name := aws.String("keyleak-revoke-" + s.target.Incident)
@@ -25,11 +25,11 @@ func (s *seed) revokedOn(tb testing.TB, arn string) bool {
 	} else {
 		_, err = s.admin.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(arn[strings.LastIndex(arn, "/")+1:]), PolicyName: name})
 	}
-	return errorCode(tb, err) == ""
+	return ctErrorCode(tb, err) == ""
 }
 
 func testPartialRevoke(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	ctx := t.Context()
 	roleB, roleC := s.newRole(t, "role-b"), s.newRole(t, "role-c")
 	s.target.Roles = []string{s.roleARN, roleB, roleC}
@@ -68,7 +68,7 @@ func testPartialRevoke(t *testing.T, moto *world.Moto) {
 	if err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if got, want := writeEvents(s.w, n), []string{"iam:PutRolePolicy"}; !slices.Equal(got, want) {
+	if got, want := ctWriteEvents(s.w, n), []string{"iam:PutRolePolicy"}; !slices.Equal(got, want) {
 		t.Errorf("re-run changed %v, want only role-c's policy put", got)
 	}
 	if !s.revokedOn(t, roleC) || !strings.Contains(strings.Join(res.Done, "\n"), "3 of 3 roles revoked") {
@@ -77,16 +77,16 @@ func testPartialRevoke(t *testing.T, moto *world.Moto) {
 }
 
 func testFaults(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	attacker := s.assume(t, s.leaked, s.roleARN, "attacker", time.Now().Add(-2*time.Hour))
 
 	t.Run("latency: every action completes as planned", func(t *testing.T) {
 		s.w.Gateway.SetFault("*", world.Fault{Delay: 50 * time.Millisecond})
 		defer s.w.Gateway.SetFault("*", world.Fault{})
-		for _, st := range containSteps(s.c) {
+		for _, st := range ctContainSteps(s.c) {
 			s.run(t, st)
 		}
-		for _, st := range undoSteps(s.c) {
+		for _, st := range ctUndoSteps(s.c) {
 			s.run(t, st)
 		}
 	})
@@ -120,7 +120,7 @@ func testFaults(t *testing.T, moto *world.Moto) {
 		if got := s.listBuckets(t, attacker); got != "AccessDenied" {
 			t.Errorf("attacker's session after the re-run: %q, want AccessDenied", got)
 		}
-		if _, err := s.c.ExecuteLiftRevoke(t.Context(), s.target, mustPlan(t, s.c.PlanLiftRevoke, s.target).Params); err != nil {
+		if _, err := s.c.ExecuteLiftRevoke(t.Context(), s.target, ctMustPlan(t, s.c.PlanLiftRevoke, s.target).Params); err != nil {
 			t.Fatalf("lift: %v", err)
 		}
 	})
@@ -131,7 +131,7 @@ func testFaults(t *testing.T, moto *world.Moto) {
 		s.w.Gateway.SetFault("iam", world.Fault{ErrorRate: 0.15, ThrottleRate: 0.15})
 		defer s.w.Gateway.SetFault("iam", world.Fault{})
 		reruns := 0
-		for _, st := range containSteps(s.c) {
+		for _, st := range ctContainSteps(s.c) {
 			var plan awsops.ActionPlan
 			var err error
 			for range 10 {
@@ -178,7 +178,7 @@ func testFaults(t *testing.T, moto *world.Moto) {
 	})
 }
 
-func mustPlan(tb testing.TB, plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), t awsops.Target) awsops.ActionPlan {
+func ctMustPlan(tb testing.TB, plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), t awsops.Target) awsops.ActionPlan {
 	tb.Helper()
 	p, err := plan(tb.Context(), t)
 	if err != nil {

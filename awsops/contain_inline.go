@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-// principal is an IAM user or role that keyleak puts inline policies on.
-type principal struct {
+// iamPrincipal is an IAM user or role that keyleak puts inline policies on.
+type iamPrincipal struct {
 	ARN     string
 	Account string
 	Name    string
@@ -23,18 +23,18 @@ type principal struct {
 
 // parsePrincipalARN reads arn:aws:iam::<account>:user/<path/>name or
 // :role/<path/>name.
-func parsePrincipalARN(arn string) (principal, error) {
+func parsePrincipalARN(arn string) (iamPrincipal, error) {
 	rest, ok := strings.CutPrefix(arn, "arn:")
 	parts := strings.SplitN(rest, ":", 5)
 	if !ok || len(parts) != 5 || parts[1] != "iam" || len(parts[3]) != 12 {
-		return principal{}, fmt.Errorf("%q is not an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)", arn)
+		return iamPrincipal{}, fmt.Errorf("%q is not an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)", arn)
 	}
 	kind, path, _ := strings.Cut(parts[4], "/")
 	name := path[strings.LastIndex(path, "/")+1:]
 	if name == "" || (kind != "user" && kind != "role") {
-		return principal{}, fmt.Errorf("%q is not an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)", arn)
+		return iamPrincipal{}, fmt.Errorf("%q is not an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)", arn)
 	}
-	return principal{ARN: arn, Account: parts[3], Name: name, Role: kind == "role"}, nil
+	return iamPrincipal{ARN: arn, Account: parts[3], Name: name, Role: kind == "role"}, nil
 }
 
 // keyleakPolicyName is the name of one of keyleak's inline policies for an
@@ -79,7 +79,7 @@ func policyDigest(normal string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func (p principal) inlineCall(op, policy string) string {
+func (p iamPrincipal) inlineCall(op, policy string) string {
 	kind := "User"
 	if p.Role {
 		kind = "Role"
@@ -89,7 +89,7 @@ func (p principal) inlineCall(op, policy string) string {
 
 // inlinePolicy returns the normalised document of p's inline policy name,
 // or "" when there is none.
-func (r *containRun) inlinePolicy(ctx context.Context, p principal, name string) (string, error) {
+func (r *containRun) inlinePolicy(ctx context.Context, p iamPrincipal, name string) (string, error) {
 	client, err := r.iamIn(ctx, p.Account)
 	if err != nil {
 		return "", err
@@ -118,7 +118,7 @@ func (r *containRun) inlinePolicy(ctx context.Context, p principal, name string)
 }
 
 // putInline writes p's inline policy name; note ends the logged call.
-func (r *containRun) putInline(ctx context.Context, p principal, name, doc, note string) error {
+func (r *containRun) putInline(ctx context.Context, p iamPrincipal, name, doc, note string) error {
 	client, err := r.iamIn(ctx, p.Account)
 	if err != nil {
 		return err
@@ -135,7 +135,7 @@ func (r *containRun) putInline(ctx context.Context, p principal, name, doc, note
 
 // deleteInline removes p's inline policy name; a policy already gone is
 // not an error.
-func (r *containRun) deleteInline(ctx context.Context, p principal, name string) error {
+func (r *containRun) deleteInline(ctx context.Context, p iamPrincipal, name string) error {
 	client, err := r.iamIn(ctx, p.Account)
 	if err != nil {
 		return err
@@ -161,7 +161,7 @@ func digestParam(arn string) string { return "digest " + arn }
 // planRemoval plans removing keyleak's inline policy name from each of
 // ps, when it is there and is keyleak's (isOurs). It freezes each
 // document's digest so the execution removes only what was approved.
-func (r *containRun) planRemoval(ctx context.Context, ps []principal, name string, isOurs func(normal string) bool) (ActionPlan, error) {
+func (r *containRun) planRemoval(ctx context.Context, ps []iamPrincipal, name string, isOurs func(normal string) bool) (ActionPlan, error) {
 	p := ActionPlan{Params: map[string]string{}}
 	for _, pr := range ps {
 		doc, err := r.inlinePolicy(ctx, pr, name)
@@ -186,8 +186,8 @@ func (r *containRun) planRemoval(ctx context.Context, ps []principal, name strin
 
 // executeRemoval removes name from each principal whose frozen digest
 // still matches, and reports each that does not.
-func (r *containRun) executeRemoval(ctx context.Context, ps []principal, name string, params map[string]string) (Result, error) {
-	var failed failures
+func (r *containRun) executeRemoval(ctx context.Context, ps []iamPrincipal, name string, params map[string]string) (Result, error) {
+	var failed partFailures
 	removed, planned := 0, 0
 	for _, pr := range ps {
 		want, ok := params[digestParam(pr.ARN)]

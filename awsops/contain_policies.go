@@ -34,8 +34,8 @@ const denyAllDocument = `{"Version":"2012-10-17","Statement":[{"Sid":"KeyleakDen
 
 const denyAllNote = " (Deny *)"
 
-func (r *containRun) userPrincipal() principal {
-	return principal{ARN: r.t.UserARN, Account: r.t.Account, Name: r.t.UserName}
+func (r *containRun) userPrincipal() iamPrincipal {
+	return iamPrincipal{ARN: r.t.UserARN, Account: r.t.Account, Name: r.t.UserName}
 }
 
 // PlanDenyAll plans the break-glass: an explicit deny of everything as
@@ -102,7 +102,7 @@ func (c *Client) PlanLiftDenyAll(ctx context.Context, t Target) (ActionPlan, err
 		return ActionPlan{}, err
 	}
 	want, _ := normalPolicy(denyAllDocument)
-	p, err := r.planRemoval(ctx, []principal{r.userPrincipal()}, keyleakPolicyName("deny-all", t.Incident), func(n string) bool { return n == want })
+	p, err := r.planRemoval(ctx, []iamPrincipal{r.userPrincipal()}, keyleakPolicyName("deny-all", t.Incident), func(n string) bool { return n == want })
 	if err == nil && p.Noop == "" {
 		p.Impact = append(p.Impact, fmt.Sprintf("%s can act again as its own policies allow, with any of its keys that are Active.", t.UserName))
 	}
@@ -118,7 +118,7 @@ func (c *Client) ExecuteLiftDenyAll(ctx context.Context, t Target, params map[st
 	if err := r.checkUser(ctx, "lift the deny on"); err != nil {
 		return Result{}, err
 	}
-	return r.executeRemoval(ctx, []principal{r.userPrincipal()}, keyleakPolicyName("deny-all", t.Incident), params)
+	return r.executeRemoval(ctx, []iamPrincipal{r.userPrincipal()}, keyleakPolicyName("deny-all", t.Incident), params)
 }
 
 // quarantineAttached reports whether the quarantine policy is attached to
@@ -222,7 +222,7 @@ func quarantineGaps(doc string, actions []string) []string {
 			if s.Effect != "Deny" || len(s.Condition) > 0 {
 				continue
 			}
-			if len(s.Action) > 0 && matchesAny(stringList(s.Action), a) || len(s.NotAction) > 0 && !matchesAny(stringList(s.NotAction), a) {
+			if len(s.Action) > 0 && actionMatches(statementElement(s.Action), a) || len(s.NotAction) > 0 && !actionMatches(statementElement(s.NotAction), a) {
 				denied = true
 				break
 			}
@@ -234,8 +234,8 @@ func quarantineGaps(doc string, actions []string) []string {
 	return open
 }
 
-// stringList reads a policy element that is a string or a list of them.
-func stringList(raw json.RawMessage) []string {
+// statementElement reads a policy element that is a string or a list of them.
+func statementElement(raw json.RawMessage) []string {
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
 		return []string{one}
@@ -245,7 +245,7 @@ func stringList(raw json.RawMessage) []string {
 	return many
 }
 
-func matchesAny(patterns []string, action string) bool {
+func actionMatches(patterns []string, action string) bool {
 	for _, p := range patterns {
 		if wildcardMatch(strings.ToLower(p), strings.ToLower(action)) {
 			return true

@@ -14,7 +14,7 @@ import (
 )
 
 func testRefusals(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{Protected: []string{"arn:aws:iam::*:user/break-glass-*"}})
+	s := newCTSeed(t, moto, awsops.Options{Protected: []string{"arn:aws:iam::*:user/break-glass-*"}})
 	ctx := t.Context()
 	s.newUser(t, "break-glass-admin")
 	root := s.target
@@ -41,6 +41,9 @@ func testRefusals(t *testing.T, moto *world.Moto) {
 		{"cleanup of the key's own user", func() (awsops.ActionPlan, error) {
 			return s.c.PlanCleanup(ctx, s.target, []awsops.CleanupItem{{Kind: awsops.CleanupUser, ID: "ci-deploy-user", EventID: "e1"}})
 		}, awsops.ErrProtected, "owns the leaked key"},
+		{"cleanup of an Identity Center role", func() (awsops.ActionPlan, error) {
+			return s.c.PlanCleanup(ctx, s.target, []awsops.CleanupItem{{Kind: awsops.CleanupRole, ID: "AWSReservedSSO_Admin_0123abcd", EventID: "e1"}})
+		}, awsops.ErrProtected, "IAM Identity Center"},
 		{"cleanup of a protected user", func() (awsops.ActionPlan, error) {
 			return s.c.PlanCleanup(ctx, s.target, []awsops.CleanupItem{{Kind: awsops.CleanupUser, ID: "break-glass-admin", EventID: "e1"}})
 		}, awsops.ErrProtected, "protected"},
@@ -55,7 +58,7 @@ func testRefusals(t *testing.T, moto *world.Moto) {
 			if !strings.Contains(err.Error(), tt.reason) {
 				t.Errorf("message %q does not mention %q", err, tt.reason)
 			}
-			if got := writeEvents(s.w, n); len(got) != 0 {
+			if got := ctWriteEvents(s.w, n); len(got) != 0 {
 				t.Errorf("a refused plan changed AWS: %v", got)
 			}
 		})
@@ -63,7 +66,7 @@ func testRefusals(t *testing.T, moto *world.Moto) {
 
 	t.Run("revoke-sessions skips roles it must not touch, and says why", func(t *testing.T) {
 		if _, err := s.admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("AWSReservedSSO_Admin_0123abcd"),
-			Path: aws.String("/aws-reserved/sso.amazonaws.com/"), AssumeRolePolicyDocument: aws.String(trustAnyone)}); err != nil {
+			Path: aws.String("/aws-reserved/sso.amazonaws.com/"), AssumeRolePolicyDocument: aws.String(ctTrustAnyone)}); err != nil {
 			t.Fatal(err)
 		}
 		tg := s.target
@@ -93,14 +96,14 @@ func testRefusals(t *testing.T, moto *world.Moto) {
 }
 
 func testQuarantine(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	ctx := t.Context()
 	pol, err := s.admin.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(awsops.QuarantinePolicyARN)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	version := aws.ToString(pol.Policy.DefaultVersionId)
-	plan, res := s.run(t, step{"quarantine", s.c.PlanQuarantine, s.c.ExecuteQuarantine})
+	plan, res := s.run(t, ctStep{"quarantine", s.c.PlanQuarantine, s.c.ExecuteQuarantine})
 	if got := plan.Params[awsops.ParamPolicyVersion]; got != version {
 		t.Errorf("planned version %q, want the default version %q", got, version)
 	}
@@ -114,7 +117,7 @@ func testQuarantine(t *testing.T, moto *world.Moto) {
 		t.Fatalf("remaining actions = %q, want sts:AssumeRole open and iam:CreateUser denied", remains)
 	}
 	_, err = iam.NewFromConfig(s.w.Config("us-east-1", s.leaked)).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("backdoor")})
-	if got := errorCode(t, err); got != "AccessDenied" {
+	if got := ctErrorCode(t, err); got != "AccessDenied" {
 		t.Errorf("quarantined CreateUser: error %q, want AccessDenied", got)
 	}
 	if _, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).AssumeRole(ctx, &sts.AssumeRoleInput{

@@ -11,9 +11,9 @@ import (
 	"github.com/keyleak/keyleak/test/world"
 )
 
-// playScenario plays s in a fresh world and gives keyleak its identity
+// ctPlayScenario plays s in a fresh world and gives keyleak its identity
 // there, as in a real organisation.
-func playScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario, opts scenario.Options) (*world.World, *scenario.Run, scenario.GroundTruth, *awsops.Client) {
+func ctPlayScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario, opts scenario.Options) (*world.World, *scenario.Run, scenario.GroundTruth, *awsops.Client) {
 	tb.Helper()
 	ctx := tb.Context()
 	w := world.New(tb, moto)
@@ -32,7 +32,7 @@ func playScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario, opts sce
 	return w, run, gt, awsops.NewFromConfig(w.Config("us-east-1", creds), awsops.Options{})
 }
 
-func scenarioTarget(gt scenario.GroundTruth) awsops.Target {
+func ctScenarioTarget(gt scenario.GroundTruth) awsops.Target {
 	t := awsops.Target{
 		Account: gt.Account, UserName: gt.LeakedUser, UserARN: "arn:aws:iam::" + gt.Account + ":user/" + gt.LeakedUser,
 		AccessKeyID: gt.LeakedKeyID, Incident: "KL-2026-0042",
@@ -49,15 +49,15 @@ func scenarioTarget(gt scenario.GroundTruth) awsops.Target {
 // eks-node-role): every credential the attacker holds is refused, and the
 // nodes' next rounds, with sessions issued after the cutoff, all succeed.
 func testScenarioSeed(t *testing.T, moto *world.Moto) {
-	w, run, gt, c := playScenario(t, moto, scenario.Seed(), scenario.Options{})
+	w, run, gt, c := ctPlayScenario(t, moto, scenario.Seed(), scenario.Options{})
 	ctx := t.Context()
-	target := scenarioTarget(gt)
+	target := ctScenarioTarget(gt)
 	if len(target.Roles) == 0 {
 		t.Fatal("the seed attacker assumed no role")
 	}
 	var cutoff time.Time
-	for _, st := range []step{
-		{"deactivate", c.PlanDeactivate, noParams(c.ExecuteDeactivate)},
+	for _, st := range []ctStep{
+		{"deactivate", c.PlanDeactivate, ctNoParams(c.ExecuteDeactivate)},
 		{"revoke-sessions", c.PlanRevokeSessions, c.ExecuteRevokeSessions},
 	} {
 		plan, err := st.plan(ctx, target)
@@ -69,7 +69,7 @@ func testScenarioSeed(t *testing.T, moto *world.Moto) {
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		checkCallsMatch(t, w, n, plan, res)
+		ctCallsMatch(t, w, n, plan, res)
 		if c := plan.Params[awsops.ParamCutoff]; c != "" {
 			cutoff, _ = time.Parse(time.RFC3339, c)
 		}
@@ -85,9 +85,9 @@ func testScenarioSeed(t *testing.T, moto *world.Moto) {
 	}
 }
 
-// cleanupKinds maps the ground truth's resource types to cleanup's kinds
+// ctCleanupKinds maps the ground truth's resource types to cleanup's kinds
 // and the CloudTrail event that creates each.
-var cleanupKinds = map[string]struct{ kind, event string }{
+var ctCleanupKinds = map[string]struct{ kind, event string }{
 	"AWS::EC2::Instance":             {awsops.CleanupInstance, "RunInstances"},
 	"AWS::EC2::SpotInstanceRequest":  {awsops.CleanupSpotRequest, "RequestSpotInstances"},
 	"AWS::Lambda::Function":          {awsops.CleanupFunction, "CreateFunction"},
@@ -102,9 +102,9 @@ var cleanupKinds = map[string]struct{ kind, event string }{
 // testScenarioCostAttack removes everything the cost attacker created, each
 // with the CloudTrail event that created it.
 func testScenarioCostAttack(t *testing.T, moto *world.Moto) {
-	w, run, gt, c := playScenario(t, moto, scenario.CostAttack(), scenario.Options{})
+	w, run, gt, c := ctPlayScenario(t, moto, scenario.CostAttack(), scenario.Options{})
 	ctx := t.Context()
-	target := scenarioTarget(gt)
+	target := ctScenarioTarget(gt)
 	users := map[string]bool{}
 	for _, r := range gt.Resources {
 		if r.Type == "AWS::IAM::User" {
@@ -113,7 +113,7 @@ func testScenarioCostAttack(t *testing.T, moto *world.Moto) {
 	}
 	var items []awsops.CleanupItem
 	for _, r := range gt.Resources {
-		k, ok := cleanupKinds[r.Type]
+		k, ok := ctCleanupKinds[r.Type]
 		if !ok {
 			t.Fatalf("the attacker created a %s, which cleanup does not know", r.Type)
 		}
@@ -148,7 +148,7 @@ func testScenarioCostAttack(t *testing.T, moto *world.Moto) {
 	if err != nil {
 		t.Fatalf("cleanup: %v", err)
 	}
-	checkCallsMatch(t, w, n, plan, res)
+	ctCallsMatch(t, w, n, plan, res)
 	after, err := run.GroundTruth(ctx)
 	if err != nil {
 		t.Fatal(err)

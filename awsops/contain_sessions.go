@@ -63,12 +63,12 @@ func sessionCutoff(now time.Time) string {
 
 // sessionPrincipals are the user (unless root) and the usable roles of
 // the target; skipped explains each role left out.
-func (r *containRun) sessionPrincipals(ctx context.Context, roles []string) (ps []principal, skipped []string, err error) {
+func (r *containRun) sessionPrincipals(ctx context.Context, roles []string) (ps []iamPrincipal, skipped []string, err error) {
 	if !r.t.Root && !r.t.Temporary {
 		if err := r.checkUser(ctx, "revoke the sessions of"); err != nil {
 			return nil, nil, err
 		}
-		ps = append(ps, principal{ARN: r.t.UserARN, Account: r.t.Account, Name: r.t.UserName})
+		ps = append(ps, iamPrincipal{ARN: r.t.UserARN, Account: r.t.Account, Name: r.t.UserName})
 	}
 	seen := map[string]bool{}
 	for _, arn := range roles {
@@ -162,7 +162,7 @@ func (c *Client) PlanRevokeSessions(ctx context.Context, t Target) (ActionPlan, 
 	return p, nil
 }
 
-func principalARNs(ps []principal) string {
+func principalARNs(ps []iamPrincipal) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {
 		s[i] = p.ARN
@@ -171,7 +171,7 @@ func principalARNs(ps []principal) string {
 }
 
 // roleImpact says who else uses a role and what the deny does to them.
-func (r *containRun) roleImpact(ctx context.Context, p principal, cutoff string) string {
+func (r *containRun) roleImpact(ctx context.Context, p iamPrincipal, cutoff string) string {
 	line := fmt.Sprintf("%s: every session issued before %s is refused, the attacker's and legitimate ones alike "+
 		"(workloads must get new credentials; instance-profile credentials refresh within the hour). Sessions issued after it keep working.", p.ARN, cutoff)
 	client, err := r.iamIn(ctx, p.Account)
@@ -211,7 +211,7 @@ func (c *Client) ExecuteRevokeSessions(ctx context.Context, t Target, params map
 	name := keyleakPolicyName("revoke", t.Incident)
 	doc := revokeDocument(cutoff)
 	normal, _ := normalPolicy(doc)
-	var failed failures
+	var failed partFailures
 	okRoles, roles, okUser := 0, 0, false
 	for _, pr := range ps {
 		if pr.Role {
@@ -293,6 +293,6 @@ func (c *Client) ExecuteLiftRevoke(ctx context.Context, t Target, params map[str
 	if err != nil {
 		return Result{}, err
 	}
-	ps = slices.DeleteFunc(ps, func(p principal) bool { _, ok := params[digestParam(p.ARN)]; return !ok })
+	ps = slices.DeleteFunc(ps, func(p iamPrincipal) bool { _, ok := params[digestParam(p.ARN)]; return !ok })
 	return r.executeRemoval(ctx, ps, keyleakPolicyName("revoke", t.Incident), params)
 }

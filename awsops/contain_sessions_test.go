@@ -14,7 +14,7 @@ import (
 // attacker's key and session are refused, while a node that gets a new
 // session keeps working (no 50-node outage).
 func testSeedIncident(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	ctx := t.Context()
 	now := time.Now()
 	attacker := s.assume(t, s.leaked, s.roleARN, "attacker", now.Add(-3*time.Hour))
@@ -45,7 +45,7 @@ func testSeedIncident(t *testing.T, moto *world.Moto) {
 	if err != nil {
 		t.Fatalf("deactivate: %v (done %v)", err, res.Done)
 	}
-	checkCallsMatch(t, s.w, n, plan, res)
+	ctCallsMatch(t, s.w, n, plan, res)
 
 	plan, err = s.c.PlanRevokeSessions(ctx, s.target)
 	if err != nil {
@@ -63,7 +63,7 @@ func testSeedIncident(t *testing.T, moto *world.Moto) {
 	if err != nil {
 		t.Fatalf("revoke-sessions: %v (done %v)", err, res.Done)
 	}
-	checkCallsMatch(t, s.w, n, plan, res)
+	ctCallsMatch(t, s.w, n, plan, res)
 	if len(plan.Calls) != 2 {
 		t.Errorf("revoke-sessions planned %d calls, want 2 (user and eks-node-role): %v", len(plan.Calls), plan.Calls)
 	}
@@ -108,6 +108,30 @@ func testSeedIncident(t *testing.T, moto *world.Moto) {
 	for _, p := range after.Principals {
 		if !p.Revoked || p.Cutoff != plan.Params[awsops.ParamCutoff] {
 			t.Errorf("verify: %s revoked=%v cutoff=%q, want revoked at %s", p.ARN, p.Revoked, p.Cutoff, plan.Params[awsops.ParamCutoff])
+		}
+	}
+}
+
+// testRevokeAgain asks for revoke-sessions twice, ten minutes apart: the
+// second request moves the cutoff forward and says so, and the policy
+// carries the new cutoff.
+func testRevokeAgain(t *testing.T, moto *world.Moto) {
+	now := time.Now().UTC().Truncate(time.Second)
+	s := newCTSeed(t, moto, awsops.Options{Now: func() time.Time { return now }})
+	first, _ := s.run(t, ctStep{"revoke-sessions", s.c.PlanRevokeSessions, s.c.ExecuteRevokeSessions})
+	now = now.Add(10 * time.Minute)
+	second, _ := s.run(t, ctStep{"revoke-sessions", s.c.PlanRevokeSessions, s.c.ExecuteRevokeSessions})
+	want := "already revokes sessions before " + first.Params[awsops.ParamCutoff] + " there; the cutoff moves to " + second.Params[awsops.ParamCutoff]
+	if !strings.Contains(strings.Join(second.Impact, "\n"), want) {
+		t.Errorf("second plan's impact does not say %q:\n%s", want, strings.Join(second.Impact, "\n"))
+	}
+	rep, err := s.c.Verify(t.Context(), s.target, awsops.VerifyOptions{Since: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Principals {
+		if p.Cutoff != second.Params[awsops.ParamCutoff] {
+			t.Errorf("%s cutoff = %q, want %q", p.ARN, p.Cutoff, second.Params[awsops.ParamCutoff])
 		}
 	}
 }

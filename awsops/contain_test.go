@@ -16,6 +16,7 @@ func TestContain(t *testing.T) {
 		run  func(*testing.T, *world.Moto)
 	}{
 		{"seed incident: attacker refused, nodes keep working", testSeedIncident},
+		{"revoking again moves the cutoff", testRevokeAgain},
 		{"undo restores the prior IAM state", testUndoRestores},
 		{"undo leaves a changed policy in place", testUndoLeavesChangedPolicy},
 		{"every action twice is harmless", testIdempotent},

@@ -14,42 +14,42 @@ import (
 	"github.com/keyleak/keyleak/test/world"
 )
 
-// step is one containment action as the approval engine runs it: a plan,
+// ctStep is one containment action as the approval engine runs it: a plan,
 // then an execution with the plan's frozen parameters.
-type step struct {
+type ctStep struct {
 	name string
 	plan func(context.Context, awsops.Target) (awsops.ActionPlan, error)
 	exec func(context.Context, awsops.Target, map[string]string) (awsops.Result, error)
 }
 
-func noParams(f func(context.Context, awsops.Target) (awsops.Result, error)) func(context.Context, awsops.Target, map[string]string) (awsops.Result, error) {
+func ctNoParams(f func(context.Context, awsops.Target) (awsops.Result, error)) func(context.Context, awsops.Target, map[string]string) (awsops.Result, error) {
 	return func(ctx context.Context, t awsops.Target, _ map[string]string) (awsops.Result, error) {
 		return f(ctx, t)
 	}
 }
 
-// containSteps and undoSteps are the reversible actions and their undos.
-func containSteps(c *awsops.Client) []step {
-	return []step{
-		{"deactivate", c.PlanDeactivate, noParams(c.ExecuteDeactivate)},
+// ctContainSteps and ctUndoSteps are the reversible actions and their undos.
+func ctContainSteps(c *awsops.Client) []ctStep {
+	return []ctStep{
+		{"deactivate", c.PlanDeactivate, ctNoParams(c.ExecuteDeactivate)},
 		{"revoke-sessions", c.PlanRevokeSessions, c.ExecuteRevokeSessions},
 		{"quarantine", c.PlanQuarantine, c.ExecuteQuarantine},
-		{"deny-all", c.PlanDenyAll, noParams(c.ExecuteDenyAll)},
+		{"deny-all", c.PlanDenyAll, ctNoParams(c.ExecuteDenyAll)},
 	}
 }
 
-func undoSteps(c *awsops.Client) []step {
-	return []step{
-		{"reactivate", c.PlanReactivate, noParams(c.ExecuteReactivate)},
+func ctUndoSteps(c *awsops.Client) []ctStep {
+	return []ctStep{
+		{"reactivate", c.PlanReactivate, ctNoParams(c.ExecuteReactivate)},
 		{"lift-revoke", c.PlanLiftRevoke, c.ExecuteLiftRevoke},
-		{"release", c.PlanRelease, noParams(c.ExecuteRelease)},
+		{"release", c.PlanRelease, ctNoParams(c.ExecuteRelease)},
 		{"lift-deny-all", c.PlanLiftDenyAll, c.ExecuteLiftDenyAll},
 	}
 }
 
 // run plans and executes st, checking that the execution made exactly
 // the planned calls.
-func (s *seed) run(tb testing.TB, st step) (awsops.ActionPlan, awsops.Result) {
+func (s *ctSeed) run(tb testing.TB, st ctStep) (awsops.ActionPlan, awsops.Result) {
 	tb.Helper()
 	plan, err := st.plan(tb.Context(), s.target)
 	if err != nil {
@@ -63,13 +63,13 @@ func (s *seed) run(tb testing.TB, st step) (awsops.ActionPlan, awsops.Result) {
 	if err != nil {
 		tb.Fatalf("%s: %v (done: %v)", st.name, err, res.Done)
 	}
-	checkCallsMatch(tb, s.w, n, plan, res)
+	ctCallsMatch(tb, s.w, n, plan, res)
 	return plan, res
 }
 
 // addLegitimatePolicies gives the user and role policies of their own,
 // which containment and its undo must leave exactly as they are.
-func (s *seed) addLegitimatePolicies(tb testing.TB) {
+func (s *ctSeed) addLegitimatePolicies(tb testing.TB) {
 	tb.Helper()
 	ctx := tb.Context()
 	doc := aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
@@ -85,10 +85,10 @@ func (s *seed) addLegitimatePolicies(tb testing.TB) {
 }
 
 func testUndoRestores(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	s.addLegitimatePolicies(t)
 	before := s.snapshot(t, "ci-deploy-user", s.roleARN)
-	for _, st := range containSteps(s.c) {
+	for _, st := range ctContainSteps(s.c) {
 		s.run(t, st)
 	}
 	contained := s.snapshot(t, "ci-deploy-user", s.roleARN)
@@ -98,7 +98,7 @@ func testUndoRestores(t *testing.T, moto *world.Moto) {
 	if got := s.listBuckets(t, s.leaked); got != "InvalidAccessKeyId" {
 		t.Errorf("contained key: ListBuckets error %q, want InvalidAccessKeyId", got)
 	}
-	for _, st := range undoSteps(s.c) {
+	for _, st := range ctUndoSteps(s.c) {
 		s.run(t, st)
 	}
 	if after := s.snapshot(t, "ci-deploy-user", s.roleARN); !reflect.DeepEqual(after, before) {
@@ -110,10 +110,10 @@ func testUndoRestores(t *testing.T, moto *world.Moto) {
 }
 
 func testUndoLeavesChangedPolicy(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	ctx := t.Context()
-	s.run(t, step{"revoke-sessions", s.c.PlanRevokeSessions, s.c.ExecuteRevokeSessions})
-	s.run(t, step{"deny-all", s.c.PlanDenyAll, noParams(s.c.ExecuteDenyAll)})
+	s.run(t, ctStep{"revoke-sessions", s.c.PlanRevokeSessions, s.c.ExecuteRevokeSessions})
+	s.run(t, ctStep{"deny-all", s.c.PlanDenyAll, ctNoParams(s.c.ExecuteDenyAll)})
 
 	// Someone edits keyleak's revocation on the role before the undo is
 	// requested: the plan leaves it alone.
@@ -121,7 +121,7 @@ func testUndoLeavesChangedPolicy(t *testing.T, moto *world.Moto) {
 	if _, err := s.admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("eks-node-role"), PolicyName: aws.String("keyleak-revoke-KL-2026-0007"), PolicyDocument: edited}); err != nil {
 		t.Fatal(err)
 	}
-	plan, _ := s.run(t, step{"lift-revoke", s.c.PlanLiftRevoke, s.c.ExecuteLiftRevoke})
+	plan, _ := s.run(t, ctStep{"lift-revoke", s.c.PlanLiftRevoke, s.c.ExecuteLiftRevoke})
 	if len(plan.Calls) != 1 || !strings.Contains(plan.Calls[0], ":user/ci-deploy-user") {
 		t.Errorf("lift-revoke planned %v, want only the user's policy removed", plan.Calls)
 	}
@@ -154,11 +154,11 @@ func testUndoLeavesChangedPolicy(t *testing.T, moto *world.Moto) {
 }
 
 func testIdempotent(t *testing.T, moto *world.Moto) {
-	s := newSeed(t, moto, awsops.Options{})
+	s := newCTSeed(t, moto, awsops.Options{})
 	ctx := t.Context()
-	all := append(containSteps(s.c), undoSteps(s.c)...)
-	all = append(all, step{"deactivate", s.c.PlanDeactivate, noParams(s.c.ExecuteDeactivate)},
-		step{"delete-key", s.c.PlanDeleteKey, noParams(s.c.ExecuteDeleteKey)})
+	all := append(ctContainSteps(s.c), ctUndoSteps(s.c)...)
+	all = append(all, ctStep{"deactivate", s.c.PlanDeactivate, ctNoParams(s.c.ExecuteDeactivate)},
+		ctStep{"delete-key", s.c.PlanDeleteKey, ctNoParams(s.c.ExecuteDeleteKey)})
 	for _, st := range all {
 		plan, _ := s.run(t, st)
 		n := len(s.w.Gateway.Events())
@@ -166,7 +166,7 @@ func testIdempotent(t *testing.T, moto *world.Moto) {
 		if err != nil {
 			t.Errorf("%s again: %v", st.name, err)
 		}
-		if len(again.Calls) != 0 || len(writeEvents(s.w, n)) != 0 {
+		if len(again.Calls) != 0 || len(ctWriteEvents(s.w, n)) != 0 {
 			t.Errorf("%s again changed AWS: %v", st.name, again.Calls)
 		}
 		if !strings.Contains(strings.Join(again.Done, " "), "already") {

@@ -130,7 +130,7 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 }
 
 // revocationOf reads keyleak's revocation on p.
-func (r *containRun) revocationOf(ctx context.Context, p principal, name string) (cutoff string, ok bool, err error) {
+func (r *containRun) revocationOf(ctx context.Context, p iamPrincipal, name string) (cutoff string, ok bool, err error) {
 	doc, err := r.inlinePolicy(ctx, p, name)
 	if err != nil || doc == "" {
 		return "", false, err

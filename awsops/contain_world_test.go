@@ -18,12 +18,12 @@ import (
 	"github.com/keyleak/keyleak/test/world"
 )
 
-const trustAnyone = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`
+const ctTrustAnyone = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`
 
-// seed is the seed incident's account: ci-deploy-user's key leaked, the
+// ctSeed is the seed incident's account: ci-deploy-user's key leaked, the
 // attacker assumed eks-node-role with it hours ago, and nodes assume the
 // same role for their own work.
-type seed struct {
+type ctSeed struct {
 	w       *world.World
 	c       *awsops.Client
 	admin   *iam.Client
@@ -33,11 +33,11 @@ type seed struct {
 	target  awsops.Target
 }
 
-func newSeed(tb testing.TB, moto *world.Moto, opts awsops.Options) *seed {
+func newCTSeed(tb testing.TB, moto *world.Moto, opts awsops.Options) *ctSeed {
 	tb.Helper()
 	w := world.New(tb, moto)
 	adminCfg := w.Config("us-east-1", w.Admin(world.DefaultAccount))
-	s := &seed{w: w, admin: iam.NewFromConfig(adminCfg), c: awsops.NewFromConfig(adminCfg, opts)}
+	s := &ctSeed{w: w, admin: iam.NewFromConfig(adminCfg), c: awsops.NewFromConfig(adminCfg, opts)}
 	s.leaked = s.newUser(tb, "ci-deploy-user")
 	s.node = s.newUser(tb, "eks-node-launcher")
 	s.roleARN = s.newRole(tb, "eks-node-role")
@@ -56,7 +56,7 @@ func newSeed(tb testing.TB, moto *world.Moto, opts awsops.Options) *seed {
 	return s
 }
 
-func (s *seed) newUser(tb testing.TB, name string) world.Credentials {
+func (s *ctSeed) newUser(tb testing.TB, name string) world.Credentials {
 	tb.Helper()
 	ctx := tb.Context()
 	if _, err := s.admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
@@ -69,9 +69,9 @@ func (s *seed) newUser(tb testing.TB, name string) world.Credentials {
 	return world.Credentials{AccessKeyID: *out.AccessKey.AccessKeyId, SecretAccessKey: *out.AccessKey.SecretAccessKey}
 }
 
-func (s *seed) newRole(tb testing.TB, name string) string {
+func (s *ctSeed) newRole(tb testing.TB, name string) string {
 	tb.Helper()
-	out, err := s.admin.CreateRole(tb.Context(), &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trustAnyone), MaxSessionDuration: aws.Int32(12 * 3600)})
+	out, err := s.admin.CreateRole(tb.Context(), &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(ctTrustAnyone), MaxSessionDuration: aws.Int32(12 * 3600)})
 	if err != nil {
 		tb.Fatalf("create role %s: %v", name, err)
 	}
@@ -79,7 +79,7 @@ func (s *seed) newRole(tb testing.TB, name string) string {
 }
 
 // assume assumes roleARN with creds as if at time at.
-func (s *seed) assume(tb testing.TB, creds world.Credentials, roleARN, session string, at time.Time) world.Credentials {
+func (s *ctSeed) assume(tb testing.TB, creds world.Credentials, roleARN, session string, at time.Time) world.Credentials {
 	tb.Helper()
 	client := sts.NewFromConfig(s.w.Config("us-east-1", creds, world.WithEventTime(func() time.Time { return at })))
 	out, err := client.AssumeRole(tb.Context(), &sts.AssumeRoleInput{
@@ -94,15 +94,15 @@ func (s *seed) assume(tb testing.TB, creds world.Credentials, roleARN, session s
 
 // listBuckets is the attacker's (or a node's) next call; it returns the
 // AWS error code, "" on success.
-func (s *seed) listBuckets(tb testing.TB, creds world.Credentials) string {
+func (s *ctSeed) listBuckets(tb testing.TB, creds world.Credentials) string {
 	tb.Helper()
 	cfg := s.w.Config("us-east-1", creds)
 	cfg.RetryMaxAttempts = 1
 	_, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).ListBuckets(tb.Context(), &s3.ListBucketsInput{})
-	return errorCode(tb, err)
+	return ctErrorCode(tb, err)
 }
 
-func errorCode(tb testing.TB, err error) string {
+func ctErrorCode(tb testing.TB, err error) string {
 	tb.Helper()
 	if err == nil {
 		return ""
@@ -115,8 +115,8 @@ func errorCode(tb testing.TB, err error) string {
 	return ""
 }
 
-// iamState is what undo must restore.
-type iamState struct {
+// ctIAMState is what undo must restore.
+type ctIAMState struct {
 	KeyStatus      string
 	UserPolicies   []string
 	UserAttached   []string
@@ -126,10 +126,10 @@ type iamState struct {
 	AttachedByRole map[string][]string
 }
 
-func (s *seed) snapshot(tb testing.TB, user string, roles ...string) iamState {
+func (s *ctSeed) snapshot(tb testing.TB, user string, roles ...string) ctIAMState {
 	tb.Helper()
 	ctx := tb.Context()
-	st := iamState{RolePolicies: map[string][]string{}, RoleDocuments: map[string]string{}, UserDocuments: map[string]string{}, AttachedByRole: map[string][]string{}}
+	st := ctIAMState{RolePolicies: map[string][]string{}, RoleDocuments: map[string]string{}, UserDocuments: map[string]string{}, AttachedByRole: map[string][]string{}}
 	keys, err := s.admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	if err != nil {
 		tb.Fatalf("list keys: %v", err)
@@ -181,26 +181,26 @@ func (s *seed) snapshot(tb testing.TB, user string, roles ...string) iamState {
 	return st
 }
 
-// versionedName is the API version some services (Lambda) add to
+// ctVersionedName is the API version some services (Lambda) add to
 // CloudTrail event names: DeleteFunction20150331.
-var versionedName = regexp.MustCompile(`\d{8}(v\d+)?$`)
+var ctVersionedName = regexp.MustCompile(`\d{8}(v\d+)?$`)
 
-// writeEvents returns the calls that changed AWS (not read-only) which
+// ctWriteEvents returns the calls that changed AWS (not read-only) which
 // the world recorded after the first n events, as "service:Operation".
-func writeEvents(w *world.World, n int) []string {
+func ctWriteEvents(w *world.World, n int) []string {
 	var got []string
 	for _, e := range w.Gateway.Events()[n:] {
 		if e.ReadOnly || e.ErrorCode != "" {
 			continue
 		}
 		svc, _, _ := strings.Cut(e.EventSource, ".")
-		got = append(got, svc+":"+versionedName.ReplaceAllString(e.EventName, ""))
+		got = append(got, svc+":"+ctVersionedName.ReplaceAllString(e.EventName, ""))
 	}
 	return got
 }
 
-// operations returns the "service:Operation" of each call of a plan.
-func operations(calls []string) []string {
+// ctOperations returns the "service:Operation" of each call of a plan.
+func ctOperations(calls []string) []string {
 	ops := make([]string, len(calls))
 	for i, c := range calls {
 		ops[i], _, _ = strings.Cut(c, " ")
@@ -208,14 +208,14 @@ func operations(calls []string) []string {
 	return ops
 }
 
-// checkCallsMatch asserts that an execution made exactly the planned
+// ctCallsMatch asserts that an execution made exactly the planned
 // calls: by its own log, by its request IDs, and by the world's CloudTrail.
-func checkCallsMatch(tb testing.TB, w *world.World, eventsBefore int, plan awsops.ActionPlan, res awsops.Result) {
+func ctCallsMatch(tb testing.TB, w *world.World, eventsBefore int, plan awsops.ActionPlan, res awsops.Result) {
 	tb.Helper()
 	if !slices.Equal(res.Calls, plan.Calls) {
 		tb.Errorf("executed calls:\n  %s\nplanned:\n  %s", strings.Join(res.Calls, "\n  "), strings.Join(plan.Calls, "\n  "))
 	}
-	if got, want := writeEvents(w, eventsBefore), operations(plan.Calls); !slices.Equal(got, want) {
+	if got, want := ctWriteEvents(w, eventsBefore), ctOperations(plan.Calls); !slices.Equal(got, want) {
 		tb.Errorf("calls that changed AWS (CloudTrail) = %v, planned %v", got, want)
 	}
 	var idOps []string
@@ -226,7 +226,7 @@ func checkCallsMatch(tb testing.TB, w *world.World, eventsBefore int, plan awsop
 		}
 		idOps = append(idOps, op)
 	}
-	for _, op := range operations(plan.Calls) {
+	for _, op := range ctOperations(plan.Calls) {
 		if !slices.Contains(idOps, op) {
 			tb.Errorf("no request ID recorded for %s (have %v)", op, idOps)
 		}

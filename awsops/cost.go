@@ -105,21 +105,21 @@ func (cc *CostCache) Get(ctx context.Context, c *Client, account string, from, t
 	return r, nil
 }
 
-const day = 24 * time.Hour
+const oneDay = 24 * time.Hour
 
 // costDates returns the window's first day, its exclusive end and the
 // baseline's first day.
 func costDates(from, to time.Time, baselineDays int) (start, end, base string) {
-	first := from.UTC().Truncate(day)
-	last := to.UTC().Truncate(day)
-	if last.Sub(first) > maxCostDays*day {
-		first = last.Add(-maxCostDays * day)
+	first := from.UTC().Truncate(oneDay)
+	last := to.UTC().Truncate(oneDay)
+	if last.Sub(first) > maxCostDays*oneDay {
+		first = last.Add(-maxCostDays * oneDay)
 	}
 	if baselineDays <= 0 {
 		baselineDays = DefaultBaselineDays
 	}
 	const layout = "2006-01-02"
-	return first.Format(layout), last.Add(day).Format(layout), first.Add(-time.Duration(baselineDays) * day).Format(layout)
+	return first.Format(layout), last.Add(oneDay).Format(layout), first.Add(-time.Duration(baselineDays) * oneDay).Format(layout)
 }
 
 // costReport queries ce:GetCostAndUsage once (all pages) over baseline
@@ -219,5 +219,5 @@ func (c *Client) costReport(ctx context.Context, account, start, end, base strin
 func daysBetween(a, b string) int {
 	ta, _ := time.Parse("2006-01-02", a)
 	tb, _ := time.Parse("2006-01-02", b)
-	return max(int(tb.Sub(ta)/day), 1)
+	return max(int(tb.Sub(ta)/oneDay), 1)
 }

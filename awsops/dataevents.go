@@ -223,7 +223,7 @@ func trailSpans(tr *tracker, w Window) []trailSpan {
 				first, last = minTime(first, s.Issued), maxTime(last, minTime(s.Expires, w.End))
 			}
 		}
-		for d := first.UTC().Truncate(day); !d.After(last); d = d.Add(day) {
+		for d := first.UTC().Truncate(oneDay); !d.After(last); d = d.Add(oneDay) {
 			out = append(out, trailSpan{prefix: "AWSLogs/" + account + "/CloudTrail/" + region + "/" + d.Format("2006/01/02") + "/",
 				first: first, last: last})
 		}

@@ -343,10 +343,10 @@ type policyDocument struct {
 }
 
 type policyStatement struct {
-	Effect    string        `json:"Effect"`
-	Action    policyStrings `json:"Action"`
-	NotAction policyStrings `json:"NotAction"`
-	Resource  policyStrings `json:"Resource"`
+	Effect    string          `json:"Effect"`
+	Action    statementValues `json:"Action"`
+	NotAction statementValues `json:"NotAction"`
+	Resource  statementValues `json:"Resource"`
 }
 
 type policyStatements []policyStatement
@@ -363,15 +363,15 @@ func (s *policyStatements) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*[]policyStatement)(s))
 }
 
-type policyStrings []string
+type statementValues []string
 
-func (l *policyStrings) UnmarshalJSON(b []byte) error {
+func (l *statementValues) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var one string
 		if err := json.Unmarshal(b, &one); err != nil {
 			return err
 		}
-		*l = policyStrings{one}
+		*l = statementValues{one}
 		return nil
 	}
 	return json.Unmarshal(b, (*[]string)(l))

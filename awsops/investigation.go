@@ -127,7 +127,7 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	inv.Window = investigationWindow(inv.Identity, key, opts.Since, now)
 
 	root := Session{AccessKeyID: key.String(), Account: account, Principal: inv.Identity.ARN}
-	tr := newTracker(root, c.Now)
+	tr := newTracker(root)
 	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}}
 	var sw *sweeper
 	tr.onDerived = func(ctx context.Context, s Session) {
@@ -175,6 +175,9 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	inv.Sweep = stats
 	inv.Gaps = append(inv.Gaps, gaps...)
 	if err := ctx.Err(); err != nil {
+		inv.Sessions = tr.sessions()
+		inv.FinishedAt = c.Now().UTC()
+		inv.normalize()
 		return inv, fmt.Errorf("investigate %s: %w", key, err)
 	}
 

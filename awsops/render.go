@@ -55,13 +55,13 @@ func (r *Investigation) write(w io.Writer, title func(Section) string, bullet st
 	return err
 }
 
-const stamp = "2006-01-02 15:04:05Z"
+const timeLayoutUTC = "2006-01-02 15:04:05Z"
 
-func ts(t time.Time) string {
+func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.UTC().Format(stamp)
+	return t.UTC().Format(timeLayoutUTC)
 }
 
 // Summary is the few lines a responder reads first.
@@ -86,9 +86,9 @@ func (r *Investigation) Summary() []string {
 	}
 	a := r.Activity
 	if a.Events == 0 {
-		lines = append(lines, fmt.Sprintf("No CloudTrail events found from %s to %s.", ts(r.Window.Start), ts(r.Window.End)))
+		lines = append(lines, fmt.Sprintf("No CloudTrail events found from %s to %s.", fmtTime(r.Window.Start), fmtTime(r.Window.End)))
 	} else {
-		lines = append(lines, fmt.Sprintf("%d events (%d failed) from %s to %s in %s.", a.Events, a.Errors, ts(a.First), ts(a.Last), joinCounts(a.Regions, 5, false)))
+		lines = append(lines, fmt.Sprintf("%d events (%d failed) from %s to %s in %s.", a.Events, a.Errors, fmtTime(a.First), fmtTime(a.Last), joinCounts(a.Regions, 5, false)))
 	}
 	if len(r.Flagged) > 0 {
 		byCat := map[string]int{}
@@ -151,7 +151,7 @@ func (r *Investigation) Sections() []Section {
 	if len(r.Resources) > 0 {
 		var lines []string
 		for _, x := range r.Resources {
-			line := fmt.Sprintf("%s %s in %s (account %s) · created by %s at %s with %s · exists: %s", x.Type, orDash(x.ID), x.Region, x.Account, x.CreatedBy, ts(x.CreatedAt), x.AccessKeyID, x.Exists)
+			line := fmt.Sprintf("%s %s in %s (account %s) · created by %s at %s with %s · exists: %s", x.Type, orDash(x.ID), x.Region, x.Account, x.CreatedBy, fmtTime(x.CreatedAt), x.AccessKeyID, x.Exists)
 			if x.ExistsDetail != "" {
 				line += " (" + x.ExistsDetail + ")"
 			}
@@ -185,7 +185,7 @@ func (r *Investigation) Sections() []Section {
 	if quiet > 0 {
 		sweep = append(sweep, fmt.Sprintf("%d more account-regions swept without events or errors", quiet))
 	}
-	out = append(out, Section{Title: "CloudTrail sweep", Lines: append([]string{fmt.Sprintf("window %s to %s (%s)", ts(r.Window.Start), ts(r.Window.End), r.Window.Reason)}, sweep...), Folded: true})
+	out = append(out, Section{Title: "CloudTrail sweep", Lines: append([]string{fmt.Sprintf("window %s to %s (%s)", fmtTime(r.Window.Start), fmtTime(r.Window.End), r.Window.Reason)}, sweep...), Folded: true})
 	if len(r.Gaps) > 0 {
 		var lines []string
 		for _, g := range r.Gaps {
@@ -208,12 +208,12 @@ func (r *Investigation) identitySection() Section {
 	if id.Status != "" || id.Created != nil {
 		created := "—"
 		if id.Created != nil {
-			created = ts(*id.Created)
+			created = fmtTime(*id.Created)
 		}
 		lines = append(lines, fmt.Sprintf("status %s · created %s (%d days ago)", orDash(id.Status), created, id.AgeDays))
 	}
 	if lu := id.LastUsed; lu != nil {
-		lines = append(lines, fmt.Sprintf("last used %s · %s in %s", ts(lu.Time), orDash(lu.Service), orDash(lu.Region)))
+		lines = append(lines, fmt.Sprintf("last used %s · %s in %s", fmtTime(lu.Time), orDash(lu.Service), orDash(lu.Region)))
 	}
 	for _, p := range id.Policies {
 		flags := ""
@@ -241,7 +241,7 @@ func (r *Investigation) identitySection() Section {
 func (r *Investigation) activitySection() Section {
 	a := r.Activity
 	lines := []string{
-		fmt.Sprintf("%d events, %d failed · first %s · last %s", a.Events, a.Errors, ts(a.First), ts(a.Last)),
+		fmt.Sprintf("%d events, %d failed · first %s · last %s", a.Events, a.Errors, fmtTime(a.First), fmtTime(a.Last)),
 		"by category: " + joinCounts(a.Categories, 10, false),
 		"top calls: " + joinCounts(a.EventNames, 12, false),
 		"regions: " + joinCounts(a.Regions, 20, false),
@@ -270,7 +270,7 @@ func (r *Investigation) treeSection() Section {
 			if s.SessionName != "" {
 				head += " · session " + s.SessionName
 			}
-			head += fmt.Sprintf(" · issued %s from %s · expires %s", ts(s.Issued), orDash(s.SourceIP), ts(s.Expires))
+			head += fmt.Sprintf(" · issued %s from %s · expires %s", fmtTime(s.Issued), orDash(s.SourceIP), fmtTime(s.Expires))
 		} else if s.Principal != "" {
 			head += " · " + s.Principal
 		}
@@ -296,7 +296,7 @@ func (r *Investigation) treeSection() Section {
 func dataSection(d *DataEvents) Section {
 	lines := []string{fmt.Sprintf("s3://%s: %d log files (%d unreadable) in %d day folders · %d data events: %s", d.Bucket, d.Objects, d.FailedObjects, len(d.Prefixes), d.Events, joinCounts(d.EventNames, 6, false))}
 	for _, o := range d.Accessed {
-		line := fmt.Sprintf("%s/%s · %s ×%d · %s–%s · by %s from %s", o.Bucket, o.Key, strings.Join(o.EventNames, ","), o.Count, ts(o.First), ts(o.Last), strings.Join(o.AccessKeyIDs, ","), strings.Join(o.SourceIPs, ","))
+		line := fmt.Sprintf("%s/%s · %s ×%d · %s–%s · by %s from %s", o.Bucket, o.Key, strings.Join(o.EventNames, ","), o.Count, fmtTime(o.First), fmtTime(o.Last), strings.Join(o.AccessKeyIDs, ","), strings.Join(o.SourceIPs, ","))
 		if o.Sensitive != "" {
 			line = "SENSITIVE (" + o.Sensitive + "): " + line
 		}
@@ -327,7 +327,7 @@ func costSection(c *CostReport) Section {
 }
 
 func flaggedLine(f FlaggedEvent) string {
-	line := fmt.Sprintf("%s %s %s:%s in %s from %s (%s) with %s", ts(f.Time), f.Category, strings.TrimSuffix(f.EventSource, ".amazonaws.com"), f.EventName, f.Region, orDash(f.SourceIP), orDash(f.UserAgent), f.AccessKeyID)
+	line := fmt.Sprintf("%s %s %s:%s in %s from %s (%s) with %s", fmtTime(f.Time), f.Category, strings.TrimSuffix(f.EventSource, ".amazonaws.com"), f.EventName, f.Region, orDash(f.SourceIP), orDash(f.UserAgent), f.AccessKeyID)
 	if f.Target != "" {
 		line += " → " + f.Target
 	}
@@ -349,7 +349,7 @@ func gapLine(g Gap) string {
 		line += " (" + strings.Join(where, " ") + ")"
 	}
 	if !g.From.IsZero() {
-		line += fmt.Sprintf(" %s to %s", ts(g.From), ts(g.To))
+		line += fmt.Sprintf(" %s to %s", fmtTime(g.From), fmtTime(g.To))
 	}
 	return line + ": " + g.Reason
 }
@@ -375,13 +375,13 @@ func (r *Investigation) FollowUps() []string {
 			}
 			if !seenRole[target] {
 				seenRole[target] = true
-				out = append(out, fmt.Sprintf("revoke the sessions of %s issued before now: %s (%s) stays valid until %s", target, s.AccessKeyID, s.MintedBy, ts(s.Expires)))
+				out = append(out, fmt.Sprintf("revoke the sessions of %s issued before now: %s (%s) stays valid until %s", target, s.AccessKeyID, s.MintedBy, fmtTime(s.Expires)))
 			}
 		}
 	}
 	for _, x := range r.Resources {
 		if x.Exists == "yes" || x.Exists == "unknown" {
-			out = append(out, fmt.Sprintf("review and delete %s %s in %s (created by %s at %s)", x.Type, orDash(x.ID), x.Region, x.CreatedBy, ts(x.CreatedAt)))
+			out = append(out, fmt.Sprintf("review and delete %s %s in %s (created by %s at %s)", x.Type, orDash(x.ID), x.Region, x.CreatedBy, fmtTime(x.CreatedAt)))
 		}
 	}
 	if d := r.DataEvents; d != nil {

@@ -336,7 +336,7 @@ func (d *recordDecoder) resources(dst *[]TrailResource) {
 			if n == cap(s) { // then len(s) == n too
 				s = append(s, TrailResource{})[:n]
 			}
-			if n == len(s) {
+			if n >= 0 { s = append(s[:n], TrailResource{}); continue } ; if n == len(s) {
 				s = s[:n+1]
 			}
 			d.resource(&s[n])

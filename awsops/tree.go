@@ -137,22 +137,21 @@ func counts(m map[string]int) []Count {
 // called without its lock held.
 type tracker struct {
 	root      string
-	now       func() time.Time
 	onDerived func(ctx context.Context, s Session)
 
 	mu             sync.Mutex
 	seed           maphash.Seed
 	seen           map[uint64]struct{}
-	nodes          map[string]*node
+	nodes          map[string]*treeNode
 	order          []string
 	total          *tally
 	flagged        []FlaggedEvent
 	dropped        int
 	kms            []FlaggedEvent
 	created        []Resource
-	createdDropped int              // resources beyond maxResources
-	spans          map[string]*span // account/region → when tracked keys were active
-	origin         *Session         // for a temporary key: the call that minted it
+	createdDropped int                    // resources beyond maxResources
+	spans          map[string]*activeSpan // account/region → when tracked keys were active
+	origin         *Session               // for a temporary key: the call that minted it
 
 	// Data events, from trail files.
 	dataCount      int
@@ -161,19 +160,19 @@ type tracker struct {
 	objectsDropped int
 }
 
-type node struct {
+type treeNode struct {
 	s Session
 	t *tally
 }
 
-// span is the time range of activity in one account and region.
-type span struct{ first, last time.Time }
+// activeSpan is the time range of activity in one account and region.
+type activeSpan struct{ first, last time.Time }
 
-func newTracker(root Session, now func() time.Time) *tracker {
-	tr := &tracker{root: root.AccessKeyID, now: now, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{},
-		nodes: map[string]*node{}, total: newTally(), spans: map[string]*span{},
+func newTracker(root Session) *tracker {
+	tr := &tracker{root: root.AccessKeyID, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{},
+		nodes: map[string]*treeNode{}, total: newTally(), spans: map[string]*activeSpan{},
 		dataNames: map[string]int{}, objects: map[string]*ObjectAccess{}}
-	tr.nodes[root.AccessKeyID] = &node{s: root, t: newTally()}
+	tr.nodes[root.AccessKeyID] = &treeNode{s: root, t: newTally()}
 	tr.order = append(tr.order, root.AccessKeyID)
 	return tr
 }
@@ -189,7 +188,6 @@ func (tr *tracker) setOnDerived(fn func(ctx context.Context, s Session)) {
 func (tr *tracker) sweepStarted(t sweepTask, delay time.Duration) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	println("DELAY", t.value, t.region, delay.String())
 	if n, ok := tr.nodes[t.value]; ok {
 		n.s.SweepDelay = max(n.s.SweepDelay, delay)
 	}
@@ -271,7 +269,7 @@ func (tr *tracker) add(ctx context.Context, key string, rec *TrailRecord) {
 	if id := rec.CredentialsAccessKeyID(); id != "" && rec.ErrorCode == "" {
 		if _, known := tr.nodes[id]; !known {
 			s := mintedSession(rec, n.s, id)
-			tr.nodes[id] = &node{s: s, t: newTally()}
+			tr.nodes[id] = &treeNode{s: s, t: newTally()}
 			tr.order = append(tr.order, id)
 			derived = &s
 		}
@@ -288,7 +286,7 @@ func (tr *tracker) widen(rec *TrailRecord) {
 	id := acct + "/" + rec.AWSRegion
 	sp, ok := tr.spans[id]
 	if !ok {
-		tr.spans[id] = &span{rec.EventTime, rec.EventTime}
+		tr.spans[id] = &activeSpan{rec.EventTime, rec.EventTime}
 		return
 	}
 	if rec.EventTime.Before(sp.first) {
@@ -384,10 +382,10 @@ func (tr *tracker) sessions() []Session {
 }
 
 // activeSpans returns, per account/region, when tracked keys were active.
-func (tr *tracker) activeSpans() map[string]span {
+func (tr *tracker) activeSpans() map[string]activeSpan {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	out := make(map[string]span, len(tr.spans))
+	out := make(map[string]activeSpan, len(tr.spans))
 	for k, v := range tr.spans {
 		out[k] = *v
 	}

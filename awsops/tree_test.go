@@ -30,7 +30,7 @@ func chainRecords(tb testing.TB) []TrailRecord {
 
 func TestTrackerFollowsTheChain(t *testing.T) {
 	recs := chainRecords(t)
-	tr := newTracker(Session{AccessKeyID: "AKIAYVP4CIPPERUVIFXG", Account: "111122223333"}, time.Now)
+	tr := newTracker(Session{AccessKeyID: "AKIAYVP4CIPPERUVIFXG", Account: "111122223333"})
 	var derived []Session
 	tr.setOnDerived(func(_ context.Context, s Session) { derived = append(derived, s) })
 	for _, key := range []string{"AKIAYVP4CIPPERUVIFXG", "ASIAYVP4CIPPAAAAAAAA", "ASIAYVP4CIPPBBBBBBBB"} {
@@ -142,7 +142,7 @@ func BenchmarkMillionEventSweepMemory(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		before := ms.HeapAlloc
-		tr := newTracker(Session{AccessKeyID: "AKIAYVP4CIPPERUVIFXG"}, time.Now)
+		tr := newTracker(Session{AccessKeyID: "AKIAYVP4CIPPERUVIFXG"})
 		task := sweepTask{attr: cttypes.LookupAttributeKeyAccessKeyId, value: "AKIAYVP4CIPPERUVIFXG"}
 		page := make([]cttypes.Event, 50)
 		var peak uint64

@@ -9,14 +9,15 @@ import (
 
 // Enqueue adds m to the outbox in the current transaction, so it is
 // delivered if and only if the transaction commits. A message whose Key
-// was enqueued before (pending, delivered or dead) is not added again:
-// the existing message is returned with added false.
+// was enqueued before on the same channel (pending, delivered or dead) is
+// not added again: the existing message is returned with added false.
 func (t *Tx) Enqueue(m Message) (msg Message, added bool, err error) {
 	if m.Key == "" || m.Channel == "" || m.CreatedAt.IsZero() {
 		return Message{}, false, fmt.Errorf("outbox message needs a key, a channel and a creation time: %w", ErrInvalid)
 	}
 	keys := t.bucket(bucketOutboxKeys)
-	if v := keys.Get([]byte(m.Key)); v != nil {
+	idem := []byte(m.Channel + "/" + m.Key)
+	if v := keys.Get(idem); v != nil {
 		id := binary.BigEndian.Uint64(v)
 		existing, err := t.outboxMessage(id)
 		if err != nil {
@@ -37,7 +38,7 @@ func (t *Tx) Enqueue(m Message) (msg Message, added bool, err error) {
 	if err := put(out, u64(id), m); err != nil {
 		return Message{}, false, fmt.Errorf("enqueue %s: %w", m.Key, err)
 	}
-	if err := keys.Put([]byte(m.Key), u64(id)); err != nil {
+	if err := keys.Put(idem, u64(id)); err != nil {
 		return Message{}, false, err
 	}
 	if !t.enqueued && t.store != nil {

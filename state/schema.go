@@ -26,7 +26,7 @@ package state
 //	outbox/
 //	    <seq uint64 BE>             → JSON Message waiting for delivery
 //	outbox-keys/
-//	    <idempotency key>           → seq uint64 BE (kept after delivery: a key enqueues once)
+//	    <channel>/<idempotency key> → seq uint64 BE (kept after delivery: a key enqueues once per channel)
 //	dead/
 //	    <seq uint64 BE>             → JSON Message that failed permanently
 //	seen/

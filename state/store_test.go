@@ -298,6 +298,27 @@ func TestOutboxEnqueueOnceDueRetryDead(t *testing.T) {
 		t.Fatal("same key enqueued twice")
 	}
 	m2, _ := enqueue("email:KL-2026-0001")
+	// The same key on another channel is another message.
+	err0 := s.Update(func(tx *Tx) error {
+		_, added, err := tx.Enqueue(Message{Key: "page:KL-2026-0001", Channel: "chat", CreatedAt: t0})
+		if err == nil && !added {
+			err = fmt.Errorf("the same key on another channel was not added")
+		}
+		if err == nil {
+			var dup []Message
+			if dup, err = tx.Pending(""); err == nil {
+				for _, m := range dup {
+					if m.Channel == "chat" {
+						err = tx.Ack(m.ID)
+					}
+				}
+			}
+		}
+		return err
+	})
+	if err0 != nil {
+		t.Fatal(err0)
+	}
 
 	err := s.Update(func(tx *Tx) error {
 		if err := tx.Retry(m1.ID, t0.Add(time.Minute), "503 from slack"); err != nil {

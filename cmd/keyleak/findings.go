@@ -308,12 +308,49 @@ func (a *App) findingCommands(f storedFindings) []commands.Command {
 			return commands.Reply{Text: "Investigating; the findings will be posted here."}, nil
 		},
 	}
+	costCmd := show("cost", "cost by service and region against the baseline (estimates)", sectionsTitled("cost"))
+	stored := costCmd.Run
+	costCmd.Usage = "[--days N]"
+	costCmd.Run = func(ctx context.Context, req commands.Request) (commands.Reply, error) {
+		if len(req.Args) == 0 {
+			return stored(ctx, req)
+		}
+		days, err := parseDays(req.Args)
+		if err != nil {
+			return commands.Reply{}, err
+		}
+		var inc state.Incident
+		if err := a.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(req.Incident); return err }); err != nil {
+			return commands.Reply{}, err
+		}
+		if inc.AccountID == "" {
+			return commands.Reply{}, commands.Userf("The key's account is not identified yet; wait for the findings.")
+		}
+		now := a.now()
+		rep, err := a.costs.Get(ctx, a.aws, inc.AccountID, now.Add(-time.Duration(days)*24*time.Hour), now)
+		if err != nil {
+			return commands.Reply{}, fmt.Errorf("cost of %s over %d days: %w", inc.AccountID, days, err)
+		}
+		return commands.Reply{Title: fmt.Sprintf("cost: %s, last %d days", req.Incident, days), Sections: sectionsTitled("cost")(&awsops.Investigation{Cost: rep}), Private: true}, nil
+	}
 	return []commands.Command{
 		show("whois", "who owns the key, what it can do, and how severe this is", sectionsTitled("ident", "key", "owner", "privilege")),
 		investigate,
 		show("resources", "what the key and its sessions created, and whether it still exists", sectionsTitled("resource")),
-		show("cost", "cost by service and region against the baseline (estimates)", sectionsTitled("cost")),
+		costCmd,
 	}
+}
+
+// parseDays reads "--days N" for the cost command.
+func parseDays(args []string) (int, error) {
+	if len(args) != 2 || args[0] != "--days" {
+		return 0, commands.Userf("cost takes --days followed by a number of days, e.g. `cost --days 7`.")
+	}
+	var n int
+	if _, err := fmt.Sscan(args[1], &n); err != nil || n < 1 || n > 90 {
+		return 0, commands.Userf("--days %q: give a whole number of days from 1 to 90.", args[1])
+	}
+	return n, nil
 }
 
 // parseSince reads an RFC 3339 time or a duration back from now.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/keyleak/keyleak/state"
 )
@@ -31,5 +32,48 @@ func TestDoneBy(t *testing.T) {
 				t.Errorf("doneBy(%q) = %v, want %v", tt.followUp, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseDays(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int
+		ok   bool
+	}{
+		{[]string{"--days", "7"}, 7, true},
+		{[]string{"--days", "90"}, 90, true},
+		{[]string{"--days", "0"}, 0, false},
+		{[]string{"--days", "91"}, 0, false},
+		{[]string{"--days", "seven"}, 0, false},
+		{[]string{"7"}, 0, false},
+		{[]string{"--days"}, 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseDays(tt.args)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseDays(%q) = %d, %v; want %d, ok=%v", tt.args, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"48h", now.Add(-48 * time.Hour), true},
+		{"2026-11-01T00:00:00Z", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), true},
+		{"2026-12-01T00:00:00Z", time.Time{}, false},
+		{"-5h", time.Time{}, false},
+		{"yesterday", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, err := parseSince(tt.in, now)
+		if (err == nil) != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
 	}
 }

@@ -66,6 +66,7 @@ type App struct {
 	worker   *bot.Worker
 	reporter *commands.Reporter
 	aws      *awsops.Client
+	costs    *awsops.CostCache
 	reports  *commands.Reports
 	slack    *bot.Slack
 	chat     *bot.Chat
@@ -130,6 +131,7 @@ func (a *App) build() error {
 	cfg, store, log, now := a.cfg, a.store, a.log, a.now
 	policy := commands.Policy{Responders: cfg.Approvals.Responders, Expiry: cfg.Approvals.Expiry, OnePerson: cfg.Approvals.OnePerson}
 	findings := storedFindings{store: store}
+	a.costs = awsops.NewCostCache()
 	var specs []commands.ActionSpec
 	if a.aws != nil {
 		specs = actionSpecs(a.aws, findings.roles, findings.resources)
@@ -220,7 +222,7 @@ func (a *App) notifiers() (map[string]bot.Notifier, []string, error) {
 	if a.aws != nil {
 		work[commands.NoticeIdentify] = &investigator{
 			aws: a.aws, store: store, log: log, now: now, channels: announce,
-			opts: awsops.InvestigateOptions{TrailBucket: cfg.AWS.TrailBucket, Regions: cfg.AWS.Regions, Cost: awsops.NewCostCache()},
+			opts: awsops.InvestigateOptions{TrailBucket: cfg.AWS.TrailBucket, Regions: cfg.AWS.Regions, Cost: a.costs},
 		}
 		work[commands.NoticeWatch] = &watcher{aws: a.aws, findings: storedFindings{store: store}, log: log, now: now, interval: cfg.Watch.Interval, channels: announce}
 		a.engine.OnSuccess(startWatch(cfg.Watch.Period))

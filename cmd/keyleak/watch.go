@@ -154,12 +154,12 @@ func (wt *watcher) Deliver(ctx context.Context, m state.Message) (bool, error) {
 		if slices.Contains(wt.channels, commands.ChannelChat) {
 			reply := verifyReply(inc.ID, rep)
 			reply.Title = "ALARM: activity continues · " + inc.ID
-			if _, _, err := tx.Enqueue(noticeMessage(commands.ChannelChat, "alarm:"+inc.ID+":"+rev, commands.Notice{Kind: commands.NoticeReply, Incident: inc.ID, Reply: &reply}, now)); err != nil {
+			if _, _, err := tx.Enqueue(noticeMessage(commands.ChannelChat, "alarm-chat:"+inc.ID+":"+rev, commands.Notice{Kind: commands.NoticeReply, Incident: inc.ID, Reply: &reply}, now)); err != nil {
 				return err
 			}
 		}
 		if slices.Contains(wt.channels, commands.ChannelSlack) {
-			if _, _, err := tx.Enqueue(noticeMessage(commands.ChannelSlack, "alarm:"+inc.ID+":"+rev, commands.Notice{Kind: commands.NoticeAlarm, Incident: inc.ID}, now)); err != nil {
+			if _, _, err := tx.Enqueue(noticeMessage(commands.ChannelSlack, "alarm-slack:"+inc.ID+":"+rev, commands.Notice{Kind: commands.NoticeAlarm, Incident: inc.ID}, now)); err != nil {
 				return err
 			}
 		}

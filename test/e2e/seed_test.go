@@ -144,3 +144,42 @@ func TestSeedIncident(t *testing.T) {
 		t.Logf("war room:\n%s", messagesText(h, d.Incident.ChatSpace))
 	}
 }
+
+// TestWatchAlarmsWhenActivityContinues deactivates the key but leaves the
+// attacker's role session alive: its next call must raise the alarm in
+// the war room and on Slack.
+func TestWatchAlarmsWhenActivityContinues(t *testing.T) {
+	h := Start(t, WithScenario("seed"))
+	ctx := context.Background()
+	res, err := h.Slash(h.Run.Target.Leaked.AccessKeyID, nil)
+	if err != nil || !strings.Contains(string(res.Body), "Opened KL-") {
+		t.Fatalf("report: %v %+v", err, res)
+	}
+	id := "KL-" + time.Now().UTC().Format("2006") + "-0001"
+	var d Detail
+	Eventually(t, 120*time.Second, "the findings", func() (bool, string) {
+		d, err = h.Incident(id)
+		return err == nil && d.Incident.ChatSpace != "" && strings.Contains(messagesText(h, d.Incident.ChatSpace), "Findings"), fmt.Sprint(err)
+	})
+	approve(t, h, d, "deactivate")
+	probe := h.Run.Probe(ctx, time.Now())
+	alive := 0
+	for _, code := range probe {
+		if code == "" {
+			alive++
+		}
+	}
+	if alive == 0 {
+		t.Fatalf("probe %v: the attacker's session should still work before revoke-sessions", probe)
+	}
+	Eventually(t, 30*time.Second, "the alarm in the war room and on Slack", func() (bool, string) {
+		inRoom := strings.Contains(messagesText(h, d.Incident.ChatSpace), "ALARM: activity continues")
+		onSlack := false
+		for _, m := range h.Slack.Messages(oncall) {
+			if strings.Contains(m.Text, "activity continues after containment") && m.ThreadTS != "" {
+				onSlack = true
+			}
+		}
+		return inRoom && onSlack, fmt.Sprintf("room=%v slack=%v", inRoom, onSlack)
+	})
+}

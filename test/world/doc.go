@@ -54,6 +54,16 @@
 //     Record in the real shape (eventVersion 1.08). Gateway.Events returns them all as the
 //     tests' ground truth. IAM events are recorded in us-east-1; other events in the
 //     region of the signature. S3 object calls and Lambda Invoke are data events.
+//     responseElements are filled, from moto's answer, for the STS session calls,
+//     iam:CreateAccessKey, CreateUser, CreateRole, CreatePolicy and CreateLoginProfile,
+//     ec2:RunInstances (instancesSet.items[].instanceId…), RequestSpotInstances
+//     (spotInstanceRequestSet.items[].spotInstanceRequestId…), CreateKeyPair (keyName,
+//     keyFingerprint; keyMaterial "<sensitiveDataRemoved>") and lambda:CreateFunction20150331
+//     (the function's configuration). Other calls record none. requestParameters are the
+//     call's parameters with the first letter lowered; RunInstances and RequestSpotInstances
+//     take CloudTrail's nested shape (instancesSet.items[{imageId, minCount, maxCount}],
+//     launchSpecification), and what CloudTrail does not record is left out: passwords,
+//     userData ("<sensitiveDataRemoved>"), function code and environment variables.
 //   - sts:GetCallerIdentity and sts:GetAccessKeyInfo are answered by the gateway from what
 //     it learned (root as arn:aws:iam::<account>:root, federated users, the account of any
 //     key it saw issued, else the account decoded from the key ID). moto's own AKIA key IDs

@@ -14,6 +14,11 @@ import (
 type World struct {
 	Moto    *Moto
 	Gateway *Gateway
+
+	// transport carries the calls of the clients from Config; nil means
+	// http.DefaultTransport. New gives each world its own, so that no connection
+	// outlives the gateway it was opened to.
+	transport http.RoundTripper
 }
 
 // Start starts moto and a gateway for one test and stops both at cleanup.
@@ -33,12 +38,14 @@ func New(tb testing.TB, m *Moto) *World {
 	if err != nil {
 		tb.Fatalf("start gateway: %v", err)
 	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
 	tb.Cleanup(func() {
+		transport.CloseIdleConnections()
 		if err := g.Close(); err != nil {
 			tb.Errorf("close gateway: %v", err)
 		}
 	})
-	return &World{Moto: m, Gateway: g}
+	return &World{Moto: m, Gateway: g, transport: transport}
 }
 
 // URL is the endpoint of every AWS service in the world.
@@ -69,7 +76,10 @@ func WithEventTime(now func() time.Time) ClientOption {
 // S3 clients must also set UsePathStyle. Retries are the SDK's defaults; set
 // RetryMaxAttempts to 1 to see throttling errors.
 func (w *World) Config(region string, creds Credentials, opts ...ClientOption) aws.Config {
-	t := &headerTransport{base: http.DefaultTransport}
+	t := &headerTransport{base: w.transport}
+	if t.base == nil {
+		t.base = http.DefaultTransport
+	}
 	for _, o := range opts {
 		o(t)
 	}
