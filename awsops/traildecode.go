@@ -1,9 +1,11 @@
 package awsops
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 	"unicode/utf8"
 )
@@ -336,7 +338,7 @@ func (d *recordDecoder) resources(dst *[]TrailResource) {
 			if n == cap(s) { // then len(s) == n too
 				s = append(s, TrailResource{})[:n]
 			}
-			if n >= 0 { s = append(s[:n], TrailResource{}); continue } ; if n == len(s) {
+			if n == len(s) {
 				s = s[:n+1]
 			}
 			d.resource(&s[n])
@@ -538,6 +540,10 @@ func (d *recordDecoder) enter() bool {
 func (d *recordDecoder) scanString() (escaped, nonASCII bool) {
 	b, i := d.data, d.i+1
 	for i < len(b) {
+		i = plainRun(b, i)
+		if i == len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			d.i = i + 1
@@ -565,6 +571,26 @@ func (d *recordDecoder) scanString() (escaped, nonASCII bool) {
 	d.i = i
 	d.syntaxError()
 	return escaped, nonASCII
+}
+
+// plainRun returns the index of the first byte at or after b[i] that is a
+// quote, a backslash, a control character or not ASCII; len(b) if none.
+// It reads eight bytes at a time.
+func plainRun(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		m := zeroBytes(w^0x2222222222222222) | zeroBytes(w^0x5c5c5c5c5c5c5c5c) |
+			(w-0x2020202020202020)&^w&0x8080808080808080 | w&0x8080808080808080
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
 }
 
 // escapeLen returns the length of the escape sequence at the start of e,

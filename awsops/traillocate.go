@@ -2,7 +2,9 @@ package awsops
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // locate returns the start of the record around offset v. Records are the
@@ -104,15 +106,14 @@ func inKeyField(b []byte, c, q int) bool {
 // contents start at b[i], looking before b[to]; -1 if there is none.
 func stringEnd(b []byte, i, to int) int {
 	for i < to {
-		q := bytes.IndexByte(b[i:to], '"')
-		if q < 0 {
+		j := quoteOrBackslash(b, i, to)
+		if j == to {
 			return -1
 		}
-		q += i
-		if !oddBackslashes(b[i:q]) {
-			return q
+		if b[j] == '"' {
+			return j
 		}
-		i = q + 1
+		i = j + 2 // past the escaped byte
 	}
 	return -1
 }
@@ -153,33 +154,35 @@ type objTracker struct {
 // advance tracks b[i:to] and stops right after the byte that closes the
 // object, returning closed=true.
 func (t *objTracker) advance(b []byte, i, to int) (next int, closed bool) {
+	depth, inString, escaped := t.depth, t.inString, t.escaped // in registers
+	defer func() { t.depth, t.inString, t.escaped = depth, inString, escaped }()
 	for i < to {
-		if t.inString {
-			if t.escaped {
-				t.escaped = false
+		if inString {
+			if escaped {
+				escaped = false
 				i++
 				continue
 			}
-			q := bytes.IndexByte(b[i:to], '"')
-			if q < 0 {
-				t.escaped = oddBackslashes(b[i:to])
+			j := quoteOrBackslash(b, i, to)
+			if j == to {
 				return to, false
 			}
-			q += i
-			if !oddBackslashes(b[i:q]) {
-				t.inString = false
+			if b[j] == '\\' {
+				escaped = true
+			} else {
+				inString = false
 			}
-			i = q + 1
+			i = j + 1
 			continue
 		}
 		switch b[i] {
 		case '"':
-			t.inString = true
+			inString = true
 		case '{', '[':
-			t.depth++
+			depth++
 		case '}', ']':
-			t.depth--
-			if t.depth <= 0 {
+			depth--
+			if depth <= 0 {
 				return i + 1, true
 			}
 		}
@@ -188,11 +191,25 @@ func (t *objTracker) advance(b []byte, i, to int) (next int, closed bool) {
 	return i, false
 }
 
-// oddBackslashes reports whether s ends in an odd run of backslashes.
-func oddBackslashes(s []byte) bool {
-	n := 0
-	for i := len(s) - 1; i >= 0 && s[i] == '\\'; i-- {
-		n++
+// quoteOrBackslash returns the index of the first '"' or '\\' in b[i:to],
+// or to if there is none. It reads eight bytes at a time.
+func quoteOrBackslash(b []byte, i, to int) int {
+	for ; i+8 <= to; i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if m := zeroBytes(w^0x2222222222222222) | zeroBytes(w^0x5c5c5c5c5c5c5c5c); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
 	}
-	return n%2 == 1
+	for ; i < to; i++ {
+		if b[i] == '"' || b[i] == '\\' {
+			return i
+		}
+	}
+	return to
+}
+
+// zeroBytes sets the top bit of the bytes of w that are zero, and maybe of
+// some bytes above a zero byte: the lowest bit it sets is exact.
+func zeroBytes(w uint64) uint64 {
+	return (w - 0x0101010101010101) &^ w & 0x8080808080808080
 }

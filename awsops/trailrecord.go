@@ -74,15 +74,11 @@ func (r *TrailRecord) CredentialsAccessKeyID() string {
 	if len(r.ResponseElements) == 0 || r.ResponseElements[0] != '{' {
 		return ""
 	}
-	var resp struct {
-		Credentials struct {
-			AccessKeyID string `json:"accessKeyId"`
-		} `json:"credentials"`
-	}
-	if json.Unmarshal(r.ResponseElements, &resp) != nil {
+	id, err := credentialsAccessKeyID(r.ResponseElements)
+	if err != nil {
 		return ""
 	}
-	return resp.Credentials.AccessKeyID
+	return id
 }
 
 // TrailMatch is a record that used or issued a tracked key.

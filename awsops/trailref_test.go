@@ -30,11 +30,33 @@ func referenceScan(s *TrailScanner, doc []byte) (matches []refMatch, ok bool) {
 		if !records || raw[0] != '{' || json.Unmarshal(raw, &rec) != nil {
 			return
 		}
-		if key, ok := s.matchKey(&rec); ok {
+		if key, ok := referenceKey(s, &rec); ok {
 			matches = append(matches, refMatch{Offset: start, Key: key, Record: rec})
 		}
 	})
 	return matches, true
+}
+
+// referenceKey returns the tracked key that rec used or else issued,
+// decoding the credentials with encoding/json.
+func referenceKey(s *TrailScanner, rec *TrailRecord) (string, bool) {
+	var resp struct {
+		Credentials struct {
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"credentials"`
+	}
+	if len(rec.ResponseElements) == 0 || rec.ResponseElements[0] != '{' || json.Unmarshal(rec.ResponseElements, &resp) != nil {
+		resp.Credentials.AccessKeyID = ""
+	}
+	for _, k := range []string{rec.UserIdentity.AccessKeyID, resp.Credentials.AccessKeyID} {
+		if len(k) != accessKeyIDLen {
+			continue
+		}
+		if _, ok := s.keys[[accessKeyIDLen]byte([]byte(k))]; ok {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // forEachRootMember calls fn with each member value of the root object of
@@ -92,7 +114,7 @@ func recordsOnlyInRecords(s *TrailScanner, doc []byte) bool {
 		}
 		var rec TrailRecord
 		if tok == json.Delim('{') && !record && json.Unmarshal(raw, &rec) == nil {
-			if _, ok := s.matchKey(&rec); ok {
+			if _, ok := referenceKey(s, &rec); ok {
 				return false
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,6 +99,28 @@ type trailWorker struct {
 	buf []byte
 }
 
+// byteSource is what the decompressor reads: it reads a *bufio.Reader or
+// a *bytes.Reader without interface calls per byte.
+type byteSource interface {
+	io.Reader
+	io.ByteReader
+	io.WriterTo
+}
+
+// input returns the first two bytes of r, without consuming them, and the
+// reader to read it all from: r itself when its bytes are in memory, else
+// the worker's buffered reader.
+func (w *trailWorker) input(r io.Reader) (head []byte, in byteSource, err error) {
+	if mr, ok := r.(*bytes.Reader); ok {
+		var h [2]byte
+		n, err := mr.ReadAt(h[:], mr.Size()-int64(mr.Len()))
+		return h[:n], mr, err
+	}
+	w.br.Reset(r)
+	head, err = w.br.Peek(2)
+	return head, w.br, err
+}
+
 // ScanObject scans one log object read from r and calls fn, in order, for
 // every matching record. name identifies the object in errors and matches.
 // An error from fn stops the scan and is returned as is.
@@ -145,12 +166,11 @@ type objectScan struct {
 }
 
 func (sc *objectScan) run(ctx context.Context, w *trailWorker, r io.Reader) error {
-	w.br.Reset(r)
-	head, err := w.br.Peek(2)
-	var src io.WriterTo = w.br
+	head, in, err := w.input(r)
+	var src io.WriterTo = in
 	switch {
 	case len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b:
-		if err := w.zr.Reset(w.br); err != nil {
+		if err := w.zr.Reset(in); err != nil {
 			return fmt.Errorf("read gzip header: %w", err)
 		}
 		src = &w.zr
@@ -322,7 +342,7 @@ func (sc *objectScan) emit() error {
 	}
 	sc.stats.Candidates++
 	var rec TrailRecord
-	if err := json.Unmarshal(sc.buf[start-sc.base:end-sc.base], &rec); err != nil {
+	if err := decodeTrailRecord(sc.buf[start-sc.base:end-sc.base], &rec); err != nil {
 		return fmt.Errorf("%w at offset %d: %w", ErrMalformedRecord, start, err)
 	}
 	key, ok := sc.matchKey(&rec)
@@ -337,16 +357,23 @@ func (sc *objectScan) emit() error {
 	return nil
 }
 
-// matchKey returns the tracked key that rec used or issued.
+// matchKey returns the tracked key that rec used or else issued.
 func (s *TrailScanner) matchKey(rec *TrailRecord) (string, bool) {
-	for _, k := range []string{rec.UserIdentity.AccessKeyID, rec.CredentialsAccessKeyID()} {
-		if len(k) == accessKeyIDLen {
-			if _, ok := s.keys[[accessKeyIDLen]byte([]byte(k))]; ok {
-				return k, true
-			}
-		}
+	if k := rec.UserIdentity.AccessKeyID; s.tracksID(k) {
+		return k, true
+	}
+	if k := rec.CredentialsAccessKeyID(); s.tracksID(k) {
+		return k, true
 	}
 	return "", false
+}
+
+func (s *TrailScanner) tracksID(k string) bool {
+	if len(k) != accessKeyIDLen {
+		return false
+	}
+	_, ok := s.keys[[accessKeyIDLen]byte([]byte(k))]
+	return ok
 }
 
 // findKey returns the offset of the next tracked key written as the value

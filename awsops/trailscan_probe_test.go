@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"runtime"
 	"testing"
@@ -42,7 +43,14 @@ func TestProbeCosts(t *testing.T) {
 			s.ScanObject(context.Background(), "x", bytes.NewReader(o), func(TrailMatch) error { return nil })
 		},
 	}
-	names := []string{"gunzip", "bufio", "bufio+copy", "scan absent"}
+	s16 := NewTrailScanner(newTrailGen(t, 7, 8, 0).tracked, TrailScanOptions{MaxRecordBytes: 16 << 10})
+	s8 := NewTrailScanner(c.keys, TrailScanOptions{})
+	variants = append(variants, func(o []byte) {
+		s16.ScanObject(context.Background(), "x", bytes.NewReader(o), func(TrailMatch) error { return nil })
+	}, func(o []byte) {
+		s8.ScanObject(context.Background(), "x", bytes.NewReader(o), func(TrailMatch) error { return nil })
+	})
+	names := []string{"gunzip", "bufio", "bufio+copy", "scan absent", "absent 16K", "8 keys"}
 	cpu := make([]time.Duration, len(variants))
 	for range 30 {
 		for _, o := range c.objects {
@@ -113,10 +121,59 @@ func TestProbeSearch(t *testing.T) {
 
 func TestProbeScanOnly(t *testing.T) {
 	c := newBenchCorpus(t, 8, 2000)
-	s := NewTrailScanner(newTrailGen(t, 7, 8, 0).tracked, TrailScanOptions{})
+	s := NewTrailScanner(c.keys, TrailScanOptions{})
 	for range 60 {
 		for _, o := range c.objects {
 			s.ScanObject(context.Background(), "x", bytes.NewReader(o), func(TrailMatch) error { return nil })
 		}
 	}
+}
+
+func TestProbeMatch(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	g := newTrailGen(t, 42, 8, 0)
+	g.poolEvery = 125
+	doc := g.object(t, 2000)
+	s := NewTrailScanner(g.tracked, TrailScanOptions{})
+	sc := objectScan{TrailScanner: s, buf: doc, end: int64(len(doc)), rootOK: true}
+	var vs []int64
+	for {
+		v, ok := sc.findKey()
+		if !ok {
+			break
+		}
+		vs = append(vs, v)
+	}
+	type m struct{ v, start, end int64 }
+	var ms []m
+	for _, v := range vs {
+		start, ok, _ := sc.locate(v)
+		if !ok || !inKeyField(doc, int(start), int(v)-1) {
+			continue
+		}
+		var tr objTracker
+		end, _ := tr.advance(doc, int(start), len(doc))
+		ms = append(ms, m{v, start, int64(end)})
+	}
+	const rounds = 200
+	phase := func(f func(m)) time.Duration {
+		t0 := threadCPU(t)
+		for range rounds {
+			for _, x := range ms {
+				f(x)
+			}
+		}
+		return (threadCPU(t) - t0) / time.Duration(rounds*len(ms))
+	}
+	size := 0
+	for _, x := range ms {
+		size += int(x.end - x.start)
+	}
+	t.Logf("%d matches, %d bytes each: locate %v inKeyField %v track %v decode %v json %v", len(ms), size/len(ms),
+		phase(func(x m) { sc.locate(x.v) }),
+		phase(func(x m) { inKeyField(doc, int(x.start), int(x.v)-1) }),
+		phase(func(x m) { var tr objTracker; tr.advance(doc, int(x.start), len(doc)) }),
+		phase(func(x m) { var rec TrailRecord; decodeTrailRecord(doc[x.start:x.end], &rec) }),
+		phase(func(x m) { var rec TrailRecord; json.Unmarshal(doc[x.start:x.end], &rec) }))
 }

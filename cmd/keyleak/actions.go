@@ -31,23 +31,17 @@ const (
 // actionSpecs are keyleak's containment actions, each planned and executed
 // by c. roles and resources may be nil until the investigation provides them.
 func actionSpecs(c *awsops.Client, roles RolesSource, resources ResourcesSource) []commands.ActionSpec {
-	simple := func(plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), exec func(context.Context, awsops.Target) (awsops.Result, error)) *containExecutor {
-		return &containExecutor{c: c,
+	withParams := func(plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), exec func(context.Context, awsops.Target, map[string]string) (awsops.Result, error)) *containExecutor {
+		return &containExecutor{c: c, exec: exec,
 			plan: func(ctx context.Context, _ state.Incident, t awsops.Target, _ map[string]string) (awsops.ActionPlan, error) {
 				return plan(ctx, t)
-			},
-			exec: func(ctx context.Context, t awsops.Target, _ map[string]string) (awsops.Result, error) {
-				return exec(ctx, t)
 			},
 		}
 	}
-	withParams := func(plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), exec func(context.Context, awsops.Target, map[string]string) (awsops.Result, error)) *containExecutor {
-		return &containExecutor{c: c,
-			plan: func(ctx context.Context, _ state.Incident, t awsops.Target, _ map[string]string) (awsops.ActionPlan, error) {
-				return plan(ctx, t)
-			},
-			exec: exec,
-		}
+	simple := func(plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), exec func(context.Context, awsops.Target) (awsops.Result, error)) *containExecutor {
+		return withParams(plan, func(ctx context.Context, t awsops.Target, _ map[string]string) (awsops.Result, error) {
+			return exec(ctx, t)
+		})
 	}
 	revoke := withParams(c.PlanRevokeSessions, c.ExecuteRevokeSessions)
 	revoke.roles = roles

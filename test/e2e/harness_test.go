@@ -87,6 +87,7 @@ type Harness struct {
 
 	scenario string
 	Run      *scenario.Run // the played scenario, with WithScenario
+	extraEnv []string
 	logs     *os.File
 }
 
@@ -97,6 +98,11 @@ type Option func(*Harness)
 // starts, and runs keyleak with AWS enabled against that world.
 func WithScenario(name string) Option {
 	return func(h *Harness) { h.scenario = name }
+}
+
+// WithEnv adds settings to keyleak's environment.
+func WithEnv(kv ...string) Option {
+	return func(h *Harness) { h.extraEnv = append(h.extraEnv, kv...) }
 }
 
 // Start brings up the world and keyleak.
@@ -154,6 +160,7 @@ func Start(tb testing.TB, opts ...Option) *Harness {
 	if h.scenario != "" {
 		h.env = append(h.env, h.playScenario()...)
 	}
+	h.env = append(h.env, h.extraEnv...)
 	h.StartKeyleak()
 	tb.Cleanup(func() {
 		h.Stop()
@@ -370,6 +377,20 @@ func (h *Harness) Incident(id string) (Detail, error) {
 		return d, fmt.Errorf("admin answered %d: %s", resp.StatusCode, b)
 	}
 	return d, json.NewDecoder(resp.Body).Decode(&d)
+}
+
+// Report fetches an incident's report from keyleak's admin API.
+func (h *Harness) Report(id string) (string, error) {
+	resp, err := http.Get("http://" + h.Admin + "/incidents/" + id + "/report")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("admin answered %d: %s", resp.StatusCode, b)
+	}
+	return string(b), err
 }
 
 // AllIncidents lists every incident's ID from keyleak's admin API.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,10 +59,33 @@ func approve(t *testing.T, h *Harness, d Detail, line string) (id string) {
 	return id
 }
 
-// TestSeedIncident runs the canonical incident (shared/seeds/003) through
-// the real binary over HTTP and checks the outcome in the world.
-func TestSeedIncident(t *testing.T) {
-	h := Start(t, WithScenario("seed"))
+// TestScenarios runs every incident of the local world through the real
+// binary over HTTP (the canonical one is shared/seeds/003) and checks the
+// outcome in the world: the attacker is cut off, the legitimate workload
+// keeps working, the report is complete, the emails go out once.
+func TestScenarios(t *testing.T) {
+	for _, name := range []string{"seed", "role-chain", "cost-attack"} {
+		t.Run(name, func(t *testing.T) {
+			h := Start(t, WithScenario(name))
+			respond(t, h, faultFree, nil)
+		})
+	}
+}
+
+// faultFree asks respond for no extra waiting.
+const faultFree = 0
+
+// severity is what each scenario's leaked key deserves: IAM write
+// (seed) or administrator access (cost-attack) is critical; reading data
+// and assuming roles (role-chain) is high.
+var severity = map[string]string{"seed": "CRITICAL", "role-chain": "HIGH", "cost-attack": "CRITICAL"}
+
+// respond plays the response to the harness's scenario, with patience
+// for a slower world, and checks the outcome. calm, if set, lifts the
+// faults before the attacker and the workload are probed (they call the
+// same world).
+func respond(t *testing.T, h *Harness, slowness time.Duration, calm func()) {
+	t.Helper()
 	ctx := context.Background()
 	leaked := h.Run.Target.Leaked.AccessKeyID
 	res, err := h.Slash(leaked+" found in a public GitHub repo", nil)
@@ -70,7 +94,7 @@ func TestSeedIncident(t *testing.T) {
 	}
 	id := "KL-" + time.Now().UTC().Format("2006") + "-0001"
 	var d Detail
-	Eventually(t, 120*time.Second, "identification and findings", func() (bool, string) {
+	Eventually(t, 120*time.Second+slowness, "identification and findings", func() (bool, string) {
 		d, err = h.Incident(id)
 		if err != nil {
 			return false, err.Error()
@@ -78,39 +102,69 @@ func TestSeedIncident(t *testing.T) {
 		return d.Incident.ChatSpace != "" && strings.Contains(messagesText(h, d.Incident.ChatSpace), "Findings"), fmt.Sprintf("%+v", d.Incident)
 	})
 	conversation := messagesText(h, d.Incident.ChatSpace)
-	for _, want := range []string{"eks-node-role", h.Run.Target.LeakedUser, "CRITICAL"} {
+	for _, want := range []string{h.Run.Target.LeakedUser, "severity " + severity[h.scenario]} {
 		if !strings.Contains(conversation, want) {
 			t.Errorf("the war room does not mention %q:\n%s", want, conversation)
 		}
 	}
+	if h.scenario == "seed" && !strings.Contains(conversation, "eks-node-role") {
+		t.Errorf("the findings do not name eks-node-role")
+	}
 
 	reply, err := h.Command(d.Incident.ChatSpace, alice, "revoke-sessions --dry-run")
-	if err != nil || !strings.Contains(fmt.Sprint(reply), "eks-node-role") {
+	if err != nil || !strings.Contains(fmt.Sprint(reply), "PutUserPolicy") {
 		t.Fatalf("dry run: %v %v", reply, err)
 	}
-	revoke := approve(t, h, d, "revoke-sessions")
-	deactivate := approve(t, h, d, "deactivate")
+	done := []string{approve(t, h, d, "revoke-sessions"), approve(t, h, d, "deactivate")}
+	truth, err := h.Run.GroundTruth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created []string
+	for _, r := range truth.Resources {
+		switch r.Type {
+		case "AWS::EC2::Instance", "AWS::EC2::SpotInstanceRequest", "AWS::Lambda::Function", "AWS::IAM::User", "AWS::IAM::Role", "AWS::IAM::AccessKey":
+			if r.StillExists && r.ID != "" && !slices.Contains(created, r.ID) {
+				created = append(created, r.ID)
+			}
+		}
+	}
+	if len(created) > 0 {
+		reply, err := h.Command(d.Incident.ChatSpace, bob, "resources")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var listed []string
+		for _, rid := range created {
+			if strings.Contains(fmt.Sprint(reply), rid) {
+				listed = append(listed, rid)
+			}
+		}
+		if len(listed) != len(created) {
+			t.Errorf("resources lists %v of the attacker's %v", listed, created)
+		}
+		if len(listed) > 0 {
+			done = append(done, approve(t, h, d, "cleanup "+strings.Join(listed, " ")))
+		}
+	}
 
-	// The attacker is cut off: the leaked key and every session it minted
-	// are refused.
+	if calm != nil {
+		calm()
+	}
 	now := time.Now()
 	for key, code := range h.Run.Probe(ctx, now) {
 		if code == "" {
 			t.Errorf("the attacker's %s still works after containment", key)
 		}
 	}
-	// The nodes keep working: their sessions issued after the cutoff
-	// succeed (the seed incident's 50-node outage does not happen).
 	if err := h.Run.Scenario.Legit(ctx, h.Run, now, now.Add(16*time.Minute)); err != nil {
 		t.Errorf("the legitimate workload fails after containment: %v", err)
 	}
-
 	reply, err = h.Command(d.Incident.ChatSpace, bob, "verify")
 	if err != nil || !strings.Contains(fmt.Sprint(reply), "Contained") {
 		t.Errorf("verify: %v %v", reply, err)
 	}
-	reply, err = h.Command(d.Incident.ChatSpace, alice, "note the key was committed to a public repo two weeks ago")
-	if err != nil {
+	if _, err := h.Command(d.Incident.ChatSpace, alice, "note the key was committed to a public repo two weeks ago"); err != nil {
 		t.Fatal(err)
 	}
 	reply, err = h.Command(d.Incident.ChatSpace, alice, "close")
@@ -121,9 +175,12 @@ func TestSeedIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	report := fmt.Sprint(reply)
+	report, err := h.Report(id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range final.Actions {
-		if a.ID != revoke && a.ID != deactivate {
+		if !slices.Contains(done, a.ID) {
 			continue
 		}
 		if a.Status != "succeeded" || len(a.RequestIDs) == 0 {
@@ -135,8 +192,13 @@ func TestSeedIncident(t *testing.T) {
 			}
 		}
 	}
+	for _, e := range final.Timeline {
+		if !strings.Contains(report, strings.ReplaceAll(e.Text, "|", `\|`)) {
+			t.Errorf("the report lacks timeline entry %q", e.Text)
+		}
+	}
 	lower := strings.ToLower(id)
-	Eventually(t, 20*time.Second, "the opening and closing emails, once each", func() (bool, string) {
+	Eventually(t, 30*time.Second+slowness, "the opening and closing emails, once each", func() (bool, string) {
 		got := h.Emails(id)
 		return got["<"+lower+".open@keyleak>"] == 1 && got["<"+lower+".close@keyleak>"] == 1, fmt.Sprint(got)
 	})

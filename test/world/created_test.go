@@ -34,12 +34,7 @@ type createdView struct {
 		InstanceType string `json:"instanceType"`
 		UserData     string `json:"userData"`
 		InstancesSet struct {
-			Items []struct {
-				ImageID  string `json:"imageId"`
-				MinCount int    `json:"minCount"`
-				MaxCount int    `json:"maxCount"`
-				KeyName  string `json:"keyName"`
-			} `json:"items"`
+			Items []viewLaunch `json:"items"`
 		} `json:"instancesSet"`
 	} `json:"requestParameters"`
 	ResponseElements struct {
@@ -63,6 +58,13 @@ type createdView struct {
 			CreateDate string `json:"createDate"`
 		} `json:"loginProfile"`
 	} `json:"responseElements"`
+}
+
+type viewLaunch struct {
+	ImageID  string `json:"imageId"`
+	MinCount int    `json:"minCount"`
+	MaxCount int    `json:"maxCount"`
+	KeyName  string `json:"keyName"`
 }
 
 type viewInstance struct {
@@ -201,12 +203,7 @@ func TestCreatedResourcesRecorded(t *testing.T) {
 		var v createdView
 		v.RequestParameters.InstanceType = "t3.micro"
 		v.RequestParameters.UserData = "<sensitiveDataRemoved>"
-		v.RequestParameters.InstancesSet.Items = append(v.RequestParameters.InstancesSet.Items, struct {
-			ImageID  string `json:"imageId"`
-			MinCount int    `json:"minCount"`
-			MaxCount int    `json:"maxCount"`
-			KeyName  string `json:"keyName"`
-		}{"ami-12c6146b", 2, 2, "miner"})
+		v.RequestParameters.InstancesSet.Items = []viewLaunch{{ImageID: "ami-12c6146b", MinCount: 2, MaxCount: 2, KeyName: "miner"}}
 		v.ResponseElements.ReservationID = *run.ReservationId
 		v.ResponseElements.OwnerID = DefaultAccount
 		for _, in := range run.Instances {
@@ -323,4 +320,24 @@ func mustJSON(tb testing.TB, v any) []byte {
 		tb.Fatalf("encode %T: %v", v, err)
 	}
 	return b
+}
+
+// BenchmarkRunInstancesElements times building RunInstances' responseElements from an
+// answer of the size moto gives for two instances.
+func BenchmarkRunInstancesElements(b *testing.B) {
+	item := `<item><instanceId>i-0123456789abcdef0</instanceId><imageId>ami-12c6146b</imageId>` +
+		`<instanceState><code>0</code><name>pending</name></instanceState><instanceType>t3.micro</instanceType>` +
+		`<placement><groupName/><tenancy>default</tenancy><availabilityZone>us-east-1a</availabilityZone></placement>` +
+		`<networkInterfaceSet><item><groupSet><item><groupId>sg-1</groupId><groupName>default</groupName></item></groupSet>` +
+		`<privateIpAddressesSet><item><primary>true</primary><privateIpAddress>10.0.0.1</privateIpAddress></item></privateIpAddressesSet>` +
+		`</item></networkInterfaceSet><blockDeviceMapping><item><deviceName>/dev/sda1</deviceName></item></blockDeviceMapping></item>`
+	body := []byte(`<?xml version="1.0" encoding="utf-8"?><RunInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15">` +
+		`<reservationId>r-1</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>` +
+		strings.Repeat(item, 2) + `</instancesSet></RunInstancesResponse>`)
+	for b.Loop() {
+		c := &call{op: operation{Service: "ec2", Name: "RunInstances"}, account: DefaultAccount, region: "us-east-1"}
+		if out := observeEC2(c, body); out == nil {
+			b.Fatal("no responseElements")
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -384,8 +385,8 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	g.record(c, code, msg, elements)
 	h := w.Header()
 	for k, v := range resp.header {
-		if k == "Content-Length" && r.Method != http.MethodHead {
-			continue
+		if (k == "Content-Length" && r.Method != http.MethodHead) || slices.Contains(hopHeaders, k) {
+			continue // moto's "Connection: close" is its own connection's business, not the client's
 		}
 		h[k] = v
 	}
