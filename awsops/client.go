@@ -38,6 +38,10 @@ type Options struct {
 	ResponderRole string
 	// ExternalID is passed when assuming the responder role, if set.
 	ExternalID string
+	// ResponderInOwnAccount makes keyleak assume the responder role in
+	// its own account too, instead of acting with its own credentials
+	// there, so that its own role needs no IAM permissions.
+	ResponderInOwnAccount bool
 	// Regions overrides the regions swept; empty means every region
 	// enabled in the account (ec2:DescribeRegions).
 	Regions []string
@@ -135,7 +139,7 @@ func (c *Client) Account(ctx context.Context, account string) (aws.Config, error
 	if err != nil {
 		return aws.Config{}, err
 	}
-	if account == "" || account == self.Account {
+	if account == "" || (account == self.Account && !c.opts.ResponderInOwnAccount) {
 		return c.base, nil
 	}
 	c.mu.Lock()

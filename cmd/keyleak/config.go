@@ -71,13 +71,16 @@ type Email struct {
 // instance role; AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
 type AWS struct {
 	// Enabled turns on identification, investigation and containment.
-	Enabled       bool     `yaml:"enabled" env:"AWS_ENABLED"`
-	Region        string   `yaml:"region" env:"AWS_HOME_REGION"`
-	ResponderRole string   `yaml:"responder_role" env:"AWS_RESPONDER_ROLE"`
-	ExternalID    Secret   `yaml:"external_id" env:"AWS_EXTERNAL_ID"`
-	Regions       []string `yaml:"regions" env:"AWS_REGIONS"`
-	Protected     []string `yaml:"protected_principals" env:"AWS_PROTECTED_PRINCIPALS"`
-	TrailBucket   string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
+	Enabled       bool   `yaml:"enabled" env:"AWS_ENABLED"`
+	Region        string `yaml:"region" env:"AWS_HOME_REGION"`
+	ResponderRole string `yaml:"responder_role" env:"AWS_RESPONDER_ROLE"`
+	ExternalID    Secret `yaml:"external_id" env:"AWS_EXTERNAL_ID"`
+	// ResponderInOwnAccount assumes the responder role in keyleak's own
+	// account too (deploy the StackSet there as well).
+	ResponderInOwnAccount bool     `yaml:"responder_in_own_account" env:"AWS_RESPONDER_IN_OWN_ACCOUNT"`
+	Regions               []string `yaml:"regions" env:"AWS_REGIONS"`
+	Protected             []string `yaml:"protected_principals" env:"AWS_PROTECTED_PRINCIPALS"`
+	TrailBucket           string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
 }
 
 // Chat configures the Google Chat war room.
