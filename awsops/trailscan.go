@@ -251,7 +251,7 @@ func (sc *objectScan) makeRoom() error {
 	if cap(sc.buf)-n < readSize {
 		// n is at most MaxRecordBytes and a few bytes: the search leaves
 		// little behind it, and an open record is checked above.
-		grown := make([]byte, n, min(max(2*cap(sc.buf), n+readSize, 256<<10), 2*sc.opts.MaxRecordBytes+readSize))
+		grown := make([]byte, n, min(max(2*cap(sc.buf), n+readSize, 256<<10), 4*sc.opts.MaxRecordBytes+readSize))
 		copy(grown, sc.buf)
 		sc.buf = grown
 	}
