@@ -189,14 +189,8 @@ func TestSlashCommandJoinsAndDeduplicates(t *testing.T) {
 		t.Errorf("timeline = %+v, want opened by the reporter and one join by U0BOB", tl)
 	}
 	r.worker.DrainOnce(context.Background())
-	pages := 0
-	for _, m := range r.fake.Messages(oncallChan) {
-		if !m.FromResponseURL && m.EphemeralTo == "" {
-			pages++
-		}
-	}
-	if pages != 1 {
-		t.Errorf("%d pages posted, want 1", pages)
+	if n := len(r.pages()); n != 1 {
+		t.Errorf("%d pages posted, want 1", n)
 	}
 }
 
@@ -384,12 +378,7 @@ func TestPageUpdatedInPlace(t *testing.T) {
 	if err := r.worker.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var pages []slackfake.Message
-	for _, m := range r.fake.Messages(oncallChan) {
-		if !m.FromResponseURL && m.EphemeralTo == "" {
-			pages = append(pages, m)
-		}
-	}
+	pages := r.pages()
 	if len(pages) != 1 || pages[0].Updates != 1 {
 		t.Fatalf("pages = %+v, want one page updated once", pages)
 	}
@@ -461,12 +450,7 @@ func TestPageNotRepostedAfterCrash(t *testing.T) {
 	if err := r.worker.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var pages []slackfake.Message
-	for _, m := range r.fake.Messages(oncallChan) {
-		if !m.FromResponseURL && m.EphemeralTo == "" {
-			pages = append(pages, m)
-		}
-	}
+	pages := r.pages()
 	if len(pages) != 1 || pages[0].Updates != 1 {
 		t.Fatalf("pages = %d (updates %v), want the one page, updated", len(pages), pages)
 	}
@@ -475,4 +459,16 @@ func TestPageNotRepostedAfterCrash(t *testing.T) {
 	if inc.SlackTS != pages[0].TS {
 		t.Errorf("incident page ts = %q, want the adopted %q", inc.SlackTS, pages[0].TS)
 	}
+}
+
+// pages are the messages keyleak posted in the on-call channel itself:
+// not slash-command replies, not ephemeral messages.
+func (r *slackRig) pages() []slackfake.Message {
+	var out []slackfake.Message
+	for _, m := range r.fake.Messages(oncallChan) {
+		if !m.FromResponseURL && m.EphemeralTo == "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -136,13 +136,27 @@ func adminGet(ctx context.Context, cfg Config, path string) (*http.Response, err
 	return resp, nil
 }
 
-func adminJSON(ctx context.Context, cfg Config, path string, v any) error {
+// fromDatabaseOrServer reads with read when no keyleak serve holds the
+// database, and otherwise asks the running server's admin API at path,
+// decoding its answer with decode.
+func fromDatabaseOrServer[T any](ctx context.Context, cfg Config, path string, read func(*state.Store) (T, error), decode func(io.Reader) (T, error)) (T, error) {
+	var v T
+	err := withDatabase(cfg, func(s *state.Store) (err error) { v, err = read(s); return err })
+	if !errors.Is(err, state.ErrLocked) {
+		return v, err
+	}
 	resp, err := adminGet(ctx, cfg, path)
 	if err != nil {
-		return err
+		return v, err
 	}
 	defer resp.Body.Close()
-	return json.NewDecoder(resp.Body).Decode(v)
+	return decode(resp.Body)
+}
+
+func decodeJSON[T any](r io.Reader) (T, error) {
+	var v T
+	err := json.NewDecoder(r).Decode(&v)
+	return v, err
 }
 
 func runIncidents(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
@@ -169,13 +183,10 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer, getenv f
 		if *all {
 			f.Status, path = "", "/incidents?all=1"
 		}
-		var incs []state.Incident
-		err := withDatabase(cfg, func(s *state.Store) error {
-			return s.View(func(tx *state.Tx) (err error) { incs, err = tx.Incidents(f); return err })
-		})
-		if errors.Is(err, state.ErrLocked) {
-			err = adminJSON(ctx, cfg, path, &incs)
-		}
+		incs, err := fromDatabaseOrServer(ctx, cfg, path, func(s *state.Store) (incs []state.Incident, err error) {
+			err = s.View(func(tx *state.Tx) (err error) { incs, err = tx.Incidents(f); return err })
+			return incs, err
+		}, decodeJSON[[]state.Incident])
 		if err != nil {
 			return err
 		}
@@ -186,13 +197,10 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer, getenv f
 			return fmt.Errorf("%w: incidents show takes one incident ID", errUsage)
 		}
 		id := strings.ToUpper(fs.Arg(0))
-		var d incidentDetail
-		err := withDatabase(cfg, func(s *state.Store) error {
-			return s.View(func(tx *state.Tx) (err error) { d, err = loadDetail(tx, id); return err })
-		})
-		if errors.Is(err, state.ErrLocked) {
-			err = adminJSON(ctx, cfg, "/incidents/"+id, &d)
-		}
+		d, err := fromDatabaseOrServer(ctx, cfg, "/incidents/"+id, func(s *state.Store) (d incidentDetail, err error) {
+			err = s.View(func(tx *state.Tx) (err error) { d, err = loadDetail(tx, id); return err })
+			return d, err
+		}, decodeJSON[incidentDetail])
 		if errors.Is(err, state.ErrNotFound) {
 			return fmt.Errorf("there is no incident %s", id)
 		}
@@ -206,22 +214,13 @@ func runIncidents(ctx context.Context, args []string, stdout io.Writer, getenv f
 			return fmt.Errorf("%w: incidents report takes one incident ID", errUsage)
 		}
 		id := strings.ToUpper(fs.Arg(0))
-		var md string
-		err := withDatabase(cfg, func(s *state.Store) error {
-			rs := &commands.Reports{Store: s, Now: time.Now}
-			var err error
-			md, err = rs.Render(ctx, id)
-			return err
+		md, err := fromDatabaseOrServer(ctx, cfg, "/incidents/"+id+"/report", func(s *state.Store) (string, error) {
+			return (&commands.Reports{Store: s, Now: time.Now}).Render(ctx, id)
+		}, func(r io.Reader) (string, error) {
+			var b strings.Builder
+			_, err := io.Copy(&b, r)
+			return b.String(), err
 		})
-		if errors.Is(err, state.ErrLocked) {
-			var resp *http.Response
-			if resp, err = adminGet(ctx, cfg, "/incidents/"+id+"/report"); err == nil {
-				defer resp.Body.Close()
-				var b strings.Builder
-				_, err = io.Copy(&b, resp.Body)
-				md = b.String()
-			}
-		}
 		if errors.Is(err, state.ErrNotFound) {
 			return fmt.Errorf("there is no incident %s", id)
 		}

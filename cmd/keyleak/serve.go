@@ -93,9 +93,14 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 	if a.aws == nil && cfg.AWS.Enabled {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c, err := awsops.New(ctx, awsops.Options{
-			Region: cfg.AWS.Region, ResponderRole: cfg.AWS.ResponderRole, ExternalID: string(cfg.AWS.ExternalID),
+			Region:                cfg.AWS.Region,
+			ResponderRole:         cfg.AWS.ResponderRole,
+			ExternalID:            string(cfg.AWS.ExternalID),
 			ResponderInOwnAccount: cfg.AWS.ResponderInOwnAccount,
-			Regions: cfg.AWS.Regions, Protected: cfg.AWS.Protected, Now: now, Log: log,
+			Regions:               cfg.AWS.Regions,
+			Protected:             cfg.AWS.Protected,
+			Now:                   now,
+			Log:                   log,
 		})
 		cancel()
 		if err != nil {

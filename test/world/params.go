@@ -5,10 +5,8 @@ import (
 	"strings"
 )
 
-// What CloudTrail writes in place of values it does not record.
-const (
-	sensitiveDataRemoved = "<sensitiveDataRemoved>"
-)
+// sensitiveDataRemoved is what CloudTrail writes in place of EC2 values it does not record.
+const sensitiveDataRemoved = "<sensitiveDataRemoved>"
 
 // shapeParams gives the requestParameters of the calls that create what an attacker
 // leaves behind CloudTrail's shape (EC2 "…Set": {"items": […]} lists, numbers and
@@ -96,7 +94,7 @@ func shapeCreateFunction(p map[string]any) {
 			p[k] = code
 		case "environment":
 			p[k] = map[string]any{}
-		case "tags":
+		case "tags": // tag keys are the caller's own words
 		default:
 			p[k] = lowerKeys(v)
 		}
