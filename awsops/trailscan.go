@@ -54,7 +54,8 @@ func (o TrailScanOptions) withDefaults() TrailScanOptions {
 // It decompresses in chunks and searches the bytes, in one pass whatever
 // the number of keys, for "accessKeyId" members whose value is a tracked
 // key. Around each it finds the record (see locate) and decodes that record
-// alone, which decides. It relies on what holds for every log CloudTrail
+// alone, which decides, to what json.Unmarshal would give (see
+// recordDecoder) but several times faster. It relies on what holds for every log CloudTrail
 // writes: records begin alike (with "eventVersion"), and objects shaped
 // like records appear only as records. A key written with JSON escapes is
 // not found. It is safe for concurrent use.
