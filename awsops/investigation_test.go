@@ -229,9 +229,7 @@ func checkResources(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investiga
 		}
 		i := slices.IndexFunc(inv.Resources, func(r awsops.Resource) bool { return r.Type == want.Type && r.ID == want.ID })
 		if i < 0 {
-			if !slices.ContainsFunc(inv.Resources, func(r awsops.Resource) bool { return r.Type == want.Type && r.ID == "" }) {
-				t.Errorf("resource %s %s (created by %s) not found", want.Type, want.ID, want.CreatedBy)
-			}
+			t.Errorf("resource %s %s (created by %s) not found", want.Type, want.ID, want.CreatedBy)
 			continue
 		}
 		got := inv.Resources[i]
