@@ -154,8 +154,8 @@ type objTracker struct {
 // advance tracks b[i:to] and stops right after the byte that closes the
 // object, returning closed=true.
 func (t *objTracker) advance(b []byte, i, to int) (next int, closed bool) {
-	depth, inString, escaped := t.depth, t.inString, t.escaped // in registers
-	defer func() { t.depth, t.inString, t.escaped = depth, inString, escaped }()
+	depth, inString, escaped := t.depth, t.inString, t.escaped // kept in registers
+loop:
 	for i < to {
 		if inString {
 			if escaped {
@@ -165,7 +165,8 @@ func (t *objTracker) advance(b []byte, i, to int) (next int, closed bool) {
 			}
 			j := quoteOrBackslash(b, i, to)
 			if j == to {
-				return to, false
+				i = to
+				break
 			}
 			if b[j] == '\\' {
 				escaped = true
@@ -183,12 +184,14 @@ func (t *objTracker) advance(b []byte, i, to int) (next int, closed bool) {
 		case '}', ']':
 			depth--
 			if depth <= 0 {
-				return i + 1, true
+				i, closed = i+1, true
+				break loop
 			}
 		}
 		i++
 	}
-	return i, false
+	t.depth, t.inString, t.escaped = depth, inString, escaped
+	return i, closed
 }
 
 // quoteOrBackslash returns the index of the first '"' or '\\' in b[i:to],

@@ -213,7 +213,7 @@ func (tr *tracker) page(ctx context.Context, t sweepTask, events []cttypes.Event
 			continue
 		}
 		var rec TrailRecord
-		if json.Unmarshal([]byte(*e.CloudTrailEvent), &rec) != nil {
+		if decodeTrailRecord([]byte(*e.CloudTrailEvent), &rec) != nil {
 			continue
 		}
 		if t.attr == cttypes.LookupAttributeKeyResourceName {
