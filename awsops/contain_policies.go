@@ -204,14 +204,7 @@ func quarantineRemains(doc string) string {
 // quarantineGaps returns the actions no unconditional Deny statement of
 // the normalised policy document covers.
 func quarantineGaps(doc string, actions []string) []string {
-	var pol struct {
-		Statement []struct {
-			Effect    string
-			Action    json.RawMessage
-			NotAction json.RawMessage
-			Condition json.RawMessage
-		}
-	}
+	var pol policyDocument
 	if err := json.Unmarshal([]byte(doc), &pol); err != nil {
 		return actions
 	}
@@ -219,10 +212,7 @@ func quarantineGaps(doc string, actions []string) []string {
 	for _, a := range actions {
 		denied := false
 		for _, s := range pol.Statement {
-			if s.Effect != "Deny" || len(s.Condition) > 0 {
-				continue
-			}
-			if len(s.Action) > 0 && actionMatches(statementElement(s.Action), a) || len(s.NotAction) > 0 && !actionMatches(statementElement(s.NotAction), a) {
+			if s.Effect == "Deny" && len(s.Condition) == 0 && s.covers(a) {
 				denied = true
 				break
 			}
@@ -232,26 +222,6 @@ func quarantineGaps(doc string, actions []string) []string {
 		}
 	}
 	return open
-}
-
-// statementElement reads a policy element that is a string or a list of them.
-func statementElement(raw json.RawMessage) []string {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
-	}
-	var many []string
-	_ = json.Unmarshal(raw, &many)
-	return many
-}
-
-func actionMatches(patterns []string, action string) bool {
-	for _, p := range patterns {
-		if wildcardMatch(strings.ToLower(p), strings.ToLower(action)) {
-			return true
-		}
-	}
-	return false
 }
 
 // ExecuteQuarantine attaches the quarantine policy unless it is attached,

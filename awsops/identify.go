@@ -347,6 +347,17 @@ type policyStatement struct {
 	Action    statementValues `json:"Action"`
 	NotAction statementValues `json:"NotAction"`
 	Resource  statementValues `json:"Resource"`
+	Condition json.RawMessage `json:"Condition"`
+}
+
+// covers reports whether the statement applies to action: its Action
+// names it, or it has a NotAction that does not (wildcards allowed,
+// without regard to case). Effect, resources and conditions are the
+// caller's to weigh.
+func (st policyStatement) covers(action string) bool {
+	action = strings.ToLower(action)
+	match := func(p string) bool { return wildcardMatch(strings.ToLower(p), action) }
+	return slices.ContainsFunc(st.Action, match) || len(st.NotAction) > 0 && !slices.ContainsFunc(st.NotAction, match)
 }
 
 type policyStatements []policyStatement
@@ -419,13 +430,8 @@ func policyAllows(doc, action string) bool {
 	if json.Unmarshal([]byte(doc), &d) != nil {
 		return false
 	}
-	action = strings.ToLower(action)
-	match := func(p string) bool { return wildcardMatch(strings.ToLower(p), action) }
 	for _, st := range d.Statement {
-		if st.Effect != "Allow" {
-			continue
-		}
-		if slices.ContainsFunc(st.Action, match) || len(st.NotAction) > 0 && !slices.ContainsFunc(st.NotAction, match) {
+		if st.Effect == "Allow" && st.covers(action) {
 			return true
 		}
 	}
