@@ -115,6 +115,10 @@ func respond(t *testing.T, h *Harness, slowness time.Duration, calm func()) {
 	if err != nil || !strings.Contains(fmt.Sprint(reply), "PutUserPolicy") {
 		t.Fatalf("dry run: %v %v", reply, err)
 	}
+	// The plan says who else uses the role: the nodes, which keep working.
+	if want := fmt.Sprintf("by %d caller(s)", h.Run.Nodes()); h.scenario == "seed" && !strings.Contains(fmt.Sprint(reply), want) {
+		t.Errorf("the dry run does not say the role is used by the %d nodes (%q): %v", h.Run.Nodes(), want, reply)
+	}
 	done := []string{approve(t, h, d, "revoke-sessions"), approve(t, h, d, "deactivate")}
 	truth, err := h.Run.GroundTruth(ctx)
 	if err != nil {
