@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keyleak/keyleak/awsops"
 )
 
 // Credentials is an AWS credential set: a long-term key (AKIA) or a session (ASIA with token).
@@ -140,29 +142,20 @@ func newAccessKeyID(prefix, account string) string {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
 	var head [8]byte
-	binary.BigEndian.PutUint64(head[:], n<<7|uint64(b[0]&0x7f))
+	// Bit 47 is set in every key ID AWS has minted since 2019; the
+	// account sits below it, shifted by 7.
+	binary.BigEndian.PutUint64(head[:], 1<<47|n<<7|uint64(b[0]&0x7f))
 	copy(b[:6], head[2:])
 	return prefix + base32.StdEncoding.EncodeToString(b[:])
 }
 
 // accountFromAccessKeyID decodes the account from an AKIA/ASIA key ID minted as AWS does.
 func accountFromAccessKeyID(id string) (string, bool) {
-	if len(id) != 20 {
+	k, err := awsops.ParseAccessKeyID(id)
+	if err != nil {
 		return "", false
 	}
-	b, err := base32.StdEncoding.DecodeString(id[4:])
-	if err != nil || len(b) < 6 {
-		return "", false
-	}
-	var head [8]byte
-	copy(head[2:], b[:6])
-	n := binary.BigEndian.Uint64(head[:]) & 0x7fffffffff80 >> 7
-	s := make([]byte, 12)
-	for i := 11; i >= 0; i-- {
-		s[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(s), true
+	return k.Account()
 }
 
 func randomSecret(n int) string {
