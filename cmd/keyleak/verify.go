@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/state"
+)
+
+// verify checks containment for an incident, read-only.
+func verify(ctx context.Context, c *awsops.Client, f storedFindings, inc state.Incident, since time.Time) (awsops.VerifyReport, error) {
+	t, err := (&containExecutor{c: c}).target(ctx, inc, nil)
+	if err != nil {
+		return awsops.VerifyReport{}, err
+	}
+	if t.Roles, err = f.roles(ctx, inc); err != nil {
+		t.Roles = nil // verify the key and the user at least
+	}
+	return c.Verify(ctx, t, awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID)})
+}
+
+// verifyReply renders a containment check.
+func verifyReply(id string, rep awsops.VerifyReport) commands.Reply {
+	r := commands.Reply{Title: "Containment check: " + id}
+	if rep.Contained() {
+		r.Text = "Contained: the key and every derived credential are refused, and no call has succeeded since containment."
+	} else {
+		r.Text = "NOT CONTAINED:\n" + strings.Join(rep.Problems, "\n")
+		r.Problem = true
+	}
+	r.Fields = append(r.Fields, commands.Field{Label: "Key status", Value: orDash(rep.KeyStatus)})
+	var lines []string
+	for _, p := range rep.Principals {
+		var what []string
+		if p.Revoked {
+			what = append(what, "sessions before "+p.Cutoff+" revoked")
+		}
+		if p.DenyAll {
+			what = append(what, "deny-all")
+		}
+		if p.Quarantined {
+			what = append(what, "quarantined")
+		}
+		if len(what) == 0 {
+			what = []string{"no keyleak restriction"}
+		}
+		lines = append(lines, p.ARN+": "+strings.Join(what, ", "))
+	}
+	if len(lines) > 0 {
+		r.Sections = append(r.Sections, commands.Section{Title: "Principals", Lines: lines})
+	}
+	var acts []string
+	for _, a := range rep.Activity {
+		outcome := "SUCCEEDED"
+		if a.Refused() {
+			outcome = "refused (" + a.ErrorCode + ")"
+		}
+		acts = append(acts, fmt.Sprintf("%s %s %s with %s: %s", a.Time.UTC().Format("15:04:05"), a.Region, a.EventName, a.AccessKeyID, outcome))
+	}
+	if len(acts) > 0 {
+		r.Sections = append(r.Sections, commands.Section{Title: "Calls since containment", Lines: acts, Folded: rep.Contained()})
+	}
+	if len(rep.Notes) > 0 {
+		r.Sections = append(r.Sections, commands.Section{Title: "Notes", Lines: rep.Notes, Folded: true})
+	}
+	return r
+}
+
+// containedSince is when the incident's first containment action finished,
+// or its opening if none has.
+func containedSince(store *state.Store, id string) (time.Time, error) {
+	var since time.Time
+	err := store.View(func(tx *state.Tx) error {
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		since = inc.OpenedAt
+		actions, err := tx.Actions(id)
+		if err != nil {
+			return err
+		}
+		for _, a := range actions {
+			if a.Status == state.ActionSucceeded && (since.Equal(inc.OpenedAt) || a.FinishedAt.Before(since)) {
+				since = a.FinishedAt
+			}
+		}
+		return nil
+	})
+	return since, err
+}
+
+// verifyCommand is "verify": is the attacker cut off?
+func verifyCommand(c *awsops.Client, f storedFindings) commands.Command {
+	return commands.Command{
+		Name: "verify", Summary: "check that the key and every derived credential are refused and nothing new succeeded",
+		Scope: commands.InSpace, NeedsIncident: true,
+		Run: func(ctx context.Context, req commands.Request) (commands.Reply, error) {
+			if len(req.Args) > 0 {
+				return commands.Reply{}, commands.Userf("verify takes no arguments.")
+			}
+			var inc state.Incident
+			if err := f.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(req.Incident); return err }); err != nil {
+				return commands.Reply{}, err
+			}
+			since, err := containedSince(f.store, inc.ID)
+			if err != nil {
+				return commands.Reply{}, err
+			}
+			rep, err := verify(ctx, c, f, inc, since)
+			if err != nil {
+				return commands.Reply{}, fmt.Errorf("verify %s: %w", inc.ID, err)
+			}
+			return verifyReply(inc.ID, rep), nil
+		},
+	}
+}
