@@ -354,27 +354,11 @@ func TestPageDeliveryFailures(t *testing.T) {
 
 func TestPageUpdatedInPlace(t *testing.T) {
 	r := newSlackRig(t)
-	r.send(t, leakedKey, nil)
-	if err := r.worker.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	id := r.incidents(t)[0].ID
-	err := r.store.Update(func(tx *state.Tx) error {
-		inc, err := tx.Incident(id)
-		if err != nil {
-			return err
-		}
+	r.pageAndChange(t, "room", func(inc *state.Incident) {
 		inc.ChatSpaceURL = "https://chat.google.com/room/AAAAkl"
 		inc.MeetURL = "https://meet.google.com/abc-defg-hij"
 		inc.Severity = state.SeverityCritical
-		if err := tx.PutIncident(inc); err != nil {
-			return err
-		}
-		return commands.UpdatePage(tx, id, "room", time.Now())
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := r.worker.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -428,25 +412,7 @@ func TestSocketModeUsesTheSameHandler(t *testing.T) {
 // again: keyleak must find its own page and not page twice.
 func TestPageNotRepostedAfterCrash(t *testing.T) {
 	r := newSlackRig(t)
-	r.send(t, leakedKey, nil)
-	if err := r.worker.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	id := r.incidents(t)[0].ID
-	err := r.store.Update(func(tx *state.Tx) error {
-		inc, err := tx.Incident(id)
-		if err != nil {
-			return err
-		}
-		inc.SlackTS, inc.SlackChannel = "", ""
-		if err := tx.PutIncident(inc); err != nil {
-			return err
-		}
-		return commands.UpdatePage(tx, id, "after-crash", time.Now())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := r.pageAndChange(t, "after-crash", func(inc *state.Incident) { inc.SlackTS, inc.SlackChannel = "", "" })
 	if err := r.worker.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -471,4 +437,31 @@ func (r *slackRig) pages() []slackfake.Message {
 		}
 	}
 	return out
+}
+
+// pageAndChange reports the key, delivers the page, then changes the
+// incident and queues a page update, as facts arriving later do. It
+// returns the incident's ID.
+func (r *slackRig) pageAndChange(tb testing.TB, rev string, change func(*state.Incident)) string {
+	tb.Helper()
+	r.send(tb, leakedKey, nil)
+	if err := r.worker.DrainOnce(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	id := r.incidents(tb)[0].ID
+	err := r.store.Update(func(tx *state.Tx) error {
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		change(&inc)
+		if err := tx.PutIncident(inc); err != nil {
+			return err
+		}
+		return commands.UpdatePage(tx, id, rev, time.Now())
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id
 }
