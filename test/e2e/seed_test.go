@@ -212,8 +212,9 @@ func respond(t *testing.T, h *Harness, slowness time.Duration, calm func()) {
 }
 
 // TestWatchAlarmsWhenActivityContinues deactivates the key but leaves the
-// attacker's role session alive: its next call must raise the alarm in
-// the war room and on Slack.
+// attacker's role session alive, kills keyleak and restarts it: the
+// attacker's next call must still raise the alarm in the war room and on
+// Slack.
 func TestWatchAlarmsWhenActivityContinues(t *testing.T) {
 	h := Start(t, WithScenario("seed"))
 	ctx := context.Background()
@@ -228,6 +229,9 @@ func TestWatchAlarmsWhenActivityContinues(t *testing.T) {
 		return err == nil && d.Incident.ChatSpace != "" && strings.Contains(messagesText(h, d.Incident.ChatSpace), "Findings"), fmt.Sprint(err)
 	})
 	approve(t, h, d, "deactivate")
+	// The watch must survive a crash: kill keyleak now and restart it.
+	h.Kill()
+	h.StartKeyleak()
 	probe := h.Run.Probe(ctx, time.Now())
 	alive := 0
 	for _, code := range probe {
