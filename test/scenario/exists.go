@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
 )
@@ -48,34 +50,19 @@ func (r *Run) exists(ctx context.Context, res Resource) (bool, error) {
 		if lerr != nil {
 			return notFound(lerr)
 		}
-		for _, k := range out.AccessKeyMetadata {
-			if deref(k.AccessKeyId) == res.ID {
-				return true, nil
-			}
-		}
-		return false, nil
+		return hasID(out.AccessKeyMetadata, res.ID, func(k iamtypes.AccessKeyMetadata) *string { return k.AccessKeyId }), nil
 	case "AWS::IAM::UserPolicyAttachment":
 		out, lerr := iam.NewFromConfig(cfg).ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(res.Parent)})
 		if lerr != nil {
 			return notFound(lerr)
 		}
-		for _, p := range out.AttachedPolicies {
-			if deref(p.PolicyArn) == res.ID {
-				return true, nil
-			}
-		}
-		return false, nil
+		return hasID(out.AttachedPolicies, res.ID, policyARN), nil
 	case "AWS::IAM::RolePolicyAttachment":
 		out, lerr := iam.NewFromConfig(cfg).ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(res.Parent)})
 		if lerr != nil {
 			return notFound(lerr)
 		}
-		for _, p := range out.AttachedPolicies {
-			if deref(p.PolicyArn) == res.ID {
-				return true, nil
-			}
-		}
-		return false, nil
+		return hasID(out.AttachedPolicies, res.ID, policyARN), nil
 	case "AWS::EC2::Instance":
 		out, derr := ec2.NewFromConfig(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{res.ID}})
 		if derr != nil {
@@ -138,3 +125,10 @@ func (t accountHeader) RoundTrip(req *http.Request) (*http.Response, error) {
 	req.Header.Set("X-Moto-Account-Id", t.account)
 	return http.DefaultTransport.RoundTrip(req)
 }
+
+// hasID reports whether one of items has the ID id.
+func hasID[T any](items []T, id string, idOf func(T) *string) bool {
+	return slices.ContainsFunc(items, func(it T) bool { return deref(idOf(it)) == id })
+}
+
+func policyARN(p iamtypes.AttachedPolicy) *string { return p.PolicyArn }
