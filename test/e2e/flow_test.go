@@ -30,9 +30,9 @@ func openIncident(t *testing.T, h *Harness, key string) Detail {
 	if !strings.Contains(string(res.Body), "Opened KL-") {
 		t.Fatalf("reply: %s", res.Body)
 	}
-	id := "KL-" + time.Now().UTC().Format("2006") + "-0001"
+	id := OpenedID(t, res.Body)
 	var d Detail
-	Eventually(t, 15*time.Second, "the page and the war room", func() (bool, string) {
+	Eventually(t, 60*time.Second, "the page and the war room", func() (bool, string) {
 		d, err = h.Incident(id)
 		return err == nil && d.Incident.SlackTS != "" && d.Incident.ChatSpace != "" && d.Incident.MeetURL != "" && len(d.Pending) == 0,
 			fmt.Sprintf("%+v %v", d.Incident, err)
@@ -79,13 +79,13 @@ func TestSlackToWarRoomOverHTTP(t *testing.T) {
 	if err != nil || !strings.Contains(fmt.Sprint(reply), "Incident report") {
 		t.Fatalf("close: %v %v", reply, err)
 	}
-	Eventually(t, 10*time.Second, "the page to show the incident closed", func() (bool, string) {
+	Eventually(t, 60*time.Second, "the page to show the incident closed", func() (bool, string) {
 		m := h.Slack.Messages(oncall)
 		last := m[len(m)-1]
 		return strings.Contains(string(last.Blocks), "Closed: "+d.Incident.ID), string(last.Blocks)
 	})
 	id := strings.ToLower(d.Incident.ID)
-	Eventually(t, 10*time.Second, "the opening and closing emails", func() (bool, string) {
+	Eventually(t, 60*time.Second, "the opening and closing emails", func() (bool, string) {
 		got := h.Emails(d.Incident.ID)
 		return got["<"+id+".open@keyleak>"] == 1 && got["<"+id+".close@keyleak>"] == 1, fmt.Sprint(got)
 	})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -238,7 +239,7 @@ func (h *Harness) StartKeyleak() {
 	if err := h.proc.Start(); err != nil {
 		h.tb.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a guard against a hang
 	for {
 		resp, err := http.Get("http://" + h.Addr + "/readyz")
 		if err == nil {
@@ -248,7 +249,7 @@ func (h *Harness) StartKeyleak() {
 			}
 		}
 		if time.Now().After(deadline) {
-			h.tb.Fatalf("keyleak not ready after 15 s: %v", err)
+			h.tb.Fatalf("keyleak not ready after a minute: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -423,6 +424,18 @@ func (h *Harness) Emails(incident string) map[string]int {
 		}
 	}
 	return out
+}
+
+var incidentIDPattern = regexp.MustCompile(`KL-\d{4}-\d{4,}`)
+
+// OpenedID is the incident ID that the reply to /keyleak names.
+func OpenedID(tb testing.TB, reply []byte) string {
+	tb.Helper()
+	id := incidentIDPattern.Find(reply)
+	if id == nil {
+		tb.Fatalf("the reply names no incident: %s", reply)
+	}
+	return string(id)
 }
 
 // Eventually polls cond every 20 ms until it holds or timeout passes.

@@ -92,7 +92,7 @@ func respond(t *testing.T, h *Harness, slowness time.Duration, calm func()) {
 	if err != nil || !strings.Contains(string(res.Body), "Opened KL-") {
 		t.Fatalf("report: %v %+v", err, res)
 	}
-	id := "KL-" + time.Now().UTC().Format("2006") + "-0001"
+	id := OpenedID(t, res.Body)
 	var d Detail
 	Eventually(t, 120*time.Second+slowness, "identification and findings", func() (bool, string) {
 		d, err = h.Incident(id)
@@ -222,7 +222,7 @@ func TestWatchAlarmsWhenActivityContinues(t *testing.T) {
 	if err != nil || !strings.Contains(string(res.Body), "Opened KL-") {
 		t.Fatalf("report: %v %+v", err, res)
 	}
-	id := "KL-" + time.Now().UTC().Format("2006") + "-0001"
+	id := OpenedID(t, res.Body)
 	var d Detail
 	Eventually(t, 120*time.Second, "the findings", func() (bool, string) {
 		d, err = h.Incident(id)

@@ -182,6 +182,9 @@ func (g *Gateway) Admin(account string) Credentials {
 // its own). The zero Fault removes it.
 func (g *Gateway) SetFault(service string, f Fault) { g.faults.set(service, f) }
 
+// SetLookupThrottle changes how LookupEvents calls are counted against the quota.
+func (g *Gateway) SetLookupThrottle(t Throttle) { g.lookups.setMode(t) }
+
 // Events returns every recorded CloudTrail record (management and data events, failures
 // included) in the order the calls arrived. Their maps are shared: treat them as read-only.
 func (g *Gateway) Events() []Record { return g.events.records() }

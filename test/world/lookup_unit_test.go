@@ -1,6 +1,7 @@
 package world
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -75,6 +76,7 @@ func TestRunLookupAttributes(t *testing.T) {
 
 func TestRunLookupInvalidInput(t *testing.T) {
 	store := newEventStore()
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	fiftyOne := 51
 	tests := []struct {
 		name string
@@ -87,7 +89,7 @@ func TestRunLookupInvalidInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, bad := runLookup(store, DefaultAccount, "us-east-1", tt.req, time.Now())
+			_, bad := runLookup(store, DefaultAccount, "us-east-1", tt.req, now)
 			if bad == nil || bad.Code != tt.want {
 				t.Fatalf("error = %+v, want %s", bad, tt.want)
 			}
@@ -96,3 +98,35 @@ func TestRunLookupInvalidInput(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestThrottleModes: the two ways of counting 2 calls a second, on a clock the test
+// moves. A token bucket of burst 2 lets two calls through at once and refills; a sliding
+// window admits a third call only when the first has left the last second.
+func TestThrottleModes(t *testing.T) {
+	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return base.Add(time.Duration(n) * time.Millisecond) }
+	tests := []struct {
+		mode  Throttle
+		burst float64
+		at    []time.Time
+		want  []bool
+	}{
+		{TokenBucket, 2, []time.Time{ms(0), ms(0), ms(0), ms(500), ms(600), ms(1100)}, []bool{true, true, false, true, false, true}},
+		{TokenBucket, 1, []time.Time{ms(0), ms(499), ms(500), ms(999), ms(1000)}, []bool{true, false, true, false, true}},
+		{SlidingWindow, 2, []time.Time{ms(0), ms(10), ms(500), ms(999), ms(1000), ms(1009), ms(1010)}, []bool{true, true, false, false, true, false, true}},
+		{SlidingWindow, 2, []time.Time{ms(0), ms(500), ms(990), ms(1000), ms(1499), ms(1500)}, []bool{true, true, false, true, false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s burst %g", tt.mode, tt.burst), func(t *testing.T) {
+			now := base
+			l := newRateLimiter(2, tt.burst, func() time.Time { return now })
+			l.setMode(tt.mode)
+			for i, at := range tt.at {
+				now = at
+				if got := l.allow("123456789012/eu-west-1"); got != tt.want[i] {
+					t.Errorf("call %d at +%s: allowed %v, want %v", i, at.Sub(base), got, tt.want[i])
+				}
+			}
+		})
+	}
+}
