@@ -63,6 +63,7 @@ type Client struct {
 	mu       sync.Mutex
 	self     *Caller
 	accounts map[string]aws.Config
+	clients  map[clientKey]any // SDK clients, built once (clients.go)
 }
 
 // Caller is keyleak's own identity.
@@ -103,7 +104,7 @@ func NewFromConfig(cfg aws.Config, opts Options) *Client {
 			o.MaxBackoff = 10 * time.Second
 		})
 	}
-	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}}
+	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}, clients: map[clientKey]any{}}
 }
 
 func region(o Options) string {
@@ -120,7 +121,7 @@ func (c *Client) Self(ctx context.Context) (Caller, error) {
 	if c.self != nil {
 		return *c.self, nil
 	}
-	out, err := sts.NewFromConfig(c.base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	out, err := sts.NewFromConfig(c.base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}) // under c.mu: not the cached client
 	if err != nil {
 		return Caller{}, fmt.Errorf("who is keyleak (sts:GetCallerIdentity): %w", err)
 	}
@@ -131,10 +132,10 @@ func (c *Client) Self(ctx context.Context) (Caller, error) {
 // ErrNoResponderRole means keyleak could not act in an account.
 var ErrNoResponderRole = errors.New("cannot assume the responder role")
 
-// Account returns a configuration that acts in account: keyleak's own
+// account returns a configuration that acts in account: keyleak's own
 // configuration in its own account, otherwise the responder role's
 // (credentials cached and refreshed before they expire).
-func (c *Client) Account(ctx context.Context, account string) (aws.Config, error) {
+func (c *Client) account(ctx context.Context, account string) (aws.Config, error) {
 	self, err := c.Self(ctx)
 	if err != nil {
 		return aws.Config{}, err
@@ -226,4 +227,4 @@ func wildcardMatch(pattern, s string) bool {
 func (c *Client) Now() time.Time { return c.opts.Now() }
 
 // SES is an Amazon SES v2 sender acting as keyleak itself.
-func (c *Client) SES() *SES { return NewSES(c.base) }
+func (c *Client) SES() *SES { return newSES(c.base) }

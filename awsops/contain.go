@@ -122,7 +122,7 @@ func (c *Client) newContainRun(ctx context.Context, t Target) (*containRun, erro
 
 // config is account's configuration with the request recorder added.
 func (r *containRun) config(ctx context.Context, account string) (aws.Config, error) {
-	cfg, err := r.c.Account(ctx, account)
+	cfg, err := r.c.account(ctx, account)
 	if err != nil {
 		return aws.Config{}, err
 	}

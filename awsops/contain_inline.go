@@ -39,6 +39,12 @@ func parsePrincipalARN(arn string) (iamPrincipal, error) {
 
 // keyleakPolicyName is the name of one of keyleak's inline policies for an
 // incident, e.g. keyleak-revoke-KL-2026-0007.
+// The kinds of inline policies keyleak writes: keyleak-<kind>-<incident>.
+const (
+	policyRevoke  = "revoke"   // the aws:TokenIssueTime deny of revoke-sessions
+	policyDenyAll = "deny-all" // the deny of every action
+)
+
 func keyleakPolicyName(kind, incident string) string {
 	clean := strings.Map(func(r rune) rune {
 		switch {

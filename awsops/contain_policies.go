@@ -48,7 +48,7 @@ func (c *Client) PlanDenyAll(ctx context.Context, t Target) (ActionPlan, error) 
 	if err := r.checkUser(ctx, "deny"); err != nil {
 		return ActionPlan{}, err
 	}
-	name := keyleakPolicyName("deny-all", t.Incident)
+	name := keyleakPolicyName(policyDenyAll, t.Incident)
 	current, err := r.inlinePolicy(ctx, r.userPrincipal(), name)
 	if err != nil {
 		return ActionPlan{}, err
@@ -75,7 +75,7 @@ func (c *Client) ExecuteDenyAll(ctx context.Context, t Target) (Result, error) {
 	if err := r.checkUser(ctx, "deny"); err != nil {
 		return Result{}, err
 	}
-	name := keyleakPolicyName("deny-all", t.Incident)
+	name := keyleakPolicyName(policyDenyAll, t.Incident)
 	current, err := r.inlinePolicy(ctx, r.userPrincipal(), name)
 	if err != nil {
 		return r.finish(err)
@@ -102,7 +102,7 @@ func (c *Client) PlanLiftDenyAll(ctx context.Context, t Target) (ActionPlan, err
 		return ActionPlan{}, err
 	}
 	want, _ := normalPolicy(denyAllDocument)
-	p, err := r.planRemoval(ctx, []iamPrincipal{r.userPrincipal()}, keyleakPolicyName("deny-all", t.Incident), func(n string) bool { return n == want })
+	p, err := r.planRemoval(ctx, []iamPrincipal{r.userPrincipal()}, keyleakPolicyName(policyDenyAll, t.Incident), func(n string) bool { return n == want })
 	if err == nil && p.Noop == "" {
 		p.Impact = append(p.Impact, fmt.Sprintf("%s can act again as its own policies allow, with any of its keys that are Active.", t.UserName))
 	}
@@ -118,7 +118,7 @@ func (c *Client) ExecuteLiftDenyAll(ctx context.Context, t Target, params map[st
 	if err := r.checkUser(ctx, "lift the deny on"); err != nil {
 		return Result{}, err
 	}
-	return r.executeRemoval(ctx, []iamPrincipal{r.userPrincipal()}, keyleakPolicyName("deny-all", t.Incident), params)
+	return r.executeRemoval(ctx, []iamPrincipal{r.userPrincipal()}, keyleakPolicyName(policyDenyAll, t.Incident), params)
 }
 
 // quarantineAttached reports whether the quarantine policy is attached to

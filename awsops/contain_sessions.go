@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyleak/keyleak/awsops/trail"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -101,13 +103,19 @@ func (r *containRun) sessionPrincipals(ctx context.Context, roles []string) (ps 
 
 // rolesOf returns the roles of params (frozen) or of the target.
 func rolesOf(t Target, params map[string]string) []string {
-	if s, ok := params[ParamRoles]; ok {
-		if s == "" {
-			return nil
-		}
-		return strings.Split(s, ",")
+	if _, ok := params[ParamRoles]; ok {
+		return FrozenRoles(params)
 	}
 	return t.Roles
+}
+
+// FrozenRoles are the role ARNs a plan froze in params.
+func FrozenRoles(params map[string]string) []string {
+	s := params[ParamRoles]
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // PlanRevokeSessions plans the aws:TokenIssueTime deny, with the cutoff
@@ -124,7 +132,7 @@ func (c *Client) PlanRevokeSessions(ctx context.Context, t Target) (ActionPlan, 
 		return ActionPlan{}, err
 	}
 	cutoff := sessionCutoff(c.Now())
-	name := keyleakPolicyName("revoke", t.Incident)
+	name := keyleakPolicyName(policyRevoke, t.Incident)
 	doc, _ := normalPolicy(revokeDocument(cutoff))
 	p := ActionPlan{Params: map[string]string{ParamCutoff: cutoff}}
 	var roles []string
@@ -233,8 +241,8 @@ func (r *containRun) roleCallers(ctx context.Context, roleARN string) (sessions,
 			if !strings.HasPrefix(aws.ToString(e.EventName), "AssumeRole") || e.CloudTrailEvent == nil {
 				continue
 			}
-			var rec TrailRecord
-			if decodeTrailRecord([]byte(*e.CloudTrailEvent), &rec) != nil || rec.ErrorCode != "" {
+			var rec trail.Record
+			if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil || rec.ErrorCode != "" {
 				continue
 			}
 			var req struct {
@@ -268,7 +276,7 @@ func (c *Client) ExecuteRevokeSessions(ctx context.Context, t Target, params map
 	if err != nil {
 		return Result{}, err
 	}
-	name := keyleakPolicyName("revoke", t.Incident)
+	name := keyleakPolicyName(policyRevoke, t.Incident)
 	doc := revokeDocument(cutoff)
 	normal, _ := normalPolicy(doc)
 	var failed partFailures
@@ -323,7 +331,7 @@ func (c *Client) PlanLiftRevoke(ctx context.Context, t Target) (ActionPlan, erro
 	if err != nil {
 		return ActionPlan{}, err
 	}
-	p, err := r.planRemoval(ctx, ps, keyleakPolicyName("revoke", t.Incident), func(normal string) bool {
+	p, err := r.planRemoval(ctx, ps, keyleakPolicyName(policyRevoke, t.Incident), func(normal string) bool {
 		_, ok := revokeCutoffOf(normal)
 		return ok
 	})
@@ -354,5 +362,5 @@ func (c *Client) ExecuteLiftRevoke(ctx context.Context, t Target, params map[str
 		return Result{}, err
 	}
 	ps = slices.DeleteFunc(ps, func(p iamPrincipal) bool { _, ok := params[digestParam(p.ARN)]; return !ok })
-	return r.executeRemoval(ctx, ps, keyleakPolicyName("revoke", t.Incident), params)
+	return r.executeRemoval(ctx, ps, keyleakPolicyName(policyRevoke, t.Incident), params)
 }

@@ -72,7 +72,7 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 	if err != nil {
 		return rep, err
 	}
-	revokeName := keyleakPolicyName("revoke", t.Incident)
+	revokeName := keyleakPolicyName(policyRevoke, t.Incident)
 	if t.Root {
 		rep.Notes = append(rep.Notes, "Root key: IAM cannot show or change its status; check Security credentials in the console as root.")
 	} else if t.UserName != "" {
@@ -87,7 +87,7 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 		if pc.Cutoff, pc.Revoked, err = r.revocationOf(ctx, user, revokeName); err != nil {
 			return rep, err
 		}
-		deny, err := r.inlinePolicy(ctx, user, keyleakPolicyName("deny-all", t.Incident))
+		deny, err := r.inlinePolicy(ctx, user, keyleakPolicyName(policyDenyAll, t.Incident))
 		if err != nil {
 			return rep, err
 		}

@@ -125,11 +125,10 @@ func costDates(from, to time.Time, baselineDays int) (start, end, base string) {
 // costReport queries ce:GetCostAndUsage once (all pages) over baseline
 // and window, daily, grouped by SERVICE and REGION.
 func (c *Client) costReport(ctx context.Context, account, start, end, base string, minSpike float64) (*CostReport, error) {
-	cfg, err := c.Account(ctx, account)
+	ce, err := c.costClient(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("cost of account %s: %w", account, err)
 	}
-	ce := costexplorer.NewFromConfig(cfg, func(o *costexplorer.Options) { o.Region = "us-east-1" })
 	r := &CostReport{Account: account, Start: start, End: end, BaselineStart: base, Estimated: true, RetrievedAt: c.Now().UTC()}
 	type cell struct{ day, service, region string }
 	amounts := map[cell]float64{}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyleak/keyleak/awsops/trail"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -89,7 +91,7 @@ func SensitiveObject(bucket, key string) string {
 }
 
 // noteObject records a data event; called with tracker.mu held.
-func (tr *tracker) noteObject(rec *TrailRecord) {
+func (tr *tracker) noteObject(rec *trail.Record) {
 	tr.dataCount++
 	bump(tr.dataNames, rec.EventName)
 	var req struct {
@@ -146,38 +148,33 @@ func maxTime(a, b time.Time) time.Time {
 // sweep found the tracked keys active, and scans them for those keys.
 func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, bucket, account string, w Window) (*DataEvents, []Gap) {
 	de := &DataEvents{Bucket: bucket}
-	cfg, err := c.Account(ctx, account)
+	client, err := c.s3Client(ctx, account)
 	if err != nil {
 		return de, []Gap{{Step: StepDataEvents, Account: account, Reason: "read trail bucket " + bucket + ": " + err.Error()}}
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if o.BaseEndpoint != nil {
-			o.UsePathStyle = true // a local or private endpoint
-		}
-	})
 	spans := trailSpans(tr, w)
 	if len(spans) == 0 {
 		return de, nil
 	}
-	var keys []KeyID
+	var keys []string
 	for _, k := range tr.keys() {
 		if id, err := ParseAccessKeyID(k); err == nil {
-			keys = append(keys, id)
+			keys = append(keys, id.String())
 		}
 	}
 	for _, sp := range spans {
 		de.Prefixes = append(de.Prefixes, sp.prefix)
 	}
 	var gaps []Gap
-	objects := func(yield func(TrailObject) bool) {
+	objects := func(yield func(trail.Object) bool) {
 		for _, sp := range spans {
 			if !listTrailObjects(ctx, client, bucket, sp, yield, &gaps) {
 				return
 			}
 		}
 	}
-	scanner := NewTrailScanner(keys, TrailScanOptions{})
-	stats, err := scanner.ScanObjects(ctx, iter.Seq[TrailObject](objects), 4, func(m TrailMatch) error {
+	scanner := trail.NewScanner(keys, trail.ScanOptions{})
+	stats, err := scanner.ScanObjects(ctx, iter.Seq[trail.Object](objects), 4, func(m trail.Match) error {
 		tr.add(ctx, m.Record.UserIdentity.AccessKeyID, &m.Record)
 		return nil
 	})
@@ -234,7 +231,7 @@ func trailSpans(tr *tracker, w Window) []trailSpan {
 
 // listTrailObjects yields the log files of one day folder whose delivery
 // stamp falls near the span; it returns false when yield asked to stop.
-func listTrailObjects(ctx context.Context, client *s3.Client, bucket string, sp trailSpan, yield func(TrailObject) bool, gaps *[]Gap) bool {
+func listTrailObjects(ctx context.Context, client *s3.Client, bucket string, sp trailSpan, yield func(trail.Object) bool, gaps *[]Gap) bool {
 	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(sp.prefix)})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
@@ -247,7 +244,7 @@ func listTrailObjects(ctx context.Context, client *s3.Client, bucket string, sp 
 			if at, ok := trailFileTime(name); ok && (at.Before(sp.first.Add(-time.Hour)) || at.After(sp.last.Add(time.Hour))) {
 				continue
 			}
-			obj := TrailObject{Name: name, Open: func(ctx context.Context) (io.ReadCloser, error) {
+			obj := trail.Object{Name: name, Open: func(ctx context.Context) (io.ReadCloser, error) {
 				got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(name)})
 				if err != nil {
 					return nil, fmt.Errorf("s3:GetObject: %s", describeAWSError(err))

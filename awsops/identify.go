@@ -2,10 +2,8 @@ package awsops
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -125,12 +123,11 @@ func (c *Client) Identify(ctx context.Context, key KeyID) Identity {
 	if id.Temporary {
 		return id
 	}
-	cfg, err := c.Account(ctx, id.Account)
+	ic, err := c.iamClient(ctx, id.Account)
 	if err != nil {
 		gap("%v", err)
 		return id
 	}
-	ic := iam.NewFromConfig(cfg)
 	if out, err := ic.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(key.String())}); err != nil {
 		gap("last use of the key (iam:GetAccessKeyLastUsed): %s", describeAWSError(err))
 	} else if lu := out.AccessKeyLastUsed; lu != nil && lu.LastUsedDate != nil {
@@ -337,114 +334,13 @@ func severity(id Identity, unread bool) (Severity, []string) {
 	return SeverityLow, []string{"no policy grants it anything"}
 }
 
-// policyDocument is the part of an IAM policy keyleak weighs.
-type policyDocument struct {
-	Statement policyStatements `json:"Statement"`
-}
-
-type policyStatement struct {
-	Effect    string          `json:"Effect"`
-	Action    statementValues `json:"Action"`
-	NotAction statementValues `json:"NotAction"`
-	Resource  statementValues `json:"Resource"`
-	Condition json.RawMessage `json:"Condition"`
-}
-
-// covers reports whether the statement applies to action: its Action
-// names it, or it has a NotAction that does not (wildcards allowed,
-// without regard to case). Effect, resources and conditions are the
-// caller's to weigh.
-func (st policyStatement) covers(action string) bool {
-	action = strings.ToLower(action)
-	match := func(p string) bool { return wildcardMatch(strings.ToLower(p), action) }
-	return slices.ContainsFunc(st.Action, match) || len(st.NotAction) > 0 && !slices.ContainsFunc(st.NotAction, match)
-}
-
-type policyStatements []policyStatement
-
-func (s *policyStatements) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '{' {
-		var one policyStatement
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*s = policyStatements{one}
-		return nil
-	}
-	return json.Unmarshal(b, (*[]policyStatement)(s))
-}
-
-type statementValues []string
-
-func (l *statementValues) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var one string
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*l = statementValues{one}
-		return nil
-	}
-	return json.Unmarshal(b, (*[]string)(l))
-}
-
-// decodePolicyDocument undoes the URL encoding IAM applies to documents.
-func decodePolicyDocument(doc string) string {
-	if strings.HasPrefix(strings.TrimSpace(doc), "%") || strings.Contains(doc, "%22") {
-		if d, err := url.QueryUnescape(doc); err == nil {
-			return d
-		}
-	}
-	return doc
-}
-
-// analyzePolicy reports whether a document is admin-equivalent (Allow *
-// on *) and whether it allows writing IAM.
-func analyzePolicy(doc string) (admin, iamWrite bool) {
-	var d policyDocument
-	if json.Unmarshal([]byte(doc), &d) != nil {
-		return false, false
-	}
-	for _, st := range d.Statement {
-		if st.Effect == "Allow" && len(st.NotAction) == 0 && slices.ContainsFunc(st.Action, func(a string) bool { return a == "*" || a == "*:*" }) &&
-			slices.Contains(st.Resource, "*") {
-			admin = true
-		}
-	}
-	iamWrite = slices.ContainsFunc(iamWriteActions, func(a string) bool { return policyAllows(doc, a) })
-	return admin, iamWrite
-}
-
-// PolicyAllows reports whether some Allow statement of an IAM policy
-// document (JSON, or URL-encoded as IAM returns it) names action,
-// wildcards and NotAction included. Resources and conditions are not
-// weighed, nor are Deny statements subtracted: it answers "could this
-// policy grant it", which is what an incident's severity needs.
-func PolicyAllows(doc, action string) bool { return policyAllows(decodePolicyDocument(doc), action) }
-
-// policyAllows reports whether some Allow statement of doc names action
-// (wildcards and NotAction included; resources and conditions are not
-// weighed).
-func policyAllows(doc, action string) bool {
-	var d policyDocument
-	if json.Unmarshal([]byte(doc), &d) != nil {
-		return false
-	}
-	for _, st := range d.Statement {
-		if st.Effect == "Allow" && st.covers(action) {
-			return true
-		}
-	}
-	return false
-}
-
 // creationFromTrail moves the key's creation date back to its
 // CreateAccessKey event when CloudTrail recorded it earlier than IAM
 // reports (clock skew, or a restored account), so that the window never
 // starts after the key's first use. One short lookup in us-east-1, where
 // IAM events are recorded.
 func (c *Client) creationFromTrail(ctx context.Context, id *Identity, now time.Time) {
-	cfg, err := c.Account(ctx, id.Account)
+	ct, err := c.cloudtrailClient(ctx, id.Account, "us-east-1")
 	if err != nil {
 		return
 	}
@@ -452,7 +348,6 @@ func (c *Client) creationFromTrail(ctx context.Context, id *Identity, now time.T
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(id.AccessKeyID)}},
 		StartTime:        aws.Time(now.Add(-maxWindow)), EndTime: aws.Time(now),
 	}
-	ct := cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = "us-east-1" })
 	for range 20 { // pages; the key's IAM events are few
 		out, err := ct.LookupEvents(ctx, in)
 		if err != nil {

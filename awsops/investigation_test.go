@@ -236,7 +236,7 @@ func checkResources(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investiga
 func checkDataEvents(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {
 	t.Helper()
 	keys := tracked(gt)
-	followUps := strings.Join(inv.FollowUps(), "\n")
+	followUps := strings.Join(awsops.FollowUpTexts(inv.FollowUps()), "\n")
 	for _, d := range gt.DataEvents {
 		if _, ok := keys[d.AccessKeyID]; !ok {
 			continue

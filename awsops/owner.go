@@ -31,7 +31,7 @@ var ErrAccountUnknown = errors.New("the key's account is unknown")
 // fallback when the call fails.
 func (c *Client) KeyAccount(ctx context.Context, key KeyID) (account, source string, err error) {
 	decoded, decodedOK := key.Account()
-	out, callErr := sts.NewFromConfig(c.base).GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(key.String())})
+	out, callErr := c.stsClient().GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(key.String())})
 	switch {
 	case callErr == nil && decodedOK && aws.ToString(out.Account) != decoded:
 		c.opts.Log.WarnContext(ctx, "account from sts:GetAccessKeyInfo differs from the one decoded from the key ID",
@@ -60,11 +60,11 @@ func (c *Client) KeyOwner(ctx context.Context, key KeyID) (Owner, error) {
 	if o.Temporary {
 		return o, nil // STS keys have no IAM owner; the credential tree finds their parent
 	}
-	cfg, err := c.Account(ctx, o.Account)
+	ic, err := c.iamClient(ctx, o.Account)
 	if err != nil {
 		return o, err
 	}
-	out, err := iam.NewFromConfig(cfg).GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(key.String())})
+	out, err := ic.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(key.String())})
 	if err != nil {
 		return o, fmt.Errorf("owner of %s in account %s (iam:GetAccessKeyLastUsed): %w", key, o.Account, err)
 	}
@@ -75,7 +75,7 @@ func (c *Client) KeyOwner(ctx context.Context, key KeyID) (Owner, error) {
 		o.ARN = "arn:aws:iam::" + o.Account + ":root"
 	default:
 		o.ARN = "arn:aws:iam::" + o.Account + ":user/" + o.UserName
-		if u, err := iam.NewFromConfig(cfg).GetUser(ctx, &iam.GetUserInput{UserName: out.UserName}); err == nil && u.User != nil {
+		if u, err := ic.GetUser(ctx, &iam.GetUserInput{UserName: out.UserName}); err == nil && u.User != nil {
 			o.ARN = aws.ToString(u.User.Arn) // keeps the user's path
 		}
 	}

@@ -52,7 +52,7 @@ func TestResponderInOwnAccount(t *testing.T) {
 	bot := w.Config("us-east-1", world.Credentials{AccessKeyID: aws.ToString(k.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(k.AccessKey.SecretAccessKey)})
 
 	direct := awsops.NewFromConfig(bot, awsops.Options{})
-	cfg, err := direct.Account(ctx, world.DefaultAccount)
+	cfg, err := direct.ConfigIn(ctx, world.DefaultAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestResponderInOwnAccount(t *testing.T) {
 	}
 
 	assuming := awsops.NewFromConfig(bot, awsops.Options{ResponderInOwnAccount: true})
-	if _, err := assuming.Account(ctx, world.DefaultAccount); !errors.Is(err, awsops.ErrNoResponderRole) {
+	if _, err := assuming.ConfigIn(ctx, world.DefaultAccount); !errors.Is(err, awsops.ErrNoResponderRole) {
 		t.Fatalf("without a responder role in its own account: err = %v, want ErrNoResponderRole", err)
 	}
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`
@@ -69,7 +69,7 @@ func TestResponderInOwnAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	assuming = awsops.NewFromConfig(bot, awsops.Options{ResponderInOwnAccount: true})
-	cfg, err = assuming.Account(ctx, world.DefaultAccount)
+	cfg, err = assuming.ConfigIn(ctx, world.DefaultAccount)
 	if err != nil {
 		t.Fatal(err)
 	}

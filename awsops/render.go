@@ -194,7 +194,7 @@ func (r *Investigation) Sections() []Section {
 		out = append(out, Section{Title: "What is missing", Lines: lines})
 	}
 	if f := r.FollowUps(); len(f) > 0 {
-		out = append(out, Section{Title: "Follow-ups", Lines: f})
+		out = append(out, Section{Title: "Follow-ups", Lines: FollowUpTexts(f)})
 	}
 	return out
 }
@@ -354,56 +354,93 @@ func gapLine(g Gap) string {
 	return line + ": " + g.Reason
 }
 
+// FollowUpKind says what a follow-up asks for. Together with its subject
+// it is what an action settles a follow-up by; the text is for people.
+type FollowUpKind string
+
+// Kinds of follow-ups.
+const (
+	FollowUpRootKey        FollowUpKind = "root-key"        // only root can act on its key: Subject is the key
+	FollowUpParentKey      FollowUpKind = "parent-key"      // a temporary key: contain what minted it; Subject is the key
+	FollowUpDeactivateKey  FollowUpKind = "deactivate-key"  // Subject is the key
+	FollowUpRevokeSessions FollowUpKind = "revoke-sessions" // Subject is a role ARN, or the key's user ARN
+	FollowUpDeleteResource FollowUpKind = "delete-resource" // Subject is the resource's ID
+	FollowUpRotateSecrets  FollowUpKind = "rotate-secrets"  // Subject is bucket/key of an object read
+	FollowUpAssessExposure FollowUpKind = "assess-exposure" // Subject is bucket/key of an object read
+	FollowUpCheckSpend     FollowUpKind = "check-spend"     // Subject is the service
+	FollowUpFillGaps       FollowUpKind = "fill-gaps"
+)
+
+// FollowUp is one thing the findings call for.
+type FollowUp struct {
+	Kind    FollowUpKind `json:"kind"`
+	Subject string       `json:"subject,omitempty"`
+	Text    string       `json:"text"`
+}
+
+// FollowUpTexts are the texts of follow-ups.
+func FollowUpTexts(fs []FollowUp) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Text
+	}
+	return out
+}
+
 // FollowUps are the actions the findings call for.
-func (r *Investigation) FollowUps() []string {
-	var out []string
+func (r *Investigation) FollowUps() []FollowUp {
+	var out []FollowUp
+	add := func(kind FollowUpKind, subject, format string, args ...any) {
+		out = append(out, FollowUp{Kind: kind, Subject: subject, Text: fmt.Sprintf(format, args...)})
+	}
 	id := r.Identity
 	switch {
 	case id.Root:
-		out = append(out, "sign in as the root user, deactivate and delete "+r.AccessKeyID+", and make sure root has MFA")
+		add(FollowUpRootKey, r.AccessKeyID, "sign in as the root user, deactivate and delete %s, and make sure root has MFA", r.AccessKeyID)
 	case id.Temporary:
-		out = append(out, "revoke the sessions of the role or user that minted "+r.AccessKeyID+" (issued before now), and contain its parent key")
+		add(FollowUpParentKey, r.AccessKeyID, "revoke the sessions of the role or user that minted %s (issued before now), and contain its parent key", r.AccessKeyID)
 	case id.Status != "Inactive":
-		out = append(out, "deactivate "+r.AccessKeyID+" (then rotate it for its legitimate users)")
+		add(FollowUpDeactivateKey, r.AccessKeyID, "deactivate %s (then rotate it for its legitimate users)", r.AccessKeyID)
 	}
 	seenRole := map[string]bool{}
 	for _, s := range r.Sessions[min(1, len(r.Sessions)):] {
 		if s.Expires.After(r.FinishedAt) {
-			target := "user " + id.UserName
+			target, subject := "user "+id.UserName, id.ARN
 			if s.RoleARN != "" {
-				target = "role " + s.RoleARN
+				target, subject = "role "+s.RoleARN, s.RoleARN
 			}
 			if !seenRole[target] {
 				seenRole[target] = true
-				out = append(out, fmt.Sprintf("revoke the sessions of %s issued before now: %s (%s) stays valid until %s", target, s.AccessKeyID, s.MintedBy, fmtTime(s.Expires)))
+				add(FollowUpRevokeSessions, subject, "revoke the sessions of %s issued before now: %s (%s) stays valid until %s", target, s.AccessKeyID, s.MintedBy, fmtTime(s.Expires))
 			}
 		}
 	}
 	for _, x := range r.Resources {
 		if x.Exists == "yes" || x.Exists == "unknown" {
-			out = append(out, fmt.Sprintf("review and delete %s %s in %s (created by %s at %s)", x.Type, orDash(x.ID), x.Region, x.CreatedBy, fmtTime(x.CreatedAt)))
+			add(FollowUpDeleteResource, x.ID, "review and delete %s %s in %s (created by %s at %s)", x.Type, orDash(x.ID), x.Region, x.CreatedBy, fmtTime(x.CreatedAt))
 		}
 	}
 	if d := r.DataEvents; d != nil {
 		for _, o := range d.Accessed {
+			object := o.Bucket + "/" + o.Key
 			switch {
 			case o.Sensitive == "":
 			case strings.Contains(o.Sensitive, "personal data"):
-				out = append(out, fmt.Sprintf("assess the exposure of %s/%s (%s) with legal and compliance", o.Bucket, o.Key, o.Sensitive))
+				add(FollowUpAssessExposure, object, "assess the exposure of %s (%s) with legal and compliance", object, o.Sensitive)
 			case strings.Contains(o.Sensitive, "backup") || strings.Contains(o.Sensitive, "dump"):
-				out = append(out, fmt.Sprintf("assess the exposure of %s/%s (%s): is it encrypted, and could the reader decrypt it?", o.Bucket, o.Key, o.Sensitive))
+				add(FollowUpAssessExposure, object, "assess the exposure of %s (%s): is it encrypted, and could the reader decrypt it?", object, o.Sensitive)
 			default:
-				out = append(out, fmt.Sprintf("rotate the credentials in %s/%s (%s)", o.Bucket, o.Key, o.Sensitive))
+				add(FollowUpRotateSecrets, object, "rotate the credentials in %s (%s)", object, o.Sensitive)
 			}
 		}
 	}
 	if c := r.Cost; c != nil {
 		for _, s := range c.Spikes[:min(len(c.Spikes), 5)] {
-			out = append(out, fmt.Sprintf("check the %s spend in %s on %s (%s %.2f, estimate)", s.Service, orDash(s.Region), s.Day, c.Currency, s.Amount))
+			add(FollowUpCheckSpend, s.Service, "check the %s spend in %s on %s (%s %.2f, estimate)", s.Service, orDash(s.Region), s.Day, c.Currency, s.Amount)
 		}
 	}
 	if len(r.Gaps) > 0 {
-		out = append(out, fmt.Sprintf("fill what is missing (%d gaps) and investigate again", len(r.Gaps)))
+		add(FollowUpFillGaps, "", "fill what is missing (%d gaps) and investigate again", len(r.Gaps))
 	}
 	return out
 }

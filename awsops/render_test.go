@@ -91,7 +91,7 @@ func TestSummaryAndFollowUps(t *testing.T) {
 	if !strings.Contains(summary[0], "CRITICAL") || !strings.Contains(summary[0], "ci-deploy-user") {
 		t.Errorf("first line = %q, want the owner and the severity", summary[0])
 	}
-	follow := strings.Join(inv.FollowUps(), "\n")
+	follow := strings.Join(awsops.FollowUpTexts(inv.FollowUps()), "\n")
 	for _, want := range []string{"deactivate AKIAYVP4CIPPERUVIFXG", "role arn:aws:iam::111122223333:role/eks-node-role",
 		"rotate the credentials in config-bucket/prod.tfstate", "AWS::IAM::User backup-admin", "Amazon Elastic Compute Cloud"} {
 		if !strings.Contains(follow, want) {

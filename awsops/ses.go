@@ -24,9 +24,9 @@ type SES struct {
 	api sesAPI
 }
 
-// NewSES returns an SES sender using cfg (region, credentials and, for
+// newSES returns an SES sender using cfg (region, credentials and, for
 // the local world, BaseEndpoint).
-func NewSES(cfg aws.Config) *SES {
+func newSES(cfg aws.Config) *SES {
 	return &SES{api: sesv2.NewFromConfig(cfg)}
 }
 

@@ -10,18 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyleak/keyleak/awsops/trail"
+
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 )
 
 // chainRecords reads a real-shaped chain: a user assumes eks-node-role,
 // that session assumes a role in another account, which runs instances.
-func chainRecords(tb testing.TB) []TrailRecord {
+func chainRecords(tb testing.TB) []trail.Record {
 	tb.Helper()
 	b, err := os.ReadFile("testdata/assumerole-chain.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var doc struct{ Records []TrailRecord }
+	var doc struct{ Records []trail.Record }
 	if err := json.Unmarshal(b, &doc); err != nil {
 		tb.Fatal(err)
 	}
@@ -69,21 +71,21 @@ func TestTrackerFollowsTheChain(t *testing.T) {
 func TestCategorize(t *testing.T) {
 	tests := []struct {
 		name   string
-		rec    TrailRecord
+		rec    trail.Record
 		wantCa Category
 	}{
-		{"backdoor user", TrailRecord{EventSource: "iam.amazonaws.com", EventName: "CreateUser", ManagementEvent: true}, CategoryIAMPersistence},
-		{"policy", TrailRecord{EventSource: "iam.amazonaws.com", EventName: "PutRolePolicy", ManagementEvent: true}, CategoryIAMPersistence},
-		{"iam read", TrailRecord{EventSource: "iam.amazonaws.com", EventName: "ListRoles", ManagementEvent: true}, CategoryRecon},
-		{"mint", TrailRecord{EventSource: "sts.amazonaws.com", EventName: "GetFederationToken", ManagementEvent: true}, CategoryCredentialMinting},
-		{"spot", TrailRecord{EventSource: "ec2.amazonaws.com", EventName: "RequestSpotInstances", ManagementEvent: true}, CategoryComputeAbuse},
-		{"lambda", TrailRecord{EventSource: "lambda.amazonaws.com", EventName: "CreateFunction20150331", ManagementEvent: true}, CategoryComputeAbuse},
-		{"evasion", TrailRecord{EventSource: "cloudtrail.amazonaws.com", EventName: "StopLogging", ManagementEvent: true}, CategoryDefenseEvasion},
-		{"object read", TrailRecord{EventSource: "s3.amazonaws.com", EventName: "GetObject", EventCategory: "Data"}, CategoryDataAccess},
-		{"secret", TrailRecord{EventSource: "secretsmanager.amazonaws.com", EventName: "GetSecretValue", ManagementEvent: true}, CategoryDataAccess},
-		{"whoami", TrailRecord{EventSource: "sts.amazonaws.com", EventName: "GetCallerIdentity", ManagementEvent: true}, CategoryRecon},
-		{"probe", TrailRecord{EventSource: "rds.amazonaws.com", EventName: "DeleteDBInstance", ErrorCode: "AccessDenied", ManagementEvent: true}, CategoryErrors},
-		{"other", TrailRecord{EventSource: "sqs.amazonaws.com", EventName: "SendMessage", ManagementEvent: true}, CategoryOther},
+		{"backdoor user", trail.Record{EventSource: "iam.amazonaws.com", EventName: "CreateUser", ManagementEvent: true}, CategoryIAMPersistence},
+		{"policy", trail.Record{EventSource: "iam.amazonaws.com", EventName: "PutRolePolicy", ManagementEvent: true}, CategoryIAMPersistence},
+		{"iam read", trail.Record{EventSource: "iam.amazonaws.com", EventName: "ListRoles", ManagementEvent: true}, CategoryRecon},
+		{"mint", trail.Record{EventSource: "sts.amazonaws.com", EventName: "GetFederationToken", ManagementEvent: true}, CategoryCredentialMinting},
+		{"spot", trail.Record{EventSource: "ec2.amazonaws.com", EventName: "RequestSpotInstances", ManagementEvent: true}, CategoryComputeAbuse},
+		{"lambda", trail.Record{EventSource: "lambda.amazonaws.com", EventName: "CreateFunction20150331", ManagementEvent: true}, CategoryComputeAbuse},
+		{"evasion", trail.Record{EventSource: "cloudtrail.amazonaws.com", EventName: "StopLogging", ManagementEvent: true}, CategoryDefenseEvasion},
+		{"object read", trail.Record{EventSource: "s3.amazonaws.com", EventName: "GetObject", EventCategory: "Data"}, CategoryDataAccess},
+		{"secret", trail.Record{EventSource: "secretsmanager.amazonaws.com", EventName: "GetSecretValue", ManagementEvent: true}, CategoryDataAccess},
+		{"whoami", trail.Record{EventSource: "sts.amazonaws.com", EventName: "GetCallerIdentity", ManagementEvent: true}, CategoryRecon},
+		{"probe", trail.Record{EventSource: "rds.amazonaws.com", EventName: "DeleteDBInstance", ErrorCode: "AccessDenied", ManagementEvent: true}, CategoryErrors},
+		{"other", trail.Record{EventSource: "sqs.amazonaws.com", EventName: "SendMessage", ManagementEvent: true}, CategoryOther},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestCategorize(t *testing.T) {
 func TestTallyKeepsBoundedDistinctValues(t *testing.T) {
 	tl := newTally()
 	for i := range maxDistinct + 500 {
-		tl.add(&TrailRecord{EventName: "X", SourceIPAddress: "10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256)}, CategoryRecon)
+		tl.add(&trail.Record{EventName: "X", SourceIPAddress: "10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256)}, CategoryRecon)
 	}
 	a := tl.activity()
 	if len(a.SourceIPs) != maxDistinct+1 || a.SourceIPs[0].Name != OtherName || a.SourceIPs[0].Count != 500 {
@@ -121,7 +123,7 @@ func FuzzMintedSession(f *testing.F) {
 	f.Add(`{"roleArn":"arn:aws:iam::1:role/r","roleSessionName":"s"}`, `{"credentials":{"accessKeyId":"ASIA","expiration":"Nov 22, 2026, 10:45:00 PM"}}`)
 	f.Add(`[]`, `null`)
 	f.Fuzz(func(t *testing.T, req, resp string) {
-		rec := TrailRecord{EventName: "AssumeRole", RequestParameters: json.RawMessage(req), ResponseElements: json.RawMessage(resp), EventTime: time.Unix(0, 0)}
+		rec := trail.Record{EventName: "AssumeRole", RequestParameters: json.RawMessage(req), ResponseElements: json.RawMessage(resp), EventTime: time.Unix(0, 0)}
 		s := mintedSession(&rec, Session{AccessKeyID: "AKIA", Depth: 0}, "ASIAX")
 		if s.Depth != 1 || s.ParentAccessKeyID != "AKIA" || s.Expires.IsZero() {
 			t.Errorf("mintedSession = %+v", s)

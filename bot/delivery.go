@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyleak/keyleak/commands"
 	"github.com/keyleak/keyleak/state"
 )
 
@@ -42,15 +43,6 @@ func (e *RetryAfterError) Error() string {
 }
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// Reschedule is returned by a notifier whose message is recurring work
-// (a watch): it is done for now and wants delivering again after After.
-// It is not a failure.
-type Reschedule struct {
-	After time.Duration
-}
-
-func (r *Reschedule) Error() string { return fmt.Sprintf("again in %s", r.After) }
 
 // ClassifyHTTP turns an HTTP response status into a delivery result:
 // 2xx delivered; 429 and 5xx retried (honouring Retry-After); any other
@@ -269,7 +261,7 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 		return false // shutting down: the next start tries again
 	}
 	now := w.opts.Now()
-	var again *Reschedule
+	var again *commands.Reschedule
 	switch {
 	case errors.As(err, &again):
 		if uerr := w.store.Batch(func(tx *state.Tx) error { return tx.Reschedule(m.ID, now.Add(again.After)) }); uerr != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyleak/keyleak/commands"
 	"github.com/keyleak/keyleak/state"
 )
 
@@ -196,7 +197,7 @@ func TestWorkerReschedulesRecurringWork(t *testing.T) {
 		defer mu.Unlock()
 		runs++
 		if runs < 3 {
-			return false, &Reschedule{After: time.Minute}
+			return false, &commands.Reschedule{After: time.Minute}
 		}
 		return false, nil
 	})

@@ -43,7 +43,7 @@ type mailRigOptions struct {
 	cfg      func(*bot.MailConfig)
 	opts     func(*smtpfake.Server) []bot.MailerOption
 	incident func(*state.Incident)
-	findings map[string]any // finding kind → JSON document
+	findings map[state.FindingKind]any // kind → document
 }
 
 func newMailRig(tb testing.TB, o mailRigOptions) *mailRig {
@@ -280,8 +280,7 @@ func TestMailPermanentRefusalIsDeadLettered(t *testing.T) {
 func fullIncident(inc *state.Incident) {
 	inc.Severity = state.SeverityCritical
 	inc.AccountID = "123456789012"
-	inc.Owner = "ci-deploy-user"
-	inc.OwnerARN = "arn:aws:iam::123456789012:user/ci-deploy-user"
+	inc.Owner = state.Owner{Kind: state.OwnerUser, UserName: "ci-deploy-user", ARN: "arn:aws:iam::123456789012:user/ci-deploy-user"}
 	inc.ChatSpaceURL = "https://chat.google.com/room/AAAAkeyleak"
 	inc.MeetURL = "https://meet.google.com/abc-defg-hij"
 }
@@ -290,14 +289,14 @@ func TestMailOpenContent(t *testing.T) {
 	cases := []struct {
 		name        string
 		incident    func(*state.Incident)
-		findings    map[string]any
+		findings    map[state.FindingKind]any
 		wantSubject string
 		wantBody    []string
 	}{
 		{
 			name:        "everything known",
 			incident:    fullIncident,
-			findings:    map[string]any{"summary": map[string]any{"lines": []string{"AssumeRole of eks-node-role at 10:45", "admin privileges: critical"}}},
+			findings:    map[state.FindingKind]any{state.FindingSummary: state.Summary{Lines: []string{"AssumeRole of eks-node-role at 10:45", "admin privileges: critical"}}},
 			wantSubject: "[KL-2026-0001] Leaked AWS access key AKIAIOSFODNN7EXAMPLE — CRITICAL",
 			wantBody: []string{
 				"KL-2026-0001", "AKIAIOSFODNN7EXAMPLE", "CRITICAL", "123456789012", "ci-deploy-user",
@@ -354,12 +353,12 @@ func TestMailCloseThreadsAndCarriesReport(t *testing.T) {
 	}
 	cases := []struct {
 		name     string
-		findings map[string]any
+		findings map[state.FindingKind]any
 		wantBody []string
 	}{
 		{
 			name:     "with report",
-			findings: map[string]any{"report": map[string]any{"markdown": "# Report KL-2026-0001\n\n## Timeline\n- 10:45 key reported"}},
+			findings: map[state.FindingKind]any{state.FindingClosingReport: state.ClosingReport{Markdown: "# Report KL-2026-0001\n\n## Timeline\n- 10:45 key reported"}},
 			wantBody: []string{"# Report KL-2026-0001", "## Timeline", "- 10:45 key reported", "2026-03-02 13:45 UTC (contained)"},
 		},
 		{
@@ -401,9 +400,9 @@ func TestMailNeverLeaksSecrets(t *testing.T) {
 				server:   smtpfake.Options{Username: "keyleak", Password: tc.serverPass},
 				cfg:      func(c *bot.MailConfig) { c.Username, c.Password = "keyleak", password },
 				incident: fullIncident,
-				findings: map[string]any{
-					"summary": map[string]any{"lines": []string{"pasted in chat: " + mailSecretKey}},
-					"report":  map[string]any{"markdown": "secret seen: " + mailSecretKey},
+				findings: map[state.FindingKind]any{
+					state.FindingSummary:       state.Summary{Lines: []string{"pasted in chat: " + mailSecretKey}},
+					state.FindingClosingReport: state.ClosingReport{Markdown: "secret seen: " + mailSecretKey},
 				},
 			})
 			r.enqueue(t, bot.MailOpen)
@@ -570,7 +569,7 @@ func FuzzMailSummary(f *testing.F) {
 	})
 	msg := r.enqueue(f, bot.MailOpen)
 	f.Fuzz(func(t *testing.T, summary string) {
-		if err := r.store.Update(func(tx *state.Tx) error { return tx.PutFinding(r.inc.ID, "summary", []byte(summary)) }); err != nil {
+		if err := r.store.Update(func(tx *state.Tx) error { return tx.PutFinding(r.inc.ID, state.FindingSummary, []byte(summary)) }); err != nil {
 			t.Fatal(err)
 		}
 		rec.raw = nil

@@ -19,7 +19,7 @@ func goldenReplies() map[string]commands.Reply {
 	at := time.Date(2026, 11, 22, 11, 30, 0, 0, time.UTC)
 	inc := state.Incident{
 		ID: "KL-2026-0007", AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Status: state.IncidentOpen, Severity: state.SeverityCritical,
-		AccountID: "123456789012", Owner: "ci-deploy-user", Reporter: state.Actor{ID: "U0ANA", Name: "Ana", Platform: "slack"},
+		AccountID: "123456789012", Owner: state.Owner{Kind: state.OwnerUser, UserName: "ci-deploy-user"}, Reporter: state.Actor{ID: "U0ANA", Name: "Ana", Platform: "slack"},
 		OpenedAt: at, ChatSpaceURL: "https://mail.google.com/chat/u/0/#chat/space/AAAAkl", MeetURL: "https://meet.google.com/abc-defg-hij",
 	}
 	a := state.Action{

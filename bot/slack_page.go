@@ -266,7 +266,7 @@ func PageBlocks(inc state.Incident, mention string) []slack.Block {
 		field("Key", "`"+escape(inc.AccessKeyID)+"`"),
 		field("Severity", strings.ToUpper(string(inc.Severity))),
 		field("Account", or(inc.AccountID, "_identifying…_")),
-		field("Owner", or(inc.Owner, "_identifying…_")),
+		field("Owner", or(commands.OwnerText(inc.Owner), "_identifying…_")),
 		field("Reported by", reporter),
 		field("Opened", fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", inc.OpenedAt.Unix(), inc.OpenedAt.UTC().Format("2006-01-02 15:04 MST"))),
 		field("War room", room),

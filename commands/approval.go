@@ -76,11 +76,18 @@ type ActionSpec struct {
 	Irreversible bool
 	// Undo names the action that reverses this one, if any.
 	Undo string
+	// Remains is what is left to do once the action succeeded, unless it
+	// is undone: a follow-up of the report (state.Action.Remains), where
+	// RemainsID stands for the action's ID.
+	Remains string
 	// Params turns the typed arguments into parameters; nil accepts none.
 	// Errors should be UserErrors that say what is wrong.
 	Params   func(args []string, inc state.Incident) (map[string]string, error)
 	Executor Executor
 }
+
+// RemainsID stands for the action's ID in ActionSpec.Remains.
+const RemainsID = "{action}"
 
 // Engine runs the request → approval → execution life of actions.
 type Engine struct {
@@ -194,6 +201,7 @@ func (e *Engine) Ask(ctx context.Context, req Request, name string, dryRun bool)
 		Impact:       plan.Impact,
 		Irreversible: spec.Irreversible,
 		TwoPerson:    e.twoPerson(spec),
+		Remains:      spec.Remains,
 		Requester:    req.Actor,
 		Source:       req.Source,
 		Status:       state.ActionRequested,
@@ -356,7 +364,7 @@ func (e *Engine) approve(tx *state.Tx, a *state.Action, by state.Actor, src stat
 	if err := e.record(tx, *a, by, src, state.EventActionApproved, text); err != nil {
 		return err
 	}
-	return enqueueNotice(tx, ChannelWork, "run:"+a.ID, Notice{Kind: NoticeRun, Incident: a.Incident, Action: a.ID}, now)
+	return EnqueueNotice(tx, ChannelWork, "run:"+a.ID, Notice{Kind: NoticeRun, Incident: a.Incident, Action: a.ID}, now)
 }
 
 // record appends a timeline entry about a and queues the card update.
@@ -365,7 +373,7 @@ func (e *Engine) record(tx *state.Tx, a state.Action, who state.Actor, src state
 	if err != nil {
 		return err
 	}
-	return enqueueNotice(tx, ChannelChat, actionCardKey(a, fmt.Sprint(ev.Seq)),
+	return EnqueueNotice(tx, ChannelChat, actionCardKey(a, fmt.Sprint(ev.Seq)),
 		Notice{Kind: NoticeAction, Incident: a.Incident, Action: a.ID, Thread: a.Thread}, e.now())
 }
 

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,10 +123,6 @@ func (r *Reports) CloseCommand() Command {
 			if err != nil {
 				return Reply{}, err
 			}
-			doc, err := json.Marshal(map[string]string{"markdown": md})
-			if err != nil {
-				return Reply{}, err
-			}
 			reply := reportReply(rec.Incident.ID, md, true)
 			err = r.Store.Update(func(tx *state.Tx) error {
 				inc, err := tx.Incident(req.Incident)
@@ -143,7 +138,7 @@ func (r *Reports) CloseCommand() Command {
 				if _, err := tx.Append(state.Event{Incident: inc.ID, At: now, Actor: req.Actor, Kind: state.EventClosed, Text: "closed the incident: " + reason, Source: req.Source}); err != nil {
 					return err
 				}
-				if err := tx.PutFinding(inc.ID, "report", doc); err != nil {
+				if err := tx.PutClosingReport(inc.ID, state.ClosingReport{Markdown: md}); err != nil {
 					return err
 				}
 				if slices.Contains(r.Channels, ChannelSlack) {
@@ -152,7 +147,7 @@ func (r *Reports) CloseCommand() Command {
 					}
 				}
 				if slices.Contains(r.Channels, ChannelEmail) {
-					if err := enqueueNotice(tx, ChannelEmail, NoticeCloseMail+":"+inc.ID, Notice{Kind: NoticeCloseMail, Incident: inc.ID}, now); err != nil {
+					if err := EnqueueNotice(tx, ChannelEmail, NoticeCloseMail+":"+inc.ID, Notice{Kind: NoticeCloseMail, Incident: inc.ID}, now); err != nil {
 						return err
 					}
 				}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,16 +66,13 @@ func TestReportHoldsEverythingInOrder(t *testing.T) {
 	if rec.Incident.Open() || rec.Incident.CloseReason != "the key is Inactive" {
 		t.Fatalf("incident after close: %+v", rec.Incident)
 	}
-	doc, err := func() (d []byte, err error) {
-		err = w.store.View(func(tx *state.Tx) error { d, err = tx.Finding(w.inc.ID, "report"); return err })
-		return
-	}()
-	if err != nil {
+	var doc state.ClosingReport
+	if err := w.store.View(func(tx *state.Tx) (err error) { doc, err = tx.ClosingReport(w.inc.ID); return err }); err != nil {
 		t.Fatal(err)
 	}
 	md := reply.Text
-	if !strings.Contains(string(doc), "Incident report") {
-		t.Errorf("stored report = %.200s", doc)
+	if !strings.Contains(doc.Markdown, "Incident report") {
+		t.Errorf("stored report = %.200s", doc.Markdown)
 	}
 	// Every timeline entry, in order.
 	last := 0
@@ -124,5 +122,22 @@ func TestCloseNeedsReasonWhenKeyUnknown(t *testing.T) {
 	}
 	if _, err := rs.CloseCommand().Run(context.Background(), Request{Name: "close", Args: []string{"key", "deleted", "by", "hand"}, Actor: bob, Incident: w.inc.ID}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestActionFollowUps: what a succeeded action leaves to do is a
+// follow-up until it is undone; a failed action is one too.
+func TestActionFollowUps(t *testing.T) {
+	rec := IncidentRecord{Actions: []state.Action{
+		{ID: "KL-2026-0001-A1", Name: "deactivate", Status: state.ActionSucceeded, Remains: "delete the key"},
+		{ID: "KL-2026-0001-A2", Name: "deny-all", Status: state.ActionSucceeded, Remains: "deny-all in force (" + RemainsID + ")"},
+		{ID: "KL-2026-0001-A3", Name: "quarantine", Status: state.ActionSucceeded, Remains: "quarantine in force", Undone: "KL-2026-0001-A4"},
+		{ID: "KL-2026-0001-A5", Name: "cleanup", Status: state.ActionFailed, Error: "i-0abc: UnauthorizedOperation"},
+		{ID: "KL-2026-0001-A6", Name: "verify-less", Status: state.ActionSucceeded},
+	}}
+	got := actionFollowUps(rec)
+	want := []string{"delete the key", "deny-all in force (KL-2026-0001-A2)", "KL-2026-0001-A5 cleanup failed (i-0abc: UnauthorizedOperation): check what was done and finish it"}
+	if !slices.Equal(got, want) {
+		t.Errorf("follow-ups = %q, want %q", got, want)
 	}
 }

@@ -36,6 +36,15 @@ type Notice struct {
 	Params map[string]string `json:"params,omitempty"`
 }
 
+// Reschedule is returned by the notifier of recurring work (a watch): it
+// is done for now and wants delivering again after After. It is not a
+// failure.
+type Reschedule struct {
+	After time.Duration
+}
+
+func (r *Reschedule) Error() string { return fmt.Sprintf("again in %s", r.After) }
+
 // DecodeNotice reads the payload of an outbox message.
 func DecodeNotice(m state.Message) (Notice, error) {
 	var n Notice
@@ -45,8 +54,8 @@ func DecodeNotice(m state.Message) (Notice, error) {
 	return n, nil
 }
 
-// enqueueNotice writes n to the outbox of channel under an idempotency key.
-func enqueueNotice(tx *state.Tx, channel, key string, n Notice, at time.Time) error {
+// EnqueueNotice writes n to the outbox of channel under an idempotency key.
+func EnqueueNotice(tx *state.Tx, channel, key string, n Notice, at time.Time) error {
 	payload, err := json.Marshal(n)
 	if err != nil {
 		return err

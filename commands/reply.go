@@ -101,7 +101,7 @@ func IncidentFields(inc state.Incident) []Field {
 		{"Key", inc.AccessKeyID},
 		{"Severity", strings.ToUpper(string(inc.Severity))},
 		{"Account", or(inc.AccountID, "being identified")},
-		{"Owner", or(inc.Owner, "being identified")},
+		{"Owner", or(OwnerText(inc.Owner), "being identified")},
 		{"Reported by", inc.Reporter.String()},
 		{"Opened", inc.OpenedAt.UTC().Format("2006-01-02 " + timeLayout)},
 		{"Chat space", or(inc.ChatSpaceURL, "being created")},
@@ -126,4 +126,18 @@ func IncidentCard(inc state.Incident, summary []string, next []Button) Reply {
 		r.Sections = append(r.Sections, Section{Title: "What we know", Lines: summary})
 	}
 	return r
+}
+
+// OwnerText puts the owner of an incident's key in words, "" while it is
+// unknown.
+func OwnerText(o state.Owner) string {
+	switch o.Kind {
+	case state.OwnerRoot:
+		return "root (the account's root user)"
+	case state.OwnerTemporary:
+		return "temporary credential"
+	case state.OwnerUser:
+		return o.UserName
+	}
+	return ""
 }

@@ -121,7 +121,7 @@ func (r *Reporter) Open(ctx context.Context, rep Report) (ReportResult, error) {
 			if !ok {
 				return fmt.Errorf("no announcement for channel %q", ch)
 			}
-			if err := enqueueNotice(tx, ch, kind+":"+inc.ID, Notice{Kind: kind, Incident: inc.ID}, now); err != nil {
+			if err := EnqueueNotice(tx, ch, kind+":"+inc.ID, Notice{Kind: kind, Incident: inc.ID}, now); err != nil {
 				return err
 			}
 		}
@@ -174,5 +174,5 @@ func ReportReply(res ReportResult) Reply {
 // caller's transaction, after a fact on it changed. rev distinguishes
 // updates (for instance the time of the change), so each is sent once.
 func UpdatePage(tx *state.Tx, incident, rev string, at time.Time) error {
-	return enqueueNotice(tx, ChannelSlack, "page:"+incident+":"+rev, Notice{Kind: NoticePage, Incident: incident}, at)
+	return EnqueueNotice(tx, ChannelSlack, "page:"+incident+":"+rev, Notice{Kind: NoticePage, Incident: incident}, at)
 }

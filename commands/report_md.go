@@ -207,10 +207,8 @@ func actionFollowUps(rec IncidentRecord) []string {
 		switch {
 		case a.Status == state.ActionFailed:
 			out = append(out, fmt.Sprintf("%s %s failed (%s): check what was done and finish it", a.ID, a.Name, a.Error))
-		case a.Status == state.ActionSucceeded && a.Name == "deactivate" && a.Undone == "":
-			out = append(out, "Delete the deactivated key once nothing legitimate needs it (delete-key), and give its owner a new one")
-		case a.Status == state.ActionSucceeded && (a.Name == "deny-all" || a.Name == "quarantine") && a.Undone == "":
-			out = append(out, fmt.Sprintf("%s is still in force on the owner (%s): release it when the investigation is done", a.Name, a.ID))
+		case a.Status == state.ActionSucceeded && a.Remains != "" && a.Undone == "":
+			out = append(out, strings.ReplaceAll(a.Remains, RemainsID, a.ID))
 		}
 	}
 	return out

@@ -16,7 +16,7 @@ const recentEntries = 8
 // undelivered messages and the latest timeline entries.
 func Status(store *state.Store, now Clock) Command {
 	return Command{
-		Name:    "status",
+		Name:    StatusButton.Command,
 		Usage:   "[incident ID]",
 		Summary: "the incident at a glance: key, owner, severity, pending approvals, latest steps",
 		Scope:   Everywhere,
@@ -149,3 +149,6 @@ func List(store *state.Store) Command {
 		},
 	}
 }
+
+// StatusButton runs status, on the incident card.
+var StatusButton = Button{Label: "status", Command: "status"}

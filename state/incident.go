@@ -215,9 +215,9 @@ func (t *Tx) Timeline(incident string) ([]Event, error) {
 	return out, err
 }
 
-// PutFinding stores a findings document of an incident under kind
-// ("identity", "investigation", "cost"…), replacing an older one.
-func (t *Tx) PutFinding(incident, kind string, doc []byte) error {
+// PutFinding stores a findings document of an incident under kind,
+// replacing an older one.
+func (t *Tx) PutFinding(incident string, kind FindingKind, doc []byte) error {
 	b, err := t.bucket(bucketFindings).CreateBucketIfNotExists([]byte(incident))
 	if err != nil {
 		return err
@@ -226,7 +226,7 @@ func (t *Tx) PutFinding(incident, kind string, doc []byte) error {
 }
 
 // Finding returns a copy of a findings document, or ErrNotFound.
-func (t *Tx) Finding(incident, kind string) ([]byte, error) {
+func (t *Tx) Finding(incident string, kind FindingKind) ([]byte, error) {
 	b := t.bucket(bucketFindings).Bucket([]byte(incident))
 	if b == nil {
 		return nil, fmt.Errorf("finding %s of %s: %w", kind, incident, ErrNotFound)
@@ -236,4 +236,46 @@ func (t *Tx) Finding(incident, kind string) ([]byte, error) {
 		return nil, fmt.Errorf("finding %s of %s: %w", kind, incident, ErrNotFound)
 	}
 	return bytes.Clone(v), nil
+}
+
+// PutSummary stores the summary of an incident's findings.
+func (t *Tx) PutSummary(incident string, s Summary) error {
+	return t.putFindingJSON(incident, FindingSummary, s)
+}
+
+// Summary returns the summary of an incident's findings, or ErrNotFound.
+func (t *Tx) Summary(incident string) (Summary, error) {
+	var s Summary
+	return s, t.findingJSON(incident, FindingSummary, &s)
+}
+
+// PutClosingReport stores the report written when an incident closed.
+func (t *Tx) PutClosingReport(incident string, r ClosingReport) error {
+	return t.putFindingJSON(incident, FindingClosingReport, r)
+}
+
+// ClosingReport returns the report written when an incident closed, or
+// ErrNotFound.
+func (t *Tx) ClosingReport(incident string) (ClosingReport, error) {
+	var r ClosingReport
+	return r, t.findingJSON(incident, FindingClosingReport, &r)
+}
+
+func (t *Tx) putFindingJSON(incident string, kind FindingKind, v any) error {
+	doc, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	return t.PutFinding(incident, kind, doc)
+}
+
+func (t *Tx) findingJSON(incident string, kind FindingKind, v any) error {
+	doc, err := t.Finding(incident, kind)
+	if err != nil {
+		return err
+	}
+	if err := unmarshal(doc, v); err != nil {
+		return fmt.Errorf("finding %s of %s: %w", kind, incident, err)
+	}
+	return nil
 }

@@ -91,3 +91,59 @@ func TestRefuseNewerSchema(t *testing.T) {
 		t.Fatalf("open newer file: err = %v, want ErrSchema", err)
 	}
 }
+
+// TestMigrateOwnersFromVersion2 writes incidents as version 2 kept their
+// owners (display text beside owner_arn) and checks each becomes data.
+func TestMigrateOwnersFromVersion2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	old, err := openVersion(path, Options{}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := map[string]string{
+		"KL-2026-0001": `{"id":"KL-2026-0001","access_key_id":"AKIAQYLPMN5HHHFPZAM2","status":"open","owner":"ci-deploy-user","owner_arn":"arn:aws:iam::123456789012:user/ci-deploy-user"}`,
+		"KL-2026-0002": `{"id":"KL-2026-0002","access_key_id":"AKIAQYLPMN5HHHFPZAM3","status":"open","owner":"root (the account's root user)","owner_arn":"arn:aws:iam::123456789012:root"}`,
+		"KL-2026-0003": `{"id":"KL-2026-0003","access_key_id":"ASIAQYLPMN5HHHFPZAM4","status":"open","owner":"temporary credential"}`,
+		"KL-2026-0004": `{"id":"KL-2026-0004","access_key_id":"AKIAQYLPMN5HHHFPZAM5","status":"open"}`,
+	}
+	err = old.db.Update(func(btx *bolt.Tx) error {
+		for id, doc := range v2 {
+			if err := btx.Bucket(bucketIncidents).Put([]byte(id), []byte(doc)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("open v2 file: %v", err)
+	}
+	defer s.Close()
+	want := map[string]Owner{
+		"KL-2026-0001": {Kind: OwnerUser, UserName: "ci-deploy-user", ARN: "arn:aws:iam::123456789012:user/ci-deploy-user"},
+		"KL-2026-0002": {Kind: OwnerRoot, ARN: "arn:aws:iam::123456789012:root"},
+		"KL-2026-0003": {Kind: OwnerTemporary},
+		"KL-2026-0004": {},
+	}
+	err = s.View(func(tx *Tx) error {
+		for id, w := range want {
+			inc, err := tx.Incident(id)
+			if err != nil {
+				return err
+			}
+			if inc.Owner != w {
+				t.Errorf("%s owner = %+v, want %+v", id, inc.Owner, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,13 +1,13 @@
 package state
 
-// The database is one bbolt file. Its bucket tree, at schema version 2:
+// The database is one bbolt file. Its bucket tree, at schema version 3:
 //
 //	meta/
 //	    version                     → uint64 BE: the schema version
 //	    incident-seq/
 //	        <year "2026">           → uint64 BE: the last incident number used that year
 //	incidents/
-//	    <incident ID>               → JSON Incident
+//	    <incident ID>               → JSON Incident (its owner as data since v3)
 //	keys/
 //	    <access key ID>             → incident ID of the key's open incident
 //	timeline/
@@ -22,7 +22,7 @@ package state
 //	    <Chat space name>           → incident ID of the space's incident
 //	findings/
 //	    <incident ID>/
-//	        <kind>                  → JSON document (identification, investigation, cost…)
+//	        <FindingKind>           → JSON document of that kind (state/findings.go)
 //	outbox/
 //	    <seq uint64 BE>             → JSON Message waiting for delivery
 //	outbox-keys/
@@ -38,6 +38,7 @@ package state
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ var (
 )
 
 // SchemaVersion is the version this build of keyleak reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 type migration struct {
 	version uint64
@@ -77,6 +78,7 @@ func migrations() []migration {
 	return []migration{
 		{1, "create the buckets", migrateCreateBuckets},
 		{2, "index actions by incident and incidents by Chat space", migrateIndexes},
+		{3, "incident owners as data, not display text", migrateOwners},
 	}
 }
 
@@ -125,6 +127,70 @@ func migrateIndexes(tx *bolt.Tx) error {
 		}
 		return indexAction(idx, a)
 	})
+}
+
+// migrateOwners rewrites the owner of each incident, which versions 1 and 2
+// kept as display text ("ci-deploy-user", "root (the account's root
+// user)", "temporary credential") beside owner_arn, as an Owner.
+func migrateOwners(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketIncidents)
+	updates := map[string][]byte{}
+	err := b.ForEach(func(k, v []byte) error {
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(v, &doc); err != nil {
+			return fmt.Errorf("incident %s: %w", k, err)
+		}
+		var text, arn string
+		if raw, ok := doc["owner"]; ok && json.Unmarshal(raw, &text) != nil {
+			return nil // not text: written by a newer build already
+		}
+		if raw, ok := doc["owner_arn"]; ok {
+			if err := json.Unmarshal(raw, &arn); err != nil {
+				return fmt.Errorf("incident %s: owner_arn: %w", k, err)
+			}
+		}
+		delete(doc, "owner_arn")
+		delete(doc, "owner")
+		if o := ownerFromText(text, arn); o.Known() {
+			raw, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			doc["owner"] = raw
+		}
+		out, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		updates[string(k)] = out
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, v := range updates {
+		if err := b.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownerFromText reads the display text of versions 1 and 2.
+func ownerFromText(text, arn string) Owner {
+	switch {
+	case text == "" && arn == "":
+		return Owner{}
+	case text == "root" || strings.HasPrefix(text, "root (") || strings.HasSuffix(arn, ":root"):
+		return Owner{Kind: OwnerRoot, ARN: arn}
+	case text == "temporary credential":
+		return Owner{Kind: OwnerTemporary, ARN: arn}
+	}
+	name := text
+	if name == "" {
+		name = arn[strings.LastIndexByte(arn, '/')+1:]
+	}
+	return Owner{Kind: OwnerUser, UserName: name, ARN: arn}
 }
 
 func indexAction(idx *bolt.Bucket, a Action) error {

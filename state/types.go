@@ -80,8 +80,7 @@ type Incident struct {
 	Status      IncidentStatus `json:"status"`
 	Severity    Severity       `json:"severity"`
 	AccountID   string         `json:"account_id,omitempty"`
-	Owner       string         `json:"owner,omitempty"` // IAM user name, "root", or a role session
-	OwnerARN    string         `json:"owner_arn,omitempty"`
+	Owner       Owner          `json:"owner,omitzero"` // zero until identification finds it
 	Reporter    Actor          `json:"reporter"`
 	Note        string         `json:"note,omitempty"`
 	Reports     int            `json:"reports"` // how many times the key was reported
@@ -104,6 +103,27 @@ type Incident struct {
 	// Actions counts the action requests made so far; it numbers the next one.
 	Actions int `json:"actions"`
 }
+
+// OwnerKind says what kind of principal an access key belongs to.
+type OwnerKind string
+
+// Kinds of key owners.
+const (
+	OwnerUser      OwnerKind = "user"      // an IAM user's long-term key
+	OwnerRoot      OwnerKind = "root"      // the account root user's key
+	OwnerTemporary OwnerKind = "temporary" // an STS session's key (ASIA…): no IAM owner
+)
+
+// Owner is who an access key belongs to, as identification found it.
+// Front ends put it in words; code decides on Kind, never on the words.
+type Owner struct {
+	Kind     OwnerKind `json:"kind,omitempty"`      // empty while unknown
+	UserName string    `json:"user_name,omitempty"` // the IAM user, for OwnerUser
+	ARN      string    `json:"arn,omitempty"`       // the user's or root's ARN
+}
+
+// Known reports whether identification found the owner.
+func (o Owner) Known() bool { return o.Kind != "" }
 
 // Open reports whether the incident is still being worked.
 func (in *Incident) Open() bool { return in.Status == IncidentOpen }
@@ -198,6 +218,9 @@ type Action struct {
 	Irreversible bool              `json:"irreversible"`
 	TwoPerson    bool              `json:"two_person"`
 	UndoOf       string            `json:"undo_of,omitempty"` // the action this one reverses
+	// Remains is what is left to do once the action succeeded, unless it
+	// is undone (the report lists it as a follow-up).
+	Remains string `json:"remains,omitempty"`
 
 	Requester Actor  `json:"requester"`
 	Source    Source `json:"source"`

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,9 +22,10 @@ type pkg struct {
 	deps    []string // transitive (go list -deps)
 }
 
-func listPackages(tb testing.TB) []pkg {
+// listPackages lists the module's packages as built with the build tags.
+func listPackages(tb testing.TB, tags string) []pkg {
 	tb.Helper()
-	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{.Dir}}|{{join .Imports \",\"}}|{{join .Deps \",\"}}", module+"/...")
+	cmd := exec.Command("go", "list", "-tags", tags, "-f", "{{.ImportPath}}|{{.Dir}}|{{join .Imports \",\"}}|{{join .Deps \",\"}}", module+"/...")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -61,6 +63,23 @@ type rule struct {
 	from       []string // if set, only these module-relative prefixes are checked
 }
 
+// shipped are the packages of the keyleak binary.
+var shipped = []string{"cmd", "respond", "bot", "commands", "awsops", "state"}
+
+// rulesFor are the import rules of a build with the tags. The demo build
+// (-tags demo) is the one place where a shipped package, cmd/keyleak,
+// imports the local world.
+func rulesFor(tags string) []rule {
+	out := append([]rule(nil), rules...)
+	world := rule{why: "nothing shipped depends on the test world", to: module + "/test", transitive: true, from: shipped}
+	if tags == "demo" {
+		world.why = "in the demo build only cmd/keyleak imports the test world"
+		world.from = shipped[1:]
+		out = append(out, rule{why: world.why, to: module + "/test", from: []string{"cmd"}, allowed: []string{"cmd/keyleak", "test"}})
+	}
+	return append(out, world)
+}
+
 var rules = []rule{
 	{why: "only state uses bbolt", to: "go.etcd.io/bbolt", allowed: []string{"state"}},
 	{why: "only awsops (and the local world) use the AWS SDK", to: "github.com/aws/", allowed: []string{"awsops", "test"}},
@@ -70,7 +89,8 @@ var rules = []rule{
 	{why: "commands sits above state only", to: module + "/", transitive: true, from: []string{"commands"}, allowed: []string{"commands", "state"}},
 	{why: "awsops has its own types and depends on nothing of keyleak", to: module + "/", transitive: true, from: []string{"awsops"}, allowed: []string{"awsops"}},
 	{why: "bot renders commands; it does not call AWS or main", to: module + "/", transitive: true, from: []string{"bot"}, allowed: []string{"bot", "commands", "state"}},
-	{why: "nothing shipped depends on the test world", to: module + "/test", transitive: true, from: []string{"cmd", "bot", "commands", "awsops", "state"}},
+	{why: "respond sits on awsops, commands and state", to: module + "/", transitive: true, from: []string{"respond"}, allowed: []string{"respond", "awsops", "commands", "state"}},
+	{why: "nothing below main depends on respond", to: module + "/respond", transitive: true, from: []string{"bot", "commands", "awsops", "state"}},
 }
 
 func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
@@ -84,8 +104,8 @@ func hasPrefix(path string, prefixes []string) bool {
 	return false
 }
 
-// violations returns every forbidden edge in pkgs.
-func violations(pkgs []pkg) []string {
+// violations returns every forbidden edge in pkgs under rules.
+func violations(pkgs []pkg, rules []rule) []string {
 	var out []string
 	for _, r := range rules {
 		for _, p := range pkgs {
@@ -115,8 +135,18 @@ func violations(pkgs []pkg) []string {
 }
 
 func TestImportRules(t *testing.T) {
-	for _, v := range violations(listPackages(t)) {
-		t.Error(v)
+	for _, tags := range []string{"", "demo"} {
+		t.Run("tags="+tags, func(t *testing.T) {
+			pkgs := listPackages(t, tags)
+			for _, v := range violations(pkgs, rulesFor(tags)) {
+				t.Error(v)
+			}
+			if tags == "demo" && !slices.ContainsFunc(pkgs, func(p pkg) bool {
+				return p.path == module+"/cmd/keyleak" && slices.ContainsFunc(p.imports, func(i string) bool { return strings.HasPrefix(i, module+"/test/") })
+			}) {
+				t.Error("the demo build of cmd/keyleak imports no test package: the build tags were not applied")
+			}
+		})
 	}
 }
 
@@ -129,12 +159,15 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{path: module + "/bot", imports: []string{"github.com/aws/aws-sdk-go-v2/service/iam"}, deps: []string{module + "/awsops"}},
 		{path: module + "/awsops", imports: []string{"github.com/slack-go/slack"}, deps: []string{module + "/state"}},
 		{path: module + "/cmd/keyleak", imports: []string{"google.golang.org/api/chat/v1"}, deps: []string{module + "/test/world"}},
+		{path: module + "/respond", deps: []string{module + "/bot"}},
+		{path: module + "/commands", deps: []string{module + "/respond"}},
 	}
-	got := strings.Join(violations(bad), "\n")
+	got := strings.Join(violations(bad, rulesFor("")), "\n")
 	for _, want := range []string{
 		"commands → go.etcd.io/bbolt", "commands → " + module + "/bot", "state → " + module + "/commands",
 		"bot → github.com/aws/", "bot → " + module + "/awsops", "awsops → github.com/slack-go/slack",
 		"awsops → " + module + "/state", "cmd/keyleak → google.golang.org/api", "cmd/keyleak → " + module + "/test/world",
+		"respond → " + module + "/bot", "commands → " + module + "/respond",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("checker missed %q; it found:\n%s", want, got)
@@ -145,7 +178,7 @@ func TestImportRulesCatchViolations(t *testing.T) {
 // TestOnlyMainReadsEnvironment parses every non-test Go file outside
 // cmd/ and test/ and fails on calls that read the environment.
 func TestOnlyMainReadsEnvironment(t *testing.T) {
-	for _, p := range listPackages(t) {
+	for _, p := range listPackages(t, "") {
 		r := rel(p.path)
 		if hasPrefix(r, []string{"cmd", "test"}) {
 			continue
@@ -184,4 +217,24 @@ func envReads(tb testing.TB, file string) []string {
 		return true
 	})
 	return found
+}
+
+// TestDemoImportRulesCatchViolations: in the demo build cmd/keyleak may
+// import the world; nothing else shipped may, directly or not.
+func TestDemoImportRulesCatchViolations(t *testing.T) {
+	pkgs := []pkg{
+		{path: module + "/cmd/keyleak", imports: []string{module + "/test/world"}, deps: []string{module + "/test/world"}},
+		{path: module + "/respond", deps: []string{module + "/test/scenario"}},
+		{path: module + "/bot", imports: []string{module + "/test/slackfake"}, deps: []string{module + "/test/slackfake"}},
+	}
+	got := violations(pkgs, rulesFor("demo"))
+	joined := strings.Join(got, "\n")
+	for _, want := range []string{"respond → " + module + "/test/scenario", "bot → " + module + "/test/slackfake"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("checker missed %q; it found:\n%s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "cmd/keyleak →") {
+		t.Errorf("the demo build's cmd/keyleak → test/world was refused:\n%s", joined)
+	}
 }

@@ -40,12 +40,7 @@ func (d *demo) play(ctx context.Context, dir string) error {
 		return err
 	}
 	space := inc.ChatSpace
-	var resources []string
-	if items, err := (storedFindings{store: d.app.store}).resources(ctx, inc); err == nil {
-		for _, it := range items {
-			resources = append(resources, it.ID)
-		}
-	}
+	resources, _ := d.app.respond.Removable(ctx, inc) // none listed: nothing to clean up
 	if d.run.Scenario.Name == "seed" {
 		d.say("The findings show the attacker assumed eks-node-role hours ago. Revoking only sessions issued before now cuts the attacker off and keeps the nodes working. Alice looks first.")
 	} else {

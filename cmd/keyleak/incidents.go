@@ -242,7 +242,7 @@ func printIncidents(w io.Writer, incs []state.Incident) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKEY\tSTATUS\tSEVERITY\tOWNER\tOPENED\tREPORTER")
 	for _, in := range incs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.AccessKeyID, in.Status, in.Severity, dash(in.Owner), in.OpenedAt.UTC().Format(time.RFC3339), in.Reporter)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.AccessKeyID, in.Status, in.Severity, dash(commands.OwnerText(in.Owner)), in.OpenedAt.UTC().Format(time.RFC3339), in.Reporter)
 	}
 	tw.Flush()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/keyleak/keyleak/awsops"
 	"github.com/keyleak/keyleak/bot"
 	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/respond"
 	"github.com/keyleak/keyleak/state"
 )
 
@@ -67,6 +67,7 @@ type App struct {
 	reporter *commands.Reporter
 	aws      *awsops.Client
 	costs    *awsops.CostCache
+	respond  *respond.Responder // nil without AWS
 	reports  *commands.Reports
 	slack    *bot.Slack
 	chat     *bot.Chat
@@ -136,24 +137,33 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 func (a *App) build() error {
 	cfg, store, log, now := a.cfg, a.store, a.log, a.now
 	policy := commands.Policy{Responders: cfg.Approvals.Responders, Expiry: cfg.Approvals.Expiry, OnePerson: cfg.Approvals.OnePerson}
-	findings := storedFindings{store: store}
 	a.costs = awsops.NewCostCache()
 	var specs []commands.ActionSpec
 	if a.aws != nil {
-		specs = actionSpecs(a.aws, findings.roles, findings.resources)
+		a.respond = respond.New(respond.Config{
+			AWS: a.aws, Store: store, Log: log, Now: now, Costs: a.costs, Channels: a.channels(),
+			Investigate: awsops.InvestigateOptions{TrailBucket: cfg.AWS.TrailBucket, Regions: cfg.AWS.Regions},
+			WatchPeriod: cfg.Watch.Period, WatchInterval: cfg.Watch.Interval,
+		})
+		specs = a.respond.Actions()
 	}
 	var err error
 	if a.engine, err = commands.NewEngine(store, policy, now, log, specs...); err != nil {
 		return fmt.Errorf("approvals: %w", err)
 	}
 	a.reports = &commands.Reports{Store: store, Policy: policy, Now: now}
-	if a.aws != nil {
-		a.reports.Findings, a.reports.Keys = findings, keyChecker{a.aws}
+	if a.respond != nil {
+		a.engine.OnSuccess(a.respond.OnSuccess)
+		a.reports.Findings, a.reports.Keys = a.respond.Findings(), a.respond
 	}
 
-	notifiers, announce, err := a.notifiers()
+	notifiers, err := a.notifiers()
 	if err != nil {
 		return err
+	}
+	announce := a.channels()
+	if a.respond != nil {
+		announce = append(announce, commands.ChannelWork)
 	}
 	a.reports.Channels = announce
 	cmds := []commands.Command{
@@ -164,9 +174,8 @@ func (a *App) build() error {
 		a.reports.ReportCommand(),
 		a.reports.CloseCommand(),
 	}
-	if a.aws != nil {
-		cmds = append(cmds, a.findingCommands(findings)...)
-		cmds = append(cmds, verifyCommand(a.aws, findings))
+	if a.respond != nil {
+		cmds = append(cmds, a.respond.Commands()...)
 	}
 	cmds = append(cmds, a.engine.ActionCommands()...)
 	if a.registry, err = commands.NewRegistry(log, cmds...); err != nil {
@@ -177,13 +186,27 @@ func (a *App) build() error {
 	return a.frontDoors()
 }
 
-// notifiers builds the outbox's notifier of every configured channel and
-// lists the channels told about a new incident.
-func (a *App) notifiers() (map[string]bot.Notifier, []string, error) {
+// channels are the outbox channels of the configured outside services:
+// the page on Slack, the war room in Chat, the email to InfoSec.
+func (a *App) channels() []string {
+	var out []string
+	if a.cfg.Slack.BotToken != "" {
+		out = append(out, commands.ChannelSlack)
+	}
+	if a.cfg.Chat.CredentialsFile != "" || a.cfg.Chat.APIURL != "" {
+		out = append(out, commands.ChannelChat)
+	}
+	if len(a.cfg.Email.To) > 0 {
+		out = append(out, commands.ChannelEmail)
+	}
+	return out
+}
+
+// notifiers builds the outbox's notifier of every configured channel.
+func (a *App) notifiers() (map[string]bot.Notifier, error) {
 	cfg, store, log, now := a.cfg, a.store, a.log, a.now
 	work := bot.KindRouter{commands.NoticeRun: a.engine}
 	notifiers := map[string]bot.Notifier{commands.ChannelWork: work}
-	var announce []string
 	var reporterEmail func(context.Context, state.Actor) (string, error)
 	if cfg.Slack.BotToken != "" {
 		pager := bot.NewPager(bot.PagerConfig{
@@ -192,25 +215,29 @@ func (a *App) notifiers() (map[string]bot.Notifier, []string, error) {
 		}, store, log)
 		notifiers[commands.ChannelSlack] = pager
 		reporterEmail = pager.Email
-		announce = append(announce, commands.ChannelSlack)
 	}
 	if cfg.Chat.CredentialsFile != "" || cfg.Chat.APIURL != "" {
+		card := func(_ context.Context, inc state.Incident) commands.Reply {
+			return commands.IncidentCard(inc, nil, []commands.Button{commands.StatusButton})
+		}
+		if a.respond != nil {
+			card = a.respond.Card
+		}
 		room, err := bot.NewRoom(context.Background(), bot.RoomConfig{
 			ChatAPIURL: cfg.Chat.APIURL, ChatCredentialsFile: cfg.Chat.CredentialsFile,
 			MeetAPIURL: cfg.Meet.APIURL, MeetCredentialsFile: cfg.Meet.CredentialsFile, MeetDelegate: cfg.Meet.DelegatedUser,
 			MeetAccess: cfg.Meet.AccessType, Responders: chatMembers(cfg), ReporterEmail: reporterEmail,
-		}, store, log, now, a.incidentCard)
+		}, store, log, now, card)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		notifiers[commands.ChannelChat] = room
-		announce = append(announce, commands.ChannelChat)
 	}
 	if len(cfg.Email.To) > 0 {
 		var opts []bot.MailerOption
 		if cfg.Email.Sender == "ses" {
 			if a.aws == nil {
-				return nil, nil, errors.New("email through SES needs AWS (aws.enabled)")
+				return nil, errors.New("email through SES needs AWS (aws.enabled)")
 			}
 			opts = append(opts, bot.WithRawSender(a.aws.SES()))
 		}
@@ -220,21 +247,15 @@ func (a *App) notifiers() (map[string]bot.Notifier, []string, error) {
 			TemplateDir: cfg.Email.TemplateDir,
 		}, store, log, append(opts, bot.WithMailClock(now))...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("email: %w", err)
+			return nil, fmt.Errorf("email: %w", err)
 		}
 		notifiers[commands.ChannelEmail] = mailer
-		announce = append(announce, commands.ChannelEmail)
 	}
-	if a.aws != nil {
-		work[commands.NoticeIdentify] = &investigator{
-			aws: a.aws, store: store, log: log, now: now, channels: announce,
-			opts: awsops.InvestigateOptions{TrailBucket: cfg.AWS.TrailBucket, Regions: cfg.AWS.Regions, Cost: a.costs},
-		}
-		work[commands.NoticeWatch] = &watcher{aws: a.aws, findings: storedFindings{store: store}, log: log, now: now, interval: cfg.Watch.Interval, channels: announce}
-		a.engine.OnSuccess(startWatch(cfg.Watch.Period))
-		announce = append(announce, commands.ChannelWork)
+	if a.respond != nil {
+		work[commands.NoticeIdentify] = a.respond.Investigator()
+		work[commands.NoticeWatch] = a.respond.Watcher()
 	}
-	return notifiers, announce, nil
+	return notifiers, nil
 }
 
 // frontDoors builds the Slack and Chat front ends that are configured.
@@ -332,27 +353,6 @@ func chatMembers(cfg Config) []string {
 		}
 	}
 	return out
-}
-
-// incidentCard renders the war room's incident card: the facts, the
-// summary of findings when there is one, and buttons for the actions.
-func (a *App) incidentCard(_ context.Context, inc state.Incident) commands.Reply {
-	var summary struct {
-		Lines []string `json:"lines"`
-	}
-	var doc []byte
-	if err := a.store.View(func(tx *state.Tx) (err error) { doc, err = tx.Finding(inc.ID, "summary"); return err }); err == nil {
-		json.Unmarshal(doc, &summary)
-	}
-	var next []commands.Button
-	for _, c := range a.registry.Commands(commands.InSpace) {
-		switch c.Name {
-		case "deactivate", "revoke-sessions", "quarantine":
-			next = append(next, commands.Button{Label: c.Name, Command: c.Name, Args: []string{"--dry-run"}})
-		}
-	}
-	next = append(next, commands.Button{Label: "status", Command: "status"})
-	return commands.IncidentCard(inc, summary.Lines, next)
 }
 
 // randomSecret is a signing secret no one knows.

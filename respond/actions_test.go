@@ -1,7 +1,7 @@
-package main
+package respond
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -70,18 +70,27 @@ func newActionRig(tb testing.TB, moto *world.Moto, identified bool) *actionRig {
 		if err != nil || !identified {
 			return err
 		}
-		r.inc.AccountID, r.inc.Owner = world.DefaultAccount, "ci-deploy-user"
-		r.inc.OwnerARN = "arn:aws:iam::" + world.DefaultAccount + ":user/ci-deploy-user"
+		r.inc.AccountID = world.DefaultAccount
+		r.inc.Owner = state.Owner{Kind: state.OwnerUser, UserName: "ci-deploy-user", ARN: "arn:aws:iam::" + world.DefaultAccount + ":user/ci-deploy-user"}
 		return tx.PutIncident(r.inc)
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// The investigation found the attacker's session of the role, and
+	// nothing created.
+	inv, err := json.Marshal(awsops.Investigation{AccessKeyID: r.leaked.AccessKeyID, Sessions: []awsops.Session{
+		{AccessKeyID: r.leaked.AccessKeyID}, {AccessKeyID: r.attacker.AccessKeyID, RoleARN: r.roleARN, ParentAccessKeyID: r.leaked.AccessKeyID}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := r.store.Update(func(tx *state.Tx) error { return tx.PutFinding(r.inc.ID, state.FindingInvestigation, inv) }); err != nil {
+		tb.Fatal(err)
+	}
 	c := awsops.NewFromConfig(cfg, awsops.Options{})
-	roles := func(context.Context, state.Incident) ([]string, error) { return []string{r.roleARN}, nil }
-	resources := func(context.Context, state.Incident) ([]awsops.CleanupItem, error) { return nil, nil }
+	rs := New(Config{AWS: c, Store: r.store})
 	r.eng, err = commands.NewEngine(r.store, commands.Policy{Responders: []string{alice.Email, bob.Email}}, time.Now,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), actionSpecs(c, roles, resources)...)
+		slog.New(slog.NewTextHandler(io.Discard, nil)), rs.Actions()...)
 	if err != nil {
 		tb.Fatalf("the action specs do not make an engine: %v", err)
 	}
@@ -243,7 +252,7 @@ func TestActions(t *testing.T) {
 		}
 		t.Run("root key", func(t *testing.T) {
 			err := r.store.Update(func(tx *state.Tx) error {
-				r.inc.Owner, r.inc.OwnerARN = "root", "arn:aws:iam::"+world.DefaultAccount+":root"
+				r.inc.Owner = state.Owner{Kind: state.OwnerRoot, ARN: "arn:aws:iam::" + world.DefaultAccount + ":root"}
 				return tx.PutIncident(r.inc)
 			})
 			if err != nil {
@@ -304,7 +313,7 @@ func TestActionParams(t *testing.T) {
 }
 
 func TestActionSpecsTable(t *testing.T) {
-	specs := actionSpecs(awsops.NewFromConfig(aws.Config{}, awsops.Options{}), nil, nil)
+	specs := New(Config{AWS: awsops.NewFromConfig(aws.Config{}, awsops.Options{})}).Actions()
 	byName := map[string]commands.ActionSpec{}
 	for _, s := range specs {
 		byName[s.Name] = s

@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"bytes"
@@ -15,18 +15,18 @@ import (
 type refMatch struct {
 	Offset int64
 	Key    string
-	Record TrailRecord
+	Record Record
 }
 
 // referenceScan decodes the whole JSON document naively and returns the
 // records, in every array under a root "Records" key, that used or issued a
 // tracked key. ok is false when the document is not valid JSON.
-func referenceScan(s *TrailScanner, doc []byte) (matches []refMatch, ok bool) {
+func referenceScan(s *Scanner, doc []byte) (matches []refMatch, ok bool) {
 	if !json.Valid(doc) {
 		return nil, false
 	}
 	forEachRootMember(doc, func(records bool, start int64, raw json.RawMessage) {
-		var rec TrailRecord
+		var rec Record
 		if !records || raw[0] != '{' || json.Unmarshal(raw, &rec) != nil {
 			return
 		}
@@ -39,7 +39,7 @@ func referenceScan(s *TrailScanner, doc []byte) (matches []refMatch, ok bool) {
 
 // referenceKey returns the tracked key that rec used or else issued,
 // decoding the credentials with encoding/json.
-func referenceKey(s *TrailScanner, rec *TrailRecord) (string, bool) {
+func referenceKey(s *Scanner, rec *Record) (string, bool) {
 	var resp struct {
 		Credentials struct {
 			AccessKeyID string `json:"accessKeyId"`
@@ -49,10 +49,10 @@ func referenceKey(s *TrailScanner, rec *TrailRecord) (string, bool) {
 		resp.Credentials.AccessKeyID = ""
 	}
 	for _, k := range []string{rec.UserIdentity.AccessKeyID, resp.Credentials.AccessKeyID} {
-		if len(k) != accessKeyIDLen {
+		if len(k) != keyIDLen {
 			continue
 		}
-		if _, ok := s.keys[[accessKeyIDLen]byte([]byte(k))]; ok {
+		if _, ok := s.keys[[keyIDLen]byte([]byte(k))]; ok {
 			return k, true
 		}
 	}
@@ -93,7 +93,7 @@ func forEachRootMember(doc []byte, fn func(records bool, start int64, raw json.R
 // that begin with "eventVersion", or that hold a tracked key in their
 // access key fields, are records (elements of the root's Records array)
 // and nothing else.
-func recordsOnlyInRecords(s *TrailScanner, doc []byte) bool {
+func recordsOnlyInRecords(s *Scanner, doc []byte) bool {
 	var walk func(raw []byte, record bool) bool
 	walk = func(raw []byte, record bool) bool {
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -112,7 +112,7 @@ func recordsOnlyInRecords(s *TrailScanner, doc []byte) bool {
 				return false
 			}
 		}
-		var rec TrailRecord
+		var rec Record
 		if tok == json.Delim('{') && !record && json.Unmarshal(raw, &rec) == nil {
 			if _, ok := referenceKey(s, &rec); ok {
 				return false
@@ -128,9 +128,9 @@ func recordsOnlyInRecords(s *TrailScanner, doc []byte) bool {
 }
 
 // scanAll runs ScanObject and collects its matches.
-func scanAll(s *TrailScanner, name string, r io.Reader) ([]refMatch, ObjectStats, error) {
+func scanAll(s *Scanner, name string, r io.Reader) ([]refMatch, ObjectStats, error) {
 	var got []refMatch
-	st, err := s.ScanObject(context.Background(), name, r, func(m TrailMatch) error {
+	st, err := s.ScanObject(context.Background(), name, r, func(m Match) error {
 		if m.Object != name {
 			return fmt.Errorf("match names object %q, want %q", m.Object, name)
 		}
@@ -189,7 +189,7 @@ func TestRecordsOnlyInRecords(t *testing.T) {
 		{name: "eventVersion first in a parameter", doc: `{"Records":[{"eventVersion":"1.09","requestParameters":{"x":[{"eventVersion":"1"}]}}]}`},
 		{name: "record outside Records", doc: `{"Records":[],"Other":[` + rec + `]}`},
 	}
-	s := NewTrailScanner([]KeyID{mustKeyID(t, key)}, TrailScanOptions{})
+	s := NewScanner([]string{key}, ScanOptions{})
 	for _, tt := range tests {
 		if got := recordsOnlyInRecords(s, []byte(tt.doc)); got != tt.want {
 			t.Errorf("%s: recordsOnlyInRecords = %v, want %v", tt.name, got, tt.want)

@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"bytes"
@@ -22,14 +22,14 @@ func TestTrailScanMatchesReference(t *testing.T) {
 			g := newTrailGen(t, seed, nTracked, 6)
 			g.indent = seed%5 == 3
 			g.sorted = seed%7 == 2
-			opts := TrailScanOptions{}
+			opts := ScanOptions{}
 			if seed%3 == 1 { // the smallest window: the scanner must track and compact
-				opts = TrailScanOptions{MaxRecordBytes: 16 << 10}
+				opts = ScanOptions{MaxRecordBytes: 16 << 10}
 			} else {
 				g.bigRate = 0.05
 			}
 			doc := g.object(t, 50+g.rng.IntN(300))
-			s := NewTrailScanner(g.tracked, opts)
+			s := NewScanner(g.tracked, opts)
 			want, ok := referenceScan(s, doc)
 			if !ok {
 				t.Fatal("generated log object is not valid JSON")
@@ -60,7 +60,7 @@ func TestTrailScanMatchesReference(t *testing.T) {
 
 func TestTrailScanEverySplit(t *testing.T) {
 	const key = "AKIARZPUZDIKGB2VALC4"
-	s := NewTrailScanner([]KeyID{mustKeyID(t, key)}, TrailScanOptions{})
+	s := NewScanner([]string{key}, ScanOptions{})
 	doc := oneRecord("ASIAQNZGKIQY56JQ7WML", key, key)
 	want, _ := referenceScan(s, doc)
 	if len(want) != 2 {
@@ -98,7 +98,7 @@ func TestTrailScanKeyField(t *testing.T) {
 		{name: "escaped member name", member: `"acc\u0065ssKeyId":"%s"`}, // CloudTrail never escapes it
 		{name: "anywhere else", member: `"note":"%s"`},
 	}
-	s := NewTrailScanner([]KeyID{mustKeyID(t, key)}, TrailScanOptions{})
+	s := NewScanner([]string{key}, ScanOptions{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := fmt.Sprintf(`{"Records":[{"eventVersion":"1.09","userIdentity":{"type":"IAMUser",`+tt.member+`}}]}`, key)
@@ -126,29 +126,29 @@ func TestTrailScanCaps(t *testing.T) {
 	tests := []struct {
 		name        string
 		doc         []byte
-		opts        TrailScanOptions
+		opts        ScanOptions
 		wantErr     error
 		wantMatches int
 	}{
-		{name: "decompression bomb", doc: bomb, opts: TrailScanOptions{MaxObjectBytes: 1 << 20}, wantErr: ErrObjectTooLarge},
-		{name: "object at the limit", doc: oneRecord(key), opts: TrailScanOptions{MaxObjectBytes: int64(len(oneRecord(key)))}, wantMatches: 1},
-		{name: "object one byte over", doc: oneRecord(key), opts: TrailScanOptions{MaxObjectBytes: int64(len(oneRecord(key))) - 1}, wantErr: ErrObjectTooLarge},
-		{name: "matching record too large", doc: []byte(`{"Records":[` + small + `,` + big(key, 300<<10) + `]}`), opts: TrailScanOptions{MaxRecordBytes: 64 << 10}, wantErr: ErrRecordTooLarge, wantMatches: 1},
+		{name: "decompression bomb", doc: bomb, opts: ScanOptions{MaxObjectBytes: 1 << 20}, wantErr: ErrObjectTooLarge},
+		{name: "object at the limit", doc: oneRecord(key), opts: ScanOptions{MaxObjectBytes: int64(len(oneRecord(key)))}, wantMatches: 1},
+		{name: "object one byte over", doc: oneRecord(key), opts: ScanOptions{MaxObjectBytes: int64(len(oneRecord(key))) - 1}, wantErr: ErrObjectTooLarge},
+		{name: "matching record too large", doc: []byte(`{"Records":[` + small + `,` + big(key, 300<<10) + `]}`), opts: ScanOptions{MaxRecordBytes: 64 << 10}, wantErr: ErrRecordTooLarge, wantMatches: 1},
 		{
 			name:    "tracked key far into a large record",
 			doc:     []byte(`{"Records":[{"eventVersion":"1.09","requestParameters":{"userData":"` + strings.Repeat("QUFB", 100<<10) + `"},"responseElements":{"credentials":{"accessKeyId":"` + key + `"}}}]}`),
-			opts:    TrailScanOptions{MaxRecordBytes: 64 << 10},
+			opts:    ScanOptions{MaxRecordBytes: 64 << 10},
 			wantErr: ErrRecordTooLarge,
 		},
-		{name: "first record too large", doc: []byte(`{"Records":[` + big(key, 300<<10) + `]}`), opts: TrailScanOptions{MaxRecordBytes: 64 << 10}, wantErr: ErrRecordTooLarge},
+		{name: "first record too large", doc: []byte(`{"Records":[` + big(key, 300<<10) + `]}`), opts: ScanOptions{MaxRecordBytes: 64 << 10}, wantErr: ErrRecordTooLarge},
 		{
 			name:        "large records without tracked keys are skipped",
 			doc:         []byte(`{"Records":[` + small + `,` + big("AKIAIOSFODNN7EXAMPLE", 300<<10) + `,` + big("AKIAIOSFODNN7EXAMPLE", 2<<20) + `,` + small + `]}`),
-			opts:        TrailScanOptions{MaxRecordBytes: 64 << 10},
+			opts:        ScanOptions{MaxRecordBytes: 64 << 10},
 			wantMatches: 2,
 		},
 	}
-	s := func(opts TrailScanOptions) *TrailScanner { return NewTrailScanner([]KeyID{mustKeyID(t, key)}, opts) }
+	s := func(opts ScanOptions) *Scanner { return NewScanner([]string{key}, opts) }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const name = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/21/bomb.json.gz"
@@ -191,7 +191,7 @@ func TestTrailScanBadObjects(t *testing.T) {
 		{name: "truncated JSON in a matching record", data: oneRecord(key)[:bytes.Index(oneRecord(key), []byte(key))+30], wantErr: ErrMalformedRecord},
 		{name: "matching record not a CloudTrail event", data: []byte(`{"Records":[{"userIdentity":{"accessKeyId":"` + key + `"},"eventTime":42}]}`), wantErr: ErrMalformedRecord},
 	}
-	s := NewTrailScanner(append(g.tracked, mustKeyID(t, key)), TrailScanOptions{})
+	s := NewScanner(append(g.tracked, key), ScanOptions{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const name = "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/21/x.json.gz"
@@ -212,10 +212,10 @@ func TestTrailScanBadObjects(t *testing.T) {
 func TestTrailScanStops(t *testing.T) {
 	g := newTrailGen(t, 5, 4, 0)
 	gz := gzipBytes(t, g.object(t, 300))
-	s := NewTrailScanner(g.tracked, TrailScanOptions{})
+	s := NewScanner(g.tracked, ScanOptions{})
 	stop := errors.New("enough")
 	calls := 0
-	_, err := s.ScanObject(context.Background(), "x", bytes.NewReader(gz), func(TrailMatch) error {
+	_, err := s.ScanObject(context.Background(), "x", bytes.NewReader(gz), func(Match) error {
 		calls++
 		return stop
 	})
@@ -224,7 +224,7 @@ func TestTrailScanStops(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = s.ScanObject(ctx, "x", bytes.NewReader(gz), func(TrailMatch) error { return nil })
+	_, err = s.ScanObject(ctx, "x", bytes.NewReader(gz), func(Match) error { return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled context: ScanObject returned %v, want context.Canceled", err)
 	}
@@ -246,7 +246,7 @@ func FuzzTrailScan(f *testing.F) {
 		f.Add(doc, true)
 		f.Add(gzipBytes(f, doc), false)
 	}
-	s := NewTrailScanner(g.tracked, TrailScanOptions{MaxObjectBytes: 1 << 20, MaxRecordBytes: 4 << 10})
+	s := NewScanner(g.tracked, ScanOptions{MaxObjectBytes: 1 << 20, MaxRecordBytes: 4 << 10})
 	zw, err := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	if err != nil {
 		f.Fatal(err)

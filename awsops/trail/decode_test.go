@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"encoding/json"
@@ -11,17 +11,17 @@ import (
 )
 
 // checkDecodeAgrees decodes the documents one after the other into one
-// record with decodeTrailRecord, and into another with json.Unmarshal,
+// record with Decode, and into another with json.Unmarshal,
 // and fails unless both fail alike or hold the same record after each.
 // It checks credentialsAccessKeyID against json.Unmarshal on each too.
 func checkDecodeAgrees(tb testing.TB, docs ...[]byte) {
 	tb.Helper()
-	var got, want TrailRecord
+	var got, want Record
 	for i, doc := range docs {
-		gotErr := decodeTrailRecord(doc, &got)
+		gotErr := Decode(doc, &got)
 		wantErr := json.Unmarshal(doc, &want)
 		if (gotErr == nil) != (wantErr == nil) {
-			tb.Fatalf("document %d %q: decodeTrailRecord error %v, json.Unmarshal error %v", i, doc, gotErr, wantErr)
+			tb.Fatalf("document %d %q: Decode error %v, json.Unmarshal error %v", i, doc, gotErr, wantErr)
 		}
 		if wantErr != nil {
 			break // encoding/json goes on after some errors: the records may differ

@@ -1,13 +1,13 @@
-package awsops
+package trail
 
 import (
 	"encoding/json"
 	"time"
 )
 
-// TrailRecord is one CloudTrail event as written in log files, with the
+// Record is one CloudTrail event as written in log files, with the
 // fields keyleak uses.
-type TrailRecord struct {
+type Record struct {
 	EventVersion        string          `json:"eventVersion"`
 	EventTime           time.Time       `json:"eventTime"`
 	EventSource         string          `json:"eventSource"`
@@ -15,7 +15,7 @@ type TrailRecord struct {
 	AWSRegion           string          `json:"awsRegion"`
 	SourceIPAddress     string          `json:"sourceIPAddress"`
 	UserAgent           string          `json:"userAgent"`
-	UserIdentity        TrailIdentity   `json:"userIdentity"`
+	UserIdentity        Identity        `json:"userIdentity"`
 	RequestParameters   json.RawMessage `json:"requestParameters"`
 	ResponseElements    json.RawMessage `json:"responseElements"`
 	AdditionalEventData json.RawMessage `json:"additionalEventData"`
@@ -28,24 +28,24 @@ type TrailRecord struct {
 	ReadOnly            bool            `json:"readOnly"`
 	ManagementEvent     bool            `json:"managementEvent"`
 	RecipientAccountID  string          `json:"recipientAccountId"`
-	Resources           []TrailResource `json:"resources"`
+	Resources           []Resource      `json:"resources"`
 }
 
-// TrailIdentity is a record's userIdentity: who made the call, and with
+// Identity is a record's userIdentity: who made the call, and with
 // which access key.
-type TrailIdentity struct {
-	Type           string              `json:"type"`
-	PrincipalID    string              `json:"principalId"`
-	ARN            string              `json:"arn"`
-	AccountID      string              `json:"accountId"`
-	AccessKeyID    string              `json:"accessKeyId"`
-	UserName       string              `json:"userName"`
-	InvokedBy      string              `json:"invokedBy"`
-	SessionContext TrailSessionContext `json:"sessionContext"`
+type Identity struct {
+	Type           string         `json:"type"`
+	PrincipalID    string         `json:"principalId"`
+	ARN            string         `json:"arn"`
+	AccountID      string         `json:"accountId"`
+	AccessKeyID    string         `json:"accessKeyId"`
+	UserName       string         `json:"userName"`
+	InvokedBy      string         `json:"invokedBy"`
+	SessionContext SessionContext `json:"sessionContext"`
 }
 
-// TrailSessionContext describes the session behind temporary credentials.
-type TrailSessionContext struct {
+// SessionContext describes the session behind temporary credentials.
+type SessionContext struct {
 	SessionIssuer struct {
 		Type        string `json:"type"`
 		PrincipalID string `json:"principalId"`
@@ -60,8 +60,8 @@ type TrailSessionContext struct {
 	SourceIdentity string `json:"sourceIdentity"`
 }
 
-// TrailResource is one entry of a record's resources list.
-type TrailResource struct {
+// Resource is one entry of a record's resources list.
+type Resource struct {
 	ARN       string `json:"ARN"`
 	AccountID string `json:"accountId"`
 	Type      string `json:"type"`
@@ -70,7 +70,7 @@ type TrailResource struct {
 // CredentialsAccessKeyID returns responseElements.credentials.accessKeyId:
 // the temporary key an STS call (AssumeRole, GetSessionToken…) issued, or
 // "" when the record has none.
-func (r *TrailRecord) CredentialsAccessKeyID() string {
+func (r *Record) CredentialsAccessKeyID() string {
 	if len(r.ResponseElements) == 0 || r.ResponseElements[0] != '{' {
 		return ""
 	}
@@ -81,10 +81,10 @@ func (r *TrailRecord) CredentialsAccessKeyID() string {
 	return id
 }
 
-// TrailMatch is a record that used or issued a tracked key.
-type TrailMatch struct {
+// Match is a record that used or issued a tracked key.
+type Match struct {
 	Object      string // name of the log object
 	Offset      int64  // of the record in the decompressed object
 	AccessKeyID string // the tracked key: the caller's, else the issued one
-	Record      TrailRecord
+	Record      Record
 }

@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ import (
 )
 
 // memObjects serves log objects from memory.
-func memObjects(objs map[string][]byte) iter.Seq[TrailObject] {
-	return func(yield func(TrailObject) bool) {
+func memObjects(objs map[string][]byte) iter.Seq[Object] {
+	return func(yield func(Object) bool) {
 		for _, name := range slices.Sorted(maps.Keys(objs)) {
 			data := objs[name]
 			open := func(context.Context) (io.ReadCloser, error) {
@@ -25,7 +25,7 @@ func memObjects(objs map[string][]byte) iter.Seq[TrailObject] {
 				}
 				return io.NopCloser(bytes.NewReader(data)), nil
 			}
-			if !yield(TrailObject{Name: name, Open: open}) {
+			if !yield(Object{Name: name, Open: open}) {
 				return
 			}
 		}
@@ -36,7 +36,7 @@ func TestScanObjects(t *testing.T) {
 	g := newTrailGen(t, 11, 8, 4)
 	objs := map[string][]byte{}
 	var want []refMatch
-	s := NewTrailScanner(g.tracked, TrailScanOptions{})
+	s := NewScanner(g.tracked, ScanOptions{})
 	for i := range 12 {
 		doc := g.object(t, 100)
 		name := fmt.Sprintf("AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/21/%02d.json.gz", i)
@@ -49,7 +49,7 @@ func TestScanObjects(t *testing.T) {
 
 	var got []refMatch
 	perObject := map[string][]int64{}
-	stats, err := s.ScanObjects(context.Background(), memObjects(objs), 2, func(m TrailMatch) error {
+	stats, err := s.ScanObjects(context.Background(), memObjects(objs), 2, func(m Match) error {
 		got = append(got, refMatch{Offset: m.Offset, Key: m.AccessKeyID, Record: m.Record})
 		perObject[m.Object] = append(perObject[m.Object], m.Offset)
 		return nil
@@ -75,7 +75,7 @@ func TestScanObjects(t *testing.T) {
 	}
 
 	stop := errors.New("stop")
-	_, err = s.ScanObjects(context.Background(), memObjects(objs), 2, func(TrailMatch) error { return stop })
+	_, err = s.ScanObjects(context.Background(), memObjects(objs), 2, func(Match) error { return stop })
 	if err != stop {
 		t.Errorf("fn error: ScanObjects returned %v, want %v", err, stop)
 	}

@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"bufio"
@@ -21,9 +21,9 @@ var (
 	ErrNotTrailLog     = errors.New(`not a CloudTrail log object (gzip or plain {"Records":[…]})`)
 )
 
-// TrailScanOptions bound the work and memory of a scan. Zero fields take
+// ScanOptions bound the work and memory of a scan. Zero fields take
 // the defaults.
-type TrailScanOptions struct {
+type ScanOptions struct {
 	// MaxObjectBytes caps the decompressed size of one object (default
 	// 1 GiB); beyond it the object fails with ErrObjectTooLarge.
 	MaxObjectBytes int64
@@ -36,7 +36,7 @@ type TrailScanOptions struct {
 
 const readSize = 64 << 10
 
-func (o TrailScanOptions) withDefaults() TrailScanOptions {
+func (o ScanOptions) withDefaults() ScanOptions {
 	if o.MaxObjectBytes <= 0 {
 		o.MaxObjectBytes = 1 << 30
 	}
@@ -46,7 +46,7 @@ func (o TrailScanOptions) withDefaults() TrailScanOptions {
 	return o
 }
 
-// TrailScanner finds the CloudTrail records of a set of access keys in log
+// Scanner finds the CloudTrail records of a set of access keys in log
 // objects ({"Records":[…]}, gzip or plain). A record matches when a tracked
 // key is its userIdentity.accessKeyId or its
 // responseElements.credentials.accessKeyId.
@@ -59,26 +59,30 @@ func (o TrailScanOptions) withDefaults() TrailScanOptions {
 // writes: records begin alike (with "eventVersion"), and objects shaped
 // like records appear only as records. A key written with JSON escapes is
 // not found. It is safe for concurrent use.
-type TrailScanner struct {
-	keys    map[[accessKeyIDLen]byte]struct{}
+type Scanner struct {
+	keys    map[[keyIDLen]byte]struct{}
 	filter  [64]uint64 // bit keyHash(k) is set for every tracked key k
 	prefix  [2]uint32  // AKIA and ASIA, little-endian
-	opts    TrailScanOptions
+	opts    ScanOptions
 	workers sync.Pool // of *trailWorker
 }
 
-// NewTrailScanner returns a scanner for the given keys.
-func NewTrailScanner(keys []KeyID, opts TrailScanOptions) *TrailScanner {
-	s := &TrailScanner{
-		keys: make(map[[accessKeyIDLen]byte]struct{}, len(keys)),
+// keyIDLen is the length of every AWS access key ID.
+const keyIDLen = 20
+
+// NewScanner returns a scanner for the given access key IDs; anything not
+// 20 characters long is ignored.
+func NewScanner(keys []string, opts ScanOptions) *Scanner {
+	s := &Scanner{
+		keys: make(map[[keyIDLen]byte]struct{}, len(keys)),
 		opts: opts.withDefaults(),
 	}
 	s.prefix[0] = binary.LittleEndian.Uint32([]byte("AKIA"))
 	s.prefix[1] = binary.LittleEndian.Uint32([]byte("ASIA"))
 	for _, k := range keys {
-		if !k.IsZero() {
-			s.keys[[accessKeyIDLen]byte([]byte(k.String()))] = struct{}{}
-			h := keyHash([]byte(k.String()))
+		if len(k) == keyIDLen {
+			s.keys[[keyIDLen]byte([]byte(k))] = struct{}{}
+			h := keyHash([]byte(k))
 			s.filter[h/64] |= 1 << (h % 64)
 		}
 	}
@@ -125,10 +129,10 @@ func (w *trailWorker) input(r io.Reader) (head []byte, in byteSource, err error)
 // ScanObject scans one log object read from r and calls fn, in order, for
 // every matching record. name identifies the object in errors and matches.
 // An error from fn stops the scan and is returned as is.
-func (s *TrailScanner) ScanObject(ctx context.Context, name string, r io.Reader, fn func(TrailMatch) error) (ObjectStats, error) {
+func (s *Scanner) ScanObject(ctx context.Context, name string, r io.Reader, fn func(Match) error) (ObjectStats, error) {
 	w := s.workers.Get().(*trailWorker)
 	defer s.workers.Put(w)
-	sc := objectScan{TrailScanner: s, name: name, fn: fn}
+	sc := objectScan{Scanner: s, name: name, fn: fn}
 	err := sc.run(ctx, w, r)
 	w.br.Reset(nil)
 	sc.stats.Bytes = sc.end
@@ -147,9 +151,9 @@ var errCallback = errors.New("callback failed")
 // objectScan is the state of one object's scan. Offsets are absolute in
 // the decompressed object; buf[0] is at offset base.
 type objectScan struct {
-	*TrailScanner
+	*Scanner
 	name  string
-	fn    func(TrailMatch) error
+	fn    func(Match) error
 	fnErr error
 	stats ObjectStats
 
@@ -342,8 +346,8 @@ func (sc *objectScan) emit() error {
 		return sc.recordTooLarge()
 	}
 	sc.stats.Candidates++
-	var rec TrailRecord
-	if err := decodeTrailRecord(sc.buf[start-sc.base:end-sc.base], &rec); err != nil {
+	var rec Record
+	if err := Decode(sc.buf[start-sc.base:end-sc.base], &rec); err != nil {
 		return fmt.Errorf("%w at offset %d: %w", ErrMalformedRecord, start, err)
 	}
 	key, ok := sc.matchKey(&rec)
@@ -351,7 +355,7 @@ func (sc *objectScan) emit() error {
 		return nil
 	}
 	sc.stats.Matches++
-	if err := sc.fn(TrailMatch{Object: sc.name, Offset: start, AccessKeyID: key, Record: rec}); err != nil {
+	if err := sc.fn(Match{Object: sc.name, Offset: start, AccessKeyID: key, Record: rec}); err != nil {
 		sc.fnErr = err
 		return errCallback
 	}
@@ -359,7 +363,7 @@ func (sc *objectScan) emit() error {
 }
 
 // matchKey returns the tracked key that rec used or else issued.
-func (s *TrailScanner) matchKey(rec *TrailRecord) (string, bool) {
+func (s *Scanner) matchKey(rec *Record) (string, bool) {
 	if k := rec.UserIdentity.AccessKeyID; s.tracksID(k) {
 		return k, true
 	}
@@ -369,11 +373,11 @@ func (s *TrailScanner) matchKey(rec *TrailRecord) (string, bool) {
 	return "", false
 }
 
-func (s *TrailScanner) tracksID(k string) bool {
-	if len(k) != accessKeyIDLen {
+func (s *Scanner) tracksID(k string) bool {
+	if len(k) != keyIDLen {
 		return false
 	}
-	_, ok := s.keys[[accessKeyIDLen]byte([]byte(k))]
+	_, ok := s.keys[[keyIDLen]byte([]byte(k))]
 	return ok
 }
 
@@ -396,8 +400,8 @@ func (sc *objectScan) findKey() (int64, bool) {
 			sc.next = sc.base + int64(k)
 			return 0, false
 		case valueFound:
-			sc.next = sc.base + int64(v) + accessKeyIDLen
-			if sc.tracks(b[v : v+accessKeyIDLen]) {
+			sc.next = sc.base + int64(v) + keyIDLen
+			if sc.tracks(b[v : v+keyIDLen]) {
 				return sc.base + int64(v), true
 			}
 		default:
@@ -436,10 +440,10 @@ func keyValueAt(b []byte, k int) (v, state int) {
 		}
 		i += len(want)
 	}
-	if len(b)-i <= accessKeyIDLen {
+	if len(b)-i <= keyIDLen {
 		return 0, valueIncomplete
 	}
-	if b[i+accessKeyIDLen] != '"' {
+	if b[i+keyIDLen] != '"' {
 		return 0, valueNone
 	}
 	return i, valueFound
@@ -449,7 +453,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 
 // tracks reports whether the 20 bytes w are a tracked key. A bit filter
 // turns most of the keys in a log away before the map lookup.
-func (s *TrailScanner) tracks(w []byte) bool {
+func (s *Scanner) tracks(w []byte) bool {
 	p := binary.LittleEndian.Uint32(w)
 	if p != s.prefix[0] && p != s.prefix[1] {
 		return false
@@ -457,7 +461,7 @@ func (s *TrailScanner) tracks(w []byte) bool {
 	if h := keyHash(w); s.filter[h/64]&(1<<(h%64)) == 0 {
 		return false
 	}
-	_, ok := s.keys[[accessKeyIDLen]byte(w)]
+	_, ok := s.keys[[keyIDLen]byte(w)]
 	return ok
 }
 

@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"encoding/json"
@@ -10,9 +10,9 @@ import (
 // maxNesting is how deeply encoding/json lets arrays and objects nest.
 const maxNesting = 10000
 
-// decodeTrailRecord decodes the JSON text data into rec with the result of
+// Decode decodes the JSON text data into rec with the result of
 // json.Unmarshal(data, rec), several times faster: see recordDecoder.
-func decodeTrailRecord(data []byte, rec *TrailRecord) error {
+func Decode(data []byte, rec *Record) error {
 	d := recordDecoder{data: data}
 	if d.open("an object") {
 		d.record(rec)
@@ -178,7 +178,7 @@ func (d *recordDecoder) field() []byte {
 	return out
 }
 
-func (d *recordDecoder) record(r *TrailRecord) {
+func (d *recordDecoder) record(r *Record) {
 	for first := true; d.member(first); first = false {
 		switch string(d.field()) {
 		case "eventversion":
@@ -229,7 +229,7 @@ func (d *recordDecoder) record(r *TrailRecord) {
 	}
 }
 
-func (d *recordDecoder) identity(id *TrailIdentity) {
+func (d *recordDecoder) identity(id *Identity) {
 	if !d.open("an object") {
 		return
 	}
@@ -257,7 +257,7 @@ func (d *recordDecoder) identity(id *TrailIdentity) {
 	}
 }
 
-func (d *recordDecoder) sessionContext(sc *TrailSessionContext) {
+func (d *recordDecoder) sessionContext(sc *SessionContext) {
 	if !d.open("an object") {
 		return
 	}
@@ -310,7 +310,7 @@ func (d *recordDecoder) sessionContext(sc *TrailSessionContext) {
 // the elements already there (within its capacity, even past its length),
 // growing it as needed, then cutting it to the array's length; an empty
 // array makes a new empty slice, and null makes it nil.
-func (d *recordDecoder) resources(dst *[]TrailResource) {
+func (d *recordDecoder) resources(dst *[]Resource) {
 	switch d.peek() {
 	case '[':
 	case 'n':
@@ -333,7 +333,7 @@ func (d *recordDecoder) resources(dst *[]TrailResource) {
 	} else {
 		for {
 			if n == cap(s) { // then len(s) == n too
-				s = append(s, TrailResource{})[:n]
+				s = append(s, Resource{})[:n]
 			}
 			if n == len(s) {
 				s = s[:n+1]
@@ -358,12 +358,12 @@ func (d *recordDecoder) resources(dst *[]TrailResource) {
 		}
 	}
 	if n == 0 {
-		s = make([]TrailResource, 0)
+		s = make([]Resource, 0)
 	}
 	*dst = s[:n]
 }
 
-func (d *recordDecoder) resource(r *TrailResource) {
+func (d *recordDecoder) resource(r *Resource) {
 	if !d.open("an object") {
 		return
 	}

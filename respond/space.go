@@ -1,4 +1,4 @@
-package main
+package respond
 
 import (
 	"context"
@@ -11,8 +11,10 @@ import (
 	"github.com/keyleak/keyleak/state"
 )
 
-// findingCommands are the read-only investigation commands of the space.
-func (a *App) findingCommands(f storedFindings) []commands.Command {
+// Commands are the space's commands that read or refresh the findings:
+// whois, investigate, resources, cost, and verify.
+func (r *Responder) Commands() []commands.Command {
+	f, store, now := r.findings, r.cfg.Store, r.cfg.Now
 	show := func(name, summary string, pick func(*awsops.Investigation) []commands.Section) commands.Command {
 		return commands.Command{
 			Name: name, Summary: summary, Scope: commands.InSpace, NeedsIncident: true,
@@ -55,19 +57,18 @@ func (a *App) findingCommands(f storedFindings) []commands.Command {
 			switch {
 			case len(req.Args) == 0:
 			case len(req.Args) == 2 && req.Args[0] == "--since":
-				since, err := parseSince(req.Args[1], a.now())
+				since, err := parseSince(req.Args[1], now())
 				if err != nil {
 					return commands.Reply{}, err
 				}
-				params["since"] = since.UTC().Format(time.RFC3339)
+				params[ParamSince] = since.UTC().Format(time.RFC3339)
 			default:
 				return commands.Reply{}, commands.Userf("investigate takes --since followed by a time (2026-11-01T00:00:00Z) or a duration (48h).")
 			}
-			now := a.now()
-			err := a.store.Update(func(tx *state.Tx) error {
-				_, _, err := tx.Enqueue(noticeMessage(commands.ChannelWork, fmt.Sprintf("identify:%s:%d", req.Incident, now.UnixNano()),
-					commands.Notice{Kind: commands.NoticeIdentify, Incident: req.Incident, Params: params}, now))
-				return err
+			at := now()
+			err := store.Update(func(tx *state.Tx) error {
+				return commands.EnqueueNotice(tx, commands.ChannelWork, fmt.Sprintf("identify:%s:%d", req.Incident, at.UnixNano()),
+					commands.Notice{Kind: commands.NoticeIdentify, Incident: req.Incident, Params: params}, at)
 			})
 			if err != nil {
 				return commands.Reply{}, err
@@ -87,14 +88,17 @@ func (a *App) findingCommands(f storedFindings) []commands.Command {
 			return commands.Reply{}, err
 		}
 		var inc state.Incident
-		if err := a.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(req.Incident); return err }); err != nil {
+		if err := store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(req.Incident); return err }); err != nil {
 			return commands.Reply{}, err
 		}
 		if inc.AccountID == "" {
 			return commands.Reply{}, commands.Userf("The key's account is not identified yet; wait for the findings.")
 		}
-		now := a.now()
-		rep, err := a.costs.Get(ctx, a.aws, inc.AccountID, now.Add(-time.Duration(days)*24*time.Hour), now)
+		if r.cfg.Costs == nil {
+			return commands.Reply{}, commands.Userf("Cost Explorer is not configured here.")
+		}
+		end := now()
+		rep, err := r.cfg.Costs.Get(ctx, r.cfg.AWS, inc.AccountID, end.Add(-time.Duration(days)*24*time.Hour), end)
 		if err != nil {
 			return commands.Reply{}, fmt.Errorf("cost of %s over %d days: %w", inc.AccountID, days, err)
 		}
@@ -105,6 +109,7 @@ func (a *App) findingCommands(f storedFindings) []commands.Command {
 		investigate,
 		show("resources", "what the key and its sessions created, and whether it still exists", sectionsTitled("resource")),
 		costCmd,
+		r.verifyCommand(),
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build linux
 
-package awsops
+package trail
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 type benchCorpus struct {
 	objects [][]byte // gzip
 	raw     int64    // uncompressed bytes in all objects
-	keys    []KeyID  // the leaked key and seven keys derived from it
+	keys    []string // the leaked key and seven keys derived from it
 }
 
 // newBenchCorpus generates n objects of records each, from the busy callers
@@ -46,7 +46,7 @@ func newBenchCorpus(tb testing.TB, n, records int) benchCorpus {
 // trackedKeys returns n keys to track: the leaked key, then the derived
 // ones, then keys absent from the logs, so that 8 and 64 keys decode the
 // same records.
-func (c benchCorpus) trackedKeys(b *testing.B, n int) []KeyID {
+func (c benchCorpus) trackedKeys(b *testing.B, n int) []string {
 	b.Helper()
 	keys := slices.Clone(c.keys[:min(n, len(c.keys))])
 	if n > len(keys) {
@@ -100,7 +100,7 @@ func BenchmarkTrailScan(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			s := NewTrailScanner(keys, TrailScanOptions{})
+			s := NewScanner(keys, ScanOptions{})
 			ctx := context.Background()
 			var zr gzip.Reader
 			var scanCPU, gunzipCPU time.Duration
@@ -120,7 +120,7 @@ func BenchmarkTrailScan(b *testing.B) {
 					}
 					b.StartTimer()
 					t0 := threadCPU(b)
-					st, err := s.ScanObject(ctx, "bench.json.gz", bytes.NewReader(o), func(TrailMatch) error { return nil })
+					st, err := s.ScanObject(ctx, "bench.json.gz", bytes.NewReader(o), func(Match) error { return nil })
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -165,14 +165,14 @@ func BenchmarkTrailScanSmallObjects(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c := newBenchCorpus(b, 256, 3)
-	s := NewTrailScanner(c.trackedKeys(b, 8), TrailScanOptions{})
+	s := NewScanner(c.trackedKeys(b, 8), ScanOptions{})
 	ctx := context.Background()
 	b.SetBytes(c.raw)
 	b.ResetTimer()
 	start, cpu := time.Now(), threadCPU(b)
 	for b.Loop() {
 		for _, o := range c.objects {
-			if _, err := s.ScanObject(ctx, "small.json.gz", bytes.NewReader(o), func(TrailMatch) error { return nil }); err != nil {
+			if _, err := s.ScanObject(ctx, "small.json.gz", bytes.NewReader(o), func(Match) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -192,12 +192,12 @@ func BenchmarkTrailScanParallel(b *testing.B) {
 	}
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			s := NewTrailScanner(c.trackedKeys(b, 8), TrailScanOptions{})
+			s := NewScanner(c.trackedKeys(b, 8), ScanOptions{})
 			stop := watchHeap()
 			b.SetBytes(c.raw)
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := s.ScanObjects(context.Background(), memObjects(objs), workers, func(TrailMatch) error { return nil }); err != nil {
+				if _, err := s.ScanObjects(context.Background(), memObjects(objs), workers, func(Match) error { return nil }); err != nil {
 					b.Fatal(err)
 				}
 			}

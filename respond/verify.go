@@ -1,4 +1,4 @@
-package main
+package respond
 
 import (
 	"context"
@@ -12,7 +12,8 @@ import (
 )
 
 // verify checks containment for an incident, read-only.
-func verify(ctx context.Context, c *awsops.Client, f storedFindings, inc state.Incident, since time.Time) (awsops.VerifyReport, error) {
+func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.Time) (awsops.VerifyReport, error) {
+	c, f := r.cfg.AWS, r.findings
 	t, err := (&containExecutor{c: c}).target(ctx, inc, nil)
 	if err != nil {
 		return awsops.VerifyReport{}, err
@@ -32,7 +33,7 @@ func verifyReply(id string, rep awsops.VerifyReport) commands.Reply {
 		r.Text = "NOT CONTAINED:\n" + strings.Join(rep.Problems, "\n")
 		r.Problem = true
 	}
-	r.Fields = append(r.Fields, commands.Field{Label: "Key status", Value: orDash(rep.KeyStatus)})
+	r.Fields = append(r.Fields, commands.Field{Label: "Key status", Value: orUnknown(rep.KeyStatus)})
 	var lines []string
 	for _, p := range rep.Principals {
 		var what []string
@@ -40,7 +41,7 @@ func verifyReply(id string, rep awsops.VerifyReport) commands.Reply {
 			what = append(what, "sessions before "+p.Cutoff+" revoked")
 		}
 		if p.DenyAll {
-			what = append(what, "deny-all")
+			what = append(what, ActionDenyAll)
 		}
 		if p.Quarantined {
 			what = append(what, "quarantined")
@@ -70,8 +71,8 @@ func verifyReply(id string, rep awsops.VerifyReport) commands.Reply {
 	return r
 }
 
-// containedSince is when the incident's first containment action finished,
-// or its opening if none has.
+// containedSince is when the incident's first containment action (one
+// the table marks as containing) finished, or its opening if none has.
 func containedSince(store *state.Store, id string) (time.Time, error) {
 	var since time.Time
 	err := store.View(func(tx *state.Tx) error {
@@ -84,9 +85,10 @@ func containedSince(store *state.Store, id string) (time.Time, error) {
 		if err != nil {
 			return err
 		}
+		first := true
 		for _, a := range actions {
-			if a.Status == state.ActionSucceeded && (since.Equal(inc.OpenedAt) || a.FinishedAt.Before(since)) {
-				since = a.FinishedAt
+			if a.Status == state.ActionSucceeded && containing(a.Name) && (first || a.FinishedAt.Before(since)) {
+				since, first = a.FinishedAt, false
 			}
 		}
 		return nil
@@ -95,7 +97,8 @@ func containedSince(store *state.Store, id string) (time.Time, error) {
 }
 
 // verifyCommand is "verify": is the attacker cut off?
-func verifyCommand(c *awsops.Client, f storedFindings) commands.Command {
+func (r *Responder) verifyCommand() commands.Command {
+	store := r.cfg.Store
 	return commands.Command{
 		Name: "verify", Summary: "check that the key and every derived credential are refused and nothing new succeeded",
 		Scope: commands.InSpace, NeedsIncident: true,
@@ -104,14 +107,14 @@ func verifyCommand(c *awsops.Client, f storedFindings) commands.Command {
 				return commands.Reply{}, commands.Userf("verify takes no arguments.")
 			}
 			var inc state.Incident
-			if err := f.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(req.Incident); return err }); err != nil {
+			if err := store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(req.Incident); return err }); err != nil {
 				return commands.Reply{}, err
 			}
-			since, err := containedSince(f.store, inc.ID)
+			since, err := containedSince(store, inc.ID)
 			if err != nil {
 				return commands.Reply{}, err
 			}
-			rep, err := verify(ctx, c, f, inc, since)
+			rep, err := r.verify(ctx, inc, since)
 			if err != nil {
 				return commands.Reply{}, fmt.Errorf("verify %s: %w", inc.ID, err)
 			}

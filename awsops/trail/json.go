@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 // The JSON syntax under recordDecoder: reading and checking values as
 // encoding/json's scanner does.

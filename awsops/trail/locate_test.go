@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"errors"
@@ -23,7 +23,7 @@ func TestTrailScanExactFields(t *testing.T) {
 		{name: "nested record-like object", record: `{"requestParameters":{"items":[{"eventVersion":"1","userIdentity":{"accessKeyId":"` + tracked + `"}}]}}`},
 		{name: "escaped quotes before the key", record: `{"requestParameters":{"p":"\"}]},{\"userIdentity\":{\"accessKeyId\":\"` + tracked + `\"}}"}}`},
 	}
-	s := NewTrailScanner([]KeyID{mustKeyID(t, tracked)}, TrailScanOptions{})
+	s := NewScanner([]string{tracked}, ScanOptions{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := `{"Records":[{"eventVersion":"1.09"},` + tt.record + `]}`
@@ -62,7 +62,7 @@ func TestTrailScanLogShape(t *testing.T) {
 		{name: "root array", doc: `[{"Records":[` + rec + `]}]`, wantErr: ErrNotTrailLog},
 		{name: "records object", doc: `{"Records":{"a":` + rec + `}}`, wantErr: ErrNotTrailLog},
 	}
-	s := NewTrailScanner([]KeyID{mustKeyID(t, key)}, TrailScanOptions{})
+	s := NewScanner([]string{key}, ScanOptions{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, _, err := scanAll(s, "doc.json", strings.NewReader(tt.doc))

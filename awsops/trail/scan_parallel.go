@@ -1,4 +1,4 @@
-package awsops
+package trail
 
 import (
 	"cmp"
@@ -10,8 +10,8 @@ import (
 	"sync"
 )
 
-// TrailObject is a log object to scan: its name and how to open it.
-type TrailObject struct {
+// Object is a log object to scan: its name and how to open it.
+type Object struct {
 	Name string
 	Open func(ctx context.Context) (io.ReadCloser, error)
 }
@@ -31,7 +31,7 @@ type ScanStats struct {
 // error from fn, or the end of ctx, stops the scan and is returned. Each
 // worker holds about 4×MaxRecordBytes and 100 KiB of decompressor state
 // (1.2 MiB by default), whatever the size of the objects.
-func (s *TrailScanner) ScanObjects(ctx context.Context, objs iter.Seq[TrailObject], workers int, fn func(TrailMatch) error) (ScanStats, error) {
+func (s *Scanner) ScanObjects(ctx context.Context, objs iter.Seq[Object], workers int, fn func(Match) error) (ScanStats, error) {
 	scanCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -40,7 +40,7 @@ func (s *TrailScanner) ScanObjects(ctx context.Context, objs iter.Seq[TrailObjec
 		objErrs []error
 		fnErr   error
 	)
-	locked := func(m TrailMatch) error {
+	locked := func(m Match) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if err := fn(m); err != nil {
@@ -50,7 +50,7 @@ func (s *TrailScanner) ScanObjects(ctx context.Context, objs iter.Seq[TrailObjec
 		}
 		return nil
 	}
-	queue := make(chan TrailObject)
+	queue := make(chan Object)
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Go(func() {
@@ -93,7 +93,7 @@ func send[T any](ctx context.Context, ch chan<- T, v T) bool {
 	}
 }
 
-func (s *TrailScanner) scanOne(ctx context.Context, obj TrailObject, fn func(TrailMatch) error) (ObjectStats, error) {
+func (s *Scanner) scanOne(ctx context.Context, obj Object, fn func(Match) error) (ObjectStats, error) {
 	rc, err := obj.Open(ctx)
 	if err != nil {
 		return ObjectStats{}, fmt.Errorf("open trail object %s: %w", obj.Name, err)

@@ -1,0 +1,109 @@
+package awsops
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// policyDocument is the part of an IAM policy keyleak weighs.
+type policyDocument struct {
+	Statement policyStatements `json:"Statement"`
+}
+
+type policyStatement struct {
+	Effect    string          `json:"Effect"`
+	Action    statementValues `json:"Action"`
+	NotAction statementValues `json:"NotAction"`
+	Resource  statementValues `json:"Resource"`
+	Condition json.RawMessage `json:"Condition"`
+}
+
+// covers reports whether the statement applies to action: its Action
+// names it, or it has a NotAction that does not (wildcards allowed,
+// without regard to case). Effect, resources and conditions are the
+// caller's to weigh.
+func (st policyStatement) covers(action string) bool {
+	action = strings.ToLower(action)
+	match := func(p string) bool { return wildcardMatch(strings.ToLower(p), action) }
+	return slices.ContainsFunc(st.Action, match) || len(st.NotAction) > 0 && !slices.ContainsFunc(st.NotAction, match)
+}
+
+type policyStatements []policyStatement
+
+func (s *policyStatements) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '{' {
+		var one policyStatement
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*s = policyStatements{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]policyStatement)(s))
+}
+
+type statementValues []string
+
+func (l *statementValues) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var one string
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*l = statementValues{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(l))
+}
+
+// decodePolicyDocument undoes the URL encoding IAM applies to documents.
+func decodePolicyDocument(doc string) string {
+	if strings.HasPrefix(strings.TrimSpace(doc), "%") || strings.Contains(doc, "%22") {
+		if d, err := url.QueryUnescape(doc); err == nil {
+			return d
+		}
+	}
+	return doc
+}
+
+// analyzePolicy reports whether a document is admin-equivalent (Allow *
+// on *) and whether it allows writing IAM.
+func analyzePolicy(doc string) (admin, iamWrite bool) {
+	var d policyDocument
+	if json.Unmarshal([]byte(doc), &d) != nil {
+		return false, false
+	}
+	for _, st := range d.Statement {
+		if st.Effect == "Allow" && len(st.NotAction) == 0 && slices.ContainsFunc(st.Action, func(a string) bool { return a == "*" || a == "*:*" }) &&
+			slices.Contains(st.Resource, "*") {
+			admin = true
+		}
+	}
+	iamWrite = slices.ContainsFunc(iamWriteActions, func(a string) bool { return policyAllows(doc, a) })
+	return admin, iamWrite
+}
+
+// PolicyAllows reports whether some Allow statement of an IAM policy
+// document (JSON, or URL-encoded as IAM returns it) names action,
+// wildcards and NotAction included. Resources and conditions are not
+// weighed, nor are Deny statements subtracted: it answers "could this
+// policy grant it", which is what an incident's severity needs.
+func PolicyAllows(doc, action string) bool { return policyAllows(decodePolicyDocument(doc), action) }
+
+// policyAllows reports whether some Allow statement of doc names action
+// (wildcards and NotAction included; resources and conditions are not
+// weighed).
+func policyAllows(doc, action string) bool {
+	var d policyDocument
+	if json.Unmarshal([]byte(doc), &d) != nil {
+		return false
+	}
+	for _, st := range d.Statement {
+		if st.Effect == "Allow" && st.covers(action) {
+			return true
+		}
+	}
+	return false
+}

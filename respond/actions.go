@@ -1,0 +1,131 @@
+package respond
+
+import (
+	"context"
+	"slices"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/state"
+)
+
+// Names of the containment actions, as typed in the space.
+const (
+	ActionDeactivate     = "deactivate"
+	ActionReactivate     = "reactivate"
+	ActionRevokeSessions = "revoke-sessions"
+	ActionLiftRevoke     = "lift-revoke"
+	ActionQuarantine     = "quarantine"
+	ActionRelease        = "release"
+	ActionDenyAll        = "deny-all"
+	ActionLiftDenyAll    = "lift-deny-all"
+	ActionCleanup        = "cleanup"
+	ActionDeleteKey      = "delete-key"
+)
+
+// actionDef is one row of the table of actions.
+type actionDef struct {
+	name, usage, summary string
+	undo                 string // the action that reverses it
+	remains              string // what is left to do once it succeeded (commands.ActionSpec.Remains)
+	irreversible         bool
+	params               func(args []string, inc state.Incident) (map[string]string, error)
+	// contains: once it succeeded, the attacker should be cut off, so
+	// verify and the watch count calls from then on.
+	contains bool
+	// onCard: the incident card offers its dry run.
+	onCard bool
+}
+
+// actionTable is every containment action, in the order of the help: the
+// one place that says what each is.
+var actionTable = []actionDef{
+	{name: ActionDeactivate, summary: "set the leaked key Inactive (reactivate undoes it)", undo: ActionReactivate,
+		remains: "Delete the deactivated key once nothing legitimate needs it (delete-key), and give its owner a new one", contains: true, onCard: true},
+	{name: ActionReactivate, usage: "[request ID]", summary: "set the key Active again (undoes deactivate)", params: undoParams},
+	{name: ActionRevokeSessions, usage: "[role ARN…]", undo: ActionLiftRevoke, params: roleParams, contains: true, onCard: true,
+		summary: "refuse every session issued before now, on the user and on each role its sessions assumed; newer sessions keep working"},
+	{name: ActionLiftRevoke, usage: "[role ARN…] [request ID]", summary: "remove keyleak's session revocation (undoes revoke-sessions)", params: roleParams},
+	{name: ActionQuarantine, summary: "attach AWSCompromisedKeyQuarantineV3 to the key's user (release undoes it)", undo: ActionRelease,
+		remains: "quarantine is still in force on the owner (" + commands.RemainsID + "): release it when the investigation is done", contains: true, onCard: true},
+	{name: ActionRelease, usage: "[request ID]", summary: "detach the quarantine policy (undoes quarantine)", params: undoParams},
+	{name: ActionDenyAll, summary: "deny every action of the key's user with an inline policy (lift-deny-all undoes it)", undo: ActionLiftDenyAll,
+		remains: "deny-all is still in force on the owner (" + commands.RemainsID + "): release it when the investigation is done", contains: true},
+	{name: ActionLiftDenyAll, usage: "[request ID]", summary: "remove keyleak's deny-all policy (undoes deny-all)", params: undoParams},
+	{name: ActionCleanup, usage: "<resource ID>…", irreversible: true, params: cleanupParams,
+		summary: "delete instances, spot requests, functions, users, roles or keys the attacker created, one by one, each with its evidence"},
+	{name: ActionDeleteKey, irreversible: true, summary: "delete the leaked key once it is Inactive", contains: true},
+}
+
+// containing reports whether the action called name contains: after it
+// succeeded, calls by the key or its sessions mean the attacker goes on.
+func containing(name string) bool {
+	i := slices.IndexFunc(actionTable, func(d actionDef) bool { return d.name == name })
+	return i >= 0 && actionTable[i].contains
+}
+
+// Actions are the containment actions for the approval engine.
+func (r *Responder) Actions() []commands.ActionSpec {
+	out := make([]commands.ActionSpec, 0, len(actionTable))
+	for _, d := range actionTable {
+		out = append(out, commands.ActionSpec{Name: d.name, Usage: d.usage, Summary: d.summary, Undo: d.undo, Remains: d.remains,
+			Irreversible: d.irreversible, Params: d.params, Executor: r.executor(d.name)})
+	}
+	return out
+}
+
+// executor plans and runs the action called name in AWS; nil for a name
+// the table does not have (the engine refuses it).
+func (r *Responder) executor(name string) commands.Executor {
+	c, f := r.cfg.AWS, r.findings
+	simple := func(plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), exec func(context.Context, awsops.Target) (awsops.Result, error)) *containExecutor {
+		return &containExecutor{c: c,
+			plan: func(ctx context.Context, _ state.Incident, t awsops.Target, _ map[string]string) (awsops.ActionPlan, error) {
+				return plan(ctx, t)
+			},
+			exec: func(ctx context.Context, t awsops.Target, _ map[string]string) (awsops.Result, error) {
+				return exec(ctx, t)
+			},
+		}
+	}
+	withParams := func(plan func(context.Context, awsops.Target) (awsops.ActionPlan, error), exec func(context.Context, awsops.Target, map[string]string) (awsops.Result, error)) *containExecutor {
+		e := simple(plan, nil)
+		e.exec = exec
+		return e
+	}
+	switch name {
+	case ActionDeactivate:
+		return simple(c.PlanDeactivate, c.ExecuteDeactivate)
+	case ActionReactivate:
+		return simple(c.PlanReactivate, c.ExecuteReactivate)
+	case ActionRevokeSessions:
+		e := withParams(c.PlanRevokeSessions, c.ExecuteRevokeSessions)
+		e.roles = f.roles
+		return e
+	case ActionLiftRevoke:
+		e := withParams(c.PlanLiftRevoke, c.ExecuteLiftRevoke)
+		e.roles = f.roles
+		return e
+	case ActionQuarantine:
+		return withParams(c.PlanQuarantine, c.ExecuteQuarantine)
+	case ActionRelease:
+		return simple(c.PlanRelease, c.ExecuteRelease)
+	case ActionDenyAll:
+		return simple(c.PlanDenyAll, c.ExecuteDenyAll)
+	case ActionLiftDenyAll:
+		return withParams(c.PlanLiftDenyAll, c.ExecuteLiftDenyAll)
+	case ActionCleanup:
+		e := &containExecutor{c: c, exec: c.ExecuteCleanup}
+		e.plan = func(ctx context.Context, inc state.Incident, t awsops.Target, params map[string]string) (awsops.ActionPlan, error) {
+			items, err := pickResources(ctx, f.resources, inc, requestedResources(params))
+			if err != nil {
+				return awsops.ActionPlan{}, err
+			}
+			return c.PlanCleanup(ctx, t, items)
+		}
+		return e
+	case ActionDeleteKey:
+		return simple(c.PlanDeleteKey, c.ExecuteDeleteKey)
+	}
+	return nil
+}

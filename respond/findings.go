@@ -1,0 +1,174 @@
+package respond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/state"
+)
+
+// findings reads the stored investigation of an incident.
+type findings struct{ store *state.Store }
+
+// load returns the stored investigation, or nil when there is none yet.
+func (f findings) load(id string) (*awsops.Investigation, error) {
+	var doc []byte
+	err := f.store.View(func(tx *state.Tx) (err error) { doc, err = tx.Finding(id, state.FindingInvestigation); return err })
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var inv awsops.Investigation
+	if err := json.Unmarshal(doc, &inv); err != nil {
+		return nil, fmt.Errorf("stored investigation of %s: %w", id, err)
+	}
+	return &inv, nil
+}
+
+// loadDone is load for work that needs the findings: while there are
+// none, it returns a UserError with the text missing.
+func (f findings) loadDone(id, missing string) (*awsops.Investigation, error) {
+	inv, err := f.load(id)
+	if err == nil && inv == nil {
+		return nil, commands.Userf("%s", missing)
+	}
+	return inv, err
+}
+
+// Sections are the investigation's sections, for the report.
+func (f findings) Sections(_ context.Context, inc state.Incident) ([]commands.Section, error) {
+	inv, err := f.load(inc.ID)
+	if err != nil || inv == nil {
+		return nil, err
+	}
+	var out []commands.Section
+	for _, s := range inv.Sections() {
+		out = append(out, commands.Section{Title: s.Title, Lines: s.Lines, Folded: s.Folded})
+	}
+	return out, nil
+}
+
+// FollowUps are the investigation's follow-ups less those that succeeded
+// actions have since settled.
+func (f findings) FollowUps(_ context.Context, inc state.Incident) ([]string, error) {
+	inv, err := f.load(inc.ID)
+	if err != nil || inv == nil {
+		return nil, err
+	}
+	var actions []state.Action
+	if err := f.store.View(func(tx *state.Tx) (err error) { actions, err = tx.Actions(inc.ID); return err }); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, fu := range inv.FollowUps() {
+		if !settled(fu, actions) {
+			out = append(out, fu.Text)
+		}
+	}
+	return out, nil
+}
+
+// roles are the roles the key's sessions used, from the stored
+// investigation: revoke-sessions covers each of them.
+func (f findings) roles(_ context.Context, inc state.Incident) ([]string, error) {
+	inv, err := f.loadDone(inc.ID, "The investigation has not finished, so the roles the key's sessions used are not known yet. Wait for the findings, or name the roles: revoke-sessions arn:aws:iam::…:role/….")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range inv.Sessions {
+		if s.RoleARN != "" && !slices.Contains(out, s.RoleARN) {
+			out = append(out, s.RoleARN)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// cleanupKinds maps the investigation's resource types to cleanup kinds.
+var cleanupKinds = map[string]string{
+	"AWS::EC2::Instance":            awsops.CleanupInstance,
+	"AWS::EC2::SpotInstanceRequest": awsops.CleanupSpotRequest,
+	"AWS::Lambda::Function":         awsops.CleanupFunction,
+	"AWS::IAM::User":                awsops.CleanupUser,
+	"AWS::IAM::Role":                awsops.CleanupRole,
+	"AWS::IAM::AccessKey":           awsops.CleanupAccessKey,
+}
+
+// resources are what the key and its sessions created, with the event
+// that created each: what cleanup may delete.
+func (f findings) resources(_ context.Context, inc state.Incident) ([]awsops.CleanupItem, error) {
+	inv, err := f.loadDone(inc.ID, "The investigation has not finished, so keyleak does not know what the key created yet. Wait for the findings.")
+	if err != nil {
+		return nil, err
+	}
+	var out []awsops.CleanupItem
+	for _, r := range inv.Resources {
+		kind, ok := cleanupKinds[r.Type]
+		if !ok || r.ID == "" {
+			continue
+		}
+		out = append(out, awsops.CleanupItem{Kind: kind, ID: r.ID, Region: r.Region, Account: r.Account,
+			EventID: r.EventID, EventName: r.CreatedBy, EventTime: r.CreatedAt})
+	}
+	return out, nil
+}
+
+// derivedKeys are the keys that came from the incident's key: the
+// temporary keys of its sessions, and the access keys it (or they)
+// created for other users, a backdoor that outlives the leaked key.
+func (f findings) derivedKeys(id string) []string {
+	inv, err := f.load(id)
+	if err != nil || inv == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range inv.Sessions {
+		out = append(out, s.AccessKeyID)
+	}
+	for _, r := range inv.Resources {
+		if r.Type == "AWS::IAM::AccessKey" && r.ID != "" && !slices.Contains(out, r.ID) {
+			out = append(out, r.ID)
+		}
+	}
+	return out
+}
+
+// KeyStatus tells close whether the key still works: "Active",
+// "Inactive" or "Deleted".
+func (r *Responder) KeyStatus(ctx context.Context, inc state.Incident) (string, error) {
+	key, err := awsops.ParseAccessKeyID(inc.AccessKeyID)
+	if err != nil {
+		return "", err
+	}
+	id := r.cfg.AWS.Identify(ctx, key)
+	if id.Status == "" {
+		reason := "its status could not be read"
+		if len(id.Gaps) > 0 {
+			reason = id.Gaps[0].Reason
+		}
+		return "", errors.New(reason)
+	}
+	return id.Status, nil
+}
+
+// Removable are the IDs of what the key and its sessions created that
+// cleanup can delete, as the investigation found them.
+func (r *Responder) Removable(ctx context.Context, inc state.Incident) ([]string, error) {
+	items, err := r.findings.resources(ctx, inc)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.ID)
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+package respond
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/state"
+)
+
+// rolesSource returns the ARNs of the roles the incident's key and its
+// sessions assumed, from the investigation's credential tree.
+type rolesSource func(ctx context.Context, inc state.Incident) ([]string, error)
+
+// resourcesSource returns what the incident's key and its sessions
+// created, each with the CloudTrail event that created it.
+type resourcesSource func(ctx context.Context, inc state.Incident) ([]awsops.CleanupItem, error)
+
+var roleARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
+
+// requestIDOf returns an argument naming one of inc's requests, which an
+// undo records as the action it reverses.
+func requestIDOf(args []string, inc state.Incident) (id string, rest []string, err error) {
+	for _, a := range args {
+		if strings.HasPrefix(strings.ToUpper(a), inc.ID+"-A") {
+			if id != "" {
+				return "", nil, commands.Userf("name one request to undo, not %s and %s", id, a)
+			}
+			id = strings.ToUpper(a)
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return id, rest, nil
+}
+
+// undoParams accepts the ID of the request being undone, optionally.
+func undoParams(args []string, inc state.Incident) (map[string]string, error) {
+	id, rest, err := requestIDOf(args, inc)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, commands.Userf("unexpected %q: this takes only the ID of the request it undoes (e.g. %s-A1), or nothing", strings.Join(rest, " "), inc.ID)
+	}
+	p := map[string]string{}
+	if id != "" {
+		p[commands.ParamUndoOf] = id
+	}
+	return p, nil
+}
+
+// roleParams accepts role ARNs (the roles to cover instead of those the
+// investigation found) and, for an undo, a request ID.
+func roleParams(args []string, inc state.Incident) (map[string]string, error) {
+	id, rest, err := requestIDOf(args, inc)
+	if err != nil {
+		return nil, err
+	}
+	p := map[string]string{}
+	if id != "" {
+		p[commands.ParamUndoOf] = id
+	}
+	for _, a := range rest {
+		if !roleARNPattern.MatchString(a) {
+			return nil, commands.Userf("%q is not a role ARN; give roles as arn:aws:iam::<account>:role/<name>, or nothing to use the roles the investigation found", a)
+		}
+	}
+	if len(rest) > 0 {
+		p[awsops.ParamRoles] = strings.Join(rest, ",")
+	}
+	return p, nil
+}
+
+// cleanupParams takes the resource IDs to remove.
+func cleanupParams(args []string, _ state.Incident) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, commands.Userf("cleanup needs the IDs of the resources to remove, as the resources command lists them (e.g. `cleanup i-0abc123 backdoor-user`)")
+	}
+	for _, a := range args {
+		if strings.ContainsAny(a, " \t,") {
+			return nil, commands.Userf("%q is not a resource ID", a)
+		}
+	}
+	return map[string]string{paramRequested: strings.Join(args, " ")}, nil
+}
+
+// requestedResources are the resource IDs a cleanup request named.
+func requestedResources(params map[string]string) []string {
+	return strings.Fields(params[paramRequested])
+}
+
+// pickResources finds each requested ID among what the investigation
+// found; keyleak deletes nothing it cannot show evidence for.
+func pickResources(ctx context.Context, resources resourcesSource, inc state.Incident, requested []string) ([]awsops.CleanupItem, error) {
+	if resources == nil {
+		return nil, commands.Userf("the investigation has not listed any resources yet; run investigate first")
+	}
+	found, err := resources(ctx, inc)
+	if err != nil {
+		return nil, fmt.Errorf("resources of %s: %w", inc.ID, err)
+	}
+	var items []awsops.CleanupItem
+	for _, id := range requested {
+		i := slices.IndexFunc(found, func(it awsops.CleanupItem) bool { return it.ID == id })
+		if i < 0 {
+			return nil, commands.Userf("%s is not among the resources this key's sessions created (see `resources`); keyleak deletes only what it has evidence for", id)
+		}
+		items = append(items, found[i])
+	}
+	return items, nil
+}
+
+func isRoleARN(s string) bool { return roleARNPattern.MatchString(s) }

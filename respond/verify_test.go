@@ -1,0 +1,68 @@
+package respond
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keyleak/keyleak/state"
+)
+
+// TestContainedSinceCountsOnlyContainment: the containment window opens
+// with the first action that contains (deactivate here), not with an
+// earlier cleanup or reactivate, which leave the attacker's way in open.
+func TestContainedSinceCountsOnlyContainment(t *testing.T) {
+	store, err := state.Open(filepath.Join(t.TempDir(), "k.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var id string
+	err = store.Update(func(tx *state.Tx) error {
+		inc, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: alice, At: opened})
+		if err != nil {
+			return err
+		}
+		id = inc.ID
+		for _, done := range []struct {
+			name  string
+			after time.Duration
+		}{{ActionReactivate, 5 * time.Minute}, {ActionCleanup, 10 * time.Minute}, {ActionDeactivate, 20 * time.Minute}, {ActionRevokeSessions, 30 * time.Minute}} {
+			a, err := tx.NewAction(state.Action{Incident: id, Name: done.name, Status: state.ActionRequested, RequestedAt: opened})
+			if err != nil {
+				return err
+			}
+			a.Status, a.FinishedAt = state.ActionSucceeded, opened.Add(done.after)
+			if err := tx.PutAction(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := containedSince(store, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := opened.Add(20 * time.Minute); !got.Equal(want) {
+		t.Errorf("contained since %s, want %s (the deactivation)", got, want)
+	}
+}
+
+// TestContainingActions: the table says which actions contain, and every
+// action the watch used to start on still does.
+func TestContainingActions(t *testing.T) {
+	for _, name := range []string{ActionDeactivate, ActionRevokeSessions, ActionQuarantine, ActionDenyAll, ActionDeleteKey} {
+		if !containing(name) {
+			t.Errorf("%s does not count as containment", name)
+		}
+	}
+	for _, name := range []string{ActionReactivate, ActionLiftRevoke, ActionRelease, ActionLiftDenyAll, ActionCleanup, "no-such-action"} {
+		if containing(name) {
+			t.Errorf("%s counts as containment", name)
+		}
+	}
+}
