@@ -14,8 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,8 +44,10 @@ type Options struct {
 	// enabled in the account (ec2:DescribeRegions).
 	Regions []string
 	// Protected are principal ARNs keyleak must never act on (break-glass
-	// roles and users). Wildcards '*' are allowed. The responder role and
-	// keyleak's own identity are always protected.
+	// roles and users), compared on partition, account, kind and name,
+	// whatever the path and the case of the name. '*' is allowed in the
+	// partition, account and name (ValidateProtected checks them). The
+	// responder role and keyleak's own identity are always protected.
 	Protected []string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -64,6 +64,8 @@ type Client struct {
 	self     *Caller
 	accounts map[string]aws.Config
 	clients  map[clientKey]any // SDK clients, built once (clients.go)
+
+	protected []Principal // opts.Protected, parsed
 }
 
 // Caller is keyleak's own identity.
@@ -104,7 +106,7 @@ func NewFromConfig(cfg aws.Config, opts Options) *Client {
 			o.MaxBackoff = 10 * time.Second
 		})
 	}
-	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}, clients: map[clientKey]any{}}
+	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}, clients: map[clientKey]any{}, protected: protectedPatterns(opts.Protected)}
 }
 
 func region(o Options) string {
@@ -167,60 +169,7 @@ func (c *Client) account(ctx context.Context, account string) (aws.Config, error
 
 // ResponderRoleARN is the responder role's ARN in account.
 func (c *Client) ResponderRoleARN(account string) string {
-	return "arn:aws:iam::" + account + ":role/" + c.opts.ResponderRole
-}
-
-// ErrProtected means an action would touch a principal keyleak must not.
-var ErrProtected = errors.New("protected principal")
-
-// CheckNotProtected refuses principals keyleak must never act on: the
-// configured protected ARNs, the responder role in any account,
-// keyleak's own identity, and service-linked roles.
-func (c *Client) CheckNotProtected(ctx context.Context, arn string) error {
-	if strings.Contains(arn, ":role/aws-service-role/") {
-		return fmt.Errorf("%s is a service-linked role, which only its AWS service may change: %w", arn, ErrProtected)
-	}
-	if strings.HasSuffix(arn, ":role/"+c.opts.ResponderRole) {
-		return fmt.Errorf("%s is keyleak's responder role: %w", arn, ErrProtected)
-	}
-	if self, err := c.Self(ctx); err == nil && (arn == self.ARN || sameRole(arn, self.ARN)) {
-		return fmt.Errorf("%s is keyleak's own identity: %w", arn, ErrProtected)
-	}
-	if slices.ContainsFunc(c.opts.Protected, func(p string) bool { return wildcardMatch(p, arn) }) {
-		return fmt.Errorf("%s is a protected principal (break-glass): %w", arn, ErrProtected)
-	}
-	return nil
-}
-
-// sameRole reports whether a role ARN is the role of an assumed-role
-// session ARN (arn:aws:sts::A:assumed-role/R/session).
-func sameRole(roleARN, sessionARN string) bool {
-	acct, rest, ok := strings.Cut(strings.TrimPrefix(sessionARN, "arn:aws:sts::"), ":assumed-role/")
-	if !ok {
-		return false
-	}
-	role, _, _ := strings.Cut(rest, "/")
-	return roleARN == "arn:aws:iam::"+acct+":role/"+role
-}
-
-// wildcardMatch matches s against pattern, where '*' matches any run.
-func wildcardMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return strings.HasSuffix(s, parts[len(parts)-1])
+	return "arn:" + partitionOf(c.base.Region) + ":iam::" + account + ":role/" + c.opts.ResponderRole
 }
 
 // Now is the client's clock.

@@ -25,7 +25,10 @@ type Target struct {
 	Root        bool
 	Temporary   bool     // an ASIA key: it has no IAM user and expires by itself
 	Roles       []string // role ARNs, possibly in other accounts
-	Incident    string   // names keyleak's policies: keyleak-revoke-<Incident>
+	// TypedRoles says a responder typed Roles: a role IAM knows under
+	// another ARN, or a protected one, is refused rather than skipped.
+	TypedRoles bool
+	Incident   string // names keyleak's policies: keyleak-revoke-<Incident>
 }
 
 // ActionPlan is what a containment action will do, computed without
@@ -71,6 +74,8 @@ var (
 	ErrPolicyChanged    = errors.New("policy changed since keyleak wrote it")
 	ErrTargetIncomplete = errors.New("target incomplete")
 	ErrUnknownResource  = errors.New("unknown resource type")
+	ErrRoleMismatch     = errors.New("role ARN is not the one IAM gives")
+	ErrRecreated        = errors.New("resource re-created since the event")
 )
 
 func refusal(sentinel error, format string, args ...any) error {

@@ -37,6 +37,10 @@ type CleanupItem struct {
 	EventID   string    `json:"event_id"`
 	EventName string    `json:"event_name"`
 	EventTime time.Time `json:"event_time"`
+	// UniqueID is the user's or role's ID (AIDA…, AROA…) the creating
+	// event gave it: a user or role of the same name made later is not
+	// the attacker's, and is not deleted.
+	UniqueID string `json:"unique_id,omitempty"`
 }
 
 func (it CleanupItem) String() string {

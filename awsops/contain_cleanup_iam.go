@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -22,6 +23,9 @@ func (r *containRun) userSteps(ctx context.Context, client *iam.Client, it Clean
 		return nil, fmt.Errorf("iam:GetUser %s: %w", name, err)
 	}
 	arn := aws.ToString(u.User.Arn)
+	if err := sameAsCreated(it, "user", arn, aws.ToString(u.User.UserId), u.User.CreateDate); err != nil {
+		return nil, err
+	}
 	if arn == r.t.UserARN || (it.Account == r.t.Account && name == r.t.UserName) {
 		return nil, refusal(ErrProtected, "%s owns the leaked key; it is not something the attacker made (use deactivate, deny-all or delete-key)", arn)
 	}
@@ -112,6 +116,9 @@ func (r *containRun) roleSteps(ctx context.Context, client *iam.Client, it Clean
 	if err := r.c.CheckNotProtected(ctx, arn); err != nil {
 		return nil, err
 	}
+	if err := sameAsCreated(it, "role", arn, aws.ToString(role.Role.RoleId), role.Role.CreateDate); err != nil {
+		return nil, err
+	}
 	var steps []cleanupStep
 	profiles, err := client.ListInstanceProfilesForRole(ctx, &iam.ListInstanceProfilesForRoleInput{RoleName: rn})
 	if err != nil {
@@ -155,4 +162,19 @@ func (r *containRun) roleSteps(ctx context.Context, client *iam.Client, it Clean
 		_, err := client.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: rn})
 		return err
 	}}), nil
+}
+
+// sameAsCreated refuses a user or role that is not the one the attacker's
+// event created: another ID, or, when the event gave none, created after
+// it (deleted and made again under the same name since).
+func sameAsCreated(it CleanupItem, kind, arn, id string, created *time.Time) error {
+	switch {
+	case it.UniqueID != "" && id != it.UniqueID:
+		return refusal(ErrRecreated, "%s has ID %s, but the %s the attacker created (%s at %s) had ID %s: it was deleted and made again since, so keyleak leaves it alone",
+			arn, id, kind, it.EventName, it.EventTime.UTC().Format(time.RFC3339), it.UniqueID)
+	case it.UniqueID == "" && created != nil && !it.EventTime.IsZero() && created.After(it.EventTime.Add(time.Minute)):
+		return refusal(ErrRecreated, "%s was created at %s, after the attacker's %s at %s: it is not the %s the attacker made, so keyleak leaves it alone",
+			arn, created.UTC().Format(time.RFC3339), it.EventName, it.EventTime.UTC().Format(time.RFC3339), kind)
+	}
+	return nil
 }

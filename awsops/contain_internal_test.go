@@ -145,3 +145,18 @@ func FuzzPolicyDocument(f *testing.F) {
 		_ = quarantineGaps(normal, highRiskActions)
 	})
 }
+
+// TestFrozenRolesKeepCommas: role names may hold commas, so the frozen
+// list is JSON; lists frozen comma-separated before are still read.
+func TestFrozenRolesKeepCommas(t *testing.T) {
+	roles := []string{"arn:aws:iam::123456789012:role/a,b", "arn:aws:iam::123456789012:role/c"}
+	if got := FrozenRoles(map[string]string{ParamRoles: EncodeRoles(roles)}); !slices.Equal(got, roles) {
+		t.Errorf("round trip = %q, want %q", got, roles)
+	}
+	if got := FrozenRoles(map[string]string{ParamRoles: "arn:aws:iam::1:role/x,arn:aws:iam::1:role/y"}); len(got) != 2 {
+		t.Errorf("legacy list = %q, want two roles", got)
+	}
+	if got := FrozenRoles(map[string]string{ParamRoles: EncodeRoles(nil)}); len(got) != 0 {
+		t.Errorf("empty list = %q", got)
+	}
+}

@@ -89,7 +89,7 @@ func testRefusals(t *testing.T, moto *world.Moto) {
 				t.Errorf("impact does not explain the %s:\n%s", want, impact)
 			}
 		}
-		if got, want := plan.Params[awsops.ParamRoles], s.roleARN; got != want {
+		if got, want := awsops.FrozenRoles(plan.Params), s.roleARN; len(got) != 1 || got[0] != want {
 			t.Errorf("frozen roles = %q, want %q", got, want)
 		}
 	})

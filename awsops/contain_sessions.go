@@ -23,7 +23,8 @@ const (
 	// ParamCutoff is the revocation cutoff (RFC 3339, UTC): sessions
 	// issued before it are refused.
 	ParamCutoff = "cutoff"
-	// ParamRoles are the role ARNs, comma-separated, the action covers.
+	// ParamRoles are the role ARNs the action covers, a JSON list
+	// (EncodeRoles): role names may hold commas.
 	ParamRoles = "roles"
 )
 
@@ -92,13 +93,56 @@ func (r *containRun) sessionPrincipals(ctx context.Context, roles []string) (ps 
 				"(remove the permission set's assignment, then its active sessions end within the session duration).", arn))
 			continue
 		}
+		// Protected under any spelling, before anything is asked of IAM;
+		// then again as IAM knows the role, whose path may tell more.
 		if err := r.c.CheckNotProtected(ctx, arn); err != nil {
+			if r.t.TypedRoles {
+				return nil, nil, err
+			}
 			skipped = append(skipped, "Not touched: "+err.Error()+".")
 			continue
 		}
+		canonical, err := r.roleARN(ctx, p)
+		if goneAlready(err) {
+			skipped = append(skipped, fmt.Sprintf("Not revoked: %s does not exist in IAM (deleted since, or never there).", arn))
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if canonical != arn {
+			if r.t.TypedRoles {
+				return nil, nil, refusal(ErrRoleMismatch, "%s is not the ARN of a role in IAM: the role named %s in account %s is %s. Give the ARN exactly as IAM shows it.", arn, p.Name, p.Account, canonical)
+			}
+			if p, err = parsePrincipalARN(canonical); err != nil {
+				return nil, nil, err
+			}
+			if err := r.c.CheckNotProtected(ctx, canonical); err != nil {
+				skipped = append(skipped, "Not touched: "+err.Error()+".")
+				continue
+			}
+		}
+		if seen[p.ARN] && p.ARN != arn {
+			continue
+		}
+		seen[p.ARN] = true
 		ps = append(ps, p)
 	}
 	return ps, skipped, nil
+}
+
+// roleARN is the ARN IAM gives the role p names (iam:GetRole in its
+// account): its real path and the case of its name.
+func (r *containRun) roleARN(ctx context.Context, p iamPrincipal) (string, error) {
+	client, err := r.iamIn(ctx, p.Account)
+	if err != nil {
+		return "", err
+	}
+	out, err := client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(p.Name)})
+	if err != nil {
+		return "", fmt.Errorf("iam:GetRole %s in account %s: %w", p.Name, p.Account, err)
+	}
+	return aws.ToString(out.Role.Arn), nil
 }
 
 // rolesOf returns the roles of params (frozen) or of the target.
@@ -109,13 +153,27 @@ func rolesOf(t Target, params map[string]string) []string {
 	return t.Roles
 }
 
-// FrozenRoles are the role ARNs a plan froze in params.
+// FrozenRoles are the role ARNs a plan froze in params. Requests made
+// before the list was JSON hold it comma-separated.
 func FrozenRoles(params map[string]string) []string {
 	s := params[ParamRoles]
 	if s == "" {
 		return nil
 	}
+	var roles []string
+	if strings.HasPrefix(s, "[") && json.Unmarshal([]byte(s), &roles) == nil {
+		return roles
+	}
 	return strings.Split(s, ",")
+}
+
+// EncodeRoles freezes role ARNs as the value of ParamRoles.
+func EncodeRoles(roles []string) string {
+	if roles == nil {
+		roles = []string{}
+	}
+	b, _ := json.Marshal(roles) // a list of strings always marshals
+	return string(b)
 }
 
 // PlanRevokeSessions plans the aws:TokenIssueTime deny, with the cutoff
@@ -162,7 +220,7 @@ func (c *Client) PlanRevokeSessions(ctx context.Context, t Target) (ActionPlan, 
 		}
 		p.Calls = append(p.Calls, pr.inlineCall("Put", name)+revokeNote(cutoff))
 	}
-	p.Params[ParamRoles] = strings.Join(roles, ",")
+	p.Params[ParamRoles] = EncodeRoles(roles)
 	p.Impact = append(p.Impact, skipped...)
 	p.Impact = append(p.Impact, "Sessions issued after the cutoff keep working; if the key is still Active it can mint new ones, so deactivate it too.")
 	if len(p.Calls) == 0 {
@@ -344,7 +402,7 @@ func (c *Client) PlanLiftRevoke(ctx context.Context, t Target) (ActionPlan, erro
 			roles = append(roles, pr.ARN)
 		}
 	}
-	p.Params[ParamRoles] = strings.Join(roles, ",")
+	p.Params[ParamRoles] = EncodeRoles(roles)
 	p.Impact = append(p.Impact, skipped...)
 	p.Impact = append(p.Impact, "Sessions issued before the cutoff work again until they expire, the attacker's included if any is still valid.")
 	return p, nil

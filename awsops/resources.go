@@ -24,6 +24,9 @@ type Resource struct {
 	CreatedAt   time.Time `json:"created_at"`
 	AccessKeyID string    `json:"access_key_id"`
 	EventID     string    `json:"event_id"`
+	// UniqueID is the ID the creating event gave a user or role (AIDA…,
+	// AROA…), which a later user or role of the same name does not have.
+	UniqueID string `json:"unique_id,omitempty"`
 	// Exists is "yes", "no" or "unknown" (see ExistsDetail).
 	Exists       string `json:"exists"`
 	ExistsDetail string `json:"exists_detail,omitempty"`
@@ -56,6 +59,12 @@ func createdResources(rec *trail.Record) []Resource {
 		Policy struct {
 			ARN string `json:"arn"`
 		} `json:"policy"`
+		User struct {
+			UserID string `json:"userId"`
+		} `json:"user"`
+		Role struct {
+			RoleID string `json:"roleId"`
+		} `json:"role"`
 	}
 	_ = json.Unmarshal(rec.RequestParameters, &req)
 	_ = json.Unmarshal(rec.ResponseElements, &resp)
@@ -66,7 +75,9 @@ func createdResources(rec *trail.Record) []Resource {
 	var out []Resource
 	switch rec.EventSource + ":" + rec.EventName {
 	case "iam.amazonaws.com:CreateUser":
-		out = append(out, mk("AWS::IAM::User", req.UserName))
+		r := mk("AWS::IAM::User", req.UserName)
+		r.UniqueID = resp.User.UserID
+		out = append(out, r)
 	case "iam.amazonaws.com:CreateAccessKey":
 		r := mk("AWS::IAM::AccessKey", resp.AccessKey.AccessKeyID)
 		r.ExistsDetail = cmp.Or(resp.AccessKey.UserName, req.UserName) // owner, needed to look it up
@@ -74,7 +85,9 @@ func createdResources(rec *trail.Record) []Resource {
 	case "iam.amazonaws.com:CreateLoginProfile":
 		out = append(out, mk("AWS::IAM::LoginProfile", req.UserName))
 	case "iam.amazonaws.com:CreateRole":
-		out = append(out, mk("AWS::IAM::Role", req.RoleName))
+		r := mk("AWS::IAM::Role", req.RoleName)
+		r.UniqueID = resp.Role.RoleID
+		out = append(out, r)
 	case "iam.amazonaws.com:CreatePolicy":
 		out = append(out, mk("AWS::IAM::Policy", cmp.Or(resp.Policy.ARN, req.PolicyName)))
 	case "ec2.amazonaws.com:RunInstances":

@@ -17,7 +17,7 @@ const chatMessageMax = 32000
 // is only text, otherwise a Cards v2 card with the text as fallback.
 func ChatMessage(r commands.Reply, cardID string) *chat.Message {
 	m := &chat.Message{FallbackText: clip(fallbackText(r), 4000)}
-	if r.Title == "" && len(r.Fields) == 0 && len(r.Sections) == 0 && len(r.Buttons) == 0 {
+	if r.Title == "" && len(r.Fields) == 0 && len(r.Sections) == 0 && len(r.Buttons) == 0 && len(r.Warnings) == 0 {
 		text := r.Text
 		if r.Problem {
 			text = "⚠️ " + text
@@ -55,6 +55,9 @@ func ChatCard(r commands.Reply) *chat.GoogleAppsCardV1Card {
 		card.Header = &chat.GoogleAppsCardV1CardHeader{Title: r.Title}
 	}
 	var top []*chat.GoogleAppsCardV1Widget
+	for _, w := range r.Warnings {
+		top = append(top, paragraph("<b>⚠️ "+escapeChat(w)+"</b>"))
+	}
 	if r.Text != "" {
 		text := escapeChat(r.Text)
 		if r.Problem {

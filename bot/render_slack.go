@@ -24,6 +24,9 @@ func SlackBlocks(r commands.Reply) []slack.Block {
 	if r.Title != "" {
 		blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(r.Title, 150), false, false)))
 	}
+	for _, w := range r.Warnings {
+		blocks = append(blocks, mrkdwnSection("*:warning: "+strings.ReplaceAll(escape(w), "*", "∗")+"*"))
+	}
 	if r.Text != "" {
 		text := escape(r.Text)
 		if r.Problem {
@@ -54,8 +57,8 @@ func mrkdwnSection(text string) *slack.SectionBlock {
 
 // fallbackText is the notification text of a message: title and text.
 func fallbackText(r commands.Reply) string {
-	parts := make([]string, 0, 2)
-	for _, s := range []string{r.Title, r.Text} {
+	parts := make([]string, 0, 2+len(r.Warnings))
+	for _, s := range append(append([]string{r.Title}, r.Warnings...), r.Text) {
 		if s != "" {
 			parts = append(parts, s)
 		}

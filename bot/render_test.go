@@ -29,12 +29,15 @@ func goldenReplies() map[string]commands.Reply {
 		Requester:   state.Actor{ID: "users/1", Name: "Alice"},
 		RequestedAt: at, ExpiresAt: at.Add(15 * time.Minute), Digest: "d1gest",
 	}
+	outside := a
+	outside.Warnings = []string{"OUTSIDE THE CREDENTIAL TREE: arn:aws:iam::123456789012:role/<b>ops*</b> was typed by the requester"}
 	done := a
 	done.Status, done.Approver, done.DecidedAt = state.ActionSucceeded, &state.Actor{ID: "users/2", Name: "Bob"}, at.Add(2*time.Minute)
 	done.Result, done.RequestIDs = "1 of 1 roles revoked", []string{"7c3e2f7a-req"}
 	return map[string]commands.Reply{
 		"incident_card":    commands.IncidentCard(inc, []string{"ci-deploy-user can write IAM: critical", "<script>alert(1)</script> stays text"}, []commands.Button{{Label: "Deactivate key", Command: "deactivate", Style: "danger"}}),
 		"action_requested": commands.ActionReply(a, at),
+		"action_outside":   commands.ActionReply(outside, at),
 		"action_succeeded": commands.ActionReply(done, at.Add(3*time.Minute)),
 		"problem":          {Text: "There is no command \"stauts\". <!channel>", Problem: true, Private: true},
 	}

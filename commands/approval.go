@@ -47,6 +47,9 @@ type Plan struct {
 	Calls  []string          // the exact API calls on the exact ARNs, in order
 	Impact []string          // what else it affects, e.g. who keeps working
 	Params map[string]string // parameters fixed now, e.g. the revocation cutoff
+	// Warnings are what the approver must not miss (a role outside the
+	// credential tree): the request card says them first, in bold.
+	Warnings []string
 	// Noop, when set, says why the action would change nothing (the key
 	// is Inactive already); no request is made.
 	Noop string
@@ -199,6 +202,7 @@ func (e *Engine) Ask(ctx context.Context, req Request, name string, dryRun bool)
 		Params:       params,
 		Plan:         plan.Calls,
 		Impact:       plan.Impact,
+		Warnings:     plan.Warnings,
 		Irreversible: spec.Irreversible,
 		TwoPerson:    e.twoPerson(spec),
 		Remains:      spec.Remains,

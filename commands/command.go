@@ -41,8 +41,10 @@ type Request struct {
 // Reply is what a command answers, rendered by each front end in its own
 // format (Block Kit, Cards v2, terminal text).
 type Reply struct {
-	Title    string    `json:"title,omitempty"`
-	Text     string    `json:"text,omitempty"` // the first thing a responder reads
+	Title string `json:"title,omitempty"`
+	Text  string `json:"text,omitempty"` // the first thing a responder reads
+	// Warnings come before the text, in bold, in every front end.
+	Warnings []string  `json:"warnings,omitempty"`
 	Fields   []Field   `json:"fields,omitempty"`
 	Sections []Section `json:"sections,omitempty"`
 	Buttons  []Button  `json:"buttons,omitempty"`

@@ -15,7 +15,8 @@ const timeLayout = "15:04:05 MST"
 // buttons bound to the request's digest.
 func ActionReply(a state.Action, now time.Time) Reply {
 	r := Reply{
-		Title: fmt.Sprintf("%s · %s · %s", a.ID, a.Name, statusLabel(a)),
+		Title:    fmt.Sprintf("%s · %s · %s", a.ID, a.Name, statusLabel(a)),
+		Warnings: a.Warnings,
 		Fields: []Field{
 			{"Requested by", a.Requester.String() + " at " + a.RequestedAt.UTC().Format(timeLayout)},
 		},
@@ -81,6 +82,7 @@ func planReply(name string, inc state.Incident, p Plan) Reply {
 		Title:    fmt.Sprintf("Dry run: %s on %s", name, inc.ID),
 		Text:     "Nothing was changed. Without --dry-run these calls are made after a second responder approves:",
 		Sections: []Section{{Title: "API calls", Lines: p.Calls}},
+		Warnings: p.Warnings,
 		Private:  true,
 	}
 	if len(p.Impact) > 0 {

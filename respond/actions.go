@@ -43,7 +43,7 @@ var actionTable = []actionDef{
 	{name: ActionDeactivate, summary: "set the leaked key Inactive (reactivate undoes it)", undo: ActionReactivate,
 		remains: "Delete the deactivated key once nothing legitimate needs it (delete-key), and give its owner a new one", contains: true, onCard: true},
 	{name: ActionReactivate, usage: "[request ID]", summary: "set the key Active again (undoes deactivate)", params: undoParams},
-	{name: ActionRevokeSessions, usage: "[role ARN…]", undo: ActionLiftRevoke, params: roleParams, contains: true, onCard: true,
+	{name: ActionRevokeSessions, usage: "[role ARN…] [--outside-tree]", undo: ActionLiftRevoke, params: roleParams, contains: true, onCard: true,
 		summary: "refuse every session issued before now, on the user and on each role its sessions assumed; newer sessions keep working"},
 	{name: ActionLiftRevoke, usage: "[role ARN…] [request ID]", summary: "remove keyleak's session revocation (undoes revoke-sessions)", params: roleParams},
 	{name: ActionQuarantine, summary: "attach AWSCompromisedKeyQuarantineV3 to the key's user (release undoes it)", undo: ActionRelease,

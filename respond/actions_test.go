@@ -226,6 +226,27 @@ func TestActions(t *testing.T) {
 		}
 	})
 
+	t.Run("a role outside the credential tree needs --outside-tree and is flagged", func(t *testing.T) {
+		r := newActionRig(t, moto, true)
+		other, err := r.admin.CreateRole(t.Context(), &iam.CreateRoleInput{RoleName: aws.String("payments-role"),
+			AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arn := aws.ToString(other.Role.Arn)
+		_, err = r.eng.Ask(t.Context(), commands.Request{Actor: alice, Incident: r.inc.ID, Scope: commands.InSpace, Args: []string{arn}}, ActionRevokeSessions, false)
+		if msg, ok := commands.AsUserError(err); !ok || !strings.Contains(msg, "--outside-tree") {
+			t.Fatalf("revoke-sessions %s: %v, want a reply asking for --outside-tree", arn, err)
+		}
+		a := r.approveAndRun(t, ActionRevokeSessions, arn, "--outside-tree")
+		if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "OUTSIDE THE CREDENTIAL TREE") || !strings.Contains(a.Warnings[0], arn) {
+			t.Errorf("warnings = %q, want the role flagged as outside the tree", a.Warnings)
+		}
+		if card := commands.ActionReply(a, time.Now()); len(card.Warnings) != 1 {
+			t.Errorf("the request card does not carry the warning: %+v", card)
+		}
+	})
+
 	t.Run("refusals reach the responder as they are", func(t *testing.T) {
 		r := newActionRig(t, moto, true)
 		ask := func(name string, args ...string) error {
@@ -276,7 +297,10 @@ func TestActionParams(t *testing.T) {
 		want    map[string]string
 		wantErr string
 	}{
-		{"revoke with roles", roleParams, []string{role}, map[string]string{awsops.ParamRoles: role}, ""},
+		{"revoke with roles", roleParams, []string{role}, map[string]string{awsops.ParamRoles: awsops.EncodeRoles([]string{role})}, ""},
+		{"revoke outside the tree", roleParams, []string{role, "--outside-tree"}, map[string]string{awsops.ParamRoles: awsops.EncodeRoles([]string{role}), paramOutsideTree: "yes"}, ""},
+		{"outside the tree alone", roleParams, []string{"--outside-tree"}, nil, "means nothing alone"},
+		{"a role name with a comma", roleParams, []string{"arn:aws:iam::123456789012:role/a,b"}, map[string]string{awsops.ParamRoles: `["arn:aws:iam::123456789012:role/a,b"]`}, ""},
 		{"revoke without roles uses the investigation's", roleParams, nil, map[string]string{}, ""},
 		{"revoke with a role name, not an ARN", roleParams, []string{"eks-node-role"}, nil, "not a role ARN"},
 		{"lift with its request", roleParams, []string{"kl-2026-0007-a2"}, map[string]string{commands.ParamUndoOf: "KL-2026-0007-A2"}, ""},

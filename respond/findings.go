@@ -116,7 +116,7 @@ func (f findings) resources(_ context.Context, inc state.Incident) ([]awsops.Cle
 			continue
 		}
 		out = append(out, awsops.CleanupItem{Kind: kind, ID: r.ID, Region: r.Region, Account: r.Account,
-			EventID: r.EventID, EventName: r.CreatedBy, EventTime: r.CreatedAt})
+			EventID: r.EventID, EventName: r.CreatedBy, EventTime: r.CreatedAt, UniqueID: r.UniqueID})
 	}
 	return out, nil
 }

@@ -65,16 +65,36 @@ func roleParams(args []string, inc state.Incident) (map[string]string, error) {
 	if id != "" {
 		p[commands.ParamUndoOf] = id
 	}
+	var roles []string
+	outside := false
 	for _, a := range rest {
-		if !roleARNPattern.MatchString(a) {
+		switch {
+		case a == flagOutsideTree:
+			outside = true
+		case roleARNPattern.MatchString(a):
+			roles = append(roles, a)
+		default:
 			return nil, commands.Userf("%q is not a role ARN; give roles as arn:aws:iam::<account>:role/<name>, or nothing to use the roles the investigation found", a)
 		}
 	}
-	if len(rest) > 0 {
-		p[awsops.ParamRoles] = strings.Join(rest, ",")
+	if outside && len(roles) == 0 {
+		return nil, commands.Userf("%s allows the role ARNs typed with it; it means nothing alone", flagOutsideTree)
+	}
+	if len(roles) > 0 {
+		p[awsops.ParamRoles] = awsops.EncodeRoles(roles)
+	}
+	if outside {
+		p[paramOutsideTree] = "yes"
 	}
 	return p, nil
 }
+
+// flagOutsideTree lets a responder name roles the key's sessions were not
+// seen to use; the request card says so in bold.
+const (
+	flagOutsideTree  = "--outside-tree"
+	paramOutsideTree = "outside_tree"
+)
 
 // cleanupParams takes the resource IDs to remove.
 func cleanupParams(args []string, _ state.Incident) (map[string]string, error) {

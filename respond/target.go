@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keyleak/keyleak/awsops"
@@ -33,11 +34,15 @@ func (e *containExecutor) Plan(ctx context.Context, inc state.Incident, params m
 	if err != nil {
 		return commands.Plan{}, userFacing(err)
 	}
+	var warnings []string
 	if e.roles != nil {
-		if _, typed := params[awsops.ParamRoles]; !typed {
-			if t.Roles, err = e.roles(ctx, inc); err != nil {
-				return commands.Plan{}, fmt.Errorf("roles of %s's sessions: %w", inc.AccessKeyID, err)
+		if _, typed := params[awsops.ParamRoles]; typed {
+			t.TypedRoles = true
+			if warnings, err = e.outsideTree(ctx, inc, t.Roles, params[paramOutsideTree] != ""); err != nil {
+				return commands.Plan{}, err
 			}
+		} else if t.Roles, err = e.roles(ctx, inc); err != nil {
+			return commands.Plan{}, fmt.Errorf("roles of %s's sessions: %w", inc.AccessKeyID, err)
 		}
 	}
 	p, err := e.plan(ctx, inc, t, params)
@@ -51,7 +56,39 @@ func (e *containExecutor) Plan(ctx context.Context, inc state.Incident, params m
 	for k, v := range p.Params {
 		frozen[k] = v
 	}
-	return commands.Plan{Calls: p.Calls, Impact: p.Impact, Params: frozen}, nil
+	return commands.Plan{Calls: p.Calls, Impact: p.Impact, Params: frozen, Warnings: warnings}, nil
+}
+
+// outsideTree checks typed roles against the credential tree: one the
+// key's sessions were not seen to use needs --outside-tree, and then it is
+// a warning on the request card.
+func (e *containExecutor) outsideTree(ctx context.Context, inc state.Incident, typed []string, allowed bool) ([]string, error) {
+	tree, err := e.roles(ctx, inc)
+	if err != nil {
+		tree = nil // no findings yet: every typed role is outside what is known
+	}
+	var outside []string
+	for _, arn := range typed {
+		p, err := awsops.ParsePrincipal(arn)
+		if err != nil {
+			return nil, commands.Userf("%q is not a role ARN", arn)
+		}
+		if !slices.ContainsFunc(tree, func(s string) bool { q, err := awsops.ParsePrincipal(s); return err == nil && q.Same(p) }) {
+			outside = append(outside, arn)
+		}
+	}
+	if len(outside) == 0 {
+		return nil, nil
+	}
+	if !allowed {
+		return nil, commands.Userf("%s: the key's sessions were not seen to use it (see the credential tree in the findings). To act on it anyway, add %s; the request card will say so.",
+			strings.Join(outside, ", "), flagOutsideTree)
+	}
+	var warnings []string
+	for _, arn := range outside {
+		warnings = append(warnings, "OUTSIDE THE CREDENTIAL TREE: "+arn+" was named by the requester; the investigation did not see the key's sessions use it.")
+	}
+	return warnings, nil
 }
 
 // Execute runs the approved action with its frozen parameters.

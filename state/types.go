@@ -215,6 +215,7 @@ type Action struct {
 	Digest       string            `json:"digest"` // hash of Name and Params
 	Plan         []string          `json:"plan"`   // the exact API calls, as shown before approval
 	Impact       []string          `json:"impact,omitempty"`
+	Warnings     []string          `json:"warnings,omitempty"` // said first, in bold, on the request card
 	Irreversible bool              `json:"irreversible"`
 	TwoPerson    bool              `json:"two_person"`
 	UndoOf       string            `json:"undo_of,omitempty"` // the action this one reverses

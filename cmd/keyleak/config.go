@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyleak/keyleak/awsops"
 	"gopkg.in/yaml.v3"
 )
 
@@ -336,8 +337,8 @@ func (c Config) validate() error {
 		bad("aws.region (KEYLEAK_AWS_HOME_REGION): %q is not a region name like us-east-1", c.AWS.Region)
 	}
 	for _, p := range c.AWS.Protected {
-		if !strings.HasPrefix(p, "arn:aws") {
-			bad("aws.protected_principals (KEYLEAK_AWS_PROTECTED_PRINCIPALS): %q is not an ARN", p)
+		if err := awsops.ValidateProtected([]string{p}); err != nil {
+			bad("aws.protected_principals (KEYLEAK_AWS_PROTECTED_PRINCIPALS): %v; '*' may stand in the partition, account or name", err)
 		}
 	}
 	return errors.Join(errs...)
