@@ -110,7 +110,11 @@ func (s *Slack) Handle(ctx context.Context, c SlashCommand) commands.Reply {
 	text, secret := commands.Redact(c.Text)
 	args, err := commands.Tokenize(text)
 	if err != nil {
-		return problem("I could not read that: " + err.Error() + ". " + slackUsage)
+		r := problem("I could not read that: " + err.Error() + ". " + slackUsage)
+		if secret {
+			r.Text = commands.SecretWarning + "\n\n" + r.Text
+		}
+		return r
 	}
 	if len(args) == 0 {
 		reply := s.registry.Help(commands.InSlack, slashPrefix(c))

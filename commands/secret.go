@@ -6,8 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Redaction replaces every secret Redact finds.
@@ -56,19 +54,51 @@ const (
 )
 
 // FindSecrets returns where text contains what looks like an AWS secret
-// access key or session token, in order and without overlaps.
+// access key or session token, in order and without overlaps. It fails
+// closed: what has a key's shape is reported wherever it stands, in a URL
+// (user info, path or query), in Slack's <url|label> markup, glued after a
+// '/', or percent-encoded, at the cost of now and then a URL segment that
+// only looked like a key.
 //
-// A secret access key is a run of exactly 40 characters from [A-Za-z0-9/+]
-// (bounded by other characters, so KEY=… and key:… are found) that mixes
-// lower and upper case with a digit, '/' or '+', has high entropy, is not a
-// path of word-like segments, is not base64 of plain text and is not inside
-// a URL. Access key IDs (20 characters), hex digests (one case) and most
-// words fail these tests. About one random key in 4000 has no digit, '/' or
-// '+' and is missed; that is the price of not flagging long CamelCase words.
+// A secret access key is 40 characters from [A-Za-z0-9/+], a whole run of
+// them (bounded by other characters, so KEY=… and key:… are found) or the
+// part of a longer run between two '/' (a path segment, s3a://…/KEY), that
+// mixes lower and upper case, has the entropy of random text, is not a path
+// of word-like segments or a CamelCase identifier, and is not base64 of
+// plain text. Access key IDs (20 characters), hex digests (one case) and
+// words fail these tests.
+//
+// The base64 of such a key (54 characters and padding, as Kubernetes
+// Secrets and Docker configs hold it) counts as the key.
 //
 // A session token is a run of at least 100 base64 characters (percent
 // escapes included, as in presigned URLs) that starts like an STS token.
+//
+// Text with percent escapes is also read decoded (up to three times, for
+// escapes of escapes), and what is found there is reported as the escaped
+// bytes it came from.
 func FindSecrets(text string) []Span {
+	spans := findSecretsIn(text)
+	view, offsets := text, []int(nil)
+	for range 3 {
+		if !strings.Contains(view, "%") {
+			break
+		}
+		decoded, back := percentDecode(view)
+		if decoded == view {
+			break
+		}
+		offsets = composeOffsets(offsets, back)
+		view = decoded
+		for _, s := range findSecretsIn(view) {
+			spans = append(spans, Span{Start: offsets[s.Start], End: offsets[s.End], Kind: s.Kind})
+		}
+	}
+	return mergeSpans(spans)
+}
+
+// findSecretsIn is FindSecrets on text as it stands.
+func findSecretsIn(text string) []Span {
 	var tokens []Span
 	for start, end := range runs(text, isTokenByte) {
 		if end-start >= minSessionTokenLen && looksLikeSessionToken(text[start:end]) {
@@ -76,21 +106,119 @@ func FindSecrets(text string) []Span {
 		}
 	}
 	spans := slices.Clone(tokens)
-	words := wordScanner{text: text}
 	next := 0 // the first token that may overlap the current run
 	for start, end := range runs(text, isKeyByte) {
 		for next < len(tokens) && tokens[next].End <= start {
 			next++
 		}
-		if end-start != secretKeyLen || next < len(tokens) && tokens[next].Start < end {
+		if end-start < secretKeyLen || next < len(tokens) && tokens[next].Start < end {
 			continue
 		}
-		if looksLikeSecretKey(text[start:end]) && !words.inURL(start) {
-			spans = append(spans, Span{Start: start, End: end, Kind: KindSecretAccessKey})
+		if end-start == base64KeyLen && isBase64Key(text[start:end]) {
+			spans = append(spans, Span{Start: start, End: withPadding(text, end), Kind: KindSecretAccessKey})
+			continue
+		}
+		for _, at := range keyWindows(text, start, end) {
+			if looksLikeSecretKey(text[at : at+secretKeyLen]) {
+				spans = append(spans, Span{Start: at, End: at + secretKeyLen, Kind: KindSecretAccessKey})
+			}
 		}
 	}
 	sortSpans(spans)
 	return spans
+}
+
+// base64KeyLen is the length of a key in base64 without its padding, as
+// Kubernetes Secrets and Docker configs hold it.
+const base64KeyLen = 54
+
+// isBase64Key reports whether s is the base64 of a secret access key.
+func isBase64Key(s string) bool {
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil || len(b) != secretKeyLen {
+		return false
+	}
+	for _, c := range b {
+		if !isKeyByte(c) {
+			return false
+		}
+	}
+	return looksLikeSecretKey(string(b))
+}
+
+// keyWindows are the starts of the 40-byte windows of the run
+// text[start:end] that may be a key: the whole run when it is 40 bytes,
+// else each window that starts at the run's start or after a '/' and ends
+// at its end or before a '/'.
+func keyWindows(text string, start, end int) []int {
+	if end-start == secretKeyLen {
+		return []int{start}
+	}
+	var out []int
+	for at := start; at+secretKeyLen <= end; at++ {
+		if (at == start || text[at-1] == '/') && (at+secretKeyLen == end || text[at+secretKeyLen] == '/') {
+			out = append(out, at)
+		}
+	}
+	return out
+}
+
+// percentDecode decodes %XX escapes; back[i] is the byte of text that
+// decoded byte i came from, and back[len(decoded)] is len(text).
+func percentDecode(text string) (string, []int) {
+	var b strings.Builder
+	back := make([]int, 0, len(text)+1)
+	for i := 0; i < len(text); i++ {
+		if text[i] == '%' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]) {
+			b.WriteByte(unhex(text[i+1])<<4 | unhex(text[i+2]))
+			back = append(back, i)
+			i += 2
+			continue
+		}
+		b.WriteByte(text[i])
+		back = append(back, i)
+	}
+	return b.String(), append(back, len(text))
+}
+
+// composeOffsets maps offsets of the newest decoded view (back) to the
+// original text, through the earlier views (outer; nil for the first).
+func composeOffsets(outer, back []int) []int {
+	if outer == nil {
+		return back
+	}
+	out := make([]int, len(back))
+	for i, o := range back {
+		out[i] = outer[o]
+	}
+	return out
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// mergeSpans sorts spans and joins those that overlap, so that the result
+// is in order and disjoint; a joined span keeps the first one's kind.
+func mergeSpans(spans []Span) []Span {
+	sortSpans(spans)
+	var out []Span
+	for _, s := range spans {
+		if n := len(out); n > 0 && s.Start < out[n-1].End {
+			out[n-1].End = max(out[n-1].End, s.End)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // Redact returns text with every secret FindSecrets finds replaced by
@@ -224,7 +352,7 @@ func withPadding(text string, end int) int {
 }
 
 func looksLikeSecretKey(s string) bool {
-	var lower, upper, other bool
+	var lower, upper bool
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -232,11 +360,29 @@ func looksLikeSecretKey(s string) bool {
 			lower = true
 		case c >= 'A' && c <= 'Z':
 			upper = true
-		default:
-			other = true
 		}
 	}
-	return lower && upper && other && entropy(s) >= minSecretKeyEntropy && !isWordPath(s) && !isBase64Text(s)
+	return lower && upper && entropy(s) >= minSecretKeyEntropy && !isWordPath(s) && !isCamelWords(s) && !isBase64Text(s)
+}
+
+// isCamelWords reports whether s is a CamelCase identifier: capitalised
+// words of lower-case letters, with digits between them, such as
+// AbstractSingletonProxyFactoryBeanWrapper. A random key almost never is.
+func isCamelWords(s string) bool {
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			i++
+		case c >= 'A' && c <= 'Z' && i+2 < len(s) && s[i+1] >= 'a' && s[i+1] <= 'z':
+			i++
+			for i < len(s) && s[i] >= 'a' && s[i] <= 'z' {
+				i++
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isBase64Text reports whether s is base64 of printable ASCII, such as an
@@ -288,32 +434,6 @@ func isWordPath(s string) bool {
 		}
 	}
 	return true
-}
-
-// wordScanner tells, for positions visited in increasing order, whether
-// the white-space-delimited word around them has "://" before them, that
-// is, whether they are part of a URL. It reads the text once in all.
-type wordScanner struct {
-	text   string
-	pos    int
-	scheme bool // the current word has "://" before pos
-}
-
-func (w *wordScanner) inURL(at int) bool {
-	for w.pos < at {
-		r, size := rune(w.text[w.pos]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(w.text[w.pos:])
-		}
-		switch {
-		case unicode.IsSpace(r):
-			w.scheme = false
-		case r == ':' && strings.HasPrefix(w.text[w.pos:], "://"):
-			w.scheme = true
-		}
-		w.pos += size
-	}
-	return w.scheme
 }
 
 // looksLikeSessionToken reports whether s starts as STS session tokens do:

@@ -51,7 +51,8 @@ func TestFindSecrets(t *testing.T) {
 		{name: "base64 of short text", text: "aGVsbG8gd29ybGQ=", want: nil},
 		{name: "base64 of 30 bytes of text", text: "a2V5bGVhayB0ZXN0IHRleHQgMzAgYnl0ZXMgbG9u", want: nil},
 		{name: "40-character path", text: "see /Users/alice/Library/Caches/gobuild/ab12", want: nil},
-		{name: "40-character run in a URL", text: "https://example.com/d/Xk9vQ2mP7rT4wL1zB8nC5yH3jD6fG0sA2eR7uI9o/edit", want: nil},
+		// Fail closed: a URL segment with a key's shape is redacted.
+		{name: "40-character run in a URL", text: "https://example.com/d/Xk9vQ2mP7rT4wL1zB8nC5yH3jD6fG0sA2eR7uI9o/edit", want: []string{"Xk9vQ2mP7rT4wL1zB8nC5yH3jD6fG0sA2eR7uI9o"}},
 		{name: "long CamelCase word", text: "AbstractSingletonProxyFactoryBeanWrapper", want: nil},
 		{name: "39 characters", text: docSecretKey[1:], want: nil},
 		{name: "41 characters", text: docSecretKey + "Q", want: nil},
