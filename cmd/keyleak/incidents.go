@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,17 +50,17 @@ func loadDetail(tx *state.Tx, id string) (incidentDetail, error) {
 }
 
 // adminHandler serves the loopback-only admin API the terminal commands
-// use while keyleak serve holds the database.
+// use while keyleak serve holds the database. Every request must name a
+// loopback host (so that a web page cannot reach it through DNS
+// rebinding) and, but for the probes, carry the bearer token serve wrote
+// next to the database.
 func (a *App) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	a.probes(mux)
-	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		if _, err := a.store.Backup(w); err != nil {
-			a.log.ErrorContext(r.Context(), "backup", "err", err)
-		}
-	})
-	mux.HandleFunc("GET /incidents", func(w http.ResponseWriter, r *http.Request) {
+	api := http.NewServeMux()
+	mux.Handle("/", a.requireAdminToken(api))
+	api.HandleFunc("GET /backup", a.serveBackup)
+	api.HandleFunc("GET /incidents", func(w http.ResponseWriter, r *http.Request) {
 		f := state.IncidentFilter{Status: state.IncidentOpen}
 		if r.URL.Query().Get("all") == "1" {
 			f.Status = ""
@@ -70,7 +72,7 @@ func (a *App) adminHandler() http.Handler {
 		}
 		writeJSON(w, incs)
 	})
-	mux.HandleFunc("GET /incidents/{id}/report", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("GET /incidents/{id}/report", func(w http.ResponseWriter, r *http.Request) {
 		md, err := a.reports.Render(r.Context(), r.PathValue("id"))
 		if errors.Is(err, state.ErrNotFound) {
 			http.Error(w, "no such incident", http.StatusNotFound)
@@ -83,7 +85,7 @@ func (a *App) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
 		io.WriteString(w, md)
 	})
-	mux.HandleFunc("GET /incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("GET /incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		var d incidentDetail
 		err := a.store.View(func(tx *state.Tx) (err error) { d, err = loadDetail(tx, r.PathValue("id")); return err })
 		if errors.Is(err, state.ErrNotFound) {
@@ -96,7 +98,95 @@ func (a *App) adminHandler() http.Handler {
 		}
 		writeJSON(w, d)
 	})
-	return mux
+	return loopbackOnly(mux)
+}
+
+// serveBackup copies the database to a temporary file, which holds a read
+// transaction only as long as the disk takes, and then serves the file: a
+// client that reads slowly, or stops, holds no transaction and so never
+// holds back the writes of the response.
+func (a *App) serveBackup(w http.ResponseWriter, r *http.Request) {
+	dir, err := os.MkdirTemp(filepath.Dir(a.store.Path()), ".keyleak-backup-")
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "backup", "err", err)
+		http.Error(w, "backup failed; see keyleak's log", http.StatusInternalServerError)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "keyleak.db")
+	if _, err := a.store.BackupFile(path); err != nil {
+		a.log.ErrorContext(r.Context(), "backup", "err", err)
+		http.Error(w, "backup failed; see keyleak's log", http.StatusInternalServerError)
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "backup", "err", err)
+		http.Error(w, "backup failed; see keyleak's log", http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeContent(w, r, "keyleak.db", time.Time{}, f)
+}
+
+// loopbackOnly refuses requests whose Host is not a loopback name or
+// address: a browser tricked into calling the admin port through a
+// rebound DNS name sends that name.
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+		if ip := net.ParseIP(host); !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+			http.Error(w, "the admin API answers only to a loopback host", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAdminToken refuses requests without the admin token.
+func (a *App) requireAdminToken(next http.Handler) http.Handler {
+	want := []byte("Bearer " + a.adminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			http.Error(w, "the admin API needs the token keyleak serve wrote to "+adminTokenPath(a.cfg), http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// adminTokenPath is where serve writes the admin API's token: next to the
+// database, readable only by keyleak's user, as the database is.
+func adminTokenPath(cfg Config) string { return cfg.Database + ".admin-token" }
+
+// writeAdminToken makes a new token and writes it, mode 0600, through a
+// temporary file renamed into place.
+func writeAdminToken(cfg Config) (string, error) {
+	token := randomSecret()
+	path := adminTokenPath(cfg)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the admin token: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("write the admin token: %w", err)
+	}
+	return token, nil
+}
+
+// readAdminToken reads the token a running serve wrote.
+func readAdminToken(cfg Config) (string, error) {
+	b, err := os.ReadFile(adminTokenPath(cfg))
+	if err != nil {
+		return "", fmt.Errorf("the database is in use; to ask the running keyleak serve, keyleak needs its admin token: %w "+
+			"(run this as the user keyleak serve runs as, with the same database setting)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -117,11 +207,16 @@ func withDatabase(cfg Config, fn func(*state.Store) error) error {
 
 // adminGet fetches path from the running server's admin listener.
 func adminGet(ctx context.Context, cfg Config, path string) (*http.Response, error) {
+	token, err := readAdminToken(cfg)
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.AdminListen+path, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req) // gives up on a server that stops answering
 	if err != nil {
 		return nil, fmt.Errorf("the database is in use and keyleak serve's admin address %s does not answer: %w", cfg.AdminListen, err)
 	}

@@ -174,8 +174,10 @@ func TestServeProbesAndMetrics(t *testing.T) {
 func TestCLIWhileServing(t *testing.T) {
 	app, dbPath, stop := testApp(t)
 	defer stop()
+	var id string
 	err := app.store.Update(func(tx *state.Tx) error {
-		_, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: state.Actor{ID: "U1", Name: "Alice"}, At: time.Now()})
+		inc, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: state.Actor{ID: "U1", Name: "Alice"}, At: time.Now()})
+		id = inc.ID
 		return err
 	})
 	if err != nil {
@@ -190,10 +192,10 @@ func TestCLIWhileServing(t *testing.T) {
 	if code, out, errOut := run("incidents", "list"); code != 0 || !strings.Contains(out, "AKIAQYLPMN5HHHFPZAM2") {
 		t.Errorf("incidents list = %d %q %q", code, out, errOut)
 	}
-	if code, out, errOut := run("incidents", "show", "kl-"+fmt.Sprint(time.Now().UTC().Year())+"-0001"); code != 0 || !strings.Contains(out, "opened the incident") {
+	if code, out, errOut := run("incidents", "show", strings.ToLower(id)); code != 0 || !strings.Contains(out, "opened the incident") {
 		t.Errorf("incidents show = %d %q %q", code, out, errOut)
 	}
-	if code, out, errOut := run("incidents", "report", "kl-"+fmt.Sprint(time.Now().UTC().Year())+"-0001"); code != 0 || !strings.Contains(out, "# Incident report") || !strings.Contains(out, "opened the incident") {
+	if code, out, errOut := run("incidents", "report", strings.ToLower(id)); code != 0 || !strings.Contains(out, "# Incident report") || !strings.Contains(out, "opened the incident") {
 		t.Errorf("incidents report = %d %q %q", code, out, errOut)
 	}
 	if code, _, errOut := run("incidents", "show", "KL-1999-0001"); code != 1 || !strings.Contains(errOut, "no incident KL-1999-0001") {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -75,7 +76,28 @@ type App struct {
 	promReg  *prometheus.Registry
 
 	public, admin net.Listener
+	adminToken    string // the admin API's bearer token, also in adminTokenPath
+	timeouts      serverTimeouts
 	ready         atomic.Bool
+}
+
+// serverTimeouts bound every HTTP exchange, so that a client that sends or
+// reads slowly (or not at all) holds a connection only so long.
+type serverTimeouts struct {
+	readHeader, read, write, idle time.Duration
+	adminWrite                    time.Duration // a backup takes longer to send
+	maxHeaderBytes                int
+}
+
+// defaultTimeouts suit Slack (3 s to answer) and Google Chat (30 s).
+var defaultTimeouts = serverTimeouts{
+	readHeader: 5 * time.Second, read: 15 * time.Second, write: 35 * time.Second, idle: 2 * time.Minute,
+	adminWrite: 30 * time.Minute, maxHeaderBytes: 64 << 10,
+}
+
+func (t serverTimeouts) server(h http.Handler, write time.Duration) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.readHeader, ReadTimeout: t.read, WriteTimeout: write,
+		IdleTimeout: t.idle, MaxHeaderBytes: t.maxHeaderBytes}
 }
 
 // AppOption adjusts NewApp.
@@ -87,7 +109,7 @@ func withAWS(c *awsops.Client) AppOption { return func(a *App) { a.aws = c } }
 
 // NewApp opens the database and builds every part; Run starts them.
 func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOption) (*App, error) {
-	a := &App{cfg: cfg, log: log, now: now, promReg: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, log: log, now: now, promReg: prometheus.NewRegistry(), timeouts: defaultTimeouts}
 	for _, o := range opts {
 		o(a)
 	}
@@ -117,6 +139,10 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 		return nil, err
 	}
 	a.store = store
+	if a.adminToken, err = writeAdminToken(cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := a.build(); err != nil {
 		store.Close()
 		return nil, err
@@ -304,8 +330,8 @@ func (a *App) AdminAddr() string { return a.admin.Addr().String() }
 // (up to 20 s) and returns. Close releases the database.
 func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
-	public := &http.Server{Handler: a.publicHandler(), ReadHeaderTimeout: 10 * time.Second}
-	admin := &http.Server{Handler: a.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	public := a.timeouts.server(a.publicHandler(), a.timeouts.write)
+	admin := a.timeouts.server(a.adminHandler(), a.timeouts.adminWrite)
 	serve := func(s *http.Server, l net.Listener) func() error {
 		return func() error {
 			if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
@@ -390,10 +416,12 @@ func (a *App) housekeeping(ctx context.Context) {
 	}
 }
 
-// Close releases the database. Call it after Run returns.
+// Close releases the database and removes the admin token. Call it after
+// Run returns.
 func (a *App) Close() error {
 	a.public.Close()
 	a.admin.Close()
+	os.Remove(adminTokenPath(a.cfg))
 	return a.store.Close()
 }
 
