@@ -309,11 +309,12 @@ func (d *demo) explore(ctx context.Context) {
 	console := "http://" + l.Addr().String()
 	fmt.Fprintf(d.out, `
 Everything keeps running until you press Ctrl-C.
-  keyleak          http://%s  (/healthz, /readyz, /metrics); admin http://%s/incidents
+  keyleak          http://%s  (/healthz, /readyz, /metrics)
+  admin API        curl -H "Authorization: Bearer $(cat %s)" http://%s/incidents
   war rooms        %s
   send commands    curl -d user=alice -d space=SPACE --data-urlencode 'text=status' %s/chat
                    curl --data-urlencode 'text=AKIA… note' %s/slack
   the AWS world    export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=us-east-1
-`, d.app.Addr(), d.app.AdminAddr(), strings.Join(spaces, ", "), console, console, d.w.URL(), admin.AccessKeyID, admin.SecretAccessKey)
+`, d.app.Addr(), adminTokenPath(d.app.cfg), d.app.AdminAddr(), strings.Join(spaces, ", "), console, console, d.w.URL(), admin.AccessKeyID, admin.SecretAccessKey)
 	<-ctx.Done()
 }

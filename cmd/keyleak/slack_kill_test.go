@@ -100,7 +100,7 @@ func TestKillAfterAckLosesNothing(t *testing.T) {
 	// Wait until nothing is pending, then count again.
 	deadline := time.Now().Add(time.Minute) // a guard against a hang, not a speed check
 	id := regexp.MustCompile(`KL-\d{4}-\d{4,}`).FindString(string(res.Body))
-	for pendingMessages(t, admin, id) > 0 && time.Now().Before(deadline) {
+	for pendingMessages(t, admin, db, id) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if n := pageCount(fake); n != 1 {
@@ -118,9 +118,18 @@ func pageCount(f *slackfake.Server) int {
 	return n
 }
 
-func pendingMessages(tb testing.TB, admin, id string) int {
+func pendingMessages(tb testing.TB, admin, db, id string) int {
 	tb.Helper()
-	resp, err := http.Get("http://" + admin + "/incidents/" + id)
+	token, err := readAdminToken(Config{Database: db})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+admin+"/incidents/"+id, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

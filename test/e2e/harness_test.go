@@ -365,10 +365,25 @@ type Detail struct {
 	} `json:"dead"`
 }
 
+// adminGet asks keyleak's admin API, with the token it wrote beside its
+// database.
+func (h *Harness) adminGet(path string) (*http.Response, error) {
+	token, err := os.ReadFile(h.DB + ".admin-token")
+	if err != nil {
+		return nil, fmt.Errorf("admin token: %w", err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+h.Admin+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	return http.DefaultClient.Do(req)
+}
+
 // Incident fetches an incident from keyleak's admin API.
 func (h *Harness) Incident(id string) (Detail, error) {
 	var d Detail
-	resp, err := http.Get("http://" + h.Admin + "/incidents/" + id)
+	resp, err := h.adminGet("/incidents/" + id)
 	if err != nil {
 		return d, err
 	}
@@ -382,7 +397,7 @@ func (h *Harness) Incident(id string) (Detail, error) {
 
 // Report fetches an incident's report from keyleak's admin API.
 func (h *Harness) Report(id string) (string, error) {
-	resp, err := http.Get("http://" + h.Admin + "/incidents/" + id + "/report")
+	resp, err := h.adminGet("/incidents/" + id + "/report")
 	if err != nil {
 		return "", err
 	}
@@ -396,7 +411,7 @@ func (h *Harness) Report(id string) (string, error) {
 
 // AllIncidents lists every incident's ID from keyleak's admin API.
 func (h *Harness) AllIncidents() ([]string, error) {
-	resp, err := http.Get("http://" + h.Admin + "/incidents?all=1")
+	resp, err := h.adminGet("/incidents?all=1")
 	if err != nil {
 		return nil, err
 	}
