@@ -139,7 +139,9 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	inv.Sweep = stats
 	inv.Gaps = append(inv.Gaps, gaps...)
 	if err := ctx.Err(); err != nil {
-		inv.Sessions = tr.sessions()
+		// Stopped (keyleak shuts down, or the investigation's deadline
+		// passed): what the sweep found so far, with its gaps.
+		inv.collect(tr)
 		inv.FinishedAt = c.Now().UTC()
 		inv.normalize()
 		return inv, fmt.Errorf("investigate %s: %w", key, err)
@@ -150,15 +152,7 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 		inv.DataEvents = de
 		inv.Gaps = append(inv.Gaps, gaps...)
 	}
-	tr.mu.Lock()
-	inv.Flagged, inv.FlaggedDropped = slices.Clone(tr.flagged), tr.dropped
-	inv.KMSDecrypts = slices.Clone(tr.kms)
-	inv.Resources, inv.ResourcesDropped = slices.Clone(tr.created), tr.createdDropped
-	inv.Activity = tr.total.activity()
-	tr.mu.Unlock()
-	inv.Sessions = tr.sessions()
-	sortEvents(inv.Flagged)
-	sortEvents(inv.KMSDecrypts)
+	inv.collect(tr)
 	inv.Gaps = append(inv.Gaps, c.checkResources(ctx, inv.Resources)...)
 	if opts.Cost != nil && account != "" {
 		from := inv.Window.Start
@@ -174,6 +168,19 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	inv.FinishedAt = c.Now().UTC()
 	inv.normalize()
 	return inv, ctx.Err()
+}
+
+// collect takes what the tracker found into the investigation.
+func (r *Investigation) collect(tr *tracker) {
+	tr.mu.Lock()
+	r.Flagged, r.FlaggedDropped = slices.Clone(tr.flagged), tr.dropped
+	r.KMSDecrypts = slices.Clone(tr.kms)
+	r.Resources, r.ResourcesDropped = slices.Clone(tr.created), tr.createdDropped
+	r.Activity = tr.total.activity()
+	tr.mu.Unlock()
+	r.Sessions = tr.sessions()
+	sortEvents(r.Flagged)
+	sortEvents(r.KMSDecrypts)
 }
 
 // lookupClient is the CloudTrail client of one account and region.

@@ -103,21 +103,50 @@ func (c *Chat) serveEvent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "event without a user", http.StatusBadRequest)
 		return
 	}
-	seen, err := c.seen(ev.DeprecatedEvent)
+	key := deliveryKey(ev.DeprecatedEvent)
+	now := c.o.Now()
+	var d state.Delivery
+	var ours bool
+	err = c.o.Store.Batch(func(tx *state.Tx) (err error) {
+		// A handling that began more than the reply budget ago and never
+		// answered died with keyleak: its retry is handled anew.
+		d, ours, err = tx.BeginDelivery(key, now, now.Add(chatDedupeWindow), now.Add(-chatReplyBudget-5*time.Second))
+		return err
+	})
 	if err != nil {
 		c.o.Log.ErrorContext(r.Context(), "record chat event", "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}
-	if seen {
+	if !ours {
 		c.o.Metrics.Inbound("chat", "duplicate")
-		writeJSON(w, map[string]any{})
+		if d.Answered {
+			// The answer given before, again: Chat retries when it did not
+			// get it.
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Write(d.Reply)
+			return
+		}
+		writeJSON(w, map[string]any{}) // the first delivery is being answered
 		return
 	}
 	c.o.Metrics.Inbound("chat", "handled")
 	ctx, cancel := context.WithTimeout(r.Context(), chatReplyBudget)
 	defer cancel()
-	writeJSON(w, c.Handle(ctx, ev.DeprecatedEvent))
+	msg := c.Handle(ctx, ev.DeprecatedEvent)
+	reply, err := json.Marshal(msg)
+	if err != nil {
+		c.o.Log.ErrorContext(r.Context(), "encode chat reply", "err", err)
+		http.Error(w, "try again", http.StatusInternalServerError)
+		return
+	}
+	if err := c.o.Store.Batch(func(tx *state.Tx) error {
+		return tx.FinishDelivery(key, d.MarkedAt, d.MarkedAt.Add(chatDedupeWindow), reply)
+	}); err != nil {
+		c.o.Log.ErrorContext(r.Context(), "record chat reply", "err", err)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Write(reply)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -125,10 +154,10 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// seen records the delivery and reports whether it was recorded before.
-// A delivery is identified by what Chat sends again when it retries: the
-// event type and time, the message, the user and the clicked function.
-func (c *Chat) seen(ev chat.DeprecatedEvent) (bool, error) {
+// deliveryKey identifies a delivery by what Chat sends again when it
+// retries: the event type and time, the message, the user and the clicked
+// function.
+func deliveryKey(ev chat.DeprecatedEvent) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s", ev.Type, ev.EventTime, ev.User.Name)
 	if ev.Message != nil {
@@ -137,14 +166,7 @@ func (c *Chat) seen(ev chat.DeprecatedEvent) (bool, error) {
 	if ev.Common != nil {
 		fmt.Fprintf(h, "\x00%s\x00%s", ev.Common.InvokedFunction, ev.Common.Parameters["args"])
 	}
-	key := "chat/" + hex.EncodeToString(h.Sum(nil)[:16])
-	now := c.o.Now()
-	var seen bool
-	err := c.o.Store.Batch(func(tx *state.Tx) (err error) {
-		seen, err = tx.MarkSeen(key, now, now.Add(chatDedupeWindow))
-		return err
-	})
-	return seen, err
+	return "chat/" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Handle answers one verified event with the message Chat shows.

@@ -18,17 +18,25 @@ import (
 )
 
 // key returns the public key for kid. The key set is fetched when the cache
-// has expired, or when kid is unknown, at most once a minute either way; while
-// the key endpoint fails, the cached keys stay in use.
+// has expired, or when kid is unknown, at most once a minute either way,
+// whether earlier fetches failed or not and whether any keys are cached:
+// forged tokens cannot make keyleak fetch more often. While the key
+// endpoint fails, the cached keys stay in use.
 func (v *ChatVerifier) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if k, done, err := v.fromCache(kid); done {
-		return k, err
+	if k := v.fromCache(kid); k != nil {
+		return k, nil
 	}
 	v.fetchMu.Lock()
 	defer v.fetchMu.Unlock()
 	// Another request may have fetched while this one waited.
-	if k, done, err := v.fromCache(kid); done {
-		return k, err
+	if k := v.fromCache(kid); k != nil {
+		return k, nil
+	}
+	v.mu.Lock()
+	recent := !v.lastFetch.IsZero() && v.cfg.Now().Sub(v.lastFetch) < chatKeysRefetchEvery
+	v.mu.Unlock()
+	if recent {
+		return nil, ErrChatTokenUnknownKey
 	}
 	if err := v.refresh(ctx); err != nil {
 		if k := v.cached(kid); k != nil {
@@ -44,19 +52,25 @@ func (v *ChatVerifier) key(ctx context.Context, kid string) (*rsa.PublicKey, err
 	return k, nil
 }
 
-// fromCache answers from the cache when no fetch is due (done is true).
-func (v *ChatVerifier) fromCache(kid string) (k *rsa.PublicKey, done bool, err error) {
+// fromCache returns kid's key when the cache may answer: the key is known,
+// and the cache has not expired or was fetched less than a minute ago.
+func (v *ChatVerifier) fromCache(kid string) *rsa.PublicKey {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.cfg.Now()
-	k, recent := v.keys[kid], now.Sub(v.lastFetch) < chatKeysRefetchEvery
-	switch {
-	case k != nil && (now.Before(v.expires) || recent):
-		return k, true, nil
-	case v.keys != nil && recent:
-		return nil, true, ErrChatTokenUnknownKey
+	k := v.keys[kid]
+	if k != nil && (now.Before(v.expires) || now.Sub(v.lastFetch) < chatKeysRefetchEvery) {
+		return k
 	}
-	return nil, false, nil
+	return nil
+}
+
+// Prefetch fetches the key set now, at start-up, so that the first real
+// event does not wait for it and a broken key URL shows at once.
+func (v *ChatVerifier) Prefetch(ctx context.Context) error {
+	v.fetchMu.Lock()
+	defer v.fetchMu.Unlock()
+	return v.refresh(ctx)
 }
 
 func (v *ChatVerifier) cached(kid string) *rsa.PublicKey {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 	chat "google.golang.org/api/chat/v1"
 	"google.golang.org/api/googleapi"
@@ -58,7 +59,14 @@ type RoomConfig struct {
 	// ReporterEmail finds the email of a reporter whose report did not
 	// carry it (a Slack user), so they can be added too; nil to skip.
 	ReporterEmail func(ctx context.Context, reporter state.Actor) (string, error)
+	// Timeout bounds each call to Google, token requests included;
+	// DefaultCallTimeout when zero.
+	Timeout time.Duration
 }
+
+// DefaultCallTimeout bounds one call to Slack or Google: past it, the
+// delivery is retried rather than left hanging.
+const DefaultCallTimeout = 30 * time.Second
 
 // Room is the notifier of commands.ChannelChat: it creates each
 // incident's space and Meet, posts the incident card, and posts or updates
@@ -76,7 +84,10 @@ type Room struct {
 // NewRoom builds the Chat (and Meet) clients. incidentCard renders the
 // incident card from what is known.
 func NewRoom(ctx context.Context, cfg RoomConfig, store *state.Store, log *slog.Logger, now func() time.Time, incidentCard func(context.Context, state.Incident) commands.Reply) (*Room, error) {
-	chatOpts, err := googleOptions(ctx, cfg.ChatAPIURL, cfg.ChatCredentialsFile, "", ChatScopes)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultCallTimeout
+	}
+	chatOpts, err := googleOptions(ctx, cfg.ChatAPIURL, cfg.ChatCredentialsFile, "", ChatScopes, cfg.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("google chat client: %w", err)
 	}
@@ -86,7 +97,7 @@ func NewRoom(ctx context.Context, cfg RoomConfig, store *state.Store, log *slog.
 	}
 	r := &Room{chat: cs, store: store, cfg: cfg, log: log, now: now, render: incidentCard}
 	if cfg.MeetAPIURL != "" || cfg.MeetCredentialsFile != "" {
-		meetOpts, err := googleOptions(ctx, cfg.MeetAPIURL, cfg.MeetCredentialsFile, cfg.MeetDelegate, MeetScopes)
+		meetOpts, err := googleOptions(ctx, cfg.MeetAPIURL, cfg.MeetCredentialsFile, cfg.MeetDelegate, MeetScopes, cfg.Timeout)
 		if err != nil {
 			return nil, fmt.Errorf("google meet client: %w", err)
 		}
@@ -103,8 +114,9 @@ func NewRoom(ctx context.Context, cfg RoomConfig, store *state.Store, log *slog.
 // googleOptions are the client options for one Google API: always its
 // scopes (else the client asks for every scope of the API), the endpoint
 // when set, and service account credentials, impersonating subject when
-// set (domain-wide delegation).
-func googleOptions(ctx context.Context, endpoint, credentialsFile, subject string, scopes []string) ([]option.ClientOption, error) {
+// set (domain-wide delegation), through an HTTP client whose calls (and
+// token requests) give up after timeout.
+func googleOptions(ctx context.Context, endpoint, credentialsFile, subject string, scopes []string, timeout time.Duration) ([]option.ClientOption, error) {
 	opts := []option.ClientOption{option.WithScopes(scopes...)}
 	if endpoint != "" {
 		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(endpoint, "/")+"/"))
@@ -113,17 +125,21 @@ func googleOptions(ctx context.Context, endpoint, credentialsFile, subject strin
 	case credentialsFile == "" && endpoint == "":
 		return nil, errors.New("a service account credentials file is required")
 	case credentialsFile == "":
-		opts = append(opts, option.WithoutAuthentication())
+		opts = append(opts, option.WithHTTPClient(&http.Client{Timeout: timeout}))
 	default:
 		data, err := os.ReadFile(credentialsFile)
 		if err != nil {
 			return nil, fmt.Errorf("read credentials: %w", err)
 		}
-		creds, err := google.CredentialsFromJSONWithParams(ctx, data, google.CredentialsParams{Scopes: scopes, Subject: subject})
+		// The token source fetches tokens with the context's client.
+		tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &http.Client{Timeout: timeout})
+		creds, err := google.CredentialsFromJSONWithParams(tctx, data, google.CredentialsParams{Scopes: scopes, Subject: subject})
 		if err != nil {
 			return nil, fmt.Errorf("credentials in %s: %w", credentialsFile, err)
 		}
-		opts = append(opts, option.WithCredentials(creds))
+		client := oauth2.NewClient(tctx, creds.TokenSource)
+		client.Timeout = timeout
+		opts = append(opts, option.WithHTTPClient(client))
 	}
 	return opts, nil
 }

@@ -530,3 +530,39 @@ func TestRequireChatTokenNeverLogsToken(t *testing.T) {
 		}
 	}
 }
+
+// TestForgedTokensCannotDriveKeyFetches: before any key set was fetched,
+// with the key endpoint down, a flood of forged tokens makes keyleak fetch
+// at most once a minute; and Prefetch loads the keys at start-up, so the
+// first real event needs no fetch.
+func TestForgedTokensCannotDriveKeyFetches(t *testing.T) {
+	vs := newVerifierSet(t)
+	ctx := context.Background()
+	forged := "Bearer " + signRS256(t, newTestKey(t, "kid-attacker").priv, map[string]any{"alg": "RS256", "kid": "kid-attacker"}, endpointClaims())
+	vs.keys.setDown(true)
+	for range 50 {
+		if _, err := vs.endpoint.Verify(ctx, forged); err == nil {
+			t.Fatal("a forged token was accepted")
+		}
+	}
+	if got := vs.keys.fetches.Load(); got != 1 {
+		t.Errorf("50 forged tokens with no keys cached made %d fetches, want 1", got)
+	}
+	vs.now.Add(int64(61 * time.Second))
+	vs.endpoint.Verify(ctx, forged)
+	if got := vs.keys.fetches.Load(); got != 2 {
+		t.Errorf("after a minute: %d fetches, want 2", got)
+	}
+
+	fresh := newVerifierSet(t)
+	if err := fresh.endpoint.Prefetch(ctx); err != nil {
+		t.Fatalf("prefetch: %v", err)
+	}
+	good := "Bearer " + signRS256(t, fresh.good.priv, map[string]any{"alg": "RS256", "kid": fresh.good.kid}, endpointClaims())
+	if _, err := fresh.endpoint.Verify(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if got := fresh.keys.fetches.Load(); got != 1 {
+		t.Errorf("a verification after the prefetch fetched again: %d fetches, want 1", got)
+	}
+}

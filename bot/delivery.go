@@ -88,16 +88,31 @@ func (b Backoff) Delay(attempts int) time.Duration {
 
 // WorkerOptions configure a Worker.
 type WorkerOptions struct {
-	Backoff     Backoff
-	Concurrency int           // deliveries in flight at once; 0 means 8
+	Backoff Backoff
+	// Concurrency is the deliveries in flight at once in each lane (a
+	// channel and kind of message: Chat replies, Slack pages, emails,
+	// investigations, containment runs…); 0 means 4. A lane that is full
+	// holds back only its own messages.
+	Concurrency int
 	Poll        time.Duration // how often to look for due messages when not woken; 0 means 1s
-	Now         func() time.Time
-	Metrics     *Metrics
+	// Deadline bounds one delivery of m; nil or 0 means DefaultDeliveryDeadline.
+	// A delivery that passes it is retried with backoff.
+	Deadline func(m state.Message) time.Duration
+	// OnDeadLetter is called in the transaction that sets m aside for good,
+	// to record what that means (an action that will not run has failed).
+	OnDeadLetter func(tx *state.Tx, m state.Message, at time.Time) error
+	Now          func() time.Time
+	Metrics      *Metrics
 }
 
+// DefaultDeliveryDeadline bounds a delivery when WorkerOptions.Deadline
+// does not say otherwise.
+const DefaultDeliveryDeadline = 2 * time.Minute
+
 // Worker delivers the outbox. Messages of one incident and channel go out
-// in order; different ones in parallel. It resumes whatever is pending
-// when it starts, so nothing written before a crash is lost.
+// in order; different ones in parallel, each lane within its own limit.
+// It resumes whatever is pending when it starts, so nothing written
+// before a crash is lost.
 type Worker struct {
 	store     *state.Store
 	notifiers map[string]Notifier
@@ -106,7 +121,12 @@ type Worker struct {
 	wake      chan struct{}
 
 	mu       sync.Mutex
-	inflight map[string]bool // groups (incident and channel) being delivered
+	inflight map[string]bool          // order groups being delivered
+	lanes    map[string]chan struct{} // a semaphore per lane
+	// unacked are messages delivered whose removal from the outbox could
+	// not be written (a full disk): they are not delivered again, and
+	// their removal is tried again at each pass.
+	unacked map[uint64]bool
 }
 
 // NewWorker returns a worker delivering through notifiers, by channel.
@@ -115,7 +135,7 @@ func NewWorker(store *state.Store, log *slog.Logger, notifiers map[string]Notifi
 		opts.Backoff = DefaultBackoff
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
+		opts.Concurrency = 4
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
@@ -125,8 +145,37 @@ func NewWorker(store *state.Store, log *slog.Logger, notifiers map[string]Notifi
 	}
 	return &Worker{
 		store: store, notifiers: notifiers, log: log, opts: opts,
-		wake: make(chan struct{}, 1), inflight: map[string]bool{},
+		wake: make(chan struct{}, 1), inflight: map[string]bool{}, lanes: map[string]chan struct{}{}, unacked: map[uint64]bool{},
 	}
+}
+
+// lane names the pool a message is delivered from: its channel and kind.
+func lane(m state.Message) string { return m.Channel + "/" + m.Kind }
+
+// acquire takes a slot of the lane of g's first message, or reports that
+// the lane is full.
+func (w *Worker) acquire(g []state.Message) (release func(), ok bool) {
+	w.mu.Lock()
+	sem, exists := w.lanes[lane(g[0])]
+	if !exists {
+		sem = make(chan struct{}, w.opts.Concurrency)
+		w.lanes[lane(g[0])] = sem
+	}
+	w.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, true
+	default:
+		return nil, false
+	}
+}
+
+// release gives a group back without delivering it (its lane was full):
+// a later pass takes it up.
+func (w *Worker) release(g []state.Message) {
+	w.mu.Lock()
+	delete(w.inflight, g[0].OrderGroup())
+	w.mu.Unlock()
 }
 
 // Wake makes the worker look at the outbox now, after a new message.
@@ -139,7 +188,6 @@ func (w *Worker) Wake() {
 
 // Run delivers until ctx is done, then waits for deliveries in flight.
 func (w *Worker) Run(ctx context.Context) error {
-	sem := make(chan struct{}, w.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	timer := time.NewTimer(0)
@@ -152,22 +200,20 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-w.wake:
 		case <-w.store.Enqueued():
 		}
-		groups, err := w.due()
+		groups, err := w.due(ctx)
 		if err != nil {
 			w.log.ErrorContext(ctx, "read outbox", "err", err)
 		}
 		for _, g := range groups {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return nil
+			done, ok := w.acquire(g)
+			if !ok {
+				w.release(g) // its lane is full; a slot's end wakes the worker
+				continue
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
+			wg.Go(func() {
+				defer done()
 				w.deliverGroup(ctx, g)
-			}()
+			})
 		}
 		timer.Reset(w.opts.Poll)
 	}
@@ -176,7 +222,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // DrainOnce delivers every message due now and returns when they are
 // done; for the terminal and tests.
 func (w *Worker) DrainOnce(ctx context.Context) error {
-	groups, err := w.due()
+	groups, err := w.due(ctx)
 	if err != nil {
 		return err
 	}
@@ -193,23 +239,45 @@ func (w *Worker) DrainOnce(ctx context.Context) error {
 }
 
 // due returns the due messages of groups not already being delivered,
-// grouped by incident and channel, and marks those groups in flight. A
-// group in flight gets no new deliveries until it is done, so one
-// incident's messages on one channel never overtake each other.
-func (w *Worker) due() ([][]state.Message, error) {
+// grouped by order group (incident and channel), and marks those groups in
+// flight. A group in flight gets no new deliveries until it is done, so
+// one incident's messages on one channel never overtake each other. It
+// sets aside records that do not decode, and retries the removal of
+// messages delivered whose removal failed, leaving them out.
+func (w *Worker) due(ctx context.Context) ([][]state.Message, error) {
 	var msgs []state.Message
+	var bad []uint64
 	if err := w.store.View(func(tx *state.Tx) (err error) {
-		msgs, err = tx.Due(w.opts.Now(), 512)
+		msgs, bad, err = tx.Due(w.opts.Now(), 512)
 		return err
 	}); err != nil {
 		return nil, err
 	}
+	if len(bad) > 0 {
+		now := w.opts.Now()
+		if err := w.store.Batch(func(tx *state.Tx) error {
+			for _, id := range bad {
+				if err := tx.Quarantine(id, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			w.log.ErrorContext(ctx, "set aside undecodable outbox records", "ids", bad, "err", err)
+		} else {
+			w.log.ErrorContext(ctx, "undecodable outbox records set aside as dead letters", "ids", bad)
+		}
+	}
+	w.retryAcks(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	index := map[string]int{}
 	var groups [][]state.Message
 	for _, m := range msgs {
-		key := groupKey(m)
+		if w.unacked[m.ID] {
+			continue
+		}
+		key := m.OrderGroup()
 		if w.inflight[key] && index[key] == 0 {
 			continue // being delivered by an earlier pass
 		}
@@ -225,16 +293,44 @@ func (w *Worker) due() ([][]state.Message, error) {
 	return groups, nil
 }
 
-func groupKey(m state.Message) string { return m.Incident + "\x00" + m.Channel }
+// retryAcks tries again to remove messages delivered whose removal failed.
+func (w *Worker) retryAcks(ctx context.Context) {
+	w.mu.Lock()
+	ids := make([]uint64, 0, len(w.unacked))
+	for id := range w.unacked {
+		ids = append(ids, id)
+	}
+	w.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	err := w.store.Batch(func(tx *state.Tx) error {
+		for _, id := range ids {
+			if err := tx.Ack(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.log.ErrorContext(ctx, "record deliveries, again", "count", len(ids), "err", err)
+		return
+	}
+	w.mu.Lock()
+	for _, id := range ids {
+		delete(w.unacked, id)
+	}
+	w.mu.Unlock()
+}
 
 // deliverGroup delivers one incident's messages of one channel in order,
 // stopping at the first that must wait for a retry.
 func (w *Worker) deliverGroup(ctx context.Context, g []state.Message) {
 	defer func() {
 		w.mu.Lock()
-		delete(w.inflight, groupKey(g[0]))
+		delete(w.inflight, g[0].OrderGroup())
 		w.mu.Unlock()
-		w.Wake() // messages of this group that arrived meanwhile
+		w.Wake() // messages of this group that arrived meanwhile, or a lane's waiting group
 	}()
 	for _, m := range g {
 		if ctx.Err() != nil || !w.deliver(ctx, m) {
@@ -254,7 +350,16 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 	if !ok {
 		err = fmt.Errorf("no notifier for channel %q", m.Channel)
 	} else {
-		retry, err = n.Deliver(ctx, m)
+		deadline := DefaultDeliveryDeadline
+		if w.opts.Deadline != nil && w.opts.Deadline(m) > 0 {
+			deadline = w.opts.Deadline(m)
+		}
+		dctx, cancel := context.WithTimeout(ctx, deadline)
+		retry, err = n.Deliver(dctx, m)
+		if err != nil && ctx.Err() == nil && dctx.Err() != nil {
+			retry, err = true, fmt.Errorf("no answer within %s: %w", deadline, err)
+		}
+		cancel()
 	}
 	w.opts.Metrics.observe(m.Channel, err, retry, time.Since(start))
 	if err != nil && ctx.Err() != nil {
@@ -270,8 +375,13 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 		return false
 	case err == nil:
 		if uerr := w.store.Batch(func(tx *state.Tx) error { return tx.Ack(m.ID) }); uerr != nil {
-			log.ErrorContext(ctx, "record delivery", "err", uerr)
-			return false
+			// Delivered, but not recorded: remember it, so that it is not
+			// delivered again, and record it at the next pass.
+			w.mu.Lock()
+			w.unacked[m.ID] = true
+			w.mu.Unlock()
+			log.ErrorContext(ctx, "record delivery; will try again", "err", uerr)
+			return true
 		}
 		log.DebugContext(ctx, "delivered")
 		// A delivery often writes follow-ups (the room's page update):
@@ -292,8 +402,16 @@ func (w *Worker) deliver(ctx context.Context, m state.Message) bool {
 	default:
 		uerr := w.store.Batch(func(tx *state.Tx) error {
 			dead, err2 := tx.DeadLetter(m.ID, now, err.Error())
-			if err2 != nil || m.Incident == "" {
+			if err2 != nil {
 				return err2
+			}
+			if w.opts.OnDeadLetter != nil {
+				if err2 := w.opts.OnDeadLetter(tx, dead, now); err2 != nil {
+					return err2
+				}
+			}
+			if m.Incident == "" {
+				return nil
 			}
 			_, err2 = tx.Append(state.Event{
 				Incident: m.Incident, At: now, Actor: state.System, Kind: state.EventDeadLettered,

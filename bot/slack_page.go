@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -34,11 +36,16 @@ type PagerConfig struct {
 	APIURL      string // Slack's Web API base URL; empty for Slack itself
 	Channel     string // channel ID of the page
 	OncallGroup string // user group handle to mention, with or without '@'
+	// Timeout bounds each call to Slack; DefaultCallTimeout when zero.
+	Timeout time.Duration
 }
 
 // NewPager returns the notifier of commands.ChannelSlack.
 func NewPager(cfg PagerConfig, store *state.Store, log *slog.Logger) *Pager {
-	var opts []slack.Option
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultCallTimeout
+	}
+	opts := []slack.Option{slack.OptionHTTPClient(&http.Client{Timeout: cfg.Timeout})}
 	if cfg.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
 	}

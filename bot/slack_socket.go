@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ type SocketModeConfig struct {
 // through Handle, the same core the HTTP endpoint uses. It reconnects
 // with capped backoff until ctx ends.
 func (s *Slack) RunSocketMode(ctx context.Context, cfg SocketModeConfig) error {
-	opts := []slack.Option{slack.OptionAppLevelToken(cfg.AppToken)}
+	opts := []slack.Option{slack.OptionAppLevelToken(cfg.AppToken), slack.OptionHTTPClient(&http.Client{Timeout: DefaultCallTimeout})}
 	if cfg.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -464,4 +466,39 @@ func (r *slackRig) pageAndChange(tb testing.TB, rev string, change func(*state.I
 		tb.Fatal(err)
 	}
 	return id
+}
+
+// TestPagerGivesUpOnAHungSlack: a Slack that never answers does not hold
+// a delivery forever, even under a context without a deadline: the call
+// gives up after the pager's timeout and the page is retried.
+func TestPagerGivesUpOnAHungSlack(t *testing.T) {
+	r := newSlackRig(t)
+	r.fake.SetLatency("", time.Hour)
+	pager := bot.NewPager(bot.PagerConfig{BotToken: r.fake.BotToken(), APIURL: r.fake.URL(), Channel: oncallChan, OncallGroup: "@security-oncall", Timeout: 200 * time.Millisecond}, r.store, slog.New(slog.DiscardHandler))
+	r.send(t, leakedKey, nil)
+	var pending []state.Message
+	r.store.View(func(tx *state.Tx) (err error) { pending, err = tx.Pending(""); return err })
+	if len(pending) == 0 {
+		t.Fatal("no page pending")
+	}
+	done := make(chan error, 1)
+	go func() {
+		retry, err := pager.Deliver(context.Background(), pending[0])
+		if err != nil && !retry {
+			err = fmt.Errorf("not retried: %w", err)
+		} else if err == nil {
+			err = errors.New("delivered through a Slack that does not answer")
+		} else {
+			err = nil
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute): // a guard against a hang, not a speed check
+		t.Fatal("the pager waited a minute for a Slack that does not answer")
+	}
 }

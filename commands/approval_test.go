@@ -108,7 +108,7 @@ func (w *world) ask(tb testing.TB, who state.Actor, action string) state.Action 
 func (w *world) runWork(tb testing.TB) {
 	tb.Helper()
 	var due []state.Message
-	if err := w.store.View(func(tx *state.Tx) (err error) { due, err = tx.Due(w.now.Add(time.Hour), 0); return err }); err != nil {
+	if err := w.store.View(func(tx *state.Tx) (err error) { due, _, err = tx.Due(w.now.Add(time.Hour), 0); return err }); err != nil {
 		tb.Fatal(err)
 	}
 	for _, m := range due {
@@ -413,5 +413,51 @@ func TestRunResumesAfterRestartAndFailsPrecisely(t *testing.T) {
 	}
 	if w.exec.runs() != runs {
 		t.Error("finished action ran again")
+	}
+}
+
+// TestDeadLetteredRunFailsItsAction: when the outbox gives up on running
+// an approved action, the action is failed, with the reason, in the
+// timeline and on its card, instead of staying approved forever.
+func TestDeadLetteredRunFailsItsAction(t *testing.T) {
+	w := newWorld(t, Policy{})
+	a := w.ask(t, alice, "deactivate")
+	if _, err := w.eng.Decide(context.Background(), Decision{ActionID: a.ID, Approve: true, Actor: bob}); err != nil {
+		t.Fatal(err)
+	}
+	var run state.Message
+	if err := w.store.View(func(tx *state.Tx) error {
+		pending, err := tx.Pending(w.inc.ID)
+		for _, m := range pending {
+			if m.Channel == ChannelWork && m.Kind == NoticeRun {
+				run = m
+			}
+		}
+		return err
+	}); err != nil || run.ID == 0 {
+		t.Fatalf("no run message (%v)", err)
+	}
+	err := w.store.Update(func(tx *state.Tx) error {
+		dead, err := tx.DeadLetter(run.ID, w.now, "keyleak stopped before the AWS call")
+		if err != nil {
+			return err
+		}
+		return w.eng.DeadLettered(tx, dead, w.now)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.action(t, a.ID)
+	if got.Status != state.ActionFailed || !strings.Contains(got.Error, "keyleak stopped before the AWS call") {
+		t.Errorf("action = %s %q, want failed with the reason", got.Status, got.Error)
+	}
+	var tl []state.Event
+	w.store.View(func(tx *state.Tx) (err error) { tl, err = tx.Timeline(w.inc.ID); return err })
+	if last := tl[len(tl)-1]; last.Kind != state.EventActionFailed || last.Action != a.ID {
+		t.Errorf("last timeline entry = %+v, want the failure of %s", last, a.ID)
+	}
+	w.runWork(t)
+	if w.exec.runs() != 0 {
+		t.Errorf("the failed action ran %d times", w.exec.runs())
 	}
 }

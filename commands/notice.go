@@ -67,6 +67,9 @@ func EnqueueNotice(tx *state.Tx, channel, key string, n Notice, at time.Time) er
 		Incident:  n.Incident,
 		Payload:   payload,
 		CreatedAt: at,
+		// Background work does not queue behind the incident's other work:
+		// an approved containment starts while an investigation runs.
+		Unordered: channel == ChannelWork,
 	})
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyleak/keyleak/state"
 )
@@ -119,6 +120,40 @@ func (e *Engine) Run(ctx context.Context, actionID string) error {
 		}
 		return e.record(tx, a, state.System, state.Source{Platform: "keyleak"}, kind, text)
 	})
+}
+
+// DeadLettered records, in the transaction that gives up on an outbox
+// message, what that means for an action: a run that will never be
+// delivered leaves its action failed, not approved forever. Other
+// messages are left alone.
+func (e *Engine) DeadLettered(tx *state.Tx, m state.Message, at time.Time) error {
+	if m.Channel != ChannelWork || m.Kind != NoticeRun {
+		return nil
+	}
+	n, err := DecodeNotice(m)
+	if err != nil {
+		return nil // nothing to tie it to; the dead letter itself is kept
+	}
+	a, err := tx.Action(n.Action)
+	if err != nil {
+		return nil
+	}
+	if a.Status == state.ActionApproved {
+		if err := a.Transition(state.ActionRunning, at); err != nil {
+			return err
+		}
+	}
+	if a.Status != state.ActionRunning {
+		return nil
+	}
+	if err := a.Transition(state.ActionFailed, at); err != nil {
+		return err
+	}
+	a.Error = "keyleak gave up running it: " + m.LastError + ". Check what was done in AWS, then request it again."
+	if err := tx.PutAction(a); err != nil {
+		return err
+	}
+	return e.record(tx, a, state.System, state.Source{Platform: "keyleak"}, state.EventActionFailed, "failed "+a.ID+" ("+a.Name+"): "+a.Error)
 }
 
 // ParamUndoOf is the parameter naming the action an undo reverses.

@@ -44,9 +44,17 @@ func (iv *Investigator) Deliver(ctx context.Context, m state.Message) (bool, err
 		}
 	}
 	start := cfg.Now()
-	inv, err := cfg.AWS.Investigate(ctx, key, opts)
-	if err != nil {
+	ictx, cancel := context.WithTimeout(ctx, cfg.InvestigationDeadline)
+	inv, err := cfg.AWS.Investigate(ictx, key, opts)
+	cancel()
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return true, fmt.Errorf("investigate %s: %w", inc.AccessKeyID, err) // keyleak is stopping
+	case err != nil:
+		// The deadline passed: what was found is worth posting now.
+		inv.Gaps = append(inv.Gaps, awsops.Gap{Step: awsops.StepCloudTrail, AccessKeyID: inc.AccessKeyID,
+			Reason: fmt.Sprintf("the investigation stopped at its deadline of %s; run investigate again (with --since to narrow the window) for the rest", cfg.InvestigationDeadline)})
+		cfg.Log.WarnContext(ctx, "investigation stopped at its deadline; recording what it found", "incident", inc.ID, "deadline", cfg.InvestigationDeadline)
 	}
 	cfg.Log.InfoContext(ctx, "investigated", "incident", inc.ID, "access_key_id", inc.AccessKeyID, "took", cfg.Now().Sub(start).Round(time.Millisecond), "gaps", len(inv.Gaps))
 	return false, iv.record(inc.ID, inv)

@@ -26,6 +26,9 @@ type Config struct {
 	// WatchPeriod is how long CloudTrail is watched after containment;
 	// WatchInterval how often.
 	WatchPeriod, WatchInterval time.Duration
+	// InvestigationDeadline bounds one investigation; when it passes, what
+	// was found so far is recorded and posted, with what is missing.
+	InvestigationDeadline time.Duration
 }
 
 // Responder is the response over one store and one AWS client.
@@ -34,10 +37,11 @@ type Responder struct {
 	findings findings
 }
 
-// Defaults of the watch.
+// Defaults of the watch and the investigation.
 const (
-	DefaultWatchPeriod   = 30 * time.Minute
-	DefaultWatchInterval = time.Minute
+	DefaultWatchPeriod           = 30 * time.Minute
+	DefaultWatchInterval         = time.Minute
+	DefaultInvestigationDeadline = 20 * time.Minute
 )
 
 // New builds a Responder.
@@ -54,6 +58,9 @@ func New(cfg Config) *Responder {
 	if cfg.WatchInterval <= 0 {
 		cfg.WatchInterval = DefaultWatchInterval
 	}
+	if cfg.InvestigationDeadline <= 0 {
+		cfg.InvestigationDeadline = DefaultInvestigationDeadline
+	}
 	cfg.Investigate.Cost = cfg.Costs
 	return &Responder{cfg: cfg, findings: findings{store: cfg.Store}}
 }
@@ -66,3 +73,20 @@ func (r *Responder) Investigator() *Investigator { return &Investigator{r: r} }
 
 // Watcher delivers watch work (commands.NoticeWatch).
 func (r *Responder) Watcher() *Watcher { return &Watcher{r: r} }
+
+// Deadline is how long the delivery of a work message of the response may
+// take (for bot.WorkerOptions.Deadline): an investigation its deadline and
+// a minute to record it, a containment run or a watch check ten minutes;
+// 0 for messages that are not the response's.
+func (r *Responder) Deadline(m state.Message) time.Duration {
+	if m.Channel != commands.ChannelWork {
+		return 0
+	}
+	switch m.Kind {
+	case commands.NoticeIdentify:
+		return r.cfg.InvestigationDeadline + time.Minute
+	case commands.NoticeRun, commands.NoticeWatch:
+		return 10 * time.Minute
+	}
+	return 0
+}

@@ -101,7 +101,7 @@ func TestCrashMidBurstKeepsEveryCommit(t *testing.T) {
 			delivered := map[string]int{}
 			for {
 				var due []Message
-				if err := s.View(func(tx *Tx) (err error) { due, err = tx.Due(t0.Add(24*time.Hour), 64); return err }); err != nil {
+				if err := s.View(func(tx *Tx) (err error) { due, _, err = tx.Due(t0.Add(24*time.Hour), 64); return err }); err != nil {
 					t.Fatal(err)
 				}
 				if len(due) == 0 {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -140,6 +141,48 @@ func TestMigrateOwnersFromVersion2(t *testing.T) {
 			if inc.Owner != w {
 				t.Errorf("%s owner = %+v, want %+v", id, inc.Owner, w)
 			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrateKeyStampsFromVersion3: idempotency keys written without a
+// time get their message's creation time, or else the migration's.
+func TestMigrateKeyStampsFromVersion3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v3.db")
+	old, err := openVersion(path, Options{}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = old.db.Update(func(btx *bolt.Tx) error {
+		m := Message{ID: 7, Key: "page:KL-2026-0001", Channel: "slack", CreatedAt: t0, NextAttempt: t0}
+		if err := put(btx.Bucket(bucketOutbox), u64(7), m); err != nil {
+			return err
+		}
+		if err := btx.Bucket(bucketOutboxKeys).Put([]byte("slack/page:KL-2026-0001"), u64(7)); err != nil {
+			return err
+		}
+		return btx.Bucket(bucketOutboxKeys).Put([]byte("chat/gone"), u64(3))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.View(func(tx *Tx) error {
+		v := tx.bucket(bucketOutboxKeys).Get([]byte("slack/page:KL-2026-0001"))
+		if len(v) != 16 || binary.BigEndian.Uint64(v) != 7 || !time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).Equal(t0) {
+			t.Errorf("pending message's key = %x, want ID 7 stamped with its creation time", v)
+		}
+		if v := tx.bucket(bucketOutboxKeys).Get([]byte("chat/gone")); len(v) != 16 || binary.BigEndian.Uint64(v) != 3 {
+			t.Errorf("delivered message's key = %x, want ID 3 with a stamp", v)
 		}
 		return nil
 	})

@@ -1,6 +1,6 @@
 package state
 
-// The database is one bbolt file. Its bucket tree, at schema version 3:
+// The database is one bbolt file. Its bucket tree, at schema version 4:
 //
 //	meta/
 //	    version                     → uint64 BE: the schema version
@@ -26,11 +26,15 @@ package state
 //	outbox/
 //	    <seq uint64 BE>             → JSON Message waiting for delivery
 //	outbox-keys/
-//	    <channel>/<idempotency key> → seq uint64 BE (kept after delivery: a key enqueues once per channel)
+//	    <channel>/<idempotency key> → seq uint64 BE, enqueued at unix ns int64 BE (since v4)
+//	                                  (kept after delivery, so a key enqueues once per channel,
+//	                                  until PruneOutboxKeys forgets it)
 //	dead/
 //	    <seq uint64 BE>             → JSON Message that failed permanently
 //	seen/
-//	    <source>/<event ID>         → expiry, unix nanoseconds int64 BE
+//	    <source>/<event ID>         → expiry, unix nanoseconds int64 BE; for a delivery handled with
+//	                                  BeginDelivery, then when it began (int64 BE), answered (1 byte)
+//	                                  and the answer
 //
 // Sequence keys are 8-byte big-endian so that bbolt's byte order is their
 // numeric order. Migrations run in order, each in its own transaction, when
@@ -42,6 +46,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -65,7 +70,7 @@ var (
 )
 
 // SchemaVersion is the version this build of keyleak reads and writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 type migration struct {
 	version uint64
@@ -79,6 +84,7 @@ func migrations() []migration {
 		{1, "create the buckets", migrateCreateBuckets},
 		{2, "index actions by incident and incidents by Chat space", migrateIndexes},
 		{3, "incident owners as data, not display text", migrateOwners},
+		{4, "stamp idempotency keys with a time, so they can be pruned", migrateKeyStamps},
 	}
 }
 
@@ -170,6 +176,35 @@ func migrateOwners(tx *bolt.Tx) error {
 	}
 	for k, v := range updates {
 		if err := b.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateKeyStamps gives every idempotency key the time of its message
+// (if still pending) or of the migration, so that PruneOutboxKeys ages it.
+func migrateKeyStamps(tx *bolt.Tx) error {
+	keys, out := tx.Bucket(bucketOutboxKeys), tx.Bucket(bucketOutbox)
+	now := time.Now()
+	updates := map[string][]byte{}
+	err := keys.ForEach(func(k, v []byte) error {
+		if len(v) != 8 {
+			return nil
+		}
+		at := now
+		var m Message
+		if raw := out.Get(v); raw != nil && unmarshal(raw, &m) == nil {
+			at = m.CreatedAt
+		}
+		updates[string(k)] = keyStamp(binary.BigEndian.Uint64(v), at)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, v := range updates {
+		if err := keys.Put([]byte(k), v); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -31,6 +32,9 @@ type Options struct {
 	// BatchDelay is how long Batch waits for other writers to share a
 	// commit. Zero means 2 ms.
 	BatchDelay time.Duration
+	// ReadOnly opens the file for reading only (shared with other
+	// readers); every write fails. The file is not migrated.
+	ReadOnly bool
 }
 
 // Store is the open database.
@@ -46,17 +50,43 @@ func Open(path string, opts Options) (*Store, error) {
 	return openVersion(path, opts, SchemaVersion)
 }
 
-func openVersion(path string, opts Options, version uint64) (*Store, error) {
+func openVersion(path string, opts Options, version uint64) (s *Store, err error) {
 	timeout := opts.LockTimeout
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
-	if errors.Is(err, bolt.ErrTimeout) {
+	var db *bolt.DB
+	// bbolt panics on some damage it meets while opening or reading: turn
+	// that into an error that says what to do.
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				func() { defer func() { _ = recover() }(); db.Close() }()
+			}
+			s, err = nil, damaged(path, fmt.Sprint(r))
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, ReadOnly: opts.ReadOnly})
+	var fsErr *fs.PathError
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
 		return nil, fmt.Errorf("open database %s (waited %s): %w", path, timeout, ErrLocked)
+	case errors.As(err, &fsErr):
+		return nil, fmt.Errorf("open database %s: %w", path, err) // permissions, a missing directory…
+	case err != nil:
+		return nil, damaged(path, err.Error()) // the file is there, but not a readable database
 	}
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+	if err := db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, damaged(path, err.Error())
+	}
+	if opts.ReadOnly {
+		return &Store{db: db, path: path, enqueued: make(chan struct{}, 1)}, nil
 	}
 	// bbolt applies the mode only when it creates the file; tighten an
 	// existing file too, since it holds incident data.
@@ -73,6 +103,13 @@ func openVersion(path string, opts Options, version uint64) (*Store, error) {
 		db.MaxBatchDelay = 2 * time.Millisecond
 	}
 	return &Store{db: db, path: path, enqueued: make(chan struct{}, 1)}, nil
+}
+
+// damaged is the error for a database file that cannot be read.
+func damaged(path, detail string) error {
+	return fmt.Errorf("the database %s is damaged (%s): %w. Stop keyleak, move the file aside, and put the newest copy "+
+		"made by `keyleak backup` in its place (the Kubernetes backup container keeps them in /backup); what happened since that "+
+		"copy is in the Chat spaces and emails", path, detail, ErrDamaged)
 }
 
 // Close closes the file. Pending transactions finish first.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -324,14 +325,16 @@ func TestOutboxEnqueueOnceDueRetryDead(t *testing.T) {
 		if err := tx.Retry(m1.ID, t0.Add(time.Minute), "503 from slack"); err != nil {
 			return err
 		}
-		due, err := tx.Due(t0, 10)
+		due, _, err := tx.Due(t0, 10)
 		if err != nil {
 			return err
 		}
-		if len(due) != 1 || due[0].ID != m2.ID {
-			return fmt.Errorf("due at t0 = %v, want only %d", due, m2.ID)
+		// m2 waits behind m1, the earlier message of its incident and
+		// channel, until m1 is due again.
+		if len(due) != 0 {
+			return fmt.Errorf("due at t0 = %v, want none: m2 waits behind m1", due)
 		}
-		due, err = tx.Due(t0.Add(time.Minute), 10)
+		due, _, err = tx.Due(t0.Add(time.Minute), 10)
 		if err != nil {
 			return err
 		}
@@ -436,5 +439,148 @@ func TestEnqueuedSignalledOnCommitOnly(t *testing.T) {
 	case <-s.Enqueued():
 	default:
 		t.Fatal("not signalled after a committed enqueue")
+	}
+}
+
+// TestDueKeepsGroupOrder: a message waiting for its retry holds back the
+// later messages of its incident and channel, and nothing else; an
+// unordered message (background work) neither waits nor holds back; an
+// undecodable record is reported and skipped.
+func TestDueKeepsGroupOrder(t *testing.T) {
+	s := openTest(t)
+	var ids = map[string]uint64{}
+	err := s.Update(func(tx *Tx) error {
+		for _, m := range []Message{
+			{Key: "a1", Channel: "chat", Incident: "KL-2026-0001", CreatedAt: t0, NextAttempt: t0.Add(time.Minute)},
+			{Key: "a2", Channel: "chat", Incident: "KL-2026-0001", CreatedAt: t0},
+			{Key: "w1", Channel: "work", Incident: "KL-2026-0001", CreatedAt: t0, Unordered: true},
+			{Key: "b1", Channel: "slack", Incident: "KL-2026-0001", CreatedAt: t0},
+			{Key: "c1", Channel: "chat", Incident: "KL-2026-0002", CreatedAt: t0},
+		} {
+			got, _, err := tx.Enqueue(m)
+			if err != nil {
+				return err
+			}
+			ids[m.Key] = got.ID
+		}
+		return tx.bucket(bucketOutbox).Put(u64(999), []byte("{not json"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var due []Message
+	var bad []uint64
+	if err := s.View(func(tx *Tx) (err error) { due, bad, err = tx.Due(t0, 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, m := range due {
+		keys = append(keys, m.Key)
+	}
+	if want := []string{"w1", "b1", "c1"}; !slices.Equal(keys, want) {
+		t.Errorf("due = %v, want %v (a2 waits behind a1)", keys, want)
+	}
+	if !slices.Equal(bad, []uint64{999}) {
+		t.Errorf("undecodable = %v, want [999]", bad)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Quarantine(999, t0) }); err != nil {
+		t.Fatal(err)
+	}
+	var dead []Message
+	if err := s.View(func(tx *Tx) (err error) { dead, err = tx.DeadLetters(""); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].Kind != "undecodable" || string(dead[0].Payload) != "{not json" {
+		t.Errorf("dead letters = %+v, want the undecodable record set aside", dead)
+	}
+}
+
+// TestPruneOutboxKeysAndDeadLetters: idempotency keys of delivered
+// messages and dead letters older than the cutoff are forgotten; a
+// pending message keeps its key whatever its age.
+func TestPruneOutboxKeysAndDeadLetters(t *testing.T) {
+	s := openTest(t)
+	var pending, delivered, dead Message
+	err := s.Update(func(tx *Tx) (err error) {
+		if pending, _, err = tx.Enqueue(Message{Key: "pending", Channel: "chat", CreatedAt: t0}); err != nil {
+			return err
+		}
+		if delivered, _, err = tx.Enqueue(Message{Key: "delivered", Channel: "chat", CreatedAt: t0}); err != nil {
+			return err
+		}
+		if dead, _, err = tx.Enqueue(Message{Key: "dead", Channel: "email", CreatedAt: t0}); err != nil {
+			return err
+		}
+		if err := tx.Ack(delivered.ID); err != nil {
+			return err
+		}
+		_, err = tx.DeadLetter(dead.ID, t0, "550")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(func(tx *Tx) error {
+		if n, err := tx.PruneOutboxKeys(t0); err != nil || n != 0 {
+			return fmt.Errorf("prune at t0 removed %d keys (%v), want none", n, err)
+		}
+		if n, err := tx.PruneOutboxKeys(t0.Add(31 * 24 * time.Hour)); err != nil || n != 2 {
+			return fmt.Errorf("prune a month later removed %d keys (%v), want the delivered and the dead message's", n, err)
+		}
+		if _, added, err := tx.Enqueue(Message{Key: "pending", Channel: "chat", CreatedAt: t0}); err != nil || added {
+			return fmt.Errorf("the pending message's key was forgotten (added %v, %v)", added, err)
+		}
+		if n, err := tx.PruneDeadLetters(t0.Add(91 * 24 * time.Hour)); err != nil || n != 1 {
+			return fmt.Errorf("prune of dead letters removed %d (%v), want 1", n, err)
+		}
+		d, err := tx.DeadLetters("")
+		if err != nil || len(d) != 0 {
+			return fmt.Errorf("dead letters after pruning = %v (%v)", d, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pending
+}
+
+// TestRetriedDeliveryAfterACrashIsHandled: a delivery whose handling began
+// and never finished (keyleak died in the middle) is handled again when
+// Chat retries it after the reply budget; a retry while the first is
+// still being handled is not; a finished one gets its answer again.
+func TestRetriedDeliveryAfterACrashIsHandled(t *testing.T) {
+	s := openTest(t)
+	const key = "chat/abc"
+	expires := t0.Add(time.Hour)
+	begin := func(now time.Time) (d Delivery, ours bool) {
+		t.Helper()
+		if err := s.Update(func(tx *Tx) (err error) { d, ours, err = tx.BeginDelivery(key, now, expires, now.Add(-35*time.Second)); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return d, ours
+	}
+	if _, ours := begin(t0); !ours {
+		t.Fatal("a new delivery is not handled")
+	}
+	if d, ours := begin(t0.Add(10 * time.Second)); ours || d.Answered {
+		t.Fatalf("a retry while the first is handled: ours %v, answered %v; want neither", ours, d.Answered)
+	}
+	// keyleak died: the retry after the budget takes the delivery over.
+	d, ours := begin(t0.Add(time.Minute))
+	if !ours {
+		t.Fatal("a retry after a crash was swallowed")
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.FinishDelivery(key, d.MarkedAt, expires, []byte(`{"text":"done"}`)) }); err != nil {
+		t.Fatal(err)
+	}
+	if d, ours := begin(t0.Add(2 * time.Minute)); ours || !d.Answered || string(d.Reply) != `{"text":"done"}` {
+		t.Fatalf("a retry of a finished delivery: ours %v, %+v; want the answer again", ours, d)
+	}
+	if n, err := func() (n int, err error) {
+		err = s.Update(func(tx *Tx) (err error) { n, err = tx.PruneSeen(expires); return err })
+		return
+	}(); err != nil || n != 1 {
+		t.Errorf("pruned %d (%v), want the expired delivery", n, err)
 	}
 }

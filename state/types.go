@@ -284,6 +284,18 @@ type Message struct {
 	NextAttempt time.Time `json:"next_attempt"`
 	LastError   string    `json:"last_error,omitempty"`
 	DeadAt      time.Time `json:"dead_at,omitzero"`
+	// Unordered messages (background work) need not wait for the earlier
+	// messages of their incident and channel, nor hold back later ones.
+	Unordered bool `json:"unordered,omitempty"`
+}
+
+// OrderGroup names the messages delivered in order with m: those of its
+// incident and channel, unless m is unordered, when it is alone.
+func (m Message) OrderGroup() string {
+	if m.Unordered {
+		return fmt.Sprintf("#%d", m.ID)
+	}
+	return m.Incident + "\x00" + m.Channel
 }
 
 // Errors returned by the store and the domain types.
@@ -294,4 +306,5 @@ var (
 	ErrInvalid    = errors.New("invalid record")
 	ErrSchema     = errors.New("unsupported schema version")
 	ErrLocked     = errors.New("database is in use by another process")
+	ErrDamaged    = errors.New("database file is damaged")
 )

@@ -181,3 +181,55 @@ func TestServersCutSlowClients(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboxDeadLettersListedAndRequeued: an operator lists the dead
+// letters and sends one again, through the running server; an unknown ID
+// is refused with a clear message.
+func TestOutboxDeadLettersListedAndRequeued(t *testing.T) {
+	app, dbPath, stop := testApp(t)
+	defer stop()
+	var id uint64
+	err := app.store.Update(func(tx *state.Tx) error {
+		m, _, err := tx.Enqueue(state.Message{Key: "open-mail:KL-2026-0001", Channel: "email", Kind: "open", Incident: "KL-2026-0001", CreatedAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		_, err = tx.DeadLetter(m.ID, time.Now(), "smtp answered 550")
+		id = m.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := envFrom(map[string]string{"KEYLEAK_DATABASE": dbPath, "KEYLEAK_ADMIN_LISTEN": app.AdminAddr(), "KEYLEAK_RESPONDERS": "alice@example.com"})
+	run := func(args ...string) (int, string, string) {
+		var out, errOut strings.Builder
+		code := Main(context.Background(), args, &out, &errOut, env)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := run("outbox", "dead"); code != 0 || !strings.Contains(out, "smtp answered 550") || !strings.Contains(out, fmt.Sprint(id)) {
+		t.Fatalf("outbox dead = %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := run("outbox", "requeue", fmt.Sprint(id)); code != 0 || !strings.Contains(out, "requeued") {
+		t.Fatalf("outbox requeue = %d %q %q", code, out, errOut)
+	}
+	// This keyleak sends no email, so the requeued message is delivered
+	// at once and fails anew, for its own reason.
+	deadline := time.Now().Add(time.Minute) // a guard against a hang, not a speed check
+	for {
+		code, out, _ := run("outbox", "dead", "--incident", "kl-2026-0001")
+		if code == 0 && strings.Contains(out, `no notifier for channel "email"`) && !strings.Contains(out, "smtp answered 550") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the requeued message was not delivered again: %q", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _, errOut := run("outbox", "requeue", "424242"); code != 1 || !strings.Contains(errOut, "dead letter 424242") {
+		t.Errorf("requeue of an unknown ID = %d %q", code, errOut)
+	}
+	if code, _, errOut := run("outbox", "requeue", "abc"); code != 2 || !strings.Contains(errOut, "not the number") {
+		t.Errorf("requeue of a word = %d %q", code, errOut)
+	}
+}

@@ -60,6 +60,7 @@ func (a *App) adminHandler() http.Handler {
 	api := http.NewServeMux()
 	mux.Handle("/", a.requireAdminToken(api))
 	api.HandleFunc("GET /backup", a.serveBackup)
+	a.outboxHandlers(api)
 	api.HandleFunc("GET /incidents", func(w http.ResponseWriter, r *http.Request) {
 		f := state.IncidentFilter{Status: state.IncidentOpen}
 		if r.URL.Query().Get("all") == "1" {
@@ -207,11 +208,16 @@ func withDatabase(cfg Config, fn func(*state.Store) error) error {
 
 // adminGet fetches path from the running server's admin listener.
 func adminGet(ctx context.Context, cfg Config, path string) (*http.Response, error) {
+	return adminDo(ctx, cfg, http.MethodGet, path, nil)
+}
+
+// adminDo asks the running server's admin listener, with its token.
+func adminDo(ctx context.Context, cfg Config, method, path string, body io.Reader) (*http.Response, error) {
 	token, err := readAdminToken(cfg)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.AdminListen+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+cfg.AdminListen+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -225,8 +231,9 @@ func adminGet(ctx context.Context, cfg Config, path string) (*http.Response, err
 		return nil, state.ErrNotFound
 	}
 	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		return nil, fmt.Errorf("keyleak serve answered %s for %s", resp.Status, path)
+		return nil, fmt.Errorf("keyleak serve answered %s for %s: %s", resp.Status, path, strings.TrimSpace(string(msg)))
 	}
 	return resp, nil
 }

@@ -10,6 +10,8 @@
 //	keyleak incidents show ID              show one incident and its timeline
 //	keyleak incidents report ID            print its post-incident report (Markdown)
 //	keyleak backup FILE                    write a consistent copy of the database
+//	keyleak outbox dead [--incident ID]    list the messages keyleak gave up delivering
+//	keyleak outbox requeue ID…             send them again
 //	keyleak version
 package main
 
@@ -42,6 +44,8 @@ Usage:
   keyleak incidents show ID            show an incident, its actions and timeline
   keyleak incidents report ID          print its post-incident report (Markdown)
   keyleak backup FILE                  write a consistent copy of the database
+  keyleak outbox dead [--incident ID]  list the messages keyleak gave up delivering (dead letters)
+  keyleak outbox requeue ID…           send dead letters again, once what failed is fixed
   keyleak demo [--scenario seed] [--keep]
                                        the whole response against a local world (make demo)
   keyleak investigate AKIA… [--since D] [--regions R,…] [--format text|json|markdown]  investigate a key (read-only)
@@ -68,6 +72,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = runIncidents(ctx, args[1:], stdout, getenv)
 	case "backup":
 		err = runBackup(ctx, args[1:], stdout, getenv)
+	case "outbox":
+		err = runOutbox(ctx, args[1:], stdout, getenv)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr, getenv)
 	case "investigate":

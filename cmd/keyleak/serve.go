@@ -72,6 +72,7 @@ type App struct {
 	reports  *commands.Reports
 	slack    *bot.Slack
 	chat     *bot.Chat
+	chatKeys *bot.ChatVerifier
 	metrics  *bot.Metrics
 	promReg  *prometheus.Registry
 
@@ -207,7 +208,11 @@ func (a *App) build() error {
 	if a.registry, err = commands.NewRegistry(log, cmds...); err != nil {
 		return err
 	}
-	a.worker = bot.NewWorker(store, log, notifiers, bot.WorkerOptions{Metrics: a.metrics, Now: now})
+	wopts := bot.WorkerOptions{Metrics: a.metrics, Now: now, OnDeadLetter: a.engine.DeadLettered}
+	if a.respond != nil {
+		wopts.Deadline = a.respond.Deadline
+	}
+	a.worker = bot.NewWorker(store, log, notifiers, wopts)
 	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
 	return a.frontDoors()
 }
@@ -309,6 +314,7 @@ func (a *App) frontDoors() error {
 		if err != nil {
 			return err
 		}
+		a.chatKeys = v
 		ids := map[int64]string{}
 		for id, name := range cfg.Chat.Commands {
 			n, _ := strconv.ParseInt(id, 10, 64) // validated with the configuration
@@ -344,6 +350,14 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(serve(admin, a.admin))
 	g.Go(func() error { return a.worker.Run(gctx) })
 	g.Go(func() error { a.housekeeping(gctx); return nil })
+	if a.chatKeys != nil {
+		g.Go(func() error {
+			if err := a.chatKeys.Prefetch(gctx); err != nil {
+				a.log.WarnContext(gctx, "fetch Google Chat's signing keys at start-up; Chat events are refused until they can be fetched", "err", err)
+			}
+			return nil
+		})
+	}
 	if a.slack != nil && a.cfg.Slack.AppToken != "" {
 		g.Go(func() error {
 			return a.slack.RunSocketMode(gctx, bot.SocketModeConfig{
@@ -397,7 +411,14 @@ func parseKey(s string) (string, error) {
 	return k.String(), nil
 }
 
-// housekeeping expires unapproved requests and forgets old event IDs.
+// How long the store keeps what it needs only for a while.
+const (
+	keepOutboxKeys  = 30 * 24 * time.Hour // idempotency keys of delivered messages
+	keepDeadLetters = 90 * 24 * time.Hour // dead letters, for the operator
+)
+
+// housekeeping expires unapproved requests every 15 seconds, and forgets
+// old event IDs, idempotency keys and dead letters.
 func (a *App) housekeeping(ctx context.Context) {
 	tick := time.NewTicker(15 * time.Second)
 	defer tick.Stop()
@@ -405,8 +426,8 @@ func (a *App) housekeeping(ctx context.Context) {
 		if _, err := a.engine.Expire(ctx); err != nil {
 			a.log.ErrorContext(ctx, "expire requests", "err", err)
 		}
-		if err := a.store.Update(func(tx *state.Tx) error { _, err := tx.PruneSeen(a.now()); return err }); err != nil {
-			a.log.ErrorContext(ctx, "prune seen events", "err", err)
+		if err := a.prune(a.now()); err != nil {
+			a.log.ErrorContext(ctx, "prune the store", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -414,6 +435,20 @@ func (a *App) housekeeping(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// prune forgets what the store keeps only for a while.
+func (a *App) prune(now time.Time) error {
+	return a.store.Update(func(tx *state.Tx) error {
+		if _, err := tx.PruneSeen(now); err != nil {
+			return err
+		}
+		if _, err := tx.PruneOutboxKeys(now.Add(-keepOutboxKeys)); err != nil {
+			return err
+		}
+		_, err := tx.PruneDeadLetters(now.Add(-keepDeadLetters))
+		return err
+	})
 }
 
 // Close releases the database and removes the admin token. Call it after
