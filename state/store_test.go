@@ -555,7 +555,10 @@ func TestRetriedDeliveryAfterACrashIsHandled(t *testing.T) {
 	expires := t0.Add(time.Hour)
 	begin := func(now time.Time) (d Delivery, ours bool) {
 		t.Helper()
-		if err := s.Update(func(tx *Tx) (err error) { d, ours, err = tx.BeginDelivery(key, now, expires, now.Add(-35*time.Second)); return err }); err != nil {
+		if err := s.Update(func(tx *Tx) (err error) {
+			d, ours, err = tx.BeginDelivery(key, now, expires, now.Add(-35*time.Second))
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		return d, ours
