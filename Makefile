@@ -17,6 +17,7 @@ demo:
 # race detector, the end-to-end suite included. This is what CI runs.
 test: fmt vet tidy
 	$(GO) test -race -count=1 -timeout 45m ./...
+	FUZZTIME=2s GO=$(GO) .ci/fuzz
 
 # The quick check while working: the same, without the end-to-end suite,
 # and the world's command (a few minutes).
@@ -46,8 +47,10 @@ run: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./state/
 
+# Every fuzz target for FUZZTIME each (make test runs them for 2 s).
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz . -fuzztime 30s ./commands/
+	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
 
 clean:
 	rm -rf bin .demo

@@ -44,7 +44,7 @@ func parsePrincipal(arn string, pattern bool) (Principal, error) {
 	if !ok || len(parts) != 5 || parts[0] == "" || parts[2] != "" || !validAccount(parts[3], pattern) {
 		return bad()
 	}
-	p := Principal{Partition: parts[0], Account: parts[3], Path: "/"}
+	p := Principal{Partition: strings.ToLower(parts[0]), Account: parts[3], Path: "/"}
 	switch service, resource := parts[1], parts[4]; {
 	case service == "iam" && resource == "root":
 		p.Kind = KindRoot

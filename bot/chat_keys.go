@@ -130,7 +130,10 @@ func maxAge(cacheControl string) time.Duration {
 		if err != nil || secs <= 0 {
 			return chatKeysDefaultTTL
 		}
-		return min(time.Duration(secs)*time.Second, chatKeysMaxTTL)
+		if secs > int(chatKeysMaxTTL/time.Second) {
+			return chatKeysMaxTTL // and no overflow of a Duration
+		}
+		return time.Duration(secs) * time.Second
 	}
 	return chatKeysDefaultTTL
 }

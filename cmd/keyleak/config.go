@@ -141,16 +141,25 @@ func defaultConfig() Config {
 // loadConfig reads path (if not empty) over the defaults, then the
 // environment, and validates the result.
 func loadConfig(path string, getenv func(string) string) (Config, error) {
-	cfg := defaultConfig()
+	var data []byte
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
 			return Config{}, fmt.Errorf("read config: %w", err)
 		}
+	}
+	return parseConfig(data, path, getenv)
+}
+
+// parseConfig reads the YAML configuration from file (data, empty for
+// none) and then the environment, and validates the result.
+func parseConfig(data []byte, file string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	if len(data) > 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
-			return Config{}, fmt.Errorf("config %s: %w", path, err)
+			return Config{}, fmt.Errorf("config %s: %w", file, err)
 		}
 	}
 	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), getenv); err != nil {

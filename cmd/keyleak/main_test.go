@@ -271,3 +271,37 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	}
 	s.Close()
 }
+
+// FuzzParseConfig reads arbitrary YAML and environment values: nothing
+// panics; a configuration accepted validates, and its secrets never show
+// in how it prints.
+func FuzzParseConfig(f *testing.F) {
+	f.Add("listen: 127.0.0.1:8080\napprovals:\n  responders: [a@example.com]\n", "KEYLEAK_SLACK_BOT_TOKEN", "xoxb-1")
+	f.Add("database: /tmp/x.db\napprovals:\n  responders: [a@example.com]\n  expiry: 10m\n", "KEYLEAK_APPROVAL_EXPIRY", "-1s")
+	f.Add("aws:\n  protected_principals: ['arn:aws:iam::*:role/BreakGlass']\n", "KEYLEAK_AWS_PROTECTED_PRINCIPALS", "arn:aws:iam::1:role/x")
+	f.Add("watch: {period: 1h, interval: 2h}\n", "KEYLEAK_RESPONDERS", "a@example.com")
+	f.Add("{", "", "")
+	f.Fuzz(func(t *testing.T, yaml, name, value string) {
+		env := func(k string) string {
+			if k == name {
+				return value
+			}
+			if k == "KEYLEAK_RESPONDERS" && name != k {
+				return "alice@example.com"
+			}
+			return ""
+		}
+		cfg, err := parseConfig([]byte(yaml), "fuzz.yaml", env)
+		if err != nil {
+			return
+		}
+		if err := cfg.validate(); err != nil {
+			t.Fatalf("accepted a configuration that does not validate: %v", err)
+		}
+		if value != "" && len(value) > 8 && strings.HasPrefix(name, "KEYLEAK_") && strings.Contains(strings.ToLower(name), "token") {
+			if printed := fmt.Sprintf("%v %+v", cfg, cfg); strings.Contains(printed, value) {
+				t.Fatalf("the secret %s shows when the configuration prints", name)
+			}
+		}
+	})
+}
