@@ -587,3 +587,35 @@ func TestRetriedDeliveryAfterACrashIsHandled(t *testing.T) {
 		t.Errorf("pruned %d (%v), want the expired delivery", n, err)
 	}
 }
+
+// TestUndecodableOutboxRecordDoesNotBlockDelivery: one record that does
+// not decode makes neither Due, Pending nor NextDue fail; Due names it for
+// Quarantine, and the others leave it out.
+func TestUndecodableOutboxRecordDoesNotBlockDelivery(t *testing.T) {
+	s := openTest(t)
+	err := s.Update(func(tx *Tx) error {
+		if _, _, err := tx.Enqueue(Message{Key: "ok", Channel: "chat", Incident: "KL-2026-0001", CreatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.bucket(bucketOutbox).Put(u64(1<<40), []byte(`{"id":"not a number"`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(func(tx *Tx) error {
+		due, bad, err := tx.Due(t0, 0)
+		if err != nil || len(due) != 1 || len(bad) != 1 || bad[0] != 1<<40 {
+			return fmt.Errorf("Due = %v, %v, %v; want the good message and the bad ID", due, bad, err)
+		}
+		if p, err := tx.Pending(""); err != nil || len(p) != 1 {
+			return fmt.Errorf("Pending = %v, %v", p, err)
+		}
+		if next, ok, err := tx.NextDue(); err != nil || !ok || !next.Equal(t0) {
+			return fmt.Errorf("NextDue = %v, %v, %v", next, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
