@@ -128,7 +128,7 @@ func testScenarioCostAttack(t *testing.T, moto *world.Moto) {
 		}
 		e := w.Gateway.Events()[i]
 		items = append(items, awsops.CleanupItem{Kind: k.kind, ID: r.ID, Region: r.Region, Account: r.Account,
-			EventID: e.EventID, EventName: e.EventName, EventTime: e.Time()})
+			EventID: e.EventID, EventName: e.EventName, EventTime: e.Time(), UniqueID: createdID(e)})
 	}
 	existing := 0
 	for _, r := range gt.Resources {
@@ -158,4 +158,19 @@ func testScenarioCostAttack(t *testing.T, moto *world.Moto) {
 			t.Errorf("%s %s (%s) still exists after cleanup", r.Type, r.ID, r.Region)
 		}
 	}
+}
+
+// createdID is the user's or role's ID in a CreateUser or CreateRole
+// event, as the investigation reads it.
+func createdID(e world.Record) string {
+	for _, k := range []string{"user", "role"} {
+		if m, ok := e.ResponseElements[k].(map[string]any); ok {
+			for _, f := range []string{"userId", "roleId"} {
+				if id, ok := m[f].(string); ok {
+					return id
+				}
+			}
+		}
+	}
+	return ""
 }

@@ -69,8 +69,11 @@ func sessionCutoff(now time.Time) string {
 }
 
 // sessionPrincipals are the user (unless root) and the usable roles of
-// the target; skipped explains each role left out.
-func (r *containRun) sessionPrincipals(ctx context.Context, roles []string) (ps []iamPrincipal, skipped []string, err error) {
+// the target; skipped explains each role left out. A plan (canonicalize)
+// looks each role up in IAM and uses the ARN IAM gives it; an execution
+// uses the roles its plan froze as they are, so that a role gone since is
+// reported as a part that failed.
+func (r *containRun) sessionPrincipals(ctx context.Context, roles []string, canonicalize bool) (ps []iamPrincipal, skipped []string, err error) {
 	if !r.t.Root && !r.t.Temporary {
 		if err := r.checkUser(ctx, "revoke the sessions of"); err != nil {
 			return nil, nil, err
@@ -100,6 +103,10 @@ func (r *containRun) sessionPrincipals(ctx context.Context, roles []string) (ps 
 				return nil, nil, err
 			}
 			skipped = append(skipped, "Not touched: "+err.Error()+".")
+			continue
+		}
+		if !canonicalize {
+			ps = append(ps, p)
 			continue
 		}
 		canonical, err := r.roleARN(ctx, p)
@@ -185,7 +192,7 @@ func (c *Client) PlanRevokeSessions(ctx context.Context, t Target) (ActionPlan, 
 	if err != nil {
 		return ActionPlan{}, err
 	}
-	ps, skipped, err := r.sessionPrincipals(ctx, t.Roles)
+	ps, skipped, err := r.sessionPrincipals(ctx, t.Roles, true)
 	if err != nil {
 		return ActionPlan{}, err
 	}
@@ -330,7 +337,7 @@ func (c *Client) ExecuteRevokeSessions(ctx context.Context, t Target, params map
 	if err != nil {
 		return Result{}, err
 	}
-	ps, skipped, err := r.sessionPrincipals(ctx, rolesOf(t, params))
+	ps, skipped, err := r.sessionPrincipals(ctx, rolesOf(t, params), false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -385,7 +392,7 @@ func (c *Client) PlanLiftRevoke(ctx context.Context, t Target) (ActionPlan, erro
 	if err != nil {
 		return ActionPlan{}, err
 	}
-	ps, skipped, err := r.sessionPrincipals(ctx, t.Roles)
+	ps, skipped, err := r.sessionPrincipals(ctx, t.Roles, true)
 	if err != nil {
 		return ActionPlan{}, err
 	}
@@ -415,7 +422,7 @@ func (c *Client) ExecuteLiftRevoke(ctx context.Context, t Target, params map[str
 	if err != nil {
 		return Result{}, err
 	}
-	ps, _, err := r.sessionPrincipals(ctx, rolesOf(t, params))
+	ps, _, err := r.sessionPrincipals(ctx, rolesOf(t, params), false)
 	if err != nil {
 		return Result{}, err
 	}
