@@ -13,66 +13,49 @@ type Category string
 
 // The categories of events.
 const (
-	CategoryRecon             Category = "recon"
-	CategoryIAMPersistence    Category = "iam-persistence"
-	CategoryCredentialMinting Category = "credential-minting"
-	CategoryComputeAbuse      Category = "compute-abuse"
-	CategoryDataAccess        Category = "data-access"
-	CategoryDefenseEvasion    Category = "defense-evasion"
-	CategoryErrors            Category = "errors-probing" // failed calls of no other category
-	CategoryOther             Category = "other"
+	CategoryRecon               Category = "recon"
+	CategoryInitialAccess       Category = "initial-access"
+	CategoryCredentialAccess    Category = "credential-access" // a secret read
+	CategoryCredentialMinting   Category = "credential-minting"
+	CategoryIAMPersistence      Category = "iam-persistence" // a new way in
+	CategoryPrivilegeEscalation Category = "privilege-escalation"
+	CategoryExecution           Category = "execution" // code run on the account's machines
+	CategoryLateralMovement     Category = "lateral-movement"
+	CategoryComputeAbuse        Category = "compute-abuse"
+	CategoryDataAccess          Category = "data-access"
+	CategoryExfiltration        Category = "exfiltration"
+	CategoryDefenseEvasion      Category = "defense-evasion"
+	CategoryImpact              Category = "impact"
+	CategoryErrors              Category = "errors-probing" // failed calls of no other category
+	CategoryOther               Category = "other"
 )
 
-// eventCategories names the events of each flagged category, by event
-// source without ".amazonaws.com".
-var eventCategories = map[string]Category{
-	"sts:AssumeRole": CategoryCredentialMinting, "sts:AssumeRoleWithSAML": CategoryCredentialMinting,
-	"sts:AssumeRoleWithWebIdentity": CategoryCredentialMinting, "sts:GetSessionToken": CategoryCredentialMinting,
-	"sts:GetFederationToken": CategoryCredentialMinting, "sso:GetRoleCredentials": CategoryCredentialMinting,
-	"iam:CreateAccessKey": CategoryIAMPersistence, "iam:CreateLoginProfile": CategoryIAMPersistence,
-	"ec2:RunInstances": CategoryComputeAbuse, "ec2:RequestSpotInstances": CategoryComputeAbuse,
-	"ec2:RequestSpotFleet": CategoryComputeAbuse, "ec2:CreateFleet": CategoryComputeAbuse,
-	"ec2:StartInstances": CategoryComputeAbuse, "ec2:CreateKeyPair": CategoryComputeAbuse,
-	"ec2:ImportKeyPair": CategoryComputeAbuse, "ec2:AuthorizeSecurityGroupIngress": CategoryComputeAbuse,
-	"ec2:CreateLaunchTemplate": CategoryComputeAbuse, "lambda:CreateFunction20150331": CategoryComputeAbuse,
-	"lambda:CreateFunction": CategoryComputeAbuse, "lambda:UpdateFunctionCode20150331v2": CategoryComputeAbuse,
-	"ecs:RunTask": CategoryComputeAbuse, "ecs:CreateCluster": CategoryComputeAbuse, "batch:SubmitJob": CategoryComputeAbuse,
-	"autoscaling:CreateAutoScalingGroup": CategoryComputeAbuse, "autoscaling:UpdateAutoScalingGroup": CategoryComputeAbuse,
-	"sagemaker:CreateNotebookInstance": CategoryComputeAbuse, "sagemaker:CreateTrainingJob": CategoryComputeAbuse,
-	"lightsail:CreateInstances": CategoryComputeAbuse,
-	"cloudtrail:StopLogging":    CategoryDefenseEvasion, "cloudtrail:DeleteTrail": CategoryDefenseEvasion,
-	"cloudtrail:UpdateTrail": CategoryDefenseEvasion, "cloudtrail:PutEventSelectors": CategoryDefenseEvasion,
-	"guardduty:DeleteDetector": CategoryDefenseEvasion, "guardduty:UpdateDetector": CategoryDefenseEvasion,
-	"guardduty:DisassociateFromMasterAccount": CategoryDefenseEvasion, "config:StopConfigurationRecorder": CategoryDefenseEvasion,
-	"config:DeleteConfigurationRecorder": CategoryDefenseEvasion, "config:DeleteDeliveryChannel": CategoryDefenseEvasion,
-	"logs:DeleteLogGroup": CategoryDefenseEvasion, "logs:DeleteLogStream": CategoryDefenseEvasion,
-	"ec2:DeleteFlowLogs": CategoryDefenseEvasion, "securityhub:DisableSecurityHub": CategoryDefenseEvasion,
-	"organizations:LeaveOrganization": CategoryDefenseEvasion, "iam:DeactivateMFADevice": CategoryDefenseEvasion,
-	"secretsmanager:GetSecretValue": CategoryDataAccess, "ssm:GetParameter": CategoryDataAccess,
-	"ssm:GetParameters": CategoryDataAccess, "ssm:GetParametersByPath": CategoryDataAccess,
-	"kms:Decrypt": CategoryDataAccess, "kms:GenerateDataKey": CategoryDataAccess,
-	"ec2:CreateSnapshot": CategoryDataAccess, "ec2:ModifySnapshotAttribute": CategoryDataAccess,
-	"rds:CreateDBSnapshot": CategoryDataAccess, "rds:ModifyDBSnapshotAttribute": CategoryDataAccess,
-	"s3:PutBucketPolicy": CategoryDataAccess, "s3:PutBucketAcl": CategoryDataAccess,
-	"s3:DeletePublicAccessBlock": CategoryDataAccess, "dynamodb:Scan": CategoryDataAccess,
-	"sts:GetCallerIdentity": CategoryRecon, "s3:ListBuckets": CategoryRecon,
+// categorize files an event: under its first catalogue technique, or by
+// what it does when the catalogue does not know it.
+func categorize(rec *trail.Record) Category {
+	return categoryOf(newEvent(rec, noAccounts), nil)
 }
 
-// categorize puts an event in one category.
-func categorize(rec *trail.Record) Category {
-	service := strings.TrimSuffix(rec.EventSource, ".amazonaws.com")
-	if c, ok := eventCategories[service+":"+rec.EventName]; ok {
-		return c
+// noAccounts knows no account of the organisation but the event's own.
+func noAccounts(string) bool { return false }
+
+// categoryOf is the category of e, given the techniques it matches.
+func categoryOf(e *event, techniques []*Technique) Category {
+	if techniques == nil {
+		techniques = techniquesOf(e)
 	}
-	name := rec.EventName
+	if len(techniques) > 0 {
+		return techniques[0].Category
+	}
+	rec := e.rec
 	switch {
-	case service == "iam" && !isReadName(name):
+	case e.service == "iam" && !e.readOnly():
 		return CategoryIAMPersistence
-	case rec.EventCategory == "Data" || !rec.ManagementEvent && service == "s3":
+	case rec.EventCategory == "Data" || !rec.ManagementEvent && e.service == "s3":
 		return CategoryDataAccess
 	case rec.ErrorCode != "":
 		return CategoryErrors
-	case isReadName(name):
+	case e.readOnly():
 		return CategoryRecon
 	}
 	return CategoryOther
@@ -102,18 +85,13 @@ type FlaggedEvent struct {
 	EventID     string    `json:"event_id"`
 	// Target names what the call acted on, when the event says.
 	Target string `json:"target,omitempty"`
-}
-
-// flagged reports whether an event goes in the flagged list: everything
-// but recon, plain failures and S3 object reads (which data events sum).
-func flagged(rec *trail.Record, cat Category) bool {
-	switch cat {
-	case CategoryIAMPersistence, CategoryCredentialMinting, CategoryComputeAbuse, CategoryDefenseEvasion:
-		return true
-	case CategoryDataAccess:
-		return rec.ManagementEvent
-	}
-	return false
+	// Techniques are the catalogue entries the event matches, the one it
+	// is filed under first; none for a change flagged only because it came
+	// from a new source.
+	Techniques []string `json:"techniques,omitempty"`
+	// NewSource is set when the call came from a source outside the key's
+	// baseline (see Investigation.Sources).
+	NewSource bool `json:"new_source,omitempty"`
 }
 
 func isKMSDecrypt(rec *trail.Record) bool {

@@ -33,8 +33,15 @@ type Investigation struct {
 	// Sessions is the credential tree, parents before children; the first
 	// is the investigated key.
 	Sessions []Session `json:"sessions"`
-	// Flagged are the events worth a responder's eyes, oldest first.
+	// Flagged are the events worth a responder's eyes, oldest first: the
+	// events of the catalogue's techniques (recon and single object
+	// deletes only from new sources), and every change from a new source.
 	Flagged []FlaggedEvent `json:"flagged"`
+	// Techniques are the catalogue's techniques among the flagged events.
+	Techniques []TechniqueSeen `json:"techniques"`
+	// Sources are where the key and its sessions were used from, split
+	// into the key's baseline and the attacker's, oldest first.
+	Sources []Source `json:"sources"`
 	// FlaggedDropped counts flagged events beyond the kept maximum.
 	FlaggedDropped int `json:"flagged_dropped,omitempty"`
 	// KMSDecrypts are kms:Decrypt-like calls, failed ones included.
@@ -173,13 +180,13 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 // collect takes what the tracker found into the investigation.
 func (r *Investigation) collect(tr *tracker) {
 	tr.mu.Lock()
-	r.Flagged, r.FlaggedDropped = slices.Clone(tr.flagged), tr.dropped
+	r.Flagged, r.Sources, r.FlaggedDropped = tr.finishSources()
+	r.Techniques = techniquesSeen(r.Flagged)
 	r.KMSDecrypts = slices.Clone(tr.kms)
 	r.Resources, r.ResourcesDropped = slices.Clone(tr.created), tr.createdDropped
 	r.Activity = tr.total.activity()
 	tr.mu.Unlock()
 	r.Sessions = tr.sessions()
-	sortEvents(r.Flagged)
 	sortEvents(r.KMSDecrypts)
 }
 
@@ -247,6 +254,12 @@ func (r *Investigation) normalize() {
 	}
 	if r.Resources == nil {
 		r.Resources = []Resource{}
+	}
+	if r.Techniques == nil {
+		r.Techniques = []TechniqueSeen{}
+	}
+	if r.Sources == nil {
+		r.Sources = []Source{}
 	}
 	if r.Sweep == nil {
 		r.Sweep = []RegionStats{}

@@ -97,6 +97,9 @@ func (r *Investigation) Summary() []string {
 		}
 		lines = append(lines, "Flagged: "+joinCounts(counts(byCat), 6, true)+".")
 	}
+	if line := r.attackerLine(); line != "" {
+		lines = append(lines, line)
+	}
 	if n := len(r.Sessions) - 1; n > 0 {
 		var roles []string
 		for _, s := range r.Sessions[1:] {
@@ -110,7 +113,7 @@ func (r *Investigation) Summary() []string {
 		}
 		lines = append(lines, line+".")
 	}
-	if len(a.SourceIPs) > 0 {
+	if len(a.SourceIPs) > 0 && len(r.Sources) == 0 {
 		lines = append(lines, "Source IPs: "+joinCounts(a.SourceIPs, 4, false)+".")
 	}
 	if d := r.DataEvents; d != nil && len(d.Accessed) > 0 {
@@ -143,6 +146,20 @@ func (r *Investigation) Sections() []Section {
 			lines = append(lines, fmt.Sprintf("… and %d more flagged events not kept", r.FlaggedDropped))
 		}
 		out = append(out, Section{Title: "Flagged events", Lines: lines, Folded: len(lines) > 15})
+	}
+	if len(r.Techniques) > 0 {
+		var lines []string
+		for _, t := range r.Techniques {
+			line := fmt.Sprintf("%s (%s, %s) ×%d", t.Name, t.ID, t.Category, t.Events)
+			if t.Failed > 0 {
+				line += fmt.Sprintf(", %d refused", t.Failed)
+			}
+			lines = append(lines, line+": "+t.Why)
+		}
+		out = append(out, Section{Title: "Techniques", Lines: lines})
+	}
+	if len(r.Sources) > 0 {
+		out = append(out, r.sourcesSection())
 	}
 	out = append(out, r.treeSection())
 	if d := r.DataEvents; d != nil {
@@ -475,4 +492,52 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// attackerLine names the sources outside the key's baseline, with when
+// each was first seen.
+func (r *Investigation) attackerLine() string {
+	var parts []string
+	baseline := 0
+	for _, s := range r.Sources {
+		switch {
+		case s.Attacker:
+			parts = append(parts, fmt.Sprintf("%s (%s, first %s)", s.Network, strings.Join(s.IPs[:min(2, len(s.IPs))], ", "), fmtTime(s.FirstSeen)))
+		case s.Baseline:
+			baseline++
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	line := "New sources (the attacker's): " + strings.Join(parts[:min(4, len(parts))], "; ")
+	if len(parts) > 4 {
+		line += fmt.Sprintf("; +%d more", len(parts)-4)
+	}
+	if baseline > 0 {
+		line += fmt.Sprintf(" · %d baseline source(s)", baseline)
+	}
+	return line + "."
+}
+
+// sourcesSection lists every source, the attacker's first.
+func (r *Investigation) sourcesSection() Section {
+	var attacker, baseline, service []string
+	for _, s := range r.Sources {
+		line := fmt.Sprintf("%s · %s–%s · %d calls, %d changes, %d flagged · IPs %s · %s", s.Network, fmtTime(s.FirstSeen), fmtTime(s.LastSeen),
+			s.Events, s.Changes, s.Flagged, strings.Join(s.IPs, ", "), strings.Join(s.UserAgents[:min(2, len(s.UserAgents))], " | "))
+		switch {
+		case s.Attacker:
+			attacker = append(attacker, "NEW "+line)
+		case s.Baseline:
+			baseline = append(baseline, "baseline "+line)
+		default:
+			service = append(service, "AWS "+line)
+		}
+	}
+	lines := slices.Concat(attacker, baseline, service)
+	if len(attacker) > 0 && len(baseline) == 0 {
+		lines = append(lines, "The key has no baseline in the window: every source is new, so every change it made is flagged.")
+	}
+	return Section{Title: "Sources", Lines: lines, Folded: len(lines) > 12}
 }

@@ -147,9 +147,15 @@ type tracker struct {
 	nodes          map[string]*treeNode
 	order          []string
 	total          *tally
-	flagged        []FlaggedEvent
-	dropped        int
 	kms            []FlaggedEvent
+	// For the flagged list, made once the baseline is known: events of
+	// techniques, and changes no technique names.
+	candidates        []candidate
+	changes           []candidate
+	candidatesDropped int
+	sources           map[string]*sourceStat
+	// own reports whether an account is of the organisation.
+	own func(account string) bool
 	created        []Resource
 	createdDropped int                    // resources beyond maxResources
 	spans          map[string]*activeSpan // account/region → when tracked keys were active
@@ -173,7 +179,8 @@ type activeSpan struct{ first, last time.Time }
 func newTracker(root Session) *tracker {
 	tr := &tracker{root: root.AccessKeyID, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{},
 		nodes: map[string]*treeNode{}, total: newTally(), spans: map[string]*activeSpan{},
-		dataNames: map[string]int{}, objects: map[string]*ObjectAccess{}}
+		dataNames: map[string]int{}, objects: map[string]*ObjectAccess{},
+		sources: map[string]*sourceStat{}, own: noAccounts}
 	tr.nodes[root.AccessKeyID] = &treeNode{s: root, t: newTally()}
 	tr.order = append(tr.order, root.AccessKeyID)
 	return tr
@@ -241,17 +248,14 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 		tr.mu.Unlock()
 		return
 	}
-	cat := categorize(rec)
+	e := newEvent(rec, tr.own)
+	techniques := techniquesOf(e)
+	cat := categoryOf(e, techniques)
 	n.t.add(rec, cat)
 	tr.total.add(rec, cat)
 	tr.widen(rec)
-	if flagged(rec, cat) {
-		if len(tr.flagged) < maxFlagged {
-			tr.flagged = append(tr.flagged, flagEvent(rec, cat))
-		} else {
-			tr.dropped++
-		}
-	}
+	network := tr.noteSource(rec, e.readOnly())
+	tr.noteCandidate(rec, e, cat, techniques, network)
 	if isKMSDecrypt(rec) && len(tr.kms) < maxFlagged {
 		tr.kms = append(tr.kms, flagEvent(rec, cat))
 	}
@@ -392,4 +396,76 @@ func (tr *tracker) activeSpans() map[string]activeSpan {
 		out[k] = *v
 	}
 	return out
+}
+
+// TechniqueSeen is a catalogue technique among the flagged events.
+type TechniqueSeen struct {
+	Technique
+	Events    int       `json:"events"`
+	Failed    int       `json:"failed"` // attempts refused (AccessDenied…)
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// techniquesSeen sums the flagged events by technique, in catalogue order.
+func techniquesSeen(flagged []FlaggedEvent) []TechniqueSeen {
+	byID := map[string]*TechniqueSeen{}
+	for _, f := range flagged {
+		for _, id := range f.Techniques {
+			seen, ok := byID[id]
+			if !ok {
+				i := slices.IndexFunc(catalogue, func(t Technique) bool { return t.ID == id })
+				if i < 0 {
+					continue
+				}
+				seen = &TechniqueSeen{Technique: catalogue[i]}
+				byID[id] = seen
+			}
+			seen.Events++
+			if f.ErrorCode != "" {
+				seen.Failed++
+			}
+			if seen.FirstSeen.IsZero() || f.Time.Before(seen.FirstSeen) {
+				seen.FirstSeen = f.Time
+			}
+			if f.Time.After(seen.LastSeen) {
+				seen.LastSeen = f.Time
+			}
+		}
+	}
+	out := make([]TechniqueSeen, 0, len(byID))
+	for _, t := range catalogue {
+		if seen, ok := byID[t.ID]; ok {
+			out = append(out, *seen)
+		}
+	}
+	return out
+}
+
+// noteCandidate keeps what may be flagged once the baseline is known: a
+// technique's event, or a change no technique names. Called with the
+// tracker's lock.
+func (tr *tracker) noteCandidate(rec *trail.Record, e *event, cat Category, techniques []*Technique, network string) {
+	if len(techniques) == 0 {
+		if e.readOnly() || !rec.ManagementEvent || rec.EventCategory == "Data" {
+			return
+		}
+		if len(tr.changes) < maxChanges {
+			tr.changes = append(tr.changes, candidate{f: flagEvent(rec, cat), network: network, newSourceOnly: true})
+		} else {
+			tr.candidatesDropped++
+		}
+		return
+	}
+	c := candidate{f: flagEvent(rec, cat), network: network, newSourceOnly: true}
+	for _, t := range techniques {
+		c.f.Techniques = append(c.f.Techniques, t.ID)
+		c.newSourceOnly = c.newSourceOnly && t.NewSourceOnly
+		c.suspicious = c.suspicious || t.Category != CategoryRecon
+	}
+	if len(tr.candidates) < maxFlagged {
+		tr.candidates = append(tr.candidates, c)
+	} else {
+		tr.candidatesDropped++
+	}
 }
