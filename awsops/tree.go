@@ -141,13 +141,13 @@ type tracker struct {
 	root      string
 	onDerived func(ctx context.Context, s Session)
 
-	mu             sync.Mutex
-	seed           maphash.Seed
-	seen           map[uint64]struct{}
-	nodes          map[string]*treeNode
-	order          []string
-	total          *tally
-	kms            []FlaggedEvent
+	mu    sync.Mutex
+	seed  maphash.Seed
+	seen  map[uint64]struct{}
+	nodes map[string]*treeNode
+	order []string
+	total *tally
+	kms   []FlaggedEvent
 	// For the flagged list, made once the baseline is known: events of
 	// techniques, and changes no technique names.
 	candidates        []candidate
@@ -155,7 +155,7 @@ type tracker struct {
 	candidatesDropped int
 	sources           map[string]*sourceStat
 	// own reports whether an account is of the organisation.
-	own func(account string) bool
+	own            func(account string) bool
 	created        []Resource
 	createdDropped int                    // resources beyond maxResources
 	spans          map[string]*activeSpan // account/region → when tracked keys were active
