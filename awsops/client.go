@@ -49,6 +49,11 @@ type Options struct {
 	// partition, account and name (ValidateProtected checks them). The
 	// responder role and keyleak's own identity are always protected.
 	Protected []string
+	// Accounts are the organisation's accounts. A resource policy, share
+	// or trust that admits one of them is not flagged as opening to the
+	// outside; empty means only the account of the key (and of the
+	// event) is the organisation's.
+	Accounts []string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Log receives progress and warnings; discarded when nil.

@@ -1,6 +1,7 @@
 package awsops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,8 +40,14 @@ type Identity struct {
 	ARN           string `json:"arn,omitempty"`
 	Root          bool   `json:"root"`
 	Temporary     bool   `json:"temporary"`
-	// Status is Active or Inactive (iam:ListAccessKeys).
-	Status   string     `json:"status,omitempty"`
+	// OwnerSource says where the owner was found: OwnerFromIAM, or
+	// OwnerFromTrail for a key IAM no longer has.
+	OwnerSource string `json:"owner_source,omitempty"`
+	// Status is Active or Inactive (iam:ListAccessKeys), or Deleted when
+	// IAM no longer has the key.
+	Status string `json:"status,omitempty"`
+	// Deleted is the key's DeleteAccessKey event, when CloudTrail has it.
+	Deleted  *Deletion  `json:"deleted,omitempty"`
 	Created  *time.Time `json:"created,omitempty"`
 	AgeDays  int        `json:"age_days,omitempty"`
 	LastUsed *LastUsed  `json:"last_used,omitempty"`
@@ -108,6 +115,9 @@ func (c *Client) Identify(ctx context.Context, key KeyID) Identity {
 	}
 	owner, err := c.KeyOwner(ctx, key)
 	id.Account, id.AccountSource, id.UserName, id.ARN, id.Root = owner.Account, owner.AccountSource, owner.UserName, owner.ARN, owner.Root
+	if err == nil && !id.Temporary {
+		id.OwnerSource = OwnerFromIAM
+	}
 	if id.Temporary {
 		id.Notes = append(id.Notes,
 			"ASIA… is a temporary key issued by AWS STS: it has no IAM owner, works only with its session token, and expires 15 minutes to 36 hours after issue.",
@@ -115,6 +125,10 @@ func (c *Client) Identify(ctx context.Context, key KeyID) Identity {
 			"It cannot be deactivated; revoke the sessions of its role (or user) issued before now, and contain the parent key.")
 		id.SeverityReasons = append(id.SeverityReasons, "temporary key: privileges are those of its role or user, see the credential tree")
 		id.Severity = SeverityHigh
+	}
+	gone := false
+	if err != nil && !id.Temporary && isAPIError(err, "NoSuchEntity") {
+		gone, err = c.identifyFromTrail(ctx, key, &id)
 	}
 	if err != nil {
 		gap("%s", describeOwnerError(err, key, id.Account))
@@ -128,7 +142,11 @@ func (c *Client) Identify(ctx context.Context, key KeyID) Identity {
 		gap("%v", err)
 		return id
 	}
-	if out, err := ic.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(key.String())}); err != nil {
+	if gone {
+		// Privileges are the owner's as they are now: what the key could
+		// do, had it not been deleted, and what its owner's other keys
+		// and the attacker's sessions still can.
+	} else if out, err := ic.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(key.String())}); err != nil {
 		gap("last use of the key (iam:GetAccessKeyLastUsed): %s", describeAWSError(err))
 	} else if lu := out.AccessKeyLastUsed; lu != nil && lu.LastUsedDate != nil {
 		id.LastUsed = &LastUsed{Time: lu.LastUsedDate.UTC(), Service: naToEmpty(aws.ToString(lu.ServiceName)), Region: naToEmpty(aws.ToString(lu.Region))}
@@ -142,7 +160,13 @@ func (c *Client) Identify(ctx context.Context, key KeyID) Identity {
 		id.SeverityReasons = append(id.SeverityReasons, "root key: full control of the account")
 		return id
 	}
-	c.keyStatus(ctx, ic, key, &id, gap)
+	if !gone {
+		c.keyStatus(ctx, ic, key, &id, gap)
+	} else if _, err := ic.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(id.UserName)}); isAPIError(err, "NoSuchEntity") {
+		gap("user %s, the key's owner, was deleted too: its privileges are unknown; the CloudTrail sweep still shows what the key did", id.UserName)
+		id.SeverityReasons = append(id.SeverityReasons, "the key and its user were deleted: privileges unknown")
+		return id
+	}
 	before := len(id.Gaps)
 	c.readPolicies(ctx, ic, &id, gap)
 	unread := len(id.Gaps) > before
@@ -169,6 +193,32 @@ func describeOwnerError(err error, key KeyID, account string) string {
 		return fmt.Sprintf("%s does not exist in account %s: it was deleted, or the ID is wrong (iam:GetAccessKeyLastUsed: NoSuchEntity)", key, account)
 	}
 	return describeAWSError(err)
+}
+
+// identifyFromTrail names the owner of a key IAM no longer has from
+// CloudTrail, and says it is deleted. It reports whether it did.
+func (c *Client) identifyFromTrail(ctx context.Context, key KeyID, id *Identity) (bool, error) {
+	regions := c.opts.Regions
+	if len(regions) == 0 {
+		regions, _, _ = c.regionsOf(ctx, id.Account) // on failure the global region is still looked in
+	}
+	o, err := c.ownerFromTrail(ctx, key, id.Account, regions)
+	if err != nil {
+		return false, fmt.Errorf("%s is not in IAM (iam:GetAccessKeyLastUsed: NoSuchEntity) and its owner is not in CloudTrail either: %w", key, err)
+	}
+	id.UserName, id.ARN, id.Root = o.userName, o.arn, o.root
+	id.OwnerSource, id.Status, id.Deleted = OwnerFromTrail, KeyStatusDeleted, o.deleted
+	if o.created != nil {
+		id.Created, id.AgeDays = o.created, int(c.Now().Sub(*o.created).Hours()/24)
+	}
+	note := "The key is no longer in IAM: it was deleted"
+	if d := o.deleted; d != nil {
+		note += fmt.Sprintf(" at %s by %s", d.At.Format(time.RFC3339), cmp.Or(d.By, "an unknown caller"))
+	} else {
+		note += " (its DeleteAccessKey event is not in CloudTrail's 90 days)"
+	}
+	id.Notes = append(id.Notes, note+". Its owner was found in CloudTrail; the sweep shows what it did while it lived, and what it created or minted may still work.")
+	return true, nil
 }
 
 // keyStatus reads the key's status and creation date.

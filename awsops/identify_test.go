@@ -90,21 +90,81 @@ func TestIdentifyPrivileges(t *testing.T) {
 func TestIdentifyBadKeys(t *testing.T) {
 	moto := world.NewMotoTB(t)
 	t.Run("deleted key", func(t *testing.T) {
+		// AWS's exposed-key automation, or a hasty owner, deletes the key:
+		// IAM no longer knows it, but CloudTrail says whose it was.
 		w := world.New(t, moto)
 		leaked := newLeakedUser(t, w, world.DefaultAccount, "gone-user")
 		ic := iam.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)))
+		if _, err := ic.AttachUserPolicy(t.Context(), &iam.AttachUserPolicyInput{UserName: aws.String("gone-user"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := iam.NewFromConfig(w.Config("eu-west-1", leaked, world.WithSourceIP("198.51.100.23"))).CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("backdoor")}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := ic.DeleteAccessKey(t.Context(), &iam.DeleteAccessKeyInput{UserName: aws.String("gone-user"), AccessKeyId: aws.String(leaked.AccessKeyID)}); err != nil {
 			t.Fatal(err)
 		}
 		c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
 		key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
-		inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Regions: []string{"us-east-1"}})
+		inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Regions: []string{"us-east-1", "eu-west-1"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantGap(t, inv.Gaps, awsops.StepIdentify, "does not exist in account "+world.DefaultAccount)
-		if inv.Identity.Account != world.DefaultAccount {
-			t.Errorf("account = %q, want %s decoded from the key", inv.Identity.Account, world.DefaultAccount)
+		id := inv.Identity
+		if id.UserName != "gone-user" || id.ARN != "arn:aws:iam::"+world.DefaultAccount+":user/gone-user" || id.OwnerSource != awsops.OwnerFromTrail {
+			t.Errorf("owner = %q %q from %q, want gone-user from CloudTrail", id.UserName, id.ARN, id.OwnerSource)
+		}
+		if id.Status != awsops.KeyStatusDeleted || id.Deleted == nil || id.Deleted.By != "arn:aws:iam::"+world.DefaultAccount+":root" || id.Created == nil {
+			t.Errorf("status %q, deletion %+v, created %v: want Deleted, by the account's root (the world's admin), with the creation date", id.Status, id.Deleted, id.Created)
+		}
+		if !id.Admin || id.Severity != awsops.SeverityCritical {
+			t.Errorf("privileges: admin %v severity %s (%v), want the owner's current AdministratorAccess, critical", id.Admin, id.Severity, id.SeverityReasons)
+		}
+		if inv.Activity.Events == 0 || !slices.ContainsFunc(inv.Flagged, func(f awsops.FlaggedEvent) bool { return f.EventName == "CreateUser" }) {
+			t.Errorf("the sweep did not find the deleted key's CreateUser: %d events, flagged %+v", inv.Activity.Events, inv.Flagged)
+		}
+		if summary := strings.Join(inv.Summary(), "\n"); !strings.Contains(summary, "no longer in IAM: deleted") {
+			t.Errorf("the summary does not say the key is gone:\n%s", summary)
+		}
+		for _, f := range inv.FollowUps() {
+			if f.Kind == awsops.FollowUpDeactivateKey {
+				t.Errorf("a deleted key is to be deactivated: %+v", f)
+			}
+		}
+	})
+	t.Run("deleted key and user", func(t *testing.T) {
+		w := world.New(t, moto)
+		leaked := newLeakedUser(t, w, world.DefaultAccount, "gone-user")
+		if _, err := iam.NewFromConfig(w.Config("us-east-1", leaked)).ListUsers(t.Context(), &iam.ListUsersInput{}); err != nil {
+			t.Fatal(err)
+		}
+		ic := iam.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)))
+		_, err := ic.DeleteAccessKey(t.Context(), &iam.DeleteAccessKeyInput{UserName: aws.String("gone-user"), AccessKeyId: aws.String(leaked.AccessKeyID)})
+		if err == nil {
+			_, err = ic.DeleteUser(t.Context(), &iam.DeleteUserInput{UserName: aws.String("gone-user")})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{Regions: []string{"us-east-1"}})
+		key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+		id := c.Identify(t.Context(), key)
+		if id.UserName != "gone-user" || id.Status != awsops.KeyStatusDeleted {
+			t.Errorf("identity = %+v, want gone-user's deleted key", id)
+		}
+		wantGap(t, id.Gaps, awsops.StepIdentify, "user gone-user, the key's owner, was deleted too")
+	})
+	t.Run("unknown key", func(t *testing.T) {
+		w := world.New(t, moto)
+		c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{Regions: []string{"us-east-1"}})
+		key, err := awsops.ParseAccessKeyID(world.NewAccessKeyID("AKIA", world.DefaultAccount))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := c.Identify(t.Context(), key)
+		wantGap(t, id.Gaps, awsops.StepIdentify, "its owner is not in CloudTrail either")
+		if id.UserName != "" || id.Status != "" {
+			t.Errorf("identity = %+v, want no owner for a key neither IAM nor CloudTrail knows", id)
 		}
 	})
 	t.Run("no responder role", func(t *testing.T) {
@@ -222,4 +282,52 @@ func FuzzPolicyAllows(f *testing.F) {
 			t.Errorf("a document without Allow allows %q", action)
 		}
 	})
+}
+
+// TestRegionsEnabledInTheAccount: with no region list configured, the
+// sweep covers the partition's regions the account has enabled (an opt-in
+// region it turned on included) and names the opt-in regions it skipped.
+func TestRegionsEnabledInTheAccount(t *testing.T) {
+	w := world.Start(t)
+	w.Gateway.EnableRegion(world.DefaultAccount, "eu-south-2")
+	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
+	if _, err := iam.NewFromConfig(w.Config("eu-south-2", leaked)).ListUsers(t.Context(), &iam.ListUsersInput{}); err != nil {
+		t.Fatal(err)
+	}
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"us-east-1", "eu-west-1", "sa-east-1", "eu-south-2"} {
+		if !slices.Contains(inv.Regions, want) {
+			t.Errorf("regions swept %v, want %s among them", inv.Regions, want)
+		}
+	}
+	for _, r := range inv.Regions {
+		if strings.HasPrefix(r, "us-gov-") || strings.HasPrefix(r, "cn-") || r == "me-south-1" {
+			t.Errorf("swept %s: not a region of the partition the account has enabled (%v)", r, inv.Regions)
+		}
+	}
+	if !slices.Contains(inv.SkippedRegions, "me-south-1") || slices.Contains(inv.SkippedRegions, "eu-south-2") {
+		t.Errorf("skipped %v, want the opt-in regions not enabled (me-south-1), not eu-south-2", inv.SkippedRegions)
+	}
+	swept := map[string]bool{}
+	for _, s := range inv.Sweep {
+		swept[s.Region] = true
+	}
+	if len(swept) != len(inv.Regions) || !swept["eu-south-2"] {
+		t.Errorf("sweep stats cover %d regions, want the %d listed, eu-south-2 included", len(swept), len(inv.Regions))
+	}
+	if inv.Activity.Events == 0 {
+		t.Error("the call made in eu-south-2 was not found")
+	}
+	var named bool
+	for _, s := range inv.Sections() {
+		named = named || strings.Contains(strings.Join(s.Lines, "\n"), "not swept: af-south-1")
+	}
+	if !named {
+		t.Error("the report does not name the skipped opt-in regions")
+	}
 }

@@ -26,8 +26,12 @@ type Investigation struct {
 	FinishedAt  time.Time `json:"finished_at"`
 	Window      Window    `json:"window"`
 	Identity    Identity  `json:"identity"`
-	// Regions are the regions swept in the key's account.
+	// Regions are the regions swept in the key's account: those of
+	// keyleak's partition the account has enabled.
 	Regions []string `json:"regions"`
+	// SkippedRegions are opt-in regions the account has not enabled: no
+	// key of the account can call them, so they are not swept.
+	SkippedRegions []string `json:"skipped_regions,omitempty"`
 	// Activity sums the events of the key and all its sessions.
 	Activity Activity `json:"activity"`
 	// Sessions is the credential tree, parents before children; the first
@@ -129,13 +133,14 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 
 	root := Session{AccessKeyID: key.String(), Account: account, Principal: inv.Identity.ARN}
 	tr := newTracker(root)
-	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}}
+	tr.own = func(a string) bool { return a == account || slices.Contains(c.opts.Accounts, a) }
+	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}, skipped: map[string][]string{}}
 	sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
 	list, err := regions.get(ctx, account)
 	if err != nil {
 		inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account, Reason: err.Error()})
 	}
-	inv.Regions = list
+	inv.Regions, inv.SkippedRegions = list, regions.skippedIn(account)
 	initial := sweepTasks(key, account, list, inv.Window, now)
 	sw.run(ctx, initial)
 	tr.setOnDerived(func(_ context.Context, s Session) {
@@ -312,13 +317,14 @@ func firstNonEmpty(lists ...[]string) []string {
 	return nil
 }
 
-// regionCache lists each account's enabled regions once.
+// regionCache lists each account's regions once.
 type regionCache struct {
 	c        *Client
 	override []string
 
-	mu    sync.Mutex
-	lists map[string][]string
+	mu      sync.Mutex
+	lists   map[string][]string
+	skipped map[string][]string
 }
 
 func (rc *regionCache) get(ctx context.Context, account string) ([]string, error) {
@@ -331,25 +337,54 @@ func (rc *regionCache) get(ctx context.Context, account string) ([]string, error
 		return l, nil
 	}
 	rc.mu.Unlock()
-	client, err := rc.c.ec2Client(ctx, account, "")
+	list, skipped, err := rc.c.regionsOf(ctx, account)
 	if err != nil {
-		return nil, fmt.Errorf("list the regions of account %s: %w", account, err)
+		return nil, err
 	}
-	out, err := client.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
-	if err != nil {
-		return nil, fmt.Errorf("list the regions of account %s (ec2:DescribeRegions): %s", account, describeAWSError(err))
-	}
-	var list []string
-	for _, r := range out.Regions {
-		if s := aws.ToString(r.OptInStatus); s == "" || s == "opt-in-not-required" || s == "opted-in" {
-			list = append(list, aws.ToString(r.RegionName))
-		}
-	}
-	slices.Sort(list)
 	rc.mu.Lock()
-	rc.lists[account] = list
+	rc.lists[account], rc.skipped[account] = list, skipped
 	rc.mu.Unlock()
 	return list, nil
+}
+
+// skippedIn are the opt-in regions of account that are not enabled.
+func (rc *regionCache) skippedIn(account string) []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.skipped[account]
+}
+
+// regionsOf lists the regions of keyleak's partition that account has
+// enabled, and the opt-in regions it has not (which no key of the account
+// can call, so they are not swept).
+func (c *Client) regionsOf(ctx context.Context, account string) (enabled, skipped []string, err error) {
+	client, err := c.ec2Client(ctx, account, "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("list the regions of account %s: %w", account, err)
+	}
+	out, err := client.DescribeRegions(ctx, &ec2.DescribeRegionsInput{AllRegions: aws.Bool(true)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list the regions of account %s (ec2:DescribeRegions): %s", account, describeAWSError(err))
+	}
+	partition := partitionOf(c.base.Region)
+	for _, r := range out.Regions {
+		name := aws.ToString(r.RegionName)
+		if name == "" || partitionOf(name) != partition {
+			continue
+		}
+		switch aws.ToString(r.OptInStatus) {
+		case "", "opt-in-not-required", "opted-in":
+			enabled = append(enabled, name)
+		default: // not-opted-in
+			skipped = append(skipped, name)
+		}
+	}
+	slices.Sort(enabled)
+	slices.Sort(skipped)
+	if len(enabled) == 0 {
+		return nil, skipped, fmt.Errorf("list the regions of account %s (ec2:DescribeRegions): no enabled region of partition %s in the answer", account, partition)
+	}
+	return enabled, skipped, nil
 }
 
 // isAPIError reports whether err is an AWS error with one of the codes.

@@ -183,6 +183,8 @@ func partitionOf(region string) string {
 		return "aws-iso"
 	case strings.HasPrefix(region, "us-isob-"):
 		return "aws-iso-b"
+	case strings.HasPrefix(region, "eusc-"):
+		return "aws-eusc"
 	}
 	return "aws"
 }

@@ -81,6 +81,13 @@ func (r *Investigation) Summary() []string {
 		first += fmt.Sprintf(" · %s, %d days old", id.Status, id.AgeDays)
 	}
 	lines := []string{first}
+	if id.Status == KeyStatusDeleted {
+		line := "The key is no longer in IAM"
+		if d := id.Deleted; d != nil {
+			line += fmt.Sprintf(": deleted %s by %s", fmtTime(d.At), orDash(d.By))
+		}
+		lines = append(lines, line+"; its owner was found in CloudTrail, and what it created or minted may still work.")
+	}
 	if len(id.SeverityReasons) > 0 {
 		lines = append(lines, "Why: "+strings.Join(id.SeverityReasons, "; "))
 	}
@@ -222,6 +229,12 @@ func (r *Investigation) identitySection() Section {
 		fmt.Sprintf("key %s (%s) · account %s (%s)", id.AccessKeyID, id.Kind, orDash(id.Account), orDash(id.AccountSource)),
 		"principal " + orDash(id.ARN),
 	}
+	if id.OwnerSource == OwnerFromTrail {
+		lines[1] += " · found in CloudTrail: the key is no longer in IAM"
+	}
+	if d := id.Deleted; d != nil {
+		lines = append(lines, fmt.Sprintf("deleted %s by %s (event %s)", fmtTime(d.At), orDash(d.By), orDash(d.EventID)))
+	}
 	if id.Status != "" || id.Created != nil {
 		created := "—"
 		if id.Created != nil {
@@ -262,10 +275,19 @@ func (r *Investigation) activitySection() Section {
 		"by category: " + joinCounts(a.Categories, 10, false),
 		"top calls: " + joinCounts(a.EventNames, 12, false),
 		"regions: " + joinCounts(a.Regions, 20, false),
+		fmt.Sprintf("swept %d regions", len(r.Regions)) + skippedText(r.SkippedRegions),
 		"source IPs: " + joinCounts(a.SourceIPs, 10, false),
 		"user agents: " + joinCounts(a.UserAgents, 5, false),
 	}
 	return Section{Title: "CloudTrail activity", Lines: lines}
+}
+
+// skippedText names the opt-in regions not swept.
+func skippedText(skipped []string) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" · not swept: %s (opt-in regions the account has not enabled, where no key of it works)", strings.Join(skipped, ", "))
 }
 
 // treeSection presents key → sessions → roles → actions.
@@ -416,7 +438,7 @@ func (r *Investigation) FollowUps() []FollowUp {
 		add(FollowUpRootKey, r.AccessKeyID, "sign in as the root user, deactivate and delete %s, and make sure root has MFA", r.AccessKeyID)
 	case id.Temporary:
 		add(FollowUpParentKey, r.AccessKeyID, "revoke the sessions of the role or user that minted %s (issued before now), and contain its parent key", r.AccessKeyID)
-	case id.Status != "Inactive":
+	case id.Status != "Inactive" && id.Status != KeyStatusDeleted:
 		add(FollowUpDeactivateKey, r.AccessKeyID, "deactivate %s (then rotate it for its legitimate users)", r.AccessKeyID)
 	}
 	seenRole := map[string]bool{}

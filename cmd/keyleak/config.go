@@ -81,6 +81,9 @@ type AWS struct {
 	ResponderInOwnAccount bool     `yaml:"responder_in_own_account" env:"AWS_RESPONDER_IN_OWN_ACCOUNT"`
 	Regions               []string `yaml:"regions" env:"AWS_REGIONS"`
 	Protected             []string `yaml:"protected_principals" env:"AWS_PROTECTED_PRINCIPALS"`
+	// Accounts are the organisation's accounts: a share or trust that
+	// admits one of them is not an opening to the outside.
+	Accounts    []string `yaml:"accounts" env:"AWS_ACCOUNTS"`
 	TrailBucket           string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
 }
 
@@ -174,6 +177,9 @@ func parseConfig(data []byte, file string, getenv func(string) string) (Config, 
 const envPrefix = "KEYLEAK_"
 
 var awsRegion = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$`)
+
+// awsAccount is a 12-digit AWS account ID.
+var awsAccount = regexp.MustCompile(`^\d{12}$`)
 
 // applyEnv sets every field with an env tag from KEYLEAK_<tag>, and secret
 // fields from KEYLEAK_<tag>_FILE. Setting both is an error.
@@ -340,6 +346,11 @@ func (c Config) validate() error {
 	for _, r := range c.AWS.Regions {
 		if !awsRegion.MatchString(r) {
 			bad("aws.regions (KEYLEAK_AWS_REGIONS): %q is not a region name like eu-west-1", r)
+		}
+	}
+	for _, a := range c.AWS.Accounts {
+		if !awsAccount.MatchString(a) {
+			bad("aws.accounts (KEYLEAK_AWS_ACCOUNTS): %q is not a 12-digit account ID", a)
 		}
 	}
 	if !awsRegion.MatchString(c.AWS.Region) {

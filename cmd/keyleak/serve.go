@@ -123,6 +123,7 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 			ResponderInOwnAccount: cfg.AWS.ResponderInOwnAccount,
 			Regions:               cfg.AWS.Regions,
 			Protected:             cfg.AWS.Protected,
+			Accounts:              cfg.AWS.Accounts,
 			Now:                   now,
 			Log:                   log,
 		})

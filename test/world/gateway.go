@@ -58,6 +58,7 @@ type Gateway struct {
 	events     *eventStore
 	lookups    *rateLimiter
 	faults     *faults
+	regions    optIns
 	trailMu    sync.Mutex // one flush at a time
 
 	server   *http.Server
@@ -305,6 +306,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.op.Service == "cloudtrail" && c.op.Name == "LookupEvents" {
 		g.serveLookup(w, r, c, body)
+		return
+	}
+	if c.op.Service == "ec2" && c.op.Name == "DescribeRegions" {
+		g.serveDescribeRegions(w, c)
 		return
 	}
 	if c.op.Service == "sts" && g.serveLocalSTS(r.Context(), w, r, c) {

@@ -149,6 +149,10 @@ func newAccessKeyID(prefix, account string) string {
 	return prefix + base32.StdEncoding.EncodeToString(b[:])
 }
 
+// NewAccessKeyID is an access key ID of account that no one was issued:
+// a key IAM and CloudTrail have never seen.
+func NewAccessKeyID(prefix, account string) string { return newAccessKeyID(prefix, account) }
+
 // accountFromAccessKeyID decodes the account from an AKIA/ASIA key ID minted as AWS does.
 func accountFromAccessKeyID(id string) (string, bool) {
 	k, err := awsops.ParseAccessKeyID(id)
