@@ -217,7 +217,11 @@ func trailSpans(tr *tracker, w Window) []trailSpan {
 		first, last := sp.first, sp.last
 		for _, s := range sessions {
 			if s.Depth > 0 && s.Account == account && !s.Issued.IsZero() {
-				first, last = minTime(first, s.Issued), maxTime(last, minTime(s.Expires, w.End))
+				end := w.End
+				if !s.Expires.IsZero() {
+					end = minTime(s.Expires, w.End)
+				}
+				first, last = minTime(first, s.Issued), maxTime(last, end)
 			}
 		}
 		for d := first.UTC().Truncate(oneDay); !d.After(last); d = d.Add(oneDay) {

@@ -147,6 +147,10 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 		sw.addGap(Gap{Step: StepDataEvents, Account: s.Account, AccessKeyID: s.AccessKeyID, From: s.Issued, To: s.Expires,
 			Reason: "minted by a call found only in the trail files, after the CloudTrail sweep: its own events were not looked up"})
 	})
+	tr.setOnDoor(func(_ context.Context, d *door) {
+		sw.addGap(Gap{Step: StepDataEvents, Account: d.account, From: d.opened,
+			Reason: fmt.Sprintf("%s %s was opened by a call found only in the trail files, after the CloudTrail sweep: its use was not looked up", d.via, d.subject)})
+	})
 	stats, gaps := sw.results()
 	inv.Sweep = stats
 	inv.Gaps = append(inv.Gaps, gaps...)
@@ -217,9 +221,27 @@ func newTreeSweep(tr *tracker, opts InvestigateOptions, now func() time.Time,
 			sw.addGap(sweepGap(sweepTask{account: s.Account, value: s.AccessKeyID, start: s.Issued, end: end}, err))
 			return
 		}
+		if s.Expires.IsZero() {
+			end = now() // an access key lives until deleted
+		}
 		for _, r := range list {
 			sw.submit(ctx, sweepTask{account: s.Account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
 				value: s.AccessKeyID, start: s.Issued.Add(-time.Second), end: end, urgent: true, seen: seen})
+		}
+	})
+	tr.setOnDoor(func(ctx context.Context, d *door) {
+		seen := time.Now()
+		list := []string{d.region}
+		if d.region == "" {
+			var err error
+			if list, err = regions(ctx, d.account); err != nil {
+				sw.addGap(sweepGap(sweepTask{account: d.account, value: d.value, start: d.opened, end: now()}, err))
+				return
+			}
+		}
+		for _, r := range list {
+			sw.submit(ctx, sweepTask{account: d.account, region: r, attr: d.attr, value: d.value,
+				start: d.opened.Add(-time.Second), end: now(), urgent: true, seen: seen, door: d})
 		}
 	})
 	return sw

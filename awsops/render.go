@@ -1,6 +1,7 @@
 package awsops
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,14 +110,27 @@ func (r *Investigation) Summary() []string {
 	}
 	if n := len(r.Sessions) - 1; n > 0 {
 		var roles []string
+		minted, doors := 0, 0
 		for _, s := range r.Sessions[1:] {
 			if name := roleName(s.RoleARN); name != "" && !slices.Contains(roles, name) {
 				roles = append(roles, name)
 			}
+			if s.CreatedByAttacker {
+				doors++
+			} else {
+				minted++
+			}
 		}
-		line := fmt.Sprintf("Credential tree: %d temporary credentials minted from the key", n)
+		var parts []string
+		if minted > 0 {
+			parts = append(parts, fmt.Sprintf("%d temporary credentials minted from the key", minted))
+		}
+		if doors > 0 {
+			parts = append(parts, fmt.Sprintf("%d branches through doors the attacker opened (keys, users, trusts, anchors or providers it created)", doors))
+		}
+		line := "Credential tree: " + strings.Join(parts, "; ")
 		if len(roles) > 0 {
-			line += " (roles " + strings.Join(roles, ", ") + ")"
+			line += " · roles " + strings.Join(roles, ", ")
 		}
 		lines = append(lines, line+".")
 	}
@@ -290,26 +304,77 @@ func skippedText(skipped []string) string {
 	return fmt.Sprintf(" · not swept: %s (opt-in regions the account has not enabled, where no key of it works)", strings.Join(skipped, ", "))
 }
 
+// branchName is how a node of the tree is named: its key, or the user
+// of a user's branch.
+func branchName(s Session) string {
+	switch {
+	case s.AccessKeyID != "":
+		return s.AccessKeyID
+	case s.UserName != "":
+		return "user " + s.UserName
+	}
+	return "a session whose key CloudTrail does not show"
+}
+
+// viaText says what door a branch came through.
+func viaText(s Session) string {
+	switch s.Via {
+	case ViaCreatedKey:
+		return "an access key of user " + s.UserName + " it created"
+	case ViaCreatedUser:
+		return "a user it created: everything done as " + s.UserName
+	case ViaLoginProfile:
+		return "console sign-ins with the password it set for " + s.UserName
+	case ViaTrust:
+		return "assumed through the trust it wrote on " + roleName(s.Door)
+	case ViaRolesAnywhere:
+		return "a session of the Roles Anywhere trust anchor it created"
+	case ViaIdentityProvider:
+		return "a session through the identity provider it created, " + s.Door
+	}
+	return string(s.Via)
+}
+
 // treeSection presents key → sessions → roles → actions.
 func (r *Investigation) treeSection() Section {
 	var lines []string
 	children := map[string][]Session{}
+	// Documents stored before nodes had IDs name them by key.
+	nodeID := func(s Session) string { return cmp.Or(s.ID, s.AccessKeyID) }
 	for _, s := range r.Sessions[min(1, len(r.Sessions)):] {
-		children[s.ParentAccessKeyID] = append(children[s.ParentAccessKeyID], s)
+		parent := cmp.Or(s.ParentID, s.ParentAccessKeyID)
+		children[parent] = append(children[parent], s)
 	}
+	walked := map[string]bool{}
 	var walk func(s Session, depth int)
 	walk = func(s Session, depth int) {
+		if walked[nodeID(s)] {
+			return
+		}
+		walked[nodeID(s)] = true
 		indent := strings.Repeat("   ", depth)
 		head := s.AccessKeyID
 		if depth > 0 {
-			head = fmt.Sprintf("└ %s → %s", s.MintedBy, s.AccessKeyID)
+			head = fmt.Sprintf("└ %s → %s", s.MintedBy, branchName(s))
+			if s.CreatedByAttacker {
+				head += " · CREATED BY THE ATTACKER (" + viaText(s) + ")"
+			}
+			if s.By != "" {
+				head += " · by " + s.By
+			}
 			if s.RoleARN != "" {
 				head += " · role " + roleName(s.RoleARN) + " (account " + s.Account + ")"
 			}
 			if s.SessionName != "" {
 				head += " · session " + s.SessionName
 			}
-			head += fmt.Sprintf(" · issued %s from %s · expires %s", fmtTime(s.Issued), orDash(s.SourceIP), fmtTime(s.Expires))
+			head += fmt.Sprintf(" · issued %s", fmtTime(s.Issued))
+			if s.SourceIP != "" {
+				head += " from " + s.SourceIP
+			}
+			if s.Via == ViaMinted || s.Via == "" || !s.Expires.IsZero() {
+				head += " · expires " + fmtTime(s.Expires)
+			}
 		} else if s.Principal != "" {
 			head += " · " + s.Principal
 		}
@@ -319,7 +384,7 @@ func (r *Investigation) treeSection() Section {
 		} else {
 			lines = append(lines, indent+"   no events")
 		}
-		for _, c := range children[s.AccessKeyID] {
+		for _, c := range children[nodeID(s)] {
 			walk(c, depth+1)
 		}
 	}

@@ -68,6 +68,9 @@ type sweepTask struct {
 	start, end      time.Time
 	urgent          bool      // a newly found derived key: first in line for the budget
 	seen            time.Time // when the event that minted the key was seen
+	// door, when set, is the door whose use the lookup finds: its events
+	// are the door's, not value's.
+	door *door
 }
 
 // sweepHandler receives every page; it must be safe for concurrent use.

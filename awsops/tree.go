@@ -19,12 +19,34 @@ import (
 // itself (depth 0) or a temporary credential minted from it, directly or
 // through other sessions (role chaining, cross-account).
 type Session struct {
-	AccessKeyID string `json:"access_key_id"`
-	// ParentAccessKeyID is the key whose STS call minted this one; empty
+	// ID names the node in the tree: the access key ID, or for a user's
+	// branch (a user the attacker created, or whose console password they
+	// set) "user:<account>:<name>".
+	ID string `json:"id"`
+	// ParentID is the node whose call minted or opened this one; empty
 	// for the investigated key.
+	ParentID    string `json:"parent_id,omitempty"`
+	AccessKeyID string `json:"access_key_id,omitempty"`
+	// ParentAccessKeyID is the key whose call minted this one; empty for
+	// the investigated key and below a user's branch.
 	ParentAccessKeyID string `json:"parent_access_key_id,omitempty"`
 	Depth             int    `json:"depth"`
 	Account           string `json:"account"`
+	// Via says how the credential joined the tree: minted by an STS call,
+	// or through a door a tracked credential opened (a key or user it
+	// created, a trust it rewrote, an anchor or identity provider it made).
+	Via Via `json:"via,omitempty"`
+	// CreatedByAttacker marks a branch through such a door: everything
+	// in it is the attacker's, however it got in.
+	CreatedByAttacker bool `json:"created_by_attacker,omitempty"`
+	// UserName is the user of a user's branch or of a created key.
+	UserName string `json:"user_name,omitempty"`
+	// By is who came through the door: the caller that assumed a
+	// backdoored role or signed in through an identity provider.
+	By string `json:"by,omitempty"`
+	// Door is the door a branch came through: the user, role, trust
+	// anchor or identity provider, by name or ARN.
+	Door string `json:"door,omitempty"`
 	// MintedBy is the STS call that issued the credential (AssumeRole,
 	// GetSessionToken, GetFederationToken, AssumeRoleWith…).
 	MintedBy    string `json:"minted_by,omitempty"`
@@ -140,6 +162,7 @@ func counts(m map[string]int) []Count {
 type tracker struct {
 	root      string
 	onDerived func(ctx context.Context, s Session)
+	onDoor    func(ctx context.Context, d *door)
 
 	mu    sync.Mutex
 	seed  maphash.Seed
@@ -160,6 +183,7 @@ type tracker struct {
 	createdDropped int                    // resources beyond maxResources
 	spans          map[string]*activeSpan // account/region → when tracked keys were active
 	origin         *Session               // for a temporary key: the call that minted it
+	doors          map[string]*door       // opened by tracked credentials
 
 	// Data events, from trail files.
 	dataCount      int
@@ -180,9 +204,11 @@ func newTracker(root Session) *tracker {
 	tr := &tracker{root: root.AccessKeyID, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{},
 		nodes: map[string]*treeNode{}, total: newTally(), spans: map[string]*activeSpan{},
 		dataNames: map[string]int{}, objects: map[string]*ObjectAccess{},
-		sources: map[string]*sourceStat{}, own: noAccounts}
-	tr.nodes[root.AccessKeyID] = &treeNode{s: root, t: newTally()}
-	tr.order = append(tr.order, root.AccessKeyID)
+		sources: map[string]*sourceStat{}, own: noAccounts, doors: map[string]*door{}}
+	root.ID = cmp.Or(root.ID, root.AccessKeyID)
+	tr.root = root.ID
+	tr.nodes[root.ID] = &treeNode{s: root, t: newTally()}
+	tr.order = append(tr.order, root.ID)
 	return tr
 }
 
@@ -191,6 +217,13 @@ func (tr *tracker) setOnDerived(fn func(ctx context.Context, s Session)) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	tr.onDerived = fn
+}
+
+// setOnDoor sets what is done with each door a tracked credential opens.
+func (tr *tracker) setOnDoor(fn func(ctx context.Context, d *door)) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.onDoor = fn
 }
 
 // sweepStarted records how soon the sweep of a derived key began.
@@ -206,7 +239,13 @@ func (tr *tracker) sweepStarted(t sweepTask, delay time.Duration) {
 func (tr *tracker) keys() []string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return slices.Clone(tr.order)
+	out := make([]string, 0, len(tr.order))
+	for _, id := range tr.order {
+		if k := tr.nodes[id].s.AccessKeyID; k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (tr *tracker) keyCount() int {
@@ -223,6 +262,10 @@ func (tr *tracker) page(ctx context.Context, t sweepTask, events []cttypes.Event
 		}
 		var rec trail.Record
 		if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil {
+			continue
+		}
+		if t.door != nil {
+			tr.doorEvent(ctx, t.door, &rec)
 			continue
 		}
 		if t.attr == cttypes.LookupAttributeKeyResourceName {
@@ -271,17 +314,135 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 	if !rec.ManagementEvent || rec.EventCategory == "Data" {
 		tr.noteObject(rec)
 	}
+	var derived []Session
+	var doors []*door
+	if rec.ErrorCode == "" {
+		if id := rec.CredentialsAccessKeyID(); id != "" {
+			if _, known := tr.nodes[id]; !known {
+				s := mintedSession(rec, n.s, id)
+				tr.addNode(s)
+				derived = append(derived, s)
+			}
+		}
+		opened, key := doorsOpened(e, &n.s)
+		if key != nil {
+			if _, known := tr.nodes[key.ID]; !known {
+				tr.addNode(*key)
+				derived = append(derived, *key)
+			}
+		}
+		for _, d := range opened {
+			if tr.openDoor(d, rec) {
+				doors = append(doors, d)
+			}
+		}
+	}
+	onDerived, onDoor := tr.onDerived, tr.onDoor
+	tr.mu.Unlock()
+	for _, s := range derived {
+		if onDerived != nil {
+			onDerived(ctx, s)
+		}
+	}
+	for _, d := range doors {
+		if onDoor != nil {
+			onDoor(ctx, d)
+		}
+	}
+}
+
+// callerText names the caller of a record: its ARN, its identity provider,
+// or its account (another account's caller shows only that, and the
+// principal ID when it is not the account itself).
+func callerText(u trail.Identity) string {
+	switch {
+	case u.ARN != "":
+		return u.ARN
+	case u.IdentityProvider != "":
+		return cmp.Or(u.UserName, u.PrincipalID) + " of " + u.IdentityProvider
+	case u.AccountID != "" && u.PrincipalID != "" && u.PrincipalID != u.AccountID:
+		return "account " + u.AccountID + " (principal " + u.PrincipalID + ")"
+	case u.AccountID != "":
+		return "account " + u.AccountID
+	}
+	return u.PrincipalID
+}
+
+// addNode adds s to the tree. Called with the tracker's lock.
+func (tr *tracker) addNode(s Session) {
+	tr.nodes[s.ID] = &treeNode{s: s, t: newTally()}
+	tr.order = append(tr.order, s.ID)
+}
+
+// openDoor records a door a tracked credential opened, and the branch of
+// a user's door; it reports whether the door is new. Called with the
+// tracker's lock.
+func (tr *tracker) openDoor(d *door, rec *trail.Record) bool {
+	if _, seen := tr.doors[d.key()]; seen {
+		return false
+	}
+	if d.via == ViaLoginProfile {
+		if _, created := tr.doors[string(ViaCreatedUser)+"|"+d.account+"|"+d.subject]; created {
+			return false // the user's branch already holds its sign-ins
+		}
+	}
+	tr.doors[d.key()] = d
+	if d.node != "" {
+		if n, exists := tr.nodes[d.node]; exists && d.via == ViaCreatedUser {
+			// Found after its console password (the sweep reads newest
+			// first): the user is the attacker's own.
+			n.s.Via, n.s.MintedBy, n.s.MintEventID, n.s.Issued = d.via, rec.EventName, rec.EventID, rec.EventTime
+		} else if !exists {
+			parent := tr.nodes[d.parent].s
+			partition := cmp.Or(partitionOfARN(rec.UserIdentity.ARN), "aws")
+			tr.addNode(Session{ID: d.node, ParentID: parent.ID, Depth: parent.Depth + 1, Account: d.account,
+				Via: d.via, CreatedByAttacker: true, UserName: d.subject, Door: d.subject,
+				Principal: "arn:" + partition + ":iam::" + d.account + ":user/" + d.subject,
+				MintedBy: rec.EventName, MintEventID: rec.EventID, Issued: rec.EventTime})
+		}
+	}
+	return true
+}
+
+// doorEvent takes one event found by looking for the use of a door: a
+// user's event joins the user's branch; a session issued through a
+// backdoored role, trust anchor or identity provider becomes a branch of
+// its own, swept like a minted credential.
+func (tr *tracker) doorEvent(ctx context.Context, d *door, rec *trail.Record) {
+	tr.mu.Lock()
+	tracked := func(id string) bool {
+		_, ok := tr.nodes[id]
+		return id != "" && ok
+	}
+	if !d.through(rec, tr.own, tracked) {
+		tr.mu.Unlock()
+		return
+	}
+	if d.node != "" {
+		target := d.node
+		if k := rec.UserIdentity.AccessKeyID; tracked(k) {
+			target = k // a call made with a key in the tree is that key's
+		}
+		tr.mu.Unlock()
+		tr.add(ctx, target, rec)
+		return
+	}
+	id := sessionKeyOf(rec)
+	node := cmp.Or(id, "session:"+rec.EventID) // credentials the record does not show
 	var derived *Session
-	if id := rec.CredentialsAccessKeyID(); id != "" && rec.ErrorCode == "" {
-		if _, known := tr.nodes[id]; !known {
-			s := mintedSession(rec, n.s, id)
-			tr.nodes[id] = &treeNode{s: s, t: newTally()}
-			tr.order = append(tr.order, id)
+	if _, known := tr.nodes[node]; !known {
+		s := mintedSession(rec, tr.nodes[d.parent].s, id)
+		s.ID, s.AccessKeyID = node, id
+		s.Via, s.CreatedByAttacker, s.Door = d.via, true, d.subject
+		s.By = callerText(rec.UserIdentity)
+		tr.addNode(s)
+		if id != "" {
 			derived = &s
 		}
 	}
 	onDerived := tr.onDerived
 	tr.mu.Unlock()
+	tr.add(ctx, node, rec)
 	if derived != nil && onDerived != nil {
 		onDerived(ctx, *derived)
 	}
@@ -327,6 +488,7 @@ func mintedSession(rec *trail.Record, parent Session, id string) Session {
 	}
 	_ = json.Unmarshal(rec.ResponseElements, &resp)
 	s := Session{
+		ID: id, ParentID: parent.ID, Via: ViaMinted,
 		AccessKeyID: id, ParentAccessKeyID: parent.AccessKeyID, Depth: parent.Depth + 1,
 		Account: cmp.Or(rec.RecipientAccountID, parent.Account), MintedBy: rec.EventName, MintEventID: rec.EventID,
 		RoleARN: req.RoleARN, SessionName: cmp.Or(req.RoleSessionName, req.Name),

@@ -131,7 +131,9 @@ func (f findings) derivedKeys(id string) []string {
 	}
 	var out []string
 	for _, s := range inv.Sessions {
-		out = append(out, s.AccessKeyID)
+		if s.AccessKeyID != "" {
+			out = append(out, s.AccessKeyID)
+		}
 	}
 	for _, r := range inv.Resources {
 		if r.Type == "AWS::IAM::AccessKey" && r.ID != "" && !slices.Contains(out, r.ID) {

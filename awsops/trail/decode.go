@@ -249,6 +249,8 @@ func (d *recordDecoder) identity(id *Identity) {
 			d.str(&id.UserName)
 		case "invokedby":
 			d.str(&id.InvokedBy)
+		case "identityprovider":
+			d.str(&id.IdentityProvider)
 		case "sessioncontext":
 			d.sessionContext(&id.SessionContext)
 		default:

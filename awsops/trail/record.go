@@ -34,14 +34,17 @@ type Record struct {
 // Identity is a record's userIdentity: who made the call, and with
 // which access key.
 type Identity struct {
-	Type           string         `json:"type"`
-	PrincipalID    string         `json:"principalId"`
-	ARN            string         `json:"arn"`
-	AccountID      string         `json:"accountId"`
-	AccessKeyID    string         `json:"accessKeyId"`
-	UserName       string         `json:"userName"`
-	InvokedBy      string         `json:"invokedBy"`
-	SessionContext SessionContext `json:"sessionContext"`
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	AccessKeyID string `json:"accessKeyId"`
+	UserName    string `json:"userName"`
+	InvokedBy   string `json:"invokedBy"`
+	// IdentityProvider is the OIDC provider URL or SAML provider ARN of
+	// a WebIdentityUser or SAMLUser.
+	IdentityProvider string         `json:"identityProvider"`
+	SessionContext   SessionContext `json:"sessionContext"`
 }
 
 // SessionContext describes the session behind temporary credentials.

@@ -69,6 +69,13 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad duration", yaml: good, env: map[string]string{"KEYLEAK_APPROVAL_EXPIRY": "soon"}, err: "KEYLEAK_APPROVAL_EXPIRY"},
 		{name: "expiry out of range", yaml: good + "  expiry: 10s\n", err: "outside 1m to 24h"},
 		{name: "bot token shape", yaml: good, env: map[string]string{"KEYLEAK_SLACK_BOT_TOKEN": "xoxp-user"}, err: "xoxb-"},
+		{name: "organisation accounts", yaml: good, env: map[string]string{"KEYLEAK_AWS_ACCOUNTS": "111122223333, 444455556666"},
+			check: func(t *testing.T, c Config) {
+				if strings.Join(c.AWS.Accounts, ",") != "111122223333,444455556666" {
+					t.Errorf("aws.accounts = %v", c.AWS.Accounts)
+				}
+			}},
+		{name: "bad account", yaml: good + "aws:\n  accounts: ['12345']\n", err: "aws.accounts (KEYLEAK_AWS_ACCOUNTS): \"12345\""},
 		{name: "several problems at once", yaml: "database: ''\nlog_level: x\n", err: "database (KEYLEAK_DATABASE)"},
 	}
 	for _, tt := range tests {

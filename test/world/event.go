@@ -23,12 +23,17 @@ type Record struct {
 	AdditionalEventData map[string]any `json:"additionalEventData,omitempty"`
 	RequestID           string         `json:"requestID"`
 	EventID             string         `json:"eventID"`
-	ReadOnly            bool           `json:"readOnly"`
-	Resources           []Resource     `json:"resources,omitempty"`
-	EventType           string         `json:"eventType"`
-	ManagementEvent     bool           `json:"managementEvent"`
-	RecipientAccountID  string         `json:"recipientAccountId"`
-	EventCategory       string         `json:"eventCategory"`
+	// SharedEventID ties the copies of a cross-account call that each
+	// account's trail records.
+	SharedEventID string `json:"sharedEventID,omitempty"`
+	// SessionCredentialFromConsole is "true" for calls of a console session.
+	SessionCredentialFromConsole string     `json:"sessionCredentialFromConsole,omitempty"`
+	ReadOnly                     bool       `json:"readOnly"`
+	Resources                    []Resource `json:"resources,omitempty"`
+	EventType                    string     `json:"eventType"`
+	ManagementEvent              bool       `json:"managementEvent"`
+	RecipientAccountID           string     `json:"recipientAccountId"`
+	EventCategory                string     `json:"eventCategory"`
 }
 
 // UserIdentity is the caller of a Record.

@@ -185,10 +185,41 @@ func (g *Gateway) record(c *call, errorCode, errorMessage string, elements map[s
 	if len(rec.RequestParameters) == 0 {
 		rec.RequestParameters = nil
 	}
+	if c.cred.Console {
+		rec.SessionCredentialFromConsole = "true"
+	}
 	for _, r := range c.op.Resources {
 		if r.ARN != "" {
 			rec.Resources = append(rec.Resources, Resource{ARN: r.ARN, AccountID: c.account, Type: r.Type})
 		}
 	}
+	if other := crossAccountTarget(c); other != "" && errorCode == "" {
+		// AWS records a cross-account AssumeRole in both accounts: the
+		// role's account sees the caller as an AWSAccount principal.
+		rec.SharedEventID = newID()
+		copied := rec
+		copied.EventID, copied.RecipientAccountID = newID(), other
+		copied.UserIdentity = UserIdentity{Type: "AWSAccount", PrincipalID: id.PrincipalID, AccountID: c.account}
+		copied.Resources = nil
+		for _, r := range c.op.Resources {
+			if r.ARN != "" {
+				copied.Resources = append(copied.Resources, Resource{ARN: r.ARN, AccountID: other, Type: r.Type})
+			}
+		}
+		g.events.add(newStoredEvent(copied, c.at, "", c.op.Resources))
+	}
 	g.events.add(newStoredEvent(rec, c.at, lookupUsername(id, c.cred), c.op.Resources))
+}
+
+// crossAccountTarget is the role's account of an AssumeRole into another
+// account, or "".
+func crossAccountTarget(c *call) string {
+	if c.op.Service != "sts" || c.op.Name != "AssumeRole" {
+		return ""
+	}
+	parts := strings.Split(str(c.op.Params["roleArn"]), ":")
+	if len(parts) != 6 || parts[4] == c.account {
+		return ""
+	}
+	return parts[4]
 }

@@ -44,6 +44,7 @@ type credential struct {
 	SessionName    string // role session name, or federated user name
 	SourceIdentity string
 
+	Console    bool      // a console session (SignIn)
 	ParentKey  string    // sessions: the key that called STS
 	ForwardKey string    // the key put in requests to moto (a session's parent for GetSessionToken)
 	Issued     time.Time // sessions
