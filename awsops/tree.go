@@ -398,7 +398,7 @@ func (tr *tracker) openDoor(d *door, rec *trail.Record) bool {
 			tr.addNode(Session{ID: d.node, ParentID: parent.ID, Depth: parent.Depth + 1, Account: d.account,
 				Via: d.via, CreatedByAttacker: true, UserName: d.subject, Door: d.subject,
 				Principal: "arn:" + partition + ":iam::" + d.account + ":user/" + d.subject,
-				MintedBy: rec.EventName, MintEventID: rec.EventID, Issued: rec.EventTime})
+				MintedBy:  rec.EventName, MintEventID: rec.EventID, Issued: rec.EventTime})
 		}
 	}
 	return true

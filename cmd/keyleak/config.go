@@ -84,7 +84,7 @@ type AWS struct {
 	// Accounts are the organisation's accounts: a share or trust that
 	// admits one of them is not an opening to the outside.
 	Accounts    []string `yaml:"accounts" env:"AWS_ACCOUNTS"`
-	TrailBucket           string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
+	TrailBucket string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
 }
 
 // Chat configures the Google Chat war room.
