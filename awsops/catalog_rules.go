@@ -201,7 +201,11 @@ func (e *event) policyDocuments() []string {
 
 // policyAdmitsOutside reports whether a policy document allows anyone
 // ("*") or a principal of an account outside the organisation.
-func (e *event) policyAdmitsOutside(doc string) bool {
+func (e *event) policyAdmitsOutside(doc string) bool { return e.outsidersIn(doc) != "" }
+
+// parsePolicyStatements reads a policy document's statements, URL-encoded
+// or not; none when it is not a policy.
+func parsePolicyStatements(doc string) policyStatementList {
 	if u, err := url.QueryUnescape(doc); err == nil && strings.HasPrefix(strings.TrimSpace(u), "{") {
 		doc = u
 	}
@@ -209,19 +213,9 @@ func (e *event) policyAdmitsOutside(doc string) bool {
 		Statement policyStatementList `json:"Statement"`
 	}
 	if json.Unmarshal([]byte(doc), &d) != nil {
-		return false
+		return nil
 	}
-	for _, st := range d.Statement {
-		if !strings.EqualFold(st.Effect, "Allow") {
-			continue
-		}
-		for _, p := range principalsOf(st.Principal) {
-			if e.admits(p) {
-				return true
-			}
-		}
-	}
-	return false
+	return d.Statement
 }
 
 type policyStatementList []struct {

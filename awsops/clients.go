@@ -68,9 +68,10 @@ func (c *Client) costClient(ctx context.Context, account string) (*costexplorer.
 	return cachedClient(ctx, c, "ce", account, "us-east-1", func(cfg aws.Config) *costexplorer.Client { return costexplorer.NewFromConfig(cfg) })
 }
 
-// s3Client addresses buckets by path when the endpoint is local or private.
-func (c *Client) s3Client(ctx context.Context, account string) (*s3.Client, error) {
-	return cachedClient(ctx, c, "s3", account, "", func(cfg aws.Config) *s3.Client {
+// s3Client addresses buckets by path when the endpoint is local or
+// private. region is the bucket's, or "" for the home region.
+func (c *Client) s3Client(ctx context.Context, account, region string) (*s3.Client, error) {
+	return cachedClient(ctx, c, "s3", account, region, func(cfg aws.Config) *s3.Client {
 		return s3.NewFromConfig(cfg, func(o *s3.Options) {
 			if o.BaseEndpoint != nil {
 				o.UsePathStyle = true

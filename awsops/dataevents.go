@@ -148,7 +148,7 @@ func maxTime(a, b time.Time) time.Time {
 // sweep found the tracked keys active, and scans them for those keys.
 func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, bucket, account string, w Window) (*DataEvents, []Gap) {
 	de := &DataEvents{Bucket: bucket}
-	client, err := c.s3Client(ctx, account)
+	client, err := c.s3Client(ctx, account, "")
 	if err != nil {
 		return de, []Gap{{Step: StepDataEvents, Account: account, Reason: "read trail bucket " + bucket + ": " + err.Error()}}
 	}

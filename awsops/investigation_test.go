@@ -91,13 +91,13 @@ func TestInvestigateScenarios(t *testing.T) {
 	}
 }
 
-// tracked are the keys an investigation follows: the leaked key and the
-// STS credentials minted from it (long-term keys the attacker created
-// are resources, not sessions).
+// tracked are the keys an investigation follows: the leaked key, the STS
+// credentials minted from it, and the access keys it (or they) created,
+// which are branches created by the attacker.
 func tracked(gt scenario.GroundTruth) map[string]scenario.DerivedCredential {
 	out := map[string]scenario.DerivedCredential{gt.LeakedKeyID: {AccessKeyID: gt.LeakedKeyID}}
 	for _, d := range gt.Credentials {
-		if d.Via != "CreateAccessKey" && slices.ContainsFunc(d.Chain[:len(d.Chain)-1], func(k string) bool { _, ok := out[k]; return ok }) {
+		if slices.ContainsFunc(d.Chain[:len(d.Chain)-1], func(k string) bool { _, ok := out[k]; return ok }) {
 			out[d.AccessKeyID] = d
 		}
 	}
@@ -109,6 +109,13 @@ func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation)
 	want := tracked(gt)
 	got := map[string]awsops.Session{}
 	for _, s := range inv.Sessions {
+		if s.AccessKeyID == "" {
+			// A user's branch: a user the attacker created.
+			if s.Via != awsops.ViaCreatedUser || !slices.ContainsFunc(gt.Resources, func(r scenario.Resource) bool { return r.Type == "AWS::IAM::User" && r.ID == s.UserName }) {
+				t.Errorf("credential tree has the branch of user %q (%s), which the attacker did not create", s.UserName, s.Via)
+			}
+			continue
+		}
 		got[s.AccessKeyID] = s
 	}
 	for id, d := range want {
@@ -119,6 +126,9 @@ func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation)
 		}
 		if id == gt.LeakedKeyID {
 			continue
+		}
+		if d.Via == "CreateAccessKey" && (s.Via != awsops.ViaCreatedKey || !s.CreatedByAttacker || s.UserName != d.UserName) {
+			t.Errorf("key %s = %+v, want a branch created by the attacker: a key of %s", id, s, d.UserName)
 		}
 		if s.ParentAccessKeyID != d.ParentKeyID || s.MintedBy != d.Via || s.RoleARN != d.RoleARN || s.Account != d.Account {
 			t.Errorf("session %s = parent %s via %s role %s account %s, want parent %s via %s role %s account %s",

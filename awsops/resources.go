@@ -2,22 +2,31 @@ package awsops
 
 import (
 	"cmp"
-	"context"
-	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/keyleak/keyleak/awsops/trail"
 )
 
-// Resource is something the key or its sessions created.
+// Resource is something the key or its sessions created, or opened to
+// others: a user, key or instance; a share, resource policy, ingress
+// rule or grant.
 type Resource struct {
-	Type        string    `json:"type"` // e.g. AWS::EC2::Instance
-	ID          string    `json:"id"`   // instance ID, user name, key ID, function name…
+	Type string `json:"type"` // e.g. AWS::EC2::Instance, AWS::Lambda::Permission
+	// ID names it: instance ID, user name, key ID, function name,
+	// statement ID, snapshot ID, rule ID, grant ID…
+	ID string `json:"id"`
+	// On is what an opening is attached to: the function of a
+	// permission, the key of a grant, the group of a rule, the cluster of
+	// an access entry.
+	On string `json:"on,omitempty"`
+	// Opening says whom it admits, for what opens the account to others:
+	// "*", accounts outside the organisation, 0.0.0.0/0 on a port.
+	Opening string `json:"opening,omitempty"`
+	// Owner is the user an access key or service credential belongs to.
+	Owner       string    `json:"owner,omitempty"`
 	Account     string    `json:"account"`
 	Region      string    `json:"region"`
 	CreatedBy   string    `json:"created_by"` // event name
@@ -27,197 +36,290 @@ type Resource struct {
 	// UniqueID is the ID the creating event gave a user or role (AIDA…,
 	// AROA…), which a later user or role of the same name does not have.
 	UniqueID string `json:"unique_id,omitempty"`
-	// Exists is "yes", "no" or "unknown" (see ExistsDetail).
+	// Exists is "yes", "no" or "unknown" (see ExistsDetail): for an
+	// opening, whether it still admits whom it did.
 	Exists       string `json:"exists"`
 	ExistsDetail string `json:"exists_detail,omitempty"`
 }
 
-// createdResources reads the resources a successful event created.
-func createdResources(rec *trail.Record) []Resource {
-	var req struct {
-		UserName     string `json:"userName"`
-		RoleName     string `json:"roleName"`
-		FunctionName string `json:"functionName"`
-		PolicyName   string `json:"policyName"`
-		KeyName      string `json:"keyName"`
+// resourceRule reads what one kind of successful event created or opened.
+type resourceRule func(e *event, mk func(typ, id string) Resource) []Resource
+
+// one is a rule for a single resource named by fn; none when it names
+// nothing.
+func one(typ string, fn func(e *event) (id string, fill func(*Resource))) resourceRule {
+	return func(e *event, mk func(string, string) Resource) []Resource {
+		id, fill := fn(e)
+		if id == "" {
+			return nil
+		}
+		r := mk(typ, id)
+		if fill != nil {
+			fill(&r)
+		}
+		return []Resource{r}
 	}
-	var resp struct {
-		AccessKey struct {
-			AccessKeyID string `json:"accessKeyId"`
-			UserName    string `json:"userName"`
-		} `json:"accessKey"`
-		Instances struct {
-			Items []struct {
-				InstanceID string `json:"instanceId"`
-			} `json:"items"`
-		} `json:"instancesSet"`
-		Spot struct {
-			Items []struct {
-				ID string `json:"spotInstanceRequestId"`
-			} `json:"items"`
-		} `json:"spotInstanceRequestSet"`
-		Policy struct {
-			ARN string `json:"arn"`
-		} `json:"policy"`
-		User struct {
-			UserID string `json:"userId"`
-		} `json:"user"`
-		Role struct {
-			RoleID string `json:"roleId"`
-		} `json:"role"`
+}
+
+// named is a rule for a resource named by a request parameter.
+func named(typ string, path ...string) resourceRule {
+	return one(typ, func(e *event) (string, func(*Resource)) { return e.paramString(path...), nil })
+}
+
+// resourceRules are keyed by service and event name (without version).
+var resourceRules = map[string]resourceRule{
+	"iam:CreateUser": one("AWS::IAM::User", func(e *event) (string, func(*Resource)) {
+		return e.paramString("userName"), func(r *Resource) { r.UniqueID = e.responseString("user", "userId") }
+	}),
+	"iam:CreateAccessKey": one("AWS::IAM::AccessKey", func(e *event) (string, func(*Resource)) {
+		return e.responseString("accessKey", "accessKeyId"), func(r *Resource) {
+			r.Owner = cmp.Or(e.responseString("accessKey", "userName"), e.paramString("userName"), e.rec.UserIdentity.UserName)
+		}
+	}),
+	"iam:CreateLoginProfile": named("AWS::IAM::LoginProfile", "userName"),
+	"iam:UpdateLoginProfile": named("AWS::IAM::LoginProfile", "userName"),
+	"iam:CreateRole": one("AWS::IAM::Role", func(e *event) (string, func(*Resource)) {
+		return e.paramString("roleName"), func(r *Resource) { r.UniqueID = e.responseString("role", "roleId") }
+	}),
+	"iam:UpdateAssumeRolePolicy": one("AWS::IAM::RoleTrust", func(e *event) (string, func(*Resource)) {
+		return e.paramString("roleName"), func(r *Resource) { r.Opening = e.outsidersIn(e.paramString("policyDocument")) }
+	}),
+	"iam:CreatePolicy": one("AWS::IAM::Policy", func(e *event) (string, func(*Resource)) {
+		return cmp.Or(e.responseString("policy", "arn"), e.paramString("policyName")), nil
+	}),
+	"iam:CreateOpenIDConnectProvider": one("AWS::IAM::OIDCProvider", func(e *event) (string, func(*Resource)) {
+		return e.responseString("openIDConnectProviderArn"), func(r *Resource) { r.Opening = e.paramString("url") }
+	}),
+	"iam:CreateSAMLProvider": one("AWS::IAM::SAMLProvider", func(e *event) (string, func(*Resource)) {
+		return cmp.Or(e.responseString("sAMLProviderArn"), e.responseString("samlProviderArn")), nil
+	}),
+	"iam:CreateServiceSpecificCredential": one("AWS::IAM::ServiceSpecificCredential", func(e *event) (string, func(*Resource)) {
+		return e.responseString("serviceSpecificCredential", "serviceSpecificCredentialId"), func(r *Resource) {
+			r.Owner = cmp.Or(e.paramString("userName"), e.responseString("serviceSpecificCredential", "userName"))
+			r.On = e.paramString("serviceName")
+		}
+	}),
+	"ec2:RunInstances": func(e *event, mk func(string, string) Resource) []Resource {
+		return itemIDs(e, mk, "AWS::EC2::Instance", "instancesSet", "instanceId")
+	},
+	"ec2:RequestSpotInstances": func(e *event, mk func(string, string) Resource) []Resource {
+		return itemIDs(e, mk, "AWS::EC2::SpotInstanceRequest", "spotInstanceRequestSet", "spotInstanceRequestId")
+	},
+	"ec2:CreateKeyPair": named("AWS::EC2::KeyPair", "keyName"),
+	"ec2:ImportKeyPair": named("AWS::EC2::KeyPair", "keyName"),
+	"ec2:ModifySnapshotAttribute": openingOn("AWS::EC2::SnapshotShare", "snapshotId", func(e *event) string {
+		return e.sharedWith("createVolumePermission")
+	}),
+	"ec2:ModifyImageAttribute": openingOn("AWS::EC2::ImageShare", "imageId", func(e *event) string {
+		return e.sharedWith("launchPermission")
+	}),
+	"ec2:AuthorizeSecurityGroupIngress": func(e *event, mk func(string, string) Resource) []Resource {
+		if !opensNetwork(e) {
+			return nil
+		}
+		items, _ := e.response("securityGroupRuleSet", "items").([]any)
+		var out []Resource
+		for _, it := range items {
+			m, _ := it.(map[string]any)
+			cidr := cmp.Or(str(m, "cidrIpv4"), str(m, "cidrIpv6"))
+			if id := str(m, "securityGroupRuleId"); id != "" && (cidr == "" || worldCIDR.MatchString(`"`+cidr+`"`)) {
+				r := mk("AWS::EC2::SecurityGroupRule", id)
+				r.On = str(m, "groupId")
+				r.Opening = fmt.Sprintf("%s %s %s", cidr, str(m, "ipProtocol"), portRange(m["fromPort"], m["toPort"]))
+				out = append(out, r)
+			}
+		}
+		if len(out) == 0 { // the answer names no rule: the group is what to check
+			r := mk("AWS::EC2::SecurityGroupRule", "")
+			r.On = e.paramString("groupId")
+			r.Opening = "open to the internet"
+			out = append(out, r)
+		}
+		return out
+	},
+	"rds:ModifyDBSnapshotAttribute": openingOn("AWS::RDS::DBSnapshotShare", "dBSnapshotIdentifier", func(e *event) string {
+		return e.admitted(anyStrings(e.param("valuesToAdd"))...)
+	}),
+	"rds:ModifyDBClusterSnapshotAttribute": openingOn("AWS::RDS::DBClusterSnapshotShare", "dBClusterSnapshotIdentifier", func(e *event) string {
+		return e.admitted(anyStrings(e.param("valuesToAdd"))...)
+	}),
+	"lambda:CreateFunction": named("AWS::Lambda::Function", "functionName"),
+	"lambda:AddPermission": func(e *event, mk func(string, string) Resource) []Resource {
+		who := e.admitted(e.paramString("principal"))
+		if who == "" || e.paramString("statementId") == "" {
+			return nil
+		}
+		r := mk("AWS::Lambda::Permission", e.paramString("statementId"))
+		r.On, r.Opening = e.paramString("functionName"), who
+		return []Resource{r}
+	},
+	"lambda:CreateFunctionUrlConfig": func(e *event, mk func(string, string) Resource) []Resource {
+		if !opensToOutside(e) {
+			return nil
+		}
+		r := mk("AWS::Lambda::Url", e.paramString("functionName"))
+		r.Opening = "anyone (auth type NONE)"
+		return []Resource{r}
+	},
+	"s3:PutBucketPolicy": openingOn("AWS::S3::BucketPolicy", "bucketName", func(e *event) string {
+		for _, doc := range e.policyDocuments() {
+			if who := e.outsidersIn(doc); who != "" {
+				return who
+			}
+		}
+		return ""
+	}),
+	"s3:PutBucketAcl": openingOn("AWS::S3::BucketAcl", "bucketName", func(e *event) string {
+		if grantsPublic(e.params()) {
+			return "everyone (a public ACL)"
+		}
+		return ""
+	}),
+	"kms:CreateGrant": func(e *event, mk func(string, string) Resource) []Resource {
+		id := e.responseString("grantId")
+		if id == "" {
+			return nil
+		}
+		r := mk("AWS::KMS::Grant", id)
+		r.On, r.Opening = e.paramString("keyId"), e.admitted(e.paramString("granteePrincipal"))
+		return []Resource{r}
+	},
+	"kms:PutKeyPolicy": openingOn("AWS::KMS::KeyPolicy", "keyId", func(e *event) string { return e.outsidersIn(e.paramString("policy")) }),
+	"secretsmanager:CreateSecret": one("AWS::SecretsManager::Secret", func(e *event) (string, func(*Resource)) {
+		return cmp.Or(e.responseString("arn"), e.paramString("name")), nil
+	}),
+	"secretsmanager:PutResourcePolicy": openingOn("AWS::SecretsManager::ResourcePolicy", "secretId", func(e *event) string {
+		return e.outsidersIn(e.paramString("resourcePolicy"))
+	}),
+	"eks:CreateAccessEntry": one("AWS::EKS::AccessEntry", func(e *event) (string, func(*Resource)) {
+		return e.paramString("principalArn"), func(r *Resource) { r.On = e.paramString("name") }
+	}),
+	"rolesanywhere:CreateTrustAnchor": one("AWS::RolesAnywhere::TrustAnchor", func(e *event) (string, func(*Resource)) {
+		return e.responseString("trustAnchor", "trustAnchorId"), func(r *Resource) { r.On = e.responseString("trustAnchor", "trustAnchorArn") }
+	}),
+	"rolesanywhere:CreateProfile": one("AWS::RolesAnywhere::Profile", func(e *event) (string, func(*Resource)) {
+		return e.responseString("profile", "profileId"), func(r *Resource) { r.On = e.responseString("profile", "profileArn") }
+	}),
+	"organizations:CreateAccount": one("AWS::Organizations::Account", func(e *event) (string, func(*Resource)) {
+		return e.responseString("createAccountStatus", "id"), func(r *Resource) { r.On = e.paramString("email") }
+	}),
+}
+
+// openingOn is a rule for an opening of the resource named by param,
+// when opening finds whom it admits.
+func openingOn(typ, param string, opening func(e *event) string) resourceRule {
+	return func(e *event, mk func(string, string) Resource) []Resource {
+		who := opening(e)
+		if who == "" || e.paramString(param) == "" {
+			return nil
+		}
+		r := mk(typ, e.paramString(param))
+		r.Opening = who
+		return []Resource{r}
 	}
-	_ = json.Unmarshal(rec.RequestParameters, &req)
-	_ = json.Unmarshal(rec.ResponseElements, &resp)
-	mk := func(typ, id string) Resource {
-		return Resource{Type: typ, ID: id, Account: cmp.Or(rec.RecipientAccountID, rec.UserIdentity.AccountID), Region: rec.AWSRegion,
-			CreatedBy: rec.EventName, CreatedAt: rec.EventTime, AccessKeyID: rec.UserIdentity.AccessKeyID, EventID: rec.EventID}
-	}
+}
+
+// itemIDs lists the IDs an EC2 answer's item set holds, or one resource
+// without an ID when it holds none (the event did not say).
+func itemIDs(e *event, mk func(string, string) Resource, typ, set, field string) []Resource {
+	items, _ := e.response(set, "items").([]any)
 	var out []Resource
-	switch rec.EventSource + ":" + rec.EventName {
-	case "iam.amazonaws.com:CreateUser":
-		r := mk("AWS::IAM::User", req.UserName)
-		r.UniqueID = resp.User.UserID
-		out = append(out, r)
-	case "iam.amazonaws.com:CreateAccessKey":
-		r := mk("AWS::IAM::AccessKey", resp.AccessKey.AccessKeyID)
-		r.ExistsDetail = cmp.Or(resp.AccessKey.UserName, req.UserName) // owner, needed to look it up
-		out = append(out, r)
-	case "iam.amazonaws.com:CreateLoginProfile":
-		out = append(out, mk("AWS::IAM::LoginProfile", req.UserName))
-	case "iam.amazonaws.com:CreateRole":
-		r := mk("AWS::IAM::Role", req.RoleName)
-		r.UniqueID = resp.Role.RoleID
-		out = append(out, r)
-	case "iam.amazonaws.com:CreatePolicy":
-		out = append(out, mk("AWS::IAM::Policy", cmp.Or(resp.Policy.ARN, req.PolicyName)))
-	case "ec2.amazonaws.com:RunInstances":
-		for _, it := range resp.Instances.Items {
-			out = append(out, mk("AWS::EC2::Instance", it.InstanceID))
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok && str(m, field) != "" {
+			out = append(out, mk(typ, str(m, field)))
 		}
-		if len(resp.Instances.Items) == 0 {
-			out = append(out, mk("AWS::EC2::Instance", ""))
-		}
-	case "ec2.amazonaws.com:RequestSpotInstances":
-		for _, it := range resp.Spot.Items {
-			out = append(out, mk("AWS::EC2::SpotInstanceRequest", it.ID))
-		}
-		if len(resp.Spot.Items) == 0 {
-			out = append(out, mk("AWS::EC2::SpotInstanceRequest", ""))
-		}
-	case "ec2.amazonaws.com:CreateKeyPair", "ec2.amazonaws.com:ImportKeyPair":
-		out = append(out, mk("AWS::EC2::KeyPair", req.KeyName))
-	case "lambda.amazonaws.com:CreateFunction20150331", "lambda.amazonaws.com:CreateFunction":
-		out = append(out, mk("AWS::Lambda::Function", req.FunctionName))
+	}
+	if len(out) == 0 {
+		out = append(out, mk(typ, ""))
 	}
 	return out
 }
 
-// checkResources finds out whether each created resource still exists.
-func (c *Client) checkResources(ctx context.Context, rs []Resource) []Gap {
-	var gaps []Gap
-	for i := range rs {
-		r := &rs[i]
-		owner := r.ExistsDetail
-		r.ExistsDetail = ""
-		if r.ID == "" {
-			r.Exists, r.ExistsDetail = "unknown", "the event does not name it: list "+r.Type+" in "+r.Region+" launched at "+r.CreatedAt.Format(time.RFC3339)
-			continue
-		}
-		if err := c.resourceExists(ctx, r, owner); err != nil {
-			r.Exists, r.ExistsDetail = "unknown", describeAWSError(err)
-			gaps = append(gaps, Gap{Step: StepResources, Account: r.Account, Region: r.Region,
-				Reason: "whether " + r.Type + " " + r.ID + " still exists: " + r.ExistsDetail})
-		}
-	}
-	return gaps
+func str(m map[string]any, k string) string {
+	s, _ := lookupFold(m, k).(string)
+	return s
 }
 
-// resourceExists sets r.Exists with a Describe or Get call.
-func (c *Client) resourceExists(ctx context.Context, r *Resource, owner string) error {
-	ic, err := c.iamClient(ctx, r.Account)
-	if err != nil {
-		return err
-	}
-	switch r.Type {
-	case "AWS::IAM::User":
-		_, err = ic.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(r.ID)})
-	case "AWS::IAM::LoginProfile":
-		_, err = ic.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(r.ID)})
-	case "AWS::IAM::Role":
-		_, err = ic.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.ID)})
-	case "AWS::IAM::Policy":
-		_, err = ic.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(r.ID)})
-	case "AWS::IAM::AccessKey":
-		var out *iam.ListAccessKeysOutput
-		out, err = ic.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(owner)})
-		if err == nil {
-			r.Exists = "no"
-			for _, k := range out.AccessKeyMetadata {
-				if aws.ToString(k.AccessKeyId) == r.ID {
-					r.Exists, r.ExistsDetail = "yes", "status "+string(k.Status)+", user "+owner
-				}
-			}
-			return nil
-		}
-	case "AWS::EC2::Instance":
-		var out *ec2.DescribeInstancesOutput
-		var client *ec2.Client
-		if client, err = c.ec2Client(ctx, r.Account, r.Region); err != nil {
-			return err
-		}
-		out, err = client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{r.ID}})
-		if err == nil {
-			r.Exists = "no"
-			for _, res := range out.Reservations {
-				for _, in := range res.Instances {
-					if st := in.State; st != nil && st.Name != ec2types.InstanceStateNameTerminated {
-						r.Exists, r.ExistsDetail = "yes", "state "+string(st.Name)
-					}
-				}
-			}
-			return nil
-		}
-	case "AWS::EC2::SpotInstanceRequest":
-		var out *ec2.DescribeSpotInstanceRequestsOutput
-		var client *ec2.Client
-		if client, err = c.ec2Client(ctx, r.Account, r.Region); err != nil {
-			return err
-		}
-		out, err = client.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{r.ID}})
-		if err == nil {
-			r.Exists = "no"
-			for _, s := range out.SpotInstanceRequests {
-				if s.State != ec2types.SpotInstanceStateCancelled && s.State != ec2types.SpotInstanceStateClosed {
-					r.Exists, r.ExistsDetail = "yes", "state "+string(s.State)
-				}
-			}
-			return nil
-		}
-	case "AWS::EC2::KeyPair":
-		var client *ec2.Client
-		if client, err = c.ec2Client(ctx, r.Account, r.Region); err != nil {
-			return err
-		}
-		_, err = client.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyNames: []string{r.ID}})
-	case "AWS::Lambda::Function":
-		var client *lambda.Client
-		if client, err = c.lambdaClient(ctx, r.Account, r.Region); err != nil {
-			return err
-		}
-		_, err = client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(r.ID)})
-	default:
-		r.Exists = "unknown"
-		return nil
-	}
+// portRange is "port 22", "ports 0-65535" or "all ports".
+func portRange(from, to any) string {
+	f, okF := from.(float64)
+	t, okT := to.(float64)
 	switch {
-	case err == nil:
-		r.Exists = "yes"
-	case isAPIError(err, "NoSuchEntity", "ResourceNotFoundException", "InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed",
-		"InvalidKeyPair.NotFound", "InvalidSpotInstanceRequestID.NotFound"):
-		r.Exists = "no"
-		return nil
-	default:
-		return err
+	case !okF || !okT || f < 0 || t < 0:
+		return "all ports"
+	case f == t:
+		return fmt.Sprintf("port %d", int(f))
 	}
-	return nil
+	return fmt.Sprintf("ports %d-%d", int(f), int(t))
+}
+
+// admitted lists, of principals, those who are anyone or outside the
+// organisation; "" when none is.
+func (e *event) admitted(principals ...string) string {
+	var out []string
+	for _, p := range principals {
+		if e.admits(p) && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// outsidersIn lists whom a policy document allows from outside: "*" or
+// principals of accounts outside the organisation.
+func (e *event) outsidersIn(doc string) string {
+	var who []string
+	for _, st := range parsePolicyStatements(doc) {
+		if !strings.EqualFold(st.Effect, "Allow") {
+			continue
+		}
+		for _, p := range principalsOf(st.Principal) {
+			if e.admits(p) && !slices.Contains(who, p) {
+				who = append(who, p)
+			}
+		}
+	}
+	return strings.Join(who, ", ")
+}
+
+// sharedWith lists the accounts (or "all") an EC2 attribute change added
+// from outside the organisation.
+func (e *event) sharedWith(attribute string) string {
+	var who []string
+	items, _ := e.param(attribute, "add", "items").([]any)
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		if g := str(m, "group"); strings.EqualFold(g, "all") {
+			who = append(who, "all")
+		}
+		if u := str(m, "userId"); e.admits(u) {
+			who = append(who, u)
+		}
+	}
+	for _, k := range []string{"userId", "userIds", "groupNames"} {
+		for _, v := range anyStrings(e.param(k)) {
+			if e.admits(v) {
+				who = append(who, v)
+			}
+		}
+	}
+	return strings.Join(slices.Compact(who), ", ")
+}
+
+// createdResources reads the resources a successful event created or
+// opened; own tells the organisation's accounts.
+func createdResources(rec *trail.Record, own func(string) bool) []Resource {
+	if rec.ErrorCode != "" {
+		return nil
+	}
+	e := newEvent(rec, own)
+	rule, ok := resourceRules[e.service+":"+e.name]
+	if !ok {
+		return nil
+	}
+	mk := func(typ, id string) Resource {
+		return Resource{Type: typ, ID: id, Account: e.account(), Region: rec.AWSRegion,
+			CreatedBy: rec.EventName, CreatedAt: rec.EventTime, AccessKeyID: rec.UserIdentity.AccessKeyID, EventID: rec.EventID}
+	}
+	return rule(e, mk)
 }

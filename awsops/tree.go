@@ -303,7 +303,7 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 		tr.kms = append(tr.kms, flagEvent(rec, cat))
 	}
 	if rec.ErrorCode == "" {
-		for _, r := range createdResources(rec) {
+		for _, r := range createdResources(rec, tr.own) {
 			if len(tr.created) < maxResources {
 				tr.created = append(tr.created, r)
 			} else {

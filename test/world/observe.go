@@ -14,17 +14,21 @@ const cloudTrailExpiration = "Jan 2, 2006, 3:04:05 PM"
 // returns the event's responseElements. It may rewrite resp.body (sessions minted or timed by
 // the gateway).
 func (g *Gateway) observe(ctx context.Context, c *call, resp *motoResponse) map[string]any {
+	var elements map[string]any
 	switch c.op.Service {
 	case "iam":
-		return g.observeIAM(c, resp.body)
+		elements = g.observeIAM(c, resp.body)
 	case "sts":
-		return g.observeSTS(ctx, c, resp)
+		elements = g.observeSTS(ctx, c, resp)
 	case "ec2":
-		return observeEC2(c, resp.body)
+		elements = observeEC2(c, resp.body)
 	case "lambda":
-		return observeLambda(c, resp.body)
+		elements = observeLambda(c, resp.body)
 	}
-	return nil
+	if elements == nil {
+		elements = openingElements(c, resp.body)
+	}
+	return elements
 }
 
 func (g *Gateway) observeIAM(c *call, body []byte) map[string]any {

@@ -35,7 +35,7 @@ func classify(r *http.Request, body []byte, service, account, region string) ope
 	switch {
 	case service == "s3":
 		op.Family = familyS3
-		classifyS3(&op, r)
+		classifyS3(&op, r, body)
 	case service == "ec2":
 		op.Family = familyEC2
 		classifyQuery(&op, r, body)
@@ -115,7 +115,7 @@ func lowerFirst(s string) string {
 }
 
 // classifyS3 names path-style S3 calls: /bucket/key?subresource.
-func classifyS3(op *operation, r *http.Request) {
+func classifyS3(op *operation, r *http.Request, body []byte) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	bucket, key, _ := strings.Cut(path, "/")
 	q := r.URL.Query()
@@ -137,6 +137,7 @@ func classifyS3(op *operation, r *http.Request) {
 		params[s] = q.Get(s)
 	}
 	op.Params = params
+	s3BodyParams(params, r, body, sub)
 	verb := map[string]string{http.MethodGet: "Get", http.MethodPut: "Put", http.MethodDelete: "Delete",
 		http.MethodHead: "Head", http.MethodPost: "Post"}[r.Method]
 	switch {
@@ -221,6 +222,19 @@ func classifyLambda(op *operation, r *http.Request, body []byte) {
 		base = "UpdateFunctionCode"
 	case len(rest) == 3 && rest[2] == "policy":
 		base = map[string]string{http.MethodGet: "GetPolicy", http.MethodPost: "AddPermission"}[r.Method]
+	case len(rest) == 4 && rest[2] == "policy" && r.Method == http.MethodDelete:
+		base = "RemovePermission"
+		op.Params["statementId"], _ = url.PathUnescape(rest[3])
+	case len(rest) == 3 && rest[2] == "url":
+		base = map[string]string{http.MethodGet: "GetFunctionUrlConfig", http.MethodPost: "CreateFunctionUrlConfig",
+			http.MethodPut: "UpdateFunctionUrlConfig", http.MethodDelete: "DeleteFunctionUrlConfig"}[r.Method]
+	}
+	// CloudTrail names the newer revisions of these 2015-03-31 calls with v2.
+	switch base {
+	case "AddPermission", "RemovePermission", "GetPolicy", "UpdateFunctionCode", "UpdateFunctionConfiguration":
+		if version == "20150331" {
+			version += "v2"
+		}
 	}
 	if base == "" {
 		base = upperFirst(strings.ToLower(r.Method)) + upperFirst(rest[len(rest)-1])

@@ -13,7 +13,7 @@ const sensitiveDataRemoved = "<sensitiveDataRemoved>"
 // booleans as JSON values) and drops what CloudTrail does not record: passwords, user
 // data, function code and environment variables. Other calls keep the flat form.
 func shapeParams(op *operation) {
-	if op.Params == nil {
+	if op.Params == nil || shapeOpenings(op) {
 		return
 	}
 	switch op.Service + ":" + op.Name {
