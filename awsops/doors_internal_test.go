@@ -3,8 +3,11 @@ package awsops
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyleak/keyleak/awsops/trail"
 )
@@ -126,5 +129,63 @@ func TestDoorsThroughAnchorsAndProviders(t *testing.T) {
 	doc, _ := json.Marshal(tr.sessions())
 	if !json.Valid(doc) {
 		t.Error("sessions do not encode")
+	}
+}
+
+// TestBaselineIsTheKeysUsualUse: a CI job that has deployed a function
+// with the key every day for a week is the key's baseline: its deploys,
+// before the attack and after, are not flagged and its source is not the
+// attacker's. The attacker's new source is, with everything it changed;
+// and a call the CI source never made before is still flagged, as not
+// the attacker's.
+func TestBaselineIsTheKeysUsualUse(t *testing.T) {
+	const key = "AKIAEXAMPLECIKEY0001"
+	day0, _ := time.Parse(time.RFC3339, "2026-11-20T09:00:00Z")
+	ev := func(at time.Time, ip, source, name string, readOnly bool) trail.Record {
+		return record(t, fmt.Sprintf(`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ci","accountId":"111122223333",
+			"accessKeyId":%q,"userName":"ci"},"eventTime":%q,"eventSource":%q,"eventName":%q,"awsRegion":"us-east-1","sourceIPAddress":%q,
+			"userAgent":"ua","requestParameters":{"functionName":"api","userName":"x"},"eventID":%q,"readOnly":%v,"eventType":"AwsApiCall",
+			"managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`,
+			key, at.Format(time.RFC3339), source, name, ip, fmt.Sprintf("%s-%s-%d", ip, name, at.Unix()), readOnly))
+	}
+	var recs []trail.Record
+	for d := -7; d <= 0; d++ {
+		at := day0.AddDate(0, 0, d)
+		recs = append(recs, ev(at, "192.0.2.10", "lambda.amazonaws.com", "UpdateFunctionCode20150331v2", false),
+			ev(at.Add(time.Minute), "192.0.2.10", "sts.amazonaws.com", "GetCallerIdentity", true))
+	}
+	attack := day0.Add(-2 * time.Hour)
+	recs = append(recs,
+		ev(attack, "198.51.100.23", "sts.amazonaws.com", "GetCallerIdentity", true),
+		ev(attack.Add(time.Minute), "198.51.100.23", "iam.amazonaws.com", "CreateUser", false),
+		ev(attack.Add(2*time.Minute), "198.51.100.23", "ec2.amazonaws.com", "CreateTags", false),
+		ev(day0.Add(time.Hour), "192.0.2.10", "iam.amazonaws.com", "CreateAccessKey", false))
+	tr := newTracker(Session{AccessKeyID: key, Account: "111122223333"})
+	for i := range recs {
+		tr.add(t.Context(), key, &recs[i])
+	}
+	tr.mu.Lock()
+	flagged, sources, _ := tr.finishSources()
+	tr.mu.Unlock()
+	var got []string
+	for _, f := range flagged {
+		got = append(got, fmt.Sprintf("%s %s new=%v", f.SourceIP, normalName(f.EventName), f.NewSource))
+	}
+	want := []string{"198.51.100.23 GetCallerIdentity new=true", "198.51.100.23 CreateUser new=true", "198.51.100.23 CreateTags new=true",
+		"192.0.2.10 CreateAccessKey new=false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("flagged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, s := range sources {
+		switch s.Network {
+		case "192.0.2.0/24":
+			if !s.Baseline || s.Attacker {
+				t.Errorf("the CI source is not the baseline: %+v", s)
+			}
+		case "198.51.100.0/24":
+			if !s.Attacker || !s.FirstSeen.Equal(attack) {
+				t.Errorf("the attacker's source = %+v, want attacker, first seen %s", s, attack)
+			}
+		}
 	}
 }

@@ -78,6 +78,7 @@ func TestInvestigateScenarios(t *testing.T) {
 			}
 			checkTree(t, gt, inv)
 			checkActivity(t, gt, inv)
+			checkBaseline(t, gt, inv)
 			checkResources(t, gt, inv)
 			checkDataEvents(t, gt, inv)
 			checkCost(t, gt, inv)
@@ -162,7 +163,8 @@ func checkActivity(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigat
 	var events, errs int
 	var first, last time.Time
 	ips := map[string]bool{}
-	for _, a := range gt.Actions {
+	// The key's own CI is in its activity too, as its baseline.
+	for _, a := range slices.Concat(gt.Actions, gt.Legit.KeyActions) {
 		if _, ok := keys[a.AccessKeyID]; !ok {
 			continue
 		}
@@ -191,7 +193,7 @@ func checkActivity(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigat
 	}
 	for _, c := range a.SourceIPs {
 		if !ips[c.Name] {
-			t.Errorf("source IP %s is not the attacker's", c.Name)
+			t.Errorf("source IP %s is neither the attacker's nor the key's CI", c.Name)
 		}
 		delete(ips, c.Name)
 	}
@@ -222,6 +224,40 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// checkBaseline: the key's own CI is its baseline, and nothing it did is
+// flagged; the attacker's sources are the attacker's, and every change
+// they made is flagged as from a new source.
+func checkBaseline(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {
+	t.Helper()
+	sourceOf := func(ip string) (awsops.Source, bool) {
+		i := slices.IndexFunc(inv.Sources, func(s awsops.Source) bool { return slices.Contains(s.IPs, ip) })
+		if i < 0 {
+			return awsops.Source{}, false
+		}
+		return inv.Sources[i], true
+	}
+	for _, a := range gt.Legit.KeyActions {
+		if s, ok := sourceOf(a.SourceIP); !ok || !s.Baseline || s.Attacker {
+			t.Errorf("the key's CI at %s is not in the baseline: %+v (found %v)", a.SourceIP, s, ok)
+		}
+		for _, f := range inv.Flagged {
+			if f.EventName == a.EventName && f.Time.Equal(a.Time) && f.SourceIP == a.SourceIP {
+				t.Errorf("the key's CI call %s at %s is flagged: %+v", a.EventName, a.Time, f)
+			}
+		}
+	}
+	for _, ip := range gt.SourceIPs {
+		if s, ok := sourceOf(ip); !ok || !s.Attacker {
+			t.Errorf("the attacker's address %s is not an attacker source: %+v (found %v)", ip, s, ok)
+		}
+	}
+	for _, f := range inv.Flagged {
+		if f.NewSource != slices.Contains(gt.SourceIPs, f.SourceIP) {
+			t.Errorf("flagged %s from %s: new source %v, want %v", f.EventName, f.SourceIP, f.NewSource, !f.NewSource)
+		}
+	}
 }
 
 func checkResources(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation) {

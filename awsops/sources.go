@@ -152,12 +152,26 @@ func (tr *tracker) noteSource(rec *trail.Record, readOnly bool) string {
 
 // attackStart is when the attack began: the earliest first appearance of
 // a source that, within attackRecent of appearing, did something a
-// technique other than recon names. Zero when no source did.
+// technique other than recon names. The key's first source, the one in
+// use from the start of the window, cannot mark it while others exist: a
+// key is set up by its owner. Zero when no source did.
 func attackStart(sources map[string]*sourceStat, cands []candidate) time.Time {
+	first := ""
+	for n, st := range sources {
+		if strings.HasPrefix(n, "aws:") {
+			continue
+		}
+		if first == "" || st.s.FirstSeen.Before(sources[first].s.FirstSeen) {
+			first = n
+		}
+	}
+	if len(sources) < 2 {
+		first = ""
+	}
 	var start time.Time
 	for _, c := range cands {
 		st, ok := sources[c.network]
-		if !c.suspicious || !ok || strings.HasPrefix(c.network, "aws:") {
+		if !c.suspicious || !ok || strings.HasPrefix(c.network, "aws:") || c.network == first {
 			continue
 		}
 		first := st.s.FirstSeen
@@ -173,8 +187,9 @@ func attackStart(sources map[string]*sourceStat, cands []candidate) time.Time {
 
 // finishSources splits the sources into baseline and attacker around the
 // attack's start, and makes the flagged list: every technique's event
-// (those that matter only from a new source, only then) and every change
-// from a new source. Called with the tracker's lock, once the events are
+// (those that matter only from a new source, only then; from the
+// baseline, only those after the attack began that the baseline did not
+// do before it) and every change from a new source. Called with the tracker's lock, once the events are
 // all in.
 func (tr *tracker) finishSources() (flagged []FlaggedEvent, sources []Source, dropped int) {
 	start := attackStart(tr.sources, tr.candidates)
@@ -202,8 +217,23 @@ func (tr *tracker) finishSources() (flagged []FlaggedEvent, sources []Source, dr
 			st.s.Flagged++
 		}
 	}
+	// What the key's baseline did before the attack began is its usual
+	// use: not flagged, and the same calls from the baseline later are
+	// routine (a CI job that deploys a function every day).
+	routine := map[string]bool{}
+	if !start.IsZero() {
+		for _, c := range tr.candidates {
+			if c.f.Time.Before(start) && !isNew(c.network) {
+				routine[c.f.EventSource+":"+normalName(c.f.EventName)] = true
+			}
+		}
+	}
 	for _, c := range tr.candidates {
-		if !c.newSourceOnly || isNew(c.network) {
+		baseline := !start.IsZero() && !isNew(c.network)
+		switch {
+		case c.newSourceOnly && !isNew(c.network):
+		case baseline && (c.f.Time.Before(start) || routine[c.f.EventSource+":"+normalName(c.f.EventName)]):
+		default:
 			keep(c)
 		}
 	}

@@ -89,6 +89,17 @@ func (b *builder) accessKey(ctx context.Context, user string) (world.Credentials
 	return world.Credentials{AccessKeyID: *out.AccessKey.AccessKeyId, SecretAccessKey: *out.AccessKey.SecretAccessKey}, nil
 }
 
+// function creates a Lambda function with a role of its own.
+func (b *builder) function(ctx context.Context, region, name string) error {
+	role, err := b.role(ctx, name+"-role", document(stmt{Effect: "Allow", Principal: map[string]any{"Service": "lambda.amazonaws.com"}, Action: "sts:AssumeRole"}),
+		time.Hour, nil)
+	if err != nil {
+		return err
+	}
+	b.act.wait(time.Second)
+	return createFunction(ctx, b.act, region, credential{Credentials: b.run.World.Admin(b.account), Label: "admin", Account: b.account}, name, role)
+}
+
 // group creates an IAM group with inline and managed policies.
 func (b *builder) group(ctx context.Context, name string, inline policies, managed ...string) error {
 	if _, err := b.iam().CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(name)}); err != nil {

@@ -113,6 +113,14 @@ func checkConsistent(tb testing.TB, w *world.World, gt GroundTruth) {
 			tb.Errorf("legitimate session %s is also an attacker key", k)
 		}
 	}
+	if len(gt.Legit.KeyActions) == 0 {
+		tb.Errorf("the leaked key has no legitimate use: its CI made no call")
+	}
+	for _, a := range gt.Legit.KeyActions {
+		if a.AccessKeyID != gt.LeakedKeyID || a.ErrorCode != "" || slices.Contains(gt.SourceIPs, a.SourceIP) {
+			tb.Errorf("CI call %+v: want a successful call of the leaked key from the CI's own address", a)
+		}
+	}
 	for _, ip := range gt.Legit.SourceIPs {
 		if slices.Contains(gt.SourceIPs, ip) {
 			tb.Errorf("source IP %s is both legitimate and the attacker's", ip)
@@ -125,10 +133,7 @@ func checkConsistent(tb testing.TB, w *world.World, gt GroundTruth) {
 	// The gateway saw exactly these calls with attacker keys, and minted exactly these keys.
 	var records []world.Record
 	minted := map[string]string{} // key → parent, from the STS and IAM events
-	for _, r := range w.Gateway.Events() {
-		if !keys[r.UserIdentity.AccessKeyID] {
-			continue
-		}
+	for _, r := range attackers(w.Gateway.Events(), gt) {
 		records = append(records, r)
 		if c, ok := r.ResponseElements["credentials"].(map[string]any); ok {
 			minted[fmt.Sprint(c["accessKeyId"])] = r.UserIdentity.AccessKeyID

@@ -50,7 +50,8 @@ func CostAttack() Scenario {
 }
 
 type costAttack struct {
-	app world.Credentials
+	app    world.Credentials
+	orders []string // the orders API's instances
 }
 
 func (s *costAttack) setup(ctx context.Context, r *Run) error {
@@ -77,7 +78,7 @@ func (s *costAttack) setup(ctx context.Context, r *Run) error {
 	}
 	t.LegitPrincipals = []string{appARN}
 	t.LegitKeys = []world.Credentials{s.app}
-	if _, err := b.instances(ctx, "us-east-1", "orders-api", "m5.large", 3); err != nil {
+	if s.orders, err = b.instances(ctx, "us-east-1", "orders-api", "m5.large", 3); err != nil {
 		return err
 	}
 	return b.bucket(ctx, "us-east-1", "orders-bucket", content{key: "orders/latest.json", body: []byte(`{"orders":[]}`)})
@@ -85,6 +86,9 @@ func (s *costAttack) setup(ctx context.Context, r *Run) error {
 
 // legit: the orders API reads its latest orders every 20 minutes from 10.2.0.15.
 func (s *costAttack) legit(ctx context.Context, r *Run, from, to time.Time) error {
+	if err := runCI(ctx, r, "34.201.7.12", to, ciTerraform(func() []string { return s.orders })); err != nil {
+		return err
+	}
 	a := newActor(r.World, r.legit, "10.2.0.15", appUA, from)
 	key := credential{Credentials: s.app, Label: "orders-api", Account: r.Target.Account}
 	for at := from; at.Before(to); at = at.Add(20 * time.Minute) {

@@ -45,8 +45,7 @@ func TestRoleChain(t *testing.T) {
 	if !read[chainExports+"/2026-11/customers.csv"] {
 		t.Errorf("cross-account reads = %v, want the partner's customers.csv", read)
 	}
-	keys := attackerKeys(gt)
-	compareEvents(t, "trail files of the second account", only(trailRecords(t, w, world.SecondAccount), keys),
+	compareEvents(t, "trail files of the second account", attackers(trailRecords(t, w, world.SecondAccount), gt),
 		actionsIn(gt.Actions, world.SecondAccount))
 }
 

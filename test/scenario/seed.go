@@ -125,6 +125,9 @@ func (s *seed) setup(ctx context.Context, r *Run) error {
 	if err := b.bucket(ctx, "us-east-1", "app-assets-bucket", content{key: "index.html", body: []byte("<html></html>")}); err != nil {
 		return err
 	}
+	if err := b.function(ctx, "us-east-1", seedFunction); err != nil {
+		return err
+	}
 	if s.nodes, err = b.instances(ctx, "us-east-1", "eks-node", "m5.xlarge", int32(r.Nodes())); err != nil {
 		return err
 	}
@@ -145,13 +148,22 @@ func baseAccount(ctx context.Context, b *builder) error {
 	return b.responder(ctx)
 }
 
+// The key's CI deploys the web API from its runner.
+const (
+	seedFunction = "web-api"
+	seedCIIP     = "20.55.14.201"
+)
+
 // nodePeriod is how often a node refreshes its eks-node-role session.
 const nodePeriod = 15 * time.Minute
 
 // legit runs every node's schedule: each node assumes eks-node-role every 15 minutes from
 // its own offset, then describes its instance and pulls an image layer with the session.
 func (s *seed) legit(ctx context.Context, r *Run, from, to time.Time) error {
-	jobs := make([]func(context.Context) error, 0, len(s.nodes))
+	jobs := make([]func(context.Context) error, 0, len(s.nodes)+1)
+	jobs = append(jobs, func(ctx context.Context) error {
+		return runCI(ctx, r, seedCIIP, to, ciDeploy("app-assets-bucket", seedFunction))
+	})
 	for i, id := range s.nodes {
 		offset := time.Duration(i) * nodePeriod / time.Duration(len(s.nodes))
 		ip := fmt.Sprintf("10.0.%d.%d", 1+i/200, 10+i%200)

@@ -114,3 +114,19 @@ func only(records []world.Record, keys map[string]bool) []world.Record {
 	}
 	return out
 }
+
+// attackers keeps the records of gt's attacker: those of its keys, but
+// for the calls the key's own CI made with the leaked key.
+func attackers(records []world.Record, gt GroundTruth) []world.Record {
+	legit := map[string]bool{}
+	for _, a := range gt.Legit.KeyActions {
+		legit[actionKey(a)] = true
+	}
+	var out []world.Record
+	for _, r := range only(records, attackerKeys(gt)) {
+		if !legit[recordKey(r)] {
+			out = append(out, r)
+		}
+	}
+	return out
+}

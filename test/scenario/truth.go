@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/keyleak/keyleak/test/world"
 )
 
 // GroundTruth is what an investigation of the leaked key must find, derived from the calls
@@ -102,6 +103,9 @@ type Legit struct {
 	UserAgents    []string // sorted
 	Calls         int
 	Failures      int
+	// KeyActions are the calls the key's own legitimate user (its CI)
+	// made with the leaked key: its baseline, never the attacker's.
+	KeyActions []Action
 }
 
 // CostSpike is the Cost Explorer data seeded for the scenario: a daily baseline and the
@@ -170,6 +174,9 @@ func (r *Run) legitTruth() Legit {
 	sessions, ips, uas := set{}, set{}, set{}
 	for _, c := range r.legit.all() {
 		l.Calls++
+		if c.AccessKeyID == r.Target.Leaked.AccessKeyID {
+			l.KeyActions = append(l.KeyActions, c.action())
+		}
 		if c.ErrorCode != "" {
 			l.Failures++
 			continue
@@ -189,8 +196,8 @@ func (r *Run) legitTruth() Legit {
 // action is the call as a CloudTrail event.
 func (c call) action() Action {
 	name := c.Operation
-	if c.Service == "lambda" && name != "Invoke" {
-		name += "20150331" // CloudTrail names Lambda's management events by API version
+	if c.Service == "lambda" {
+		name = world.LambdaEventName(name) // CloudTrail names Lambda's management events by API version
 	}
 	region := c.Region
 	if c.Service == "iam" {

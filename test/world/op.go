@@ -229,18 +229,35 @@ func classifyLambda(op *operation, r *http.Request, body []byte) {
 		base = map[string]string{http.MethodGet: "GetFunctionUrlConfig", http.MethodPost: "CreateFunctionUrlConfig",
 			http.MethodPut: "UpdateFunctionUrlConfig", http.MethodDelete: "DeleteFunctionUrlConfig"}[r.Method]
 	}
-	// CloudTrail names the newer revisions of these 2015-03-31 calls with v2.
+	if base == "" {
+		base = upperFirst(strings.ToLower(r.Method)) + upperFirst(rest[len(rest)-1])
+	}
+	op.Name = lambdaEventName(base, version)
+	op.Action = "lambda:" + base
+}
+
+// lambdaEventName is CloudTrail's name for a Lambda call of an API
+// version (20150331…): the version appended, and v2 for the newer
+// revisions of some 2015-03-31 calls.
+func lambdaEventName(base, version string) string {
 	switch base {
 	case "AddPermission", "RemovePermission", "GetPolicy", "UpdateFunctionCode", "UpdateFunctionConfiguration":
 		if version == "20150331" {
 			version += "v2"
 		}
 	}
-	if base == "" {
-		base = upperFirst(strings.ToLower(r.Method)) + upperFirst(rest[len(rest)-1])
+	return base + version
+}
+
+// LambdaEventName is CloudTrail's name for the Lambda SDK operation op.
+func LambdaEventName(op string) string {
+	switch {
+	case op == "Invoke":
+		return op
+	case strings.HasSuffix(op, "FunctionUrlConfig"):
+		return lambdaEventName(op, "20211031")
 	}
-	op.Name = base + version
-	op.Action = "lambda:" + base
+	return lambdaEventName(op, "20150331")
 }
 
 func upperFirst(s string) string {
