@@ -3,6 +3,8 @@ package awsops
 import (
 	"slices"
 	"strings"
+
+	"github.com/keyleak/keyleak/awsops/trail"
 )
 
 // Technique is one entry of keyleak's catalogue of attack techniques:
@@ -213,3 +215,14 @@ func techniquesOf(e *event) []*Technique {
 // Catalogue returns the techniques keyleak recognises, for documentation
 // and for the report's references.
 func Catalogue() []Technique { return slices.Clone(catalogue) }
+
+// TechniquesOf returns the catalogue's techniques a CloudTrail record
+// shows, the one it is filed under first; own names the organisation's
+// accounts (beside the record's own).
+func TechniquesOf(rec *trail.Record, own ...string) []Technique {
+	var out []Technique
+	for _, t := range techniquesOf(newEvent(rec, func(a string) bool { return slices.Contains(own, a) })) {
+		out = append(out, *t)
+	}
+	return out
+}

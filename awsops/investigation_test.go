@@ -111,9 +111,12 @@ func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation)
 	got := map[string]awsops.Session{}
 	for _, s := range inv.Sessions {
 		if s.AccessKeyID == "" {
-			// A user's branch: a user the attacker created.
-			if s.Via != awsops.ViaCreatedUser || !slices.ContainsFunc(gt.Resources, func(r scenario.Resource) bool { return r.Type == "AWS::IAM::User" && r.ID == s.UserName }) {
-				t.Errorf("credential tree has the branch of user %q (%s), which the attacker did not create", s.UserName, s.Via)
+			// A user's branch: a user the attacker created, or whose
+			// console password it set.
+			created := slices.ContainsFunc(gt.Resources, func(r scenario.Resource) bool { return r.Type == "AWS::IAM::User" && r.ID == s.UserName })
+			password := slices.ContainsFunc(gt.Resources, func(r scenario.Resource) bool { return r.Type == "AWS::IAM::LoginProfile" && r.Parent == s.UserName })
+			if !(s.Via == awsops.ViaCreatedUser && created) && !(s.Via == awsops.ViaLoginProfile && password) {
+				t.Errorf("credential tree has the branch of user %q (%s), which the attacker neither created nor set the password of", s.UserName, s.Via)
 			}
 			continue
 		}

@@ -26,7 +26,7 @@ type Scenario struct {
 }
 
 // All returns every scenario, in a stable order.
-func All() []Scenario { return []Scenario{Seed(), RoleChain(), CostAttack()} }
+func All() []Scenario { return []Scenario{Seed(), RoleChain(), CostAttack(), Techniques()} }
 
 // ErrUnknown reports a scenario name that All does not have.
 var ErrUnknown = errors.New("unknown scenario")

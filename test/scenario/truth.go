@@ -196,8 +196,11 @@ func (r *Run) legitTruth() Legit {
 // action is the call as a CloudTrail event.
 func (c call) action() Action {
 	name := c.Operation
-	if c.Service == "lambda" {
+	switch c.Service {
+	case "lambda":
 		name = world.LambdaEventName(name) // CloudTrail names Lambda's management events by API version
+	case "s3":
+		name = world.S3EventName(name) // and some S3 calls by their older names
 	}
 	region := c.Region
 	if c.Service == "iam" {
@@ -206,7 +209,7 @@ func (c call) action() Action {
 	return Action{
 		Time: c.Time, EventName: name, EventSource: c.Service + ".amazonaws.com", Region: region, Account: c.Account,
 		AccessKeyID: c.AccessKeyID, Credential: c.Credential, SourceIP: c.SourceIP, UserAgent: c.UserAgent,
-		ErrorCode: c.ErrorCode, Data: c.Service == "s3" && strings.HasSuffix(c.Operation, "Object") || c.Operation == "Invoke",
+		ErrorCode: c.ErrorCode, Data: c.Service == "s3" && (strings.HasSuffix(c.Operation, "Object") || c.Operation == "DeleteObjects") || c.Operation == "Invoke",
 	}
 }
 
@@ -220,6 +223,8 @@ func s3Object(in any) (bucket, key string) {
 		return deref(v.Bucket), deref(v.Key)
 	case *s3.DeleteObjectInput:
 		return deref(v.Bucket), deref(v.Key)
+	case *s3.DeleteObjectsInput: // CloudTrail names the bucket, not the keys
+		return deref(v.Bucket), ""
 	}
 	return "", ""
 }
@@ -275,6 +280,9 @@ func (c call) created() []Resource {
 		return one("AWS::IAM::AccessKey", deref(out.AccessKey.AccessKeyId), deref(out.AccessKey.UserName), "")
 	case *iam.CreateLoginProfileOutput:
 		return one("AWS::IAM::LoginProfile", deref(out.LoginProfile.UserName), deref(out.LoginProfile.UserName), "")
+	case *iam.UpdateLoginProfileOutput: // a password the attacker knows
+		in := c.Input.(*iam.UpdateLoginProfileInput)
+		return one("AWS::IAM::LoginProfile", deref(in.UserName), deref(in.UserName), "")
 	case *iam.AttachUserPolicyOutput:
 		in := c.Input.(*iam.AttachUserPolicyInput)
 		return one("AWS::IAM::UserPolicyAttachment", deref(in.PolicyArn), deref(in.UserName), "")

@@ -376,7 +376,13 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 			return
 		}
 	}
-	resp, err := g.forward(r, c, body)
+	var resp motoResponse
+	var err error
+	for _, b := range motoBodies(c, body) {
+		if resp, err = g.forward(r, c, b); err != nil || resp.status/100 != 2 {
+			break
+		}
+	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return

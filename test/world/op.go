@@ -163,7 +163,7 @@ func classifyS3(op *operation, r *http.Request, body []byte) {
 	case key == "":
 		op.Name = verb + "Bucket" + upperFirst(sub)
 		if sub == "delete" && r.Method == http.MethodPost {
-			op.Name = "DeleteObjects"
+			op.Name, op.Data = "DeleteObjects", true // object-level: a data event
 		}
 		op.Action = "s3:" + op.Name
 		op.Resources = []resource{{ARN: "arn:aws:s3:::" + bucket, Type: "AWS::S3::Bucket", Name: bucket}}
@@ -247,6 +247,15 @@ func lambdaEventName(base, version string) string {
 		}
 	}
 	return base + version
+}
+
+// S3EventName is CloudTrail's name for the S3 SDK operation op: the
+// lifecycle calls keep their older names.
+func S3EventName(op string) string {
+	if name, ok := strings.CutSuffix(op, "BucketLifecycleConfiguration"); ok {
+		return name + "BucketLifecycle"
+	}
+	return op
 }
 
 // LambdaEventName is CloudTrail's name for the Lambda SDK operation op.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -304,4 +305,46 @@ func openingElements(c *call, body []byte) map[string]any {
 		}
 	}
 	return nil
+}
+
+// motoBodies rewrites a request moto reads only in an older form: it
+// shares snapshots only through OperationType and UserId.N / UserGroup.N,
+// where the SDKs send CreateVolumePermission.Add.N.UserId (both are
+// AWS's). It returns one body per operation to forward, in order.
+func motoBodies(c *call, body []byte) [][]byte {
+	if c.op.Service != "ec2" || c.op.Name != "ModifySnapshotAttribute" || !bytes.Contains(body, []byte("CreateVolumePermission.")) {
+		return [][]byte{body}
+	}
+	q, err := url.ParseQuery(string(body))
+	if err != nil {
+		return [][]byte{body}
+	}
+	var out [][]byte
+	for _, verb := range []string{"Add", "Remove"} {
+		prefix := "CreateVolumePermission." + verb + "."
+		v := url.Values{"Action": {q.Get("Action")}, "Version": {q.Get("Version")}, "SnapshotId": {q.Get("SnapshotId")},
+			"Attribute": {"createVolumePermission"}, "OperationType": {strings.ToLower(verb)}}
+		users, groups := 0, 0
+		for k, vals := range q {
+			rest, ok := strings.CutPrefix(k, prefix)
+			if !ok || len(vals) == 0 {
+				continue
+			}
+			switch {
+			case strings.HasSuffix(rest, ".UserId"):
+				users++
+				v.Set("UserId."+strconv.Itoa(users), vals[0])
+			case strings.HasSuffix(rest, ".Group"):
+				groups++
+				v.Set("UserGroup."+strconv.Itoa(groups), vals[0])
+			}
+		}
+		if users+groups > 0 {
+			out = append(out, []byte(v.Encode()))
+		}
+	}
+	if len(out) == 0 {
+		return [][]byte{body}
+	}
+	return out
 }

