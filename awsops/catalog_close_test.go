@@ -28,7 +28,7 @@ func closeAll(t *testing.T, cfg aws.Config, open map[string]awsops.Resource) {
 		t.Fatal(err)
 	}
 	if _, err := e.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(open["AWS::EC2::SnapshotShare"].ID),
-		Attribute: ec2types.SnapshotAttributeNameCreateVolumePermission,
+		Attribute:              ec2types.SnapshotAttributeNameCreateVolumePermission,
 		CreateVolumePermission: &ec2types.CreateVolumePermissionModifications{Remove: []ec2types.CreateVolumePermission{{UserId: aws.String(scenario.TechOutsider)}}}}); err != nil {
 		t.Fatal(err)
 	}
