@@ -36,6 +36,7 @@ func RoleChain() Scenario {
 		Description: "data-pipeline-user's key leaks; the attacker assumes ops-automation-role, chains into " +
 			"partner-audit-role in the second account and reads its buckets, and calls GetFederationToken",
 		Setup: s.setup, Legit: s.legit, Attack: s.attack,
+		KeyCI: ciReport(chainReports), CIAddress: "52.23.18.90",
 	}
 }
 
@@ -91,9 +92,6 @@ func (s *roleChain) setup(ctx context.Context, r *Run) error {
 
 // legit: the reporting service reads its latest report every 30 minutes from 10.1.4.20.
 func (s *roleChain) legit(ctx context.Context, r *Run, from, to time.Time) error {
-	if err := runCI(ctx, r, "52.23.18.90", to, ciReport(chainReports)); err != nil {
-		return err
-	}
 	a := newActor(r.World, r.legit, "10.1.4.20", reportingUA, from)
 	key := credential{Credentials: s.reporter, Label: "reporting-service", Account: r.Target.Account}
 	for at := from; at.Before(to); at = at.Add(30 * time.Minute) {

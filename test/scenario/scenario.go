@@ -19,8 +19,15 @@ type Scenario struct {
 	Description string
 	// Setup builds the account as its admin and fills r.Target.
 	Setup func(ctx context.Context, r *Run) error
-	// Legit runs the legitimate workload for event times in [from, to).
+	// Legit runs the legitimate workload of other principals for event
+	// times in [from, to): it must keep working once the key is contained.
 	Legit func(ctx context.Context, r *Run, from, to time.Time) error
+	// KeyCI is the leaked key's own legitimate use, its CI job, run from
+	// a week before the attack until detection: the key's baseline. It
+	// stops working when the key is deactivated.
+	KeyCI ciRound
+	// CIAddress is where the key's CI runs from.
+	CIAddress string
 	// Attack runs the attacker with r.Target.Leaked, backfilled before r.Now.
 	Attack func(ctx context.Context, r *Run) error
 }
@@ -101,6 +108,11 @@ func Play(ctx context.Context, w *world.World, s Scenario, opts Options) (*Run, 
 	}
 	if err := s.Legit(ctx, r, r.Start.Add(-r.opts.LegitLead), r.Now); err != nil {
 		return r, fmt.Errorf("scenario %s: legitimate workload: %w", s.Name, err)
+	}
+	if s.KeyCI != nil {
+		if err := runCI(ctx, r, s.CIAddress, r.Now, s.KeyCI); err != nil {
+			return r, fmt.Errorf("scenario %s: the key's CI: %w", s.Name, err)
+		}
 	}
 	if err := s.Attack(ctx, r); err != nil {
 		return r, fmt.Errorf("scenario %s: attack: %w", s.Name, err)

@@ -66,10 +66,12 @@ func Techniques() Scenario {
 			"shares and resource policies opened to its own account, identity providers, a stolen console password, " +
 			"snapshots, a shortened trail bucket lifecycle and destroyed data",
 		Setup: s.setup, Legit: s.legit, Attack: s.attack,
+		KeyCI: ciReport(techReports), CIAddress: "52.86.40.7",
 	}
 }
 
 type techniques struct {
+	analyst world.Credentials
 	instance, image, oldImage, volume, snapshot, group, kmsKey, partnerRole string
 }
 
@@ -167,13 +169,25 @@ func (s *techniques) setup(ctx context.Context, r *Run) error {
 		"arn:aws:iam::aws:policy/ReadOnlyAccess"); err != nil {
 		return err
 	}
+	if s.analyst, err = b.accessKey(ctx, techAnalyst); err != nil {
+		return err
+	}
 	t.LegitPrincipals = []string{analystARN}
+	t.LegitKeys = []world.Credentials{s.analyst}
 	return nil
 }
 
-// legit: the key's CI writes the day's report.
-func (s *techniques) legit(ctx context.Context, r *Run, _, to time.Time) error {
-	return runCI(ctx, r, "52.86.40.7", to, ciReport(techReports))
+// legit: the analyst reads the reports now and then.
+func (s *techniques) legit(ctx context.Context, r *Run, from, to time.Time) error {
+	a := newActor(r.World, r.legit, "10.4.2.31", reportingUA, from)
+	key := credential{Credentials: s.analyst, Label: techAnalyst, Account: r.Target.Account}
+	for at := from; at.Before(to); at = at.Add(45 * time.Minute) {
+		a.at(at)
+		if _, err := a.getObject(ctx, "us-east-1", key, techReports, "daily/latest.csv"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *techniques) attack(ctx context.Context, r *Run) error {
