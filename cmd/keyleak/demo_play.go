@@ -63,7 +63,9 @@ func (d *demo) play(ctx context.Context, dir string) error {
 		}
 	}
 
-	now := time.Now()
+	// A second on: the revocation cutoff is rounded up to the next whole
+	// second, and the workload's new sessions come after it.
+	now := time.Now().Add(time.Second)
 	d.say("The attacker tries again with everything it holds:")
 	probe := d.run.Probe(ctx, now)
 	keys := make([]string, 0, len(probe))
