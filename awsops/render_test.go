@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -107,4 +110,47 @@ func TestSummaryAndFollowUps(t *testing.T) {
 			t.Errorf("sections %v lack %q", titles, want)
 		}
 	}
+}
+
+// TestEveryFieldIsDocumented: every field name of the document, at any
+// depth, appears in docs/investigation-json.md.
+func TestEveryFieldIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "investigation-json.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, checked := map[reflect.Type]bool{}, 0
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] || typ.PkgPath() == "time" {
+			return
+		}
+		seen[typ] = true
+		for f := range typ.Fields() {
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" {
+				walk(f.Type, path)
+				continue
+			}
+			if name == "-" {
+				continue
+			}
+			checked++
+			if name != "" && !bytes.Contains(doc, []byte("`"+name+"`")) {
+				t.Errorf("%s.%s (%q) is not in docs/investigation-json.md", path, f.Name, name)
+			}
+			walk(f.Type, path+"."+f.Name)
+		}
+	}
+	walk(reflect.TypeFor[awsops.Investigation](), "Investigation")
+	if checked < 150 {
+		t.Errorf("only %d fields checked: the walk misses the document's structure", checked)
+	}
+	t.Logf("%d fields checked", checked)
 }
