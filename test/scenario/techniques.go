@@ -71,7 +71,7 @@ func Techniques() Scenario {
 }
 
 type techniques struct {
-	analyst world.Credentials
+	analyst                                                                 world.Credentials
 	instance, image, oldImage, volume, snapshot, group, kmsKey, partnerRole string
 }
 
