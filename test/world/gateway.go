@@ -1,6 +1,7 @@
 package world
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -235,6 +236,9 @@ type call struct {
 	region    string // the recorded awsRegion
 	cred      credential
 	known     bool // cred was found
+	// owner is the account whose resource the call acts on, when another
+	// account's resource policy or share admitted it (crossaccount.go).
+	owner string
 }
 
 func newID() string {
@@ -302,6 +306,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e := errorFor(c.op.Family, failAccessDenied)
 		e.Message = msg
 		g.fail(w, r, c, e)
+		return
+	}
+	owner, refused := g.crossAccount(r.Context(), c)
+	if refused != nil {
+		g.fail(w, r, c, *refused)
+		return
+	}
+	c.owner = owner
+	if c.op.Service == "lambda" && c.op.Name == "Invoke" {
+		g.serveInvoke(w, r, c)
 		return
 	}
 	if c.op.Service == "cloudtrail" && c.op.Name == "LookupEvents" {
@@ -438,7 +452,7 @@ func (g *Gateway) forward(r *http.Request, c *call, body []byte) (motoResponse, 
 		req.Header.Del(h)
 	}
 	req.ContentLength = int64(len(body))
-	req.Header.Set("X-Moto-Account-Id", c.account)
+	req.Header.Set("X-Moto-Account-Id", cmp.Or(c.owner, c.account))
 	if fwd := c.cred.ForwardKey; fwd != "" && fwd != c.cred.AccessKeyID {
 		auth := req.Header.Get("Authorization")
 		req.Header.Set("Authorization", strings.Replace(auth, "Credential="+c.cred.AccessKeyID+"/", "Credential="+fwd+"/", 1))

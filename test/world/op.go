@@ -234,6 +234,9 @@ func classifyLambda(op *operation, r *http.Request, body []byte) {
 	}
 	op.Name = lambdaEventName(base, version)
 	op.Action = "lambda:" + base
+	if base == "Invoke" {
+		op.Action = "lambda:InvokeFunction"
+	}
 }
 
 // lambdaEventName is CloudTrail's name for a Lambda call of an API

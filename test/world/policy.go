@@ -21,6 +21,26 @@ type statement struct {
 	Resource    stringList                       `json:"Resource"`
 	NotResource stringList                       `json:"NotResource"`
 	Condition   map[string]map[string]stringList `json:"Condition"`
+	// Principal is a resource policy's: "*", or {"AWS": …, "Service": …}.
+	Principal policyPrincipal `json:"Principal"`
+}
+
+// policyPrincipal holds the AWS principals a resource policy statement names:
+// "*" stands for anyone.
+type policyPrincipal struct{ AWS stringList }
+
+func (p *policyPrincipal) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		p.AWS = stringList{s}
+		return nil
+	}
+	var m map[string]stringList
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	p.AWS = m["AWS"]
+	return nil
 }
 
 // statementList accepts one statement or a list.
