@@ -60,6 +60,7 @@ type Gateway struct {
 	lookups    *rateLimiter
 	faults     *faults
 	regions    optIns
+	local      *local     // the calls moto does not offer (localservices.go)
 	trailMu    sync.Mutex // one flush at a time
 
 	server   *http.Server
@@ -142,6 +143,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 		keys: newKeyStore(), events: newEventStore(),
 		lookups: newRateLimiter(cfg.LookupRate, cfg.LookupBurst, cfg.Now),
 		faults:  newFaults(cfg.FaultSeed),
+		local:   newLocal(),
 	}
 	g.principals = newPrincipalCache(cfg.MotoURL, client, g.Admin)
 	for _, a := range cfg.Accounts {
@@ -198,6 +200,10 @@ func (g *Gateway) Reset() {
 	g.principals.invalidate()
 	g.lookups.reset()
 	g.faults.reset()
+	g.local.reset()
+	g.regions.mu.Lock()
+	g.regions.enabled = nil
+	g.regions.mu.Unlock()
 }
 
 // Close stops serving and the periodic trail flush, and waits for both.
@@ -314,6 +320,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.owner = owner
+	if g.serveLocal(r.Context(), w, r, c) {
+		return
+	}
 	if c.op.Service == "lambda" && c.op.Name == "Invoke" {
 		g.serveInvoke(w, r, c)
 		return

@@ -58,13 +58,32 @@ func StartMoto(ctx context.Context, logger *slog.Logger) (*Moto, error) {
 	return nil, lastErr
 }
 
+// motoBootstrap starts moto's server with the AWS managed policies AWS has
+// published since moto's copy was made: AWSCompromisedKeyQuarantineV4
+// (created 2026-11-06, default version v2). Its full document is not in
+// moto; the world gives it V3's statements, which the published V4 keeps
+// (its reference page opens with the same denied actions), so that what
+// keyleak reads and reports of it is what it would read of the real one.
+const motoBootstrap = `
+import copy, json, sys
+import moto.iam.models as models
+data = json.loads(models.aws_managed_policies_data)
+v4 = copy.deepcopy(data["AWSCompromisedKeyQuarantineV3"])
+v4.update({"CreateDate": "2026-11-06T00:37:00+00:00", "UpdateDate": "2026-11-09T22:27:00+00:00", "DefaultVersionId": "v2"})
+data["AWSCompromisedKeyQuarantineV4"] = v4
+models.aws_managed_policies_data = json.dumps(data)
+from moto.server import main
+sys.argv[0] = "moto_server"
+main(sys.argv[1:])
+`
+
 func startMotoOnce(ctx context.Context, logger *slog.Logger, python string) (*Moto, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	out := &tailBuffer{max: 8 << 10}
-	cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(python, "-c", motoBootstrap, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
 	cmd.Stdout = out
 	cmd.Stderr = out

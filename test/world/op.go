@@ -47,6 +47,13 @@ func classify(r *http.Request, body []byte, service, account, region string) ope
 	case service == "lambda":
 		op.Family = familyRESTJSON
 		classifyLambda(&op, r, body)
+	case service == "rolesanywhere" || service == "eks" || service == "signin":
+		if !classifyLocal(&op, r, body) {
+			op.Family = familyRESTJSON
+			op.Params = jsonParams(body)
+			parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+			op.Name = upperFirst(strings.ToLower(r.Method)) + upperFirst(parts[len(parts)-1])
+		}
 	default:
 		op.Family = familyQuery
 		classifyQuery(&op, r, body)

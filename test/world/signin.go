@@ -60,5 +60,9 @@ func (g *Gateway) SignIn(ctx context.Context, s SignIn) (Credentials, error) {
 		Issued: s.At, Expires: s.At.Add(12 * time.Hour), ForwardKey: g.Admin(s.Account).AccessKeyID,
 	}
 	g.keys.put(sess)
+	g.local.mu.Lock()
+	arn := "arn:aws:signin:us-east-1:" + s.Account + ":session/" + newID()
+	g.local.sessions[arn] = &signinSession{ARN: arn, Principal: id.ARN, Status: "ACTIVE", Issued: s.At, Expires: sess.Expires, AccessKeyID: sess.AccessKeyID}
+	g.local.mu.Unlock()
 	return sess.Credentials, nil
 }
