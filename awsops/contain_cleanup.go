@@ -41,6 +41,10 @@ type CleanupItem struct {
 	// event gave it: a user or role of the same name made later is not
 	// the attacker's, and is not deleted.
 	UniqueID string `json:"unique_id,omitempty"`
+	// Owner is the user of a service credential; On the cluster of an
+	// access entry.
+	Owner string `json:"owner,omitempty"`
+	On    string `json:"on,omitempty"`
 }
 
 func (it CleanupItem) String() string {
@@ -194,6 +198,9 @@ func (r *containRun) cleanupSteps(ctx context.Context, it CleanupItem) ([]cleanu
 		default:
 			return r.accessKeySteps(ctx, client, it)
 		}
+	}
+	if steps, ok, err := r.doorCleanupSteps(ctx, it); ok {
+		return steps, err
 	}
 	return nil, refusal(ErrUnknownResource, "keyleak cannot remove %q resources (%s); remove it by hand", it.Kind, it.ID)
 }

@@ -41,6 +41,13 @@ func (r *containRun) userSteps(ctx context.Context, client *iam.Client, it Clean
 	for _, k := range keys.AccessKeyMetadata {
 		steps = append(steps, deleteKeyStep(client, it.Account, name, aws.ToString(k.AccessKeyId)))
 	}
+	creds, err := client.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: un})
+	if err != nil {
+		return nil, fmt.Errorf("service credentials of %s (iam:ListServiceSpecificCredentials): %w", arn, err)
+	}
+	for _, c := range creds.ServiceSpecificCredentials {
+		steps = append(steps, serviceCredentialStep(client, it.Account, name, aws.ToString(c.ServiceSpecificCredentialId)))
+	}
 	if _, err := client.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: un}); err == nil {
 		steps = append(steps, cleanupStep{call: "iam:DeleteLoginProfile " + arn, run: func(ctx context.Context) error {
 			_, err := client.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: un})

@@ -20,6 +20,8 @@ const (
 	ActionDenyAll        = "deny-all"
 	ActionLiftDenyAll    = "lift-deny-all"
 	ActionCleanup        = "cleanup"
+	ActionClose          = "close-doors"
+	ActionReopen         = "reopen-doors"
 	ActionDeleteKey      = "delete-key"
 )
 
@@ -53,7 +55,11 @@ var actionTable = []actionDef{
 		remains: "deny-all is still in force on the owner (" + commands.RemainsID + "): release it when the investigation is done", contains: true},
 	{name: ActionLiftDenyAll, usage: "[request ID]", summary: "remove keyleak's deny-all policy (undoes deny-all)", params: undoParams},
 	{name: ActionCleanup, usage: "<resource ID>…", irreversible: true, params: cleanupParams,
-		summary: "delete instances, spot requests, functions, users, roles or keys the attacker created, one by one, each with its evidence"},
+		summary: "delete what the attacker created (instances, spot requests, functions, users, roles, keys, passwords, service credentials, identity providers, trust anchors, EKS access entries, secrets), one by one, each with its evidence"},
+	{name: ActionClose, usage: "<resource ID>… | all", undo: ActionReopen, params: closeParams, contains: true,
+		summary: "close the doors the attacker opened on resources not its own: shares, policy statements, trust entries, open ingress rules, grants, public ACLs and function URLs, each with its evidence (reopen-doors undoes it)"},
+	{name: ActionReopen, usage: "[request ID]", params: undoParams,
+		summary: "put back exactly what close-doors changed (undoes close-doors)"},
 	{name: ActionDeleteKey, irreversible: true, summary: "delete the leaked key once it is Inactive", contains: true},
 }
 
@@ -124,8 +130,65 @@ func (r *Responder) executor(name string) commands.Executor {
 			return c.PlanCleanup(ctx, t, items)
 		}
 		return e
+	case ActionClose:
+		e := &containExecutor{c: c, exec: c.ExecuteClose}
+		e.plan = func(ctx context.Context, inc state.Incident, t awsops.Target, params map[string]string) (awsops.ActionPlan, error) {
+			items, err := pickDoors(ctx, f.doors, inc, requestedResources(params))
+			if err != nil {
+				return awsops.ActionPlan{}, err
+			}
+			return c.PlanClose(ctx, t, items)
+		}
+		return e
+	case ActionReopen:
+		e := &containExecutor{c: c, exec: c.ExecuteReopen}
+		e.plan = func(ctx context.Context, inc state.Incident, t awsops.Target, params map[string]string) (awsops.ActionPlan, error) {
+			closed, err := r.undone(inc, ActionClose, params[commands.ParamUndoOf])
+			if err != nil {
+				return awsops.ActionPlan{}, err
+			}
+			p, err := c.PlanReopen(ctx, t, closed.Params)
+			if err == nil && p.Params != nil {
+				p.Params[commands.ParamUndoOf] = closed.ID
+			}
+			return p, err
+		}
+		return e
 	case ActionDeleteKey:
 		return simple(c.PlanDeleteKey, c.ExecuteDeleteKey)
 	}
 	return nil
+}
+
+// undone is the action an undo reverses: the one named, or the latest of
+// kind name that succeeded and is not undone yet.
+func (r *Responder) undone(inc state.Incident, name, id string) (state.Action, error) {
+	var actions []state.Action
+	if err := r.cfg.Store.View(func(tx *state.Tx) (err error) { actions, err = tx.Actions(inc.ID); return err }); err != nil {
+		return state.Action{}, err
+	}
+	for i := len(actions) - 1; i >= 0; i-- {
+		a := actions[i]
+		switch {
+		case id != "" && a.ID != id:
+		case a.Name != name:
+			if id != "" {
+				return state.Action{}, commands.Userf("%s is a %s request, not %s", id, a.Name, name)
+			}
+		case a.Status != state.ActionSucceeded:
+			if id != "" {
+				return state.Action{}, commands.Userf("%s did not succeed (%s): there is nothing to undo", id, a.Status)
+			}
+		case a.Undone != "":
+			if id != "" {
+				return state.Action{}, commands.Userf("%s was already undone by %s", id, a.Undone)
+			}
+		default:
+			return a, nil
+		}
+	}
+	if id != "" {
+		return state.Action{}, commands.Userf("there is no request %s in %s", id, inc.ID)
+	}
+	return state.Action{}, commands.Userf("no %s has succeeded in %s that is not undone yet", name, inc.ID)
 }

@@ -92,14 +92,20 @@ func (f findings) roles(_ context.Context, inc state.Incident) ([]string, error)
 	return out, nil
 }
 
-// cleanupKinds maps the investigation's resource types to cleanup kinds.
-var cleanupKinds = map[string]string{
-	"AWS::EC2::Instance":            awsops.CleanupInstance,
-	"AWS::EC2::SpotInstanceRequest": awsops.CleanupSpotRequest,
-	"AWS::Lambda::Function":         awsops.CleanupFunction,
-	"AWS::IAM::User":                awsops.CleanupUser,
-	"AWS::IAM::Role":                awsops.CleanupRole,
-	"AWS::IAM::AccessKey":           awsops.CleanupAccessKey,
+// doors are the doors the key and its sessions opened, with the event
+// that opened each: what close may shut.
+func (f findings) doors(_ context.Context, inc state.Incident) ([]awsops.DoorItem, error) {
+	inv, err := f.loadDone(inc.ID, "The investigation has not finished, so keyleak does not know what the key opened yet. Wait for the findings.")
+	if err != nil {
+		return nil, err
+	}
+	var out []awsops.DoorItem
+	for _, r := range inv.Resources {
+		if d, ok := awsops.DoorOf(r); ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // resources are what the key and its sessions created, with the event
@@ -111,12 +117,9 @@ func (f findings) resources(_ context.Context, inc state.Incident) ([]awsops.Cle
 	}
 	var out []awsops.CleanupItem
 	for _, r := range inv.Resources {
-		kind, ok := cleanupKinds[r.Type]
-		if !ok || r.ID == "" {
-			continue
+		if it, ok := awsops.CleanupOf(r); ok {
+			out = append(out, it)
 		}
-		out = append(out, awsops.CleanupItem{Kind: kind, ID: r.ID, Region: r.Region, Account: r.Account,
-			EventID: r.EventID, EventName: r.CreatedBy, EventTime: r.CreatedAt, UniqueID: r.UniqueID})
 	}
 	return out, nil
 }

@@ -109,6 +109,50 @@ func cleanupParams(args []string, _ state.Incident) (map[string]string, error) {
 	return map[string]string{paramRequested: strings.Join(args, " ")}, nil
 }
 
+// closeParams accepts the IDs of the doors to close, as resources lists
+// them, or "all".
+func closeParams(args []string, _ state.Incident) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, commands.Userf("close-doors needs the IDs of the doors to close, as the resources command lists them (e.g. `close-doors sgr-0abc snap-0def`), or `all`")
+	}
+	for _, a := range args {
+		if strings.ContainsAny(a, " \t,") {
+			return nil, commands.Userf("%q is not a resource ID", a)
+		}
+	}
+	return map[string]string{paramRequested: strings.Join(args, " ")}, nil
+}
+
+// pickDoors finds the requested doors among what the investigation found
+// the key opened: by ID, or by what they sit on (a bucket's policy and
+// ACL, a function's permissions), or all of them.
+func pickDoors(ctx context.Context, doors func(context.Context, state.Incident) ([]awsops.DoorItem, error), inc state.Incident, requested []string) ([]awsops.DoorItem, error) {
+	found, err := doors(ctx, inc)
+	if err != nil {
+		return nil, err
+	}
+	if len(requested) == 1 && requested[0] == "all" {
+		if len(found) == 0 {
+			return nil, commands.Userf("the investigation found no door the key opened")
+		}
+		return found, nil
+	}
+	var items []awsops.DoorItem
+	for _, id := range requested {
+		n := 0
+		for _, d := range found {
+			if d.ID == id || d.On == id {
+				items = append(items, d)
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, commands.Userf("%s is not among the doors this key's sessions opened (see `resources`); keyleak closes only what it has evidence for", id)
+		}
+	}
+	return items, nil
+}
+
 // requestedResources are the resource IDs a cleanup request named.
 func requestedResources(params map[string]string) []string {
 	return strings.Fields(params[paramRequested])

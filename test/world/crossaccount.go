@@ -256,7 +256,7 @@ func (g *Gateway) ec2Owner(ctx context.Context, region, kind, id string) string 
 			v.Set("ImageId.1", id)
 		}
 		body, err := g.ownerQuery(ctx, a, region, "ec2", v)
-		if err == nil && slices.Contains(xmlValues(body, "ownerId"), a) {
+		if err == nil && (slices.Contains(xmlValues(body, "ownerId"), a) || slices.Contains(xmlValues(body, "imageOwnerId"), a)) {
 			return a
 		}
 	}

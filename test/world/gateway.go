@@ -23,6 +23,9 @@ import (
 const (
 	DefaultAccount = "123456789012"
 	SecondAccount  = "210987654321"
+	// AttackerAccount is an account outside the organisation: the
+	// attacker's own, which the doors it opens admit.
+	AttackerAccount = "999988887777"
 )
 
 // Headers a world client sets to shape the event a call records. The gateway strips them
@@ -110,7 +113,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway config: moto URL is required")
 	}
 	if len(cfg.Accounts) == 0 {
-		cfg.Accounts = []string{DefaultAccount, SecondAccount}
+		cfg.Accounts = []string{DefaultAccount, SecondAccount, AttackerAccount}
 	}
 	for _, a := range cfg.Accounts {
 		if len(a) != 12 || strings.Trim(a, "0123456789") != "" {

@@ -312,6 +312,15 @@ func openingElements(c *call, body []byte) map[string]any {
 // where the SDKs send CreateVolumePermission.Add.N.UserId (both are
 // AWS's). It returns one body per operation to forward, in order.
 func motoBodies(c *call, body []byte) [][]byte {
+	if c.op.Service == "rds" && c.owner != "" {
+		// moto finds another account's snapshot by its name only.
+		if q, err := url.ParseQuery(string(body)); err == nil {
+			if id := q.Get("DBSnapshotIdentifier"); strings.HasPrefix(id, "arn:") {
+				q.Set("DBSnapshotIdentifier", id[strings.LastIndexByte(id, ':')+1:])
+				return [][]byte{[]byte(q.Encode())}
+			}
+		}
+	}
 	if c.op.Service != "ec2" || c.op.Name != "ModifySnapshotAttribute" || !bytes.Contains(body, []byte("CreateVolumePermission.")) {
 		return [][]byte{body}
 	}

@@ -1,0 +1,411 @@
+package awsops
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+
+	"github.com/keyleak/keyleak/awsops/trail"
+)
+
+// Kinds of door close shuts: what the attacker opened on a resource that
+// is not its own, so that deleting what it created does not shut it.
+const (
+	DoorLambdaPermission  = "lambda-permission"  // a function's policy statement (AddPermission)
+	DoorFunctionURL       = "lambda-url"         // a function URL with auth type NONE
+	DoorSnapshotShare     = "ec2-snapshot-share" // createVolumePermission added
+	DoorImageShare        = "ec2-image-share"    // launchPermission added
+	DoorDBSnapshotShare   = "rds-snapshot-share" // the restore attribute of a DB snapshot
+	DoorDBClusterShare    = "rds-cluster-snapshot-share"
+	DoorBucketPolicy      = "s3-bucket-policy" // statements added to a bucket policy
+	DoorBucketACL         = "s3-bucket-acl"    // grants to everyone
+	DoorIngressRule       = "ec2-ingress-rule" // a security group rule open to the internet
+	DoorKMSGrant          = "kms-grant"
+	DoorKeyPolicy         = "kms-key-policy"  // statements added to a key policy
+	DoorSecretPolicy      = "secret-policy"   // statements added to a secret's policy
+	DoorRoleTrust         = "iam-role-trust"  // principals added to a role's trust
+	ParamDoors            = "doors"           // the doors a close shuts, frozen as JSON
+	closedAlreadyNoteBase = "already closed: "
+)
+
+// DoorItem is one door the attacker opened, with the CloudTrail event
+// that opened it, and what close froze when it was requested: the
+// resource's state then (Prior) and what closing writes (After), so
+// that reopen can put back exactly what was there.
+type DoorItem struct {
+	Kind string `json:"kind"` // one of the Door… kinds
+	// ID names it: statement ID, function, snapshot, image, DB snapshot,
+	// bucket, rule ID, grant ID, key, secret or role name.
+	ID string `json:"id"`
+	// On is what it sits on: a permission's function, a rule's group, a
+	// grant's key.
+	On string `json:"on,omitempty"`
+	// Opening is whom it admits, as the investigation found: the
+	// accounts, principals or groups closing removes, comma-separated.
+	Opening   string    `json:"opening"`
+	Account   string    `json:"account"`
+	Region    string    `json:"region"`
+	EventID   string    `json:"event_id"`
+	EventName string    `json:"event_name"`
+	EventTime time.Time `json:"event_time"`
+	Prior     string    `json:"prior,omitempty"`
+	After     string    `json:"after,omitempty"`
+}
+
+func (it DoorItem) String() string {
+	what := it.ID
+	if it.On != "" {
+		what = it.On + " " + it.ID
+	}
+	return fmt.Sprintf("%s %s (%s %s)", it.Kind, what, it.Account, it.Region)
+}
+
+func (it DoorItem) evidence() string {
+	return fmt.Sprintf("%s, admitting %s: opened by %s at %s (CloudTrail event %s)", it, cmp.Or(it.Opening, "others"), it.EventName,
+		it.EventTime.UTC().Format(time.RFC3339), it.EventID)
+}
+
+// admitted are the principals, accounts or groups the door admits.
+func (it DoorItem) admitted() []string {
+	var out []string
+	for _, s := range strings.Split(it.Opening, ",") {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// doorState is what closing (or reopening) a door takes: the calls, from
+// its current state, and what it leaves.
+type doorState struct {
+	steps []cleanupStep
+	prior string // the state closing changes, kept for reopen
+	after string // the document closing writes, for document doors
+	// note says what closing it does, beyond the calls.
+	note string
+	// changed says the document is no longer what the request saw.
+	changed bool
+}
+
+// errDoorChanged: the resource changed since the request was made.
+var errDoorChanged = errors.New("changed since the request was made")
+
+// PlanClose plans shutting each door, one by one, each with its
+// evidence and what it changes; doors already shut are named.
+func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (ActionPlan, error) {
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return ActionPlan{}, err
+	}
+	var p ActionPlan
+	var closed []string
+	frozen := make([]DoorItem, 0, len(items))
+	for _, it := range items {
+		st, err := r.doorClosing(ctx, &it)
+		if err != nil {
+			return ActionPlan{}, fmt.Errorf("%s: %w", it, err)
+		}
+		if len(st.steps) == 0 {
+			closed = append(closed, it.String())
+			continue
+		}
+		it.Prior, it.After = st.prior, st.after
+		frozen = append(frozen, it)
+		p.Impact = append(p.Impact, "Closes "+it.evidence()+"."+st.note)
+		for _, s := range st.steps {
+			p.Calls = append(p.Calls, s.call)
+		}
+	}
+	if len(closed) > 0 {
+		p.Impact = append(p.Impact, "Already closed: "+strings.Join(closed, ", "))
+	}
+	if len(p.Calls) == 0 {
+		return ActionPlan{Noop: closedAlreadyNoteBase + strings.Join(closed, ", ")}, nil
+	}
+	p.Impact = append(p.Impact, "reopen puts back exactly what was there (a re-created function URL or grant gets a new ID).")
+	b, _ := json.Marshal(frozen)
+	p.Params = map[string]string{ParamDoors: string(b)}
+	return p, nil
+}
+
+// ExecuteClose shuts the frozen doors one by one. A document that changed
+// since the request is left alone and reported; a door found shut is
+// counted as shut; one that fails does not stop the others.
+func (c *Client) ExecuteClose(ctx context.Context, t Target, params map[string]string) (Result, error) {
+	var items []DoorItem
+	if err := json.Unmarshal([]byte(params[ParamDoors]), &items); err != nil || len(items) == 0 {
+		return Result{}, fmt.Errorf("close: no doors were frozen in the request: %v", err)
+	}
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return Result{}, err
+	}
+	var failed partFailures
+	shut := 0
+	for _, it := range items {
+		planned := it
+		st, err := r.doorClosing(ctx, &it)
+		switch {
+		case err != nil:
+			failed = append(failed, fmt.Errorf("%s: %w", it, err))
+			continue
+		case len(st.steps) == 0:
+			r.did("%s was already closed", it)
+			shut++
+			continue
+		case planned.After != "" && st.prior != planned.Prior:
+			failed = append(failed, fmt.Errorf("%s: %w: left as it is; request close again to see its current document", it, errDoorChanged))
+			continue
+		}
+		if err := r.runSteps(ctx, st.steps); err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", it, err))
+			continue
+		}
+		shut++
+		r.did("closed %s", it)
+	}
+	if len(failed) > 0 {
+		return r.finish(fmt.Errorf("close: %d of %d closed; not closed: %w", shut, len(items), failed))
+	}
+	return r.finish(nil)
+}
+
+// PlanReopen plans putting back what a close changed (its frozen
+// parameters): each door as it was, unless it changed since.
+func (c *Client) PlanReopen(ctx context.Context, t Target, closed map[string]string) (ActionPlan, error) {
+	var items []DoorItem
+	if err := json.Unmarshal([]byte(closed[ParamDoors]), &items); err != nil || len(items) == 0 {
+		return ActionPlan{}, fmt.Errorf("reopen: the close request holds no doors: %v", err)
+	}
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return ActionPlan{}, err
+	}
+	var p ActionPlan
+	var open []string
+	for _, it := range items {
+		steps, err := r.doorReopening(ctx, it)
+		if err != nil {
+			return ActionPlan{}, fmt.Errorf("%s: %w", it, err)
+		}
+		if len(steps) == 0 {
+			open = append(open, it.String())
+			continue
+		}
+		p.Impact = append(p.Impact, "Reopens "+it.evidence()+": the attacker's way in again.")
+		for _, s := range steps {
+			p.Calls = append(p.Calls, s.call)
+		}
+	}
+	if len(p.Calls) == 0 {
+		return ActionPlan{Noop: "already as before: " + strings.Join(open, ", ")}, nil
+	}
+	p.Params = map[string]string{ParamDoors: closed[ParamDoors]}
+	return p, nil
+}
+
+// ExecuteReopen puts back what the close changed.
+func (c *Client) ExecuteReopen(ctx context.Context, t Target, params map[string]string) (Result, error) {
+	var items []DoorItem
+	if err := json.Unmarshal([]byte(params[ParamDoors]), &items); err != nil || len(items) == 0 {
+		return Result{}, fmt.Errorf("reopen: no doors were frozen in the request: %v", err)
+	}
+	r, err := c.newContainRun(ctx, t)
+	if err != nil {
+		return Result{}, err
+	}
+	var failed partFailures
+	for _, it := range items {
+		steps, err := r.doorReopening(ctx, it)
+		if err == nil && len(steps) > 0 {
+			err = r.runSteps(ctx, steps)
+		}
+		if err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", it, err))
+			continue
+		}
+		r.did("reopened %s as it was", it)
+	}
+	if len(failed) > 0 {
+		return r.finish(fmt.Errorf("reopen: %d of %d put back; not: %w", len(items)-len(failed), len(items), failed))
+	}
+	return r.finish(nil)
+}
+
+// attackerDocument reads, from the event that opened the door, the
+// policy document the attacker's request wrote; "" when CloudTrail no
+// longer has it.
+func (r *containRun) attackerDocument(ctx context.Context, it DoorItem) string {
+	region := it.Region
+	if it.Kind == DoorRoleTrust {
+		region = r.c.globalEventRegion()
+	}
+	cfg, err := r.config(ctx, cmp.Or(it.Account, r.t.Account))
+	if err != nil || it.EventID == "" {
+		return ""
+	}
+	cfg.Region = region
+	out, err := cloudtrail.NewFromConfig(cfg).LookupEvents(ctx, &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventId, AttributeValue: aws.String(it.EventID)}}})
+	if err != nil || len(out.Events) == 0 || out.Events[0].CloudTrailEvent == nil {
+		return ""
+	}
+	var rec trail.Record
+	if trail.Decode([]byte(*out.Events[0].CloudTrailEvent), &rec) != nil {
+		return ""
+	}
+	e := newEvent(&rec, noAccounts)
+	for _, k := range []string{"bucketPolicy", "policy", "resourcePolicy", "policyDocument"} {
+		switch v := e.param(k).(type) {
+		case string:
+			return v
+		case map[string]any:
+			b, _ := json.Marshal(v)
+			return string(b)
+		}
+	}
+	return ""
+}
+
+// withoutDoor returns current without what the door added: the
+// attacker's statements when the event still shows them, else the
+// statements naming whom the door admits; with principals, only those
+// principals are dropped from each statement.
+func withoutDoor(current, attacker string, admitted []string, principalsOnly bool) (string, error) {
+	doc, stmts, err := policyParts(current)
+	if err != nil {
+		return "", err
+	}
+	_, theirs, _ := policyParts(attacker)
+	theirsNormal := make([]string, 0, len(theirs))
+	for _, s := range theirs {
+		b, _ := json.Marshal(s)
+		theirsNormal = append(theirsNormal, string(b))
+	}
+	var kept []any
+	for _, s := range stmts {
+		m, _ := s.(map[string]any)
+		b, _ := json.Marshal(m)
+		if principalsOnly {
+			if rest, emptied := dropPrincipals(m, admitted); !emptied {
+				kept = append(kept, rest)
+			}
+			continue
+		}
+		if slices.Contains(theirsNormal, string(b)) || (len(theirsNormal) == 0 && namesAny(m, admitted)) {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	doc["Statement"] = kept
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// policyParts decodes a policy document (URL-encoded or not) and its
+// statements as a list.
+func policyParts(text string) (map[string]any, []any, error) {
+	if text == "" {
+		return map[string]any{}, nil, nil
+	}
+	normal, err := normalPolicy(text)
+	if err != nil {
+		return nil, nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(normal), &doc); err != nil {
+		return nil, nil, fmt.Errorf("policy document is not an object: %w", err)
+	}
+	switch s := doc["Statement"].(type) {
+	case []any:
+		return doc, s, nil
+	case map[string]any:
+		return doc, []any{s}, nil
+	}
+	return doc, nil, nil
+}
+
+// principalList is a statement's AWS principals.
+func principalList(st map[string]any) []string {
+	switch p := st["Principal"].(type) {
+	case string:
+		return []string{p}
+	case map[string]any:
+		return anyStrings(p["AWS"])
+	}
+	return nil
+}
+
+func namesAny(st map[string]any, who []string) bool {
+	for _, p := range principalList(st) {
+		if slices.ContainsFunc(who, func(w string) bool { return samePrincipal(p, w) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// samePrincipal compares a policy principal with one the investigation
+// named: the same ARN, or an account ID and that account's root.
+func samePrincipal(a, b string) bool {
+	acct := func(s string) string {
+		if len(s) == 12 && strings.Trim(s, "0123456789") == "" {
+			return "arn:aws:iam::" + s + ":root"
+		}
+		return s
+	}
+	return strings.EqualFold(acct(a), acct(b))
+}
+
+// dropPrincipals removes who from a statement's AWS principals; emptied
+// says nothing is left of it.
+func dropPrincipals(st map[string]any, who []string) (map[string]any, bool) {
+	p, ok := st["Principal"].(map[string]any)
+	if !ok {
+		s, _ := st["Principal"].(string)
+		return st, slices.ContainsFunc(who, func(w string) bool { return samePrincipal(s, w) })
+	}
+	var keep []any
+	for _, a := range anyStrings(p["AWS"]) {
+		if !slices.ContainsFunc(who, func(w string) bool { return samePrincipal(a, w) }) {
+			keep = append(keep, a)
+		}
+	}
+	out := map[string]any{}
+	for k, v := range st {
+		out[k] = v
+	}
+	np := map[string]any{}
+	for k, v := range p {
+		np[k] = v
+	}
+	switch len(keep) {
+	case 0:
+		delete(np, "AWS")
+	case 1:
+		np["AWS"] = keep[0]
+	default:
+		np["AWS"] = keep
+	}
+	out["Principal"] = np
+	return out, len(np) == 0
+}
+
+// statementCount is how many statements a document has.
+func statementCount(doc string) int {
+	_, s, _ := policyParts(doc)
+	return len(s)
+}

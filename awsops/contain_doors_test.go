@@ -1,0 +1,337 @@
+package awsops_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rolesanywhere"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/scenario"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// doorsWorld is the techniques scenario played and investigated: the doors
+// the attacker opened, and what it created, found with their evidence.
+type doorsWorld struct {
+	w      *world.World
+	run    *scenario.Run
+	c      *awsops.Client
+	target awsops.Target
+	inv    *awsops.Investigation
+	blob   []byte // encrypted with the key the attacker was granted
+}
+
+func newDoorsWorld(t *testing.T) *doorsWorld {
+	t.Helper()
+	ctx := t.Context()
+	w := world.Start(t)
+	run, err := scenario.Play(ctx, w, scenario.Techniques(), scenario.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addResponderRole(t, w, world.SecondAccount)
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), awsops.Options{Regions: run.Target.Regions})
+	key, _ := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
+	inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &doorsWorld{w: w, run: run, c: c, inv: inv, target: awsops.Target{Account: run.Target.Account, UserName: scenario.TechUser,
+		UserARN: "arn:aws:iam::" + run.Target.Account + ":user/" + scenario.TechUser, AccessKeyID: key.String(), Incident: "KL-2026-0042"}}
+	grantKey := d.resource(t, "AWS::KMS::Grant").On
+	out, err := kms.NewFromConfig(d.admin()).Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(grantKey), Plaintext: []byte("card numbers")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.blob = out.CiphertextBlob
+	return d
+}
+
+func (d *doorsWorld) admin() aws.Config { return d.w.Config("us-east-1", d.w.Admin(d.run.Target.Account)) }
+
+func (d *doorsWorld) resource(t *testing.T, typ string) awsops.Resource {
+	t.Helper()
+	i := slices.IndexFunc(d.inv.Resources, func(r awsops.Resource) bool { return r.Type == typ })
+	if i < 0 {
+		t.Fatalf("the investigation found no %s", typ)
+	}
+	return d.inv.Resources[i]
+}
+
+func (d *doorsWorld) doors() []awsops.DoorItem {
+	var out []awsops.DoorItem
+	for _, r := range d.inv.Resources {
+		if it, ok := awsops.DoorOf(r); ok {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// attempts are the attacker's uses of each door, from its own account:
+// nil when the door lets it through.
+func (d *doorsWorld) attempts(t *testing.T) map[string]error {
+	t.Helper()
+	ctx := t.Context()
+	acct := d.run.Target.Account
+	me := d.w.Config("us-east-1", d.w.Admin(world.AttackerAccount))
+	fn := "arn:aws:lambda:us-east-1:" + acct + ":function:billing-export"
+	s3c := s3.NewFromConfig(me, func(o *s3.Options) { o.UsePathStyle = true })
+	secret := d.resource(t, "AWS::SecretsManager::ResourcePolicy").ID
+	secretARN, err := secretsmanager.NewFromConfig(d.admin()).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyARN := "arn:aws:kms:us-east-1:" + acct + ":key/" + d.resource(t, "AWS::KMS::Grant").On
+	return map[string]error{
+		"lambda permission": func() error {
+			_, err := lambda.NewFromConfig(me).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn)})
+			return err
+		}(),
+		"bucket policy": func() error {
+			_, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("customer-data"), Key: aws.String("public/pricing.json")})
+			return err
+		}(),
+		"bucket ACL": func() error {
+			_, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("customer-data")})
+			return err
+		}(),
+		"secret policy": func() error {
+			_, err := secretsmanager.NewFromConfig(me).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: secretARN.ARN})
+			return err
+		}(),
+		"KMS grant": func() error {
+			_, err := kms.NewFromConfig(me).Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(keyARN), CiphertextBlob: d.blob})
+			return err
+		}(),
+		"role trust": func() error {
+			_, err := sts.NewFromConfig(me).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/deploy-role"), RoleSessionName: aws.String("x")})
+			return err
+		}(),
+		"snapshot share": func() error {
+			_, err := ec2.NewFromConfig(me).DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{d.resource(t, "AWS::EC2::SnapshotShare").ID}})
+			return err
+		}(),
+		"image share": func() error {
+			_, err := ec2.NewFromConfig(me).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{d.resource(t, "AWS::EC2::ImageShare").ID}})
+			return err
+		}(),
+		"database snapshot share": func() error {
+			_, err := rds.NewFromConfig(me).DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{
+				DBSnapshotIdentifier: aws.String("arn:aws:rds:us-east-1:" + acct + ":snapshot:" + d.resource(t, "AWS::RDS::DBSnapshotShare").ID)})
+			return err
+		}(),
+	}
+}
+
+func apiErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// TestCloseEveryDoor: each door the attacker opened to its own account is
+// found with its evidence; the plan names the exact calls, which are the
+// calls made; once closed, every attempt through a door is refused, and a
+// second close changes nothing; what the owner had before stays; reopen
+// puts back exactly what was there, and the attacker is let in again.
+func TestCloseEveryDoor(t *testing.T) {
+	ctx := t.Context()
+	d := newDoorsWorld(t)
+	for name, err := range d.attempts(t) {
+		if err != nil {
+			t.Fatalf("before closing, the attacker's %s attempt failed: %v", name, err)
+		}
+	}
+	doors := d.doors()
+	kinds := map[string]bool{}
+	for _, it := range doors {
+		kinds[it.Kind] = true
+	}
+	for _, k := range []string{awsops.DoorLambdaPermission, awsops.DoorFunctionURL, awsops.DoorSnapshotShare, awsops.DoorImageShare,
+		awsops.DoorDBSnapshotShare, awsops.DoorBucketPolicy, awsops.DoorBucketACL, awsops.DoorIngressRule, awsops.DoorKMSGrant,
+		awsops.DoorSecretPolicy, awsops.DoorRoleTrust} {
+		if !kinds[k] {
+			t.Errorf("no %s door among %d found", k, len(doors))
+		}
+	}
+	plan, err := d.c.PlanClose(ctx, d.target, doors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Calls) < len(doors) || plan.Noop != "" {
+		t.Fatalf("plan = %+v, want a call per door", plan)
+	}
+	for _, line := range plan.Impact[:len(doors)] {
+		if !strings.Contains(line, "CloudTrail event ") {
+			t.Errorf("a door is planned without its evidence: %s", line)
+		}
+	}
+	res, err := d.c.ExecuteClose(ctx, d.target, plan.Params)
+	if err != nil {
+		t.Fatalf("close: %v (%+v)", err, res)
+	}
+	if !slices.Equal(res.Calls, plan.Calls) {
+		t.Errorf("executed calls differ from the plan:\n got  %v\n want %v", res.Calls, plan.Calls)
+	}
+	want := map[string]string{"lambda permission": "AccessDeniedException", "bucket policy": "AccessDenied", "bucket ACL": "AccessDenied",
+		"secret policy": "AccessDeniedException", "KMS grant": "AccessDeniedException", "role trust": "AccessDenied",
+		"snapshot share": "InvalidSnapshot.NotFound", "image share": "InvalidAMIID.NotFound", "database snapshot share": "DBSnapshotNotFound"}
+	for name, err := range d.attempts(t) {
+		if got := apiErrorCode(err); got != want[name] {
+			t.Errorf("after closing, the attacker's %s attempt: %q, want %q", name, got, want[name])
+		}
+	}
+	// What is left of the attacker's doors is the state: the URL and the rule.
+	lc := lambda.NewFromConfig(d.admin())
+	if _, err := lc.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: aws.String("billing-export")}); apiErrorCode(err) != "ResourceNotFoundException" {
+		t.Errorf("the public function URL is still there: %v", err)
+	}
+	rule := d.resource(t, "AWS::EC2::SecurityGroupRule")
+	if out, err := ec2.NewFromConfig(d.admin()).DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{SecurityGroupRuleIds: []string{rule.ID}}); err == nil && len(out.SecurityGroupRules) > 0 {
+		t.Errorf("rule %s is still there", rule.ID)
+	}
+	// The owner's own trust is kept; only the attacker's account is gone.
+	role, err := iam.NewFromConfig(d.admin()).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("deploy-role")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := aws.ToString(role.Role.AssumeRolePolicyDocument)
+	if !strings.Contains(trust, d.run.Target.Account) || strings.Contains(trust, world.AttackerAccount) {
+		t.Errorf("trust after closing = %s, want the owner's principal without %s", trust, world.AttackerAccount)
+	}
+	if _, err := sts.NewFromConfig(d.w.Config("us-east-1", d.w.Admin(d.run.Target.Account))).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: role.Role.Arn, RoleSessionName: aws.String("release")}); err != nil {
+		t.Errorf("the owner can no longer assume its role: %v", err)
+	}
+	// A second close writes nothing.
+	again, err := d.c.PlanClose(ctx, d.target, doors)
+	if err != nil || again.Noop == "" {
+		t.Errorf("second plan = %+v, %v: want nothing to do", again, err)
+	}
+	second, err := d.c.ExecuteClose(ctx, d.target, plan.Params)
+	if err != nil || len(second.Calls) != 0 {
+		t.Errorf("second close made calls %v (%v), want none", second.Calls, err)
+	}
+	// Reopen puts back exactly what was there.
+	reopen, err := d.c.PlanReopen(ctx, d.target, plan.Params)
+	if err != nil || len(reopen.Calls) == 0 {
+		t.Fatalf("reopen plan = %+v, %v", reopen, err)
+	}
+	if res, err := d.c.ExecuteReopen(ctx, d.target, reopen.Params); err != nil || !slices.Equal(res.Calls, reopen.Calls) {
+		t.Fatalf("reopen: %v, calls %v, want %v", err, res.Calls, reopen.Calls)
+	}
+	for name, err := range d.attempts(t) {
+		if err != nil {
+			t.Errorf("after reopening, the attacker's %s attempt failed: %v", name, err)
+		}
+	}
+	if back, err := d.c.PlanReopen(ctx, d.target, plan.Params); err != nil || back.Noop == "" {
+		t.Errorf("a second reopen = %+v, %v: want nothing to do", back, err)
+	}
+}
+
+// TestCloseReportsEachFailure: a door that cannot be closed (the service
+// failing) is reported by name; the others are closed.
+func TestCloseReportsEachFailure(t *testing.T) {
+	ctx := t.Context()
+	d := newDoorsWorld(t)
+	doors := d.doors()
+	// A protected role's trust is not touched, however its ARN is spelled.
+	guarded := awsops.NewFromConfig(d.admin(), awsops.Options{Regions: d.run.Target.Regions, Protected: []string{"arn:aws:iam::*:role/Deploy-Role"}})
+	trust := slices.IndexFunc(doors, func(it awsops.DoorItem) bool { return it.Kind == awsops.DoorRoleTrust })
+	if _, err := guarded.PlanClose(ctx, d.target, doors[trust:trust+1]); !errors.Is(err, awsops.ErrProtected) {
+		t.Errorf("closing the trust of a protected role: %v, want ErrProtected", err)
+	}
+	plan, err := d.c.PlanClose(ctx, d.target, doors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.w.Gateway.SetFault("kms", world.Fault{ErrorRate: 1})
+	res, err := d.c.ExecuteClose(ctx, d.target, plan.Params)
+	d.w.Gateway.SetFault("kms", world.Fault{})
+	if err == nil || !strings.Contains(err.Error(), "kms-grant") || !strings.Contains(err.Error(), fmt.Sprintf("%d of %d closed", len(doors)-1, len(doors))) {
+		t.Fatalf("close with KMS failing: %v, want the grant named and the others closed", err)
+	}
+	if len(res.Calls) == 0 {
+		t.Error("nothing was closed")
+	}
+	for name, err := range d.attempts(t) {
+		if name != "KMS grant" && err == nil {
+			t.Errorf("the %s door is still open", name)
+		}
+	}
+}
+
+// TestCleanupCreatedDoors: what the attacker created to get back in (a
+// trust anchor and profile, an EKS access entry, identity providers, a
+// service credential, a password it set) is removed by cleanup, with its
+// evidence, and gone after.
+func TestCleanupCreatedDoors(t *testing.T) {
+	ctx := t.Context()
+	d := newDoorsWorld(t)
+	var items []awsops.CleanupItem
+	kinds := map[string]bool{}
+	for _, r := range d.inv.Resources {
+		if it, ok := awsops.CleanupOf(r); ok && r.Type != "AWS::IAM::User" && r.Type != "AWS::EC2::Instance" {
+			items = append(items, it)
+			kinds[it.Kind] = true
+		}
+	}
+	for _, k := range []string{awsops.CleanupTrustAnchor, awsops.CleanupRAProfile, awsops.CleanupAccessEntry, awsops.CleanupOIDCProvider,
+		awsops.CleanupSAMLProvider, awsops.CleanupServiceCredential, awsops.CleanupLoginProfile} {
+		if !kinds[k] {
+			t.Errorf("no %s among the created doors %v", k, kinds)
+		}
+	}
+	plan, err := d.c.PlanCleanup(ctx, d.target, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.c.ExecuteCleanup(ctx, d.target, plan.Params)
+	if err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if !slices.Equal(res.Calls, plan.Calls) {
+		t.Errorf("executed calls differ from the plan:\n got  %v\n want %v", res.Calls, plan.Calls)
+	}
+	anchor := d.resource(t, "AWS::RolesAnywhere::TrustAnchor").ID
+	if _, err := rolesanywhere.NewFromConfig(d.admin()).GetTrustAnchor(ctx, &rolesanywhere.GetTrustAnchorInput{TrustAnchorId: aws.String(anchor)}); apiErrorCode(err) != "ResourceNotFoundException" {
+		t.Errorf("trust anchor still there: %v", err)
+	}
+	entry := d.resource(t, "AWS::EKS::AccessEntry")
+	if _, err := eks.NewFromConfig(d.admin()).DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(entry.On), PrincipalArn: aws.String(entry.ID)}); apiErrorCode(err) != "ResourceNotFoundException" {
+		t.Errorf("access entry still there: %v", err)
+	}
+	ic := iam.NewFromConfig(d.admin())
+	if _, err := ic.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String("analyst")}); apiErrorCode(err) != "NoSuchEntity" {
+		t.Errorf("the password the attacker set is still there: %v", err)
+	}
+	creds, err := ic.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: aws.String("svc-git")})
+	if err != nil || len(creds.ServiceSpecificCredentials) != 0 {
+		t.Errorf("service credentials left: %+v %v", creds, err)
+	}
+	if again, err := d.c.PlanCleanup(ctx, d.target, items); err != nil || again.Noop == "" {
+		t.Errorf("a second cleanup = %+v, %v: want nothing to do", again, err)
+	}
+}
