@@ -50,7 +50,10 @@ func (r *containRun) doorCleanupSteps(ctx context.Context, it CleanupItem) (step
 			return nil, true, err
 		}
 		return one("iam:DeleteLoginProfile "+arn,
-			func() error { _, err := client.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(it.ID)}); return err },
+			func() error {
+				_, err := client.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(it.ID)})
+				return err
+			},
 			func(ctx context.Context) error {
 				_, err := client.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(it.ID)})
 				return err

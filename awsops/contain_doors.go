@@ -30,10 +30,10 @@ const (
 	DoorBucketACL         = "s3-bucket-acl"    // grants to everyone
 	DoorIngressRule       = "ec2-ingress-rule" // a security group rule open to the internet
 	DoorKMSGrant          = "kms-grant"
-	DoorKeyPolicy         = "kms-key-policy"  // statements added to a key policy
-	DoorSecretPolicy      = "secret-policy"   // statements added to a secret's policy
-	DoorRoleTrust         = "iam-role-trust"  // principals added to a role's trust
-	ParamDoors            = "doors"           // the doors a close shuts, frozen as JSON
+	DoorKeyPolicy         = "kms-key-policy" // statements added to a key policy
+	DoorSecretPolicy      = "secret-policy"  // statements added to a secret's policy
+	DoorRoleTrust         = "iam-role-trust" // principals added to a role's trust
+	ParamDoors            = "doors"          // the doors a close shuts, frozen as JSON
 	closedAlreadyNoteBase = "already closed: "
 )
 

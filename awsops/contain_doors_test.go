@@ -62,7 +62,9 @@ func newDoorsWorld(t *testing.T) *doorsWorld {
 	return d
 }
 
-func (d *doorsWorld) admin() aws.Config { return d.w.Config("us-east-1", d.w.Admin(d.run.Target.Account)) }
+func (d *doorsWorld) admin() aws.Config {
+	return d.w.Config("us-east-1", d.w.Admin(d.run.Target.Account))
+}
 
 func (d *doorsWorld) resource(t *testing.T, typ string) awsops.Resource {
 	t.Helper()
