@@ -4,18 +4,29 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-// QuarantinePolicyARN is the AWS managed policy AWS itself attaches to a
-// user whose key it finds exposed.
-const QuarantinePolicyARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+// quarantinePolicyName is the name AWS gives the managed policies it
+// attaches to a user whose key it finds exposed, followed by V2, V3, V4…
+const quarantinePolicyName = "AWSCompromisedKeyQuarantine"
 
-// ParamPolicyVersion is the quarantine policy version shown in the plan.
-const ParamPolicyVersion = "policy_version"
+// QuarantinePolicyARN is the ARN of quarantine policy version v ("" for
+// the first, V2, V3…) in keyleak's partition.
+func (c *Client) QuarantinePolicyARN(v string) string {
+	return "arn:" + partitionOf(c.base.Region) + ":iam::aws:policy/" + quarantinePolicyName + v
+}
+
+// Parameters of a quarantine plan: the policy attached (the newest the
+// account has when it was requested) and its default version then.
+const (
+	ParamPolicyARN     = "policy_arn"
+	ParamPolicyVersion = "policy_version"
+)
 
 // highRiskActions are what an attacker with a quarantined key would try
 // next; the quarantine plan says which of them the policy leaves open.
@@ -121,46 +132,100 @@ func (c *Client) ExecuteLiftDenyAll(ctx context.Context, t Target, params map[st
 	return r.executeRemoval(ctx, []iamPrincipal{r.userPrincipal()}, keyleakPolicyName(policyDenyAll, t.Incident), params)
 }
 
-// quarantineAttached reports whether the quarantine policy is attached to
-// the user.
-func (r *containRun) quarantineAttached(ctx context.Context) (bool, error) {
+// quarantinesAttached are the quarantine policies (any version) attached
+// to the user.
+func (r *containRun) quarantinesAttached(ctx context.Context) ([]string, error) {
+	var out []string
 	p := iam.NewListAttachedUserPoliciesPaginator(r.iam, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(r.t.UserName)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return false, fmt.Errorf("policies of %s (iam:ListAttachedUserPolicies): %w", r.t.UserARN, err)
+			return nil, fmt.Errorf("policies of %s (iam:ListAttachedUserPolicies): %w", r.t.UserARN, err)
 		}
 		for _, ap := range page.AttachedPolicies {
-			if aws.ToString(ap.PolicyArn) == QuarantinePolicyARN {
-				return true, nil
+			if isQuarantinePolicy(aws.ToString(ap.PolicyArn)) {
+				out = append(out, aws.ToString(ap.PolicyArn))
 			}
 		}
 	}
-	return false, nil
+	return out, nil
 }
 
-// quarantineVersion reads the quarantine policy's current default version
-// and its normalised document.
-func (r *containRun) quarantineVersion(ctx context.Context) (version, doc string, err error) {
-	pol, err := r.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(QuarantinePolicyARN)})
+// isQuarantinePolicy reports whether arn is a version of AWS's quarantine
+// policy.
+func isQuarantinePolicy(arn string) bool {
+	_, name, ok := strings.Cut(arn, ":iam::aws:policy/")
+	if !ok || !strings.HasPrefix(name, quarantinePolicyName) {
+		return false
+	}
+	v := strings.TrimPrefix(name, quarantinePolicyName)
+	return v == "" || len(v) > 1 && v[0] == 'V' && strings.Trim(v[1:], "0123456789") == ""
+}
+
+// newestQuarantine finds the newest version of the quarantine policy the
+// account has (AWS publishes V2, V3, V4… and keeps the older ones): it
+// climbs from V3 while the next exists, and falls back below V3 where
+// V3 does not. It returns the policy, its default version and document.
+func (r *containRun) newestQuarantine(ctx context.Context) (arn, version, doc string, err error) {
+	exists := func(v string) (bool, error) {
+		_, err := r.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(r.c.QuarantinePolicyARN(v))})
+		if goneAlready(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	newest := ""
+	for n := 3; n < 100; n++ {
+		ok, err := exists(fmt.Sprintf("V%d", n))
+		if err != nil {
+			return "", "", "", fmt.Errorf("look for %sV%d (iam:GetPolicy): %w", quarantinePolicyName, n, err)
+		}
+		if !ok {
+			break
+		}
+		newest = fmt.Sprintf("V%d", n)
+	}
+	if newest == "" {
+		for _, v := range []string{"V2", ""} {
+			if ok, err := exists(v); err != nil {
+				return "", "", "", fmt.Errorf("look for %s%s (iam:GetPolicy): %w", quarantinePolicyName, v, err)
+			} else if ok {
+				newest = v
+				break
+			}
+		}
+		if newest == "" {
+			return "", "", "", fmt.Errorf("no version of %s exists in account %s: deny-all does what it would", quarantinePolicyName, r.t.Account)
+		}
+	}
+	arn = r.c.QuarantinePolicyARN(newest)
+	version, doc, err = r.policyDocument(ctx, arn)
+	return arn, version, doc, err
+}
+
+// policyDocument reads a managed policy's default version and its
+// normalised document.
+func (r *containRun) policyDocument(ctx context.Context, arn string) (version, doc string, err error) {
+	pol, err := r.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
 	if err != nil {
-		return "", "", fmt.Errorf("read %s (iam:GetPolicy): %w", QuarantinePolicyARN, err)
+		return "", "", fmt.Errorf("read %s (iam:GetPolicy): %w", arn, err)
 	}
 	version = aws.ToString(pol.Policy.DefaultVersionId)
-	v, err := r.iam.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(QuarantinePolicyARN), VersionId: aws.String(version)})
+	v, err := r.iam.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: aws.String(version)})
 	if err != nil {
-		return version, "", fmt.Errorf("read %s %s (iam:GetPolicyVersion): %w", QuarantinePolicyARN, version, err)
+		return version, "", fmt.Errorf("read %s %s (iam:GetPolicyVersion): %w", arn, version, err)
 	}
 	doc, err = normalPolicy(aws.ToString(v.PolicyVersion.Document))
 	return version, doc, err
 }
 
-func (r *containRun) attachQuarantineCall(op string) string {
-	return fmt.Sprintf("iam:%sUserPolicy %s PolicyArn=%s", op, r.t.UserARN, QuarantinePolicyARN)
+func (r *containRun) attachQuarantineCall(op, arn string) string {
+	return fmt.Sprintf("iam:%sUserPolicy %s PolicyArn=%s", op, r.t.UserARN, arn)
 }
 
-// PlanQuarantine plans attaching AWSCompromisedKeyQuarantineV3 to the
-// user, names the version in force and says what it leaves possible.
+// PlanQuarantine plans attaching the newest AWSCompromisedKeyQuarantineV*
+// the account has to the user, names its version in force and says what
+// it leaves possible.
 func (c *Client) PlanQuarantine(ctx context.Context, t Target) (ActionPlan, error) {
 	r, err := c.newContainRun(ctx, t)
 	if err != nil {
@@ -169,25 +234,29 @@ func (c *Client) PlanQuarantine(ctx context.Context, t Target) (ActionPlan, erro
 	if err := r.checkUser(ctx, "quarantine"); err != nil {
 		return ActionPlan{}, err
 	}
-	attached, err := r.quarantineAttached(ctx)
+	attached, err := r.quarantinesAttached(ctx)
 	if err != nil {
 		return ActionPlan{}, err
 	}
-	if attached {
-		return ActionPlan{Noop: fmt.Sprintf("%s is already attached to %s", QuarantinePolicyARN, t.UserARN)}, nil
-	}
-	version, doc, err := r.quarantineVersion(ctx)
+	arn, version, doc, err := r.newestQuarantine(ctx)
 	if err != nil {
 		return ActionPlan{}, err
+	}
+	if slices.Contains(attached, arn) {
+		return ActionPlan{Noop: fmt.Sprintf("%s is already attached to %s", arn, t.UserARN)}, nil
+	}
+	impact := []string{
+		fmt.Sprintf("%s (default version %s), the newest quarantine policy the account has, denies the actions AWS lists for exposed keys; release undoes it.", arn, version),
+		quarantineRemains(doc),
+		"The quarantine covers the user's own calls only: sessions of roles it assumed are not restricted (revoke-sessions).",
+	}
+	if len(attached) > 0 {
+		impact = append(impact, "Already attached, and left as they are: "+strings.Join(attached, ", ")+".")
 	}
 	return ActionPlan{
-		Calls:  []string{r.attachQuarantineCall("Attach")},
-		Params: map[string]string{ParamPolicyVersion: version},
-		Impact: []string{
-			fmt.Sprintf("%s (default version %s) denies the actions AWS lists for exposed keys; release undoes it.", QuarantinePolicyARN, version),
-			quarantineRemains(doc),
-			"The quarantine covers the user's own calls only: sessions of roles it assumed are not restricted (revoke-sessions).",
-		},
+		Calls:  []string{r.attachQuarantineCall("Attach", arn)},
+		Params: map[string]string{ParamPolicyARN: arn, ParamPolicyVersion: version},
+		Impact: impact,
 	}, nil
 }
 
@@ -224,8 +293,8 @@ func quarantineGaps(doc string, actions []string) []string {
 	return open
 }
 
-// ExecuteQuarantine attaches the quarantine policy unless it is attached,
-// and names the version now in force.
+// ExecuteQuarantine attaches the quarantine policy the request froze
+// unless it is attached, and names the version now in force.
 func (c *Client) ExecuteQuarantine(ctx context.Context, t Target, params map[string]string) (Result, error) {
 	r, err := c.newContainRun(ctx, t)
 	if err != nil {
@@ -234,26 +303,30 @@ func (c *Client) ExecuteQuarantine(ctx context.Context, t Target, params map[str
 	if err := r.checkUser(ctx, "quarantine"); err != nil {
 		return Result{}, err
 	}
-	attached, err := r.quarantineAttached(ctx)
+	arn := params[ParamPolicyARN]
+	if !isQuarantinePolicy(arn) {
+		return Result{}, fmt.Errorf("quarantine: the request froze no quarantine policy (%q)", arn)
+	}
+	attached, err := r.quarantinesAttached(ctx)
 	if err != nil {
 		return r.finish(err)
 	}
-	version, doc, err := r.quarantineVersion(ctx)
+	version, doc, err := r.policyDocument(ctx, arn)
 	if err != nil {
 		return r.finish(err)
 	}
-	if attached {
-		r.did("%s was already attached to %s (default version %s)", QuarantinePolicyARN, t.UserARN, version)
+	if slices.Contains(attached, arn) {
+		r.did("%s was already attached to %s (default version %s)", arn, t.UserARN, version)
 		return r.finish(nil)
 	}
-	err = r.write(r.attachQuarantineCall("Attach"), func() error {
-		_, err := r.iam.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(t.UserName), PolicyArn: aws.String(QuarantinePolicyARN)})
+	err = r.write(r.attachQuarantineCall("Attach", arn), func() error {
+		_, err := r.iam.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(t.UserName), PolicyArn: aws.String(arn)})
 		return err
 	})
 	if err != nil {
 		return r.finish(fmt.Errorf("%s is not quarantined: %w", t.UserARN, err))
 	}
-	r.did("attached %s (default version %s) to %s", QuarantinePolicyARN, version, t.UserARN)
+	r.did("attached %s (default version %s) to %s", arn, version, t.UserARN)
 	if planned := params[ParamPolicyVersion]; planned != "" && planned != version {
 		r.did("the policy's default version changed from %s (when requested) to %s", planned, version)
 	}
@@ -261,7 +334,8 @@ func (c *Client) ExecuteQuarantine(ctx context.Context, t Target, params map[str
 	return r.finish(nil)
 }
 
-// PlanRelease plans detaching the quarantine policy from the user.
+// PlanRelease plans detaching the quarantine policies attached to the
+// user, whichever version.
 func (c *Client) PlanRelease(ctx context.Context, t Target) (ActionPlan, error) {
 	r, err := c.newContainRun(ctx, t)
 	if err != nil {
@@ -270,23 +344,27 @@ func (c *Client) PlanRelease(ctx context.Context, t Target) (ActionPlan, error) 
 	if err := r.checkUser(ctx, "release"); err != nil {
 		return ActionPlan{}, err
 	}
-	attached, err := r.quarantineAttached(ctx)
+	attached, err := r.quarantinesAttached(ctx)
 	if err != nil {
 		return ActionPlan{}, err
 	}
-	if !attached {
-		return ActionPlan{Noop: fmt.Sprintf("%s is not attached to %s", QuarantinePolicyARN, t.UserARN)}, nil
+	if len(attached) == 0 {
+		return ActionPlan{Noop: fmt.Sprintf("no quarantine policy is attached to %s", t.UserARN)}, nil
+	}
+	var calls []string
+	for _, arn := range attached {
+		calls = append(calls, r.attachQuarantineCall("Detach", arn))
 	}
 	return ActionPlan{
-		Calls: []string{r.attachQuarantineCall("Detach")},
+		Calls: calls,
 		Impact: []string{
 			fmt.Sprintf("%s can again do what the quarantine denied, as its own policies allow.", t.UserName),
-			"If AWS attached the policy itself (AWS_RISK_IAM_QUARANTINE), releasing it answers AWS's finding: contain the key first.",
+			"If AWS attached a quarantine policy itself (AWS_RISK_IAM_QUARANTINE), releasing it answers AWS's finding: contain the key first.",
 		},
 	}, nil
 }
 
-// ExecuteRelease detaches the quarantine policy if it is attached.
+// ExecuteRelease detaches every quarantine policy attached to the user.
 func (c *Client) ExecuteRelease(ctx context.Context, t Target) (Result, error) {
 	r, err := c.newContainRun(ctx, t)
 	if err != nil {
@@ -295,24 +373,26 @@ func (c *Client) ExecuteRelease(ctx context.Context, t Target) (Result, error) {
 	if err := r.checkUser(ctx, "release"); err != nil {
 		return Result{}, err
 	}
-	attached, err := r.quarantineAttached(ctx)
+	attached, err := r.quarantinesAttached(ctx)
 	if err != nil {
 		return r.finish(err)
 	}
-	if !attached {
-		r.did("%s was already detached from %s", QuarantinePolicyARN, t.UserARN)
+	if len(attached) == 0 {
+		r.did("%s was already released: no quarantine policy is attached", t.UserARN)
 		return r.finish(nil)
 	}
-	err = r.write(r.attachQuarantineCall("Detach"), func() error {
-		_, err := r.iam.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String(t.UserName), PolicyArn: aws.String(QuarantinePolicyARN)})
-		if goneAlready(err) {
-			return nil
+	for _, arn := range attached {
+		err = r.write(r.attachQuarantineCall("Detach", arn), func() error {
+			_, err := r.iam.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String(t.UserName), PolicyArn: aws.String(arn)})
+			if goneAlready(err) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return r.finish(fmt.Errorf("%s is still quarantined: %w", t.UserARN, err))
 		}
-		return err
-	})
-	if err != nil {
-		return r.finish(fmt.Errorf("%s is still quarantined: %w", t.UserARN, err))
+		r.did("detached %s from %s", arn, t.UserARN)
 	}
-	r.did("detached %s from %s", QuarantinePolicyARN, t.UserARN)
 	return r.finish(nil)
 }

@@ -98,14 +98,15 @@ func testRefusals(t *testing.T, moto *world.Moto) {
 func testQuarantine(t *testing.T, moto *world.Moto) {
 	s := newCTSeed(t, moto, awsops.Options{})
 	ctx := t.Context()
-	pol, err := s.admin.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(awsops.QuarantinePolicyARN)})
+	v4 := s.c.QuarantinePolicyARN("V4")
+	pol, err := s.admin.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(v4)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	version := aws.ToString(pol.Policy.DefaultVersionId)
 	plan, res := s.run(t, ctStep{"quarantine", s.c.PlanQuarantine, s.c.ExecuteQuarantine})
-	if got := plan.Params[awsops.ParamPolicyVersion]; got != version {
-		t.Errorf("planned version %q, want the default version %q", got, version)
+	if got := plan.Params[awsops.ParamPolicyVersion]; got != version || plan.Params[awsops.ParamPolicyARN] != v4 {
+		t.Errorf("planned %s version %q, want the newest the account has, %s, at its default version %q", plan.Params[awsops.ParamPolicyARN], got, v4, version)
 	}
 	done := strings.Join(res.Done, "\n")
 	if !strings.Contains(done, "default version "+version) {

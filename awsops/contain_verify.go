@@ -33,7 +33,7 @@ type PrincipalCheck struct {
 	Revoked     bool   // keyleak-revoke-<incident> is in place
 	Cutoff      string // its cutoff
 	DenyAll     bool   // keyleak-deny-all-<incident> is in place (users)
-	Quarantined bool   // AWSCompromisedKeyQuarantineV3 is attached (users)
+	Quarantined bool   // a version of AWSCompromisedKeyQuarantine is attached (users)
 }
 
 // TrailActivity is a call made with the key or a derived key after
@@ -93,9 +93,11 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 		}
 		want, _ := normalPolicy(denyAllDocument)
 		pc.DenyAll = deny == want
-		if pc.Quarantined, err = r.quarantineAttached(ctx); err != nil {
+		attached, err := r.quarantinesAttached(ctx)
+		if err != nil {
 			return rep, err
 		}
+		pc.Quarantined = len(attached) > 0
 		if !pc.Revoked && !pc.DenyAll {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s has neither keyleak's revocation nor its deny-all: sessions it minted with sts:GetSessionToken stay valid until they expire.", user.ARN))
 		}

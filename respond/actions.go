@@ -48,7 +48,7 @@ var actionTable = []actionDef{
 	{name: ActionRevokeSessions, usage: "[role ARN…] [--outside-tree]", undo: ActionLiftRevoke, params: roleParams, contains: true, onCard: true,
 		summary: "refuse every session issued before now, on the user and on each role its sessions assumed; newer sessions keep working"},
 	{name: ActionLiftRevoke, usage: "[role ARN…] [request ID]", summary: "remove keyleak's session revocation (undoes revoke-sessions)", params: roleParams},
-	{name: ActionQuarantine, summary: "attach AWSCompromisedKeyQuarantineV3 to the key's user (release undoes it)", undo: ActionRelease,
+	{name: ActionQuarantine, summary: "attach the newest AWSCompromisedKeyQuarantineV* the account has to the key's user, and say what it leaves possible (release undoes it)", undo: ActionRelease,
 		remains: "quarantine is still in force on the owner (" + commands.RemainsID + "): release it when the investigation is done", contains: true, onCard: true},
 	{name: ActionRelease, usage: "[request ID]", summary: "detach the quarantine policy (undoes quarantine)", params: undoParams},
 	{name: ActionDenyAll, summary: "deny every action of the key's user with an inline policy (lift-deny-all undoes it)", undo: ActionLiftDenyAll,

@@ -15,7 +15,7 @@ import (
 const (
 	// goformation resolves AWS::AccountId to this account.
 	testAccount   = "123456789012"
-	quarantineARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+	quarantineARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine*"
 	responderARN  = "arn:aws:iam::" + testAccount + ":role/KeyleakResponder"
 )
 
@@ -218,7 +218,7 @@ func TestResponderRolePermissions(t *testing.T) {
 					t.Error("iam:RemoveUserFromGroup is allowed although cleanup may not detach users")
 				}
 			}
-			want := map[string]map[string]stringList{"ArnEquals": {"iam:PolicyARN": {quarantineARN}}}
+			want := map[string]map[string]stringList{"ArnLike": {"iam:PolicyARN": {quarantineARN}}}
 			for _, s := range p.Statement {
 				for _, a := range conditioned {
 					if s.Effect == "Allow" && slices.Contains(s.Action, a) && !reflect.DeepEqual(s.Condition, want) {

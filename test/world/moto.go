@@ -37,7 +37,7 @@ type Moto struct {
 const motoStartTimeout = 30 * time.Second
 
 // StartMoto starts moto on a free loopback port and waits until GET /moto-api/ answers 200.
-// AWS managed policies (such as AWSCompromisedKeyQuarantineV3) are loaded into every account.
+// AWS managed policies (such as AWSCompromisedKeyQuarantineV3 and V4) are loaded into every account.
 // The process runs in its own process group; Close kills the group.
 func StartMoto(ctx context.Context, logger *slog.Logger) (*Moto, error) {
 	python, err := exec.LookPath("python3")
