@@ -3,6 +3,7 @@ package respond
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/keyleak/keyleak/awsops"
 	"github.com/keyleak/keyleak/commands"
@@ -20,6 +21,8 @@ const (
 	ActionDenyAll        = "deny-all"
 	ActionLiftDenyAll    = "lift-deny-all"
 	ActionCleanup        = "cleanup"
+	ActionRevokeConsole  = "revoke-console"
+	ActionLiftConsole    = "lift-console"
 	ActionClose          = "close-doors"
 	ActionReopen         = "reopen-doors"
 	ActionDeleteKey      = "delete-key"
@@ -48,6 +51,9 @@ var actionTable = []actionDef{
 	{name: ActionRevokeSessions, usage: "[role ARN…] [--outside-tree]", undo: ActionLiftRevoke, params: roleParams, contains: true, onCard: true,
 		summary: "refuse every session issued before now, on the user and on each role its sessions assumed; newer sessions keep working"},
 	{name: ActionLiftRevoke, usage: "[role ARN…] [request ID]", summary: "remove keyleak's session revocation (undoes revoke-sessions)", params: roleParams},
+	{name: ActionRevokeConsole, usage: "[user ARN…]", undo: ActionLiftConsole, params: userParams, contains: true,
+		summary: "revoke the console sessions of users the attacker signed in as: AWS Sign-In revokes their sign-in sessions, and a deny refuses the console credentials issued before now (lift-console undoes the deny)"},
+	{name: ActionLiftConsole, usage: "[request ID]", params: undoParams, summary: "remove keyleak's console deny (undoes revoke-console; revoked sign-in sessions stay revoked)"},
 	{name: ActionQuarantine, summary: "attach the newest AWSCompromisedKeyQuarantineV* the account has to the key's user, and say what it leaves possible (release undoes it)", undo: ActionRelease,
 		remains: "quarantine is still in force on the owner (" + commands.RemainsID + "): release it when the investigation is done", contains: true, onCard: true},
 	{name: ActionRelease, usage: "[request ID]", summary: "detach the quarantine policy (undoes quarantine)", params: undoParams},
@@ -128,6 +134,33 @@ func (r *Responder) executor(name string) commands.Executor {
 				return awsops.ActionPlan{}, err
 			}
 			return c.PlanCleanup(ctx, t, items)
+		}
+		return e
+	case ActionRevokeConsole:
+		e := &containExecutor{c: c, exec: c.ExecuteRevokeConsole}
+		e.plan = func(ctx context.Context, inc state.Incident, t awsops.Target, params map[string]string) (awsops.ActionPlan, error) {
+			users := strings.Fields(params[paramRequested])
+			if len(users) == 0 {
+				var err error
+				if users, err = f.consoleUsers(ctx, inc); err != nil {
+					return awsops.ActionPlan{}, err
+				}
+			}
+			return c.PlanRevokeConsole(ctx, t, users)
+		}
+		return e
+	case ActionLiftConsole:
+		e := &containExecutor{c: c, exec: c.ExecuteLiftConsole}
+		e.plan = func(ctx context.Context, inc state.Incident, t awsops.Target, params map[string]string) (awsops.ActionPlan, error) {
+			revoked, err := r.undone(inc, ActionRevokeConsole, params[commands.ParamUndoOf])
+			if err != nil {
+				return awsops.ActionPlan{}, err
+			}
+			p, err := c.PlanLiftConsole(ctx, t, revoked.Params)
+			if err == nil && p.Params != nil {
+				p.Params[commands.ParamUndoOf] = revoked.ID
+			}
+			return p, err
 		}
 		return e
 	case ActionClose:

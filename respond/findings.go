@@ -92,6 +92,36 @@ func (f findings) roles(_ context.Context, inc state.Incident) ([]string, error)
 	return out, nil
 }
 
+// consoleUsers are the users the attacker signed in to the console as:
+// those of its console sign-ins (ConsoleLogin from a new source), and the
+// users' branches of the tree whose own events include a sign-in.
+func (f findings) consoleUsers(_ context.Context, inc state.Incident) ([]string, error) {
+	inv, err := f.loadDone(inc.ID, "The investigation has not finished, so keyleak does not know whose console the attacker used. Wait for the findings, or name the users: revoke-console arn:aws:iam::…:user/….")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	add := func(arn string) {
+		if p, err := awsops.ParsePrincipal(arn); err == nil && p.Kind == awsops.KindUser && !slices.Contains(out, arn) {
+			out = append(out, arn)
+		}
+	}
+	for _, e := range inv.Flagged {
+		if e.EventName == "ConsoleLogin" && e.NewSource && e.ErrorCode == "" {
+			add(e.Principal)
+		}
+	}
+	for _, s := range inv.Sessions {
+		if s.AccessKeyID == "" && s.CreatedByAttacker && slices.ContainsFunc(s.Activity.EventNames, func(c awsops.Count) bool { return c.Name == "ConsoleLogin" }) {
+			add(s.Principal)
+		}
+	}
+	if len(out) == 0 {
+		return nil, commands.Userf("the investigation found no console sign-in of the attacker; name the users to cover: revoke-console arn:aws:iam::…:user/…")
+	}
+	return out, nil
+}
+
 // doors are the doors the key and its sessions opened, with the event
 // that opened each: what close may shut.
 func (f findings) doors(_ context.Context, inc state.Incident) ([]awsops.DoorItem, error) {

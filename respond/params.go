@@ -109,6 +109,20 @@ func cleanupParams(args []string, _ state.Incident) (map[string]string, error) {
 	return map[string]string{paramRequested: strings.Join(args, " ")}, nil
 }
 
+// userParams accepts the IAM user ARNs an action covers instead of those
+// the investigation found.
+func userParams(args []string, _ state.Incident) (map[string]string, error) {
+	for _, a := range args {
+		if p, err := awsops.ParsePrincipal(a); err != nil || p.Kind != awsops.KindUser {
+			return nil, commands.Userf("%q is not an IAM user ARN (arn:aws:iam::<account>:user/<name>)", a)
+		}
+	}
+	if len(args) == 0 {
+		return map[string]string{}, nil
+	}
+	return map[string]string{paramRequested: strings.Join(args, " ")}, nil
+}
+
 // closeParams accepts the IDs of the doors to close, as resources lists
 // them, or "all".
 func closeParams(args []string, _ state.Incident) (map[string]string, error) {

@@ -28,6 +28,18 @@ type local struct {
 	entries  map[string]map[string]any // account/region/cluster → principal ARN → AccessEntry
 	creds    map[string][]serviceCredential
 	sessions map[string]*signinSession // session ARN → session
+	// noSessionAPI makes AWS Sign-In's session calls unknown, as in a
+	// partition that does not offer them.
+	noSessionAPI bool
+}
+
+// OfferSigninSessions sets whether AWS Sign-In's session API
+// (ListSessions, BatchRevokeSessions) exists in the world; it does by
+// default, as in the commercial partition since 2026.
+func (g *Gateway) OfferSigninSessions(offered bool) {
+	g.local.mu.Lock()
+	defer g.local.mu.Unlock()
+	g.local.noSessionAPI = !offered
 }
 
 type serviceCredential struct {
@@ -51,6 +63,7 @@ func (l *local) reset() {
 	defer l.mu.Unlock()
 	l.anchors, l.profiles, l.entries = map[string]map[string]any{}, map[string]map[string]any{}, map[string]map[string]any{}
 	l.creds, l.sessions = map[string][]serviceCredential{}, map[string]*signinSession{}
+	l.noSessionAPI = false
 }
 
 // classifyLocal names the calls of the REST services the gateway answers
@@ -356,6 +369,9 @@ func (g *Gateway) signinSessions(c *call) (any, *apiError) {
 	l := g.local
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.noSessionAPI {
+		return nil, &apiError{400, "UnknownOperationException", "The operation " + c.op.Name + " is not supported in this region."}
+	}
 	view := func(s *signinSession) map[string]any {
 		return map[string]any{"sessionArn": s.ARN, "principalArn": s.Principal, "issuedAt": s.Issued.Unix(), "expiresAt": s.Expires.Unix(), "status": s.Status}
 	}
