@@ -25,6 +25,9 @@ type VerifyOptions struct {
 	// SessionKeys are the temporary keys derived from the leaked key
 	// (from the credential tree), checked like the key itself.
 	SessionKeys []string
+	// Resources are what the investigation found the attacker created or
+	// opened: each is checked again, and one still there is a problem.
+	Resources []Resource
 }
 
 // PrincipalCheck is the containment state of the user or one role.
@@ -56,7 +59,11 @@ type VerifyReport struct {
 	KeyStatus  string // Active, Inactive or deleted; empty for root keys
 	Principals []PrincipalCheck
 	Activity   []TrailActivity // newest first within each region
-	Problems   []string
+	// Open are the doors the attacker opened (shares, policy statements,
+	// trust entries, rules, grants) and the ways in it made (users, keys,
+	// providers, anchors…) that are still there, as checked now.
+	Open     []Resource
+	Problems []string
 	Notes      []string
 }
 
@@ -126,6 +133,20 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 		if !a.Refused() {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s succeeded with %s at %s in %s, after containment",
 				a.EventName, a.AccessKeyID, a.Time.UTC().Format(time.RFC3339), a.Region))
+		}
+	}
+	if len(opts.Resources) > 0 {
+		now := slices.Clone(opts.Resources)
+		for _, g := range c.checkResources(ctx, now) {
+			rep.Notes = append(rep.Notes, g.Reason)
+		}
+		for _, x := range now {
+			if x.Exists == ExistsYes {
+				rep.Open = append(rep.Open, x)
+			}
+		}
+		if len(rep.Open) > 0 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%d of what the attacker opened or made still let it in (see Still open)", len(rep.Open)))
 		}
 	}
 	return rep, nil

@@ -189,16 +189,12 @@ func (r *Investigation) Sections() []Section {
 	if len(r.Resources) > 0 {
 		var lines []string
 		for _, x := range r.Resources {
-			line := fmt.Sprintf("%s %s in %s (account %s) · created by %s at %s with %s · exists: %s", x.Type, orDash(x.ID), x.Region, x.Account, x.CreatedBy, fmtTime(x.CreatedAt), x.AccessKeyID, x.Exists)
-			if x.ExistsDetail != "" {
-				line += " (" + x.ExistsDetail + ")"
-			}
-			lines = append(lines, line)
+			lines = append(lines, x.Line())
 		}
 		if r.ResourcesDropped > 0 {
 			lines = append(lines, fmt.Sprintf("… and %d more created resources not kept or checked", r.ResourcesDropped))
 		}
-		out = append(out, Section{Title: "Resources created", Lines: lines, Folded: len(lines) > 20})
+		out = append(out, Section{Title: "Resources created or opened", Lines: lines, Folded: len(lines) > 20})
 	}
 	kms := []string{"none"}
 	if len(r.KMSDecrypts) > 0 {
@@ -294,6 +290,23 @@ func (r *Investigation) activitySection() Section {
 		"user agents: " + joinCounts(a.UserAgents, 5, false),
 	}
 	return Section{Title: "CloudTrail activity", Lines: lines}
+}
+
+// Line is the resource in one line: what it is, whom it admits, the event
+// that made it and whether it is still there.
+func (x Resource) Line() string {
+	what := x.Type + " " + orDash(x.ID)
+	if x.On != "" {
+		what += " on " + x.On
+	}
+	if x.Opening != "" {
+		what += " admitting " + x.Opening
+	}
+	line := fmt.Sprintf("%s in %s (account %s) · by %s at %s with %s · exists: %s", what, x.Region, x.Account, x.CreatedBy, fmtTime(x.CreatedAt), x.AccessKeyID, x.Exists)
+	if x.ExistsDetail != "" {
+		line += " (" + x.ExistsDetail + ")"
+	}
+	return line
 }
 
 // skippedText names the opt-in regions not swept.

@@ -48,7 +48,7 @@ func (e *Engine) ActionCommands() []Command {
 			},
 		})
 	}
-	return append(cmds, e.decisionCommand(true), e.decisionCommand(false))
+	return append(cmds, e.decisionCommand(true), e.decisionCommand(false), e.approveBatchCommand())
 }
 
 // decisionCommand is "approve <request>" or "deny <request> [reason]", as

@@ -159,40 +159,48 @@ func (e *Engine) twoPerson(s ActionSpec) bool {
 // Ask asks for action name on req's incident, or with dryRun shows the
 // plan and changes nothing.
 func (e *Engine) Ask(ctx context.Context, req Request, name string, dryRun bool) (Reply, error) {
+	reply, _, err := e.ask(ctx, req, name, dryRun, nil)
+	return reply, err
+}
+
+// ask is Ask with parameters added to what the arguments give (a
+// batch's); it returns the request made, if one was.
+func (e *Engine) ask(ctx context.Context, req Request, name string, dryRun bool, extra map[string]string) (Reply, *state.Action, error) {
 	spec, ok := e.specs[name]
 	if !ok {
-		return Reply{}, fmt.Errorf("no action %q", name)
+		return Reply{}, nil, fmt.Errorf("no action %q", name)
 	}
 	if !e.policy.Authorised(req.Actor) {
-		return Reply{}, Userf("%s is not an authorised responder, so cannot request %s. Ask the incident lead to add you to keyleak's responders.", req.Actor, name)
+		return Reply{}, nil, Userf("%s is not an authorised responder, so cannot request %s. Ask the incident lead to add you to keyleak's responders.", req.Actor, name)
 	}
 	var inc state.Incident
 	if err := e.store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(req.Incident); return err }); err != nil {
-		return Reply{}, err
+		return Reply{}, nil, err
 	}
 	if !inc.Open() {
-		return Reply{}, Userf("%s is closed; nothing can be requested on it.", inc.ID)
+		return Reply{}, nil, Userf("%s is closed; nothing can be requested on it.", inc.ID)
 	}
 	params := map[string]string{}
 	if spec.Params != nil {
 		p, err := spec.Params(req.Args, inc)
 		if err != nil {
-			return Reply{}, err
+			return Reply{}, nil, err
 		}
 		params = p
 	} else if len(req.Args) > 0 {
-		return Reply{}, Userf("%s takes no arguments (got %q). Add --dry-run to see what it would do.", name, strings.Join(req.Args, " "))
+		return Reply{}, nil, Userf("%s takes no arguments (got %q). Add --dry-run to see what it would do.", name, strings.Join(req.Args, " "))
 	}
 	plan, err := spec.Executor.Plan(ctx, inc, params)
 	if err != nil {
-		return Reply{}, fmt.Errorf("plan %s for %s: %w", name, inc.ID, err)
+		return Reply{}, nil, fmt.Errorf("plan %s for %s: %w", name, inc.ID, err)
 	}
 	if plan.Noop != "" {
-		return Reply{Text: fmt.Sprintf("Nothing to do: %s", plan.Noop), Private: true}, nil
+		return Reply{Text: fmt.Sprintf("Nothing to do: %s", plan.Noop), Private: true}, nil, nil
 	}
 	maps.Copy(params, plan.Params)
+	maps.Copy(params, extra)
 	if dryRun {
-		return planReply(name, inc, plan), nil
+		return planReply(name, inc, plan), nil, nil
 	}
 
 	now := e.now()
@@ -230,9 +238,9 @@ func (e *Engine) Ask(ctx context.Context, req Request, name string, dryRun bool)
 		return nil
 	})
 	if err != nil {
-		return Reply{}, fmt.Errorf("request %s on %s: %w", name, inc.ID, err)
+		return Reply{}, nil, fmt.Errorf("request %s on %s: %w", name, inc.ID, err)
 	}
-	return ActionReply(a, now), nil
+	return ActionReply(a, now), &a, nil
 }
 
 // Decision is an approval or denial of a request, from a verified event.

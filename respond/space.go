@@ -107,7 +107,7 @@ func (r *Responder) Commands() []commands.Command {
 	return []commands.Command{
 		show("whois", "who owns the key, what it can do, and how severe this is", sectionsTitled("ident", "key", "owner", "privilege")),
 		investigate,
-		show("resources", "what the key and its sessions created, and whether it still exists", sectionsTitled("resource")),
+		show("resources", "what the key and its sessions created or opened, whether it is still there, and the command that removes or closes it", resourcesSections),
 		costCmd,
 		r.verifyCommand(),
 	}
@@ -137,4 +137,26 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, commands.Userf("--since %q is neither a time like 2026-11-01T00:00:00Z nor a duration like 48h.", s)
+}
+
+// resourcesSections lists what the attacker created or opened, each with
+// the command that removes or closes it while it is still there.
+func resourcesSections(inv *awsops.Investigation) []commands.Section {
+	if len(inv.Resources) == 0 {
+		return []commands.Section{{Title: "Nothing found", Lines: []string{"The investigation found nothing the key created or opened."}}}
+	}
+	var lines []string
+	for _, x := range inv.Resources {
+		line := x.Line()
+		_, door := awsops.DoorOf(x)
+		_, made := awsops.CleanupOf(x)
+		if x.Exists != awsops.ExistsNo && (door || made) {
+			line += " → " + closingAction(x)
+		}
+		lines = append(lines, line)
+	}
+	if inv.ResourcesDropped > 0 {
+		lines = append(lines, fmt.Sprintf("… and %d more not kept or checked", inv.ResourcesDropped))
+	}
+	return []commands.Section{{Title: "Resources created or opened", Lines: lines}}
 }

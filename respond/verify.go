@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -21,7 +22,33 @@ func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.T
 	if t.Roles, err = f.roles(ctx, inc); err != nil {
 		t.Roles = nil // verify the key and the user at least
 	}
-	return c.Verify(ctx, t, awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID)})
+	return c.Verify(ctx, t, awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), Resources: f.ways(inc.ID)})
+}
+
+// ways are the doors the attacker opened and the ways in it made, from
+// the stored investigation: what verify checks are shut.
+func (f findings) ways(id string) []awsops.Resource {
+	inv, err := f.load(id)
+	if err != nil || inv == nil {
+		return nil
+	}
+	var out []awsops.Resource
+	for _, r := range inv.Resources {
+		_, door := awsops.DoorOf(r)
+		_, made := awsops.CleanupOf(r)
+		if door || made {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// closingAction is the command that shuts r.
+func closingAction(r awsops.Resource) string {
+	if _, ok := awsops.DoorOf(r); ok {
+		return ActionClose + " " + cmp.Or(r.ID, r.On)
+	}
+	return ActionCleanup + " " + r.ID
 }
 
 // verifyReply renders a containment check.
@@ -64,6 +91,20 @@ func verifyReply(id string, rep awsops.VerifyReport) commands.Reply {
 	}
 	if len(acts) > 0 {
 		r.Sections = append(r.Sections, commands.Section{Title: "Calls since containment", Lines: acts, Folded: rep.Contained()})
+	}
+	if len(rep.Open) > 0 {
+		var open []string
+		for _, x := range rep.Open {
+			line := x.Type + " " + cmp.Or(x.ID, x.On)
+			if x.Opening != "" {
+				line += " admitting " + x.Opening
+			}
+			if x.ExistsDetail != "" {
+				line += " (" + x.ExistsDetail + ")"
+			}
+			open = append(open, line+" → "+closingAction(x))
+		}
+		r.Sections = append(r.Sections, commands.Section{Title: "Still open", Lines: open})
 	}
 	if len(rep.Notes) > 0 {
 		r.Sections = append(r.Sections, commands.Section{Title: "Notes", Lines: rep.Notes, Folded: true})

@@ -204,6 +204,7 @@ func (a *App) build() error {
 	}
 	if a.respond != nil {
 		cmds = append(cmds, a.respond.Commands()...)
+		cmds = append(cmds, a.respond.PlanCommand(a.engine))
 	}
 	cmds = append(cmds, a.engine.ActionCommands()...)
 	if a.registry, err = commands.NewRegistry(log, cmds...); err != nil {
