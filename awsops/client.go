@@ -71,6 +71,7 @@ type Client struct {
 	clients  map[clientKey]any // SDK clients, built once (clients.go)
 
 	protected []Principal // opts.Protected, parsed
+	lookups   *lookupBudget
 }
 
 // Caller is keyleak's own identity.
@@ -111,7 +112,8 @@ func NewFromConfig(cfg aws.Config, opts Options) *Client {
 			o.MaxBackoff = 10 * time.Second
 		})
 	}
-	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}, clients: map[clientKey]any{}, protected: protectedPatterns(opts.Protected)}
+	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}, clients: map[clientKey]any{}, protected: protectedPatterns(opts.Protected),
+		lookups: newLookupBudget()}
 }
 
 func region(o Options) string {

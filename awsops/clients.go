@@ -60,7 +60,9 @@ func (c *Client) lambdaClient(ctx context.Context, account, region string) (*lam
 }
 
 func (c *Client) cloudtrailClient(ctx context.Context, account, region string) (*cloudtrail.Client, error) {
-	return cachedClient(ctx, c, "cloudtrail", account, region, func(cfg aws.Config) *cloudtrail.Client { return cloudtrail.NewFromConfig(cfg) })
+	return cachedClient(ctx, c, "cloudtrail", account, region, func(cfg aws.Config) *cloudtrail.Client {
+		return cloudtrail.NewFromConfig(cfg, c.lookups.paced(account))
+	})
 }
 
 // costClient is Cost Explorer's, whose endpoint is in us-east-1.

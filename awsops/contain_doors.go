@@ -250,12 +250,13 @@ func (r *containRun) attackerDocument(ctx context.Context, it DoorItem) string {
 	if it.Kind == DoorRoleTrust {
 		region = r.c.globalEventRegion()
 	}
-	cfg, err := r.config(ctx, cmp.Or(it.Account, r.t.Account))
+	account := cmp.Or(it.Account, r.t.Account)
+	cfg, err := r.config(ctx, account)
 	if err != nil || it.EventID == "" {
 		return ""
 	}
 	cfg.Region = region
-	out, err := cloudtrail.NewFromConfig(cfg).LookupEvents(ctx, &cloudtrail.LookupEventsInput{
+	out, err := cloudtrail.NewFromConfig(cfg, r.c.lookups.paced(account)).LookupEvents(ctx, &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventId, AttributeValue: aws.String(it.EventID)}}})
 	if err != nil || len(out.Events) == 0 || out.Events[0].CloudTrailEvent == nil {
 		return ""

@@ -284,7 +284,7 @@ const roleCallersPages = 4
 // went to, from CloudTrail in the home region, where STS records them. It
 // reads a few pages at most, at CloudTrail's 2 requests per second.
 func (r *containRun) roleCallers(ctx context.Context, roleARN string) (sessions, callers int, err error) {
-	ct := cloudtrail.NewFromConfig(r.cfg, func(o *cloudtrail.Options) { o.Region = region(r.c.opts) })
+	ct := cloudtrail.NewFromConfig(r.cfg, func(o *cloudtrail.Options) { o.Region = region(r.c.opts) }, r.c.lookups.paced(r.t.Account))
 	end := r.c.Now()
 	in := &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(roleARN)}},

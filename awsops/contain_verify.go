@@ -64,7 +64,7 @@ type VerifyReport struct {
 	// providers, anchors…) that are still there, as checked now.
 	Open     []Resource
 	Problems []string
-	Notes      []string
+	Notes    []string
 }
 
 // Contained reports whether nothing was found still working.
@@ -163,7 +163,7 @@ func (r *containRun) revocationOf(ctx context.Context, p iamPrincipal, name stri
 }
 
 // trailActivity looks up the calls of keys since opts.Since in every
-// region at once (each region paced by the SDK's retries when throttled).
+// region at once, each region paced by the Client's LookupEvents budget.
 func (r *containRun) trailActivity(ctx context.Context, keys []string, opts VerifyOptions) ([]TrailActivity, error) {
 	regions := opts.Regions
 	if len(regions) == 0 {
@@ -179,7 +179,7 @@ func (r *containRun) trailActivity(ctx context.Context, keys []string, opts Veri
 		g.Go(func() error {
 			cfg := r.cfg.Copy()
 			cfg.Region = region
-			client := cloudtrail.NewFromConfig(cfg)
+			client := cloudtrail.NewFromConfig(cfg, r.c.lookups.paced(r.t.Account))
 			for _, key := range keys {
 				found, err := lookupKeyEvents(ctx, client, region, key, opts.Since, r.c.Now())
 				if err != nil {

@@ -176,7 +176,10 @@ func (d *door) through(rec *trail.Record, own func(string) bool, isTracked func(
 	case ViaCreatedUser:
 		return true // everything the user did
 	case ViaLoginProfile:
-		return rec.EventName == "ConsoleLogin"
+		// The sign-ins, and the console sessions they gave: a console
+		// session created after the attacker set the password was
+		// signed in to with it.
+		return rec.EventName == "ConsoleLogin" || consoleSessionSince(rec, d.opened)
 	}
 	if rec.ErrorCode != "" {
 		return false
@@ -206,6 +209,20 @@ func (d *door) through(rec *trail.Record, own func(string) bool, isTracked func(
 	}
 	return false
 }
+
+// consoleSessionSince reports whether rec is a call of a console session
+// created at or after t.
+func consoleSessionSince(rec *trail.Record, t time.Time) bool {
+	if rec.SessionCredentialFromConsole != "true" || rec.UserIdentity.AccessKeyID == "" {
+		return false
+	}
+	created, err := time.Parse(time.RFC3339, rec.UserIdentity.SessionContext.Attributes.CreationDate)
+	return err == nil && !created.Before(t.Truncate(time.Second))
+}
+
+// consoleSessionLifetime is the longest an AWS Management Console session
+// of an IAM user lasts.
+const consoleSessionLifetime = 12 * time.Hour
 
 // sessionKeyOf is the temporary key a session-issuing record handed out:
 // STS's credentials, or the first of Roles Anywhere's credentialSet.

@@ -136,6 +136,7 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	tr.own = func(a string) bool { return a == account || slices.Contains(c.opts.Accounts, a) }
 	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}, skipped: map[string][]string{}}
 	sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
+	sw.budget = c.lookups
 	list, err := regions.get(ctx, account)
 	if err != nil {
 		inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account, Reason: err.Error()})

@@ -2,8 +2,14 @@ package awsops
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Pacing of LookupEvents. CloudTrail allows LookupRate calls per second per
@@ -180,4 +186,119 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// lookupBudget is a process's LookupEvents budget: one pacer per account
+// and region, shared by every sweep and every other LookupEvents call the
+// Client makes, so that an investigation, the watches of open incidents
+// and a verify running at once split CloudTrail's quota instead of each
+// spending all of it. A pacer's dispatcher runs while someone holds it;
+// the pacer itself, with the margin it has learned, is kept.
+type lookupBudget struct {
+	mu     sync.Mutex
+	pacers map[string]*sharedPacer
+}
+
+type sharedPacer struct {
+	p    *pacer
+	refs int
+	stop context.CancelFunc
+	done chan struct{} // closed when the dispatcher has returned; nil when none runs
+}
+
+func newLookupBudget() *lookupBudget { return &lookupBudget{pacers: map[string]*sharedPacer{}} }
+
+// acquire returns the pacer of account and region, its dispatcher
+// running, and the function that gives it back.
+func (b *lookupBudget) acquire(account, region string) (*pacer, func()) {
+	key := account + "/" + region
+	b.mu.Lock()
+	sp, ok := b.pacers[key]
+	if !ok {
+		sp = &sharedPacer{p: newPacer(LookupRate)}
+		b.pacers[key] = sp
+	}
+	for sp.refs == 0 && sp.done != nil { // the last holder is stopping it
+		done := sp.done
+		b.mu.Unlock()
+		<-done
+		b.mu.Lock()
+		if sp.done == done {
+			sp.done = nil
+		}
+	}
+	if sp.refs == 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		sp.stop, sp.done = stop, done
+		go func() {
+			defer close(done)
+			sp.p.run(ctx)
+		}()
+	}
+	sp.refs++
+	b.mu.Unlock()
+	var once sync.Once
+	return sp.p, func() { once.Do(func() { b.release(sp) }) }
+}
+
+func (b *lookupBudget) release(sp *sharedPacer) {
+	b.mu.Lock()
+	sp.refs--
+	if sp.refs > 0 {
+		b.mu.Unlock()
+		return
+	}
+	sp.stop()
+	done := sp.done
+	b.mu.Unlock()
+	<-done
+	b.mu.Lock()
+	if sp.refs == 0 && sp.done == done {
+		sp.done = nil
+	}
+	b.mu.Unlock()
+}
+
+// paceMiddlewareID names the middleware that paces LookupEvents calls
+// made outside a sweep.
+const paceMiddlewareID = "KeyleakLookupPace"
+
+// paced is a CloudTrail client option that makes every LookupEvents
+// attempt of account (retries included) wait for the shared budget of its
+// region, and tells the budget when CloudTrail throttled it.
+func (b *lookupBudget) paced(account string) func(*cloudtrail.Options) {
+	return func(o *cloudtrail.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc(paceMiddlewareID, func(ctx context.Context, in middleware.FinalizeInput,
+				next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if awsmiddleware.GetOperationName(ctx) != "LookupEvents" {
+					return next.HandleFinalize(ctx, in)
+				}
+				p, release := b.acquire(account, awsmiddleware.GetRegion(ctx))
+				defer release()
+				if err := p.wait(ctx, false); err != nil {
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("wait for the LookupEvents budget: %w", err)
+				}
+				out, md, err := next.HandleFinalize(ctx, in)
+				throttled := err != nil && retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool()
+				if err == nil || throttled {
+					p.observe(throttled)
+				}
+				return out, md, err
+			}), "Retry", middleware.After)
+		})
+	}
+}
+
+// unpaced removes the pacing middleware from one call: a sweep waits for
+// the budget itself, with its own priorities.
+func unpaced(o *cloudtrail.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		if _, ok := st.Finalize.Get(paceMiddlewareID); !ok {
+			return nil
+		}
+		_, err := st.Finalize.Remove(paceMiddlewareID)
+		return err
+	})
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -160,23 +163,33 @@ const paceAccount = "123456789012"
 // returns the region's statistics and the tracker.
 func sweepWith(t *testing.T, svc *lookupService, key string, start, end time.Time) (RegionStats, *tracker) {
 	t.Helper()
-	k, err := ParseAccessKeyID(key)
+	st, tr, err := sweepShared(t.Context(), svc, newLookupBudget(), key, start, end)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return st, tr
+}
+
+// sweepShared is sweepWith with the budget the sweep takes its pacer from.
+func sweepShared(ctx context.Context, svc *lookupService, budget *lookupBudget, key string, start, end time.Time) (RegionStats, *tracker, error) {
+	k, err := ParseAccessKeyID(key)
+	if err != nil {
+		return RegionStats{}, nil, err
 	}
 	tr := newTracker(Session{AccessKeyID: key, Account: paceAccount})
 	regions := func(context.Context, string) ([]string, error) { return []string{"eu-west-1"}, nil }
 	api := func(context.Context, string, string) (lookupAPI, error) { return svc, nil }
 	sw := newTreeSweep(tr, InvestigateOptions{}, time.Now, regions, api)
-	sw.run(t.Context(), sweepTasks(k, paceAccount, []string{"eu-west-1"}, Window{Start: start, End: end}, end))
+	sw.budget = budget
+	sw.run(ctx, sweepTasks(k, paceAccount, []string{"eu-west-1"}, Window{Start: start, End: end}, end))
 	stats, gaps := sw.results()
 	if len(gaps) > 0 {
-		t.Fatalf("gaps: %+v", gaps)
+		return RegionStats{}, nil, fmt.Errorf("gaps: %+v", gaps)
 	}
 	if len(stats) != 1 {
-		t.Fatalf("stats = %+v, want one region", stats)
+		return RegionStats{}, nil, fmt.Errorf("stats = %+v, want one region", stats)
 	}
-	return stats[0], tr
+	return stats[0], tr, nil
 }
 
 const leakedPaceKey = "AKIARZPUZDIKPBTH3MJK"
@@ -304,4 +317,87 @@ func TestDerivedKeyFirstInLine(t *testing.T) {
 			t.Errorf("derived key swept %s after its minting event was seen, want within %s", got.SweepDelay, limit)
 		}
 	})
+}
+
+// TestLookupBudgetIsShared: two investigations and a verify reading
+// CloudTrail in the same account and region at once split its budget,
+// through the sweeps' pacers and the SDK client's pacing middleware alike,
+// and are not throttled; each with a budget of its own, they are.
+func TestLookupBudgetIsShared(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				svc := newLookupService(slidingWindow, 300*time.Millisecond, 0)
+				end := time.Now()
+				keys := []string{leakedPaceKey, "AKIARZPUZDIKQQQQQQQQ"}
+				for _, k := range keys {
+					for i := range 1500 {
+						svc.add(k, end.Add(-time.Duration(i+1)*time.Minute), map[string]any{"eventName": "ListBuckets", "eventSource": "s3.amazonaws.com"})
+					}
+				}
+				budget := newLookupBudget()
+				each := func() *lookupBudget {
+					if shared {
+						return budget
+					}
+					return newLookupBudget()
+				}
+				var wg sync.WaitGroup
+				errs := make(chan error, len(keys)+1)
+				for _, k := range keys {
+					b := each()
+					wg.Go(func() {
+						st, tr, err := sweepShared(t.Context(), svc, b, k, end.Add(-48*time.Hour), end)
+						if err == nil && tr.sessions()[0].Activity.Events != 1500 {
+							err = fmt.Errorf("%s: %d events found, want 1500 (%+v)", k, tr.sessions()[0].Activity.Events, st)
+						}
+						errs <- err
+					})
+				}
+				verify := cloudtrail.New(cloudtrail.Options{Region: "eu-west-1", HTTPClient: lookupHTTP{svc},
+					Credentials: aws.AnonymousCredentials{}}, each().paced(paceAccount))
+				wg.Go(func() {
+					for range 60 {
+						if _, err := verify.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}); err != nil {
+							errs <- fmt.Errorf("verify's lookup: %w", err)
+							return
+						}
+					}
+					errs <- nil
+				})
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					if err != nil && shared { // apart, the verify gives up, throttled, as it once did
+						t.Error(err)
+					}
+				}
+				t.Logf("%d calls, %d throttled", svc.calls, svc.throttled)
+				if shared && svc.throttled > 0 {
+					t.Errorf("%d of %d calls throttled with one shared budget, want none", svc.throttled, svc.calls)
+				}
+				if !shared && svc.throttled == 0 {
+					t.Errorf("no call throttled with a budget each: the test does not load the region")
+				}
+			})
+		})
+	}
+}
+
+// lookupHTTP is CloudTrail's HTTP endpoint in front of a lookupService:
+// its throttle, and empty pages.
+type lookupHTTP struct{ svc *lookupService }
+
+func (h lookupHTTP) Do(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("X-Amz-Target") != "CloudTrail_20131101.LookupEvents" {
+		return nil, fmt.Errorf("unexpected call %s", req.Header.Get("X-Amz-Target"))
+	}
+	status, body := http.StatusOK, `{"Events":[]}`
+	if !h.svc.admit(time.Now()) {
+		status, body = http.StatusBadRequest, `{"__type":"ThrottlingException","message":"Rate exceeded"}`
+	} else if err := sleepCtx(req.Context(), h.svc.latency); err != nil {
+		return nil, err
+	}
+	return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
 }

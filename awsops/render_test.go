@@ -105,7 +105,7 @@ func TestSummaryAndFollowUps(t *testing.T) {
 	for _, s := range inv.Sections() {
 		titles = append(titles, s.Title)
 	}
-	for _, want := range []string{"Identity", "CloudTrail activity", "Flagged events", "Credential tree", "Data events (S3)", "Resources created", "KMS decrypt attempts", "Cost (estimates)", "What is missing"} {
+	for _, want := range []string{"Identity", "CloudTrail activity", "Flagged events", "Credential tree", "Data events (S3)", "Resources created or opened", "KMS decrypt attempts", "Cost (estimates)", "What is missing"} {
 		if !slices.Contains(titles, want) {
 			t.Errorf("sections %v lack %q", titles, want)
 		}

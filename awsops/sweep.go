@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,8 +90,11 @@ type sweeper struct {
 	// their first call went out.
 	started func(t sweepTask, delay time.Duration)
 
-	wg     sync.WaitGroup // chains
-	pacers sync.WaitGroup // pacer dispatchers
+	// budget hands out each account-region's pacer; a sweep of its own
+	// unless the Client shares its budget.
+	budget *lookupBudget
+
+	wg sync.WaitGroup // chains
 
 	mu           sync.Mutex
 	regions      map[string]*regionSweep
@@ -105,6 +109,7 @@ type sweeper struct {
 type regionSweep struct {
 	account, region string
 	pace            *pacer
+	release         func() // gives pace back to the budget
 	queue           []sweepTask
 	live            int // chains running
 	active          map[*chainState]struct{}
@@ -127,19 +132,22 @@ func newSweeper(chains int, callTimeout time.Duration, api func(context.Context,
 	if callTimeout <= 0 {
 		callTimeout = defaultCallTimeout
 	}
-	return &sweeper{chains: chains, callTimeout: callTimeout, api: api, handle: handle, regions: map[string]*regionSweep{}}
+	return &sweeper{chains: chains, callTimeout: callTimeout, api: api, handle: handle, regions: map[string]*regionSweep{}, budget: newLookupBudget()}
 }
 
 // run sweeps the initial tasks, and every task submitted while it runs,
-// then stops the pacers. It returns when all work is done or ctx ends.
+// then gives the pacers back. It returns when all work is done or ctx ends.
 func (s *sweeper) run(ctx context.Context, initial []sweepTask) {
-	ctx, stop := context.WithCancel(ctx)
 	for _, t := range initial {
 		s.submit(ctx, t)
 	}
 	s.wg.Wait()
-	stop()
-	s.pacers.Wait()
+	s.mu.Lock()
+	regions := slices.Clone(s.order)
+	s.mu.Unlock()
+	for _, r := range regions {
+		r.release()
+	}
 	s.report(true)
 }
 
@@ -147,7 +155,7 @@ func (s *sweeper) run(ctx context.Context, initial []sweepTask) {
 // than its share, or at once when t is urgent.
 func (s *sweeper) submit(ctx context.Context, t sweepTask) {
 	s.mu.Lock()
-	r := s.region(ctx, t.account, t.region)
+	r := s.region(t.account, t.region)
 	if r.failure != nil {
 		s.gaps = append(s.gaps, sweepGap(t, r.failure))
 		s.mu.Unlock()
@@ -172,17 +180,17 @@ func (s *sweeper) submit(ctx context.Context, t sweepTask) {
 	}
 }
 
-// region returns the state of an account-region, starting its pacer.
-func (s *sweeper) region(ctx context.Context, account, region string) *regionSweep {
+// region returns the state of an account-region, taking its pacer from
+// the budget.
+func (s *sweeper) region(account, region string) *regionSweep {
 	id := account + "/" + region
 	if r, ok := s.regions[id]; ok {
 		return r
 	}
-	r := &regionSweep{account: account, region: region, pace: newPacer(LookupRate),
-		active: map[*chainState]struct{}{}, stats: RegionStats{Account: account, Region: region}}
+	r := &regionSweep{account: account, region: region, active: map[*chainState]struct{}{}, stats: RegionStats{Account: account, Region: region}}
+	r.pace, r.release = s.budget.acquire(account, region)
 	s.regions[id] = r
 	s.order = append(s.order, r)
-	s.pacers.Go(func() { r.pace.run(ctx) })
 	return r
 }
 
@@ -305,7 +313,7 @@ func (s *sweeper) call(ctx context.Context, r *regionSweep, api lookupAPI, in *c
 		}
 		start := time.Now()
 		callCtx, cancel := context.WithTimeout(ctx, s.callTimeout)
-		out, err := api.LookupEvents(callCtx, in, func(o *cloudtrail.Options) { o.Retryer = aws.NopRetryer{} })
+		out, err := api.LookupEvents(callCtx, in, func(o *cloudtrail.Options) { o.Retryer = aws.NopRetryer{} }, unpaced)
 		cancel()
 		throttled := err != nil && retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool()
 		s.mu.Lock()

@@ -395,7 +395,8 @@ func (tr *tracker) openDoor(d *door, rec *trail.Record) bool {
 		} else if !exists {
 			parent := tr.nodes[d.parent].s
 			partition := cmp.Or(partitionOfARN(rec.UserIdentity.ARN), "aws")
-			tr.addNode(Session{ID: d.node, ParentID: parent.ID, Depth: parent.Depth + 1, Account: d.account,
+			tr.addNode(Session{ID: d.node, ParentID: parent.ID, ParentAccessKeyID: cmp.Or(parent.AccessKeyID, parent.ParentAccessKeyID),
+				Depth: parent.Depth + 1, Account: d.account,
 				Via: d.via, CreatedByAttacker: true, UserName: d.subject, Door: d.subject,
 				Principal: "arn:" + partition + ":iam::" + d.account + ":user/" + d.subject,
 				MintedBy:  rec.EventName, MintEventID: rec.EventID, Issued: rec.EventTime})
@@ -420,8 +421,30 @@ func (tr *tracker) doorEvent(ctx context.Context, d *door, rec *trail.Record) {
 	}
 	if d.node != "" {
 		target := d.node
-		if k := rec.UserIdentity.AccessKeyID; tracked(k) {
+		k := rec.UserIdentity.AccessKeyID
+		switch {
+		case tracked(k):
 			target = k // a call made with a key in the tree is that key's
+		case d.via == ViaLoginProfile && k != "" && rec.SessionCredentialFromConsole == "true":
+			// A console session signed in to with the attacker's
+			// password: a credential of its own, under the user's
+			// branch, swept like a minted one.
+			user := tr.nodes[d.node].s
+			issued, _ := time.Parse(time.RFC3339, rec.UserIdentity.SessionContext.Attributes.CreationDate)
+			s := Session{ID: k, AccessKeyID: k, ParentID: user.ID, ParentAccessKeyID: cmp.Or(user.AccessKeyID, user.ParentAccessKeyID),
+				Depth: user.Depth + 1, Account: user.Account, Via: ViaLoginProfile, CreatedByAttacker: true,
+				UserName: user.UserName, Door: d.subject, Principal: user.Principal,
+				MintedBy: "ConsoleLogin", Issued: issued, Expires: issued.Add(consoleSessionLifetime),
+				SourceIP: rec.SourceIPAddress, UserAgent: rec.UserAgent}
+			tr.addNode(s)
+			target = k
+			onDerived := tr.onDerived
+			tr.mu.Unlock()
+			tr.add(ctx, target, rec)
+			if onDerived != nil {
+				onDerived(ctx, s)
+			}
+			return
 		}
 		tr.mu.Unlock()
 		tr.add(ctx, target, rec)

@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -356,5 +357,28 @@ func TestActionSpecsTable(t *testing.T) {
 		if want := s.Name == "cleanup" || s.Name == "delete-key"; s.Irreversible != want {
 			t.Errorf("%s irreversible = %v, want %v", s.Name, s.Irreversible, want)
 		}
+	}
+}
+
+// TestPickDoors: a door named by its own ID and by what it is on is closed
+// once; a name that matches nothing is refused with what to do instead.
+func TestPickDoors(t *testing.T) {
+	found := []awsops.DoorItem{
+		{Kind: awsops.DoorLambdaPermission, ID: "public-invoke", On: "billing-export"},
+		{Kind: awsops.DoorFunctionURL, ID: "billing-export", On: "billing-export"},
+		{Kind: awsops.DoorBucketACL, ID: "customer-data", On: "customer-data"},
+	}
+	doors := func(context.Context, state.Incident) ([]awsops.DoorItem, error) { return found, nil }
+	got, err := pickDoors(t.Context(), doors, state.Incident{}, []string{"billing-export", "public-invoke"})
+	if err != nil || len(got) != 2 || got[0] != found[0] || got[1] != found[1] {
+		t.Errorf("pick billing-export public-invoke = %+v, %v; want the permission and the URL once each", got, err)
+	}
+	if got, err := pickDoors(t.Context(), doors, state.Incident{}, []string{"all"}); err != nil || len(got) != 3 {
+		t.Errorf("pick all = %+v, %v", got, err)
+	}
+	_, err = pickDoors(t.Context(), doors, state.Incident{}, []string{"nothing-like-it"})
+	var ue *commands.UserError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "resources") {
+		t.Errorf("pick of an unknown door = %v; want a user error pointing at resources", err)
 	}
 }

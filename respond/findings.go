@@ -94,7 +94,8 @@ func (f findings) roles(_ context.Context, inc state.Incident) ([]string, error)
 
 // consoleUsers are the users the attacker signed in to the console as:
 // those of its console sign-ins (ConsoleLogin from a new source), and the
-// users' branches of the tree whose own events include a sign-in.
+// users' branches of the tree whose own events include a sign-in or
+// that hold a console session.
 func (f findings) consoleUsers(_ context.Context, inc state.Incident) ([]string, error) {
 	inv, err := f.loadDone(inc.ID, "The investigation has not finished, so keyleak does not know whose console the attacker used. Wait for the findings, or name the users: revoke-console arn:aws:iam::…:user/….")
 	if err != nil {
@@ -112,7 +113,9 @@ func (f findings) consoleUsers(_ context.Context, inc state.Incident) ([]string,
 		}
 	}
 	for _, s := range inv.Sessions {
-		if s.AccessKeyID == "" && s.CreatedByAttacker && slices.ContainsFunc(s.Activity.EventNames, func(c awsops.Count) bool { return c.Name == "ConsoleLogin" }) {
+		signedIn := s.AccessKeyID == "" && slices.ContainsFunc(s.Activity.EventNames, func(c awsops.Count) bool { return c.Name == "ConsoleLogin" })
+		console := s.AccessKeyID != "" && s.Via == awsops.ViaLoginProfile // a console session of the attacker's password
+		if s.CreatedByAttacker && (signedIn || console) {
 			add(s.Principal)
 		}
 	}

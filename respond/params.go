@@ -152,12 +152,17 @@ func pickDoors(ctx context.Context, doors func(context.Context, state.Incident) 
 		return found, nil
 	}
 	var items []awsops.DoorItem
+	picked := make([]bool, len(found))
 	for _, id := range requested {
 		n := 0
-		for _, d := range found {
-			if d.ID == id || d.On == id {
+		for i, d := range found {
+			if d.ID != id && d.On != id {
+				continue
+			}
+			n++
+			if !picked[i] { // a door named twice, by its own ID and by what it is on, is closed once
+				picked[i] = true
 				items = append(items, d)
-				n++
 			}
 		}
 		if n == 0 {

@@ -65,7 +65,7 @@ type recordDecoder struct {
 	i     int    // the next byte to read
 	depth int    // arrays and objects open
 	name  []byte // the member being decoded, unquoted
-	fold  [24]byte
+	fold  [28]byte
 	err   error // the first error: decoding stops there
 }
 
@@ -219,6 +219,8 @@ func (d *recordDecoder) record(r *Record) {
 			d.boolean(&r.ReadOnly)
 		case "managementevent":
 			d.boolean(&r.ManagementEvent)
+		case "sessioncredentialfromconsole":
+			d.str(&r.SessionCredentialFromConsole)
 		case "recipientaccountid":
 			d.str(&r.RecipientAccountID)
 		case "resources":

@@ -29,6 +29,9 @@ type Record struct {
 	ManagementEvent     bool            `json:"managementEvent"`
 	RecipientAccountID  string          `json:"recipientAccountId"`
 	Resources           []Resource      `json:"resources"`
+	// SessionCredentialFromConsole is "true" for calls made in an AWS
+	// Management Console session, and absent otherwise.
+	SessionCredentialFromConsole string `json:"sessionCredentialFromConsole"`
 }
 
 // Identity is a record's userIdentity: who made the call, and with

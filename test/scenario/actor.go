@@ -105,3 +105,29 @@ func play(ctx context.Context, start time.Time, steps []step, actors ...*actor) 
 	}
 	return nil
 }
+
+// signIn signs in to the console of account as user, whose password the
+// attacker set with parent, and returns the console session, labelled
+// console/user. The sign-in is recorded as a call of the signin service
+// whose output is the session: it is how the attacker came to hold it.
+func (a *actor) signIn(ctx context.Context, parent credential, account, user string) (credential, error) {
+	at := a.time().UTC().Truncate(time.Second)
+	creds, err := a.world.Gateway.SignIn(ctx, world.SignIn{Account: account, UserName: user, SourceIP: a.ip, UserAgent: a.ua, At: at})
+	rec := call{Service: "signin", Operation: "ConsoleLogin", Region: "us-east-1", Account: account, Time: at,
+		AccessKeyID: parent.AccessKeyID, Credential: parent.Label, SourceIP: a.ip, UserAgent: a.ua, ErrorCode: errorCode(err),
+		Input: user}
+	if err == nil {
+		rec.Output = consoleSession{UserName: user, AccessKeyID: creds.AccessKeyID, Issued: at, Expires: at.Add(12 * time.Hour)}
+	}
+	a.rec.add(rec)
+	if err != nil {
+		return credential{}, fmt.Errorf("sign in as %s: %w", user, err)
+	}
+	return credential{Credentials: creds, Label: "console/" + user, Account: account}, nil
+}
+
+// consoleSession is what a console sign-in gave the attacker.
+type consoleSession struct {
+	UserName, AccessKeyID string
+	Issued, Expires       time.Time
+}

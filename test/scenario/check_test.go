@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyleak/keyleak/test/world"
 )
@@ -23,6 +24,9 @@ func recordKey(r world.Record) string {
 	return eventKey(r.EventName, r.AWSRegion, r.UserIdentity.AccessKeyID, r.ErrorCode, r.SourceIPAddress,
 		r.EventCategory == "Data", r.EventTime)
 }
+
+// signIn reports whether a is a console sign-in, made with a password.
+func signIn(a Action) bool { return a.AccessKeyID == "" && a.EventName == "ConsoleLogin" }
 
 // attackerKeys is the set of access key IDs the attacker held.
 func attackerKeys(gt GroundTruth) map[string]bool {
@@ -62,6 +66,12 @@ func checkConsistent(tb testing.TB, w *world.World, gt GroundTruth) {
 	known := map[string][]string{gt.LeakedKeyID: {gt.LeakedKeyID}}
 	firstUse := map[string]Action{}
 	for _, a := range gt.Actions {
+		if signIn(a) {
+			if !slices.ContainsFunc(gt.Credentials, func(d DerivedCredential) bool { return d.Label == a.Credential }) && a.ErrorCode == "" {
+				tb.Errorf("sign-in at %s gave %s, which is not among the derived credentials", a.Time, a.Credential)
+			}
+			continue
+		}
 		if !keys[a.AccessKeyID] {
 			tb.Errorf("action %s at %s uses %s, which the attacker never held", a.EventName, a.Time, a.AccessKeyID)
 		}
@@ -143,8 +153,35 @@ func checkConsistent(tb testing.TB, w *world.World, gt GroundTruth) {
 		}
 	}
 	compareEvents(tb, "gateway events", records, gt.Actions)
+	// A console session is the parent's doing when the parent set the
+	// user's password and a sign-in as the user followed.
+	signIns := 0
+	for _, d := range gt.Credentials {
+		if d.Via != "ConsoleLogin" {
+			continue
+		}
+		signIns++
+		var setBy string
+		signedIn := false
+		for _, r := range w.Gateway.Events() {
+			switch {
+			case (r.EventName == "UpdateLoginProfile" || r.EventName == "CreateLoginProfile") && r.ErrorCode == "" &&
+				r.RequestParameters["userName"] == d.UserName:
+				setBy = r.UserIdentity.AccessKeyID
+			case r.EventName == "ConsoleLogin" && r.UserIdentity.UserName == d.UserName && r.EventTime == d.Issued.Format(time.RFC3339) &&
+				r.ResponseElements["ConsoleLogin"] == "Success":
+				signedIn = true
+			}
+		}
+		if setBy != d.ParentKeyID || !signedIn {
+			tb.Errorf("console session %s: gateway says %s's password was set by %q (ground truth %s), sign-in recorded: %v",
+				d.AccessKeyID, d.UserName, setBy, d.ParentKeyID, signedIn)
+		}
+		minted[d.AccessKeyID] = setBy
+	}
 	if len(minted) != len(gt.Credentials) {
-		tb.Errorf("gateway minted %d keys for the attacker, ground truth has %d", len(minted), len(gt.Credentials))
+		tb.Errorf("gateway minted %d keys for the attacker and let it sign in %d times, ground truth has %d credentials",
+			len(minted)-signIns, signIns, len(gt.Credentials))
 	}
 	for _, d := range gt.Credentials {
 		if got := minted[d.AccessKeyID]; got != d.ParentKeyID {

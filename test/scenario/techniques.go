@@ -53,6 +53,7 @@ const (
 var (
 	techAttackerIPs = []string{"185.220.101.33", "185.220.101.40"}
 	techAttackerUA  = "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#6.8.0 md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.144"
+	techBrowserUA   = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
 
 // Techniques leaks platform-admin's (admin) key. The attacker works through the
@@ -205,6 +206,7 @@ func (s *techniques) legit(ctx context.Context, r *Run, from, to time.Time) erro
 func (s *techniques) attack(ctx context.Context, r *Run) error {
 	recon := newActor(r.World, r.attacker, techAttackerIPs[0], techAttackerUA, r.Start)
 	a := newActor(r.World, r.attacker, techAttackerIPs[1], techAttackerUA, r.Start)
+	browser := newActor(r.World, r.attacker, techAttackerIPs[1], techBrowserUA, r.Start)
 	leaked := credential{Credentials: r.Target.Leaked, Label: "leaked", Account: r.Target.Account}
 	cfg := func() aws.Config { return a.config("us-east-1", leaked) }
 	outside := "arn:aws:iam::" + TechOutsider + ":root"
@@ -281,6 +283,14 @@ func (s *techniques) attack(ctx context.Context, r *Run) error {
 	call("the analyst's password", func(ctx context.Context) error {
 		_, err := iam.NewFromConfig(cfg()).UpdateLoginProfile(ctx, &iam.UpdateLoginProfileInput{UserName: aws.String(techAnalyst),
 			Password: aws.String("Own3d-by-us-2026!")})
+		return err
+	})
+	call("sign in as the analyst", func(ctx context.Context) error {
+		console, err := browser.signIn(ctx, leaked, r.Target.Account, techAnalyst)
+		if err != nil {
+			return err
+		}
+		_, err = browser.listBuckets(ctx, console)
 		return err
 	})
 	call("anyone may invoke the function", func(ctx context.Context) error {
@@ -397,7 +407,7 @@ func (s *techniques) attack(ctx context.Context, r *Run) error {
 		_, err := a.s3("us-east-1", leaked).DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(techData), Key: aws.String("README.md")})
 		return err
 	})
-	return play(ctx, r.Start, steps, recon, a)
+	return play(ctx, r.Start, steps, recon, a, browser)
 }
 
 // samlMetadata is an identity provider's SAML metadata, as an IdP exports it.

@@ -118,11 +118,21 @@ func only(records []world.Record, keys map[string]bool) []world.Record {
 // attackers keeps the records of gt's attacker: those of its keys, but
 // for the calls the key's own CI made with the leaked key.
 func attackers(records []world.Record, gt GroundTruth) []world.Record {
-	legit := map[string]bool{}
+	legit, signIns := map[string]bool{}, map[string]bool{}
 	for _, a := range gt.Legit.KeyActions {
 		legit[actionKey(a)] = true
 	}
+	for _, a := range gt.Actions {
+		if signIn(a) {
+			signIns[actionKey(a)] = true
+		}
+	}
 	var out []world.Record
+	for _, r := range records {
+		if signIns[recordKey(r)] {
+			out = append(out, r) // the attacker's sign-ins, which name no key
+		}
+	}
 	for _, r := range only(records, attackerKeys(gt)) {
 		if !legit[recordKey(r)] {
 			out = append(out, r)

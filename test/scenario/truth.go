@@ -42,9 +42,13 @@ type Action struct {
 	EventSource string    // e.g. sts.amazonaws.com
 	Region      string    // CloudTrail awsRegion (us-east-1 for IAM)
 	Account     string    // the account the call acted in
+	// AccessKeyID is the key that signed the call; "" for a console
+	// sign-in (ConsoleLogin), which is made with a password.
 	AccessKeyID string
-	Credential  string // "leaked" or the derived credential's label
-	SourceIP    string
+	// Credential is "leaked" or the derived credential's label; for a
+	// sign-in, the console session it gave ("console/<user>").
+	Credential string
+	SourceIP   string
 	UserAgent   string
 	ErrorCode   string // "" when it succeeded
 	Data        bool   // a data event (S3 object calls), only in trail log files
@@ -56,10 +60,10 @@ type DerivedCredential struct {
 	AccessKeyID string
 	Label       string
 	ParentKeyID string
-	Via         string // AssumeRole, GetFederationToken, GetSessionToken, CreateAccessKey
+	Via         string // AssumeRole, GetFederationToken, GetSessionToken, CreateAccessKey, ConsoleLogin
 	RoleARN     string // AssumeRole
 	SessionName string // AssumeRole session or federated user name
-	UserName    string // CreateAccessKey: the user the key belongs to
+	UserName    string // CreateAccessKey: the user the key belongs to; ConsoleLogin: who signed in
 	Account     string // the account the credential acts in
 	Issued      time.Time
 	Expires     time.Time // zero for long-term keys
@@ -133,6 +137,13 @@ func (r *Run) derive() GroundTruth {
 	}
 	chains := map[string][]string{gt.LeakedKeyID: {gt.LeakedKeyID}}
 	ips, uas, regions := set{}, set{}, set{}
+	derived := func(c call) {
+		if d, ok := c.derived(); ok && c.ErrorCode == "" {
+			d.Chain = append(append([]string(nil), chains[c.AccessKeyID]...), d.AccessKeyID)
+			chains[d.AccessKeyID] = d.Chain
+			gt.Credentials = append(gt.Credentials, d)
+		}
+	}
 	for _, c := range r.attacker.all() {
 		a := c.action()
 		gt.Actions = append(gt.Actions, a)
@@ -154,11 +165,7 @@ func (r *Run) derive() GroundTruth {
 		if c.ErrorCode != "" {
 			continue
 		}
-		if d, ok := c.derived(); ok {
-			d.Chain = append(append([]string(nil), chains[c.AccessKeyID]...), d.AccessKeyID)
-			chains[d.AccessKeyID] = d.Chain
-			gt.Credentials = append(gt.Credentials, d)
-		}
+		derived(c)
 		gt.Resources = append(gt.Resources, c.created()...)
 	}
 	gt.SourceIPs, gt.UserAgents, gt.Regions = ips.sorted(), uas.sorted(), regions.sorted()
@@ -206,11 +213,15 @@ func (c call) action() Action {
 	if c.Service == "iam" {
 		region = "us-east-1"
 	}
-	return Action{
+	a := Action{
 		Time: c.Time, EventName: name, EventSource: c.Service + ".amazonaws.com", Region: region, Account: c.Account,
 		AccessKeyID: c.AccessKeyID, Credential: c.Credential, SourceIP: c.SourceIP, UserAgent: c.UserAgent,
 		ErrorCode: c.ErrorCode, Data: c.Service == "s3" && (strings.HasSuffix(c.Operation, "Object") || c.Operation == "DeleteObjects") || c.Operation == "Invoke",
 	}
+	if c.Service == "signin" { // a password, not a key
+		a.AccessKeyID, a.Credential = "", "console/"+c.Input.(string)
+	}
+	return a
 }
 
 func s3Object(in any) (bucket, key string) {
@@ -257,6 +268,9 @@ func (c call) derived() (DerivedCredential, bool) {
 	case *iam.CreateAccessKeyOutput:
 		d.AccessKeyID, d.UserName = deref(out.AccessKey.AccessKeyId), deref(out.AccessKey.UserName)
 		d.Label = "user/" + d.UserName
+	case consoleSession: // the parent set the user's password
+		d.AccessKeyID, d.UserName, d.Expires = out.AccessKeyID, out.UserName, out.Expires
+		d.Label = "console/" + d.UserName
 	default:
 		return DerivedCredential{}, false
 	}

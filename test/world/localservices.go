@@ -312,7 +312,7 @@ func (g *Gateway) serviceCredentials(w http.ResponseWriter, r *http.Request, c *
 	var e *apiError
 	switch c.op.Name {
 	case "CreateServiceSpecificCredential":
-		sc := serviceCredential{ID: "ACCA" + strings.ToUpper(randomSecret(17)), UserName: user, ServiceName: str("serviceName"),
+		sc := serviceCredential{ID: newAccessKeyID("ACCA", c.account), UserName: user, ServiceName: str("serviceName"),
 			ServiceUserName: user + "-at-" + c.account, Status: "Active", Created: c.at}
 		l.creds[key] = append(l.creds[key], sc)
 		result = "<ServiceSpecificCredential>" + item(sc, randomSecret(32)) + "</ServiceSpecificCredential>"
