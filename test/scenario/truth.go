@@ -49,9 +49,9 @@ type Action struct {
 	// sign-in, the console session it gave ("console/<user>").
 	Credential string
 	SourceIP   string
-	UserAgent   string
-	ErrorCode   string // "" when it succeeded
-	Data        bool   // a data event (S3 object calls), only in trail log files
+	UserAgent  string
+	ErrorCode  string // "" when it succeeded
+	Data       bool   // a data event (S3 object calls), only in trail log files
 }
 
 // DerivedCredential is a key the attacker minted from the leaked key or from another
