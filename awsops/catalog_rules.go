@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/keyleak/keyleak/awsops/trail"
@@ -218,18 +219,58 @@ func parsePolicyStatements(doc string) policyStatementList {
 	return d.Statement
 }
 
-type policyStatementList []struct {
+type policyStatementList []resourceStatement
+
+// resourceStatement is a statement of a resource policy, as far as whom
+// it admits.
+type resourceStatement struct {
 	Effect    string          `json:"Effect"`
 	Principal json.RawMessage `json:"Principal"`
+	Condition json.RawMessage `json:"Condition"`
+}
+
+// accountConditionKeys name the caller's (or the calling service's
+// source) account or ARN: a condition on them limits a statement to
+// those accounts whatever its principal says.
+var accountConditionKeys = []string{"aws:principalaccount", "aws:sourceowner", "aws:sourceaccount", "aws:principalarn", "aws:sourcearn"}
+
+// pinnedInside reports whether the statement's conditions admit only
+// callers of the account and the organisation (a topic's default policy:
+// anyone, if AWS:SourceOwner is the owner).
+func (st resourceStatement) pinnedInside(e *event) bool {
+	var cond map[string]map[string]any
+	if len(st.Condition) == 0 || json.Unmarshal(st.Condition, &cond) != nil {
+		return false // read as open: a condition keyleak cannot read pins nothing
+	}
+	for op, kv := range cond {
+		o := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(op, "ForAnyValue:"), "ForAllValues:"))
+		if !strings.HasPrefix(o, "stringequals") && !strings.HasPrefix(o, "stringlike") && !strings.HasPrefix(o, "arnequals") && !strings.HasPrefix(o, "arnlike") {
+			continue
+		}
+		for k, v := range kv {
+			if !slices.Contains(accountConditionKeys, strings.ToLower(k)) {
+				continue
+			}
+			values := anyStrings(v)
+			open := func(x string) bool { // a value naming no account for sure, or one outside
+				acct := x
+				if parts := strings.SplitN(x, ":", 6); len(parts) >= 5 && parts[0] == "arn" {
+					acct = parts[4]
+				}
+				return acct == "" || strings.ContainsAny(acct, "*?") || e.admits(x)
+			}
+			if len(values) > 0 && !slices.ContainsFunc(values, open) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (l *policyStatementList) UnmarshalJSON(b []byte) error {
 	type list policyStatementList
 	if len(b) > 0 && b[0] == '{' {
-		var one [1]struct {
-			Effect    string          `json:"Effect"`
-			Principal json.RawMessage `json:"Principal"`
-		}
+		var one [1]resourceStatement
 		if err := json.Unmarshal(b, &one[0]); err != nil {
 			return err
 		}

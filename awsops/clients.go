@@ -28,14 +28,10 @@ func cachedClient[T any](ctx context.Context, c *Client, service, account, regio
 	if ok {
 		return v.(T), nil
 	}
-	cfg, err := c.account(ctx, account)
+	cfg, err := c.regionConfig(ctx, account, region)
 	if err != nil {
 		var zero T
 		return zero, err
-	}
-	if region != "" {
-		cfg = cfg.Copy()
-		cfg.Region = region
 	}
 	client := build(cfg)
 	c.mu.Lock()

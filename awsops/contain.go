@@ -76,6 +76,10 @@ var (
 	ErrUnknownResource  = errors.New("unknown resource type")
 	ErrRoleMismatch     = errors.New("role ARN is not the one IAM gives")
 	ErrRecreated        = errors.New("resource re-created since the event")
+	// ErrPassRole: the change names a role for a service to use, which
+	// takes iam:PassRole; keyleak never holds it, since it grants
+	// privileges.
+	ErrPassRole = errors.New("needs iam:PassRole, which keyleak never holds")
 )
 
 func refusal(sentinel error, format string, args ...any) error {

@@ -45,6 +45,8 @@ type CleanupItem struct {
 	// access entry.
 	Owner string `json:"owner,omitempty"`
 	On    string `json:"on,omitempty"`
+	// Ref holds the parameters that name it beside its ID (Resource.Ref).
+	Ref map[string]string `json:"ref,omitempty"`
 }
 
 func (it CleanupItem) String() string {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rolesanywhere"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
+	ssotypes "github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 )
 
 // Kinds of created doors cleanup removes: ways in the attacker made, which
@@ -22,6 +24,10 @@ const (
 	CleanupRAProfile         = "rolesanywhere-profile"
 	CleanupAccessEntry       = "eks-access-entry" // ID: the principal; On: the cluster
 	CleanupSecret            = "secret"           // ID: the secret's ARN; recoverable for 7 days
+	// CleanupSSOAssignment: an IAM Identity Center account assignment;
+	// ID: the principal; Ref: the instance, permission set, principal
+	// type and target account.
+	CleanupSSOAssignment = "sso-account-assignment"
 )
 
 // doorCleanupSteps reads a created door's state and returns the calls
@@ -137,6 +143,24 @@ func (r *containRun) doorCleanupSteps(ctx context.Context, it CleanupItem) (step
 				_, err := ek.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(it.On), PrincipalArn: aws.String(it.ID)})
 				return err
 			})
+	case CleanupSSOAssignment:
+		ref := it.Ref
+		in := &ssoadmin.DeleteAccountAssignmentInput{InstanceArn: aws.String(ref["instanceArn"]), PermissionSetArn: aws.String(ref["permissionSetArn"]),
+			PrincipalId: aws.String(it.ID), PrincipalType: ssotypes.PrincipalType(ref["principalType"]),
+			TargetId: aws.String(ref["targetId"]), TargetType: ssotypes.TargetType(ref["targetType"])}
+		if aws.ToString(in.InstanceArn) == "" || aws.ToString(in.PermissionSetArn) == "" || aws.ToString(in.TargetId) == "" {
+			return nil, true, refusal(ErrNoEvidence, "%s comes without the instance, permission set and account its creating event named; remove it in IAM Identity Center by hand", it)
+		}
+		sa := ssoadmin.NewFromConfig(cfg)
+		found, err := ssoAssigned(ctx, sa, in)
+		if err != nil || !found {
+			return nil, true, err
+		}
+		return []cleanupStep{{call: fmt.Sprintf("sso:DeleteAccountAssignment %s %s %s PermissionSetArn=%s TargetId=%s", it.Region, in.PrincipalType, it.ID,
+			aws.ToString(in.PermissionSetArn), aws.ToString(in.TargetId)), run: func(ctx context.Context) error {
+			_, err := sa.DeleteAccountAssignment(ctx, in)
+			return err
+		}}}, true, nil
 	case CleanupSecret:
 		sm := secretsmanager.NewFromConfig(cfg)
 		out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(it.ID)})
@@ -160,4 +184,25 @@ func serviceCredentialStep(client *iam.Client, account, user, id string) cleanup
 			_, err := client.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: aws.String(user), ServiceSpecificCredentialId: aws.String(id)})
 			return err
 		}}
+}
+
+// ssoAssigned reports whether the assignment still exists.
+func ssoAssigned(ctx context.Context, sa *ssoadmin.Client, in *ssoadmin.DeleteAccountAssignmentInput) (bool, error) {
+	p := ssoadmin.NewListAccountAssignmentsPaginator(sa, &ssoadmin.ListAccountAssignmentsInput{InstanceArn: in.InstanceArn,
+		AccountId: in.TargetId, PermissionSetArn: in.PermissionSetArn})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isAPIError(err, "ResourceNotFoundException") {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("assignments of %s in %s (sso:ListAccountAssignments): %w", aws.ToString(in.PermissionSetArn), aws.ToString(in.TargetId), err)
+		}
+		for _, a := range page.AccountAssignments {
+			if aws.ToString(a.PrincipalId) == aws.ToString(in.PrincipalId) && a.PrincipalType == in.PrincipalType {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -30,10 +30,14 @@ const (
 	DoorBucketACL         = "s3-bucket-acl"    // grants to everyone
 	DoorIngressRule       = "ec2-ingress-rule" // a security group rule open to the internet
 	DoorKMSGrant          = "kms-grant"
-	DoorKeyPolicy         = "kms-key-policy" // statements added to a key policy
-	DoorSecretPolicy      = "secret-policy"  // statements added to a secret's policy
-	DoorRoleTrust         = "iam-role-trust" // principals added to a role's trust
-	ParamDoors            = "doors"          // the doors a close shuts, frozen as JSON
+	DoorKeyPolicy         = "kms-key-policy"        // statements added to a key policy
+	DoorSecretPolicy      = "secret-policy"         // statements added to a secret's policy
+	DoorRoleTrust         = "iam-role-trust"        // principals added to a role's trust
+	DoorRepositoryPolicy  = "ecr-repository-policy" // statements added to an ECR repository's policy
+	DoorTopicPolicy       = "sns-topic-policy"      // statements added to an SNS topic's policy
+	DoorQueuePolicy       = "sqs-queue-policy"      // statements added to an SQS queue's policy
+	DoorReplication       = "s3-replication"        // replication rules sending a bucket's objects elsewhere
+	ParamDoors            = "doors"                 // the doors a close shuts, frozen as JSON
 	closedAlreadyNoteBase = "already closed: "
 )
 
@@ -109,9 +113,17 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 	}
 	var p ActionPlan
 	var closed []string
+	var refused []error
 	frozen := make([]DoorItem, 0, len(items))
 	for _, it := range items {
 		st, err := r.doorClosing(ctx, &it)
+		var no *Refusal
+		if errors.As(err, &no) {
+			// keyleak will not close this one (a protected principal, a
+			// change it may not make): the others are still closed.
+			refused = append(refused, fmt.Errorf("%s: %w", it, err))
+			continue
+		}
 		if err != nil {
 			return ActionPlan{}, fmt.Errorf("%s: %w", it, err)
 		}
@@ -128,6 +140,12 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 	}
 	if len(closed) > 0 {
 		p.Impact = append(p.Impact, "Already closed: "+strings.Join(closed, ", "))
+	}
+	if len(p.Calls) == 0 && len(refused) > 0 {
+		return ActionPlan{}, errors.Join(refused...)
+	}
+	for _, err := range refused {
+		p.Impact = append(p.Impact, "NOT closed, by hand: "+err.Error())
 	}
 	if len(p.Calls) == 0 {
 		return ActionPlan{Noop: closedAlreadyNoteBase + strings.Join(closed, ", ")}, nil
@@ -195,6 +213,10 @@ func (c *Client) PlanReopen(ctx context.Context, t Target, closed map[string]str
 	var open []string
 	for _, it := range items {
 		steps, err := r.doorReopening(ctx, it)
+		if errors.Is(err, ErrPassRole) {
+			p.Impact = append(p.Impact, "Leaves "+it.String()+" shut: "+err.Error())
+			continue
+		}
 		if err != nil {
 			return ActionPlan{}, fmt.Errorf("%s: %w", it, err)
 		}
@@ -208,7 +230,11 @@ func (c *Client) PlanReopen(ctx context.Context, t Target, closed map[string]str
 		}
 	}
 	if len(p.Calls) == 0 {
-		return ActionPlan{Noop: "already as before: " + strings.Join(open, ", ")}, nil
+		noop := p.Impact
+		if len(open) > 0 {
+			noop = append(noop, "Already as before: "+strings.Join(open, ", ")+".")
+		}
+		return ActionPlan{Noop: strings.Join(noop, " ")}, nil
 	}
 	p.Params = map[string]string{ParamDoors: closed[ParamDoors]}
 	return p, nil
@@ -227,6 +253,10 @@ func (c *Client) ExecuteReopen(ctx context.Context, t Target, params map[string]
 	var failed partFailures
 	for _, it := range items {
 		steps, err := r.doorReopening(ctx, it)
+		if errors.Is(err, ErrPassRole) {
+			r.did("left %s shut: %v", it, err) // as the plan said
+			continue
+		}
 		if err == nil && len(steps) > 0 {
 			err = r.runSteps(ctx, steps)
 		}
@@ -266,22 +296,20 @@ func (r *containRun) attackerDocument(ctx context.Context, it DoorItem) string {
 		return ""
 	}
 	e := newEvent(&rec, noAccounts)
-	for _, k := range []string{"bucketPolicy", "policy", "resourcePolicy", "policyDocument"} {
-		switch v := e.param(k).(type) {
-		case string:
-			return v
-		case map[string]any:
-			b, _ := json.Marshal(v)
-			return string(b)
-		}
+	switch v := e.param(policyDocs[it.Kind].param...).(type) {
+	case string:
+		return v
+	case map[string]any:
+		b, _ := json.Marshal(v)
+		return string(b)
 	}
 	return ""
 }
 
-// withoutDoor returns current without what the door added: the
-// attacker's statements when the event still shows them, else the
-// statements naming whom the door admits; with principals, only those
-// principals are dropped from each statement.
+// withoutDoor returns current without what the door added: from the
+// statements the attacker's request wrote (every statement, when the
+// event no longer shows them, or for a trust), the principals the door
+// admits; a statement left with none goes.
 func withoutDoor(current, attacker string, admitted []string, principalsOnly bool) (string, error) {
 	doc, stmts, err := policyParts(current)
 	if err != nil {
@@ -297,13 +325,15 @@ func withoutDoor(current, attacker string, admitted []string, principalsOnly boo
 	for _, s := range stmts {
 		m, _ := s.(map[string]any)
 		b, _ := json.Marshal(m)
-		if principalsOnly {
+		// A statement the attacker's request wrote (or, when CloudTrail no
+		// longer shows it, any statement) loses the principals the door
+		// admits, and goes when none is left: a statement the owner had,
+		// which the attacker's document repeated, is not the door.
+		theirsToo := principalsOnly || len(theirsNormal) == 0 || slices.Contains(theirsNormal, string(b))
+		if theirsToo && namesAny(m, admitted) {
 			if rest, emptied := dropPrincipals(m, admitted); !emptied {
 				kept = append(kept, rest)
 			}
-			continue
-		}
-		if slices.Contains(theirsNormal, string(b)) || (len(theirsNormal) == 0 && namesAny(m, admitted)) {
 			continue
 		}
 		kept = append(kept, m)

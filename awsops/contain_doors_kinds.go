@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -18,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // regional is a recorded configuration of the door's account and region.
@@ -60,10 +58,12 @@ func (r *containRun) doorClosing(ctx context.Context, it *DoorItem) (doorState, 
 		return ingressClosing(ctx, ec2.NewFromConfig(cfg), *it)
 	case DoorKMSGrant:
 		return grantClosing(ctx, kms.NewFromConfig(cfg), *it)
-	case DoorBucketPolicy, DoorKeyPolicy, DoorSecretPolicy, DoorRoleTrust:
+	case DoorBucketPolicy, DoorKeyPolicy, DoorSecretPolicy, DoorRoleTrust, DoorRepositoryPolicy, DoorTopicPolicy, DoorQueuePolicy:
 		return r.documentClosing(ctx, cfg, *it, who)
 	case DoorBucketACL:
 		return aclClosing(ctx, s3Client(cfg), *it)
+	case DoorReplication:
+		return replicationClosing(ctx, s3Client(cfg), *it)
 	}
 	return doorState{}, refusal(ErrUnknownResource, "keyleak cannot close %q doors (%s); close it by hand", it.Kind, it.ID)
 }
@@ -379,140 +379,12 @@ func aclClosing(ctx context.Context, client *s3.Client, it DoorItem) (doorState,
 		}}}}, nil
 }
 
-// documentClosing removes what the attacker added to a bucket policy, key
-// policy, secret policy or role trust: its statements (or, for a trust,
-// its principals), leaving the rest as it is.
-func (r *containRun) documentClosing(ctx context.Context, cfg aws.Config, it DoorItem, who []string) (doorState, error) {
-	current, err := r.currentDocument(ctx, cfg, it)
-	if err != nil {
-		return doorState{}, err
-	}
-	if current == "" {
-		return doorState{}, nil
-	}
-	attacker := r.attackerDocument(ctx, it)
-	after, err := withoutDoor(current, attacker, who, it.Kind == DoorRoleTrust)
-	if err != nil {
-		return doorState{}, err
-	}
-	if normal, _ := normalPolicy(current); normal == after {
-		return doorState{}, nil
-	}
-	st := doorState{prior: mustNormal(current), after: after}
-	if attacker == "" {
-		st.note = " CloudTrail no longer shows the attacker's document: the statements naming " + strings.Join(who, ", ") + " are removed."
-	}
-	empty := statementCount(after) == 0
-	switch it.Kind {
-	case DoorBucketPolicy:
-		client := s3Client(cfg)
-		if empty {
-			st.steps = []cleanupStep{{call: "s3:DeleteBucketPolicy " + it.ID, run: func(ctx context.Context) error {
-				_, err := client.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String(it.ID)})
-				return err
-			}}}
-		} else {
-			st.steps = []cleanupStep{{call: fmt.Sprintf("s3:PutBucketPolicy %s (without the attacker's statements; %d kept)", it.ID, statementCount(after)),
-				run: func(ctx context.Context) error {
-					_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(it.ID), Policy: aws.String(after)})
-					return err
-				}}}
-		}
-	case DoorKeyPolicy:
-		if empty {
-			return doorState{}, refusal(ErrPolicyChanged, "without the attacker's statements the key policy of %s would be empty, which locks everyone out of the key: write its policy by hand", it.ID)
-		}
-		client := kms.NewFromConfig(cfg)
-		st.steps = []cleanupStep{{call: fmt.Sprintf("kms:PutKeyPolicy %s PolicyName=default (without the attacker's statements; %d kept)", it.ID, statementCount(after)),
-			run: func(ctx context.Context) error {
-				_, err := client.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(it.ID), PolicyName: aws.String("default"), Policy: aws.String(after)})
-				return err
-			}}}
-	case DoorSecretPolicy:
-		client := secretsmanager.NewFromConfig(cfg)
-		if empty {
-			st.steps = []cleanupStep{{call: "secretsmanager:DeleteResourcePolicy " + it.ID, run: func(ctx context.Context) error {
-				_, err := client.DeleteResourcePolicy(ctx, &secretsmanager.DeleteResourcePolicyInput{SecretId: aws.String(it.ID)})
-				return err
-			}}}
-		} else {
-			st.steps = []cleanupStep{{call: fmt.Sprintf("secretsmanager:PutResourcePolicy %s (without the attacker's statements; %d kept)", it.ID, statementCount(after)),
-				run: func(ctx context.Context) error {
-					_, err := client.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: aws.String(it.ID), ResourcePolicy: aws.String(after)})
-					return err
-				}}}
-		}
-	case DoorRoleTrust:
-		if empty {
-			return doorState{}, refusal(ErrPolicyChanged, "without %s the trust of role %s would admit no one; delete the role (cleanup) if the attacker made it, or write its trust by hand", strings.Join(who, ", "), it.ID)
-		}
-		client := iam.NewFromConfig(cfg)
-		st.note += " Sessions already issued through the trust keep working until they expire: revoke-sessions " + r.doorRoleARN(it) + " cuts them."
-		st.steps = []cleanupStep{{call: fmt.Sprintf("iam:UpdateAssumeRolePolicy %s (drop %s)", r.doorRoleARN(it), strings.Join(who, ", ")),
-			run: func(ctx context.Context) error {
-				_, err := client.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(it.ID), PolicyDocument: aws.String(after)})
-				return err
-			}}}
-	}
-	return st, nil
-}
-
-func (r *containRun) doorRoleARN(it DoorItem) string {
-	return "arn:" + partitionOf(r.c.base.Region) + ":iam::" + it.Account + ":role/" + it.ID
-}
-
 func mustNormal(doc string) string {
 	n, err := normalPolicy(doc)
 	if err != nil {
 		return doc
 	}
 	return n
-}
-
-// currentDocument reads a document door's policy now; "" when it has none.
-func (r *containRun) currentDocument(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
-	switch it.Kind {
-	case DoorBucketPolicy:
-		out, err := s3Client(cfg).GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(it.ID)})
-		if isAPIError(err, "NoSuchBucketPolicy", "NoSuchBucket") {
-			return "", nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("policy of %s (s3:GetBucketPolicy): %w", it.ID, err)
-		}
-		return aws.ToString(out.Policy), nil
-	case DoorKeyPolicy:
-		out, err := kms.NewFromConfig(cfg).GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(it.ID), PolicyName: aws.String("default")})
-		if isAPIError(err, "NotFoundException") {
-			return "", nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("policy of key %s (kms:GetKeyPolicy): %w", it.ID, err)
-		}
-		return aws.ToString(out.Policy), nil
-	case DoorSecretPolicy:
-		out, err := secretsmanager.NewFromConfig(cfg).GetResourcePolicy(ctx, &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(it.ID)})
-		if goneAlready(err) {
-			return "", nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("policy of %s (secretsmanager:GetResourcePolicy): %w", it.ID, err)
-		}
-		return aws.ToString(out.ResourcePolicy), nil
-	case DoorRoleTrust:
-		if err := r.c.CheckNotProtected(ctx, r.doorRoleARN(it)); err != nil {
-			return "", err
-		}
-		out, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(it.ID)})
-		if goneAlready(err) {
-			return "", nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("trust of role %s (iam:GetRole): %w", it.ID, err)
-		}
-		return aws.ToString(out.Role.AssumeRolePolicyDocument), nil
-	}
-	return "", fmt.Errorf("%s has no document", it.Kind)
 }
 
 // doorReopening returns what puts a closed door back as it was; none when
@@ -621,6 +493,8 @@ func (r *containRun) doorReopening(ctx context.Context, it DoorItem) ([]cleanupS
 					RetiringPrincipal: nilIfEmpty(g.Retiring), Name: nilIfEmpty(g.Name), Operations: ops})
 				return err
 			}}}, nil
+	case DoorReplication:
+		return replicationReopening(ctx, s3Client(cfg), it)
 	case DoorBucketACL:
 		var grants []s3types.Grant
 		if err := json.Unmarshal([]byte(it.Prior), &grants); err != nil {
@@ -640,7 +514,7 @@ func (r *containRun) doorReopening(ctx context.Context, it DoorItem) ([]cleanupS
 					AccessControlPolicy: &s3types.AccessControlPolicy{Owner: out.Owner, Grants: grants}})
 				return err
 			}}}, nil
-	case DoorBucketPolicy, DoorKeyPolicy, DoorSecretPolicy, DoorRoleTrust:
+	case DoorBucketPolicy, DoorKeyPolicy, DoorSecretPolicy, DoorRoleTrust, DoorRepositoryPolicy, DoorTopicPolicy, DoorQueuePolicy:
 		current, err := r.currentDocument(ctx, cfg, it)
 		if err != nil {
 			return nil, err
@@ -651,39 +525,9 @@ func (r *containRun) doorReopening(ctx context.Context, it DoorItem) ([]cleanupS
 		if (current != "" || statementCount(it.After) > 0) && mustNormal(current) != it.After {
 			return nil, fmt.Errorf("%w: its document is no longer the one close wrote; put it back by hand from the close request's record", ErrPolicyChanged)
 		}
-		return r.documentPut(cfg, it), nil
+		return documentPut(cfg, it), nil
 	}
 	return nil, refusal(ErrUnknownResource, "keyleak cannot reopen %q doors", it.Kind)
-}
-
-// documentPut writes a door's recorded prior document back.
-func (r *containRun) documentPut(cfg aws.Config, it DoorItem) []cleanupStep {
-	doc := it.Prior
-	switch it.Kind {
-	case DoorBucketPolicy:
-		client := s3Client(cfg)
-		return []cleanupStep{{call: "s3:PutBucketPolicy " + it.ID + " (the document it had)", run: func(ctx context.Context) error {
-			_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(it.ID), Policy: aws.String(doc)})
-			return err
-		}}}
-	case DoorKeyPolicy:
-		client := kms.NewFromConfig(cfg)
-		return []cleanupStep{{call: "kms:PutKeyPolicy " + it.ID + " PolicyName=default (the document it had)", run: func(ctx context.Context) error {
-			_, err := client.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(it.ID), PolicyName: aws.String("default"), Policy: aws.String(doc)})
-			return err
-		}}}
-	case DoorSecretPolicy:
-		client := secretsmanager.NewFromConfig(cfg)
-		return []cleanupStep{{call: "secretsmanager:PutResourcePolicy " + it.ID + " (the document it had)", run: func(ctx context.Context) error {
-			_, err := client.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: aws.String(it.ID), ResourcePolicy: aws.String(doc)})
-			return err
-		}}}
-	}
-	client := iam.NewFromConfig(cfg)
-	return []cleanupStep{{call: "iam:UpdateAssumeRolePolicy " + r.doorRoleARN(it) + " (the trust it had)", run: func(ctx context.Context) error {
-		_, err := client.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(it.ID), PolicyDocument: aws.String(doc)})
-		return err
-	}}}
 }
 
 func sortedOps(ops []kmstypes.GrantOperation) []kmstypes.GrantOperation {

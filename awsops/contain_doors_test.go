@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -16,7 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/rolesanywhere"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -45,7 +51,10 @@ func newDoorsWorld(t *testing.T) *doorsWorld {
 		t.Fatal(err)
 	}
 	addResponderRole(t, w, world.SecondAccount)
-	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), awsops.Options{Regions: run.Target.Regions})
+	// The organisation is the two accounts: what admits the second is
+	// not a door.
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), awsops.Options{Regions: run.Target.Regions,
+		Accounts: []string{world.SecondAccount}})
 	key, _ := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
 	inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{})
 	if err != nil {
@@ -133,6 +142,19 @@ func (d *doorsWorld) attempts(t *testing.T) map[string]error {
 			_, err := ec2.NewFromConfig(me).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{d.resource(t, "AWS::EC2::ImageShare").ID}})
 			return err
 		}(),
+		"repository policy": func() error {
+			_, err := ecr.NewFromConfig(me).BatchGetImage(ctx, &ecr.BatchGetImageInput{RegistryId: aws.String(acct), RepositoryName: aws.String("billing-api"),
+				ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("latest")}}})
+			return err
+		}(),
+		"topic policy": func() error {
+			_, err := sns.NewFromConfig(me).Publish(ctx, &sns.PublishInput{TopicArn: aws.String(d.resource(t, "AWS::SNS::TopicPolicy").ID), Message: aws.String("hi")})
+			return err
+		}(),
+		"queue policy": func() error {
+			_, err := sqs.NewFromConfig(me).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(d.resource(t, "AWS::SQS::QueuePolicy").ID), MessageBody: aws.String("job")})
+			return err
+		}(),
 		"database snapshot share": func() error {
 			_, err := rds.NewFromConfig(me).DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{
 				DBSnapshotIdentifier: aws.String("arn:aws:rds:us-east-1:" + acct + ":snapshot:" + d.resource(t, "AWS::RDS::DBSnapshotShare").ID)})
@@ -172,7 +194,8 @@ func TestCloseEveryDoor(t *testing.T) {
 	}
 	for _, k := range []string{awsops.DoorLambdaPermission, awsops.DoorFunctionURL, awsops.DoorSnapshotShare, awsops.DoorImageShare,
 		awsops.DoorDBSnapshotShare, awsops.DoorBucketPolicy, awsops.DoorBucketACL, awsops.DoorIngressRule, awsops.DoorKMSGrant,
-		awsops.DoorSecretPolicy, awsops.DoorRoleTrust} {
+		awsops.DoorSecretPolicy, awsops.DoorRoleTrust, awsops.DoorRepositoryPolicy, awsops.DoorTopicPolicy, awsops.DoorQueuePolicy,
+		awsops.DoorReplication} {
 		if !kinds[k] {
 			t.Errorf("no %s door among %d found", k, len(doors))
 		}
@@ -198,7 +221,8 @@ func TestCloseEveryDoor(t *testing.T) {
 	}
 	want := map[string]string{"lambda permission": "AccessDeniedException", "bucket policy": "AccessDenied", "bucket ACL": "AccessDenied",
 		"secret policy": "AccessDeniedException", "KMS grant": "AccessDeniedException", "role trust": "AccessDenied",
-		"snapshot share": "InvalidSnapshot.NotFound", "image share": "InvalidAMIID.NotFound", "database snapshot share": "DBSnapshotNotFound"}
+		"snapshot share": "InvalidSnapshot.NotFound", "image share": "InvalidAMIID.NotFound", "database snapshot share": "DBSnapshotNotFound",
+		"repository policy": "AccessDeniedException", "topic policy": "AuthorizationError", "queue policy": "AccessDenied"}
 	for name, err := range d.attempts(t) {
 		if got := apiErrorCode(err); got != want[name] {
 			t.Errorf("after closing, the attacker's %s attempt: %q, want %q", name, got, want[name])
@@ -212,6 +236,20 @@ func TestCloseEveryDoor(t *testing.T) {
 	rule := d.resource(t, "AWS::EC2::SecurityGroupRule")
 	if out, err := ec2.NewFromConfig(d.admin()).DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{SecurityGroupRuleIds: []string{rule.ID}}); err == nil && len(out.SecurityGroupRules) > 0 {
 		t.Errorf("rule %s is still there", rule.ID)
+	}
+	// Replication to the attacker's bucket is gone; the repository's own
+	// statement and the topic's owner statement are kept.
+	if _, err := s3.NewFromConfig(d.admin(), func(o *s3.Options) { o.UsePathStyle = true }).GetBucketReplication(ctx,
+		&s3.GetBucketReplicationInput{Bucket: aws.String("customer-data")}); apiErrorCode(err) != "ReplicationConfigurationNotFoundError" {
+		t.Errorf("the bucket still replicates: %v", err)
+	}
+	repo, err := ecr.NewFromConfig(d.admin()).GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String("billing-api")})
+	if err != nil || !strings.Contains(aws.ToString(repo.PolicyText), "org-pull") || strings.Contains(aws.ToString(repo.PolicyText), world.AttackerAccount) {
+		t.Errorf("repository policy after closing = %v (%v), want the org-pull statement alone", repo, err)
+	}
+	topic, err := sns.NewFromConfig(d.admin()).GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(d.resource(t, "AWS::SNS::TopicPolicy").ID)})
+	if policy := topic.Attributes["Policy"]; err != nil || strings.Contains(policy, world.AttackerAccount) || !strings.Contains(policy, d.run.Target.Account) {
+		t.Errorf("topic policy after closing = %q (%v), want the owner's statement alone", policy, err)
 	}
 	// The owner's own trust is kept; only the attacker's account is gone.
 	role, err := iam.NewFromConfig(d.admin()).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("deploy-role")})
@@ -240,6 +278,9 @@ func TestCloseEveryDoor(t *testing.T) {
 	if err != nil || len(reopen.Calls) == 0 {
 		t.Fatalf("reopen plan = %+v, %v", reopen, err)
 	}
+	if notes := strings.Join(reopen.Impact, "\n"); !strings.Contains(notes, "Leaves s3-replication customer-data") || !strings.Contains(notes, "iam:PassRole") {
+		t.Errorf("the reopen plan does not say the replication stays shut, and why:\n%s", notes)
+	}
 	if res, err := d.c.ExecuteReopen(ctx, d.target, reopen.Params); err != nil || !slices.Equal(res.Calls, reopen.Calls) {
 		t.Fatalf("reopen: %v, calls %v, want %v", err, res.Calls, reopen.Calls)
 	}
@@ -265,15 +306,37 @@ func TestCloseReportsEachFailure(t *testing.T) {
 	if _, err := guarded.PlanClose(ctx, d.target, doors[trust:trust+1]); !errors.Is(err, awsops.ErrProtected) {
 		t.Errorf("closing the trust of a protected role: %v, want ErrProtected", err)
 	}
+	// The owner replicates the bucket too: removing the attacker's rule
+	// alone would mean passing the replication role, which keyleak never
+	// does, so that door is left to the responder, with the rule named.
+	s3c := s3.NewFromConfig(d.admin(), func(o *s3.Options) { o.UsePathStyle = true })
+	conf, err := s3c.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("customer-data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := append(conf.ReplicationConfiguration.Rules, s3types.ReplicationRule{ID: aws.String("nightly-dr"), Status: s3types.ReplicationRuleStatusEnabled,
+		Priority: aws.Int32(2), Filter: &s3types.ReplicationRuleFilter{Prefix: aws.String("exports/")},
+		DeleteMarkerReplication: &s3types.DeleteMarkerReplication{Status: s3types.DeleteMarkerReplicationStatusDisabled},
+		Destination:             &s3types.Destination{Bucket: aws.String("arn:aws:s3:::platform-reports")}})
+	if _, err := s3c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("customer-data"),
+		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: conf.ReplicationConfiguration.Role, Rules: rules}}); err != nil {
+		t.Fatal(err)
+	}
 	plan, err := d.c.PlanClose(ctx, d.target, doors)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if notes := strings.Join(plan.Impact, "\n"); !strings.Contains(notes, "NOT closed") || !strings.Contains(notes, "rules backup") || !strings.Contains(notes, "iam:PassRole") {
+		t.Errorf("the plan does not say the replication is left to the responder, and why:\n%s", notes)
+	}
 	d.w.Gateway.SetFault("kms", world.Fault{ErrorRate: 1})
 	res, err := d.c.ExecuteClose(ctx, d.target, plan.Params)
 	d.w.Gateway.SetFault("kms", world.Fault{})
-	if err == nil || !strings.Contains(err.Error(), "kms-grant") || !strings.Contains(err.Error(), fmt.Sprintf("%d of %d closed", len(doors)-1, len(doors))) {
+	if err == nil || !strings.Contains(err.Error(), "kms-grant") || !strings.Contains(err.Error(), fmt.Sprintf("%d of %d closed", len(doors)-2, len(doors)-1)) {
 		t.Fatalf("close with KMS failing: %v, want the grant named and the others closed", err)
+	}
+	if out, err := s3c.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("customer-data")}); err != nil || len(out.ReplicationConfiguration.Rules) != 2 {
+		t.Errorf("replication after close = %+v, %v: want both rules left as they were", out, err)
 	}
 	if len(res.Calls) == 0 {
 		t.Error("nothing was closed")
@@ -301,7 +364,7 @@ func TestCleanupCreatedDoors(t *testing.T) {
 		}
 	}
 	for _, k := range []string{awsops.CleanupTrustAnchor, awsops.CleanupRAProfile, awsops.CleanupAccessEntry, awsops.CleanupOIDCProvider,
-		awsops.CleanupSAMLProvider, awsops.CleanupServiceCredential, awsops.CleanupLoginProfile} {
+		awsops.CleanupSAMLProvider, awsops.CleanupServiceCredential, awsops.CleanupLoginProfile, awsops.CleanupSSOAssignment} {
 		if !kinds[k] {
 			t.Errorf("no %s among the created doors %v", k, kinds)
 		}
@@ -332,6 +395,12 @@ func TestCleanupCreatedDoors(t *testing.T) {
 	creds, err := ic.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: aws.String("svc-git")})
 	if err != nil || len(creds.ServiceSpecificCredentials) != 0 {
 		t.Errorf("service credentials left: %+v %v", creds, err)
+	}
+	assignment := d.resource(t, "AWS::SSO::AccountAssignment")
+	left, err := ssoadmin.NewFromConfig(d.admin()).ListAccountAssignments(ctx, &ssoadmin.ListAccountAssignmentsInput{
+		InstanceArn: aws.String(assignment.Ref["instanceArn"]), AccountId: aws.String(d.run.Target.Account), PermissionSetArn: aws.String(assignment.On)})
+	if err != nil || len(left.AccountAssignments) != 0 {
+		t.Errorf("Identity Center assignments left: %+v %v", left, err)
 	}
 	if again, err := d.c.PlanCleanup(ctx, d.target, items); err != nil || again.Noop == "" {
 		t.Errorf("a second cleanup = %+v, %v: want nothing to do", again, err)

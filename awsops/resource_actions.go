@@ -17,6 +17,7 @@ var cleanupKinds = map[string]string{
 	"AWS::RolesAnywhere::Profile":         CleanupRAProfile,
 	"AWS::EKS::AccessEntry":               CleanupAccessEntry,
 	"AWS::SecretsManager::Secret":         CleanupSecret,
+	"AWS::SSO::AccountAssignment":         CleanupSSOAssignment,
 }
 
 // doorKinds maps the investigation's resource types to the doors close
@@ -35,6 +36,10 @@ var doorKinds = map[string]string{
 	"AWS::KMS::KeyPolicy":                 DoorKeyPolicy,
 	"AWS::SecretsManager::ResourcePolicy": DoorSecretPolicy,
 	"AWS::IAM::RoleTrust":                 DoorRoleTrust,
+	"AWS::ECR::RepositoryPolicy":          DoorRepositoryPolicy,
+	"AWS::SNS::TopicPolicy":               DoorTopicPolicy,
+	"AWS::SQS::QueuePolicy":               DoorQueuePolicy,
+	"AWS::S3::Replication":                DoorReplication,
 }
 
 // CleanupOf is the cleanup item of a resource the attacker created, with
@@ -45,7 +50,7 @@ func CleanupOf(r Resource) (CleanupItem, bool) {
 		return CleanupItem{}, false
 	}
 	return CleanupItem{Kind: kind, ID: r.ID, Region: r.Region, Account: r.Account, EventID: r.EventID, EventName: r.CreatedBy,
-		EventTime: r.CreatedAt, UniqueID: r.UniqueID, Owner: r.Owner, On: r.On}, true
+		EventTime: r.CreatedAt, UniqueID: r.UniqueID, Owner: r.Owner, On: r.On, Ref: r.Ref}, true
 }
 
 // DoorOf is the door of a resource the attacker opened, with its

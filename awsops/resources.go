@@ -26,13 +26,17 @@ type Resource struct {
 	// "*", accounts outside the organisation, 0.0.0.0/0 on a port.
 	Opening string `json:"opening,omitempty"`
 	// Owner is the user an access key or service credential belongs to.
-	Owner       string    `json:"owner,omitempty"`
-	Account     string    `json:"account"`
-	Region      string    `json:"region"`
-	CreatedBy   string    `json:"created_by"` // event name
-	CreatedAt   time.Time `json:"created_at"`
-	AccessKeyID string    `json:"access_key_id"`
-	EventID     string    `json:"event_id"`
+	Owner string `json:"owner,omitempty"`
+	// Ref is every parameter that names it when its ID alone does not:
+	// an Identity Center assignment's instance, permission set, principal
+	// and target.
+	Ref         map[string]string `json:"ref,omitempty"`
+	Account     string            `json:"account"`
+	Region      string            `json:"region"`
+	CreatedBy   string            `json:"created_by"` // event name
+	CreatedAt   time.Time         `json:"created_at"`
+	AccessKeyID string            `json:"access_key_id"`
+	EventID     string            `json:"event_id"`
 	// UniqueID is the ID the creating event gave a user or role (AIDA…,
 	// AROA…), which a later user or role of the same name does not have.
 	UniqueID string `json:"unique_id,omitempty"`
@@ -191,6 +195,44 @@ var resourceRules = map[string]resourceRule{
 	"secretsmanager:PutResourcePolicy": openingOn("AWS::SecretsManager::ResourcePolicy", "secretId", func(e *event) string {
 		return e.outsidersIn(e.paramString("resourcePolicy"))
 	}),
+	"ecr:SetRepositoryPolicy": openingOn("AWS::ECR::RepositoryPolicy", "repositoryName", func(e *event) string {
+		return e.outsidersIn(e.paramString("policyText"))
+	}),
+	"sns:SetTopicAttributes": openingOn("AWS::SNS::TopicPolicy", "topicArn", func(e *event) string {
+		if !strings.EqualFold(e.paramString("attributeName"), "Policy") {
+			return ""
+		}
+		return e.outsidersIn(e.paramString("attributeValue"))
+	}),
+	"sqs:SetQueueAttributes": openingOn("AWS::SQS::QueuePolicy", "queueUrl", func(e *event) string {
+		doc, _ := e.param("attributes", "Policy").(string)
+		return e.outsidersIn(doc)
+	}),
+	// Replication sends every new object of the bucket to buckets the
+	// request names: whoever owns them reads the data.
+	"s3:PutBucketReplication": openingOn("AWS::S3::Replication", "bucketName", func(e *event) string {
+		var out []string
+		for _, d := range replicationDestinations(e.param("ReplicationConfiguration")) {
+			if d.account == "" || e.admits(d.account) { // a bucket of the organisation's own is no door
+				out = append(out, d.String())
+			}
+		}
+		return strings.Join(out, ", ")
+	}),
+	// An Identity Center assignment lets a person of the directory into
+	// an account with a permission set.
+	"sso:CreateAccountAssignment": func(e *event, mk func(string, string) Resource) []Resource {
+		ref := map[string]string{}
+		for _, k := range []string{"instanceArn", "targetId", "targetType", "permissionSetArn", "principalType", "principalId"} {
+			if ref[k] = e.paramString(k); ref[k] == "" {
+				return nil
+			}
+		}
+		r := mk("AWS::SSO::AccountAssignment", ref["principalId"])
+		r.On, r.Ref = ref["permissionSetArn"], ref
+		r.Opening = strings.ToLower(ref["principalType"]) + " " + ref["principalId"] + " into account " + ref["targetId"]
+		return []Resource{r}
+	},
 	"eks:CreateAccessEntry": one("AWS::EKS::AccessEntry", func(e *event) (string, func(*Resource)) {
 		return e.paramString("principalArn"), func(r *Resource) { r.On = e.paramString("name") }
 	}),
@@ -270,7 +312,7 @@ func (e *event) admitted(principals ...string) string {
 func (e *event) outsidersIn(doc string) string {
 	var who []string
 	for _, st := range parsePolicyStatements(doc) {
-		if !strings.EqualFold(st.Effect, "Allow") {
+		if !strings.EqualFold(st.Effect, "Allow") || st.pinnedInside(e) {
 			continue
 		}
 		for _, p := range principalsOf(st.Principal) {
@@ -322,4 +364,38 @@ func createdResources(rec *trail.Record, own func(string) bool) []Resource {
 			CreatedBy: rec.EventName, CreatedAt: rec.EventTime, AccessKeyID: rec.UserIdentity.AccessKeyID, EventID: rec.EventID}
 	}
 	return rule(e, mk)
+}
+
+// replicationDestination is where a replication rule sends objects.
+type replicationDestination struct{ bucket, account string }
+
+func (d replicationDestination) String() string {
+	if d.account == "" {
+		return d.bucket
+	}
+	return d.bucket + " (account " + d.account + ")"
+}
+
+// replicationDestinations are the destinations of a replication
+// configuration as CloudTrail records it (Rule is one rule or a list),
+// or as S3 answers it.
+func replicationDestinations(conf any) []replicationDestination {
+	m, _ := conf.(map[string]any)
+	var rules []any
+	switch v := lookupFold(m, "Rule").(type) {
+	case []any:
+		rules = v
+	case map[string]any:
+		rules = []any{v}
+	}
+	var out []replicationDestination
+	for _, r := range rules {
+		rm, _ := r.(map[string]any)
+		d, _ := lookupFold(rm, "Destination").(map[string]any)
+		dest := replicationDestination{bucket: str(d, "Bucket"), account: str(d, "Account")}
+		if dest.bucket != "" && !slices.Contains(out, dest) {
+			out = append(out, dest)
+		}
+	}
+	return out
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
+	ssotypes "github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 
 	"github.com/keyleak/keyleak/awsops/trail"
 )
@@ -238,13 +240,7 @@ var existsChecks = map[string]existsCheck{
 		r.Exists, r.ExistsDetail = ExistsYes, "auth type "+string(out.AuthType)+" at "+aws.ToString(out.FunctionUrl)
 		return nil
 	}),
-	"AWS::S3::BucketPolicy": s3Get(func(ctx context.Context, c *Client, client *s3.Client, r *Resource) error {
-		out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(r.ID)})
-		if err != nil {
-			return err
-		}
-		return stillAdmits(r, c.outsidersIn(r.Account, aws.ToString(out.Policy)), "the bucket policy")
-	}),
+	"AWS::S3::BucketPolicy": docCheck(DoorBucketPolicy),
 	"AWS::S3::BucketAcl": s3Get(func(ctx context.Context, _ *Client, client *s3.Client, r *Resource) error {
 		out, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String(r.ID)})
 		if err != nil {
@@ -276,17 +272,7 @@ var existsChecks = map[string]existsCheck{
 		}
 		return nil
 	},
-	"AWS::KMS::KeyPolicy": func(ctx context.Context, c *Client, r *Resource) error {
-		client, err := cachedClient(ctx, c, "kms", r.Account, r.Region, func(cfg aws.Config) *kms.Client { return kms.NewFromConfig(cfg) })
-		if err != nil {
-			return err
-		}
-		out, err := client.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(r.ID), PolicyName: aws.String("default")})
-		if err != nil {
-			return err
-		}
-		return stillAdmits(r, c.outsidersIn(r.Account, aws.ToString(out.Policy)), "the key policy")
-	},
+	"AWS::KMS::KeyPolicy": docCheck(DoorKeyPolicy),
 	"AWS::SecretsManager::Secret": secretsGet(func(ctx context.Context, _ *Client, client *secretsmanager.Client, r *Resource) error {
 		out, err := client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.ID)})
 		if err != nil {
@@ -298,13 +284,44 @@ var existsChecks = map[string]existsCheck{
 		}
 		return nil
 	}),
-	"AWS::SecretsManager::ResourcePolicy": secretsGet(func(ctx context.Context, c *Client, client *secretsmanager.Client, r *Resource) error {
-		out, err := client.GetResourcePolicy(ctx, &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(r.ID)})
+	"AWS::SecretsManager::ResourcePolicy": docCheck(DoorSecretPolicy),
+	"AWS::ECR::RepositoryPolicy":          docCheck(DoorRepositoryPolicy),
+	"AWS::SNS::TopicPolicy":               docCheck(DoorTopicPolicy),
+	"AWS::SQS::QueuePolicy":               docCheck(DoorQueuePolicy),
+	"AWS::S3::Replication": s3Get(func(ctx context.Context, _ *Client, client *s3.Client, r *Resource) error {
+		conf, err := replicationRead(ctx, client, r.ID)
 		if err != nil {
 			return err
 		}
-		return stillAdmits(r, c.outsidersIn(r.Account, aws.ToString(out.ResourcePolicy)), "the secret's policy")
+		var now []string
+		for _, d := range replicationTargets(DoorItem{Opening: r.Opening}) {
+			if conf != nil && slices.ContainsFunc(conf.Rules, toTargets([]string{d})) {
+				now = append(now, d)
+			}
+		}
+		r.Exists, r.ExistsDetail = ExistsNo, "the bucket no longer replicates to "+r.Opening
+		if len(now) > 0 {
+			r.Exists, r.ExistsDetail = ExistsYes, "the bucket still replicates to "+strings.Join(now, ", ")
+		}
+		return nil
 	}),
+	"AWS::SSO::AccountAssignment": func(ctx context.Context, c *Client, r *Resource) error {
+		cfg, err := c.regionConfig(ctx, r.Account, r.Region)
+		if err != nil {
+			return err
+		}
+		found, err := ssoAssigned(ctx, ssoadmin.NewFromConfig(cfg), &ssoadmin.DeleteAccountAssignmentInput{InstanceArn: aws.String(r.Ref["instanceArn"]),
+			PermissionSetArn: aws.String(r.Ref["permissionSetArn"]), TargetId: aws.String(r.Ref["targetId"]),
+			PrincipalId: aws.String(r.ID), PrincipalType: ssotypes.PrincipalType(r.Ref["principalType"])})
+		if err != nil {
+			return err
+		}
+		r.Exists = ExistsNo
+		if found {
+			r.Exists, r.ExistsDetail = ExistsYes, "still assigned "+r.On+" in account "+r.Ref["targetId"]
+		}
+		return nil
+	},
 	"AWS::EKS::AccessEntry": func(ctx context.Context, c *Client, r *Resource) error {
 		client, err := cachedClient(ctx, c, "eks", r.Account, r.Region, func(cfg aws.Config) *eks.Client { return eks.NewFromConfig(cfg) })
 		if err != nil {
@@ -488,4 +505,34 @@ func secretsGet(get func(ctx context.Context, c *Client, client *secretsmanager.
 		}
 		return get(ctx, c, client, r)
 	}
+}
+
+// docCheck checks whom a resource policy of kind admits now.
+func docCheck(kind string) existsCheck {
+	return func(ctx context.Context, c *Client, r *Resource) error {
+		cfg, err := c.regionConfig(ctx, r.Account, r.Region)
+		if err != nil {
+			return err
+		}
+		pd := policyDocs[kind]
+		doc, err := pd.get(ctx, cfg, DoorItem{Kind: kind, ID: r.ID, On: r.On, Account: r.Account, Region: r.Region})
+		if err != nil {
+			return err
+		}
+		return stillAdmits(r, c.outsidersIn(r.Account, doc), pd.what)
+	}
+}
+
+// regionConfig is the configuration of account in region ("" for the
+// home region).
+func (c *Client) regionConfig(ctx context.Context, account, region string) (aws.Config, error) {
+	cfg, err := c.account(ctx, account)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	if region != "" {
+		cfg = cfg.Copy()
+		cfg.Region = region
+	}
+	return cfg, nil
 }

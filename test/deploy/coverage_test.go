@@ -80,8 +80,12 @@ func iamAction(service, op string) string {
 		return "" // always allowed
 	case "s3.ListObjectsV2", "s3.ListObjects":
 		return "s3:ListBucket"
+	case "s3.GetBucketReplication":
+		return "s3:GetReplicationConfiguration"
+	case "s3.PutBucketReplication", "s3.DeleteBucketReplication":
+		return "s3:PutReplicationConfiguration"
 	}
-	prefix := map[string]string{"costexplorer": "ce", "sesv2": "ses"}[service]
+	prefix := map[string]string{"costexplorer": "ce", "sesv2": "ses", "ssoadmin": "sso"}[service]
 	if prefix == "" {
 		prefix = service
 	}
@@ -94,6 +98,8 @@ func TestIAMAction(t *testing.T) {
 		{"costexplorer", "GetCostAndUsage", "ce:GetCostAndUsage"},
 		{"sesv2", "SendEmail", "ses:SendEmail"},
 		{"s3", "ListObjectsV2", "s3:ListBucket"},
+		{"s3", "DeleteBucketReplication", "s3:PutReplicationConfiguration"},
+		{"ssoadmin", "DeleteAccountAssignment", "sso:DeleteAccountAssignment"},
 		{"sts", "GetCallerIdentity", ""},
 	}
 	for _, tt := range tests {

@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -25,7 +28,8 @@ import (
 // recorded; the attacker's next attempts through its doors fail, verify
 // says contained, and the legitimate workload goes on.
 func TestDoorsEndToEnd(t *testing.T) {
-	h := Start(t, WithScenario("techniques"))
+	// The organisation is the two accounts: what admits the second is no door.
+	h := Start(t, WithScenario("techniques"), WithEnv("KEYLEAK_AWS_ACCOUNTS="+world.SecondAccount))
 	leaked := h.Run.Target.Leaked.AccessKeyID
 	res, err := h.Slash(leaked+" found in a paste", nil)
 	if err != nil || !strings.Contains(string(res.Body), "Opened KL-") {
@@ -106,9 +110,13 @@ func TestDoorsEndToEnd(t *testing.T) {
 		&s3.GetObjectInput{Bucket: aws.String("customer-data"), Key: aws.String("public/pricing.json")})
 	_, attempts["assume the role"] = sts.NewFromConfig(me).AssumeRole(t.Context(), &sts.AssumeRoleInput{
 		RoleArn: aws.String("arn:aws:iam::" + acct + ":role/deploy-role"), RoleSessionName: aws.String("back")})
+	_, attempts["pull the image"] = ecr.NewFromConfig(me).BatchGetImage(t.Context(), &ecr.BatchGetImageInput{RegistryId: aws.String(acct),
+		RepositoryName: aws.String("billing-api"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("latest")}}})
+	_, attempts["publish to the topic"] = sns.NewFromConfig(me).Publish(t.Context(), &sns.PublishInput{
+		TopicArn: aws.String("arn:aws:sns:us-east-1:" + acct + ":billing-alerts"), Message: aws.String("x")})
 	for what, err := range attempts {
 		var ae smithy.APIError
-		if !errors.As(err, &ae) || !strings.Contains(ae.ErrorCode(), "AccessDenied") {
+		if !errors.As(err, &ae) || !strings.Contains(ae.ErrorCode(), "AccessDenied") && ae.ErrorCode() != "AuthorizationError" {
 			t.Errorf("the attacker could still %s: %v", what, err)
 		}
 	}
@@ -120,6 +128,12 @@ func TestDoorsEndToEnd(t *testing.T) {
 	reply, err = h.Command(space, bob, "verify")
 	if err != nil || !strings.Contains(fmt.Sprint(reply), "Contained") {
 		t.Errorf("verify after the plan: %v\n%v", err, reply)
+	}
+	// The organisation's own pull from the repository is as it was.
+	repo, err := ecr.NewFromConfig(h.World.Config("us-east-1", h.World.Admin(acct))).GetRepositoryPolicy(t.Context(),
+		&ecr.GetRepositoryPolicyInput{RepositoryName: aws.String("billing-api")})
+	if err != nil || !strings.Contains(aws.ToString(repo.PolicyText), "org-pull") {
+		t.Errorf("the repository's own statement after containment: %v %v", repo, err)
 	}
 	now := time.Now().Add(time.Second)
 	if err := h.Run.Scenario.Legit(t.Context(), h.Run, now, now.Add(time.Hour)); err != nil {

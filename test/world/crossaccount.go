@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Calls on another account's resources, decided as AWS decides them: only
@@ -75,6 +76,49 @@ func (g *Gateway) crossAccount(ctx context.Context, c *call) (string, *apiError)
 		}
 		if !g.kmsAdmits(ctx, c, owner, key) {
 			return "", &apiError{400, "AccessDeniedException", "User: " + g.identity(ctx, c).ARN + " is not authorized to perform: " + c.op.Action + " on resource: " + key + " because no resource-based policy allows the " + c.op.Action + " action"}
+		}
+		return owner, nil
+	case "ecr":
+		owner := str("registryId")
+		if owner == "" || owner == c.account || str("repositoryName") == "" {
+			return "", nil
+		}
+		repo := "arn:aws:ecr:" + c.region + ":" + owner + ":repository/" + str("repositoryName")
+		doc, _ := g.ownerJSON(ctx, owner, c.region, "ecr", http.MethodPost, "/", "AmazonEC2ContainerRegistry_V20150921.GetRepositoryPolicy",
+			map[string]any{"repositoryName": str("repositoryName")})
+		policy, _ := doc["policyText"].(string)
+		if !g.admits(ctx, c, policy, c.op.Action, repo) {
+			return "", &apiError{400, "AccessDeniedException", "User: " + g.identity(ctx, c).ARN + " is not authorized to perform: " + c.op.Action + " on resource: " + repo + " because no resource-based policy allows the " + c.op.Action + " action"}
+		}
+		return owner, nil
+	case "sns":
+		topic := str("topicArn")
+		owner := arnAccount(topic)
+		if owner == "" || owner == c.account {
+			return "", nil
+		}
+		body, err := g.ownerQuery(ctx, owner, c.region, "sns", url.Values{"Action": {"GetTopicAttributes"}, "Version": {"2010-03-31"}, "TopicArn": {topic}})
+		if err != nil || !g.admits(ctx, c, xmlEntry(body, "Policy"), c.op.Action, topic) {
+			return "", &apiError{403, "AuthorizationError", "User: " + g.identity(ctx, c).ARN + " is not authorized to perform: " + c.op.Action + " on resource: " + topic + " because no resource-based policy allows the " + c.op.Action + " action"}
+		}
+		return owner, nil
+	case "sqs":
+		queue := str("queueUrl")
+		u, err := url.Parse(queue)
+		if err != nil {
+			return "", nil
+		}
+		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+		if len(parts) != 2 || parts[0] == c.account {
+			return "", nil
+		}
+		owner, arn := parts[0], "arn:aws:sqs:"+c.region+":"+parts[0]+":"+parts[1]
+		doc, _ := g.ownerJSON(ctx, owner, c.region, "sqs", http.MethodPost, "/", "AmazonSQS.GetQueueAttributes",
+			map[string]any{"QueueUrl": queue, "AttributeNames": []string{"Policy"}})
+		attrs, _ := doc["Attributes"].(map[string]any)
+		policy, _ := attrs["Policy"].(string)
+		if !g.admits(ctx, c, policy, c.op.Action, arn) {
+			return "", &apiError{400, "AccessDenied", "Access to the resource " + queue + " is denied."}
 		}
 		return owner, nil
 	case "ec2":
@@ -171,9 +215,14 @@ func (g *Gateway) admits(ctx context.Context, c *call, policy, action, target st
 		return false
 	}
 	who := g.callerPrincipals(ctx, c)
+	rc := requestContext{Action: action, Resources: []resource{{ARN: target}}, CurrentTime: c.at, TokenIssueTime: c.cred.Issued,
+		PrincipalAccount: c.account, PrincipalARN: who[0]}
+	if !c.cred.temporary() {
+		rc.TokenIssueTime = time.Time{}
+	}
 	allowed := false
 	for _, st := range doc.Statement {
-		if !st.matchesAction(action) || !st.matchesResource([]resource{{ARN: target}}) && len(st.Resource) > 0 {
+		if !st.matchesAction(action) || !st.matchesResource(rc.Resources) && len(st.Resource) > 0 || !st.conditionsHold(rc) {
 			continue
 		}
 		if !slices.ContainsFunc(st.Principal.AWS, func(p string) bool { return p == "*" || slices.Contains(who, p) }) {
@@ -346,4 +395,16 @@ func (g *Gateway) serveInvoke(w http.ResponseWriter, r *http.Request, c *call) {
 	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("null"))
+}
+
+// xmlEntry is the value of the <entry> whose <key> is key in a query
+// protocol's attribute map (SNS's GetTopicAttributes), or "".
+func xmlEntry(body []byte, key string) string {
+	keys, values := xmlValues(body, "key"), xmlValues(body, "value")
+	for i, k := range keys {
+		if k == key && i < len(values) {
+			return values[i]
+		}
+	}
+	return ""
 }

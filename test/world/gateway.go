@@ -478,5 +478,5 @@ func (g *Gateway) forward(r *http.Request, c *call, body []byte) (motoResponse, 
 	if err != nil {
 		return motoResponse{}, fmt.Errorf("read moto response: %w", err)
 	}
-	return motoResponse{status: resp.StatusCode, header: resp.Header, body: b}, nil
+	return motoResponse{status: resp.StatusCode, header: resp.Header, body: motoAnswer(c, b)}, nil
 }

@@ -33,7 +33,7 @@ func (g *Gateway) authorize(ctx context.Context, c *call) (string, bool) {
 		g.logger.Warn("load caller policies", "access_key_id", c.cred.AccessKeyID, "err", err)
 		return "", false
 	}
-	rc := requestContext{Action: c.op.Action, Resources: c.op.Resources, CurrentTime: c.at}
+	rc := requestContext{Action: c.op.Action, Resources: c.op.Resources, CurrentTime: c.at, PrincipalAccount: c.account, PrincipalARN: p.ARN}
 	if c.cred.temporary() {
 		rc.TokenIssueTime = c.cred.Issued
 	}

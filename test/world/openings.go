@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The calls that open a resource to others (shares, resource policies,
@@ -356,4 +358,51 @@ func motoBodies(c *call, body []byte) [][]byte {
 		return [][]byte{body}
 	}
 	return out
+}
+
+// motoAnswer corrects what moto answers differently from AWS: IAM
+// Identity Center's permission sets give their session duration as an
+// ISO 8601 duration ("PT1H"), moto as a number of seconds.
+func motoAnswer(c *call, body []byte) []byte {
+	if c.op.Service != "sso" || !bytes.Contains(body, []byte(`"SessionDuration"`)) {
+		return body
+	}
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	var fix func(v any)
+	fix = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if n, ok := e.(float64); ok && k == "SessionDuration" {
+					x[k] = isoDuration(time.Duration(n) * time.Second)
+					continue
+				}
+				fix(e)
+			}
+		case []any:
+			for _, e := range x {
+				fix(e)
+			}
+		}
+	}
+	fix(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// isoDuration writes d as ISO 8601 does: PT1H, PT90M, PT45S.
+func isoDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("PT%dH", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("PT%dM", d/time.Minute)
+	}
+	return fmt.Sprintf("PT%dS", d/time.Second)
 }

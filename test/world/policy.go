@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,6 +103,11 @@ type requestContext struct {
 	Resources      []resource // empty when unknown
 	CurrentTime    time.Time
 	TokenIssueTime time.Time // zero for long-term keys
+	// PrincipalAccount and PrincipalARN are the caller's (aws:PrincipalAccount,
+	// aws:PrincipalArn); a direct call's aws:SourceOwner is its account too,
+	// which is how a topic's default policy admits its owner alone.
+	PrincipalAccount string
+	PrincipalARN     string
 }
 
 // deniedBy returns the first Deny statement of doc that applies to c.
@@ -190,6 +196,19 @@ func (st statement) conditionsHold(c requestContext) bool {
 	for op, keys := range st.Condition {
 		base, ifExists := strings.CutSuffix(op, "IfExists")
 		for key, values := range keys {
+			if text, ok := c.text(strings.ToLower(key)); ok || strings.HasPrefix(base, "String") || strings.HasPrefix(base, "Arn") {
+				negated := strings.Contains(base, "Not")
+				switch {
+				case base == "Null":
+					if want := len(values) > 0 && strings.EqualFold(values[0], "true"); want == (text == "") {
+						return false
+					}
+				case text == "" && (ifExists || negated):
+				case text == "" || !textCondition(base, text, values):
+					return false
+				}
+				continue
+			}
 			value, present := c.value(strings.ToLower(key))
 			if base == "Null" {
 				want := len(values) > 0 && strings.EqualFold(values[0], "true")
@@ -220,6 +239,42 @@ func (c requestContext) value(key string) (time.Time, bool) {
 		return c.TokenIssueTime, !c.TokenIssueTime.IsZero()
 	}
 	return time.Time{}, false
+}
+
+// text is a string condition key's value; "" when the call has none.
+// ok says the key is one the world knows.
+func (c requestContext) text(key string) (string, bool) {
+	switch key {
+	case "aws:principalaccount", "aws:sourceowner":
+		return c.PrincipalAccount, true
+	case "aws:principalarn":
+		return c.PrincipalARN, true
+	case "aws:sourceaccount", "aws:sourcearn":
+		return "", true // present only when a service calls for a resource
+	}
+	return "", false
+}
+
+// textCondition applies a String* or Arn* operator: for the positive
+// ones, true when any value matches; for the negated ones, when none does.
+func textCondition(op string, got string, values []string) bool {
+	negated := strings.Contains(op, "Not")
+	base := strings.Replace(op, "Not", "", 1)
+	match := func(v string) bool {
+		switch base {
+		case "StringEquals":
+			return got == v
+		case "StringEqualsIgnoreCase":
+			return strings.EqualFold(got, v)
+		case "StringLike", "ArnLike", "ArnEquals":
+			return wildcardMatch(v, got, false)
+		}
+		return false
+	}
+	if !slices.Contains([]string{"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnLike", "ArnEquals"}, base) {
+		return false // an operator the world does not know: the statement does not apply
+	}
+	return slices.ContainsFunc(values, match) != negated
 }
 
 // dateCondition applies a Date* operator: true when any value satisfies it.

@@ -1,0 +1,94 @@
+package awsops
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/keyleak/keyleak/awsops/trail"
+)
+
+// TestWithoutDoor: closing removes from the attacker's statements only
+// the principals the door admits; what the owner had stays, even when the
+// attacker's document repeated it, and a statement shared with an owner's
+// principal keeps that principal.
+func TestWithoutDoor(t *testing.T) {
+	const outsider = "arn:aws:iam::999988887777:root"
+	owner := `{"Sid":"org-pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":"ecr:BatchGetImage"}`
+	theirs := `{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"` + outsider + `"},"Action":"ecr:BatchGetImage"}`
+	mixed := `{"Sid":"mixed","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/ci","999988887777"]},"Action":"sqs:SendMessage"}`
+	public := `{"Sid":"any","Effect":"Allow","Principal":"*","Action":"sns:Publish"}`
+	doc := func(stmts ...string) string {
+		s := `{"Version":"2012-10-17","Statement":[`
+		for i, st := range stmts {
+			if i > 0 {
+				s += ","
+			}
+			s += st
+		}
+		return s + `]}`
+	}
+	sids := func(t *testing.T, d string) map[string]any {
+		t.Helper()
+		var p struct{ Statement []map[string]any }
+		if err := json.Unmarshal([]byte(d), &p); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]any{}
+		for _, s := range p.Statement {
+			out[s["Sid"].(string)] = s["Principal"]
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name, current, attacker string
+		admitted                []string
+		want                    map[string]any
+	}{
+		{"the attacker's document repeats the owner's statement", doc(owner, theirs), doc(owner, theirs), []string{outsider},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}},
+		{"a statement shared with the owner's principal", doc(mixed), doc(mixed), []string{outsider},
+			map[string]any{"mixed": map[string]any{"AWS": "arn:aws:iam::123456789012:role/ci"}}},
+		{"anyone", doc(owner, public), doc(owner, public), []string{"*"},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}},
+		{"CloudTrail no longer shows the document", doc(owner, theirs), "", []string{outsider},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}},
+		{"a statement the owner added since, naming the outsider, is not the attacker's", doc(owner, theirs), doc(owner), []string{outsider},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}, "pull": map[string]any{"AWS": outsider}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := withoutDoor(tt.current, tt.attacker, tt.admitted, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotSids, _ := json.Marshal(sids(t, got))
+			want, _ := json.Marshal(tt.want)
+			if string(gotSids) != string(want) {
+				t.Errorf("without the door = %s, want statements %s", got, want)
+			}
+		})
+	}
+}
+
+// TestOutsidersInWeighsConditions: a statement open to "*" but limited by
+// its conditions to the account's own callers (a topic's default policy)
+// admits no outsider; limited to another account, or by a condition
+// keyleak cannot read, it does.
+func TestOutsidersInWeighsConditions(t *testing.T) {
+	e := newEvent(&trail.Record{RecipientAccountID: "123456789012"}, func(a string) bool { return a == "123456789012" })
+	for _, tt := range []struct{ name, cond, want string }{
+		{"the topic's default", `{"StringEquals":{"AWS:SourceOwner":"123456789012"}}`, ""},
+		{"the account's own principals", `{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::123456789012:role/*"}}`, ""},
+		{"another account", `{"StringEquals":{"aws:PrincipalAccount":"999988887777"}}`, "*"},
+		{"a wildcard account", `{"StringLike":{"aws:PrincipalAccount":"*"}}`, "*"},
+		{"a negated condition pins nothing", `{"StringNotEquals":{"aws:PrincipalAccount":"123456789012"}}`, "*"},
+		{"a condition keyleak cannot read", `"odd"`, "*"},
+		{"no condition", `null`, "*"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sns:Publish","Resource":"*","Condition":` + tt.cond + `}]}`
+			if got := e.outsidersIn(doc); got != tt.want {
+				t.Errorf("outsiders = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
