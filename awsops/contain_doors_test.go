@@ -40,6 +40,7 @@ type doorsWorld struct {
 	target awsops.Target
 	inv    *awsops.Investigation
 	blob   []byte // encrypted with the key the attacker was granted
+	backup []byte // encrypted with the key whose policy the attacker opened
 }
 
 func newDoorsWorld(t *testing.T) *doorsWorld {
@@ -68,6 +69,11 @@ func newDoorsWorld(t *testing.T) *doorsWorld {
 		t.Fatal(err)
 	}
 	d.blob = out.CiphertextBlob
+	backup, err := kms.NewFromConfig(d.admin()).Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(d.resource(t, "AWS::KMS::KeyPolicy").ID), Plaintext: []byte("backups")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.backup = backup.CiphertextBlob
 	return d
 }
 
@@ -142,6 +148,16 @@ func (d *doorsWorld) attempts(t *testing.T) map[string]error {
 			_, err := ec2.NewFromConfig(me).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{d.resource(t, "AWS::EC2::ImageShare").ID}})
 			return err
 		}(),
+		"key policy": func() error {
+			_, err := kms.NewFromConfig(me).Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String("arn:aws:kms:us-east-1:" + acct + ":key/" + d.resource(t, "AWS::KMS::KeyPolicy").ID),
+				CiphertextBlob: d.backup})
+			return err
+		}(),
+		"cluster snapshot share": func() error {
+			_, err := rds.NewFromConfig(me).DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{
+				DBClusterSnapshotIdentifier: aws.String("arn:aws:rds:us-east-1:" + acct + ":cluster-snapshot:" + d.resource(t, "AWS::RDS::DBClusterSnapshotShare").ID)})
+			return err
+		}(),
 		"repository policy": func() error {
 			_, err := ecr.NewFromConfig(me).BatchGetImage(ctx, &ecr.BatchGetImageInput{RegistryId: aws.String(acct), RepositoryName: aws.String("billing-api"),
 				ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("latest")}}})
@@ -195,7 +211,7 @@ func TestCloseEveryDoor(t *testing.T) {
 	for _, k := range []string{awsops.DoorLambdaPermission, awsops.DoorFunctionURL, awsops.DoorSnapshotShare, awsops.DoorImageShare,
 		awsops.DoorDBSnapshotShare, awsops.DoorBucketPolicy, awsops.DoorBucketACL, awsops.DoorIngressRule, awsops.DoorKMSGrant,
 		awsops.DoorSecretPolicy, awsops.DoorRoleTrust, awsops.DoorRepositoryPolicy, awsops.DoorTopicPolicy, awsops.DoorQueuePolicy,
-		awsops.DoorReplication} {
+		awsops.DoorReplication, awsops.DoorKeyPolicy, awsops.DoorDBClusterShare} {
 		if !kinds[k] {
 			t.Errorf("no %s door among %d found", k, len(doors))
 		}
@@ -222,6 +238,7 @@ func TestCloseEveryDoor(t *testing.T) {
 	want := map[string]string{"lambda permission": "AccessDeniedException", "bucket policy": "AccessDenied", "bucket ACL": "AccessDenied",
 		"secret policy": "AccessDeniedException", "KMS grant": "AccessDeniedException", "role trust": "AccessDenied",
 		"snapshot share": "InvalidSnapshot.NotFound", "image share": "InvalidAMIID.NotFound", "database snapshot share": "DBSnapshotNotFound",
+		"key policy": "AccessDeniedException", "cluster snapshot share": "DBClusterSnapshotNotFoundFault",
 		"repository policy": "AccessDeniedException", "topic policy": "AuthorizationError", "queue policy": "AccessDenied"}
 	for name, err := range d.attempts(t) {
 		if got := apiErrorCode(err); got != want[name] {

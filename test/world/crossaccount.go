@@ -124,15 +124,19 @@ func (g *Gateway) crossAccount(ctx context.Context, c *call) (string, *apiError)
 	case "ec2":
 		return g.crossAccountEC2(ctx, c)
 	case "rds":
-		id := str("dBSnapshotIdentifier")
+		// A DB snapshot, or a cluster snapshot, named by ARN: found only
+		// when its restore attribute lists the caller's account or all.
+		kind := map[string]string{"DescribeDBSnapshots": "DBSnapshot", "DescribeDBClusterSnapshots": "DBClusterSnapshot"}[c.op.Name]
+		id := str(lowerFirst(kind + "Identifier"))
 		owner := arnAccount(id)
-		if c.op.Name != "DescribeDBSnapshots" || owner == "" || owner == c.account {
+		if kind == "" || owner == "" || owner == c.account {
 			return "", nil
 		}
 		name := id[strings.LastIndexByte(id, ':')+1:]
-		body, err := g.ownerQuery(ctx, owner, c.region, "rds", url.Values{"Action": {"DescribeDBSnapshotAttributes"}, "Version": {"2014-10-31"}, "DBSnapshotIdentifier": {name}})
+		body, err := g.ownerQuery(ctx, owner, c.region, "rds", url.Values{"Action": {"Describe" + kind + "Attributes"}, "Version": {"2014-10-31"}, kind + "Identifier": {name}})
 		if err != nil || !sharedWith(xmlValues(body, "AttributeValue"), c.account) {
-			return "", &apiError{404, "DBSnapshotNotFound", "DBSnapshot " + id + " not found."}
+			code := map[string]string{"DBSnapshot": "DBSnapshotNotFound", "DBClusterSnapshot": "DBClusterSnapshotNotFoundFault"}[kind]
+			return "", &apiError{404, code, kind + " " + id + " not found."}
 		}
 		return owner, nil
 	}

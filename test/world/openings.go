@@ -317,9 +317,11 @@ func motoBodies(c *call, body []byte) [][]byte {
 	if c.op.Service == "rds" && c.owner != "" {
 		// moto finds another account's snapshot by its name only.
 		if q, err := url.ParseQuery(string(body)); err == nil {
-			if id := q.Get("DBSnapshotIdentifier"); strings.HasPrefix(id, "arn:") {
-				q.Set("DBSnapshotIdentifier", id[strings.LastIndexByte(id, ':')+1:])
-				return [][]byte{[]byte(q.Encode())}
+			for _, k := range []string{"DBSnapshotIdentifier", "DBClusterSnapshotIdentifier"} {
+				if id := q.Get(k); strings.HasPrefix(id, "arn:") {
+					q.Set(k, id[strings.LastIndexByte(id, ':')+1:])
+					return [][]byte{[]byte(q.Encode())}
+				}
 			}
 		}
 	}
