@@ -92,3 +92,16 @@ func TestOutsidersInWeighsConditions(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryActionableKindIsChecked: verify says a door is shut or a
+// resource gone only by reading it, so each type that close-doors or
+// cleanup acts on has an existence check.
+func TestEveryActionableKindIsChecked(t *testing.T) {
+	for _, kinds := range []map[string]string{cleanupKinds, doorKinds} {
+		for typ := range kinds {
+			if _, ok := existsChecks[typ]; !ok {
+				t.Errorf("%s has an action but no existence check: verify cannot say whether it is shut", typ)
+			}
+		}
+	}
+}

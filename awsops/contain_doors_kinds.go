@@ -222,37 +222,9 @@ func ec2ShareStep(client *ec2.Client, it DoorItem, who []string, verb string) cl
 }
 
 func dbShareClosing(ctx context.Context, client *rds.Client, it DoorItem, who []string) (doorState, error) {
-	var current []string
-	if it.Kind == DoorDBSnapshotShare {
-		out, err := client.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{DBSnapshotIdentifier: aws.String(it.ID)})
-		if isAPIError(err, "DBSnapshotNotFound", "DBSnapshotNotFoundFault") {
-			return doorState{}, nil
-		}
-		if err != nil {
-			return doorState{}, fmt.Errorf("attributes of %s (rds:DescribeDBSnapshotAttributes): %w", it.ID, err)
-		}
-		if res := out.DBSnapshotAttributesResult; res != nil {
-			for _, a := range res.DBSnapshotAttributes {
-				if strings.EqualFold(aws.ToString(a.AttributeName), "restore") {
-					current = append(current, a.AttributeValues...)
-				}
-			}
-		}
-	} else {
-		out, err := client.DescribeDBClusterSnapshotAttributes(ctx, &rds.DescribeDBClusterSnapshotAttributesInput{DBClusterSnapshotIdentifier: aws.String(it.ID)})
-		if isAPIError(err, "DBClusterSnapshotNotFoundFault") {
-			return doorState{}, nil
-		}
-		if err != nil {
-			return doorState{}, fmt.Errorf("attributes of %s (rds:DescribeDBClusterSnapshotAttributes): %w", it.ID, err)
-		}
-		if res := out.DBClusterSnapshotAttributesResult; res != nil {
-			for _, a := range res.DBClusterSnapshotAttributes {
-				if strings.EqualFold(aws.ToString(a.AttributeName), "restore") {
-					current = append(current, a.AttributeValues...)
-				}
-			}
-		}
+	current, err := restoreAccounts(ctx, client, it.Kind == DoorDBClusterShare, it.ID)
+	if err != nil {
+		return doorState{}, err
 	}
 	remove := present(who, current)
 	if len(remove) == 0 {
@@ -583,4 +555,43 @@ func permissionInput(it DoorItem) (*lambda.AddPermissionInput, error) {
 		return nil, fmt.Errorf("the recorded statement names no principal")
 	}
 	return in, nil
+}
+
+// restoreAccounts is who may restore a DB snapshot or a DB cluster
+// snapshot (its "restore" attribute: account IDs or "all"); none when the
+// snapshot is gone.
+func restoreAccounts(ctx context.Context, client *rds.Client, cluster bool, id string) ([]string, error) {
+	var current []string
+	if !cluster {
+		out, err := client.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{DBSnapshotIdentifier: aws.String(id)})
+		if isAPIError(err, "DBSnapshotNotFound", "DBSnapshotNotFoundFault") {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("attributes of %s (rds:DescribeDBSnapshotAttributes): %w", id, err)
+		}
+		if res := out.DBSnapshotAttributesResult; res != nil {
+			for _, a := range res.DBSnapshotAttributes {
+				if strings.EqualFold(aws.ToString(a.AttributeName), "restore") {
+					current = append(current, a.AttributeValues...)
+				}
+			}
+		}
+		return current, nil
+	}
+	out, err := client.DescribeDBClusterSnapshotAttributes(ctx, &rds.DescribeDBClusterSnapshotAttributesInput{DBClusterSnapshotIdentifier: aws.String(id)})
+	if isAPIError(err, "DBClusterSnapshotNotFoundFault") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attributes of %s (rds:DescribeDBClusterSnapshotAttributes): %w", id, err)
+	}
+	if res := out.DBClusterSnapshotAttributesResult; res != nil {
+		for _, a := range res.DBClusterSnapshotAttributes {
+			if strings.EqualFold(aws.ToString(a.AttributeName), "restore") {
+				current = append(current, a.AttributeValues...)
+			}
+		}
+	}
+	return current, nil
 }

@@ -110,8 +110,12 @@ func TestDoorsTheKeyOpened(t *testing.T) {
 	if s, ok := find(awsops.ViaCreatedKey); !ok || s.AccessKeyID != key2.AccessKeyID || !s.CreatedByAttacker || s.UserName != "svc-backup" || !named(s, "CreateUser") {
 		t.Errorf("created key branch = %+v (found %v), want %s of svc-backup, created by the attacker, with its CreateUser", s, ok, key2.AccessKeyID)
 	}
-	if s, ok := find(awsops.ViaCreatedUser); !ok || s.UserName != "svc-backup" || !s.CreatedByAttacker || !named(s, "ConsoleLogin") || !named(s, "ListUsers") {
-		t.Errorf("created user branch = %+v (found %v), want svc-backup with its ConsoleLogin and the console's ListUsers", s, ok)
+	user, ok := find(awsops.ViaCreatedUser)
+	if !ok || user.UserName != "svc-backup" || !user.CreatedByAttacker || !named(user, "ConsoleLogin") {
+		t.Errorf("created user branch = %+v (found %v), want svc-backup with its ConsoleLogin", user, ok)
+	}
+	if s, ok := find(awsops.ViaLoginProfile); !ok || s.ParentID != user.ID || s.UserName != "svc-backup" || s.AccessKeyID == "" || !named(s, "ListUsers") {
+		t.Errorf("console session = %+v (found %v), want a session of svc-backup under its branch with the console's ListUsers", s, ok)
 	}
 	if s, ok := find(awsops.ViaTrust); !ok || s.AccessKeyID != outsider.AccessKeyID || !strings.Contains(s.By, world.SecondAccount) || s.Door != roleARN || !named(s, "CreateUser") {
 		t.Errorf("backdoored trust branch = %+v (found %v), want %s assumed by %s with its CreateUser", s, ok, outsider.AccessKeyID, world.SecondAccount)

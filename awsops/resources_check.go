@@ -188,25 +188,8 @@ var existsChecks = map[string]existsCheck{
 		}
 		return nil
 	}),
-	"AWS::RDS::DBSnapshotShare": func(ctx context.Context, c *Client, r *Resource) error {
-		client, err := cachedClient(ctx, c, "rds", r.Account, r.Region, func(cfg aws.Config) *rds.Client { return rds.NewFromConfig(cfg) })
-		if err != nil {
-			return err
-		}
-		out, err := client.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{DBSnapshotIdentifier: aws.String(r.ID)})
-		if err != nil {
-			return err
-		}
-		var now []string
-		if res := out.DBSnapshotAttributesResult; res != nil {
-			for _, a := range res.DBSnapshotAttributes {
-				if strings.EqualFold(aws.ToString(a.AttributeName), "restore") {
-					now = append(now, a.AttributeValues...)
-				}
-			}
-		}
-		return stillAdmits(r, intersect(r.Opening, now), "the snapshot's restore attribute")
-	},
+	"AWS::RDS::DBSnapshotShare":        dbShareCheck(false),
+	"AWS::RDS::DBClusterSnapshotShare": dbShareCheck(true),
 	"AWS::Lambda::Function": lambdaGet(func(ctx context.Context, client *lambda.Client, r *Resource) error {
 		_, err := client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(r.ID)})
 		return err
@@ -535,4 +518,20 @@ func (c *Client) regionConfig(ctx context.Context, account, region string) (aws.
 		cfg.Region = region
 	}
 	return cfg, nil
+}
+
+// dbShareCheck says whether a DB (cluster) snapshot still admits whom the
+// attacker added to its restore attribute.
+func dbShareCheck(cluster bool) existsCheck {
+	return func(ctx context.Context, c *Client, r *Resource) error {
+		client, err := cachedClient(ctx, c, "rds", r.Account, r.Region, func(cfg aws.Config) *rds.Client { return rds.NewFromConfig(cfg) })
+		if err != nil {
+			return err
+		}
+		now, err := restoreAccounts(ctx, client, cluster, r.ID)
+		if err != nil {
+			return err
+		}
+		return stillAdmits(r, intersect(r.Opening, now), "the snapshot's restore attribute")
+	}
 }

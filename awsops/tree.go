@@ -425,10 +425,12 @@ func (tr *tracker) doorEvent(ctx context.Context, d *door, rec *trail.Record) {
 		switch {
 		case tracked(k):
 			target = k // a call made with a key in the tree is that key's
-		case d.via == ViaLoginProfile && k != "" && rec.SessionCredentialFromConsole == "true":
+		case (d.via == ViaLoginProfile || d.via == ViaCreatedUser) && k != "" && rec.SessionCredentialFromConsole == "true":
 			// A console session signed in to with the attacker's
-			// password: a credential of its own, under the user's
-			// branch, swept like a minted one.
+			// password (of a user it created or of one it gave a
+			// password): a credential of its own, under the user's
+			// branch, swept like a minted one, whichever door the
+			// sweep happened to find first.
 			user := tr.nodes[d.node].s
 			issued, _ := time.Parse(time.RFC3339, rec.UserIdentity.SessionContext.Attributes.CreationDate)
 			s := Session{ID: k, AccessKeyID: k, ParentID: user.ID, ParentAccessKeyID: cmp.Or(user.AccessKeyID, user.ParentAccessKeyID),

@@ -382,3 +382,32 @@ func TestPickDoors(t *testing.T) {
 		t.Errorf("pick of an unknown door = %v; want a user error pointing at resources", err)
 	}
 }
+
+// TestPickResourcesTakesEveryMatch: a user's name stands for the user and
+// the console password the attacker gave it; cleanup of the name takes
+// both, each once, and an unknown name is refused.
+func TestPickResourcesTakesEveryMatch(t *testing.T) {
+	found := []awsops.CleanupItem{
+		{Kind: awsops.CleanupInstance, ID: "i-1", Region: "sa-east-1", Account: "1", EventID: "run"},
+		{Kind: awsops.CleanupInstance, ID: "i-2", Region: "sa-east-1", Account: "1", EventID: "run"},
+		{Kind: awsops.CleanupLoginProfile, ID: "support-admin", Account: "1", EventID: "login"},
+		{Kind: awsops.CleanupUser, ID: "support-admin", Account: "1", EventID: "user"},
+	}
+	source := func(context.Context, state.Incident) ([]awsops.CleanupItem, error) { return found, nil }
+	got, err := pickResources(context.Background(), source, state.Incident{ID: "KL-1"}, []string{"i-1", "support-admin", "i-2", "support-admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, it := range got {
+		kinds = append(kinds, it.Kind+" "+it.ID)
+	}
+	want := []string{"ec2-instance i-1", "iam-login-profile support-admin", "iam-user support-admin", "ec2-instance i-2"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("picked %v, want %v", kinds, want)
+	}
+	var user *commands.UserError
+	if _, err := pickResources(context.Background(), source, state.Incident{ID: "KL-1"}, []string{"i-9"}); !errors.As(err, &user) {
+		t.Errorf("an unknown resource: %v, want a user error", err)
+	}
+}

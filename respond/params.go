@@ -187,13 +187,22 @@ func pickResources(ctx context.Context, resources resourcesSource, inc state.Inc
 	if err != nil {
 		return nil, fmt.Errorf("resources of %s: %w", inc.ID, err)
 	}
+	// A name can stand for more than one thing the attacker made (a user
+	// and the console password it gave that user): each of them is taken.
 	var items []awsops.CleanupItem
 	for _, id := range requested {
-		i := slices.IndexFunc(found, func(it awsops.CleanupItem) bool { return it.ID == id })
-		if i < 0 {
+		matched := false
+		for _, it := range found {
+			if it.ID == id {
+				matched = true
+				if !slices.ContainsFunc(items, func(o awsops.CleanupItem) bool { return o.Kind == it.Kind && o.ID == it.ID && o.Account == it.Account && o.Region == it.Region }) {
+					items = append(items, it)
+				}
+			}
+		}
+		if !matched {
 			return nil, commands.Userf("%s is not among the resources this key's sessions created (see `resources`); keyleak deletes only what it has evidence for", id)
 		}
-		items = append(items, found[i])
 	}
 	return items, nil
 }

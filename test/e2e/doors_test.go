@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/keyleak/keyleak/test/scenario"
 	"github.com/keyleak/keyleak/test/world"
 )
 
@@ -50,6 +51,13 @@ func TestDoorsEndToEnd(t *testing.T) {
 	text := fmt.Sprint(reply)
 	if err != nil || !strings.Contains(text, "NOT CONTAINED") || !strings.Contains(text, "Still open") || !strings.Contains(text, "close-doors public-invoke") {
 		t.Fatalf("verify before containment: %v\n%s", err, text)
+	}
+	for _, door := range []string{"close-doors billing-api", "close-doors arn:aws:sns:us-east-1:" + h.Run.Target.Account + ":billing-alerts",
+		"close-doors customer-data", "close-doors deploy-role", "close-doors orders-db-nightly", "close-doors " + scenario.TechClusterSnapshot,
+		"cleanup " + scenario.TechDirectoryUser, "cleanup analyst"} {
+		if !strings.Contains(text, door) {
+			t.Errorf("verify before containment does not name %q:\n%s", door, text)
+		}
 	}
 	reply, err = h.Command(space, alice, "plan")
 	text = fmt.Sprint(reply)

@@ -117,7 +117,7 @@ func (a *actor) signIn(ctx context.Context, parent credential, account, user str
 		AccessKeyID: parent.AccessKeyID, Credential: parent.Label, SourceIP: a.ip, UserAgent: a.ua, ErrorCode: errorCode(err),
 		Input: user}
 	if err == nil {
-		rec.Output = consoleSession{UserName: user, AccessKeyID: creds.AccessKeyID, Issued: at, Expires: at.Add(12 * time.Hour)}
+		rec.Output = consoleSession{UserName: user, AccessKeyID: creds.AccessKeyID, Issued: at, Expires: at.Add(12 * time.Hour), creds: creds}
 	}
 	a.rec.add(rec)
 	if err != nil {
@@ -130,4 +130,5 @@ func (a *actor) signIn(ctx context.Context, parent credential, account, user str
 type consoleSession struct {
 	UserName, AccessKeyID string
 	Issued, Expires       time.Time
+	creds                 world.Credentials
 }

@@ -43,6 +43,8 @@ func (r *Run) held(calls []call) []credential {
 			cr.Credentials = stsCredentials(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken)
 		case *iam.CreateAccessKeyOutput:
 			cr.Credentials = stsCredentials(out.AccessKey.AccessKeyId, out.AccessKey.SecretAccessKey, nil)
+		case consoleSession:
+			cr.Credentials = out.creds
 		}
 		held = append(held, cr)
 	}
