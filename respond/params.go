@@ -195,7 +195,9 @@ func pickResources(ctx context.Context, resources resourcesSource, inc state.Inc
 		for _, it := range found {
 			if it.ID == id {
 				matched = true
-				if !slices.ContainsFunc(items, func(o awsops.CleanupItem) bool { return o.Kind == it.Kind && o.ID == it.ID && o.Account == it.Account && o.Region == it.Region }) {
+				if !slices.ContainsFunc(items, func(o awsops.CleanupItem) bool {
+					return o.Kind == it.Kind && o.ID == it.ID && o.Account == it.Account && o.Region == it.Region
+				}) {
 					items = append(items, it)
 				}
 			}
