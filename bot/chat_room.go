@@ -201,7 +201,7 @@ func (r *Room) openRoom(ctx context.Context, inc state.Incident) error {
 			return err
 		}
 	}
-	if inc.Reporter.Email == "" && r.cfg.ReporterEmail != nil {
+	if inc.Reporter.Email == "" && r.cfg.ReporterEmail != nil && inc.Reporter.Platform != state.PlatformDetector {
 		email, err := r.cfg.ReporterEmail(ctx, inc.Reporter)
 		if err != nil {
 			r.log.WarnContext(ctx, "reporter's email not found; not adding them to the space", "incident", inc.ID, "err", err)

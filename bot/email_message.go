@@ -71,6 +71,9 @@ type MailData struct {
 	ChatSpaceURL string   // empty while being created
 	MeetURL      string   // empty while being created
 	Findings     []string // first findings, one per line; empty while identifying
+	OpenedFrom   string   // the detector's finding that opened the incident; empty when a person reported it
+	FindingURL   string   // where to read that finding
+	Canary       bool     // the key is a canary: a trip, nothing to contain
 	Report       string   // the report's Markdown, on the closing email; empty if missing
 }
 
@@ -110,7 +113,10 @@ func (m *Mailer) load(ctx context.Context, incident, kind string) (MailData, err
 		Account: inc.AccountID, Owner: clean(commands.OwnerText(inc.Owner)), OwnerARN: clean(inc.Owner.ARN),
 		Reporter: clean(inc.Reporter.String()), Opened: mailTime(inc.OpenedAt),
 		Closed: mailTime(inc.ClosedAt), CloseReason: clean(inc.CloseReason),
-		ChatSpaceURL: inc.ChatSpaceURL, MeetURL: inc.MeetURL,
+		ChatSpaceURL: inc.ChatSpaceURL, MeetURL: inc.MeetURL, Canary: inc.Canary,
+	}
+	if det := inc.Detection; det != nil {
+		d.OpenedFrom, d.FindingURL = clean(det.Text()), det.URL
 	}
 	for _, l := range summary.Lines {
 		if l = strings.TrimSpace(oneLine(clean(l))); l != "" {

@@ -242,6 +242,17 @@ func PageBlocks(inc state.Incident, mention string) []slack.Block {
 		head = fmt.Sprintf("Closed: %s", inc.ID)
 	}
 	lead := "A leaked AWS access key was reported. Join the war room."
+	if d := inc.Detection; d != nil {
+		lead = "Opened automatically from " + escape(d.Text()) + "."
+		if d.URL != "" {
+			lead += " <" + d.URL + "|Open the finding>"
+		}
+		lead += " Join the war room."
+	}
+	if inc.Canary {
+		head = fmt.Sprintf("Canary key tripped: %s", inc.ID)
+		lead = "A canary key was used: nothing of ours leaked, and there is nothing to contain. Who used it, from where, is the finding. " + lead
+	}
 	if mention != "" {
 		lead = mention + " " + lead
 	}
@@ -279,6 +290,9 @@ func PageBlocks(inc state.Incident, mention string) []slack.Block {
 		field("War room", room),
 		field("Meet", meet),
 	}
+	if d := inc.Detection; d != nil && (d.SourceIP != "" || d.UserAgent != "") {
+		fields = append(fields, field("Caller", or(d.SourceIP, "_unknown IP_")+" · "+or(d.UserAgent, "_unknown user agent_")))
+	}
 	return []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, head, false, false)),
 		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, lead, false, false), nil, nil),
@@ -289,7 +303,14 @@ func PageBlocks(inc state.Incident, mention string) []slack.Block {
 }
 
 func pageFallback(inc state.Incident, mention string) string {
-	s := fmt.Sprintf("Leaked AWS access key %s: %s. Join the war room; do not discuss details on Slack.", inc.AccessKeyID, inc.ID)
+	what := "Leaked AWS access key"
+	if inc.Canary {
+		what = "Canary key tripped"
+	}
+	s := fmt.Sprintf("%s %s: %s. Join the war room; do not discuss details on Slack.", what, inc.AccessKeyID, inc.ID)
+	if inc.Detection != nil {
+		s += " Opened automatically from " + inc.Detection.Text() + "."
+	}
 	if mention != "" {
 		s = mention + " " + s
 	}

@@ -109,6 +109,15 @@ func IncidentFields(inc state.Incident) []Field {
 		{"Chat space", or(inc.ChatSpaceURL, "being created")},
 		{"Meet", or(inc.MeetURL, "being created")},
 	}
+	if d := inc.Detection; d != nil {
+		f = append(f, Field{"Opened from", d.Text()})
+		if d.URL != "" {
+			f = append(f, Field{"Finding", d.URL})
+		}
+		if d.SourceIP != "" || d.UserAgent != "" {
+			f = append(f, Field{"Caller", or(d.SourceIP, "unknown IP") + " · " + or(d.UserAgent, "unknown user agent")})
+		}
+	}
 	if !inc.Open() {
 		f = append(f, Field{"Closed", inc.ClosedAt.UTC().Format("2006-01-02 "+timeLayout) + " · " + inc.CloseReason})
 	}
@@ -124,8 +133,15 @@ func IncidentCard(inc state.Incident, summary []string, next []Button) Reply {
 		Fields:  IncidentFields(inc),
 		Buttons: next,
 	}
+	if inc.Canary {
+		r.Title = fmt.Sprintf("%s · canary key tripped", inc.ID)
+		r.Text = "A canary key was used: nothing of ours leaked and there is nothing to contain. The caller (source IP, user agent) and what it tried are the finding. " + r.Text
+	}
 	if len(summary) > 0 {
 		r.Sections = append(r.Sections, Section{Title: "What we know", Lines: summary})
+	}
+	if lines := inc.DetectionLines(); len(lines) > 0 {
+		r.Sections = append(r.Sections, Section{Title: "Detections", Lines: lines})
 	}
 	return r
 }

@@ -1,11 +1,14 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +52,15 @@ type Report struct {
 	Note   string
 	Actor  state.Actor
 	Source state.Source
+	// Detection is set when a detector reported the key (the intake):
+	// it opens the incident, or is counted on the key's open one.
+	Detection *state.Detection
+	// JoinOnly records the report only on an open incident of the key;
+	// without one nothing is recorded (a finding below the bar).
+	JoinOnly bool
+	// Remember is how long Source.EventID is remembered to answer a
+	// redelivery once; zero means the chat platforms' retry window.
+	Remember time.Duration
 }
 
 // ReportResult says what a report did.
@@ -56,6 +68,7 @@ type ReportResult struct {
 	Incident state.Incident
 	Joined   bool // the key had an open incident; the report joined it
 	Repeat   bool // a retried delivery or double submission: nothing was recorded
+	Dropped  bool // JoinOnly and the key has no open incident: nothing was recorded
 	// SecretRemoved is set when the note held something like a secret
 	// access key; the note was dropped and the reply must warn.
 	SecretRemoved bool
@@ -84,16 +97,25 @@ func (r *Reporter) Open(ctx context.Context, rep Report) (ReportResult, error) {
 		return res, Userf("The note is %d characters; keep it under %d.", len(rep.Note), maxNote)
 	}
 	now := r.Now()
+	remember := cmp.Or(rep.Remember, retryWindow)
 	err = r.Store.Batch(func(tx *state.Tx) error {
-		res.Repeat, res.Joined = false, false
+		res.Repeat, res.Joined, res.Dropped = false, false, false
+		if rep.JoinOnly {
+			if _, err := tx.OpenIncidentFor(key); errors.Is(err, state.ErrNotFound) {
+				res.Dropped = true
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
 		if rep.Source.EventID != "" {
-			seen, err := tx.MarkSeen(rep.Source.Platform+"/"+rep.Source.EventID, now, now.Add(retryWindow))
+			seen, err := tx.MarkSeen(rep.Source.Platform+"/"+rep.Source.EventID, now, now.Add(remember))
 			if err != nil {
 				return err
 			}
 			res.Repeat = seen
 		}
-		if !res.Repeat {
+		if !res.Repeat && rep.Detection == nil {
 			seen, err := tx.MarkSeen(doubleSubmitKey(rep.Actor, key, rep.Note), now, now.Add(doubleSubmitWindow))
 			if err != nil {
 				return err
@@ -108,12 +130,15 @@ func (r *Reporter) Open(ctx context.Context, rep Report) (ReportResult, error) {
 			res.Incident, res.Joined = inc, true
 			return nil
 		}
-		inc, joined, err := tx.Report(state.NewIncident{AccessKeyID: key, Reporter: rep.Actor, Note: rep.Note, Source: rep.Source, At: now})
+		inc, joined, err := tx.Report(state.NewIncident{AccessKeyID: key, Reporter: rep.Actor, Note: rep.Note, Source: rep.Source, At: now, Detection: rep.Detection})
 		if err != nil {
 			return err
 		}
 		res.Incident, res.Joined = inc, joined
 		if joined {
+			if rep.Detection != nil {
+				return announceDetection(tx, inc, *rep.Detection, now, r.Announce)
+			}
 			return nil
 		}
 		for _, ch := range r.Announce {
@@ -130,10 +155,38 @@ func (r *Reporter) Open(ctx context.Context, rep Report) (ReportResult, error) {
 	if err != nil {
 		return ReportResult{}, fmt.Errorf("report %s: %w", key, err)
 	}
-	if r.Wake != nil && !res.Repeat && !res.Joined {
+	if r.Wake != nil && !res.Repeat && !res.Dropped && (!res.Joined || rep.Detection != nil) {
 		r.Wake()
 	}
 	return res, nil
+}
+
+// announceDetection tells the war room of a detection that joined the
+// incident, the first of its type only (the rest are counted on the
+// card): a line in the space, and the card again with the new count.
+func announceDetection(tx *state.Tx, inc state.Incident, d state.Detection, now time.Time, channels []string) error {
+	first := false
+	for _, c := range inc.Detections {
+		if c.Detector == d.Detector && c.Type == d.Type {
+			first = c.Count == 1
+		}
+	}
+	if !first || !slices.Contains(channels, ChannelChat) {
+		return nil
+	}
+	rev := strconv.Itoa(len(inc.Detections))
+	line := "Detected: " + d.Text()
+	if d.Summary != "" {
+		line += ": " + d.Summary
+	}
+	reply := Reply{Text: line}
+	if d.URL != "" {
+		reply.Fields = append(reply.Fields, Field{"Finding", d.URL})
+	}
+	if err := EnqueueNotice(tx, ChannelChat, "detected:"+inc.ID+":"+rev, Notice{Kind: NoticeReply, Incident: inc.ID, Reply: &reply}, now); err != nil {
+		return err
+	}
+	return EnqueueNotice(tx, ChannelChat, NoticeRoom+":"+inc.ID+":detections-"+rev, Notice{Kind: NoticeRoom, Incident: inc.ID}, now)
 }
 
 var announceKinds = map[string]string{

@@ -16,6 +16,9 @@ type NewIncident struct {
 	Note        string
 	Source      Source
 	At          time.Time
+	// Detection, when a detector reported the key: it opens the incident
+	// or is counted on the open one.
+	Detection *Detection
 }
 
 // Report records that a key was reported. If the key has an open incident
@@ -33,14 +36,22 @@ func (t *Tx) Report(r NewIncident) (inc Incident, joined bool, err error) {
 		}
 		inc.Reports++
 		inc.UpdatedAt = r.At
+		kind, text := EventJoined, "reported the key again"
+		if r.Detection != nil {
+			if !inc.countDetection(*r.Detection) {
+				// Counted, not announced again: a flood of the same
+				// finding is one line of the timeline.
+				return inc, true, t.PutIncident(inc)
+			}
+			kind, text = EventDetected, r.Detection.Text()
+		}
 		if err := t.PutIncident(inc); err != nil {
 			return Incident{}, false, err
 		}
-		text := "reported the key again"
 		if r.Note != "" {
 			text += ": " + r.Note
 		}
-		if _, err := t.Append(Event{Incident: inc.ID, At: r.At, Actor: r.Reporter, Kind: EventJoined, Text: text, Source: r.Source}); err != nil {
+		if _, err := t.Append(Event{Incident: inc.ID, At: r.At, Actor: r.Reporter, Kind: kind, Text: text, Source: r.Source}); err != nil {
 			return Incident{}, false, err
 		}
 		return inc, true, nil
@@ -61,6 +72,10 @@ func (t *Tx) Report(r NewIncident) (inc Incident, joined bool, err error) {
 		OpenedAt:    r.At,
 		UpdatedAt:   r.At,
 	}
+	if d := r.Detection; d != nil {
+		inc.Detection, inc.Canary = d, d.Canary
+		inc.countDetection(*d)
+	}
 	if err := t.PutIncident(inc); err != nil {
 		return Incident{}, false, err
 	}
@@ -68,6 +83,9 @@ func (t *Tx) Report(r NewIncident) (inc Incident, joined bool, err error) {
 		return Incident{}, false, err
 	}
 	text := "opened the incident for " + r.AccessKeyID
+	if r.Detection != nil {
+		text += " from " + r.Detection.Text()
+	}
 	if r.Note != "" {
 		text += ": " + r.Note
 	}

@@ -102,6 +102,15 @@ type Incident struct {
 
 	// Actions counts the action requests made so far; it numbers the next one.
 	Actions int `json:"actions"`
+
+	// Detection is the detector's finding that opened the incident, nil
+	// when a person reported the key.
+	Detection *Detection `json:"detection,omitempty"`
+	// Canary is set when the key is a canary: its use is the whole
+	// finding, and there is nothing of the organisation's to contain.
+	Canary bool `json:"canary,omitempty"`
+	// Detections counts what detectors raised about the key, by type.
+	Detections []DetectionCount `json:"detections,omitempty"`
 }
 
 // OwnerKind says what kind of principal an access key belongs to.
@@ -147,6 +156,7 @@ type EventKind string
 const (
 	EventOpened          EventKind = "opened"
 	EventJoined          EventKind = "joined"
+	EventDetected        EventKind = "detected" // a detector raised a finding about the key
 	EventNote            EventKind = "note"
 	EventAssigned        EventKind = "assigned"
 	EventFinding         EventKind = "finding"
