@@ -50,6 +50,27 @@ type Outcome struct {
 	Err error
 }
 
+// Label names the outcome for metrics: opened, joined, repeat, dropped,
+// rejected or failed.
+func (o Outcome) Label() string {
+	switch {
+	case o.Err != nil:
+		return "failed"
+	case o.Rejected != nil && o.Rejected.Reason == NoKey:
+		return "dropped"
+	case o.Rejected != nil:
+		return "rejected"
+	case o.Decision.Verdict == Drop || o.Result.Dropped:
+		return "dropped"
+	case o.Result.Repeat:
+		return "repeat"
+	case o.Result.Joined:
+		return "joined"
+	default:
+		return "opened"
+	}
+}
+
 // Run receives until ctx is done. A failing queue is retried with a
 // growing pause; it never stops the rest of keyleak.
 func (c *Consumer) Run(ctx context.Context) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/intake"
 	"gopkg.in/yaml.v3"
 )
 
@@ -44,6 +45,25 @@ type Config struct {
 	AWS         AWS      `yaml:"aws"`
 	Email       Email    `yaml:"email"`
 	Watch       Watch    `yaml:"watch"`
+	Intake      Intake   `yaml:"intake"`
+}
+
+// Intake configures the incidents that open themselves: detectors'
+// events from an SQS queue (docs/intake.md).
+type Intake struct {
+	// QueueURL is the queue EventBridge sends detectors' events to; empty
+	// turns the intake off.
+	QueueURL string `yaml:"queue_url" env:"INTAKE_QUEUE_URL"`
+	// MinSeverity is the lowest GuardDuty severity (0–10) that opens an
+	// incident; lower findings are only recorded on an open incident.
+	MinSeverity float64  `yaml:"min_severity" env:"INTAKE_MIN_SEVERITY"`
+	AllowTypes  []string `yaml:"allow_types" env:"INTAKE_ALLOW_TYPES"`
+	DenyTypes   []string `yaml:"deny_types" env:"INTAKE_DENY_TYPES"`
+	// CanaryKeys and CanaryAccounts: any use of them opens a canary incident.
+	CanaryKeys     []string `yaml:"canary_keys" env:"INTAKE_CANARY_KEYS"`
+	CanaryAccounts []string `yaml:"canary_accounts" env:"INTAKE_CANARY_ACCOUNTS"`
+	// Wait is the long poll, 1s to 20s.
+	Wait time.Duration `yaml:"wait" env:"INTAKE_WAIT"`
 }
 
 // Watch configures the CloudTrail watch after containment.
@@ -138,6 +158,7 @@ func defaultConfig() Config {
 		AWS:         AWS{Region: "us-east-1", ResponderRole: "KeyleakResponder"},
 		Email:       Email{Sender: "smtp", TLS: "starttls"},
 		Watch:       Watch{Period: 30 * time.Minute, Interval: time.Minute},
+		Intake:      Intake{MinSeverity: 4, Wait: 20 * time.Second},
 	}
 }
 
@@ -237,6 +258,12 @@ func setField(fv reflect.Value, val string) error {
 			return fmt.Errorf("not a whole number: %q", val)
 		}
 		fv.SetInt(int64(n))
+	case fv.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", val)
+		}
+		fv.SetFloat(f)
 	case fv.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(val)
 		if err != nil {
@@ -361,7 +388,27 @@ func (c Config) validate() error {
 			bad("aws.protected_principals (KEYLEAK_AWS_PROTECTED_PRINCIPALS): %v; '*' may stand in the partition, account or name", err)
 		}
 	}
+	if c.Intake.QueueURL != "" {
+		if !c.AWS.Enabled {
+			bad("intake.queue_url (KEYLEAK_INTAKE_QUEUE_URL): the intake reads an SQS queue and needs aws.enabled")
+		}
+		if u, err := url.Parse(c.Intake.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || strings.Count(strings.Trim(u.Path, "/"), "/") != 1 {
+			bad("intake.queue_url (KEYLEAK_INTAKE_QUEUE_URL): %q is not an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111122223333/keyleak-intake", c.Intake.QueueURL)
+		}
+		if c.Intake.Wait < time.Second || c.Intake.Wait > 20*time.Second {
+			bad("intake.wait (KEYLEAK_INTAKE_WAIT): %s is outside 1s to 20s", c.Intake.Wait)
+		}
+		if err := c.intakeRules().Validate(); err != nil {
+			bad("intake (KEYLEAK_INTAKE_*): %v", err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// intakeRules are the rules of the intake as configured.
+func (c Config) intakeRules() intake.Rules {
+	return intake.Rules{MinSeverity: c.Intake.MinSeverity, Allow: c.Intake.AllowTypes, Deny: c.Intake.DenyTypes,
+		CanaryKeys: c.Intake.CanaryKeys, CanaryAccounts: c.Intake.CanaryAccounts, Accounts: c.AWS.Accounts}
 }
 
 func (c Config) validateChat(bad func(string, ...any)) {

@@ -25,6 +25,7 @@ import (
 	"github.com/keyleak/keyleak/awsops"
 	"github.com/keyleak/keyleak/bot"
 	"github.com/keyleak/keyleak/commands"
+	"github.com/keyleak/keyleak/intake"
 	"github.com/keyleak/keyleak/respond"
 	"github.com/keyleak/keyleak/state"
 )
@@ -66,6 +67,7 @@ type App struct {
 	registry *commands.Registry
 	worker   *bot.Worker
 	reporter *commands.Reporter
+	intake   *intake.Consumer // nil without an intake queue
 	aws      *awsops.Client
 	costs    *awsops.CostCache
 	respond  *respond.Responder // nil without AWS
@@ -216,7 +218,30 @@ func (a *App) build() error {
 	}
 	a.worker = bot.NewWorker(store, log, notifiers, wopts)
 	a.reporter = &commands.Reporter{Store: store, Now: now, ParseKey: parseKey, Announce: announce, Wake: a.worker.Wake}
+	if err := a.buildIntake(); err != nil {
+		return err
+	}
 	return a.frontDoors()
+}
+
+// buildIntake wires the detectors' queue to the reporter.
+func (a *App) buildIntake() error {
+	if a.cfg.Intake.QueueURL == "" {
+		return nil
+	}
+	if a.aws == nil {
+		return errors.New("intake: the queue needs AWS (aws.enabled)")
+	}
+	q, err := a.aws.Queue(a.cfg.Intake.QueueURL, a.cfg.Intake.Wait)
+	if err != nil {
+		return fmt.Errorf("intake: %w", err)
+	}
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyleak_intake_events_total",
+		Help: "Detectors' events received, by what became of them."}, []string{"outcome"})
+	a.promReg.MustRegister(events)
+	a.intake = &intake.Consumer{Queue: q, Reporter: a.reporter, Rules: a.cfg.intakeRules(), Log: a.log,
+		Handled: func(o intake.Outcome) { events.WithLabelValues(o.Label()).Inc() }}
+	return nil
 }
 
 // channels are the outbox channels of the configured outside services:
@@ -352,6 +377,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(serve(admin, a.admin))
 	g.Go(func() error { return a.worker.Run(gctx) })
 	g.Go(func() error { a.housekeeping(gctx); return nil })
+	if a.intake != nil {
+		g.Go(func() error { return a.intake.Run(gctx) })
+	}
 	if a.chatKeys != nil {
 		g.Go(func() error {
 			if err := a.chatKeys.Prefetch(gctx); err != nil {

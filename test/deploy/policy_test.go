@@ -182,7 +182,8 @@ func allowed(p policy) []string {
 
 // wantBotActions is everything keyleak's own role may do: assume the
 // responder roles, find a key's account, read CloudTrail, regions, cost
-// and the trail bucket, and send email. Nothing more.
+// and the trail bucket, send email, and read the intake queue (sending
+// only to its dead-letter queue). Nothing more.
 var wantBotActions = []string{
 	"ce:GetCostAndUsage",
 	"cloudtrail:LookupEvents",
@@ -191,6 +192,12 @@ var wantBotActions = []string{
 	"s3:ListBucket",
 	"ses:SendEmail",
 	"ses:SendRawEmail",
+	"sqs:ChangeMessageVisibility",
+	"sqs:DeleteMessage",
+	"sqs:GetQueueAttributes",
+	"sqs:GetQueueUrl",
+	"sqs:ReceiveMessage",
+	"sqs:SendMessage",
 	"sts:AssumeRole",
 	"sts:GetAccessKeyInfo",
 }

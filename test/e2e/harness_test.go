@@ -88,6 +88,8 @@ type Harness struct {
 
 	scenario string
 	Run      *scenario.Run // the played scenario, with WithScenario
+	intake   bool
+	Intake   *world.Intake // the detectors' queue and rules, with WithIntake
 	extraEnv []string
 	logs     *os.File
 }
@@ -99,6 +101,12 @@ type Option func(*Harness)
 // starts, and runs keyleak with AWS enabled against that world.
 func WithScenario(name string) Option {
 	return func(h *Harness) { h.scenario = name }
+}
+
+// WithIntake creates the intake queue and its EventBridge rules in
+// keyleak's account (with WithScenario) and has keyleak read it.
+func WithIntake() Option {
+	return func(h *Harness) { h.intake = true }
 }
 
 // WithEnv adds settings to keyleak's environment.
@@ -160,6 +168,15 @@ func Start(tb testing.TB, opts ...Option) *Harness {
 	}
 	if h.scenario != "" {
 		h.env = append(h.env, h.playScenario()...)
+	}
+	if h.intake {
+		if h.scenario == "" {
+			tb.Fatal("the intake needs a scenario's world (WithScenario)")
+		}
+		if h.Intake, err = h.World.StartIntake(context.Background(), world.DefaultAccount, 5*time.Second, 5); err != nil {
+			tb.Fatal(err)
+		}
+		h.env = append(h.env, "KEYLEAK_INTAKE_QUEUE_URL="+h.Intake.QueueURL, "KEYLEAK_INTAKE_WAIT=5s")
 	}
 	h.env = append(h.env, h.extraEnv...)
 	h.StartKeyleak()
@@ -346,6 +363,10 @@ type Detail struct {
 		MeetURL      string `json:"meet_url"`
 		SlackTS      string `json:"slack_ts"`
 		Status       string `json:"status"`
+		Detections   []struct {
+			Type  string `json:"type"`
+			Count int    `json:"count"`
+		} `json:"detections"`
 	} `json:"incident"`
 	Timeline []struct {
 		Kind string `json:"kind"`
