@@ -44,6 +44,7 @@ type demo struct {
 	out    io.Writer
 	start  time.Time
 	w      *world.World
+	intake *world.Intake // the detectors' queue and EventBridge rules
 	run    *scenario.Run
 	slack  *slackfake.Server
 	google *googlefake.Server
@@ -184,6 +185,12 @@ func (d *demo) startKeyleak(ctx context.Context, db string, log io.Writer) error
 	cfg.Email = Email{Sender: "smtp", Host: d.smtp.Host(), Port: d.smtp.Port(), TLS: "none", From: "keyleak@example.com", To: []string{"infosec@example.com", "security-team@example.com"}}
 	cfg.AWS = AWS{Enabled: true, Region: "us-east-1", ResponderRole: "KeyleakResponder", Regions: d.run.Target.Regions, TrailBucket: d.run.Target.TrailBucket}
 	cfg.Watch = Watch{Period: time.Minute, Interval: 2 * time.Second}
+	// GuardDuty's findings reach keyleak as in production: an EventBridge
+	// rule sends them to the intake queue keyleak long-polls.
+	if d.intake, err = d.w.StartIntake(ctx, world.DefaultAccount, 30*time.Second, 5); err != nil {
+		return err
+	}
+	cfg.Intake.QueueURL, cfg.Intake.Wait = d.intake.QueueURL, 5*time.Second
 	client := awsops.NewFromConfig(d.w.Config("us-east-1", creds), awsops.Options{Regions: d.run.Target.Regions})
 	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// The Chat audience is keyleak's own URL, so choose the port first.

@@ -24,18 +24,41 @@ import (
 // with keyleak.
 func (d *demo) play(ctx context.Context, dir string) error {
 	leaked := d.run.Target.Leaked.AccessKeyID
-	d.say("GuardDuty flags unusual calls by %s. Ana, on call, reports the key in Slack.", d.run.Target.LeakedUser)
-	if err := d.slash(ctx, leaked+" GuardDuty: unusual API calls from a foreign IP"); err != nil {
+	truth, err := d.run.GroundTruth(ctx)
+	if err != nil {
+		return err
+	}
+	// GuardDuty's finding is about the attacker's first call from abroad.
+	first := truth.Actions[0]
+	for _, a := range truth.Actions {
+		if a.AccessKeyID == leaked {
+			first = a
+			break
+		}
+	}
+	d.say("GuardDuty flags %s by %s from %s and puts its finding on EventBridge. Nobody has typed anything yet.", first.EventName, d.run.Target.LeakedUser, first.SourceIP)
+	detected := time.Now()
+	if _, err := d.intake.Put(ctx, "aws.guardduty", "GuardDuty Finding", world.GuardDutyFinding(world.Finding{
+		Type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller", Severity: 8, Account: world.DefaultAccount, Region: "us-east-1",
+		Key: leaked, UserName: d.run.Target.LeakedUser, UserType: "IAMUser", API: first.EventName,
+		SourceIP: first.SourceIP, UserAgent: first.UserAgent, At: first.Time,
+		Title: "API " + first.EventName + " was invoked from an IP address on a threat list.",
+	})); err != nil {
 		return err
 	}
 	var inc state.Incident
-	if err := d.wait("the war room", 30*time.Second, func() bool {
+	if err := d.wait("the page and the war room", 30*time.Second, func() bool {
 		inc = d.incident(leaked)
-		return inc.ChatSpace != "" && inc.MeetURL != ""
+		return inc.SlackTS != "" && inc.ChatSpace != "" && inc.MeetURL != ""
 	}); err != nil {
 		return err
 	}
-	d.say("keyleak has paged on-call, opened the war room and its Meet, and emailed InfoSec. It investigates before anyone touches anything.")
+	d.print()
+	d.say("%.1f s after the finding, keyleak has opened %s from it, paged on-call, opened the war room and its Meet, and emailed InfoSec. It investigates before anyone touches anything.", time.Since(detected).Seconds(), inc.ID)
+	d.say("Ana, on call, reports the same key in Slack: her report joins the incident.")
+	if err := d.slash(ctx, leaked+" GuardDuty: unusual API calls from a foreign IP"); err != nil {
+		return err
+	}
 	if err := d.wait("the findings", 120*time.Second, func() bool { return d.chatHas(inc.ChatSpace, "Findings") }); err != nil {
 		return err
 	}

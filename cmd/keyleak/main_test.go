@@ -62,6 +62,18 @@ func TestLoadConfig(t *testing.T) {
 		{name: "secret and file both set", yaml: good, env: map[string]string{"KEYLEAK_SLACK_SIGNING_SECRET": "x", "KEYLEAK_SLACK_SIGNING_SECRET_FILE": secretFile}, err: "both set"},
 		{name: "secret file missing", yaml: good, env: map[string]string{"KEYLEAK_SLACK_BOT_TOKEN_FILE": "/nonexistent/token"}, err: "KEYLEAK_SLACK_BOT_TOKEN_FILE"},
 		{name: "no responders", yaml: "database: x.db\n", err: "approvals.responders"},
+		{name: "intake", yaml: good + "aws:\n  enabled: true\nintake:\n  queue_url: https://sqs.eu-west-1.amazonaws.com/111122223333/keyleak-intake\n",
+			env: map[string]string{"KEYLEAK_INTAKE_MIN_SEVERITY": "7.5", "KEYLEAK_INTAKE_DENY_TYPES": "Policy:*, PenTest:*"},
+			check: func(t *testing.T, c Config) {
+				r := c.intakeRules()
+				if c.Intake.Wait != 20*time.Second || r.MinSeverity != 7.5 || strings.Join(r.Deny, ",") != "Policy:*,PenTest:*" {
+					t.Errorf("intake = %+v, rules %+v", c.Intake, r)
+				}
+			}},
+		{name: "intake without AWS", yaml: good + "intake:\n  queue_url: https://sqs.eu-west-1.amazonaws.com/111122223333/keyleak-intake\n", err: "needs aws.enabled"},
+		{name: "intake queue not a URL", yaml: good + "aws:\n  enabled: true\nintake:\n  queue_url: keyleak-intake\n", err: "not an SQS queue URL"},
+		{name: "intake severity not a number", yaml: good + "aws:\n  enabled: true\nintake:\n  queue_url: https://sqs.eu-west-1.amazonaws.com/111122223333/q\n", env: map[string]string{"KEYLEAK_INTAKE_MIN_SEVERITY": "high"}, err: "KEYLEAK_INTAKE_MIN_SEVERITY"},
+		{name: "intake bad canary", yaml: good + "aws:\n  enabled: true\nintake:\n  queue_url: https://sqs.eu-west-1.amazonaws.com/111122223333/q\n  canary_keys: [AKIA123]\n", err: "canary key"},
 		{name: "unknown field", yaml: good + "lissten: :80\n", err: "lissten"},
 		{name: "bad listen", yaml: good + "listen: 8080\n", err: "listen (KEYLEAK_LISTEN)"},
 		{name: "admin not loopback", yaml: good + "admin_listen: 0.0.0.0:8081\n", err: "loopback"},
