@@ -411,3 +411,29 @@ func TestPickResourcesTakesEveryMatch(t *testing.T) {
 		t.Errorf("an unknown resource: %v, want a user error", err)
 	}
 }
+
+// TestCanaryCardOffersNoContainment: a canary's card says what it is and
+// offers no containment buttons; a leak's card offers them.
+func TestCanaryCardOffersNoContainment(t *testing.T) {
+	store, err := state.Open(filepath.Join(t.TempDir(), "k.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := New(Config{AWS: awsops.NewFromConfig(aws.Config{}, awsops.Options{}), Store: store})
+	buttons := func(inc state.Incident) (names []string, title string) {
+		card := r.Card(context.Background(), inc)
+		for _, b := range card.Buttons {
+			names = append(names, b.Command)
+		}
+		return names, card.Title
+	}
+	det := &state.Detection{Detector: "CloudTrail", Type: "sts:GetCallerIdentity", SourceIP: "198.51.100.9", UserAgent: "TruffleHog", Canary: true}
+	names, title := buttons(state.Incident{ID: "KL-2026-0009", Canary: true, Detection: det, Status: state.IncidentOpen})
+	if !slices.Equal(names, []string{commands.StatusButton.Command}) || !strings.Contains(title, "canary") {
+		t.Errorf("canary card %q offers %v, want only status", title, names)
+	}
+	if names, _ := buttons(state.Incident{ID: "KL-2026-0010", Status: state.IncidentOpen}); !slices.Contains(names, "deactivate") {
+		t.Errorf("a leak's card offers %v, want deactivate among them", names)
+	}
+}

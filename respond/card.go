@@ -17,7 +17,9 @@ func (r *Responder) Card(_ context.Context, inc state.Incident) commands.Reply {
 	}
 	var next []commands.Button
 	for _, d := range actionTable {
-		if d.onCard {
+		// A canary's key is bait: nothing to contain, so no containment
+		// buttons (the commands still work if a responder wants them).
+		if d.onCard && !inc.Canary {
 			next = append(next, commands.Button{Label: d.name, Command: d.name, Args: []string{"--dry-run"}})
 		}
 	}
