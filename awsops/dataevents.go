@@ -182,6 +182,12 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, bucket, accoun
 		gaps = append(gaps, Gap{Step: StepDataEvents, Reason: fmt.Sprintf("%d of %d trail log files in %s could not be read: %v", stats.FailedObjects, stats.Objects, bucket, err)})
 	}
 	de.Objects, de.FailedObjects, de.Bytes = stats.Objects, stats.FailedObjects, stats.Bytes
+	tr.fillDataEvents(de)
+	return de, gaps
+}
+
+// fillDataEvents sets what the tracker found in data events.
+func (tr *tracker) fillDataEvents(de *DataEvents) {
 	tr.mu.Lock()
 	de.Events, de.EventNames, de.AccessedDropped = tr.dataCount, counts(tr.dataNames), tr.objectsDropped
 	for _, a := range tr.objects {
@@ -197,7 +203,6 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, bucket, accoun
 		}
 		return cmp.Or(a.First.Compare(b.First), strings.Compare(a.Bucket+"/"+a.Key, b.Bucket+"/"+b.Key))
 	})
-	return de, gaps
 }
 
 // trailSpan is one day folder to list and the times of interest in it.

@@ -57,6 +57,15 @@ type Investigation struct {
 	DataEvents       *DataEvents   `json:"data_events,omitempty"`
 	Cost             *CostReport   `json:"cost,omitempty"`
 	Sweep            []RegionStats `json:"sweep"`
+	// Plan says which path each part of the investigation took and why:
+	// the trail bucket, LookupEvents or Athena.
+	Plan []PlanPart `json:"plan"`
+	// Trail sums the trail-first pass, when there was one.
+	Trail *TrailRead `json:"trail,omitempty"`
+	// CrossChecks compare a few LookupEvents pages with the trail.
+	CrossChecks []CrossCheck `json:"cross_checks,omitempty"`
+	// Athena reports the queries run, with their IDs and bytes scanned.
+	Athena []AthenaRun `json:"athena,omitempty"`
 	// Gaps say what could not be established and why; an empty list means
 	// the investigation is complete.
 	Gaps []Gap `json:"gaps"`
@@ -100,10 +109,20 @@ type InvestigateOptions struct {
 	Since time.Time
 	// Regions overrides the regions swept (and Options.Regions).
 	Regions []string
-	// TrailBucket, when set, is scanned for data events; TrailAccount is
-	// the account holding it (default: keyleak's own).
+	// TrailBucket, when set, is read first: the planner chooses, per
+	// account, between one pass over its log files (management and data
+	// events) and LookupEvents, by estimated cost. TrailAccount is the
+	// account holding it (default: keyleak's own); TrailPrefix the S3 key
+	// prefix the trail writes under (before AWSLogs/).
 	TrailBucket  string
 	TrailAccount string
+	TrailPrefix  string
+	// Path forces a path where the planner would choose: PathTrail or
+	// PathLookup ("" lets the planner decide).
+	Path string
+	// Athena, when set, is used for an account whose log files in the
+	// window exceed its BudgetBytes.
+	Athena *AthenaOptions
 	// Chains is the number of pagination chains per region (default 4).
 	Chains int
 	// CallTimeout bounds one LookupEvents call (default 20 s).
@@ -142,6 +161,16 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 		inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account, Reason: err.Error()})
 	}
 	inv.Regions, inv.SkippedRegions = list, regions.skippedIn(account)
+	if opts.TrailBucket != "" && opts.Path != PathLookup && c.investigateTrail(ctx, inv, tr, key, opts, regions) {
+		return c.finishInvestigation(ctx, inv, tr, opts, key, now)
+	}
+	if len(inv.Plan) == 0 {
+		reason := "no trail bucket is configured"
+		if opts.Path == PathLookup {
+			reason = "the LookupEvents path was asked for"
+		}
+		inv.Plan = append(inv.Plan, PlanPart{Account: account, From: inv.Window.Start, To: inv.Window.End, Path: PathLookup, Reason: reason})
+	}
 	initial := sweepTasks(key, account, list, inv.Window, now)
 	sw.run(ctx, initial)
 	tr.setOnDerived(func(_ context.Context, s Session) {
@@ -168,6 +197,19 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 		de, gaps := c.scanDataEvents(ctx, tr, opts.TrailBucket, opts.TrailAccount, inv.Window)
 		inv.DataEvents = de
 		inv.Gaps = append(inv.Gaps, gaps...)
+	}
+	return c.finishInvestigation(ctx, inv, tr, opts, key, now)
+}
+
+// finishInvestigation collects what the tracker found, checks the created
+// resources and the cost.
+func (c *Client) finishInvestigation(ctx context.Context, inv *Investigation, tr *tracker, opts InvestigateOptions, key KeyID, now time.Time) (*Investigation, error) {
+	account := inv.Identity.Account
+	if err := ctx.Err(); err != nil {
+		inv.collect(tr)
+		inv.FinishedAt = c.Now().UTC()
+		inv.normalize()
+		return inv, fmt.Errorf("investigate %s: %w", key, err)
 	}
 	inv.collect(tr)
 	inv.Gaps = append(inv.Gaps, c.checkResources(ctx, inv.Resources)...)
@@ -291,6 +333,9 @@ func (r *Investigation) normalize() {
 	}
 	if r.Sweep == nil {
 		r.Sweep = []RegionStats{}
+	}
+	if r.Plan == nil {
+		r.Plan = []PlanPart{}
 	}
 	if r.Gaps == nil {
 		r.Gaps = []Gap{}

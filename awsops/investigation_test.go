@@ -3,6 +3,7 @@ package awsops_test
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,10 +15,9 @@ import (
 	"github.com/keyleak/keyleak/test/world"
 )
 
-// investigateScenario plays s in a fresh world and investigates its
-// leaked key as keyleak would: the account's credentials, every region,
-// the trail bucket and Cost Explorer.
-func investigateScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario) (*scenario.Run, scenario.GroundTruth, *awsops.Investigation) {
+// playScenario plays s in a fresh world, as keyleak would find it: the
+// trail delivered to the bucket and a responder role in every account.
+func playScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario) (*world.World, *scenario.Run, scenario.GroundTruth) {
 	tb.Helper()
 	ctx := tb.Context()
 	w := world.New(tb, moto)
@@ -37,24 +37,43 @@ func investigateScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario) (
 			addResponderRole(tb, w, acct)
 		}
 	}
+	return w, run, gt
+}
+
+// investigateRun investigates the run's leaked key as keyleak would: the
+// account's credentials, every region, the trail bucket and Cost
+// Explorer, on the path given ("" lets the planner choose).
+func investigateRun(tb testing.TB, w *world.World, run *scenario.Run, path string) *awsops.Investigation {
+	tb.Helper()
 	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), awsops.Options{})
 	key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var progress []awsops.Progress
-	inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{
-		TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
-		Progress: func(p awsops.Progress) { progress = append(progress, p) },
+	var mu sync.Mutex
+	inv, err := c.Investigate(tb.Context(), key, awsops.InvestigateOptions{
+		TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(), Path: path,
+		Progress: func(p awsops.Progress) { mu.Lock(); progress = append(progress, p); mu.Unlock() },
 	})
 	if err != nil {
 		tb.Fatalf("investigate: %v", err)
 	}
 	tb.Logf("investigation took %s", inv.FinishedAt.Sub(inv.StartedAt))
+	mu.Lock()
+	defer mu.Unlock()
 	if len(progress) == 0 || !progress[len(progress)-1].Done {
 		tb.Errorf("progress reports = %+v, want some ending with Done", progress)
 	}
-	return run, gt, inv
+	return inv
+}
+
+// investigateScenario plays s and investigates its leaked key, the
+// planner choosing the path.
+func investigateScenario(tb testing.TB, moto *world.Moto, s scenario.Scenario) (*scenario.Run, scenario.GroundTruth, *awsops.Investigation) {
+	tb.Helper()
+	w, run, gt := playScenario(tb, moto, s)
+	return run, gt, investigateRun(tb, w, run, "")
 }
 
 // addResponderRole creates keyleak's responder role in account, as
@@ -68,26 +87,48 @@ func addResponderRole(tb testing.TB, w *world.World, account string) {
 	}
 }
 
+// TestInvestigateScenarios investigates every scenario twice, through
+// LookupEvents and trail first (the planner's choice in this world, whose
+// bucket is small), checks both against the ground truth, and checks
+// that they give the same answers.
 func TestInvestigateScenarios(t *testing.T) {
 	moto := world.NewMotoTB(t)
 	for _, s := range scenario.All() {
 		t.Run(s.Name, func(t *testing.T) {
-			run, gt, inv := investigateScenario(t, moto, s)
-			for _, g := range inv.Gaps {
-				t.Logf("gap: %+v", g)
+			w, run, gt := playScenario(t, moto, s)
+			invs := map[string]*awsops.Investigation{}
+			for _, path := range []string{awsops.PathLookup, ""} {
+				inv := investigateRun(t, w, run, path)
+				got := inv.Plan[0].Path
+				switch {
+				case path == awsops.PathLookup && got != awsops.PathLookup:
+					t.Fatalf("forced to LookupEvents, the plan says %+v", inv.Plan[0])
+				case path == "" && got != awsops.PathTrail:
+					t.Fatalf("the planner chose %s (%s), want the trail for a bucket this small", got, inv.Plan[0].Reason)
+				}
+				t.Run(got, func(t *testing.T) {
+					for _, g := range inv.Gaps {
+						t.Logf("gap: %+v", g)
+					}
+					for _, p := range inv.Plan {
+						t.Logf("plan: %s %s %s: %s", p.Account, p.Region, p.Path, p.Reason)
+					}
+					checkTree(t, gt, inv)
+					checkActivity(t, gt, inv)
+					checkBaseline(t, gt, inv)
+					checkResources(t, gt, inv)
+					checkDataEvents(t, gt, inv)
+					checkCost(t, gt, inv)
+					if got, want := inv.Identity.UserName, run.Target.LeakedUser; got != want {
+						t.Errorf("owner = %q, want %q", got, want)
+					}
+					if got := inv.Summary(); len(got) < 3 || len(got) > 10 {
+						t.Errorf("summary has %d lines, want 3 to 10:\n%s", len(got), strings.Join(got, "\n"))
+					}
+				})
+				invs[got] = inv
 			}
-			checkTree(t, gt, inv)
-			checkActivity(t, gt, inv)
-			checkBaseline(t, gt, inv)
-			checkResources(t, gt, inv)
-			checkDataEvents(t, gt, inv)
-			checkCost(t, gt, inv)
-			if got, want := inv.Identity.UserName, run.Target.LeakedUser; got != want {
-				t.Errorf("owner = %q, want %q", got, want)
-			}
-			if got := inv.Summary(); len(got) < 3 || len(got) > 10 {
-				t.Errorf("summary has %d lines, want 3 to 10:\n%s", len(got), strings.Join(got, "\n"))
-			}
+			sameAnswers(t, invs[awsops.PathLookup], invs[awsops.PathTrail])
 		})
 	}
 }
@@ -142,9 +183,11 @@ func checkTree(t *testing.T, gt scenario.GroundTruth, inv *awsops.Investigation)
 		// and only logged: the pacing decision behind it (a derived key is
 		// first in line for its region's budget) is checked on a simulated
 		// clock in TestDerivedKeyFirstInLine.
-		t.Logf("session %s sweep started %s after its minting event was seen", id, s.SweepDelay)
-		if s.SweepDelay <= 0 {
-			t.Errorf("session %s: the start of its sweep was not recorded", id)
+		if inv.Plan[0].Path == awsops.PathLookup {
+			t.Logf("session %s sweep started %s after its minting event was seen", id, s.SweepDelay)
+			if s.SweepDelay <= 0 {
+				t.Errorf("session %s: the start of its sweep was not recorded", id)
+			}
 		}
 		if !d.Expires.IsZero() && !s.Expires.Equal(d.Expires) {
 			t.Errorf("session %s expires %s, want %s", id, s.Expires, d.Expires)

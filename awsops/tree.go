@@ -280,17 +280,19 @@ func (tr *tracker) page(ctx context.Context, t sweepTask, events []cttypes.Event
 // seen, and starts tracking any credential it minted.
 func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 	tr.mu.Lock()
-	h := maphash.String(tr.seed, cmp.Or(rec.EventID, rec.RequestID+rec.EventName+rec.EventTime.String()))
+	n, ok := tr.nodes[key]
+	if !ok {
+		// Not (yet) a credential of the tree: the record may still come
+		// as another's, so it is not marked seen.
+		tr.mu.Unlock()
+		return
+	}
+	h := tr.eventHash(rec)
 	if _, dup := tr.seen[h]; dup {
 		tr.mu.Unlock()
 		return
 	}
 	tr.seen[h] = struct{}{}
-	n, ok := tr.nodes[key]
-	if !ok {
-		tr.mu.Unlock()
-		return
-	}
 	e := newEvent(rec, tr.own)
 	techniques := techniquesOf(e)
 	cat := categoryOf(e, techniques)
@@ -349,6 +351,34 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 			onDoor(ctx, d)
 		}
 	}
+}
+
+// eventHash identifies a record among those seen.
+func (tr *tracker) eventHash(rec *trail.Record) uint64 {
+	return maphash.String(tr.seed, cmp.Or(rec.EventID, rec.RequestID+rec.EventName+rec.EventTime.String()))
+}
+
+// hasSeen reports whether rec was counted.
+func (tr *tracker) hasSeen(rec *trail.Record) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	_, ok := tr.seen[tr.eventHash(rec)]
+	return ok
+}
+
+// eventCount is the number of events counted so far.
+func (tr *tracker) eventCount() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.total.events
+}
+
+// tracks reports whether id is a credential of the tree.
+func (tr *tracker) tracks(id string) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	_, ok := tr.nodes[id]
+	return id != "" && ok
 }
 
 // callerText names the caller of a record: its ARN, its identity provider,

@@ -13,9 +13,10 @@ import (
 
 // refMatch is a match as the reference finds it.
 type refMatch struct {
-	Offset int64
-	Key    string
-	Record Record
+	Offset  int64
+	Key     string
+	Pattern string
+	Record  Record
 }
 
 // referenceScan decodes the whole JSON document naively and returns the
@@ -30,8 +31,16 @@ func referenceScan(s *Scanner, doc []byte) (matches []refMatch, ok bool) {
 		if !records || raw[0] != '{' || json.Unmarshal(raw, &rec) != nil {
 			return
 		}
-		if key, ok := referenceKey(s, &rec); ok {
-			matches = append(matches, refMatch{Offset: start, Key: key, Record: rec})
+		key, ok := referenceKey(s, &rec)
+		var pattern string
+		for _, p := range s.set.Load().patterns {
+			if bytes.Contains(raw, p) {
+				pattern, ok = string(p), true
+				break
+			}
+		}
+		if ok {
+			matches = append(matches, refMatch{Offset: start, Key: key, Pattern: pattern, Record: rec})
 		}
 	})
 	return matches, true
@@ -52,7 +61,7 @@ func referenceKey(s *Scanner, rec *Record) (string, bool) {
 		if len(k) != keyIDLen {
 			continue
 		}
-		if _, ok := s.keys[[keyIDLen]byte([]byte(k))]; ok {
+		if s.set.Load().tracksID(k) {
 			return k, true
 		}
 	}
@@ -134,7 +143,7 @@ func scanAll(s *Scanner, name string, r io.Reader) ([]refMatch, ObjectStats, err
 		if m.Object != name {
 			return fmt.Errorf("match names object %q, want %q", m.Object, name)
 		}
-		got = append(got, refMatch{Offset: m.Offset, Key: m.AccessKeyID, Record: m.Record})
+		got = append(got, refMatch{Offset: m.Offset, Key: m.AccessKeyID, Pattern: m.Pattern, Record: m.Record})
 		return nil
 	})
 	return got, st, err

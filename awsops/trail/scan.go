@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -60,11 +62,22 @@ func (o ScanOptions) withDefaults() ScanOptions {
 // like records appear only as records. A key written with JSON escapes is
 // not found. It is safe for concurrent use.
 type Scanner struct {
-	keys    map[[keyIDLen]byte]struct{}
-	filter  [64]uint64 // bit keyHash(k) is set for every tracked key k
+	set     atomic.Pointer[keySet]
+	addMu   sync.Mutex // serialises Add and Watch
 	prefix  [2]uint32  // AKIA and ASIA, little-endian
 	opts    ScanOptions
 	workers sync.Pool // of *trailWorker
+}
+
+// keySet is what a scanner tracks. It is never changed once published:
+// Add and Watch publish a new one, which scans already running pick up at
+// their next chunk.
+type keySet struct {
+	keys     map[[keyIDLen]byte]struct{}
+	filter   [64]uint64 // bit keyHash(k) is set for every tracked key k
+	patterns [][]byte
+	maxPat   int
+	gen      int // how many Add and Watch calls made it
 }
 
 // keyIDLen is the length of every AWS access key ID.
@@ -73,21 +86,62 @@ const keyIDLen = 20
 // NewScanner returns a scanner for the given access key IDs; anything not
 // 20 characters long is ignored.
 func NewScanner(keys []string, opts ScanOptions) *Scanner {
-	s := &Scanner{
-		keys: make(map[[keyIDLen]byte]struct{}, len(keys)),
-		opts: opts.withDefaults(),
-	}
+	s := &Scanner{opts: opts.withDefaults()}
 	s.prefix[0] = binary.LittleEndian.Uint32([]byte("AKIA"))
 	s.prefix[1] = binary.LittleEndian.Uint32([]byte("ASIA"))
-	for _, k := range keys {
-		if len(k) == keyIDLen {
-			s.keys[[keyIDLen]byte([]byte(k))] = struct{}{}
-			h := keyHash([]byte(k))
-			s.filter[h/64] |= 1 << (h % 64)
-		}
-	}
+	s.set.Store(&keySet{keys: map[[keyIDLen]byte]struct{}{}})
+	s.Add(keys...)
 	s.workers.New = func() any { return &trailWorker{br: bufio.NewReaderSize(nil, 32<<10)} }
 	return s
+}
+
+// Add tracks more keys, also in scans already running (from their next
+// chunk of input: a record before that may be missed, see Generation).
+// It returns the generation that holds them.
+func (s *Scanner) Add(keys ...string) int {
+	return s.update(func(ks *keySet) {
+		for _, k := range keys {
+			if len(k) == keyIDLen {
+				ks.keys[[keyIDLen]byte([]byte(k))] = struct{}{}
+				h := keyHash([]byte(k))
+				ks.filter[h/64] |= 1 << (h % 64)
+			}
+		}
+	})
+}
+
+// Watch makes every record that holds one of the literal patterns (as
+// CloudTrail writes it, e.g. `"userName":"bob"`) match too, whatever its
+// keys; Match.Pattern says which. Empty patterns, and patterns longer than
+// 1 KiB, are ignored. It returns the generation that holds them.
+func (s *Scanner) Watch(patterns ...string) int {
+	return s.update(func(ks *keySet) {
+		for _, p := range patterns {
+			if p != "" && len(p) <= 1<<10 && !slices.ContainsFunc(ks.patterns, func(q []byte) bool { return string(q) == p }) {
+				ks.patterns = append(ks.patterns, []byte(p))
+				ks.maxPat = max(ks.maxPat, len(p))
+			}
+		}
+	})
+}
+
+// Generation is the number of Add and Watch calls so far. A scan that
+// began at generation g is complete for what generation g tracked; keys
+// added later may be missed in the records before they were added.
+func (s *Scanner) Generation() int { return s.set.Load().gen }
+
+func (s *Scanner) update(change func(*keySet)) int {
+	s.addMu.Lock()
+	defer s.addMu.Unlock()
+	old := s.set.Load()
+	ks := &keySet{keys: make(map[[keyIDLen]byte]struct{}, len(old.keys)), filter: old.filter,
+		patterns: slices.Clone(old.patterns), maxPat: old.maxPat, gen: old.gen + 1}
+	for k := range old.keys {
+		ks.keys[k] = struct{}{}
+	}
+	change(ks)
+	s.set.Store(ks)
+	return ks.gen
 }
 
 // ObjectStats describes the scan of one object.
@@ -95,6 +149,9 @@ type ObjectStats struct {
 	Bytes      int64 // decompressed
 	Candidates int   // records decoded because a tracked key appeared in them
 	Matches    int
+	// Generation is that of the key set the scan began with: it is
+	// complete for the keys and patterns tracked then.
+	Generation int
 }
 
 // trailWorker holds the reusable buffers of one scan.
@@ -132,7 +189,8 @@ func (w *trailWorker) input(r io.Reader) (head []byte, in byteSource, err error)
 func (s *Scanner) ScanObject(ctx context.Context, name string, r io.Reader, fn func(Match) error) (ObjectStats, error) {
 	w := s.workers.Get().(*trailWorker)
 	defer s.workers.Put(w)
-	sc := objectScan{Scanner: s, name: name, fn: fn}
+	sc := objectScan{Scanner: s, name: name, fn: fn, set: s.set.Load(), patHit: -1, recPattern: -1}
+	sc.stats.Generation = sc.set.gen
 	err := sc.run(ctx, w, r)
 	w.br.Reset(nil)
 	sc.stats.Bytes = sc.end
@@ -166,8 +224,14 @@ type objectScan struct {
 
 	completing bool // a record holding a tracked key is open: read on until it closes
 	recStart   int64
+	recPattern int   // the pattern that opened the record, -1 for a key
 	tracked    int64 // the tracker has seen the record up to here
 	tr         objTracker
+
+	set     *keySet // what is tracked; refreshed at every chunk
+	patHit  int64   // the next pattern found, -1 for none known
+	patIdx  int     // which pattern that is
+	patFrom int64   // patterns were searched for up to here
 }
 
 func (sc *objectScan) run(ctx context.Context, w *trailWorker, r io.Reader) error {
@@ -290,6 +354,12 @@ func (sc *objectScan) checkRoot(eof bool) (decided bool, err error) {
 // process finishes an open record, then searches the new bytes for
 // tracked keys and handles the record around each.
 func (sc *objectScan) process(eof bool) error {
+	if now := sc.Scanner.set.Load(); now != sc.set {
+		if len(now.patterns) != len(sc.set.patterns) {
+			sc.patHit, sc.patFrom = -1, sc.next
+		}
+		sc.set = now
+	}
 	if !sc.rootOK {
 		decided, err := sc.checkRoot(eof)
 		if err != nil || !decided {
@@ -306,7 +376,7 @@ func (sc *objectScan) process(eof bool) error {
 		}
 	}
 	for {
-		v, ok := sc.findKey()
+		v, pattern, ok := sc.findCandidate()
 		if !ok {
 			return nil
 		}
@@ -314,10 +384,10 @@ func (sc *objectScan) process(eof bool) error {
 		if err != nil {
 			return err
 		}
-		if !ok || !inKeyField(sc.buf, int(start-sc.base), int(v-sc.base)-1) {
+		if !ok || pattern < 0 && !inKeyField(sc.buf, int(start-sc.base), int(v-sc.base)-1) {
 			continue // not in a record, or not where a record names its key
 		}
-		sc.completing, sc.recStart, sc.tracked = true, start, start
+		sc.completing, sc.recStart, sc.recPattern, sc.tracked = true, start, pattern, start
 		sc.tr = objTracker{}
 		if !sc.trackRecord() {
 			return nil
@@ -351,11 +421,18 @@ func (sc *objectScan) emit() error {
 		return fmt.Errorf("%w at offset %d: %w", ErrMalformedRecord, start, err)
 	}
 	key, ok := sc.matchKey(&rec)
+	var pattern string
+	if len(sc.set.patterns) > 0 {
+		raw := sc.buf[start-sc.base : end-sc.base]
+		if i := slices.IndexFunc(sc.set.patterns, func(p []byte) bool { return bytes.Contains(raw, p) }); i >= 0 {
+			pattern, ok = string(sc.set.patterns[i]), true
+		}
+	}
 	if !ok {
 		return nil
 	}
 	sc.stats.Matches++
-	if err := sc.fn(Match{Object: sc.name, Offset: start, AccessKeyID: key, Record: rec}); err != nil {
+	if err := sc.fn(Match{Object: sc.name, Offset: start, AccessKeyID: key, Pattern: pattern, Record: rec}); err != nil {
 		sc.fnErr = err
 		return errCallback
 	}
@@ -363,34 +440,89 @@ func (sc *objectScan) emit() error {
 }
 
 // matchKey returns the tracked key that rec used or else issued.
-func (s *Scanner) matchKey(rec *Record) (string, bool) {
-	if k := rec.UserIdentity.AccessKeyID; s.tracksID(k) {
+func (sc *objectScan) matchKey(rec *Record) (string, bool) {
+	if k := rec.UserIdentity.AccessKeyID; sc.set.tracksID(k) {
 		return k, true
 	}
-	if k := rec.CredentialsAccessKeyID(); s.tracksID(k) {
+	if k := rec.CredentialsAccessKeyID(); sc.set.tracksID(k) {
 		return k, true
 	}
 	return "", false
 }
 
-func (s *Scanner) tracksID(k string) bool {
+func (ks *keySet) tracksID(k string) bool {
 	if len(k) != keyIDLen {
 		return false
 	}
-	_, ok := s.keys[[keyIDLen]byte([]byte(k))]
+	_, ok := ks.keys[[keyIDLen]byte([]byte(k))]
 	return ok
 }
 
+// findCandidate returns the offset of the next place a record must be
+// looked at: a tracked key (pattern -1) or a watched pattern (its index).
+func (sc *objectScan) findCandidate() (v int64, pattern int, ok bool) {
+	p, idx := sc.nextPattern()
+	limit := len(sc.buf)
+	if p >= 0 {
+		limit = int(p - sc.base)
+	}
+	if v, ok := sc.findKey(limit); ok {
+		return v, -1, true
+	}
+	if p >= 0 && sc.next >= p {
+		sc.next, sc.patHit, sc.patFrom = max(sc.next, p+1), -1, p+1
+		return p, idx, true
+	}
+	return 0, 0, false
+}
+
+// nextPattern returns where the first watched pattern not yet handled
+// begins, and which it is; -1 when none is in the buffer.
+func (sc *objectScan) nextPattern() (int64, int) {
+	pats := sc.set.patterns
+	if len(pats) == 0 {
+		return -1, 0
+	}
+	// Patterns were searched up to patFrom, which trails the key search
+	// by less than the longest pattern; those in records already decoded
+	// were reported with them.
+	from := max(sc.patFrom, sc.lastEnd, sc.base)
+	if sc.patHit >= from {
+		return sc.patHit, sc.patIdx
+	}
+	b := sc.buf[from-sc.base:]
+	best, idx := -1, 0
+	for i, p := range pats {
+		lim := len(b)
+		if best >= 0 {
+			lim = min(lim, best+len(p)-1)
+		}
+		if j := bytes.Index(b[:lim], p); j >= 0 && (best < 0 || j < best) {
+			best, idx = j, i
+		}
+	}
+	if best < 0 {
+		sc.patHit, sc.patFrom = -1, max(from, sc.end-int64(sc.set.maxPat)+1)
+		return -1, 0
+	}
+	sc.patHit, sc.patIdx = from+int64(best), idx
+	return sc.patHit, idx
+}
+
 // findKey returns the offset of the next tracked key written as the value
-// of an "accessKeyId" member, at or after sc.next. It looks for the rare
-// byte 'K' of the member name, so one pass serves any number of keys.
-func (sc *objectScan) findKey() (int64, bool) {
+// of an "accessKeyId" member, at or after sc.next and before buf[limit].
+// It looks for the rare byte 'K' of the member name, so one pass serves
+// any number of keys.
+func (sc *objectScan) findKey(limit int) (int64, bool) {
 	b := sc.buf
 	for {
 		i := int(sc.next - sc.base)
-		k := bytes.IndexByte(b[i:], 'K')
+		if i >= limit {
+			return 0, false
+		}
+		k := bytes.IndexByte(b[i:limit], 'K')
 		if k < 0 {
-			sc.next = sc.end
+			sc.next = sc.base + int64(limit)
 			return 0, false
 		}
 		k += i
@@ -401,7 +533,7 @@ func (sc *objectScan) findKey() (int64, bool) {
 			return 0, false
 		case valueFound:
 			sc.next = sc.base + int64(v) + keyIDLen
-			if sc.tracks(b[v : v+keyIDLen]) {
+			if sc.set.tracks(b[v:v+keyIDLen], sc.prefix) {
 				return sc.base + int64(v), true
 			}
 		default:
@@ -453,15 +585,15 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 
 // tracks reports whether the 20 bytes w are a tracked key. A bit filter
 // turns most of the keys in a log away before the map lookup.
-func (s *Scanner) tracks(w []byte) bool {
+func (ks *keySet) tracks(w []byte, prefix [2]uint32) bool {
 	p := binary.LittleEndian.Uint32(w)
-	if p != s.prefix[0] && p != s.prefix[1] {
+	if p != prefix[0] && p != prefix[1] {
 		return false
 	}
-	if h := keyHash(w); s.filter[h/64]&(1<<(h%64)) == 0 {
+	if h := keyHash(w); ks.filter[h/64]&(1<<(h%64)) == 0 {
 		return false
 	}
-	_, ok := s.keys[[keyIDLen]byte(w)]
+	_, ok := ks.keys[[keyIDLen]byte(w)]
 	return ok
 }
 

@@ -247,6 +247,7 @@ func FuzzTrailScan(f *testing.F) {
 		f.Add(gzipBytes(f, doc), false)
 	}
 	s := NewScanner(g.tracked, ScanOptions{MaxObjectBytes: 1 << 20, MaxRecordBytes: 4 << 10})
+	s.Watch(`"type":"AssumedRole"`, `"userName":"`)
 	zw, err := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	if err != nil {
 		f.Fatal(err)

@@ -1,0 +1,132 @@
+package awsops
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// athenaSource feeds the trail pass from Athena: each round asks which log
+// files hold the events of the credentials found since the last round,
+// and the pass reads those files (and no others) as it reads a listing.
+type athenaSource struct {
+	c      *Client
+	o      AthenaOptions
+	layout trailLayout
+
+	mu     sync.Mutex
+	queued []Session
+	runs   []AthenaRun
+	named  map[string]bool // files already handed to the pass
+	failed map[string]bool // keys Athena could not answer for: LookupEvents covers them
+}
+
+func newAthenaSource(c *Client, o AthenaOptions, l trailLayout) *athenaSource {
+	return &athenaSource{c: c, o: o, layout: l, named: map[string]bool{}, failed: map[string]bool{}}
+}
+
+// want queues a credential for the next round.
+func (a *athenaSource) want(s Session) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.queued = append(a.queued, s)
+}
+
+func (a *athenaSource) ready() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.queued) > 0
+}
+
+// maxAthenaKeys is the number of keys asked about in one query.
+const maxAthenaKeys = maxAthenaParams / 2
+
+// round runs one query for the queued credentials, over the span of their
+// lives, and queues the files it names; it ends one of the pass's pending
+// operations.
+func (a *athenaSource) round(ctx context.Context, p *trailPass) {
+	a.mu.Lock()
+	batch := a.queued[:min(len(a.queued), maxAthenaKeys)]
+	a.queued = a.queued[len(batch):]
+	a.mu.Unlock()
+	var keys []string
+	from, to := time.Time{}, p.window.Start
+	for _, s := range batch {
+		keys = append(keys, s.AccessKeyID)
+		issued, expires := maxTime(s.Issued, p.window.Start), p.now
+		if s.ID == p.tr.root || s.Issued.IsZero() {
+			issued = p.window.Start
+		}
+		if !s.Expires.IsZero() {
+			expires = minTime(s.Expires, p.now)
+		}
+		if from.IsZero() || issued.Before(from) {
+			from = issued
+		}
+		to = maxTime(to, expires)
+	}
+	var jobs []scanJob
+	q, err := KeyObjectsQuery(a.o, nil, keys, from, to)
+	var run AthenaRun
+	if err == nil {
+		run, err = a.c.RunAthena(ctx, a.o, q, func(row map[string]string) error {
+			bucket, key, ok := strings.Cut(strings.TrimPrefix(row["object"], "s3://"), "/")
+			if !ok || bucket != a.layout.bucket {
+				return nil
+			}
+			a.mu.Lock()
+			seen := a.named[key]
+			a.named[key] = true
+			a.mu.Unlock()
+			if seen {
+				return nil
+			}
+			stamp, ok := trailFileTime(key)
+			if !ok {
+				return nil
+			}
+			jobs = append(jobs, scanJob{obj: trailObject{key: key, account: row["account"], region: row["region"], stamp: stamp}})
+			return nil
+		})
+	} else {
+		run = AthenaRun{Name: AthenaKeyObjects, Reason: err.Error()}
+	}
+	a.mu.Lock()
+	a.runs = append(a.runs, run)
+	if err != nil {
+		for _, k := range keys {
+			a.failed[k] = true
+		}
+	}
+	a.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, From: from, To: to,
+			Reason: fmt.Sprintf("athena query %s for %d keys: %v; their events are looked up with LookupEvents", run.QueryID, len(keys), err)})
+	}
+	for _, j := range jobs {
+		heap.Push(&p.queue, j)
+	}
+	p.pending--
+	p.cond.Broadcast()
+}
+
+func (a *athenaSource) reports() []AthenaRun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]AthenaRun(nil), a.runs...)
+}
+
+func (a *athenaSource) failedKeys() map[string]bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]bool, len(a.failed))
+	for k := range a.failed {
+		out[k] = true
+	}
+	return out
+}

@@ -1,0 +1,539 @@
+package awsops
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+
+	"github.com/keyleak/keyleak/awsops/trail"
+)
+
+// Paths a part of the investigation can take.
+const (
+	// PathTrail reads the log files of the trail bucket in one pass.
+	PathTrail = "trail"
+	// PathLookup pages through CloudTrail's LookupEvents.
+	PathLookup = "lookup"
+	// PathAthena asks Athena which log files hold the keys, then reads
+	// those files as the trail path does.
+	PathAthena = "athena"
+)
+
+// PlanPart says how one part of the investigation was read, and why.
+type PlanPart struct {
+	Account string    `json:"account"`
+	Region  string    `json:"region,omitempty"` // empty: every region of the account
+	From    time.Time `json:"from,omitzero"`
+	To      time.Time `json:"to,omitzero"`
+	Path    string    `json:"path"`
+	Reason  string    `json:"reason"`
+	// Objects and Bytes are the log files the bucket lists for the part
+	// (bytes as stored).
+	Objects int   `json:"log_objects,omitempty"`
+	Bytes   int64 `json:"bytes_listed,omitempty"`
+	// LookupPages is the estimate of LookupEvents pages for the part in
+	// its busiest region, from a first page of the key there.
+	LookupPages int `json:"lookup_pages_estimated,omitempty"`
+}
+
+// CrossCheck compares a few LookupEvents pages with what the trail pass
+// found for the same key, region and time.
+type CrossCheck struct {
+	Account     string    `json:"account"`
+	Region      string    `json:"region"`
+	AccessKeyID string    `json:"access_key_id"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	Pages       int       `json:"pages"`
+	Events      int       `json:"events"`
+	// Missing are events LookupEvents returned that the trail files did
+	// not hold: they are counted in the investigation all the same.
+	Missing    int      `json:"missing"`
+	MissingIDs []string `json:"missing_event_ids,omitempty"`
+}
+
+// Cost model of the planner. The trail figures are conservative for one
+// machine reading S3 (awsops/trail's benchmarks measure well above them);
+// LookupEvents is paced at LookupRate per account and region.
+const (
+	trailBytesPerSecond   = 25 << 20 // gzip'd log read and scanned
+	trailObjectsPerSecond = 100      // GetObject round trips, trailWorkers at once
+	crossCheckPages       = 2
+)
+
+// lookupProbe is the first LookupEvents page of the key in one region.
+type lookupProbe struct {
+	events         int
+	more           bool
+	oldest, newest time.Time
+	err            error
+}
+
+// probeLookups reads the first page of key in each region, at once.
+func (c *Client) probeLookups(ctx context.Context, account, key string, regions []string, w Window) map[string]lookupProbe {
+	out := map[string]lookupProbe{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, r := range regions {
+		wg.Go(func() {
+			p := lookupProbe{}
+			api, err := c.lookupClient(ctx, account, r)
+			if err == nil {
+				var page *cloudtrail.LookupEventsOutput
+				page, err = api.LookupEvents(ctx, &cloudtrail.LookupEventsInput{
+					LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(key)}},
+					StartTime:        aws.Time(w.Start), EndTime: aws.Time(w.End), MaxResults: aws.Int32(50)})
+				if err == nil {
+					p.events, p.more = len(page.Events), aws.ToString(page.NextToken) != ""
+					for _, e := range page.Events {
+						at := aws.ToTime(e.EventTime)
+						if p.oldest.IsZero() || at.Before(p.oldest) {
+							p.oldest = at
+						}
+						p.newest = maxTime(p.newest, at)
+					}
+				}
+			}
+			p.err = err
+			mu.Lock()
+			out[r] = p
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// estimatePagesFrom guesses the pages of the whole window from the density
+// of the first one.
+func (p lookupProbe) estimatePages(w Window) int {
+	if !p.more {
+		return 1
+	}
+	span := max(p.newest.Sub(p.oldest), time.Second)
+	events := float64(p.events) * float64(w.End.Sub(w.Start)) / float64(span)
+	return int(min(math.Ceil(events/50), 1e6))
+}
+
+// planAccount chooses the path of an account's window from what the bucket
+// lists and what a first LookupEvents page per region shows.
+func planAccount(a *accountListing, probes map[string]lookupProbe, w Window, athena *AthenaOptions) PlanPart {
+	part := PlanPart{Account: a.account, From: w.Start, To: w.End}
+	part.Objects, part.Bytes = a.objects()
+	busiest := ""
+	for r, p := range probes {
+		if n := p.estimatePages(w); p.err == nil && n > part.LookupPages {
+			part.LookupPages, busiest = n, r
+		}
+	}
+	lookupTime := time.Duration(float64(part.LookupPages) / LookupRate * float64(time.Second))
+	trailTime := time.Duration((float64(part.Bytes)/trailBytesPerSecond + float64(part.Objects)/trailObjectsPerSecond) * float64(time.Second))
+	switch {
+	case a.err != nil:
+		part.Path, part.Reason = PathLookup, "the trail bucket cannot be listed ("+a.err.Error()+")"
+	case a.absent:
+		part.Path, part.Reason = PathLookup, "the trail bucket has no folder for the account"
+	case part.Objects == 0:
+		part.Path, part.Reason = PathLookup, "the trail bucket holds no log files of the account for the window"
+	case athena != nil && athena.BudgetBytes > 0 && part.Bytes > athena.BudgetBytes:
+		part.Path = PathAthena
+		part.Reason = fmt.Sprintf("%d log files (%s) exceed the budget of %s for one machine: Athena names the files that hold the keys",
+			part.Objects, byteSize(part.Bytes), byteSize(athena.BudgetBytes))
+	case trailTime <= lookupTime:
+		part.Path = PathTrail
+		part.Reason = fmt.Sprintf("%d log files (%s) read in about %s, against about %d LookupEvents pages (%s) in %s for the key alone, more for each session it minted",
+			part.Objects, byteSize(part.Bytes), roundDuration(trailTime), part.LookupPages, roundDuration(lookupTime), busiest)
+	default:
+		part.Path = PathLookup
+		part.Reason = fmt.Sprintf("about %d LookupEvents pages (%s) in %s cost less than reading %d log files (%s, about %s)",
+			part.LookupPages, roundDuration(lookupTime), busiest, part.Objects, byteSize(part.Bytes), roundDuration(trailTime))
+	}
+	return part
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// byteSize writes n bytes for a person.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// investigateTrail runs the investigation trail first when the plan says
+// so. It reports false, with the plan's reason recorded, when
+// LookupEvents is the better path (or the bucket cannot serve).
+func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *tracker, key KeyID, opts InvestigateOptions, regions *regionCache) bool {
+	account, w, now := inv.Identity.Account, inv.Window, inv.Window.End
+	client, err := c.s3Client(ctx, opts.TrailAccount, "")
+	var layout trailLayout
+	if err == nil {
+		layout, err = discoverTrailLayout(ctx, client, opts.TrailBucket, opts.TrailPrefix)
+	}
+	if err != nil {
+		inv.Plan = append(inv.Plan, PlanPart{Account: account, From: w.Start, To: w.End, Path: PathLookup,
+			Reason: "the trail bucket cannot be read (" + err.Error() + ")"})
+		return false
+	}
+	listing := listTrail(ctx, client, layout, account, w.Start, w.End)
+	listing.coverage = c.trailCoverageOf(ctx, account, opts.TrailBucket)
+	var probes map[string]lookupProbe
+	if opts.Path != PathTrail {
+		probes = c.probeLookups(ctx, account, key.String(), inv.Regions, w)
+	}
+	part := planAccount(listing, probes, w, opts.Athena)
+	if opts.Path == PathTrail && part.Path == PathLookup && listing.err == nil && !listing.absent && part.Objects > 0 {
+		part.Path, part.Reason = PathTrail, "the trail path was asked for"
+	}
+	if part.Path == PathAthena && opts.Athena == nil {
+		part.Path = PathTrail
+	}
+	inv.Plan = append(inv.Plan, part)
+	if part.Path == PathLookup {
+		return false
+	}
+
+	p := newTrailPass(c, tr, client, layout, w, now)
+	p.progress = opts.Progress
+	if part.Path == PathAthena {
+		p.athena = newAthenaSource(c, *opts.Athena, layout)
+	}
+	p.accounts[account] = listing
+	if part.Path == PathTrail {
+		p.pending++
+		p.enqueue(listing)
+	}
+	tr.setOnDerived(p.track)
+	tr.setOnDoor(p.watchDoor)
+	p.track(ctx, tr.sessions()[0])
+	p.run(ctx)
+	read := p.read
+	inv.Trail = &read
+	if p.athena != nil {
+		inv.Athena = p.athena.reports()
+	}
+	inv.Gaps = append(inv.Gaps, p.gaps...)
+
+	// LookupEvents for what the bucket could not give: the minutes not yet
+	// delivered, regions and accounts it lacks, files that failed.
+	sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
+	sw.budget = c.lookups
+	tasks, parts := p.complement(ctx, regions)
+	inv.Plan = append(inv.Plan, parts...)
+	sw.run(ctx, tasks)
+	inv.CrossChecks = c.crossCheck(ctx, p, tr)
+	for _, x := range inv.CrossChecks {
+		if x.Missing > 0 {
+			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: x.Account, Region: x.Region, AccessKeyID: x.AccessKeyID, From: x.From, To: x.To,
+				Reason: fmt.Sprintf("%d of %d events LookupEvents returns are not in the trail bucket (first: %s); they are counted, but the bucket may be missing files",
+					x.Missing, x.Events, strings.Join(x.MissingIDs, ", "))})
+		}
+	}
+	stats, gaps := sw.results()
+	inv.Sweep = stats
+	inv.Gaps = append(inv.Gaps, gaps...)
+	inv.DataEvents = p.dataEvents()
+	return true
+}
+
+// tailStart is where LookupEvents takes over from the bucket in one
+// region: a file span before its newest file, whose events may still be
+// joined by late ones. A region a trail covers but with no file in the
+// window had no event: it is delivered as far as the account is.
+func (a *accountListing) tailStart(region string) (time.Time, bool) {
+	if r := a.regions[region]; r != nil && r.err == nil && !r.newest.IsZero() {
+		return r.newest.Add(-fileStampSlack), true
+	}
+	if a.coverage.covers(region) && !a.delivered().IsZero() {
+		return a.delivered().Add(-fileStampSlack), true
+	}
+	return time.Time{}, false
+}
+
+// trailCoverageOf asks the account's CloudTrail which of its trails (its
+// own and the organisation's) deliver to bucket, and for which regions.
+func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string) *trailCoverage {
+	api, err := c.cloudtrailClient(ctx, account, "")
+	if err != nil {
+		return nil
+	}
+	out, err := api.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+	if err != nil {
+		return nil
+	}
+	var cov trailCoverage
+	for _, t := range out.TrailList {
+		if aws.ToString(t.S3BucketName) != bucket {
+			continue
+		}
+		cov.trails = append(cov.trails, aws.ToString(t.TrailARN))
+		if aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail) {
+			cov.all = true
+		} else if r := aws.ToString(t.HomeRegion); r != "" {
+			cov.regions = append(cov.regions, r)
+		}
+	}
+	if len(cov.trails) == 0 {
+		return nil
+	}
+	return &cov
+}
+
+// complement lists the LookupEvents work the pass leaves: for every
+// credential and door, the minutes after the newest file of each region,
+// the regions and accounts the bucket lacks, and the span of files that
+// could not be read.
+func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]sweepTask, []PlanPart) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var tasks []sweepTask
+	var parts []PlanPart
+	type span struct{ from, to time.Time }
+	// what each account-region needs from LookupEvents, whatever the key
+	need := func(account, region string, from, to time.Time) []span {
+		a := p.accounts[account]
+		if p.athena != nil {
+			if root := p.accounts[p.tr.nodes[p.tr.root].s.Account]; root != nil {
+				a = root // Athena reads every account; the root's listing says how far delivery is
+			}
+		}
+		var out []span
+		switch {
+		case a == nil || a.err != nil || a.absent:
+			out = append(out, span{from, to})
+		default:
+			if ts, ok := a.tailStart(region); !ok {
+				out = append(out, span{from, to})
+			} else if to.After(ts) {
+				out = append(out, span{maxTime(from, ts), to})
+			}
+		}
+		for _, o := range p.failed {
+			if o.account == account && o.region == region && !o.stamp.Before(from) {
+				out = append(out, span{maxTime(from, o.stamp.Add(-deliverySlack)), minTime(to, o.stamp)})
+			}
+		}
+		return out
+	}
+	regionsOf := func(account string) []string {
+		if l, err := regions.get(ctx, account); err == nil {
+			return l
+		}
+		var l []string
+		if a := p.accounts[account]; a != nil {
+			for r := range a.regions {
+				l = append(l, r)
+			}
+		}
+		slices.Sort(l)
+		return l
+	}
+	p.tr.mu.Lock()
+	var sessions []Session
+	for _, id := range p.tr.order {
+		sessions = append(sessions, p.tr.nodes[id].s)
+	}
+	var doors []*door
+	for _, d := range p.tr.doors {
+		doors = append(doors, d)
+	}
+	p.tr.mu.Unlock()
+	slices.SortFunc(doors, func(a, b *door) int { return strings.Compare(a.key(), b.key()) })
+	var fallback map[string]bool
+	if p.athena != nil {
+		fallback = p.athena.failedKeys()
+	}
+	for i, s := range sessions {
+		if s.AccessKeyID == "" {
+			continue
+		}
+		from, to := p.window.Start, p.now
+		if i > 0 {
+			from = maxTime(from, s.Issued.Add(-time.Second))
+			if !s.Expires.IsZero() {
+				to = minTime(s.Expires, p.now)
+			}
+		}
+		for _, r := range regionsOf(s.Account) {
+			spans := need(s.Account, r, from, to)
+			if fallback[s.AccessKeyID] {
+				spans = []span{{from, to}}
+			}
+			for _, sp := range spans {
+				if sp.to.After(sp.from) {
+					tasks = append(tasks, sweepTask{account: s.Account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
+						value: s.AccessKeyID, start: sp.from, end: sp.to})
+				}
+			}
+		}
+	}
+	for _, d := range doors {
+		list := []string{d.region}
+		if d.region == "" {
+			list = regionsOf(d.account)
+		}
+		for _, r := range list {
+			spans := need(d.account, r, d.opened.Add(-time.Second), p.now)
+			if p.athena != nil || d.trailPattern() == "" {
+				spans = []span{{d.opened.Add(-time.Second), p.now}} // Athena is asked about keys only
+			}
+			for _, sp := range spans {
+				if sp.to.After(sp.from) {
+					tasks = append(tasks, sweepTask{account: d.account, region: r, attr: d.attr, value: d.value,
+						start: sp.from, end: sp.to, door: d})
+				}
+			}
+		}
+	}
+	// The plan names what LookupEvents covers, account by account.
+	accounts := map[string]bool{}
+	for _, s := range sessions {
+		if s.Account != "" && !accounts[s.Account] {
+			accounts[s.Account] = true
+			parts = append(parts, p.lookupParts(s.Account, regionsOf(s.Account))...)
+		}
+	}
+	return tasks, parts
+}
+
+// lookupParts says, for one account, what the plan left to LookupEvents
+// and why. Called with p.mu held.
+func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
+	a := p.accounts[account]
+	switch {
+	case p.athena != nil:
+		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the minutes after the newest log file (Athena reads only delivered files)"}}
+	case a == nil:
+		return nil
+	case a.err != nil:
+		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the trail bucket cannot be listed for the account (" + a.err.Error() + ")"}}
+	case a.absent:
+		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the trail bucket has no folder for the account"}}
+	}
+	var out []PlanPart
+	oldestTail, newestTail := time.Time{}, time.Time{}
+	for _, r := range regions {
+		rl := a.regions[r]
+		ts, ok := a.tailStart(r)
+		switch {
+		case rl != nil && rl.err != nil:
+			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
+				Reason: "the region's folder cannot be listed (" + rl.err.Error() + ")"})
+		case !ok:
+			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
+				Reason: "no log file of this region in the bucket, and no trail of the account is known to deliver it there"})
+		default:
+			if oldestTail.IsZero() || ts.Before(oldestTail) {
+				oldestTail = ts
+			}
+			newestTail = maxTime(newestTail, ts)
+		}
+	}
+	if !oldestTail.IsZero() {
+		out = append(out, PlanPart{Account: account, From: oldestTail, To: p.now, Path: PathLookup,
+			Reason: fmt.Sprintf("not yet delivered: LookupEvents from five minutes before each region's newest log file (%s to %s)",
+				newestTail.Add(fileStampSlack).Format("15:04"), oldestTail.Add(fileStampSlack).Format("15:04"))})
+	}
+	for _, o := range p.failed {
+		if o.account == account {
+			out = append(out, PlanPart{Account: account, Region: o.region, From: o.stamp.Add(-deliverySlack), To: o.stamp, Path: PathLookup,
+				Reason: "log file " + o.key + " could not be read"})
+		}
+	}
+	return out
+}
+
+// crossCheck pages LookupEvents for the investigated key in the region
+// where the trail found it busiest, over delivered time, and looks for
+// each event among those the pass counted.
+func (c *Client) crossCheck(ctx context.Context, p *trailPass, tr *tracker) []CrossCheck {
+	p.mu.Lock()
+	root := tr.nodes[tr.root].s
+	a := p.accounts[root.Account]
+	p.mu.Unlock()
+	if a == nil || a.err != nil || a.absent {
+		return nil
+	}
+	busiest, most := "", 0
+	tr.mu.Lock()
+	for r, n := range tr.nodes[tr.root].t.regions {
+		if rl := a.regions[r]; rl != nil && !rl.newest.IsZero() && n > most {
+			busiest, most = r, n
+		}
+	}
+	tr.mu.Unlock()
+	if busiest == "" {
+		return nil
+	}
+	to, _ := a.tailStart(busiest)
+	x := CrossCheck{Account: root.Account, Region: busiest, AccessKeyID: root.AccessKeyID, From: p.window.Start, To: to}
+	api, err := c.lookupClient(ctx, root.Account, busiest)
+	if err != nil || !x.To.After(x.From) {
+		return nil
+	}
+	in := &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(root.AccessKeyID)}},
+		StartTime:        aws.Time(x.From), EndTime: aws.Time(x.To), MaxResults: aws.Int32(50)}
+	for x.Pages < crossCheckPages {
+		out, err := api.LookupEvents(ctx, in)
+		if err != nil {
+			break
+		}
+		x.Pages++
+		for _, e := range out.Events {
+			if e.CloudTrailEvent == nil {
+				continue
+			}
+			var rec trail.Record
+			if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil {
+				continue
+			}
+			x.Events++
+			if !tr.hasSeen(&rec) {
+				x.Missing++
+				if len(x.MissingIDs) < 5 {
+					x.MissingIDs = append(x.MissingIDs, rec.EventID)
+				}
+				tr.add(ctx, root.ID, &rec)
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	if x.Pages == 0 {
+		return nil
+	}
+	return []CrossCheck{x}
+}
+
+// dataEvents sums the data events the pass found, as the data-event scan
+// of the LookupEvents path does.
+func (p *trailPass) dataEvents() *DataEvents {
+	p.mu.Lock()
+	de := &DataEvents{Bucket: p.layout.bucket, Prefixes: slices.Clone(p.read.Prefixes),
+		Objects: p.read.Objects, FailedObjects: p.read.FailedObjects, Bytes: p.read.Decompressed}
+	p.mu.Unlock()
+	p.tr.fillDataEvents(de)
+	return de
+}
