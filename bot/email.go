@@ -96,6 +96,12 @@ func WithMailTimeout(d time.Duration) MailerOption { return func(m *Mailer) { m.
 // WithMailClock sets the clock of the Date header.
 func WithMailClock(now func() time.Time) MailerOption { return func(m *Mailer) { m.now = now } }
 
+// WithRoomWait holds the opening email until the incident's Chat space
+// exists, so that it carries the links, for at most d after the incident
+// opened; past that it goes without them. Use it when the war room is
+// configured.
+func WithRoomWait(d time.Duration) MailerOption { return func(m *Mailer) { m.roomWait = d } }
+
 // Mailer is the notifier of commands.ChannelEmail: it emails InfoSec when
 // an incident opens and again, with the report, when it closes.
 type Mailer struct {
@@ -109,6 +115,7 @@ type Mailer struct {
 	tlsConfig *tls.Config
 	timeout   time.Duration
 	now       func() time.Time
+	roomWait  time.Duration
 }
 
 //go:embed email_templates/*.tmpl
@@ -222,6 +229,9 @@ func (m *Mailer) Deliver(ctx context.Context, msg state.Message) (retry bool, er
 	data, err := m.load(ctx, n.Incident, n.Kind)
 	if err != nil {
 		return !errors.Is(err, state.ErrNotFound), fmt.Errorf("email %s of %s: %w", n.Kind, n.Incident, err)
+	}
+	if n.Kind == MailOpen && data.ChatSpaceURL == "" && m.now().Sub(data.openedAt) < m.roomWait {
+		return false, &commands.Reschedule{After: 500 * time.Millisecond} // the space is being created
 	}
 	email, err := m.compose(n.Kind, data)
 	if err != nil {

@@ -48,7 +48,7 @@ func loadMailTemplate(name, dir string) (*template.Template, error) {
 	}
 	// Render a sample now, so a template naming an unknown field fails
 	// at start-up rather than when an incident opens.
-	if err := t.Execute(new(bytes.Buffer), MailData{Findings: []string{"sample"}}); err != nil {
+	if err := t.Execute(new(bytes.Buffer), MailData{Findings: []string{"sample"}, Duration: "0s"}); err != nil {
 		return nil, fmt.Errorf("mail: template %s: %w: %w", source, err, ErrMailConfig)
 	}
 	return t, nil
@@ -67,6 +67,7 @@ type MailData struct {
 	Reporter     string // "Ana <ana@example.com>"
 	Opened       string // "2026-03-02 10:45 UTC"
 	Closed       string // on the closing email
+	Duration     string // how long it was open, on the closing email: "4m 12s"
 	CloseReason  string
 	ChatSpaceURL string   // empty while being created
 	MeetURL      string   // empty while being created
@@ -75,6 +76,8 @@ type MailData struct {
 	FindingURL   string   // where to read that finding
 	Canary       bool     // the key is a canary: a trip, nothing to contain
 	Report       string   // the report's Markdown, on the closing email; empty if missing
+
+	openedAt time.Time
 }
 
 // load reads the incident and its findings into the template data.
@@ -113,7 +116,10 @@ func (m *Mailer) load(ctx context.Context, incident, kind string) (MailData, err
 		Account: inc.AccountID, Owner: clean(commands.OwnerText(inc.Owner)), OwnerARN: clean(inc.Owner.ARN),
 		Reporter: clean(inc.Reporter.String()), Opened: mailTime(inc.OpenedAt),
 		Closed: mailTime(inc.ClosedAt), CloseReason: clean(inc.CloseReason),
-		ChatSpaceURL: inc.ChatSpaceURL, MeetURL: inc.MeetURL, Canary: inc.Canary,
+		ChatSpaceURL: inc.ChatSpaceURL, MeetURL: inc.MeetURL, Canary: inc.Canary, openedAt: inc.OpenedAt,
+	}
+	if !inc.ClosedAt.IsZero() {
+		d.Duration = commands.Duration(inc.ClosedAt.Sub(inc.OpenedAt))
 	}
 	if det := inc.Detection; det != nil {
 		d.OpenedFrom, d.FindingURL = clean(det.Text()), det.URL

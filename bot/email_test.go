@@ -359,7 +359,7 @@ func TestMailCloseThreadsAndCarriesReport(t *testing.T) {
 		{
 			name:     "with report",
 			findings: map[state.FindingKind]any{state.FindingClosingReport: state.ClosingReport{Markdown: "# Report KL-2026-0001\n\n## Timeline\n- 10:45 key reported"}},
-			wantBody: []string{"# Report KL-2026-0001", "## Timeline", "- 10:45 key reported", "2026-03-02 13:45 UTC (contained)"},
+			wantBody: []string{"# Report KL-2026-0001", "## Timeline", "- 10:45 key reported", "2026-03-02 13:45 UTC (contained)", "Duration:     3h 0m 0s"},
 		},
 		{
 			name:     "report missing",
@@ -381,6 +381,49 @@ func TestMailCloseThreadsAndCarriesReport(t *testing.T) {
 			}, tc.wantBody)
 		})
 	}
+}
+
+// TestMailOpenWaitsForTheRoom: with WithRoomWait the opening email is
+// put off while the space is being created, so that it carries the links,
+// and goes without them once the wait is over.
+func TestMailOpenWaitsForTheRoom(t *testing.T) {
+	now := mailOpened.Add(5 * time.Second)
+	r := newMailRig(t, mailRigOptions{opts: func(*smtpfake.Server) []bot.MailerOption {
+		return []bot.MailerOption{bot.WithRoomWait(30 * time.Second), bot.WithMailClock(func() time.Time { return now })}
+	}})
+	msg := r.enqueue(t, bot.MailOpen)
+	retry, err := r.mailer.Deliver(t.Context(), msg)
+	var again *commands.Reschedule
+	if retry || !errors.As(err, &again) {
+		t.Fatalf("deliver while the space is being created: retry %v, err %v; want a reschedule", retry, err)
+	}
+	if n := len(r.server.Messages()); n != 0 {
+		t.Fatalf("%d emails sent before the space exists", n)
+	}
+	if err := r.store.Update(func(tx *state.Tx) error {
+		inc, err := tx.Incident(r.inc.ID)
+		if err != nil {
+			return err
+		}
+		inc.ChatSpaceURL = "https://chat.google.com/room/AAAAkl"
+		return tx.PutIncident(inc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.mailer.Deliver(t.Context(), msg); err != nil {
+		t.Fatalf("deliver once the space exists: %v", err)
+	}
+	_, p := onlyMessage(t, r.server)
+	checkMail(t, p, nil, []string{"Chat space:   https://chat.google.com/room/AAAAkl"})
+
+	late := newMailRig(t, mailRigOptions{opts: func(*smtpfake.Server) []bot.MailerOption {
+		return []bot.MailerOption{bot.WithRoomWait(30 * time.Second), bot.WithMailClock(func() time.Time { return mailOpened.Add(31 * time.Second) })}
+	}})
+	if _, err := late.mailer.Deliver(t.Context(), late.enqueue(t, bot.MailOpen)); err != nil {
+		t.Fatalf("deliver after the wait: %v", err)
+	}
+	_, p = onlyMessage(t, late.server)
+	checkMail(t, p, nil, []string{"Chat space:   being created"})
 }
 
 func TestMailNeverLeaksSecrets(t *testing.T) {

@@ -241,13 +241,17 @@ func PageBlocks(inc state.Incident, mention string) []slack.Block {
 	if !inc.Open() {
 		head = fmt.Sprintf("Closed: %s", inc.ID)
 	}
-	lead := "A leaked AWS access key was reported. Join the war room."
+	join := "Join the war room."
+	if inc.ChatSpaceURL != "" {
+		join = "<" + inc.ChatSpaceURL + "|Join the war room>."
+	}
+	lead := "A leaked AWS access key was reported. " + join
 	if d := inc.Detection; d != nil {
 		lead = "Opened automatically from " + escape(d.Text()) + "."
 		if d.URL != "" {
-			lead += " <" + d.URL + "|Open the finding>"
+			lead += " <" + d.URL + "|Open the finding>."
 		}
-		lead += " Join the war room."
+		lead += " " + join
 	}
 	if inc.Canary {
 		head = fmt.Sprintf("Canary key tripped: %s", inc.ID)

@@ -368,9 +368,14 @@ func TestPageUpdatedInPlace(t *testing.T) {
 	if len(pages) != 1 || pages[0].Updates != 1 {
 		t.Fatalf("pages = %+v, want one page updated once", pages)
 	}
-	for _, want := range []string{"https://chat.google.com/room/AAAAkl", "https://meet.google.com/abc-defg-hij", "CRITICAL"} {
-		if !strings.Contains(string(pages[0].Blocks), want) {
-			t.Errorf("updated page lacks %q", want)
+	var blocks any
+	if err := json.Unmarshal(pages[0].Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprint(blocks)
+	for _, want := range []string{"<https://chat.google.com/room/AAAAkl|Join the war room>", "https://meet.google.com/abc-defg-hij", "CRITICAL"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("updated page lacks %q:\n%s", want, text)
 		}
 	}
 }

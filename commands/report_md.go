@@ -68,7 +68,7 @@ func RenderReport(ctx context.Context, rec IncidentRecord, findings Findings, no
 	}
 	p("| Status | %s |\n", inc.Status)
 	if !inc.ClosedAt.IsZero() {
-		p("| Duration | %s |\n", inc.ClosedAt.Sub(inc.OpenedAt).Round(time.Minute))
+		p("| Duration | %s |\n", Duration(inc.ClosedAt.Sub(inc.OpenedAt)))
 	}
 	if inc.Note != "" {
 		p("| Reporter's note | %s |\n", mdCell(inc.Note))
@@ -225,3 +225,23 @@ var (
 	cellEscaper = strings.NewReplacer("|", `\|`, "\n", " ", "\r", "")
 	lineEscaper = strings.NewReplacer("\n", " ", "\r", "")
 )
+
+// Duration is d as a responder reads it, to the second: "10s", "4m 12s",
+// "2h 0m 5s", "3d 1h 0m 0s".
+func Duration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	days, hours := d/(24*time.Hour), d/time.Hour%24
+	minutes, seconds := d/time.Minute%60, d/time.Second%60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh %dm %ds", days, hours, minutes, seconds)
+	case hours > 0:
+		return fmt.Sprintf("%dh %dm %ds", hours, minutes, seconds)
+	case minutes > 0:
+		return fmt.Sprintf("%dm %ds", minutes, seconds)
+	}
+	return fmt.Sprintf("%ds", seconds)
+}

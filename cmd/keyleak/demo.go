@@ -24,6 +24,7 @@ import (
 	"github.com/keyleak/keyleak/test/scenario"
 	"github.com/keyleak/keyleak/test/slackfake"
 	"github.com/keyleak/keyleak/test/smtpfake"
+	"github.com/keyleak/keyleak/test/transcript"
 	"github.com/keyleak/keyleak/test/world"
 )
 
@@ -33,6 +34,7 @@ const (
 )
 
 var (
+	demoGroup   = slackfake.UserGroup{ID: "S0ONCALL", Handle: "security-oncall", Name: "Security on-call"}
 	demoAna     = slackfake.User{ID: "U0ANA", Name: "ana", RealName: "Ana (security on-call)", Email: "ana@example.com"}
 	demoAlice   = map[string]any{"name": "users/1001", "displayName": "Alice (SRE lead)", "email": "alice@example.com", "type": "HUMAN"}
 	demoAnaChat = map[string]any{"name": "users/1003", "displayName": "Ana (security on-call)", "email": "ana@example.com", "type": "HUMAN"}
@@ -140,7 +142,7 @@ func (d *demo) startWorld(ctx context.Context, s scenario.Scenario, nodes int) e
 	quiet := slog.New(slog.DiscardHandler)
 	m, err := world.StartMoto(ctx, quiet)
 	if errors.Is(err, world.ErrMotoMissing) {
-		return fmt.Errorf("%w; the demo needs it", err)
+		return fmt.Errorf("%w; the demo needs it (make demo installs it)", err)
 	}
 	if err != nil {
 		return err
@@ -163,7 +165,7 @@ func (d *demo) startWorld(ctx context.Context, s scenario.Scenario, nodes int) e
 	d.slack = slackfake.New(slackfake.Options{
 		Users:      []slackfake.User{demoAna},
 		Channels:   []slackfake.Channel{{ID: demoChannel, Name: "security-oncall"}},
-		UserGroups: []slackfake.UserGroup{{ID: "S0ONCALL", Handle: "security-oncall", Name: "Security on-call"}},
+		UserGroups: []slackfake.UserGroup{demoGroup},
 	})
 	if d.google, err = googlefake.New(ctx, googlefake.Config{}); err != nil {
 		return err
@@ -205,6 +207,26 @@ func (d *demo) startKeyleak(ctx context.Context, db string, log io.Writer) error
 	return err
 }
 
+// room is how Chat names space: "Chat " and the incident ID the space is
+// named after.
+func (d *demo) room(space string) string {
+	for _, sp := range d.google.Spaces() {
+		if sp.Name == space {
+			return "Chat " + strings.Fields(sp.DisplayName)[0]
+		}
+	}
+	return "Chat " + space
+}
+
+// directory names the Slack users and groups of the demo as Slack shows
+// them.
+func (d *demo) directory() transcript.Directory {
+	return transcript.Directory{
+		Users:  map[string]string{demoAna.ID: demoAna.RealName},
+		Groups: map[string]string{demoGroup.ID: demoGroup.Handle},
+	}
+}
+
 // chatURL is keyleak's Chat endpoint, which is also the tokens' audience.
 func (d *demo) chatURL() string { return "http://" + d.app.Addr() + "/chat/events" }
 
@@ -214,7 +236,7 @@ func (d *demo) say(format string, args ...any) {
 
 // slash types a Slack slash command as ana and shows it.
 func (d *demo) slash(ctx context.Context, text string) error {
-	fmt.Fprintf(d.out, "%s  Slack #security-oncall  @%s: /keyleak %s\n", time.Now().Format("15:04:05"), demoAna.Name, text)
+	fmt.Fprintf(d.out, "%s  Slack #security-oncall  %s: /keyleak %s\n", time.Now().Format("15:04:05"), demoAna.RealName, text)
 	res, err := d.slack.SendSlashCommand(ctx, "http://"+d.app.Addr()+"/slack/commands", []byte(demoSecret), url.Values{"text": {text}, "user_id": {demoAna.ID}, "user_name": {demoAna.Name}})
 	if err != nil {
 		return err
@@ -231,7 +253,7 @@ func (d *demo) slash(ctx context.Context, text string) error {
 func (d *demo) chat(space string, user map[string]any, line string) (string, error) {
 	d.seq++
 	text := "/keyleak " + line
-	fmt.Fprintf(d.out, "%s  Chat %-12s  %s: %s\n", time.Now().Format("15:04:05"), space, user["displayName"], text)
+	fmt.Fprintf(d.out, "%s  %-22s  %s: %s\n", time.Now().Format("15:04:05"), d.room(space), user["displayName"], text)
 	ev := map[string]any{
 		"type": "MESSAGE", "eventTime": time.Now().UTC().Format(time.RFC3339Nano), "space": map[string]any{"name": space, "type": "ROOM"}, "user": user,
 		"message": map[string]any{
@@ -246,7 +268,7 @@ func (d *demo) chat(space string, user map[string]any, line string) (string, err
 
 // click clicks a card button as user.
 func (d *demo) click(space string, user map[string]any, function, args string) (string, error) {
-	fmt.Fprintf(d.out, "%s  Chat %-12s  %s clicks [%s] on %s\n", time.Now().Format("15:04:05"), space, user["displayName"], strings.ToUpper(function[:1])+function[1:], strings.Fields(args)[0])
+	fmt.Fprintf(d.out, "%s  %-22s  %s clicks [%s] on %s\n", time.Now().Format("15:04:05"), d.room(space)+" (thread)", user["displayName"], strings.ToUpper(function[:1])+function[1:], strings.Fields(args)[0])
 	ev := map[string]any{
 		"type": "CARD_CLICKED", "eventTime": time.Now().UTC().Format(time.RFC3339Nano), "space": map[string]any{"name": space}, "user": user,
 		"common": map[string]any{"invokedFunction": function, "parameters": map[string]string{"args": args}},
@@ -263,7 +285,7 @@ func (d *demo) event(ev any) (string, error) {
 		return "", fmt.Errorf("keyleak answered the event with %d: %s", rep.StatusCode, rep.Body)
 	}
 	reply := replyText(rep.Body)
-	fmt.Fprintf(d.out, "%s  Chat (reply)          keyleak:\n%s\n", time.Now().Format("15:04:05"), indentLines(reply, "          "))
+	fmt.Fprintf(d.out, "%s  %-22s  keyleak:\n%s\n", time.Now().Format("15:04:05"), "Chat (reply)", indentLines(reply, "          "))
 	d.print()
 	return reply, nil
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -47,9 +46,9 @@ func (d *demo) play(ctx context.Context, dir string) error {
 		return err
 	}
 	var inc state.Incident
-	if err := d.wait("the page and the war room", 30*time.Second, func() bool {
+	if err := d.wait("the page, the war room and the email", 60*time.Second, func() bool {
 		inc = d.incident(leaked)
-		return inc.SlackTS != "" && inc.ChatSpace != "" && inc.MeetURL != ""
+		return inc.SlackTS != "" && inc.ChatSpace != "" && inc.MeetURL != "" && d.mailed(inc.ID, "open")
 	}); err != nil {
 		return err
 	}
@@ -210,15 +209,16 @@ func newShown() *shown { return &shown{slack: map[string]int{}, chat: map[string
 // print shows what Slack, Chat and email received since the last call.
 func (d *demo) print() {
 	stamp := time.Now().Format("15:04:05")
+	dir := d.directory()
 	for _, m := range d.slack.Messages(demoChannel) {
 		n, seen := d.shown.slack[m.TS]
 		switch {
 		case !seen && m.FromResponseURL:
-			fmt.Fprintf(d.out, "%s  Slack (only @ana sees)  keyleak:\n%s\n", stamp, indentLines(transcript.SlackText(m.Text, m.Blocks), "          "))
+			fmt.Fprintf(d.out, "%s  Slack, to %s only  keyleak:\n%s\n", stamp, demoAna.RealName, indentLines(dir.SlackText(m.Text, m.Blocks), "          "))
 		case !seen:
-			fmt.Fprintf(d.out, "%s  Slack #security-oncall  keyleak:\n%s\n", stamp, indentLines(transcript.SlackText(m.Text, m.Blocks), "          "))
+			fmt.Fprintf(d.out, "%s  Slack #security-oncall  keyleak:\n%s\n", stamp, indentLines(dir.SlackText(m.Text, m.Blocks), "          "))
 		case m.Updates > n:
-			fmt.Fprintf(d.out, "%s  Slack #security-oncall  (the page is updated in place)\n%s\n", stamp, indentLines(brief(transcript.SlackText(m.Text, m.Blocks), 12), "          "))
+			fmt.Fprintf(d.out, "%s  Slack #security-oncall  (the page is updated in place)\n%s\n", stamp, indentLines(brief(dir.SlackText(m.Text, m.Blocks), 12), "          "))
 		default:
 			continue
 		}
@@ -245,21 +245,24 @@ func (d *demo) print() {
 	}
 	mails := d.smtp.Messages()
 	for _, m := range mails[d.shown.mails:] {
-		body := string(m.Data)
-		if i := strings.Index(body, "\r\n\r\n"); i >= 0 {
-			body = body[i+4:]
-		}
-		lines := strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n")
-		if len(lines) > 14 {
-			lines = append(lines[:14], "…")
-		}
-		subject, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-		if err != nil {
-			subject = m.Header.Get("Subject")
-		}
-		fmt.Fprintf(d.out, "%s  Email to %s\n          Subject: %s\n%s\n", stamp, strings.Join(m.To, ", "), subject, indentLines(strings.Join(lines, "\n"), "          "))
+		fmt.Fprintf(d.out, "%s  Email to %s\n%s\n", stamp, strings.Join(m.To, ", "), indentLines(mailText(m.Data), "          "))
 	}
 	d.shown.mails = len(mails)
+}
+
+// mailText is an email as its reader sees it: the subject and the decoded
+// body. The closing email's report is cut, as the demo prints it in full
+// at the end.
+func mailText(data []byte) string {
+	m, err := transcript.ReadMail(data)
+	if err != nil {
+		return fmt.Sprintf("(unreadable: %v)", err)
+	}
+	body := strings.TrimRight(m.Body, "\n")
+	if head, _, ok := strings.Cut(body, "\nIncident report\n"); ok {
+		body = head + "\nIncident report\n(the report, printed in full below)"
+	}
+	return "Subject: " + m.Subject + "\n\n" + body
 }
 
 // brief keeps the first n lines of an updated message: what changed is

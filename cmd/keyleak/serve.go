@@ -299,6 +299,11 @@ func (a *App) notifiers() (map[string]bot.Notifier, error) {
 			}
 			opts = append(opts, bot.WithRawSender(a.aws.SES()))
 		}
+		if _, ok := notifiers[commands.ChannelChat]; ok {
+			// The opening email carries the war room's links: it waits
+			// a little for them while the space is created.
+			opts = append(opts, bot.WithRoomWait(roomWait))
+		}
 		mailer, err := bot.NewMailer(bot.MailConfig{
 			Host: cfg.Email.Host, Port: cfg.Email.Port, TLS: cfg.Email.TLS, Username: cfg.Email.Username,
 			Password: string(cfg.Email.Password), From: cfg.Email.From, To: cfg.Email.To, Cc: cfg.Email.Cc,
@@ -440,6 +445,9 @@ func parseKey(s string) (string, error) {
 	}
 	return k.String(), nil
 }
+
+// roomWait is how long the opening email waits for the war room's links.
+const roomWait = 30 * time.Second
 
 // How long the store keeps what it needs only for a while.
 const (
