@@ -1,6 +1,7 @@
 package awsops
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
@@ -266,6 +267,7 @@ type trailPass struct {
 	accounts map[string]*accountListing // listed (or being listed)
 	doors    map[string][]*door         // by pattern
 	failed   []trailObject
+	recent   recentObjects
 	gaps     []Gap
 	read     TrailRead
 	progress func(Progress)
@@ -282,7 +284,7 @@ func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Wi
 
 // trailWorkers is the number of files read at once: enough to hide the
 // latency of S3 behind the decompression of every core.
-const trailWorkers = 8
+const trailWorkers = 16
 
 // track adds a credential to what the pass looks for.
 func (p *trailPass) track(ctx context.Context, s Session) {
@@ -449,21 +451,75 @@ func (p *trailPass) planRescans() bool {
 const fileStampSlack = 5 * time.Minute
 
 func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, error) {
+	s := cmp.Or(job.rescan, p.scanner)
+	handle := func(m trail.Match) error {
+		p.match(ctx, m)
+		return nil
+	}
+	if body, ok := p.recent.get(job.obj.key); ok {
+		return s.ScanObject(ctx, job.obj.key, bytes.NewReader(body), handle)
+	}
 	out, err := p.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.layout.bucket), Key: aws.String(job.obj.key)})
 	if err != nil {
 		return trail.ObjectStats{}, fmt.Errorf("s3:GetObject s3://%s/%s: %s", p.layout.bucket, job.obj.key, describeAWSError(err))
 	}
 	defer out.Body.Close()
-	s := cmp.Or(job.rescan, p.scanner)
-	body := &countingReader{r: out.Body}
-	st, err := s.ScanObject(ctx, job.obj.key, body, func(m trail.Match) error {
-		p.match(ctx, m)
-		return nil
-	})
+	var r io.Reader = out.Body
+	if n := aws.ToInt64(out.ContentLength); n > 0 && n <= maxRecentObject {
+		// Small, as most log files are: kept a while, for a rescan.
+		body, err := io.ReadAll(io.LimitReader(out.Body, n+1))
+		if err != nil {
+			return trail.ObjectStats{}, fmt.Errorf("s3:GetObject s3://%s/%s: read: %w", p.layout.bucket, job.obj.key, err)
+		}
+		p.recent.put(job.obj.key, body)
+		r = bytes.NewReader(body)
+	}
+	body := &countingReader{r: r}
+	st, err := s.ScanObject(ctx, job.obj.key, body, handle)
 	p.mu.Lock()
 	p.read.Bytes += body.n
 	p.mu.Unlock()
 	return st, err
+}
+
+// Bounds of the files kept for rescans.
+const (
+	maxRecentObject = 1 << 20
+	maxRecentBytes  = 16 << 20
+)
+
+// recentObjects keeps the last files read, up to maxRecentBytes: a
+// credential minted in a file is used in files of the same minutes, which
+// the pass may have read already.
+type recentObjects struct {
+	mu    sync.Mutex
+	order []string
+	body  map[string][]byte
+	size  int
+}
+
+func (r *recentObjects) get(key string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.body[key]
+	return b, ok
+}
+
+func (r *recentObjects) put(key string, b []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.body == nil {
+		r.body = map[string][]byte{}
+	}
+	if _, ok := r.body[key]; ok {
+		return
+	}
+	r.body[key], r.order, r.size = b, append(r.order, key), r.size+len(b)
+	for r.size > maxRecentBytes && len(r.order) > 0 {
+		r.size -= len(r.body[r.order[0]])
+		delete(r.body, r.order[0])
+		r.order = r.order[1:]
+	}
 }
 
 // match takes one record the scanner found: the use of a door, a call of
@@ -531,12 +587,31 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// objectHeap orders jobs by the delivery time of their file.
+// objectHeap orders jobs by the delivery time of their file; among files
+// of one time, those of the region CloudTrail logs global services in
+// (IAM, and STS's global endpoint: where most credentials are minted)
+// come first, so that what they mint is tracked before the other regions'
+// files of the same minutes are read.
 type objectHeap []scanJob
 
 func (h objectHeap) Len() int { return len(h) }
 func (h objectHeap) Less(i, j int) bool {
-	return cmp.Or(h[i].obj.stamp.Compare(h[j].obj.stamp), strings.Compare(h[i].obj.key, h[j].obj.key)) < 0
+	a, b := h[i].obj, h[j].obj
+	return cmp.Or(a.stamp.Compare(b.stamp), boolOrder(a.region == globalRegion, b.region == globalRegion), strings.Compare(a.key, b.key)) < 0
+}
+
+// globalRegion is where CloudTrail records the events of global services.
+const globalRegion = "us-east-1"
+
+// boolOrder puts true before false.
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	}
+	return 1
 }
 func (h objectHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *objectHeap) Push(x any)   { *h = append(*h, x.(scanJob)) }
