@@ -109,18 +109,6 @@ func (c *trailCoverage) covers(region string) bool {
 	return c != nil && (c.all || slices.Contains(c.regions, region))
 }
 
-// newest is the oldest of the regions' newest files: how far the bucket
-// is delivered for the account as a whole.
-func (a *accountListing) delivered() time.Time {
-	var t time.Time
-	for _, r := range a.regions {
-		if !r.newest.IsZero() && (t.IsZero() || r.newest.Before(t)) {
-			t = r.newest
-		}
-	}
-	return t
-}
-
 func (a *accountListing) objects() (n int, bytes int64) {
 	for _, r := range a.regions {
 		n += len(r.objects)

@@ -257,14 +257,12 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 
 // tailStart is where LookupEvents takes over from the bucket in one
 // region: a file span before its newest file, whose events may still be
-// joined by late ones. A region a trail covers but with no file in the
-// window had no event: it is delivered as far as the account is.
+// joined by late ones. A region with no file at all is not taken from the
+// bucket: a quiet region and a trail that does not deliver it look alike,
+// so LookupEvents reads it whole (at a call per key when it is quiet).
 func (a *accountListing) tailStart(region string) (time.Time, bool) {
 	if r := a.regions[region]; r != nil && r.err == nil && !r.newest.IsZero() {
 		return r.newest.Add(-fileStampSlack), true
-	}
-	if a.coverage.covers(region) && !a.delivered().IsZero() {
-		return a.delivered().Add(-fileStampSlack), true
 	}
 	return time.Time{}, false
 }
@@ -438,9 +436,12 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		case rl != nil && rl.err != nil:
 			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
 				Reason: "the region's folder cannot be listed (" + rl.err.Error() + ")"})
+		case !ok && a.coverage.covers(r):
+			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
+				Reason: "the bucket holds no log file of this region although a trail of the account delivers it there (" + strings.Join(a.coverage.trails, ", ") + ")"})
 		case !ok:
 			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
-				Reason: "no log file of this region in the bucket, and no trail of the account is known to deliver it there"})
+				Reason: "the bucket holds no log file of this region, and no trail of the account is known to deliver it there"})
 		default:
 			if oldestTail.IsZero() || ts.Before(oldestTail) {
 				oldestTail = ts
