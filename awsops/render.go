@@ -219,7 +219,8 @@ func (r *Investigation) Sections() []Section {
 	if quiet > 0 {
 		sweep = append(sweep, fmt.Sprintf("%d more account-regions swept without events or errors", quiet))
 	}
-	out = append(out, Section{Title: "CloudTrail sweep", Lines: append([]string{fmt.Sprintf("window %s to %s (%s)", fmtTime(r.Window.Start), fmtTime(r.Window.End), r.Window.Reason)}, sweep...), Folded: true})
+	head := append([]string{fmt.Sprintf("window %s to %s (%s)", fmtTime(r.Window.Start), fmtTime(r.Window.End), r.Window.Reason)}, r.planLines()...)
+	out = append(out, Section{Title: "CloudTrail sweep", Lines: append(head, sweep...), Folded: true})
 	if len(r.Gaps) > 0 {
 		var lines []string
 		for _, g := range r.Gaps {
@@ -640,4 +641,50 @@ func (r *Investigation) sourcesSection() Section {
 		lines = append(lines, "The key has no baseline in the window: every source is new, so every change it made is flagged.")
 	}
 	return Section{Title: "Sources", Lines: lines, Folded: len(lines) > 12}
+}
+
+// planLines say which path each part of the investigation took and why:
+// the account-wide choices one by one, the regions read otherwise grouped
+// by reason.
+func (r *Investigation) planLines() []string {
+	var lines []string
+	byReason := map[string][]string{}
+	var reasons []string
+	for _, p := range r.Plan {
+		if p.Region == "" {
+			lines = append(lines, fmt.Sprintf("%s: %s (%s)", p.Account, pathName(p.Path), p.Reason))
+			continue
+		}
+		k := p.Account + ": " + pathName(p.Path) + " (" + p.Reason + ")"
+		if _, ok := byReason[k]; !ok {
+			reasons = append(reasons, k)
+		}
+		byReason[k] = append(byReason[k], p.Region)
+	}
+	for _, k := range reasons {
+		account, rest, _ := strings.Cut(k, ": ")
+		lines = append(lines, fmt.Sprintf("%s %s: %s", account, strings.Join(byReason[k], ", "), rest))
+	}
+	if t := r.Trail; t != nil {
+		lines = append(lines, fmt.Sprintf("trail bucket %s: %d log files read (%s as stored, %s scanned, %d read again for credentials found later), %d failed, in %s",
+			t.Bucket, t.Objects, byteSize(t.Bytes), byteSize(t.Decompressed), t.Rescanned, t.FailedObjects, roundDuration(t.Elapsed)))
+	}
+	for _, x := range r.CrossChecks {
+		lines = append(lines, fmt.Sprintf("cross-check %s %s: %d LookupEvents pages, %d events, %d not in the trail", x.Account, x.Region, x.Pages, x.Events, x.Missing))
+	}
+	for _, a := range r.Athena {
+		lines = append(lines, fmt.Sprintf("athena %s %s: %s, %s scanned, %d rows %s", a.Name, a.QueryID, a.State, byteSize(a.BytesScanned), a.Rows, a.Reason))
+	}
+	return lines
+}
+
+// pathName names a path for a responder.
+func pathName(p string) string {
+	switch p {
+	case PathTrail:
+		return "trail bucket"
+	case PathAthena:
+		return "Athena, then the trail bucket"
+	}
+	return "LookupEvents"
 }
