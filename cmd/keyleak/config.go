@@ -105,6 +105,9 @@ type AWS struct {
 	// admits one of them is not an opening to the outside.
 	Accounts    []string `yaml:"accounts" env:"AWS_ACCOUNTS"`
 	TrailBucket string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
+	// TrailPrefix is the S3 key prefix the trail writes under, before
+	// AWSLogs/ (empty for none).
+	TrailPrefix string `yaml:"trail_prefix" env:"AWS_TRAIL_PREFIX"`
 }
 
 // Chat configures the Google Chat war room.
