@@ -104,16 +104,18 @@ func NewFromConfig(cfg aws.Config, opts Options) *Client {
 	if cfg.Region == "" {
 		cfg.Region = region(opts)
 	}
-	// Throttling and 5xx are retried with backoff, a little more
-	// patiently than the SDK's default of three attempts.
-	cfg.Retryer = func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 6
-			o.MaxBackoff = 10 * time.Second
-		})
-	}
+	cfg.Retryer = func() aws.Retryer { return newRetryer() }
 	return &Client{base: cfg, opts: opts, accounts: map[string]aws.Config{}, clients: map[clientKey]any{}, protected: protectedPatterns(opts.Protected),
 		lookups: newLookupBudget()}
+}
+
+// newRetryer retries throttling and 5xx with backoff, a little more
+// patiently than the SDK's default of three attempts; more adjusts it.
+func newRetryer(more ...func(*retry.StandardOptions)) aws.Retryer {
+	return retry.NewStandard(append([]func(*retry.StandardOptions){func(o *retry.StandardOptions) {
+		o.MaxAttempts = 6
+		o.MaxBackoff = 10 * time.Second
+	}}, more...)...)
 }
 
 func region(o Options) string {

@@ -73,6 +73,14 @@
 //     caller's account in the signing region, the last 90 days: one lookup attribute, StartTime/EndTime,
 //     newest first, at most 50 per page, opaque NextToken, and ThrottlingException above 2
 //     requests per second per account and region (a token bucket of 2).
+//   - Athena (athena.go): StartQueryExecution, GetQueryExecution, GetQueryResults and
+//     StopQueryExecution are answered by the gateway over moto's stored queries and seeded
+//     results (SetAthenaResults): per-query scripted progress (ScriptAthena: QUEUED and
+//     RUNNING polls, then SUCCEEDED, FAILED or CANCELLED), DataScannedInBytes and the
+//     workgroup's BytesScannedCutoffPerQuery, its result location, ClientRequestToken,
+//     paging by MaxResults with an opaque NextToken, InvalidRequestException for unknown
+//     IDs and unfinished queries, Stop changing only unfinished queries, and injected
+//     ThrottlingException and TooManyRequestsException (ThrottleAthena).
 //   - Trail log files: FlushTrail (also every minute, and POST /_world/flush) writes the
 //     events recorded since the last flush, data events included, to the trail bucket
 //     ("world-cloudtrail" in the first account) as

@@ -63,8 +63,9 @@ type Gateway struct {
 	lookups    *rateLimiter
 	faults     *faults
 	regions    optIns
-	local      *local     // the calls moto does not offer (localservices.go)
-	trailMu    sync.Mutex // one flush at a time
+	local      *local       // the calls moto does not offer (localservices.go)
+	athena     *athenaStore // Athena queries moto does not run as AWS does (athena.go)
+	trailMu    sync.Mutex   // one flush at a time
 
 	server   *http.Server
 	listener net.Listener
@@ -146,7 +147,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 		keys: newKeyStore(), events: newEventStore(),
 		lookups: newRateLimiter(cfg.LookupRate, cfg.LookupBurst, cfg.Now),
 		faults:  newFaults(cfg.FaultSeed),
-		local:   newLocal(),
+		local:   newLocal(), athena: newAthenaStore(),
 	}
 	g.principals = newPrincipalCache(cfg.MotoURL, client, g.Admin)
 	for _, a := range cfg.Accounts {
@@ -204,6 +205,7 @@ func (g *Gateway) Reset() {
 	g.lookups.reset()
 	g.faults.reset()
 	g.local.reset()
+	g.athena.reset()
 	g.regions.mu.Lock()
 	g.regions.enabled = nil
 	g.regions.mu.Unlock()
@@ -324,6 +326,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.owner = owner
 	if g.serveLocal(r.Context(), w, r, c) {
+		return
+	}
+	if c.op.Service == "athena" && g.serveAthena(w, r, c, body) {
 		return
 	}
 	if c.op.Service == "lambda" && c.op.Name == "Invoke" {
