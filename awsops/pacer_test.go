@@ -143,20 +143,6 @@ func (s *lookupService) LookupEvents(ctx context.Context, in *cloudtrail.LookupE
 	return out, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 const paceAccount = "123456789012"
 
 // sweepWith sweeps key's window through svc, as Investigate does, and
