@@ -111,6 +111,10 @@ func NewRoom(ctx context.Context, cfg RoomConfig, store *state.Store, log *slog.
 	return r, nil
 }
 
+// errCredentials marks a service account key file that cannot be read or
+// used.
+var errCredentials = errors.New("unusable service account credentials")
+
 // googleOptions are the client options for one Google API: always its
 // scopes (else the client asks for every scope of the API), the endpoint
 // when set, and service account credentials, impersonating subject when
@@ -129,13 +133,13 @@ func googleOptions(ctx context.Context, endpoint, credentialsFile, subject strin
 	default:
 		data, err := os.ReadFile(credentialsFile)
 		if err != nil {
-			return nil, fmt.Errorf("read credentials: %w", err)
+			return nil, fmt.Errorf("%w: %w", errCredentials, err)
 		}
 		// The token source fetches tokens with the context's client.
 		tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &http.Client{Timeout: timeout})
 		creds, err := google.CredentialsFromJSONWithParams(tctx, data, google.CredentialsParams{Scopes: scopes, Subject: subject})
 		if err != nil {
-			return nil, fmt.Errorf("credentials in %s: %w", credentialsFile, err)
+			return nil, fmt.Errorf("%w in %s: %w", errCredentials, credentialsFile, err)
 		}
 		client := oauth2.NewClient(tctx, creds.TokenSource)
 		client.Timeout = timeout

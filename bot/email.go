@@ -265,6 +265,15 @@ func (m *Mailer) Deliver(ctx context.Context, msg state.Message) (retry bool, er
 
 // sendSMTP delivers email over one SMTP connection.
 func (m *Mailer) sendSMTP(ctx context.Context, email *gomail.Msg) error {
+	c, err := m.smtpClient()
+	if err != nil {
+		return err
+	}
+	return c.DialAndSendWithContext(ctx, email)
+}
+
+// smtpClient is a client for the configured server.
+func (m *Mailer) smtpClient() (*gomail.Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if m.tlsConfig != nil {
 		tlsConfig = m.tlsConfig.Clone()
@@ -287,9 +296,9 @@ func (m *Mailer) sendSMTP(ctx context.Context, email *gomail.Msg) error {
 	}
 	c, err := gomail.NewClient(m.cfg.Host, opts...)
 	if err != nil {
-		return fmt.Errorf("smtp client: %w", err)
+		return nil, fmt.Errorf("smtp client: %w", err)
 	}
-	return c.DialAndSendWithContext(ctx, email)
+	return c, nil
 }
 
 // smtpRetryable decides whether a failed send is worth retrying: SMTP 4xx

@@ -45,12 +45,8 @@ func NewPager(cfg PagerConfig, store *state.Store, log *slog.Logger) *Pager {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultCallTimeout
 	}
-	opts := []slack.Option{slack.OptionHTTPClient(&http.Client{Timeout: cfg.Timeout})}
-	if cfg.APIURL != "" {
-		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
-	}
 	return &Pager{
-		api: slack.New(cfg.BotToken, opts...), store: store, channel: cfg.Channel,
+		api: slackClient(cfg.BotToken, cfg.APIURL, &http.Client{Timeout: cfg.Timeout}), store: store, channel: cfg.Channel,
 		group: strings.TrimPrefix(cfg.OncallGroup, "@"), log: log,
 	}
 }

@@ -154,8 +154,11 @@ func (s *Server) postMessage(req *request) (map[string]any, *apiError) {
 // first, with metadata only when include_all_metadata is set.
 func (s *Server) history(req *request) (map[string]any, *apiError) {
 	c, ok := s.channel(req.params.Get("channel"))
-	if !ok {
+	if !ok || c.ID != req.params.Get("channel") { // unlike chat.postMessage, history takes only an ID
 		return nil, errCode("channel_not_found")
+	}
+	if c.NotInChannel {
+		return nil, errCode("not_in_channel")
 	}
 	limit := 100
 	if l, err := strconv.Atoi(req.params.Get("limit")); err == nil && l > 0 && l < 1000 {

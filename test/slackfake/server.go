@@ -74,7 +74,7 @@ type User struct {
 type Channel struct {
 	ID   string
 	Name string // without '#'
-	// NotInChannel makes posts answer not_in_channel, as for a public
+	// NotInChannel makes posts and history answer not_in_channel, as for a public
 	// channel the bot was never invited to.
 	NotInChannel bool
 	Archived     bool
@@ -435,6 +435,10 @@ func (s *Server) answer(w http.ResponseWriter, req *request, result map[string]a
 	s.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if req.token != "" && req.token == s.opts.BotToken {
+		// As Slack does, every answer to a valid token lists its scopes.
+		w.Header().Set("X-OAuth-Scopes", strings.Join(s.opts.Scopes, ","))
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
