@@ -308,7 +308,11 @@ func (v *ChatVerifier) Check(ctx context.Context) Check {
 	v.mu.Lock()
 	n := len(v.keys)
 	v.mu.Unlock()
-	return passed("chat keys", "%s serves %d signing keys", v.cfg.KeysURL, n)
+	keys := "keys"
+	if n == 1 {
+		keys = "key"
+	}
+	return passed("chat keys", "%s serves %d signing %s", v.cfg.KeysURL, n, keys)
 }
 
 // CheckMail proves the email configuration: it connects to the SMTP
@@ -349,7 +353,7 @@ func CheckMail(ctx context.Context, cfg MailConfig, send bool, opts ...MailerOpt
 	if err != nil {
 		return mailFailure(err, server, m.cfg)
 	}
-	how := m.cfg.TLS
+	how := map[string]string{MailStartTLS: "STARTTLS", MailTLS: "TLS", MailNoTLS: "no TLS"}[m.cfg.TLS]
 	if m.cfg.Username != "" {
 		how += ", logged in as " + m.cfg.Username
 	}

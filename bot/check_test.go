@@ -296,8 +296,8 @@ func TestCheckChatKeys(t *testing.T) {
 		project bool
 		want    checkOutcome
 	}{
-		{"JWKS", google.JWKSURL(), false, checkOutcome{name: "chat keys", says: []string{google.JWKSURL(), "signing keys"}}},
-		{"X.509", google.X509URL(), true, checkOutcome{name: "chat keys", says: []string{"signing keys"}}},
+		{"JWKS", google.JWKSURL(), false, checkOutcome{name: "chat keys", says: []string{google.JWKSURL(), "serves 1 signing key"}}},
+		{"X.509", google.X509URL(), true, checkOutcome{name: "chat keys", says: []string{"serves 1 signing key"}}},
 		{"unreachable", unusedURL(t), false, checkOutcome{name: "chat keys", fail: true, says: []string{"chat.keys_url", "JSON Web Key Set", "endpoint_url", bot.DefaultChatJWKSURL}}},
 		{"not keys", garbage.URL, true, checkOutcome{name: "chat keys", fail: true, says: []string{"X.509 certificate map", "project_number"}}},
 	}

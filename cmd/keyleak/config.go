@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/bot"
 	"github.com/keyleak/keyleak/intake"
 	"gopkg.in/yaml.v3"
 )
@@ -334,8 +336,12 @@ func (c Config) validate() error {
 		bad("approvals.expiry (KEYLEAK_APPROVAL_EXPIRY): %s is outside 1m to 24h", c.Approvals.Expiry)
 	}
 	if u := c.Slack.APIURL; u != "" {
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		p, err := url.Parse(u)
+		switch {
+		case err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "":
 			bad("slack.api_url (KEYLEAK_SLACK_API_URL): %q is not an http(s) URL", u)
+		case strings.HasSuffix(p.Hostname(), "slack.com") && strings.TrimSuffix(p.Path, "/") != "/api":
+			bad("slack.api_url (KEYLEAK_SLACK_API_URL): %q: Slack's Web API is https://slack.com/api/ (method names are added after it); leave the setting empty for it", u)
 		}
 	}
 	if c.Slack.BotToken != "" && !strings.HasPrefix(string(c.Slack.BotToken), "xoxb-") {
@@ -445,6 +451,20 @@ func (c Config) validateChat(bad func(string, ...any)) {
 			bad("%s: %q is not an http(s) URL", name, u)
 		}
 	}
+	// Only a local test server may go without authentication: Google's
+	// APIs, and anything standing in for them elsewhere, get the
+	// service account's tokens.
+	for _, api := range []struct{ name, url, creds string }{
+		{"chat", c.Chat.APIURL, c.Chat.CredentialsFile}, {"meet", c.Meet.APIURL, c.Meet.CredentialsFile},
+	} {
+		if api.url != "" && api.creds == "" && !loopbackURL(api.url) {
+			bad("%s.credentials_file (KEYLEAK_%s_CREDENTIALS_FILE): required with %s.api_url %q; keyleak authenticates to it with the service account key (only a server on loopback may do without)",
+				api.name, strings.ToUpper(api.name), api.name, api.url)
+		}
+	}
+	if c.Chat.Audience != "" && !c.chatConfigured() {
+		bad("chat.credentials_file (KEYLEAK_CHAT_CREDENTIALS_FILE): chat.audience makes keyleak take commands from Chat, and it needs the Chat app's key to answer in the spaces")
+	}
 	if c.Meet.CredentialsFile != "" && c.Meet.DelegatedUser == "" {
 		bad("meet.delegated_user (KEYLEAK_MEET_DELEGATED_USER): Meet accepts only user authentication; name the Workspace user its service account acts as")
 	}
@@ -453,4 +473,61 @@ func (c Config) validateChat(bad func(string, ...any)) {
 	default:
 		bad("meet.access_type (KEYLEAK_MEET_ACCESS_TYPE): %q is not OPEN, TRUSTED or RESTRICTED", c.Meet.AccessType)
 	}
+}
+
+// loopbackURL reports whether u's host is this machine.
+func loopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := p.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return host == "localhost"
+}
+
+// chatConfigured says whether keyleak works incidents in Google Chat.
+func (c Config) chatConfigured() bool { return c.Chat.CredentialsFile != "" || c.Chat.APIURL != "" }
+
+// awsOptions are the AWS client's settings.
+func (c Config) awsOptions(now func() time.Time, log *slog.Logger) awsops.Options {
+	return awsops.Options{
+		Region: c.AWS.Region, ResponderRole: c.AWS.ResponderRole, ExternalID: string(c.AWS.ExternalID),
+		ResponderInOwnAccount: c.AWS.ResponderInOwnAccount, Regions: c.AWS.Regions, Protected: c.AWS.Protected,
+		Accounts: c.AWS.Accounts, Now: now, Log: log,
+	}
+}
+
+// pagerConfig is the Slack pager's.
+func (c Config) pagerConfig() bot.PagerConfig {
+	return bot.PagerConfig{BotToken: string(c.Slack.BotToken), APIURL: c.Slack.APIURL, Channel: c.Slack.PageChannel, OncallGroup: c.Slack.OncallGroup}
+}
+
+// roomConfig is the war room's (Chat and Meet).
+func (c Config) roomConfig() bot.RoomConfig {
+	return bot.RoomConfig{
+		ChatAPIURL: c.Chat.APIURL, ChatCredentialsFile: c.Chat.CredentialsFile,
+		MeetAPIURL: c.Meet.APIURL, MeetCredentialsFile: c.Meet.CredentialsFile, MeetDelegate: c.Meet.DelegatedUser,
+		MeetAccess: c.Meet.AccessType, Responders: chatMembers(c),
+	}
+}
+
+// mailConfig is the InfoSec emails'.
+func (c Config) mailConfig() bot.MailConfig {
+	return bot.MailConfig{
+		Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS, Username: c.Email.Username,
+		Password: string(c.Email.Password), From: c.Email.From, To: c.Email.To, Cc: c.Email.Cc,
+		TemplateDir: c.Email.TemplateDir,
+	}
+}
+
+// chatVerifierConfig is the Chat event verifier's.
+func (c Config) chatVerifierConfig(now func() time.Time, log *slog.Logger) bot.ChatVerifierConfig {
+	aud := bot.ChatAudienceEndpointURL
+	if c.Chat.AudienceType == "project_number" {
+		aud = bot.ChatAudienceProjectNumber
+	}
+	return bot.ChatVerifierConfig{AudienceType: aud, Audience: c.Chat.Audience, KeysURL: c.Chat.KeysURL, Now: now, Logger: log}
 }

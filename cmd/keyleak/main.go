@@ -5,7 +5,8 @@
 //
 // Usage:
 //
-//	keyleak serve [--config FILE]          run the bot
+//	keyleak serve [--config FILE] [--check] run the bot
+//	keyleak doctor [--send-email]          check the configuration against Slack, Chat, Meet, email and AWS
 //	keyleak incidents list [--all]         list incidents
 //	keyleak incidents show ID              show one incident and its timeline
 //	keyleak incidents report ID            print its post-incident report (Markdown)
@@ -39,7 +40,11 @@ func main() {
 const usage = `keyleak: respond to a leaked AWS access key.
 
 Usage:
-  keyleak serve [--config FILE]        run the bot (Slack, Google Chat, delivery)
+  keyleak serve [--config FILE] [--check]
+                                       run the bot (Slack, Google Chat, delivery); --check
+                                       checks every outside service at start-up (/readyz)
+  keyleak doctor [--config FILE] [--send-email]
+                                       check the configuration against every outside service
   keyleak incidents list [--all]       list open (or all) incidents
   keyleak incidents show ID            show an incident, its actions and timeline
   keyleak incidents report ID          print its post-incident report (Markdown)
@@ -78,6 +83,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = runDemo(ctx, args[1:], stdout, stderr, getenv)
 	case "investigate":
 		err = runInvestigate(ctx, args[1:], stdout, stderr, getenv)
+	case "doctor", "check":
+		err = runDoctor(ctx, args[1:], stdout, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keyleak", version)
 	case "help", "-h", "--help":

@@ -75,6 +75,20 @@ func TestLoadConfig(t *testing.T) {
 		{name: "intake severity not a number", yaml: good + "aws:\n  enabled: true\nintake:\n  queue_url: https://sqs.eu-west-1.amazonaws.com/111122223333/q\n", env: map[string]string{"KEYLEAK_INTAKE_MIN_SEVERITY": "high"}, err: "KEYLEAK_INTAKE_MIN_SEVERITY"},
 		{name: "intake bad canary", yaml: good + "aws:\n  enabled: true\nintake:\n  queue_url: https://sqs.eu-west-1.amazonaws.com/111122223333/q\n  canary_keys: [AKIA123]\n", err: "canary key"},
 		{name: "unknown field", yaml: good + "lissten: :80\n", err: "lissten"},
+		{name: "chat API without a key", yaml: good + "chat:\n  api_url: https://chat.example.com/\n", err: "chat.credentials_file (KEYLEAK_CHAT_CREDENTIALS_FILE): required with chat.api_url"},
+		{name: "meet API without a key", yaml: good + "meet:\n  api_url: https://meet.example.com/\n", err: "meet.credentials_file (KEYLEAK_MEET_CREDENTIALS_FILE): required with meet.api_url"},
+		{name: "local chat API without a key", yaml: good + "chat:\n  api_url: http://127.0.0.1:8443/\nmeet:\n  api_url: http://localhost:8443\n", check: func(t *testing.T, c Config) {
+			if !c.chatConfigured() {
+				t.Error("a local Chat API is not taken as the war room")
+			}
+		}},
+		{name: "chat events without the app's key", yaml: good + "chat:\n  audience: https://keyleak.example.com/chat/events\n", err: "needs the Chat app's key"},
+		{name: "slack API without /api", yaml: good + "slack:\n  api_url: https://slack.com/\n", err: "Slack's Web API is https://slack.com/api/"},
+		{name: "slack API with /api and no slash", yaml: good + "slack:\n  api_url: https://slack.com/api\n", check: func(t *testing.T, c Config) {
+			if c.Slack.APIURL != "https://slack.com/api" {
+				t.Errorf("slack.api_url = %q", c.Slack.APIURL)
+			}
+		}},
 		{name: "bad listen", yaml: good + "listen: 8080\n", err: "listen (KEYLEAK_LISTEN)"},
 		{name: "admin not loopback", yaml: good + "admin_listen: 0.0.0.0:8081\n", err: "loopback"},
 		{name: "bad log level", yaml: good, env: map[string]string{"KEYLEAK_LOG_LEVEL": "loud"}, err: "log_level"},

@@ -33,6 +33,7 @@ import (
 func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfgPath := configFlag(fs, getenv)
+	check := fs.Bool("check", false, "check every outside service at start-up, as keyleak doctor does; /readyz reports the result")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +41,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	if err != nil {
 		return err
 	}
-	app, err := NewApp(cfg, newLogger(stderr, cfg.LogLevel), time.Now)
+	var opts []AppOption
+	if *check {
+		opts = append(opts, withStartupCheck())
+	}
+	app, err := NewApp(cfg, newLogger(stderr, cfg.LogLevel), time.Now, opts...)
 	if err != nil {
 		return err
 	}
@@ -78,6 +83,8 @@ type App struct {
 	metrics  *bot.Metrics
 	promReg  *prometheus.Registry
 
+	check *startupCheck // nil without serve --check
+
 	public, admin net.Listener
 	adminToken    string // the admin API's bearer token, also in adminTokenPath
 	timeouts      serverTimeouts
@@ -110,6 +117,10 @@ type AppOption func(*App)
 // credential chain (the demo's local world).
 func withAWS(c *awsops.Client) AppOption { return func(a *App) { a.aws = c } }
 
+// withStartupCheck makes Run check every outside service at start-up, as
+// keyleak doctor does, and /readyz report the result.
+func withStartupCheck() AppOption { return func(a *App) { a.check = &startupCheck{} } }
+
 // NewApp opens the database and builds every part; Run starts them.
 func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOption) (*App, error) {
 	a := &App{cfg: cfg, log: log, now: now, promReg: prometheus.NewRegistry(), timeouts: defaultTimeouts}
@@ -118,17 +129,7 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 	}
 	if a.aws == nil && cfg.AWS.Enabled {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		c, err := awsops.New(ctx, awsops.Options{
-			Region:                cfg.AWS.Region,
-			ResponderRole:         cfg.AWS.ResponderRole,
-			ExternalID:            string(cfg.AWS.ExternalID),
-			ResponderInOwnAccount: cfg.AWS.ResponderInOwnAccount,
-			Regions:               cfg.AWS.Regions,
-			Protected:             cfg.AWS.Protected,
-			Accounts:              cfg.AWS.Accounts,
-			Now:                   now,
-			Log:                   log,
-		})
+		c, err := awsops.New(ctx, cfg.awsOptions(now, log))
 		cancel()
 		if err != nil {
 			return nil, err
@@ -150,6 +151,13 @@ func NewApp(cfg Config, log *slog.Logger, now func() time.Time, opts ...AppOptio
 	if err := a.build(); err != nil {
 		store.Close()
 		return nil, err
+	}
+	if a.check != nil {
+		var ses bot.RawSender
+		if a.aws != nil {
+			ses = a.aws.SES()
+		}
+		a.check.pieces, a.check.log, a.check.now = cfg.pieces(a.aws, ses, false), log, now
 	}
 	if a.public, err = net.Listen("tcp", cfg.Listen); err != nil {
 		store.Close()
@@ -251,7 +259,7 @@ func (a *App) channels() []string {
 	if a.cfg.Slack.BotToken != "" {
 		out = append(out, commands.ChannelSlack)
 	}
-	if a.cfg.Chat.CredentialsFile != "" || a.cfg.Chat.APIURL != "" {
+	if a.cfg.chatConfigured() {
 		out = append(out, commands.ChannelChat)
 	}
 	if len(a.cfg.Email.To) > 0 {
@@ -267,25 +275,20 @@ func (a *App) notifiers() (map[string]bot.Notifier, error) {
 	notifiers := map[string]bot.Notifier{commands.ChannelWork: work}
 	var reporterEmail func(context.Context, state.Actor) (string, error)
 	if cfg.Slack.BotToken != "" {
-		pager := bot.NewPager(bot.PagerConfig{
-			BotToken: string(cfg.Slack.BotToken), APIURL: cfg.Slack.APIURL,
-			Channel: cfg.Slack.PageChannel, OncallGroup: cfg.Slack.OncallGroup,
-		}, store, log)
+		pager := bot.NewPager(cfg.pagerConfig(), store, log)
 		notifiers[commands.ChannelSlack] = pager
 		reporterEmail = pager.Email
 	}
-	if cfg.Chat.CredentialsFile != "" || cfg.Chat.APIURL != "" {
+	if cfg.chatConfigured() {
 		card := func(_ context.Context, inc state.Incident) commands.Reply {
 			return commands.IncidentCard(inc, nil, []commands.Button{commands.StatusButton})
 		}
 		if a.respond != nil {
 			card = a.respond.Card
 		}
-		room, err := bot.NewRoom(context.Background(), bot.RoomConfig{
-			ChatAPIURL: cfg.Chat.APIURL, ChatCredentialsFile: cfg.Chat.CredentialsFile,
-			MeetAPIURL: cfg.Meet.APIURL, MeetCredentialsFile: cfg.Meet.CredentialsFile, MeetDelegate: cfg.Meet.DelegatedUser,
-			MeetAccess: cfg.Meet.AccessType, Responders: chatMembers(cfg), ReporterEmail: reporterEmail,
-		}, store, log, now, card)
+		rc := cfg.roomConfig()
+		rc.ReporterEmail = reporterEmail
+		room, err := bot.NewRoom(context.Background(), rc, store, log, now, card)
 		if err != nil {
 			return nil, err
 		}
@@ -304,11 +307,7 @@ func (a *App) notifiers() (map[string]bot.Notifier, error) {
 			// a little for them while the space is created.
 			opts = append(opts, bot.WithRoomWait(roomWait))
 		}
-		mailer, err := bot.NewMailer(bot.MailConfig{
-			Host: cfg.Email.Host, Port: cfg.Email.Port, TLS: cfg.Email.TLS, Username: cfg.Email.Username,
-			Password: string(cfg.Email.Password), From: cfg.Email.From, To: cfg.Email.To, Cc: cfg.Email.Cc,
-			TemplateDir: cfg.Email.TemplateDir,
-		}, store, log, append(opts, bot.WithMailClock(now))...)
+		mailer, err := bot.NewMailer(cfg.mailConfig(), store, log, append(opts, bot.WithMailClock(now))...)
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
@@ -338,11 +337,7 @@ func (a *App) frontDoors() error {
 		a.slack = bot.NewSlack(bot.SlackOptions{Verifier: v, Reporter: a.reporter, Registry: a.registry, AllowedWorkspaces: cfg.Slack.AllowedWorkspaces, Log: log, Metrics: a.metrics})
 	}
 	if cfg.Chat.Audience != "" {
-		aud := bot.ChatAudienceEndpointURL
-		if cfg.Chat.AudienceType == "project_number" {
-			aud = bot.ChatAudienceProjectNumber
-		}
-		v, err := bot.NewChatVerifier(bot.ChatVerifierConfig{AudienceType: aud, Audience: cfg.Chat.Audience, KeysURL: cfg.Chat.KeysURL, Now: now, Logger: log})
+		v, err := bot.NewChatVerifier(cfg.chatVerifierConfig(now, log))
 		if err != nil {
 			return err
 		}
@@ -384,6 +379,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { a.housekeeping(gctx); return nil })
 	if a.intake != nil {
 		g.Go(func() error { return a.intake.Run(gctx) })
+	}
+	if a.check != nil {
+		g.Go(func() error { a.check.run(gctx); return nil })
 	}
 	if a.chatKeys != nil {
 		g.Go(func() error {
@@ -524,6 +522,16 @@ func (a *App) probes(mux *http.ServeMux) {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		io.WriteString(w, "ready\n")
+		if a.check == nil {
+			io.WriteString(w, "ready\n")
+			return
+		}
+		// serve --check: ready once every outside service passed.
+		report, ok := a.check.report()
+		if !ok {
+			http.Error(w, "not ready: "+report, http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready: "+report)
 	})
 }
