@@ -75,7 +75,7 @@ func TestJSONIsTheDocumentedShape(t *testing.T) {
 	}
 	slices.Sort(got)
 	want := []string{"access_key_id", "activity", "cost", "data_events", "finished_at", "flagged", "gaps", "identity", "kms_decrypts",
-		"regions", "resources", "sessions", "sources", "started_at", "sweep", "techniques", "window"}
+		"plan", "regions", "resources", "sessions", "sources", "started_at", "sweep", "techniques", "window"}
 	if !slices.Equal(got, want) {
 		t.Errorf("top-level keys = %v, want %v", got, want)
 	}

@@ -181,11 +181,13 @@ func allowed(p policy) []string {
 }
 
 // wantBotActions is everything keyleak's own role may do: assume the
-// responder roles, find a key's account, read CloudTrail, regions, cost
+// responder roles, find a key's account, read CloudTrail (and which
+// trails deliver to the bucket), regions, cost
 // and the trail bucket, send email, and read the intake queue (sending
 // only to its dead-letter queue). Nothing more.
 var wantBotActions = []string{
 	"ce:GetCostAndUsage",
+	"cloudtrail:DescribeTrails",
 	"cloudtrail:LookupEvents",
 	"ec2:DescribeRegions",
 	"s3:GetObject",
