@@ -181,10 +181,10 @@ func (c *Client) preflightAccount(ctx context.Context, account string, self Call
 	case err != nil:
 		perm.Err, perm.Fix = err, fmt.Sprintf("let %s read its own policies (iam:SimulatePrincipalPolicy, or iam:GetRolePolicy and iam:ListAttachedRolePolicies), as deploy/aws/responder-role.yaml does", principal)
 	case len(denied) > 0 && principal == c.ResponderRoleARN(account):
-		perm.Err = fmt.Errorf("%s may not %s (%s)", principal, strings.Join(denied, ", "), how)
+		perm.Err = fmt.Errorf("%s may not %s (%s)", principal, listActions(denied), how)
 		perm.Fix = "update the responder role in this account to the current deploy/aws/responder-role.yaml (aws cloudformation update-stack-set, deploy/aws/stackset.md)"
 	case len(denied) > 0:
-		perm.Err = fmt.Errorf("keyleak's own %s may not %s here (%s)", principal, strings.Join(denied, ", "), how)
+		perm.Err = fmt.Errorf("keyleak's own %s may not %s here (%s)", principal, listActions(denied), how)
 		perm.Fix = "to contain keys of keyleak's own account, set aws.responder_in_own_account and deploy the responder role there too (deploy/aws/stackset.md), or leave this account out of aws.accounts"
 	default:
 		perm.Detail = fmt.Sprintf("every action of deploy/aws/responder-role.yaml is allowed (%s)", how)
@@ -193,6 +193,15 @@ func (c *Client) preflightAccount(ctx context.Context, account string, self Call
 		}
 	}
 	return append(out, perm)
+}
+
+// listActions names up to ten actions, and how many more there are.
+func listActions(actions []string) string {
+	const most = 10
+	if len(actions) <= most {
+		return strings.Join(actions, ", ")
+	}
+	return fmt.Sprintf("%s and %d more of the %d actions", strings.Join(actions[:most], ", "), len(actions)-most, len(ResponderPermissions()))
 }
 
 // principalOfSession is the IAM principal behind a caller ARN: the role
@@ -294,45 +303,75 @@ func readAllowed(ctx context.Context, ic *iam.Client, principal string, perms []
 	}
 	kind, rest, _ := strings.Cut(f[5], "/")
 	name := aws.String(rest[strings.LastIndex(rest, "/")+1:])
-	var docs []string
-	var attached []iamtypes.AttachedPolicy
+	// The calls that read a role's policies, or a user's.
+	var (
+		listInline   func() ([]string, error)
+		getInline    func(policy string) (*string, error)
+		listAttached func() ([]iamtypes.AttachedPolicy, error)
+	)
 	switch kind {
 	case KindRole:
-		inline, err := ic.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: name})
-		if err != nil {
-			return nil, fmt.Errorf("iam:ListRolePolicies %s: %w", principal, err)
-		}
-		for _, pn := range inline.PolicyNames {
-			got, err := ic.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: name, PolicyName: aws.String(pn)})
+		listInline = func() ([]string, error) {
+			out, err := ic.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: name})
 			if err != nil {
-				return nil, fmt.Errorf("iam:GetRolePolicy %s %s: %w", principal, pn, err)
+				return nil, err
 			}
-			docs = append(docs, aws.ToString(got.PolicyDocument))
+			return out.PolicyNames, nil
 		}
-		out, err := ic.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: name})
-		if err != nil {
-			return nil, fmt.Errorf("iam:ListAttachedRolePolicies %s: %w", principal, err)
+		getInline = func(pn string) (*string, error) {
+			out, err := ic.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: name, PolicyName: aws.String(pn)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
 		}
-		attached = out.AttachedPolicies
+		listAttached = func() ([]iamtypes.AttachedPolicy, error) {
+			out, err := ic.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: name})
+			if err != nil {
+				return nil, err
+			}
+			return out.AttachedPolicies, nil
+		}
 	case KindUser:
-		inline, err := ic.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: name})
-		if err != nil {
-			return nil, fmt.Errorf("iam:ListUserPolicies %s: %w", principal, err)
-		}
-		for _, pn := range inline.PolicyNames {
-			got, err := ic.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: name, PolicyName: aws.String(pn)})
+		listInline = func() ([]string, error) {
+			out, err := ic.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: name})
 			if err != nil {
-				return nil, fmt.Errorf("iam:GetUserPolicy %s %s: %w", principal, pn, err)
+				return nil, err
 			}
-			docs = append(docs, aws.ToString(got.PolicyDocument))
+			return out.PolicyNames, nil
 		}
-		out, err := ic.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name})
-		if err != nil {
-			return nil, fmt.Errorf("iam:ListAttachedUserPolicies %s: %w", principal, err)
+		getInline = func(pn string) (*string, error) {
+			out, err := ic.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: name, PolicyName: aws.String(pn)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
 		}
-		attached = out.AttachedPolicies
+		listAttached = func() ([]iamtypes.AttachedPolicy, error) {
+			out, err := ic.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name})
+			if err != nil {
+				return nil, err
+			}
+			return out.AttachedPolicies, nil
+		}
 	default:
 		return nil, fmt.Errorf("%s is neither a role nor a user", principal)
+	}
+	inline, err := listInline()
+	if err != nil {
+		return nil, fmt.Errorf("inline policies of %s: %w", principal, err)
+	}
+	var docs []string
+	for _, pn := range inline {
+		doc, err := getInline(pn)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s of %s: %w", pn, principal, err)
+		}
+		docs = append(docs, aws.ToString(doc))
+	}
+	attached, err := listAttached()
+	if err != nil {
+		return nil, fmt.Errorf("attached policies of %s: %w", principal, err)
 	}
 	for _, ap := range attached {
 		doc, err := managedPolicyDocument(ctx, ic, aws.ToString(ap.PolicyArn))

@@ -164,6 +164,12 @@ func TestPreflight(t *testing.T) {
 		}, want: []preflightWant{good[0], good[1],
 			{name: role + " permissions", says: []string{"left out by stack parameters: iam:UpdateAssumeRolePolicy (RestoreTrustPolicies)"}},
 			good[3], good[4]}},
+		{name: "own account listed", break_: func(t *testing.T, p *preflightWorld) {
+			p.opts.Accounts = []string{world.DefaultAccount, world.SecondAccount}
+		}, want: []preflightWant{good[0],
+			// keyleak's own user has no responder permissions: it is not meant to contain there.
+			{name: "own account " + world.DefaultAccount + " permissions", fail: true, says: []string{"keyleak's own arn:aws:iam::" + world.DefaultAccount + ":user/keyleak-bot may not iam:GetAccessKeyLastUsed", "more of the", "aws.responder_in_own_account"}},
+			good[1], good[2], good[3], good[4]}},
 		{name: "unreadable bucket", break_: func(t *testing.T, p *preflightWorld) {
 			ic := iam.NewFromConfig(p.w.Config("us-east-1", p.w.Admin(world.DefaultAccount)))
 			deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}`

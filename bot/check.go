@@ -365,23 +365,8 @@ func CheckMail(ctx context.Context, cfg MailConfig, send bool, opts ...MailerOpt
 
 // testMessage is keyleak doctor's email.
 func (m *Mailer) testMessage() (*gomail.Msg, error) {
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	msg.FromMailAddress(m.from)
-	if err := msg.To(m.cfg.To...); err != nil {
-		return nil, fmt.Errorf("to: %w", err)
-	}
-	if len(m.cfg.Cc) > 0 {
-		if err := msg.Cc(m.cfg.Cc...); err != nil {
-			return nil, fmt.Errorf("cc: %w", err)
-		}
-	}
-	msg.Subject("keyleak doctor: test email")
-	msg.SetDateWithValue(m.now())
-	msg.SetUserAgent("keyleak")
-	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
-	msg.SetBodyString(gomail.TypeTextPlain, "keyleak doctor sent this email to check that keyleak's emails to InfoSec reach these addresses.\n"+
+	return m.newMessage("keyleak doctor: test email", "keyleak doctor sent this email to check that keyleak's emails to InfoSec reach these addresses.\n"+
 		"Nothing has happened: there is no incident.\n\n-- \nkeyleak\n")
-	return msg, nil
 }
 
 // mailFailure explains a failed SMTP check.

@@ -186,6 +186,23 @@ func (m *Mailer) compose(kind string, d MailData) (*gomail.Msg, error) {
 	if err := m.templates[name].Execute(&body, d); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
+	msg, err := m.newMessage(MailSubject(kind, d), body.String())
+	if err != nil {
+		return nil, err
+	}
+	msg.SetMessageIDWithValue(MailMessageID(d.Incident, kind))
+	if kind == MailClose {
+		open := "<" + MailMessageID(d.Incident, MailOpen) + ">"
+		msg.SetGenHeader(gomail.HeaderInReplyTo, open)
+		msg.SetGenHeader(gomail.HeaderReferences, open)
+	}
+	msg.SetGenHeader("X-Keyleak-Incident", oneLine(d.Incident))
+	return msg, nil
+}
+
+// newMessage is a plain-text email from keyleak to the configured
+// recipients.
+func (m *Mailer) newMessage(subject, body string) (*gomail.Msg, error) {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(m.from)
 	if err := msg.To(m.cfg.To...); err != nil {
@@ -196,17 +213,10 @@ func (m *Mailer) compose(kind string, d MailData) (*gomail.Msg, error) {
 			return nil, fmt.Errorf("cc: %w", err)
 		}
 	}
-	msg.Subject(MailSubject(kind, d))
-	msg.SetMessageIDWithValue(MailMessageID(d.Incident, kind))
-	if kind == MailClose {
-		open := "<" + MailMessageID(d.Incident, MailOpen) + ">"
-		msg.SetGenHeader(gomail.HeaderInReplyTo, open)
-		msg.SetGenHeader(gomail.HeaderReferences, open)
-	}
+	msg.Subject(subject)
 	msg.SetDateWithValue(m.now())
 	msg.SetUserAgent("keyleak")
-	msg.SetGenHeader("X-Keyleak-Incident", oneLine(d.Incident))
 	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
-	msg.SetBodyString(gomail.TypeTextPlain, body.String())
+	msg.SetBodyString(gomail.TypeTextPlain, body)
 	return msg, nil
 }
