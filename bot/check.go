@@ -134,6 +134,24 @@ func CheckSlack(ctx context.Context, cfg PagerConfig) []Check {
 	return out
 }
 
+// CheckSocketMode proves the app-level token: Slack hands it a Socket Mode
+// connection URL (apps.connections.open), which keyleak does not open.
+func CheckSocketMode(ctx context.Context, cfg SocketModeConfig) Check {
+	opts := []slack.Option{slack.OptionAppLevelToken(cfg.AppToken), slack.OptionHTTPClient(&http.Client{Timeout: DefaultCallTimeout})}
+	if cfg.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(cfg.APIURL, "/")+"/"))
+	}
+	api := slack.New(cfg.BotToken, opts...)
+	if _, _, err := api.StartSocketModeContext(ctx); err != nil {
+		var apiErr slack.SlackErrorResponse
+		if errors.As(err, &apiErr) {
+			return failed("slack socket mode", err, "slack.app_token must be an app-level token (xapp-…) with the connections:write scope: https://api.slack.com/apps → keyleak → Basic Information → App-Level Tokens; and Socket Mode must be on (Settings → Socket Mode)")
+		}
+		return slackFailure("slack socket mode", err, cfg.APIURL)
+	}
+	return passed("slack socket mode", "Slack offers keyleak a Socket Mode connection")
+}
+
 func checkSlackGroup(ctx context.Context, api *slack.Client, handle string) Check {
 	groups, err := api.GetUserGroupsContext(ctx)
 	if err != nil {

@@ -140,6 +140,18 @@ func TestCheckSlack(t *testing.T) {
 	}
 }
 
+func TestCheckSocketMode(t *testing.T) {
+	fake := slackfake.New(slackfake.Options{})
+	defer fake.Close()
+	cfg := bot.SocketModeConfig{AppToken: slackfake.DefaultAppToken, BotToken: fake.BotToken(), APIURL: fake.URL()}
+	matchChecks(t, []bot.Check{bot.CheckSocketMode(t.Context(), cfg)}, []checkOutcome{{name: "slack socket mode", says: []string{"Socket Mode connection"}}})
+	cfg.AppToken = "xapp-wrong"
+	matchChecks(t, []bot.Check{bot.CheckSocketMode(t.Context(), cfg)}, []checkOutcome{{name: "slack socket mode", fail: true, says: []string{"slack.app_token", "App-Level Tokens", "connections:write"}}})
+	if n := len(fake.Calls("apps.connections.open")); n != 2 {
+		t.Errorf("%d calls to apps.connections.open, want 2", n)
+	}
+}
+
 // tokenServer is Google's OAuth token endpoint for service account keys
 // (the JWT bearer grant). It refuses assertions that impersonate a user
 // (domain-wide delegation) when delegation is not granted.

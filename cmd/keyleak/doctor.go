@@ -80,7 +80,11 @@ func (c Config) pieces(client *awsops.Client, ses bot.RawSender, sendEmail bool)
 			if c.Slack.BotToken == "" {
 				return skipped("slack", "no slack.bot_token: keyleak pages no one on Slack")
 			}
-			return fromBot(bot.CheckSlack(ctx, c.pagerConfig())...)
+			lines := fromBot(bot.CheckSlack(ctx, c.pagerConfig())...)
+			if c.Slack.AppToken != "" {
+				lines = append(lines, fromBot(bot.CheckSocketMode(ctx, bot.SocketModeConfig{AppToken: string(c.Slack.AppToken), BotToken: string(c.Slack.BotToken), APIURL: c.Slack.APIURL}))...)
+			}
+			return lines
 		}},
 		{"chat", func(ctx context.Context) []checkLine {
 			if !c.chatConfigured() {
