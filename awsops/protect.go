@@ -66,10 +66,28 @@ func parsePrincipal(arn string, pattern bool) (Principal, error) {
 	default:
 		return bad()
 	}
-	if p.Name == "" || strings.ContainsAny(p.Name, ":") {
+	if !validIAMName(p.Name, pattern) {
 		return bad()
 	}
 	return p, nil
+}
+
+// validIAMName reports whether s is made of the characters IAM allows in
+// user and role names (letters, digits and +=,.@_-), or '*' in a pattern.
+// IAM compares names without case, and only ASCII letters have case here.
+func validIAMName(s string, pattern bool) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.ContainsRune("+=,.@_-", c):
+		case c == '*' && pattern:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func validAccount(s string, pattern bool) bool {
