@@ -23,6 +23,8 @@ type event struct {
 
 	req    map[string]any
 	parsed bool
+	resp   any // the response elements, decoded once
+	rParse bool
 }
 
 func newEvent(rec *trail.Record, own func(string) bool) *event {

@@ -67,14 +67,16 @@ func userNode(account, name string) string { return "user:" + account + ":" + na
 // response is the response element at path (keys compared without case),
 // or nil.
 func (e *event) response(path ...string) any {
-	var v any
-	if len(e.rec.ResponseElements) > 0 && e.rec.ResponseElements[0] == '{' {
-		var m map[string]any
-		if json.Unmarshal(e.rec.ResponseElements, &m) != nil {
-			return nil
+	if !e.rParse {
+		e.rParse = true
+		if len(e.rec.ResponseElements) > 0 && e.rec.ResponseElements[0] == '{' {
+			var m map[string]any
+			if json.Unmarshal(e.rec.ResponseElements, &m) == nil {
+				e.resp = m
+			}
 		}
-		v = m
 	}
+	v := e.resp
 	for _, k := range path {
 		m, ok := v.(map[string]any)
 		if !ok {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -222,14 +223,42 @@ type addition struct {
 type scanJob struct {
 	obj    trailObject
 	rescan *trail.Scanner
-	gen    int // the pass's generation the rescan covers up to
+	body   *fetched // the file's bytes, fetched ahead
 }
 
-// doneObject is a file read, and up to which generation.
+// fetched is a file fetched ahead of its scan: whole when it is small, as
+// most log files are, else opened for streaming.
+type fetched struct {
+	done chan struct{} // closed once the fields below are set
+	body []byte
+	rc   io.ReadCloser
+	err  error
+}
+
+// doneObject is a file read.
 type doneObject struct {
 	obj trailObject
-	gen int
+	// st says what the read saw; its index is dropped once the file is
+	// old (see keepIndex), and then all added later costs a second read.
+	st   trail.ObjectStats
+	need *rescanNeed // what a second read must look for; nil for none
 }
+
+// rescanNeed is what a second read of a file looks for, and how far.
+type rescanNeed struct {
+	keys, patterns []string
+	until          int64 // the read stops after this many bytes …
+	whole          bool  // … unless the whole file is needed
+}
+
+// Files read keep their index (a few KB each) while they are less than
+// keepIndex older than the newest file read, and at most keepIndexes of
+// them: what is found later was minted or opened minutes before, and
+// only files of those minutes are read again for it.
+const (
+	keepIndex   = time.Hour
+	keepIndexes = 4096
+)
 
 // trailPass reads the trail bucket once in time order, growing what it
 // tracks as the tree grows.
@@ -245,34 +274,55 @@ type trailPass struct {
 	// athena, when set, names the files to read instead of the listings.
 	athena *athenaSource
 
+	// get opens a log file; S3's GetObject unless a test sets it.
+	get func(ctx context.Context, key string) (io.ReadCloser, int64, error)
+
 	mu       sync.Mutex
 	cond     *sync.Cond
 	queue    objectHeap
+	ahead    []scanJob // taken from the queue in order, being fetched
+	aheadLen int64     // their compressed bytes
 	busy     int
 	pending  int // listings and queries under way
 	done     []doneObject
-	adds     []addition
-	accounts map[string]*accountListing // listed (or being listed)
-	doors    map[string][]*door         // by pattern
-	failed   []trailObject
-	recent   recentObjects
-	gaps     []Gap
-	read     TrailRead
-	progress func(Progress)
-	lastProg time.Time
+	needy    []int // files of done with a need
+	// indexFrom is the first file of done that may still hold its index;
+	// newestDone the newest file read.
+	indexFrom  int
+	newestDone time.Time
+	adds       []addition
+	accounts   map[string]*accountListing // listed (or being listed)
+	doors      map[string][]*door         // by pattern
+	failed     []trailObject
+	gaps       []Gap
+	read       TrailRead
+	progress   func(Progress)
+	lastProg   time.Time
 }
 
 func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Window, now time.Time) *trailPass {
-	p := &trailPass{c: c, tr: tr, client: client, layout: l, window: w, now: now, workers: trailWorkers,
-		scanner: trail.NewScanner(nil, trail.ScanOptions{}), accounts: map[string]*accountListing{}, doors: map[string][]*door{}}
+	p := &trailPass{c: c, tr: tr, client: client, layout: l, window: w, now: now, workers: scanWorkers(),
+		scanner: trail.NewScanner(nil, trail.ScanOptions{Index: true}), accounts: map[string]*accountListing{}, doors: map[string][]*door{}}
+	p.get = p.getObject
 	p.cond = sync.NewCond(&p.mu)
 	p.read.Bucket = l.bucket
 	return p
 }
 
-// trailWorkers is the number of files read at once: enough to hide the
-// latency of S3 behind the decompression of every core.
-const trailWorkers = 16
+// scanWorkers is the number of files scanned at once: one more than the
+// cores, so that a worker waiting (on the tracker, a fetch, the scheduler)
+// leaves no core idle.
+func scanWorkers() int { return runtime.GOMAXPROCS(0) + 1 }
+
+// The pass scans on one worker per core (and one more) and fetches up to fetchAhead
+// files (fetchAheadBytes) ahead of them, which hides the latency of S3
+// behind the decompression. Few files are scanned at once, so a
+// credential found in one is tracked before the files after it are begun
+// and few need a second read.
+const (
+	fetchAhead      = 16
+	fetchAheadBytes = 8 << 20
+)
 
 // track adds a credential to what the pass looks for.
 func (p *trailPass) track(ctx context.Context, s Session) {
@@ -280,8 +330,11 @@ func (p *trailPass) track(ctx context.Context, s Session) {
 		return
 	}
 	p.mu.Lock()
-	gen := p.scanner.Add(s.AccessKeyID)
-	p.adds = append(p.adds, addition{gen: gen, at: s.Issued, keys: []string{s.AccessKeyID}})
+	// A credential tracked already (the tracker may report one again as it
+	// learns more of it) changes nothing: no generation, no second reads.
+	if before, gen := p.scanner.Generation(), p.scanner.Add(s.AccessKeyID); gen > before {
+		p.added(addition{gen: gen, at: s.Issued, keys: []string{s.AccessKeyID}})
+	}
 	_, listed := p.accounts[s.Account]
 	p.mu.Unlock()
 	if p.athena != nil {
@@ -307,9 +360,10 @@ func (p *trailPass) watchDoor(_ context.Context, d *door) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	gen := p.scanner.Watch(pattern)
 	p.doors[pattern] = append(p.doors[pattern], d)
-	p.adds = append(p.adds, addition{gen: gen, at: d.opened, patterns: []string{pattern}})
+	if before, gen := p.scanner.Generation(), p.scanner.Watch(pattern); gen > before {
+		p.added(addition{gen: gen, at: d.opened, patterns: []string{pattern}})
+	}
 	p.cond.Broadcast()
 }
 
@@ -373,11 +427,18 @@ func (p *trailPass) run(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	p.mu.Lock()
+	for _, job := range p.ahead { // left when ctx ended
+		go job.body.discard()
+	}
+	p.ahead = nil
+	p.mu.Unlock()
 	p.read.Elapsed = time.Since(started)
 }
 
-// next hands out the oldest queued file; when all is quiet it plans the
-// rescans, and reports false when there is nothing more to do.
+// next hands out the oldest queued file, fetched or being fetched; when
+// all is quiet it plans the rescans, and reports false when there is
+// nothing more to do.
 func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -385,9 +446,15 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 		if ctx.Err() != nil {
 			return scanJob{}, false
 		}
-		if p.queue.Len() > 0 {
+		p.planRescans(ctx)
+		p.fetchAhead(ctx)
+		if len(p.ahead) > 0 {
+			job := p.ahead[0]
+			p.ahead = p.ahead[1:]
+			p.aheadLen -= job.obj.size
 			p.busy++
-			return heap.Pop(&p.queue).(scanJob), true
+			p.fetchAhead(ctx)
+			return job, true
 		}
 		if p.busy == 0 && p.pending == 0 {
 			if p.athena != nil && p.athena.ready() {
@@ -395,48 +462,148 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 				go p.athena.round(ctx, p)
 				continue
 			}
-			if !p.planRescans() {
-				p.cond.Broadcast()
-				return scanJob{}, false
-			}
-			continue
+			p.cond.Broadcast()
+			return scanJob{}, false
 		}
 		p.cond.Wait()
 	}
 }
 
-// planRescans queues every file read before something it may hold was
-// tracked. Called with p.mu held.
-func (p *trailPass) planRescans() bool {
-	now := p.scanner.Generation()
-	planned := false
-	for i := range p.done {
-		d := &p.done[i]
-		if d.gen >= now {
-			continue
-		}
-		var keys, patterns []string
-		for _, a := range p.adds {
-			if a.gen > d.gen && (a.at.IsZero() || !d.obj.stamp.Before(a.at.Add(-fileStampSlack))) {
-				keys = append(keys, a.keys...)
-				patterns = append(patterns, a.patterns...)
-			}
-		}
-		d.gen = now
-		if len(keys)+len(patterns) == 0 {
-			continue
-		}
-		s := trail.NewScanner(keys, trail.ScanOptions{})
-		s.Watch(patterns...)
-		heap.Push(&p.queue, scanJob{obj: d.obj, rescan: s, gen: now})
-		planned = true
+// consider records what of an addition a file read earlier may have
+// missed, while its index can tell (see trail.ObjectStats.Missed): the
+// file is read again for it next. Called with p.mu held.
+func (p *trailPass) consider(i int, a addition) {
+	d := &p.done[i]
+	if !a.at.IsZero() && d.obj.stamp.Before(a.at.Add(-fileStampSlack)) {
+		return // older than what it may hold
 	}
-	return planned
+	for _, item := range slices.Concat(a.keys, a.patterns) {
+		upto, missed := d.st.Missed(item, a.gen)
+		if !missed {
+			continue
+		}
+		if d.need == nil {
+			d.need = &rescanNeed{}
+			p.needy = append(p.needy, i)
+		}
+		if len(item) == 20 && !strings.HasPrefix(item, `"`) {
+			d.need.keys = append(d.need.keys, item)
+		} else {
+			d.need.patterns = append(d.need.patterns, item)
+		}
+		d.need.whole = d.need.whole || upto == 0
+		d.need.until = max(d.need.until, upto)
+	}
+}
+
+// added records an addition and what the files read so far may have
+// missed of it. Called with p.mu held.
+func (p *trailPass) added(a addition) {
+	p.adds = append(p.adds, a)
+	for i := range p.done {
+		p.consider(i, a)
+	}
+}
+
+// planRescans starts a second read of every file whose first read may
+// have missed something tracked since, before any other file: what it
+// finds may grow the tree further. The read stops where the first began
+// to search for all of it. Called with p.mu held.
+func (p *trailPass) planRescans(ctx context.Context) {
+	for _, i := range p.needy {
+		d := &p.done[i]
+		until := d.need.until
+		if d.need.whole {
+			until = 0
+		}
+		s := trail.NewScanner(d.need.keys, trail.ScanOptions{StopAfter: until})
+		s.Watch(d.need.patterns...)
+		job := scanJob{obj: d.obj, rescan: s, body: &fetched{done: make(chan struct{})}}
+		p.ahead = slices.Insert(p.ahead, 0, job)
+		p.aheadLen += job.obj.size
+		go p.fetch(ctx, job)
+		d.need = nil
+	}
+	p.needy = p.needy[:0]
 }
 
 // fileStampSlack allows for a file name stamped to the minute before the
 // second of its newest event.
 const fileStampSlack = 5 * time.Minute
+
+// discard waits for the fetch, which ends with its context, and closes
+// what it opened.
+func (f *fetched) discard() {
+	<-f.done
+	if f.rc != nil {
+		f.rc.Close()
+	}
+}
+
+// fetchAhead moves files from the queue, in order, to those fetched
+// ahead of the scan, and starts their fetch. Called with p.mu held.
+func (p *trailPass) fetchAhead(ctx context.Context) {
+	for p.queue.Len() > 0 && len(p.ahead) < fetchAhead && (len(p.ahead) == 0 || p.aheadLen+p.queue[0].obj.size <= fetchAheadBytes) {
+		job := heap.Pop(&p.queue).(scanJob)
+		job.body = &fetched{done: make(chan struct{})}
+		p.ahead = append(p.ahead, job)
+		p.aheadLen += job.obj.size
+		go p.fetch(ctx, job)
+	}
+}
+
+// fetch reads a small file whole, as most log files are, or opens a
+// large one for streaming.
+func (p *trailPass) fetch(ctx context.Context, job scanJob) {
+	f := job.body
+	defer close(f.done)
+	rc, n, err := p.get(ctx, job.obj.key)
+	if err != nil {
+		f.err = err
+		return
+	}
+	if n <= 0 || n > maxWholeObject {
+		f.rc = rc
+		return
+	}
+	defer rc.Close()
+	body := getBody(int(n))
+	if _, err := io.ReadFull(rc, body); err != nil {
+		putBody(body)
+		f.err = fmt.Errorf("s3:GetObject s3://%s/%s: read: %w", p.layout.bucket, job.obj.key, err)
+		return
+	}
+	f.body = body
+	p.mu.Lock()
+	p.read.Bytes += n
+	p.mu.Unlock()
+}
+
+// maxWholeObject is the largest file read whole before its scan; larger
+// ones are streamed.
+const maxWholeObject = 1 << 20
+
+// bodies are the buffers of files read whole, reused: the pass allocates
+// little whatever it reads.
+var bodies sync.Pool // of *[]byte
+
+func getBody(n int) []byte {
+	if b, ok := bodies.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n, max(n, 256<<10))
+}
+
+func putBody(b []byte) { bodies.Put(&b) }
+
+// getObject opens a log file of the bucket.
+func (p *trailPass) getObject(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	out, err := p.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.layout.bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, 0, fmt.Errorf("s3:GetObject s3://%s/%s: %s", p.layout.bucket, key, describeAWSError(err))
+	}
+	return out.Body, aws.ToInt64(out.ContentLength), nil
+}
 
 func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, error) {
 	s := cmp.Or(job.rescan, p.scanner)
@@ -444,25 +611,22 @@ func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, e
 		p.match(ctx, m)
 		return nil
 	}
-	if body, ok := p.recent.get(job.obj.key); ok {
-		return s.ScanObject(ctx, job.obj.key, bytes.NewReader(body), handle)
+	f := job.body
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		go f.discard()
+		return trail.ObjectStats{}, ctx.Err()
 	}
-	out, err := p.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.layout.bucket), Key: aws.String(job.obj.key)})
-	if err != nil {
-		return trail.ObjectStats{}, fmt.Errorf("s3:GetObject s3://%s/%s: %s", p.layout.bucket, job.obj.key, describeAWSError(err))
+	switch {
+	case f.err != nil:
+		return trail.ObjectStats{}, f.err
+	case f.rc == nil:
+		defer putBody(f.body)
+		return s.ScanObject(ctx, job.obj.key, bytes.NewReader(f.body), handle)
 	}
-	defer out.Body.Close()
-	var r io.Reader = out.Body
-	if n := aws.ToInt64(out.ContentLength); n > 0 && n <= maxRecentObject {
-		// Small, as most log files are: kept a while, for a rescan.
-		body, err := io.ReadAll(io.LimitReader(out.Body, n+1))
-		if err != nil {
-			return trail.ObjectStats{}, fmt.Errorf("s3:GetObject s3://%s/%s: read: %w", p.layout.bucket, job.obj.key, err)
-		}
-		p.recent.put(job.obj.key, body)
-		r = bytes.NewReader(body)
-	}
-	body := &countingReader{r: r}
+	defer f.rc.Close()
+	body := &countingReader{r: f.rc}
 	st, err := s.ScanObject(ctx, job.obj.key, body, handle)
 	p.mu.Lock()
 	p.read.Bytes += body.n
@@ -470,53 +634,13 @@ func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, e
 	return st, err
 }
 
-// Bounds of the files kept for rescans.
-const (
-	maxRecentObject = 1 << 20
-	maxRecentBytes  = 16 << 20
-)
-
-// recentObjects keeps the last files read, up to maxRecentBytes: a
-// credential minted in a file is used in files of the same minutes, which
-// the pass may have read already.
-type recentObjects struct {
-	mu    sync.Mutex
-	order []string
-	body  map[string][]byte
-	size  int
-}
-
-func (r *recentObjects) get(key string) ([]byte, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b, ok := r.body[key]
-	return b, ok
-}
-
-func (r *recentObjects) put(key string, b []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.body == nil {
-		r.body = map[string][]byte{}
-	}
-	if _, ok := r.body[key]; ok {
-		return
-	}
-	r.body[key], r.order, r.size = b, append(r.order, key), r.size+len(b)
-	for r.size > maxRecentBytes && len(r.order) > 0 {
-		r.size -= len(r.body[r.order[0]])
-		delete(r.body, r.order[0])
-		r.order = r.order[1:]
-	}
-}
-
 // match takes one record the scanner found: the use of a door, a call of
 // a tracked credential, or the call that minted the investigated key.
 func (p *trailPass) match(ctx context.Context, m trail.Match) {
 	rec := &m.Record
-	if m.Pattern != "" {
+	for _, pattern := range m.Patterns {
 		p.mu.Lock()
-		doors := slices.Clone(p.doors[m.Pattern])
+		doors := slices.Clone(p.doors[pattern])
 		p.mu.Unlock()
 		for _, d := range doors {
 			if d.inTrail(rec) {
@@ -551,9 +675,20 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 			From: job.obj.stamp.Add(-deliverySlack), To: job.obj.stamp,
 			Reason: err.Error() + "; that part is looked up with LookupEvents"})
 	case job.rescan != nil:
-		// Covered up to job.gen already (planRescans set it).
+		// What it looked for was recorded as missed when it was added.
 	default:
-		p.done = append(p.done, doneObject{obj: job.obj, gen: st.Generation})
+		p.done = append(p.done, doneObject{obj: job.obj, st: st})
+		for _, a := range p.adds {
+			p.consider(len(p.done)-1, a)
+		}
+		p.newestDone = maxTime(p.newestDone, job.obj.stamp)
+		for ; p.indexFrom < len(p.done); p.indexFrom++ {
+			d := &p.done[p.indexFrom]
+			if len(p.done)-p.indexFrom <= keepIndexes && !d.obj.stamp.Before(p.newestDone.Add(-keepIndex)) {
+				break
+			}
+			d.st.Index = nil
+		}
 	}
 	if p.progress != nil && time.Since(p.lastProg) > 250*time.Millisecond {
 		p.lastProg = time.Now()

@@ -65,7 +65,7 @@ type CrossCheck struct {
 // LookupEvents is paced at LookupRate per account and region.
 const (
 	trailBytesPerSecond   = 25 << 20 // gzip'd log read and scanned
-	trailObjectsPerSecond = 100      // GetObject round trips, trailWorkers at once
+	trailObjectsPerSecond = 100      // GetObject round trips, fetchAhead at once
 	crossCheckPages       = 2
 )
 

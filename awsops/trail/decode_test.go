@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
 // checkDecodeAgrees decodes the documents one after the other into one
@@ -189,21 +191,21 @@ func recordMutations() []func(rng *rand.Rand, doc string) string {
 func TestDecodeTrailRecordGenerated(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			g := newTrailGen(t, seed, 2, 2)
-			g.indent, g.sorted, g.bigRate = seed%3 == 1, seed%3 == 2, 0.05
+			g := trailtest.NewGen(t, seed, 2, 2)
+			g.Indent, g.Sorted, g.BigRate = seed%3 == 1, seed%3 == 2, 0.05
 			t0 := time.Date(2026, 11, 21, 10, 45, 0, 0, time.UTC)
 			mutations := recordMutations()
 			for i := range 300 {
-				doc := string(g.marshal(t, g.record(t0.Add(time.Duration(i)*time.Second))))
-				if g.indent {
+				doc := string(g.Marshal(t, g.Record(t0.Add(time.Duration(i)*time.Second))))
+				if g.Indent {
 					doc = strings.ReplaceAll(doc, `,"`, ",\n  \"")
 				}
 				checkDecodeAgrees(t, []byte(doc))
 				for range 3 {
 					mutated := doc
-					for range 1 + g.rng.IntN(3) {
+					for range 1 + g.Rand.IntN(3) {
 						if mutated != "" {
-							mutated = mutations[g.rng.IntN(len(mutations))](g.rng, mutated)
+							mutated = mutations[g.Rand.IntN(len(mutations))](g.Rand, mutated)
 						}
 					}
 					checkDecodeAgrees(t, []byte(doc), []byte(mutated))
@@ -214,10 +216,10 @@ func TestDecodeTrailRecordGenerated(t *testing.T) {
 }
 
 func FuzzDecodeTrailRecord(f *testing.F) {
-	g := newTrailGen(f, 9, 1, 1)
+	g := trailtest.NewGen(f, 9, 1, 1)
 	t0 := time.Date(2026, 11, 21, 10, 45, 0, 0, time.UTC)
 	for i := range 12 {
-		doc := g.marshal(f, g.record(t0.Add(time.Duration(i)*time.Second)))
+		doc := g.Marshal(f, g.Record(t0.Add(time.Duration(i)*time.Second)))
 		f.Add(doc, []byte(`{"resources":[{"ARN":"x"}],"eventName":"E"}`))
 	}
 	f.Add([]byte(`{"resources":[{"ARN":"a"},{"ARN":"b"}]}`), []byte(`{"resources":[{"type":"t"}]}`))

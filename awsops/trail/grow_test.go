@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
 // patternDoc is a log whose records name users and events: some hold the
@@ -29,7 +31,7 @@ func patternDoc() []byte {
 }
 
 // TestTrailScanWatchedPatterns: a record is matched when it holds a watched
-// pattern, wherever the chunks of input split it, with the first pattern
+// pattern, wherever the chunks of input split it, with every pattern
 // (in the order watched) it holds; a key and a pattern in one record make
 // one match.
 func TestTrailScanWatchedPatterns(t *testing.T) {
@@ -42,7 +44,12 @@ func TestTrailScanWatchedPatterns(t *testing.T) {
 	}
 	patterns := map[string]int{}
 	for _, m := range want {
-		patterns[m.Pattern]++
+		if len(m.Patterns) == 0 {
+			patterns[""]++
+		}
+		for _, p := range m.Patterns {
+			patterns[p]++
+		}
 	}
 	if patterns[`"userName":"bob"`] == 0 || patterns[`"eventName":"CreateSession"`] == 0 || patterns[""] != 0 {
 		t.Fatalf("the reference found %v; the test needs records of each pattern, and the key's record holds one", patterns)
@@ -64,7 +71,9 @@ func TestTrailScanWatchedPatterns(t *testing.T) {
 
 // TestTrailScanGrowsWhileScanning: a key added by the callback, when the
 // record that minted it is found, is tracked for the rest of the object
-// (from the next chunk read) and in every later scan.
+// (from the record after) and in every later scan; the scan says where it
+// picked the key up, and its index shows the key's first use after that
+// point (the mint, handed to the callback, does not count).
 func TestTrailScanGrowsWhileScanning(t *testing.T) {
 	const parent, child, later = "AKIARZPUZDIKGB2VALC4", "ASIAQNZGKIQY56JQ7WML", "ASIAQNZGKIQY56JQ7WMZ"
 	mint := `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","accessKeyId":"` + parent + `"},"eventTime":"2026-11-21T10:45:00Z","eventName":"AssumeRole","eventID":"mint","responseElements":{"credentials":{"accessKeyId":"` + child + `"}}}`
@@ -79,7 +88,7 @@ func TestTrailScanGrowsWhileScanning(t *testing.T) {
 	b.WriteString("]}")
 	doc := []byte(b.String())
 
-	s := NewScanner([]string{parent}, ScanOptions{})
+	s := NewScanner([]string{parent}, ScanOptions{Index: true})
 	gen0 := s.Generation()
 	var found []string
 	r := &chunkReader{data: doc, rng: rand.New(rand.NewPCG(1, 2)), max: 512}
@@ -96,13 +105,49 @@ func TestTrailScanGrowsWhileScanning(t *testing.T) {
 	if st.Generation != gen0 {
 		t.Errorf("the scan reports generation %d, want the one it began with (%d)", st.Generation, gen0)
 	}
-	// The first chunk ends at most 512 bytes in: the mint and at most one
-	// use lie in it; every use after it must be found.
-	if len(found) < 30 || found[0] != "mint" || found[len(found)-1] != "use29" {
-		t.Fatalf("found %d records (%v), want the mint and the uses after the first chunk", len(found), found)
+	if len(found) != 31 || found[0] != "mint" || found[len(found)-1] != "use29" {
+		t.Fatalf("found %d records (%v), want the mint and the 30 uses", len(found), found)
+	}
+	mintEnd := int64(len(`{"Records":[` + mint))
+	if want := []Pickup{{Generation: gen0 + 1, Offset: mintEnd}}; !reflect.DeepEqual(st.Pickups, want) {
+		t.Errorf("pickups %+v, want %+v", st.Pickups, want)
+	}
+	if upTo, missed := st.Missed(child, gen0+1); missed {
+		t.Errorf("Missed(child) = %d, true; want false: every use follows the mint", upTo)
+	}
+	if upTo, missed := st.Missed(later, gen0+2); missed {
+		t.Errorf("Missed(a key added after the scan, absent from the object) = %d, true; want false", upTo)
+	}
+	noIndex := st
+	noIndex.Index = nil
+	if upTo, missed := noIndex.Missed(later, gen0+2); !missed || upTo != 0 {
+		t.Errorf("without an index, Missed(a key added after the scan) = %d, %v; want the whole object", upTo, missed)
+	}
+
+	// A use before the mint in the file (files are not in time order):
+	// the index says a second scan must read up to the pickup.
+	early := []byte(`{"Records":[` + use(99) + "," + mint + "," + use(100) + "]}")
+	s2 := NewScanner([]string{parent}, ScanOptions{Index: true})
+	st, err = s2.ScanObject(t.Context(), "early.json", bytes.NewReader(early), func(m Match) error {
+		if m.Record.EventName == "AssumeRole" {
+			s2.Add(m.Record.CredentialsAccessKeyID())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upTo, missed := st.Missed(child, 2); !missed || upTo != int64(len(`{"Records":[`+use(99)+","+mint)) {
+		t.Errorf("Missed(child used before its mint) = %d, %v; want true up to the mint's end", upTo, missed)
 	}
 	if got := s.Generation(); got != gen0+1 {
 		t.Errorf("generation after Add = %d, want %d", got, gen0+1)
+	}
+	if got := s.Add(child, parent); got != gen0+1 {
+		t.Errorf("Add of keys tracked already = generation %d, want %d: nothing changed", got, gen0+1)
+	}
+	if w := s.Watch(`"userName":"x"`); s.Watch(`"userName":"x"`) != w {
+		t.Errorf("Watch of a pattern watched already made a new generation")
 	}
 	s.Add(later)
 	n := 0
@@ -115,3 +160,126 @@ func TestTrailScanGrowsWhileScanning(t *testing.T) {
 }
 
 var _ io.Reader = (*chunkReader)(nil)
+
+// TestTrailScanManyPatterns: a thousand watched users (one search of
+// `"userName":"` and a lookup) and patterns of other forms find what a
+// substring search of each finds, however the chunks split the input, and
+// a value that is a prefix or an extension of a watched one is not taken
+// for it.
+func TestTrailScanManyPatterns(t *testing.T) {
+	doc := patternDoc()
+	s := NewScanner(nil, ScanOptions{})
+	var watched []string
+	for i := range 1000 {
+		watched = append(watched, fmt.Sprintf(`"userName":"user-%d"`, i))
+	}
+	watched = append(watched, `"userName":"bob"`, `"userName":"mall"`, `"eventName":"GetObject"`, `"e1"`, `"type":"`)
+	s.Watch(watched...)
+	want, ok := referenceScan(s, doc)
+	if !ok {
+		t.Fatal("the test log is not valid JSON")
+	}
+	count := map[string]int{}
+	for _, m := range want {
+		for _, p := range m.Patterns {
+			count[p]++
+		}
+	}
+	if count[`"userName":"bob"`] == 0 || count[`"eventName":"GetObject"`] == 0 || count[`"e1"`] == 0 || count[`"type":"`] != 40 || count[`"userName":"mall"`] != 0 {
+		t.Fatalf("the reference found %v; the test needs every kind of pattern, and none of a value's prefix", count)
+	}
+	for seed := range uint64(30) {
+		r := &chunkReader{data: doc, rng: rand.New(rand.NewPCG(seed, 5)), max: 1 + int(seed)*5}
+		got, _, err := scanAll(s, "many.json", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("chunks of at most %d bytes: matches at %v, want %v", r.max, offsets(got), offsets(want))
+		}
+	}
+}
+
+// TestTrailScanStopAfter: a scan asked to stop after n bytes finds every
+// record whose key begins before that point, as a full scan does, and
+// stops soon after.
+func TestTrailScanStopAfter(t *testing.T) {
+	g := trailtest.NewGen(t, 77, 4, 2)
+	g.PoolEvery = 3
+	doc := g.Object(t, 400)
+	full := NewScanner(g.Tracked, ScanOptions{})
+	all, _, err := scanAll(full, "full.json", bytes.NewReader(doc))
+	if err != nil || len(all) < 20 {
+		t.Fatalf("%d matches, %v: the test needs at least 20", len(all), err)
+	}
+	mid := all[len(all)/2]
+	stop := mid.Offset + int64(bytes.Index(doc[mid.Offset:], []byte(mid.Key))) + 1 // just past where its key begins
+	s := NewScanner(g.Tracked, ScanOptions{StopAfter: stop})
+	for seed := range uint64(10) {
+		r := &chunkReader{data: doc, rng: rand.New(rand.NewPCG(seed, 9)), max: 1 + int(seed)*300}
+		got, st, err := scanAll(s, "stop.json", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) < len(all)/2+1 || !reflect.DeepEqual(got, all[:len(got)]) {
+			t.Fatalf("chunks of %d: %d matches (%v), want the first %d of the full scan's and then none other", r.max, len(got), offsets(got), len(all)/2+1)
+		}
+		if st.Bytes >= int64(len(doc)) {
+			t.Errorf("chunks of %d: read all %d bytes, want to stop after %d", r.max, st.Bytes, stop)
+		}
+	}
+}
+
+// TestTrailScanMissedPatterns: the index tells which patterns watched
+// after a scan it may have missed: a value of a member it looked at is
+// missed only where it appears, a member it never looked at always, and a
+// member it began to look at midway up to that point.
+func TestTrailScanMissedPatterns(t *testing.T) {
+	doc := patternDoc() // users bob, bobby, alice, mallory; events ListBuckets, CreateSession, GetObject
+	s := NewScanner(nil, ScanOptions{Index: true})
+	gen := s.Watch(`"userName":"nobody"`)
+	st, err := s.ScanObject(t.Context(), "users.json", bytes.NewReader(doc), func(Match) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		pattern string
+		missed  bool
+	}{
+		{`"userName":"alice"`, true},
+		{`"userName":"zed"`, false},
+		{`"userName":"bo"`, false}, // a prefix of bob
+		{`"eventName":"GetObject"`, true},
+		{`"eventName":"Nothing"`, true}, // a member never looked at
+		{`"e1"`, true},                  // not a member and value: searched whole
+	} {
+		if upTo, missed := st.Missed(tt.pattern, gen+1); missed != tt.missed || upTo != 0 {
+			t.Errorf("Missed(%s) = %d, %v; want 0, %v", tt.pattern, upTo, missed, tt.missed)
+		}
+	}
+
+	// A member first watched midway: looked at from there on.
+	r := &chunkReader{data: doc, rng: rand.New(rand.NewPCG(2, 2)), max: 64}
+	s = NewScanner([]string{"AKIAQNZGKIQY56JQ0020"}, ScanOptions{Index: true})
+	watchedAt := s.Generation() + 1
+	st, err = s.ScanObject(t.Context(), "midway.json", r, func(m Match) error {
+		s.Watch(`"userName":"nobody"`) // after the record of key 20
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Pickups) != 1 || st.Pickups[0].Generation != watchedAt {
+		t.Fatalf("pickups %+v, want one of generation %d", st.Pickups, watchedAt)
+	}
+	at := st.Pickups[0].Offset
+	if upTo, missed := st.Missed(`"userName":"zed"`, watchedAt+1); !missed || upTo != at {
+		t.Errorf("Missed(an absent user, the member looked at from %d) = %d, %v; want %d, true", at, upTo, missed, at)
+	}
+	if upTo, missed := st.Missed(`"userName":"nobody"`, watchedAt); !missed || upTo != at {
+		t.Errorf("Missed(the pattern picked up midway) = %d, %v; want %d, true: the part before was not searched", upTo, missed, at)
+	}
+	if upTo, missed := st.Missed("AKIAQNZGKIQY56JQ0021", watchedAt+1); !missed || upTo != 0 {
+		t.Errorf("Missed(a key of a record before the pickup) = %d, %v; want 0, true: never searched for", upTo, missed)
+	}
+}

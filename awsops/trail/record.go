@@ -92,8 +92,8 @@ type Match struct {
 	Object      string // name of the log object
 	Offset      int64  // of the record in the decompressed object
 	AccessKeyID string // the tracked key: the caller's, else the issued one ("" if none)
-	// Pattern is the first watched pattern (in the order of Watch) the
-	// record holds, if any.
-	Pattern string
-	Record  Record
+	// Patterns are the watched patterns the record holds, in the order of
+	// Watch.
+	Patterns []string
+	Record   Record
 }

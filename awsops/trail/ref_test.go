@@ -9,14 +9,16 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
 // refMatch is a match as the reference finds it.
 type refMatch struct {
-	Offset  int64
-	Key     string
-	Pattern string
-	Record  Record
+	Offset   int64
+	Key      string
+	Patterns []string
+	Record   Record
 }
 
 // referenceScan decodes the whole JSON document naively and returns the
@@ -32,15 +34,14 @@ func referenceScan(s *Scanner, doc []byte) (matches []refMatch, ok bool) {
 			return
 		}
 		key, ok := referenceKey(s, &rec)
-		var pattern string
-		for _, p := range s.set.Load().patterns {
-			if bytes.Contains(raw, p) {
-				pattern, ok = string(p), true
-				break
+		var patterns []string
+		for _, p := range s.set.Load().patterns.list {
+			if bytes.Contains(raw, []byte(p)) {
+				patterns, ok = append(patterns, p), true
 			}
 		}
 		if ok {
-			matches = append(matches, refMatch{Offset: start, Key: key, Pattern: pattern, Record: rec})
+			matches = append(matches, refMatch{Offset: start, Key: key, Patterns: patterns, Record: rec})
 		}
 	})
 	return matches, true
@@ -143,7 +144,7 @@ func scanAll(s *Scanner, name string, r io.Reader) ([]refMatch, ObjectStats, err
 		if m.Object != name {
 			return fmt.Errorf("match names object %q, want %q", m.Object, name)
 		}
-		got = append(got, refMatch{Offset: m.Offset, Key: m.AccessKeyID, Pattern: m.Pattern, Record: m.Record})
+		got = append(got, refMatch{Offset: m.Offset, Key: m.AccessKeyID, Patterns: m.Patterns, Record: m.Record})
 		return nil
 	})
 	return got, st, err
@@ -204,8 +205,8 @@ func TestRecordsOnlyInRecords(t *testing.T) {
 			t.Errorf("%s: recordsOnlyInRecords = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	g := newTrailGen(t, 1, 4, 4)
-	if doc := g.object(t, 200); !recordsOnlyInRecords(g.scanner(), doc) {
+	g := trailtest.NewGen(t, 1, 4, 4)
+	if doc := g.Object(t, 200); !recordsOnlyInRecords(NewScanner(g.Tracked, ScanOptions{}), doc) {
 		t.Error("a generated log breaks the contract")
 	}
 }

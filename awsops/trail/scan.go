@@ -7,8 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
-	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +35,14 @@ type ScanOptions struct {
 	// the object with ErrRecordTooLarge. A scan holds at most 4 times this
 	// much decompressed log, so its memory is about 1.2 MiB by default.
 	MaxRecordBytes int
+	// Index makes ObjectStats.Index say what the scan saw of what it did
+	// not track, so that ObjectStats.Missed can tell whether what is
+	// tracked later needs a second scan of the object, and how far.
+	Index bool
+	// StopAfter, when positive, ends a scan once the search has passed
+	// this many decompressed bytes and no record is open: the rest of the
+	// object is not read.
+	StopAfter int64
 }
 
 const readSize = 64 << 10
@@ -62,11 +71,10 @@ func (o ScanOptions) withDefaults() ScanOptions {
 // like records appear only as records. A key written with JSON escapes is
 // not found. It is safe for concurrent use.
 type Scanner struct {
-	set     atomic.Pointer[keySet]
-	addMu   sync.Mutex // serialises Add and Watch
-	prefix  [2]uint32  // AKIA and ASIA, little-endian
-	opts    ScanOptions
-	workers sync.Pool // of *trailWorker
+	set    atomic.Pointer[keySet]
+	addMu  sync.Mutex // serialises Add and Watch
+	prefix [2]uint32  // AKIA and ASIA, little-endian
+	opts   ScanOptions
 }
 
 // keySet is what a scanner tracks. It is never changed once published:
@@ -75,8 +83,7 @@ type Scanner struct {
 type keySet struct {
 	keys     map[[keyIDLen]byte]struct{}
 	filter   [64]uint64 // bit keyHash(k) is set for every tracked key k
-	patterns [][]byte
-	maxPat   int
+	patterns *patternSet
 	gen      int // how many Add and Watch calls made it
 }
 
@@ -89,39 +96,43 @@ func NewScanner(keys []string, opts ScanOptions) *Scanner {
 	s := &Scanner{opts: opts.withDefaults()}
 	s.prefix[0] = binary.LittleEndian.Uint32([]byte("AKIA"))
 	s.prefix[1] = binary.LittleEndian.Uint32([]byte("ASIA"))
-	s.set.Store(&keySet{keys: map[[keyIDLen]byte]struct{}{}})
+	s.set.Store(&keySet{keys: map[[keyIDLen]byte]struct{}{}, patterns: &patternSet{}})
 	s.Add(keys...)
-	s.workers.New = func() any { return &trailWorker{br: bufio.NewReaderSize(nil, 32<<10)} }
 	return s
 }
 
 // Add tracks more keys, also in scans already running (from their next
-// chunk of input: a record before that may be missed, see Generation).
-// It returns the generation that holds them.
+// chunk of input or the next record handed on: a record before that may
+// be missed, see Generation and ObjectStats.Missed). It returns the
+// generation that holds them: the current one when all were tracked.
 func (s *Scanner) Add(keys ...string) int {
-	return s.update(func(ks *keySet) {
+	return s.update(func(ks *keySet) (changed bool) {
 		for _, k := range keys {
-			if len(k) == keyIDLen {
+			if _, ok := ks.keys[[keyIDLen]byte([]byte(k))]; len(k) == keyIDLen && !ok {
 				ks.keys[[keyIDLen]byte([]byte(k))] = struct{}{}
 				h := keyHash([]byte(k))
 				ks.filter[h/64] |= 1 << (h % 64)
+				changed = true
 			}
 		}
+		return changed
 	})
 }
 
 // Watch makes every record that holds one of the literal patterns (as
 // CloudTrail writes it, e.g. `"userName":"bob"`) match too, whatever its
-// keys; Match.Pattern says which. Empty patterns, and patterns longer than
-// 1 KiB, are ignored. It returns the generation that holds them.
+// keys; Match.Patterns says which. Empty patterns, and patterns longer
+// than 1 KiB, are ignored. Patterns of the form `"name":"value"` are
+// cheap in any number; each other one costs a search of every byte. It
+// returns the generation that holds them.
 func (s *Scanner) Watch(patterns ...string) int {
-	return s.update(func(ks *keySet) {
+	return s.update(func(ks *keySet) (changed bool) {
 		for _, p := range patterns {
-			if p != "" && len(p) <= 1<<10 && !slices.ContainsFunc(ks.patterns, func(q []byte) bool { return string(q) == p }) {
-				ks.patterns = append(ks.patterns, []byte(p))
-				ks.maxPat = max(ks.maxPat, len(p))
-			}
+			var added bool
+			ks.patterns, added = ks.patterns.with(p)
+			changed = changed || added
 		}
+		return changed
 	})
 }
 
@@ -130,16 +141,20 @@ func (s *Scanner) Watch(patterns ...string) int {
 // added later may be missed in the records before they were added.
 func (s *Scanner) Generation() int { return s.set.Load().gen }
 
-func (s *Scanner) update(change func(*keySet)) int {
+// update publishes a changed copy of the key set as the next generation,
+// unless change reports that nothing changed.
+func (s *Scanner) update(change func(*keySet) bool) int {
 	s.addMu.Lock()
 	defer s.addMu.Unlock()
 	old := s.set.Load()
 	ks := &keySet{keys: make(map[[keyIDLen]byte]struct{}, len(old.keys)), filter: old.filter,
-		patterns: slices.Clone(old.patterns), maxPat: old.maxPat, gen: old.gen + 1}
+		patterns: old.patterns, gen: old.gen + 1}
 	for k := range old.keys {
 		ks.keys[k] = struct{}{}
 	}
-	change(ks)
+	if !change(ks) {
+		return old.gen
+	}
 	s.set.Store(ks)
 	return ks.gen
 }
@@ -152,7 +167,156 @@ type ObjectStats struct {
 	// Generation is that of the key set the scan began with: it is
 	// complete for the keys and patterns tracked then.
 	Generation int
+	// Pickups say from where on the scan searched with the keys and
+	// patterns of later generations, in order.
+	Pickups []Pickup
+	// Index is, with ScanOptions.Index, what the scan saw of what it did
+	// not track.
+	Index *ObjectIndex
 }
+
+// ObjectIndex is what a scan saw of what it did not track: where each
+// access key ID first appears in an "accessKeyId" member (outside the
+// records handed to the callback, which saw them), and, for each member a
+// watched pattern names (its anchor), from where the scan looked at that
+// member's values and where each value first appears.
+//
+// Items are kept by a 64-bit hash: two that collide make the later one
+// look seen, which costs a second scan, never a miss.
+type ObjectIndex struct {
+	seen    map[uint64]int64 // hash of a key ID or `"name":"value"` → first offset
+	anchors map[string]int64 // `"name":"` → from where its values were noted
+	recent  [64]uint64       // hashes noted lately: most items repeat
+}
+
+var indexSeed = maphash.MakeSeed()
+
+func newObjectIndex() *ObjectIndex {
+	return &ObjectIndex{seen: map[uint64]int64{}, anchors: map[string]int64{}}
+}
+
+// note records the first offset of b (a key ID or a member and its value).
+func (x *ObjectIndex) note(b []byte, off int64) {
+	if x == nil || len(b) == 0 {
+		return
+	}
+	h := maphash.Bytes(indexSeed, b)
+	if slot := &x.recent[h%uint64(len(x.recent))]; *slot != h {
+		*slot = h
+		if _, ok := x.seen[h]; !ok {
+			x.seen[h] = off
+		}
+	}
+}
+
+// first returns the first offset of item noted.
+func (x *ObjectIndex) first(item string) (int64, bool) {
+	off, ok := x.seen[maphash.String(indexSeed, item)]
+	return off, ok
+}
+
+// forget drops what was noted first in a record handed to the callback,
+// which raw holds from offset start: its keys and the values of the
+// watched members in it.
+func (x *ObjectIndex) forget(rec *Record, raw []byte, start int64, ps *patternSet) {
+	drop := func(item []byte) {
+		if len(item) == 0 {
+			return
+		}
+		h := maphash.Bytes(indexSeed, item)
+		if off, ok := x.seen[h]; ok && off >= start && off < start+int64(len(raw)) {
+			delete(x.seen, h)
+			if slot := &x.recent[h%uint64(len(x.recent))]; *slot == h {
+				*slot = 0
+			}
+		}
+	}
+	drop([]byte(rec.UserIdentity.AccessKeyID))
+	drop([]byte(rec.CredentialsAccessKeyID()))
+	for gi := range ps.groups {
+		g := &ps.groups[gi]
+		for from := 0; from < len(raw); {
+			j := g.index(raw[from:])
+			if j < 0 {
+				break
+			}
+			j += from
+			if end, _ := g.valueEnd(raw, j); end >= 0 {
+				drop(raw[j:end])
+			}
+			from = j + 1
+		}
+	}
+}
+
+// anchorsFrom records that the anchors of ps are looked at from off on,
+// those not looked at already.
+func (x *ObjectIndex) anchorsFrom(ps *patternSet, off int64) {
+	if x == nil {
+		return
+	}
+	for _, g := range ps.groups {
+		if _, ok := x.anchors[string(g.anchor)]; !ok && len(g.values) > 0 {
+			x.anchors[string(g.anchor)] = off
+		}
+	}
+}
+
+// Missed reports whether the scan may have missed item, an access key ID
+// or a pattern added to the scanner at generation gen, and up to which
+// decompressed offset a second scan must read to find it (0: the whole
+// object). Without an index every item added after the scan began counts
+// as missed.
+func (st *ObjectStats) Missed(item string, gen int) (upTo int64, missed bool) {
+	if gen <= st.Generation {
+		return 0, false
+	}
+	picked := int64(0) // from where the scan searched for item; 0: never
+	for _, pu := range st.Pickups {
+		if pu.Generation >= gen {
+			if pu.Offset == 0 {
+				return 0, false // picked up before the first byte
+			}
+			picked = pu.Offset
+			break
+		}
+	}
+	x := st.Index
+	if x == nil {
+		return picked, true
+	}
+	// Before picked, item was found only where the index saw it.
+	seenBefore := func() bool {
+		first, ok := x.first(item)
+		return ok && (picked == 0 || first < picked)
+	}
+	if len(item) == keyIDLen && !strings.HasPrefix(item, `"`) {
+		if seenBefore() {
+			return picked, true
+		}
+		return 0, false
+	}
+	anchor, rest := splitPattern(item)
+	from, looked := x.anchors[anchor]
+	switch {
+	case rest == "" || !looked || seenBefore():
+		return picked, true
+	case from > 0:
+		return from, true // the index did not look before from
+	}
+	return 0, false
+}
+
+// Pickup is where a scan began to search with a later generation's keys
+// and patterns: every occurrence at or after Offset was searched with them.
+type Pickup struct {
+	Generation int
+	Offset     int64
+}
+
+// workers are the buffers of scans, shared by every scanner: a pass makes
+// a scanner for each second read of a file.
+var workers = sync.Pool{New: func() any { return &trailWorker{br: bufio.NewReaderSize(nil, 32<<10)} }}
 
 // trailWorker holds the reusable buffers of one scan.
 type trailWorker struct {
@@ -187,11 +351,18 @@ func (w *trailWorker) input(r io.Reader) (head []byte, in byteSource, err error)
 // every matching record. name identifies the object in errors and matches.
 // An error from fn stops the scan and is returned as is.
 func (s *Scanner) ScanObject(ctx context.Context, name string, r io.Reader, fn func(Match) error) (ObjectStats, error) {
-	w := s.workers.Get().(*trailWorker)
-	defer s.workers.Put(w)
+	w := workers.Get().(*trailWorker)
+	defer workers.Put(w)
 	sc := objectScan{Scanner: s, name: name, fn: fn, set: s.set.Load(), patHit: -1, recPattern: -1}
 	sc.stats.Generation = sc.set.gen
+	if s.opts.Index {
+		sc.stats.Index = newObjectIndex()
+		sc.stats.Index.anchorsFrom(sc.set.patterns, 0)
+	}
 	err := sc.run(ctx, w, r)
+	if errors.Is(err, errStop) {
+		err = nil
+	}
 	w.br.Reset(nil)
 	sc.stats.Bytes = sc.end
 	if err != nil && !errors.Is(err, errCallback) {
@@ -205,6 +376,9 @@ func (s *Scanner) ScanObject(ctx context.Context, name string, r io.Reader, fn f
 
 // errCallback marks an error returned by the caller's fn.
 var errCallback = errors.New("callback failed")
+
+// errStop ends a scan at ScanOptions.StopAfter.
+var errStop = errors.New("scan stopped after the bytes asked for")
 
 // objectScan is the state of one object's scan. Offsets are absolute in
 // the decompressed object; buf[0] is at offset base.
@@ -296,6 +470,9 @@ func (sc *objectScan) write(ctx context.Context, p []byte) error {
 		if err := sc.process(false); err != nil {
 			return err
 		}
+		if stop := sc.opts.StopAfter; stop > 0 && sc.next >= stop && !sc.completing {
+			return errStop
+		}
 	}
 	return nil
 }
@@ -354,12 +531,7 @@ func (sc *objectScan) checkRoot(eof bool) (decided bool, err error) {
 // process finishes an open record, then searches the new bytes for
 // tracked keys and handles the record around each.
 func (sc *objectScan) process(eof bool) error {
-	if now := sc.Scanner.set.Load(); now != sc.set {
-		if len(now.patterns) != len(sc.set.patterns) {
-			sc.patHit, sc.patFrom = -1, sc.next
-		}
-		sc.set = now
-	}
+	sc.refresh()
 	if !sc.rootOK {
 		decided, err := sc.checkRoot(eof)
 		if err != nil || !decided {
@@ -398,6 +570,23 @@ func (sc *objectScan) process(eof bool) error {
 	}
 }
 
+// refresh takes up what was added to the scanner since the scan began or
+// last refreshed, for the bytes not searched yet.
+func (sc *objectScan) refresh() {
+	now := sc.Scanner.set.Load()
+	if now == sc.set {
+		return
+	}
+	if now.patterns != sc.set.patterns {
+		// New patterns are searched from where the old ones were; the
+		// old ones keep their place.
+		sc.patHit, sc.patFrom = -1, min(sc.patFrom, sc.next)
+		sc.stats.Index.anchorsFrom(now.patterns, sc.next)
+	}
+	sc.set = now
+	sc.stats.Pickups = append(sc.stats.Pickups, Pickup{Generation: now.gen, Offset: sc.next})
+}
+
 // trackRecord runs the tracker over the open record until it closes or the
 // data ends, and reports whether it closed.
 func (sc *objectScan) trackRecord() bool {
@@ -421,21 +610,32 @@ func (sc *objectScan) emit() error {
 		return fmt.Errorf("%w at offset %d: %w", ErrMalformedRecord, start, err)
 	}
 	key, ok := sc.matchKey(&rec)
-	var pattern string
-	if len(sc.set.patterns) > 0 {
-		raw := sc.buf[start-sc.base : end-sc.base]
-		if i := slices.IndexFunc(sc.set.patterns, func(p []byte) bool { return bytes.Contains(raw, p) }); i >= 0 {
-			pattern, ok = string(sc.set.patterns[i]), true
+	raw := sc.buf[start-sc.base : end-sc.base]
+	var patterns []string
+	if len(sc.set.patterns.list) > 0 {
+		if patterns = sc.set.patterns.all(raw, start, nil); len(patterns) > 0 {
+			ok = true
+		}
+	}
+	if x := sc.stats.Index; x != nil {
+		if ok {
+			// Handed on: the callback sees all the record holds.
+			x.forget(&rec, raw, start, sc.set.patterns)
+		} else {
+			x.note([]byte(rec.UserIdentity.AccessKeyID), start)
+			x.note([]byte(rec.CredentialsAccessKeyID()), start)
+			sc.set.patterns.all(raw, start, x)
 		}
 	}
 	if !ok {
 		return nil
 	}
 	sc.stats.Matches++
-	if err := sc.fn(Match{Object: sc.name, Offset: start, AccessKeyID: key, Pattern: pattern, Record: rec}); err != nil {
+	if err := sc.fn(Match{Object: sc.name, Offset: start, AccessKeyID: key, Patterns: patterns, Record: rec}); err != nil {
 		sc.fnErr = err
 		return errCallback
 	}
+	sc.refresh() // fn may have tracked what the record minted
 	return nil
 }
 
@@ -480,7 +680,7 @@ func (sc *objectScan) findCandidate() (v int64, pattern int, ok bool) {
 // begins, and which it is; -1 when none is in the buffer.
 func (sc *objectScan) nextPattern() (int64, int) {
 	pats := sc.set.patterns
-	if len(pats) == 0 {
+	if len(pats.list) == 0 {
 		return -1, 0
 	}
 	// Patterns were searched up to patFrom, which trails the key search
@@ -490,19 +690,12 @@ func (sc *objectScan) nextPattern() (int64, int) {
 	if sc.patHit >= from {
 		return sc.patHit, sc.patIdx
 	}
-	b := sc.buf[from-sc.base:]
-	best, idx := -1, 0
-	for i, p := range pats {
-		lim := len(b)
-		if best >= 0 {
-			lim = min(lim, best+len(p)-1)
-		}
-		if j := bytes.Index(b[:lim], p); j >= 0 && (best < 0 || j < best) {
-			best, idx = j, i
-		}
-	}
+	best, idx, wait := pats.first(sc.buf[from-sc.base:], from, sc.stats.Index)
 	if best < 0 {
-		sc.patHit, sc.patFrom = -1, max(from, sc.end-int64(sc.set.maxPat)+1)
+		sc.patHit, sc.patFrom = -1, max(from, sc.end-int64(pats.maxLen)+1)
+		if wait >= 0 {
+			sc.patFrom = from + int64(wait)
+		}
 		return -1, 0
 	}
 	sc.patHit, sc.patIdx = from+int64(best), idx
@@ -533,6 +726,7 @@ func (sc *objectScan) findKey(limit int) (int64, bool) {
 			return 0, false
 		case valueFound:
 			sc.next = sc.base + int64(v) + keyIDLen
+			sc.stats.Index.note(b[v:v+keyIDLen], sc.base+int64(v))
 			if sc.set.tracks(b[v:v+keyIDLen], sc.prefix) {
 				return sc.base + int64(v), true
 			}

@@ -8,12 +8,11 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/metrics"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 )
@@ -31,14 +30,14 @@ type benchCorpus struct {
 // record in 1000 (STS calls issue them as often).
 func newBenchCorpus(tb testing.TB, n, records int) benchCorpus {
 	tb.Helper()
-	g := newTrailGen(tb, 42, 8, 0)
-	g.poolEvery = 125
-	g.bigRate = 0.002
-	c := benchCorpus{keys: g.tracked}
+	g := trailtest.NewGen(tb, 42, 8, 0)
+	g.PoolEvery = 125
+	g.BigRate = 0.002
+	c := benchCorpus{keys: g.Tracked}
 	for range n {
-		doc := g.object(tb, records)
+		doc := g.Object(tb, records)
 		c.raw += int64(len(doc))
-		c.objects = append(c.objects, gzipBytes(tb, doc))
+		c.objects = append(c.objects, trailtest.Gzip(tb, doc))
 	}
 	return c
 }
@@ -50,7 +49,7 @@ func (c benchCorpus) trackedKeys(b *testing.B, n int) []string {
 	b.Helper()
 	keys := slices.Clone(c.keys[:min(n, len(c.keys))])
 	if n > len(keys) {
-		keys = append(keys, newTrailGen(b, 7, n-len(keys), 0).tracked...)
+		keys = append(keys, trailtest.NewGen(b, 7, n-len(keys), 0).Tracked...)
 	}
 	return keys
 }
@@ -91,7 +90,7 @@ func gunzip(b *testing.B, zr *gzip.Reader, obj []byte) {
 // holds up when other work shares the machine; MB/s does not.
 func BenchmarkTrailScan(b *testing.B) {
 	c := newBenchCorpus(b, 8, 2000)
-	absent := newTrailGen(b, 7, 8, 0).tracked
+	absent := trailtest.NewGen(b, 7, 8, 0).Tracked
 	for _, n := range []int{0, 1, 8, 64} {
 		name, keys := fmt.Sprintf("keys=%d", n), c.trackedKeys(b, n)
 		if n == 0 { // eight keys that never appear: the cost of the search alone
@@ -193,7 +192,7 @@ func BenchmarkTrailScanParallel(b *testing.B) {
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			s := NewScanner(c.trackedKeys(b, 8), ScanOptions{})
-			stop := watchHeap()
+			stop := trailtest.WatchHeap()
 			b.SetBytes(c.raw)
 			b.ResetTimer()
 			for b.Loop() {
@@ -204,32 +203,5 @@ func BenchmarkTrailScanParallel(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MiB")
 		})
-	}
-}
-
-// watchHeap samples the live heap every few milliseconds until the returned
-// function is called, which returns the peak.
-func watchHeap() (stop func() uint64) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	var peak uint64
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	wg.Go(func() {
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	return func() uint64 {
-		close(done)
-		wg.Wait()
-		return peak
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
 // memObjects serves log objects from memory.
@@ -33,14 +35,14 @@ func memObjects(objs map[string][]byte) iter.Seq[Object] {
 }
 
 func TestScanObjects(t *testing.T) {
-	g := newTrailGen(t, 11, 8, 4)
+	g := trailtest.NewGen(t, 11, 8, 4)
 	objs := map[string][]byte{}
 	var want []refMatch
-	s := NewScanner(g.tracked, ScanOptions{})
+	s := NewScanner(g.Tracked, ScanOptions{})
 	for i := range 12 {
-		doc := g.object(t, 100)
+		doc := g.Object(t, 100)
 		name := fmt.Sprintf("AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/21/%02d.json.gz", i)
-		objs[name] = gzipBytes(t, doc)
+		objs[name] = trailtest.Gzip(t, doc)
 		ms, _ := referenceScan(s, doc)
 		want = append(want, ms...)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -19,17 +20,17 @@ func TestTrailScanMatchesReference(t *testing.T) {
 	for seed := range uint64(24) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			nTracked := []int{1, 2, 8, 64}[seed%4]
-			g := newTrailGen(t, seed, nTracked, 6)
-			g.indent = seed%5 == 3
-			g.sorted = seed%7 == 2
+			g := trailtest.NewGen(t, seed, nTracked, 6)
+			g.Indent = seed%5 == 3
+			g.Sorted = seed%7 == 2
 			opts := ScanOptions{}
 			if seed%3 == 1 { // the smallest window: the scanner must track and compact
 				opts = ScanOptions{MaxRecordBytes: 16 << 10}
 			} else {
-				g.bigRate = 0.05
+				g.BigRate = 0.05
 			}
-			doc := g.object(t, 50+g.rng.IntN(300))
-			s := NewScanner(g.tracked, opts)
+			doc := g.Object(t, 50+g.Rand.IntN(300))
+			s := NewScanner(g.Tracked, opts)
 			want, ok := referenceScan(s, doc)
 			if !ok {
 				t.Fatal("generated log object is not valid JSON")
@@ -38,8 +39,8 @@ func TestTrailScanMatchesReference(t *testing.T) {
 				t.Fatal("generated log object has no matching record; the test would prove nothing")
 			}
 			inputs := map[string]io.Reader{
-				"gzip":         bytes.NewReader(gzipBytes(t, doc)),
-				"gzip members": io.MultiReader(bytes.NewReader(gzipBytes(t, doc[:len(doc)/2])), bytes.NewReader(gzipBytes(t, doc[len(doc)/2:]))),
+				"gzip":         bytes.NewReader(trailtest.Gzip(t, doc)),
+				"gzip members": io.MultiReader(bytes.NewReader(trailtest.Gzip(t, doc[:len(doc)/2])), bytes.NewReader(trailtest.Gzip(t, doc[len(doc)/2:]))),
 				"plain chunks": &chunkReader{data: doc, rng: rand.New(rand.NewPCG(seed, 7)), max: 97},
 			}
 			for name, r := range inputs {
@@ -61,7 +62,7 @@ func TestTrailScanMatchesReference(t *testing.T) {
 func TestTrailScanEverySplit(t *testing.T) {
 	const key = "AKIARZPUZDIKGB2VALC4"
 	s := NewScanner([]string{key}, ScanOptions{})
-	doc := oneRecord("ASIAQNZGKIQY56JQ7WML", key, key)
+	doc := trailtest.OneRecord("ASIAQNZGKIQY56JQ7WML", key, key)
 	want, _ := referenceScan(s, doc)
 	if len(want) != 2 {
 		t.Fatalf("reference found %d matches, want 2", len(want))
@@ -131,8 +132,8 @@ func TestTrailScanCaps(t *testing.T) {
 		wantMatches int
 	}{
 		{name: "decompression bomb", doc: bomb, opts: ScanOptions{MaxObjectBytes: 1 << 20}, wantErr: ErrObjectTooLarge},
-		{name: "object at the limit", doc: oneRecord(key), opts: ScanOptions{MaxObjectBytes: int64(len(oneRecord(key)))}, wantMatches: 1},
-		{name: "object one byte over", doc: oneRecord(key), opts: ScanOptions{MaxObjectBytes: int64(len(oneRecord(key))) - 1}, wantErr: ErrObjectTooLarge},
+		{name: "object at the limit", doc: trailtest.OneRecord(key), opts: ScanOptions{MaxObjectBytes: int64(len(trailtest.OneRecord(key)))}, wantMatches: 1},
+		{name: "object one byte over", doc: trailtest.OneRecord(key), opts: ScanOptions{MaxObjectBytes: int64(len(trailtest.OneRecord(key))) - 1}, wantErr: ErrObjectTooLarge},
 		{name: "matching record too large", doc: []byte(`{"Records":[` + small + `,` + big(key, 300<<10) + `]}`), opts: ScanOptions{MaxRecordBytes: 64 << 10}, wantErr: ErrRecordTooLarge, wantMatches: 1},
 		{
 			name:    "tracked key far into a large record",
@@ -152,7 +153,7 @@ func TestTrailScanCaps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const name = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/21/bomb.json.gz"
-			got, _, err := scanAll(s(tt.opts), name, bytes.NewReader(gzipBytes(t, tt.doc)))
+			got, _, err := scanAll(s(tt.opts), name, bytes.NewReader(trailtest.Gzip(t, tt.doc)))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("ScanObject error = %v, want %v", err, tt.wantErr)
 			}
@@ -168,9 +169,9 @@ func TestTrailScanCaps(t *testing.T) {
 
 func TestTrailScanBadObjects(t *testing.T) {
 	const key = "AKIARZPUZDIKGB2VALC4"
-	g := newTrailGen(t, 99, 2, 2)
-	doc := g.object(t, 400)
-	gz := gzipBytes(t, doc)
+	g := trailtest.NewGen(t, 99, 2, 2)
+	doc := g.Object(t, 400)
+	gz := trailtest.Gzip(t, doc)
 	corrupt := slices.Clone(gz)
 	for i := len(gz) / 2; i < len(gz)/2+64; i++ {
 		corrupt[i] ^= 0x5a
@@ -188,10 +189,10 @@ func TestTrailScanBadObjects(t *testing.T) {
 		{name: "bad checksum", data: badCRC, wantErr: gzip.ErrChecksum},
 		{name: "empty", data: nil, wantErr: ErrNotTrailLog},
 		{name: "not a log", data: []byte("PK\x03\x04 a zip file"), wantErr: ErrNotTrailLog},
-		{name: "truncated JSON in a matching record", data: oneRecord(key)[:bytes.Index(oneRecord(key), []byte(key))+30], wantErr: ErrMalformedRecord},
+		{name: "truncated JSON in a matching record", data: trailtest.OneRecord(key)[:bytes.Index(trailtest.OneRecord(key), []byte(key))+30], wantErr: ErrMalformedRecord},
 		{name: "matching record not a CloudTrail event", data: []byte(`{"Records":[{"userIdentity":{"accessKeyId":"` + key + `"},"eventTime":42}]}`), wantErr: ErrMalformedRecord},
 	}
-	s := NewScanner(append(g.tracked, key), ScanOptions{})
+	s := NewScanner(append(g.Tracked, key), ScanOptions{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const name = "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/21/x.json.gz"
@@ -210,9 +211,9 @@ func TestTrailScanBadObjects(t *testing.T) {
 }
 
 func TestTrailScanStops(t *testing.T) {
-	g := newTrailGen(t, 5, 4, 0)
-	gz := gzipBytes(t, g.object(t, 300))
-	s := NewScanner(g.tracked, ScanOptions{})
+	g := trailtest.NewGen(t, 5, 4, 0)
+	gz := trailtest.Gzip(t, g.Object(t, 300))
+	s := NewScanner(g.Tracked, ScanOptions{})
 	stop := errors.New("enough")
 	calls := 0
 	_, err := s.ScanObject(context.Background(), "x", bytes.NewReader(gz), func(Match) error {
@@ -231,22 +232,22 @@ func TestTrailScanStops(t *testing.T) {
 }
 
 func FuzzTrailScan(f *testing.F) {
-	g := newTrailGen(f, 3, 2, 1)
-	g.bigRate = 0
-	keys := append([]string(nil), g.keys...)
-	compact := g.object(f, 2)
-	g.indent = true
-	indented := g.object(f, 1)
+	g := trailtest.NewGen(f, 3, 2, 1)
+	g.BigRate = 0
+	keys := append([]string(nil), g.Keys...)
+	compact := g.Object(f, 2)
+	g.Indent = true
+	indented := g.Object(f, 1)
 	for _, doc := range [][]byte{
-		compact, indented, oneRecord(keys[0], keys[1]),
+		compact, indented, trailtest.OneRecord(keys[0], keys[1]),
 		[]byte(`{"Records":[{"userIdentity":{"accessKeyId":"` + keys[0] + `"},"requestParameters":{"p":"\\\"}]"}}]}`),
 		[]byte(`{"x":[{"userIdentity":{"accessKeyId":"` + keys[1] + `"}}],"Records":[{"responseElements":{"credentials":{"accessKeyId":"` + keys[0] + `"}}}]}`),
 	} {
 		f.Add(doc, false)
 		f.Add(doc, true)
-		f.Add(gzipBytes(f, doc), false)
+		f.Add(trailtest.Gzip(f, doc), false)
 	}
-	s := NewScanner(g.tracked, ScanOptions{MaxObjectBytes: 1 << 20, MaxRecordBytes: 4 << 10})
+	s := NewScanner(g.Tracked, ScanOptions{MaxObjectBytes: 1 << 20, MaxRecordBytes: 4 << 10})
 	s.Watch(`"type":"AssumedRole"`, `"userName":"`)
 	zw, err := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	if err != nil {
@@ -285,7 +286,7 @@ func FuzzTrailScan(f *testing.F) {
 		for _, m := range got {
 			i := slices.IndexFunc(want, func(w refMatch) bool { return w.Offset == m.Offset })
 			if i < 0 || !reflect.DeepEqual(want[i], m) {
-				t.Fatalf("match at offset %d is not a reference match (reference offsets %v)", m.Offset, offsets(want))
+				t.Fatalf("match at offset %d is not a reference match (reference offsets %v)\ngot  %+v\nwant %+v", m.Offset, offsets(want), m, want)
 			}
 			want = want[i+1:] // in order, each once
 		}

@@ -1,0 +1,194 @@
+package trail
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+)
+
+// patternSet is the literal patterns a scanner watches. A pattern that is
+// a member and its string value, `"name":"value"`, is found by its member,
+// `"name":"` (its anchor), and its value looked up in a map: a thousand
+// watched users cost one search of the bytes, not a thousand. Other
+// patterns are searched for whole.
+type patternSet struct {
+	list   []string       // in the order of Watch
+	groups []patternGroup // one per distinct anchor
+	maxLen int            // of the longest pattern
+}
+
+// patternGroup is the patterns that begin with one anchor.
+type patternGroup struct {
+	anchor  []byte
+	rare    int            // the index of the anchor's rarest byte, searched for first
+	whole   int            // the pattern that is the anchor alone, -1 for none
+	values  map[string]int // the rest after the anchor (a value and its closing quote) → pattern
+	maxRest int
+}
+
+// splitPattern returns a pattern's anchor and the rest after it: for
+// `"name":"value"`, `"name":"` and `value"`; else the whole pattern and "".
+func splitPattern(p string) (anchor, rest string) {
+	i := strings.LastIndex(p, `":"`)
+	if i <= 0 || len(p) <= i+4 || !strings.HasSuffix(p, `"`) || strings.ContainsAny(p[i+3:len(p)-1], `"\`) {
+		return p, ""
+	}
+	return p[:i+3], p[i+3:]
+}
+
+// byteRank orders the printable bytes from the rarest to the most common
+// in CloudTrail logs (measured on real logs written compactly, as
+// CloudTrail writes them); a byte not listed counts as rarest.
+const byteRank = `!'();^` + "`" + `|~<>$&?#@=*%+\[]jxYBWXkJQ/FOqUGZL_zKVRN {}MHPETCDyhgSw.bfvp67IA89l53m40u12,dioc-n:rstae"`
+
+// rarest returns the index of the byte of s that is rarest in logs.
+func rarest(s []byte) int {
+	best, rank := 0, len(byteRank)+1
+	for i, c := range s {
+		if r := strings.IndexByte(byteRank, c); r < rank {
+			best, rank = i, r
+		}
+	}
+	return best
+}
+
+// index returns the index of the first anchor in b, or -1. It looks for
+// the anchor's rarest byte, so that a common first byte (a quote) does
+// not make it stop at every member.
+func (g *patternGroup) index(b []byte) int {
+	c := g.anchor[g.rare]
+	for i := g.rare; i < len(b); {
+		j := bytes.IndexByte(b[i:], c)
+		if j < 0 {
+			return -1
+		}
+		j += i
+		if s := j - g.rare; s+len(g.anchor) <= len(b) && bytes.Equal(b[s:s+len(g.anchor)], g.anchor) {
+			return s
+		}
+		i = j + 1
+	}
+	return -1
+}
+
+// with returns a copy of the set that also holds p, and whether p is new.
+func (ps *patternSet) with(p string) (*patternSet, bool) {
+	if p == "" || len(p) > 1<<10 || slices.Contains(ps.list, p) {
+		return ps, false
+	}
+	out := &patternSet{list: append(slices.Clip(ps.list), p), groups: slices.Clone(ps.groups), maxLen: max(ps.maxLen, len(p))}
+	idx := len(out.list) - 1
+	anchor, rest := splitPattern(p)
+	g := slices.IndexFunc(out.groups, func(g patternGroup) bool { return string(g.anchor) == anchor })
+	if g < 0 {
+		out.groups = append(out.groups, patternGroup{anchor: []byte(anchor), rare: rarest([]byte(anchor)), whole: -1})
+		g = len(out.groups) - 1
+	}
+	grp := &out.groups[g]
+	if rest == "" {
+		grp.whole = idx
+		return out, true
+	}
+	values := make(map[string]int, len(grp.values)+1)
+	for k, v := range grp.values {
+		values[k] = v
+	}
+	values[rest] = idx
+	grp.values, grp.maxRest = values, max(grp.maxRest, len(rest))
+	return out, true
+}
+
+// valueEnd returns the end of the value after the anchor at b[j] (past its
+// closing quote) when the group has values: -1 when there is none short
+// enough, incomplete when b ends too soon to tell.
+func (g *patternGroup) valueEnd(b []byte, j int) (end int, incomplete bool) {
+	if len(g.values) == 0 {
+		return -1, false
+	}
+	v := j + len(g.anchor)
+	q := bytes.IndexByte(b[v:min(len(b), v+g.maxRest)], '"')
+	if q < 0 {
+		return -1, v+g.maxRest > len(b)
+	}
+	return v + q + 1, false
+}
+
+// first returns where the first pattern in b begins and which it is; pos is
+// -1 when none is found. A pattern may begin at or after wait but b ends
+// too soon to tell (wait is -1 otherwise). Every value it looks at is
+// noted in idx (at its offset plus base) when idx is not nil.
+func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex) (pos, which, wait int) {
+	pos, wait = -1, -1
+	for gi := range ps.groups {
+		g := &ps.groups[gi]
+		lim := len(b)
+		if pos >= 0 {
+			lim = min(lim, pos+len(g.anchor)-1)
+		}
+		for from := 0; from < lim; {
+			j := g.index(b[from:lim])
+			if j < 0 {
+				break
+			}
+			j += from
+			if g.whole >= 0 {
+				pos, which = j, g.whole
+				break
+			}
+			end, incomplete := g.valueEnd(b, j)
+			if incomplete {
+				if wait < 0 || j < wait {
+					wait = j
+				}
+				break
+			}
+			if end >= 0 {
+				idx.note(b[j:end], base+int64(j))
+				if i, ok := g.values[string(b[j+len(g.anchor):end])]; ok {
+					pos, which = j, i
+					break
+				}
+			}
+			from = j + 1
+		}
+	}
+	if wait >= 0 && pos > wait {
+		pos = -1 // an earlier pattern may yet begin at wait
+	}
+	return pos, which, wait
+}
+
+// all returns the patterns raw holds, in the order of Watch, and notes in
+// idx (at their offset plus base) the values of the members it looks at.
+func (ps *patternSet) all(raw []byte, base int64, idx *ObjectIndex) []string {
+	var found []int
+	for gi := range ps.groups {
+		g := &ps.groups[gi]
+		for from := 0; from < len(raw); {
+			j := g.index(raw[from:])
+			if j < 0 {
+				break
+			}
+			j += from
+			if g.whole >= 0 && !slices.Contains(found, g.whole) {
+				found = append(found, g.whole)
+			}
+			if end, _ := g.valueEnd(raw, j); end >= 0 {
+				idx.note(raw[j:end], base+int64(j))
+				if i, ok := g.values[string(raw[j+len(g.anchor):end])]; ok && !slices.Contains(found, i) {
+					found = append(found, i)
+				}
+			}
+			from = j + 1
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	slices.Sort(found)
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = ps.list[f]
+	}
+	return out
+}

@@ -1,0 +1,170 @@
+//go:build linux
+
+package awsops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sys/unix"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
+)
+
+// mapFiles maps every log file of the corpus into memory.
+func (c *passCorpus) mapFiles(b *testing.B) {
+	b.Helper()
+	c.files = map[string][]byte{}
+	for _, o := range c.objects {
+		f, err := os.Open(filepath.Join(c.dir, filepath.FromSlash(o.key)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := unix.Mmap(int(f.Fd()), 0, int(o.size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+		f.Close()
+		if err != nil {
+			b.Fatalf("mmap %s: %v", o.key, err)
+		}
+		c.files[o.key] = m
+	}
+	b.Cleanup(func() {
+		for _, m := range c.files {
+			unix.Munmap(m)
+		}
+	})
+}
+
+// gunzipAll decompresses every file of the corpus on workers goroutines:
+// the baseline the pass is measured against.
+func (c passCorpus) gunzipAll(b *testing.B, workers int) {
+	b.Helper()
+	files := make(chan trailObject)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			var zr gzip.Reader
+			for o := range files {
+				rc, _, err := c.open(context.Background(), o.key)
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				body, err := io.ReadAll(rc)
+				rc.Close()
+				if err == nil {
+					err = zr.Reset(bytes.NewReader(body))
+				}
+				if err == nil {
+					_, err = io.Copy(io.Discard, &zr)
+				}
+				if err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for _, o := range c.objects {
+		files <- o
+	}
+	close(files)
+	wg.Wait()
+}
+
+// processCPU returns the CPU time of the process so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTrailPass1GiB runs the trail-first pass over 1 GiB of
+// realistic CloudTrail (KEYLEAK_BENCH_TRAIL_MB sets another size) while
+// the tree it tracks grows from the leaked key to eight keys and the users
+// they create, on one core and on two, and the same files through gunzip
+// alone. It reports, for the pass: MB/s of log; x-gunzip, its speed per
+// CPU second against gunzip's (the budget is ≥ 0.85); scale-2-cores, its
+// speed on two cores against one (≥ 1.8); and the peak heap (≤ 64 MiB).
+// It fails when the pass does not find the whole tree and all its calls.
+//
+//	go test -run '^$' -bench TrailPass1GiB -benchtime 1x ./awsops/
+func BenchmarkTrailPass1GiB(b *testing.B) {
+	mb := 1024
+	if s := os.Getenv("KEYLEAK_BENCH_TRAIL_MB"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("KEYLEAK_BENCH_TRAIL_MB=%q: want a number of MiB", s)
+		}
+		mb = n
+	}
+	c := newPassCorpus(b, mb, 125)
+	c.mapFiles(b)
+	calls := 0
+	for _, n := range c.uses {
+		calls += n
+	}
+	b.Logf("%d files, %d MiB of log (%.1f MiB gzip), a tree of %d keys of which %d make %d calls",
+		len(c.objects), c.raw>>20, float64(c.gz)/(1<<20), c.tree, len(c.keys), calls)
+
+	type run struct{ wall, cpu time.Duration }
+	measure := func(b *testing.B, cores int, f func()) run {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cores))
+		debug.FreeOSMemory() // the corpus's garbage is collected and returned before, not during
+		var r run
+		b.ResetTimer()
+		for b.Loop() {
+			cpu, t0 := processCPU(b), time.Now()
+			f()
+			r.wall, r.cpu = time.Since(t0), processCPU(b)-cpu
+		}
+		b.SetBytes(c.raw)
+		return r
+	}
+	gunzip := map[int]run{}
+	pass := map[int]run{}
+	for _, cores := range []int{1, 2} {
+		if cores > runtime.NumCPU() {
+			b.Logf("%d cores: this machine has %d", cores, runtime.NumCPU())
+			continue
+		}
+		b.Run(fmt.Sprintf("gunzip/cores=%d", cores), func(b *testing.B) {
+			gunzip[cores] = measure(b, cores, func() { c.gunzipAll(b, cores) })
+		})
+		b.Run(fmt.Sprintf("pass/cores=%d", cores), func(b *testing.B) {
+			var tr *tracker
+			var read TrailRead
+			stop := trailtest.WatchHeap()
+			r := measure(b, cores, func() {
+				tr, read = c.pass(0)
+			})
+			peak := stop()
+			pass[cores] = r
+			if got := tr.keyCount(); got != c.tree {
+				b.Fatalf("the pass tracked %d credentials, want the %d of the tree", got, c.tree)
+			}
+			if got := tr.eventCount(); got != calls {
+				b.Fatalf("the pass found %d calls of the tree, want %d", got, calls)
+			}
+			g := gunzip[cores]
+			b.ReportMetric(g.cpu.Seconds()/r.cpu.Seconds(), "x-gunzip")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(read.Rescanned), "rescans")
+			b.ReportMetric(r.cpu.Seconds()/r.wall.Seconds(), "cores-busy")
+			if cores == 2 {
+				b.ReportMetric(pass[1].wall.Seconds()/r.wall.Seconds(), "scale-2-cores")
+			}
+		})
+	}
+}

@@ -1,0 +1,199 @@
+package awsops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
+)
+
+// passCorpus is a busy account's trail on disk: five-minute log files of
+// one region, as CloudTrail delivers them, and the tree of credentials of
+// an incident in it.
+type passCorpus struct {
+	dir     string
+	account string
+	objects []trailObject
+	raw     int64 // uncompressed bytes
+	gz      int64
+	keys    []string       // the leaked key first, then those derived from it that call
+	tree    int            // the leaked key, every key minted from it and every user created
+	uses    map[string]int // records each key made as the caller
+	from    time.Time
+	to      time.Time
+	// files are the log files mapped into memory (outside Go's heap):
+	// read without a system call, as from a network connection, whose
+	// reads wait in the poller without holding a core.
+	files map[string][]byte
+}
+
+// newPassCorpus writes about mb MiB of realistic CloudTrail (8 records a
+// second, 2,400 a file) in which the leaked key mints a tree of seven more
+// keys and of the keys and users they make, the eight calling in one
+// record in poolEvery×8/8 (125: one in a thousand each).
+func newPassCorpus(b testing.TB, mb, poolEvery int) passCorpus {
+	b.Helper()
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	g := trailtest.NewGen(b, 2026, 8, 0)
+	g.Chain, g.PoolEvery, g.BigRate, g.Start, g.Every = true, poolEvery, 0.002, start, 125*time.Millisecond
+	c := passCorpus{dir: b.TempDir(), account: g.Account, keys: g.Tracked, from: start}
+	type file struct {
+		obj trailObject
+		doc []byte
+	}
+	docs := make(chan file, 4)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	errs := make(chan error, 1)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+			for f := range docs {
+				path := filepath.Join(c.dir, filepath.FromSlash(f.obj.key))
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					errs <- err
+					return
+				}
+				out, err := os.Create(path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				zw.Reset(out)
+				_, err = zw.Write(f.doc)
+				err = cmpErr(err, zw.Close(), out.Close())
+				st, serr := os.Stat(path)
+				if err = cmpErr(err, serr); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				c.gz += st.Size()
+				for i := range c.objects {
+					if c.objects[i].key == f.obj.key {
+						c.objects[i].size = st.Size()
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	const perFile = 2400
+	for i := 0; c.raw < int64(mb)<<20; i++ {
+		doc := g.Object(b, perFile)
+		stamp := start.Add(time.Duration(i+1) * 5 * time.Minute)
+		key := fmt.Sprintf("AWSLogs/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%sZ_%s.json.gz",
+			c.account, stamp.Format("2006/01/02"), c.account, stamp.Format("20060102T1504"), g.Base32(16))
+		obj := trailObject{key: key, account: c.account, region: "us-east-1", stamp: stamp}
+		mu.Lock()
+		c.objects = append(c.objects, obj)
+		mu.Unlock()
+		c.raw += int64(len(doc))
+		c.to = stamp
+		select {
+		case docs <- file{obj, doc}:
+		case err := <-errs:
+			b.Fatal(err)
+		}
+	}
+	close(docs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	c.uses = g.Uses
+	tree := map[string]bool{c.keys[0]: true}
+	for _, k := range g.Minted {
+		tree[k] = true
+	}
+	for _, u := range g.Created {
+		tree["user/"+u] = true
+	}
+	c.tree = len(tree)
+	return c
+}
+
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open opens a log file of the corpus: from memory when it is mapped.
+func (c passCorpus) open(_ context.Context, key string) (io.ReadCloser, int64, error) {
+	m, ok := c.files[key]
+	if !ok {
+		var err error
+		if m, err = os.ReadFile(filepath.Join(c.dir, filepath.FromSlash(key))); err != nil {
+			return nil, 0, err
+		}
+	}
+	return io.NopCloser(bytes.NewReader(m)), int64(len(m)), nil
+}
+
+// pass runs the trail-first pass over the corpus from the leaked key, as
+// investigateTrail does, on the given number of workers (0: the
+// default), and returns the tracker and what it read.
+func (c passCorpus) pass(workers int) (*tracker, TrailRead) {
+	ctx := context.Background()
+	tr := newTracker(Session{AccessKeyID: c.keys[0], Account: c.account})
+	p := newTrailPass(nil, tr, nil, trailLayout{bucket: "bench", root: "AWSLogs/"}, Window{Start: c.from, End: c.to}, c.to)
+	p.get = c.open
+	if workers > 0 {
+		p.workers = workers
+	}
+	listing := &accountListing{account: c.account, from: c.from, to: c.to,
+		regions: map[string]*regionListing{"us-east-1": {objects: c.objects, bytes: c.gz, newest: c.to}}}
+	p.accounts[c.account] = listing
+	p.pending++
+	p.enqueue(listing)
+	tr.setOnDerived(p.track)
+	tr.setOnDoor(p.watchDoor)
+	p.track(ctx, tr.sessions()[0])
+	p.run(ctx)
+	return tr, p.read
+}
+
+// TestTrailPassFindsTheWholeTree: the trail-first pass over log files in
+// which the leaked key mints keys that mint more and create users, file
+// after file, finds every credential of the tree and every call they
+// made, with one worker and with many (which read later files before
+// earlier ones are done, and must read again what they passed before a
+// credential was found).
+func TestTrailPassFindsTheWholeTree(t *testing.T) {
+	c := newPassCorpus(t, 12, 12)
+	calls := 0
+	for _, n := range c.uses {
+		calls += n
+	}
+	if len(c.objects) < 3 || c.tree < 10 || calls < 300 {
+		t.Fatalf("%d files, a tree of %d, %d calls: the test needs several files and a grown tree", len(c.objects), c.tree, calls)
+	}
+	for _, workers := range []int{1, 4} {
+		tr, read := c.pass(workers)
+		if got := tr.keyCount(); got != c.tree {
+			t.Errorf("%d workers: tracked %d credentials, want the %d of the tree", workers, got, c.tree)
+		}
+		if got := tr.eventCount(); got != calls {
+			t.Errorf("%d workers: found %d calls of the tree, want %d", workers, got, calls)
+		}
+		if read.Objects < len(c.objects) || read.FailedObjects > 0 {
+			t.Errorf("%d workers: read %d files (%d failed) of %d", workers, read.Objects, read.FailedObjects, len(c.objects))
+		}
+	}
+}
