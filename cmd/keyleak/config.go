@@ -110,6 +110,58 @@ type AWS struct {
 	// TrailPrefix is the S3 key prefix the trail writes under, before
 	// AWSLogs/ (empty for none).
 	TrailPrefix string `yaml:"trail_prefix" env:"AWS_TRAIL_PREFIX"`
+	// Athena answers for an account whose trail is too large to read on
+	// one machine (docs/athena.md).
+	Athena Athena `yaml:"athena"`
+}
+
+// Athena configures the queries over the organisation trail table that
+// name the log files to read when an account's trail exceeds BudgetBytes.
+type Athena struct {
+	BudgetBytes    int64  `yaml:"budget_bytes" env:"AWS_ATHENA_BUDGET_BYTES"`
+	Account        string `yaml:"account" env:"AWS_ATHENA_ACCOUNT"`
+	Region         string `yaml:"region" env:"AWS_ATHENA_REGION"`
+	Workgroup      string `yaml:"workgroup" env:"AWS_ATHENA_WORKGROUP"`
+	Database       string `yaml:"database" env:"AWS_ATHENA_DATABASE"`
+	Table          string `yaml:"table" env:"AWS_ATHENA_TABLE"`
+	OutputLocation string `yaml:"output_location" env:"AWS_ATHENA_OUTPUT_LOCATION"`
+}
+
+// options returns the investigation's Athena options; nil when no budget
+// is set, and Athena is never used.
+func (a Athena) options() *awsops.AthenaOptions {
+	if a.BudgetBytes <= 0 {
+		return nil
+	}
+	return &awsops.AthenaOptions{BudgetBytes: a.BudgetBytes, Account: a.Account, Region: a.Region, Workgroup: a.Workgroup,
+		Database: a.Database, Table: a.Table, OutputLocation: a.OutputLocation}
+}
+
+// athenaName is what Athena accepts as a database or table name here.
+var athenaName = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
+
+// validate checks the Athena settings.
+func (a Athena) validate(trailBucket string, bad func(string, ...any)) {
+	switch {
+	case a.BudgetBytes < 0:
+		bad("aws.athena.budget_bytes (KEYLEAK_AWS_ATHENA_BUDGET_BYTES): %d is negative; 0 never uses Athena", a.BudgetBytes)
+	case a.BudgetBytes > 0 && trailBucket == "":
+		bad("aws.athena.budget_bytes (KEYLEAK_AWS_ATHENA_BUDGET_BYTES): Athena names files of the trail bucket; set aws.trail_bucket too")
+	}
+	if a.Account != "" && !awsAccount.MatchString(a.Account) {
+		bad("aws.athena.account (KEYLEAK_AWS_ATHENA_ACCOUNT): %q is not a 12-digit account ID", a.Account)
+	}
+	if a.Region != "" && !awsRegion.MatchString(a.Region) {
+		bad("aws.athena.region (KEYLEAK_AWS_ATHENA_REGION): %q is not a region like us-east-1", a.Region)
+	}
+	for name, v := range map[string]string{"database (KEYLEAK_AWS_ATHENA_DATABASE)": a.Database, "table (KEYLEAK_AWS_ATHENA_TABLE)": a.Table} {
+		if v != "" && !athenaName.MatchString(v) {
+			bad("aws.athena.%s: %q: use lower-case letters, digits and _", name, v)
+		}
+	}
+	if a.OutputLocation != "" && !strings.HasPrefix(a.OutputLocation, "s3://") {
+		bad("aws.athena.output_location (KEYLEAK_AWS_ATHENA_OUTPUT_LOCATION): %q is not an s3:// location", a.OutputLocation)
+	}
 }
 
 // Chat configures the Google Chat war room.
@@ -257,12 +309,12 @@ func setField(fv reflect.Value, val string) error {
 		fv.SetInt(int64(d))
 	case fv.Kind() == reflect.String:
 		fv.SetString(val)
-	case fv.Kind() == reflect.Int:
-		n, err := strconv.Atoi(val)
+	case fv.Kind() == reflect.Int || fv.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(val, 10, 64)
 		if err != nil {
 			return fmt.Errorf("not a whole number: %q", val)
 		}
-		fv.SetInt(int64(n))
+		fv.SetInt(n)
 	case fv.Kind() == reflect.Float64:
 		f, err := strconv.ParseFloat(val, 64)
 		if err != nil {
@@ -392,6 +444,7 @@ func (c Config) validate() error {
 	if !awsRegion.MatchString(c.AWS.Region) {
 		bad("aws.region (KEYLEAK_AWS_HOME_REGION): %q is not a region name like us-east-1", c.AWS.Region)
 	}
+	c.AWS.Athena.validate(c.AWS.TrailBucket, bad)
 	for _, p := range c.AWS.Protected {
 		if err := awsops.ValidateProtected([]string{p}); err != nil {
 			bad("aws.protected_principals (KEYLEAK_AWS_PROTECTED_PRINCIPALS): %v; '*' may stand in the partition, account or name", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,6 +36,13 @@ func runInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	role := fs.String("responder-role", cmp.Or(getenv("KEYLEAK_AWS_RESPONDER_ROLE"), awsops.DefaultResponderRole), "role keyleak assumes in the key's account")
 	bucket := fs.String("trail-bucket", getenv("KEYLEAK_AWS_TRAIL_BUCKET"), "bucket with the CloudTrail log files, for S3 data events")
 	trailAccount := fs.String("trail-account", "", "account holding the trail bucket; default keyleak's own")
+	trailPrefix := fs.String("trail-prefix", getenv("KEYLEAK_AWS_TRAIL_PREFIX"), "S3 key prefix the trail writes under, before AWSLogs/")
+	path := fs.String("path", "", "how to read CloudTrail: trail (the bucket), lookup (LookupEvents); default: the cheaper, as planned")
+	var athena Athena // the KEYLEAK_AWS_ATHENA_* settings, as keyleak serve reads them
+	if err := applyEnv(reflect.ValueOf(&athena).Elem(), getenv); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	fs.Int64Var(&athena.BudgetBytes, "athena-budget-bytes", athena.BudgetBytes, "bytes of trail in an account above which Athena names the files to read (docs/athena.md); 0: never")
 	noCost := fs.Bool("no-cost", false, "skip the Cost Explorer check (it costs $0.01 per request)")
 	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long and print what was found")
 	var positional []string
@@ -54,6 +62,17 @@ func runInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	key, err := parseKeyArgument(positional[0])
 	if err != nil {
 		return err
+	}
+	if *path != "" && *path != awsops.PathTrail && *path != awsops.PathLookup {
+		return fmt.Errorf("%w: --path %q: use trail or lookup, or leave it out", errUsage, *path)
+	}
+	if *path == awsops.PathTrail && *bucket == "" {
+		return fmt.Errorf("%w: --path trail needs --trail-bucket", errUsage)
+	}
+	var athenaErrs []string
+	athena.validate(*bucket, func(format string, args ...any) { athenaErrs = append(athenaErrs, fmt.Sprintf(format, args...)) })
+	if len(athenaErrs) > 0 {
+		return fmt.Errorf("%w: %s", errUsage, strings.Join(athenaErrs, "; "))
 	}
 	if !slices.Contains(investigateFormats, *format) {
 		return fmt.Errorf("%w: --format %q: use text, json or markdown", errUsage, *format)
@@ -79,7 +98,8 @@ func runInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("investigate %s: %w", key, err)
 	}
-	opts := awsops.InvestigateOptions{Since: start, TrailBucket: *bucket, TrailAccount: *trailAccount,
+	opts := awsops.InvestigateOptions{Since: start, TrailBucket: *bucket, TrailAccount: *trailAccount, TrailPrefix: *trailPrefix,
+		Path: *path, Athena: athena.options(),
 		Progress: func(p awsops.Progress) { fmt.Fprintln(stderr, progressLine(p)) }}
 	if !*noCost {
 		opts.Cost = awsops.NewCostCache()

@@ -19,6 +19,7 @@ func TestInvestigateBadInput(t *testing.T) {
 	tests := []struct {
 		name     string
 		args     []string
+		env      map[string]string
 		wantCode int
 		wantErr  string
 		notInErr string
@@ -34,11 +35,16 @@ func TestInvestigateBadInput(t *testing.T) {
 		{name: "bad since", args: []string{"investigate", "--since", "last week", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: "neither a duration"},
 		{name: "since too far", args: []string{"investigate", "AKIAYVP4CIPPERUVIFXG", "--since", "120d"}, wantCode: 2, wantErr: "from 1 to 90"},
 		{name: "unknown flag", args: []string{"investigate", "--bogus", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: "bogus"},
+		{name: "bad path", args: []string{"investigate", "--path", "athena", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: `--path "athena": use trail or lookup`},
+		{name: "trail path without a bucket", args: []string{"investigate", "--path", "trail", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: "needs --trail-bucket"},
+		{name: "athena without a bucket", args: []string{"investigate", "--athena-budget-bytes", "1000", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: "set aws.trail_bucket too"},
+		{name: "athena bad table", args: []string{"investigate", "--trail-bucket", "b", "AKIAYVP4CIPPERUVIFXG"}, env: map[string]string{"KEYLEAK_AWS_ATHENA_TABLE": "Trail"},
+			wantCode: 2, wantErr: "aws.athena.table"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := Main(t.Context(), tt.args, &stdout, &stderr, envFrom(nil))
+			code := Main(t.Context(), tt.args, &stdout, &stderr, envFrom(tt.env))
 			if code != tt.wantCode || !strings.Contains(stderr.String(), tt.wantErr) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.wantCode, tt.wantErr)
 			}

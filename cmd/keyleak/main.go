@@ -53,7 +53,9 @@ Usage:
   keyleak outbox requeue ID…           send dead letters again, once what failed is fixed
   keyleak demo [--scenario seed] [--keep]
                                        the whole response against a local world (make demo)
-  keyleak investigate AKIA… [--since D] [--regions R,…] [--format text|json|markdown]  investigate a key (read-only)
+  keyleak investigate AKIA… [--since D] [--regions R,…] [--format text|json|markdown]
+          [--trail-bucket B] [--trail-prefix P] [--path trail|lookup] [--athena-budget-bytes N]
+                                       investigate a key (read-only)
   keyleak version                      print the version
 
 Every command takes --config FILE (default: $KEYLEAK_CONFIG). Settings can

@@ -102,6 +102,22 @@ func TestLoadConfig(t *testing.T) {
 				}
 			}},
 		{name: "bad account", yaml: good + "aws:\n  accounts: ['12345']\n", err: "aws.accounts (KEYLEAK_AWS_ACCOUNTS): \"12345\""},
+		{name: "athena", yaml: good + "aws:\n  trail_bucket: org-trail\n  athena:\n    account: '111122223333'\n    table: trail_2026\n",
+			env: map[string]string{"KEYLEAK_AWS_ATHENA_BUDGET_BYTES": "10737418240", "KEYLEAK_AWS_ATHENA_REGION": "eu-west-1"},
+			check: func(t *testing.T, c Config) {
+				o := c.AWS.Athena.options()
+				if o == nil || o.BudgetBytes != 10<<30 || o.Account != "111122223333" || o.Region != "eu-west-1" || o.Table != "trail_2026" || o.Workgroup != "" {
+					t.Errorf("athena options = %+v", o)
+				}
+			}},
+		{name: "athena off without a budget", yaml: good + "aws:\n  athena:\n    workgroup: keyleak\n", check: func(t *testing.T, c Config) {
+			if o := c.AWS.Athena.options(); o != nil {
+				t.Errorf("athena options = %+v without aws.athena.budget_bytes, want none", o)
+			}
+		}},
+		{name: "athena without the trail bucket", yaml: good + "aws:\n  athena:\n    budget_bytes: 1000\n", err: "set aws.trail_bucket too"},
+		{name: "athena bad settings", yaml: good + "aws:\n  trail_bucket: b\n  athena:\n    budget_bytes: 1000\n    table: Trail-2026\n    output_location: https://x/\n", err: "aws.athena.table"},
+		{name: "athena budget not a number", yaml: good, env: map[string]string{"KEYLEAK_AWS_ATHENA_BUDGET_BYTES": "10GB"}, err: "KEYLEAK_AWS_ATHENA_BUDGET_BYTES"},
 		{name: "several problems at once", yaml: "database: ''\nlog_level: x\n", err: "database (KEYLEAK_DATABASE)"},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,12 @@ type AthenaScript struct {
 	// OnPoll, if set, is called after each poll with its number (from 1)
 	// and the state it answered, outside the gateway's locks.
 	OnPoll func(poll int, state string)
+
+	// Answer, if set, evaluates the query as Athena would over its table,
+	// from its SQL and execution parameters; the result is bound to the
+	// query when it starts (through SetAthenaResults), so that a test can
+	// answer queries it cannot foresee.
+	Answer func(sql string, params []string) AthenaResult
 }
 
 // AthenaError is Status.AthenaError of a FAILED query.
@@ -402,6 +408,11 @@ func (g *Gateway) startQuery(r *http.Request, c *call, body []byte, in map[strin
 		return nil, invalidRequest("No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.")
 	}
 
+	if answer := g.athena.peekAnswer(c.account, c.region, sql); answer != nil {
+		if err := g.SetAthenaResults(r.Context(), c.account, c.region, answer(sql, params)); err != nil {
+			return nil, internalAthenaError()
+		}
+	}
 	resp, err := g.forward(r, c, body)
 	if err != nil {
 		return nil, internalAthenaError()
@@ -450,6 +461,19 @@ func internalAthenaError() *athenaFault {
 
 // takeScript removes and returns the first script for a query, or the
 // default: SUCCEEDED at the first poll. The caller holds s.mu.
+// peekAnswer returns the Answer of the script the next query of account,
+// region and sql takes, if it has one.
+func (s *athenaStore) peekAnswer(account, region, sql string) func(string, []string) AthenaResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sc := range s.scripts {
+		if sc.Account == account && sc.Region == region && strings.Contains(sql, sc.Match) {
+			return sc.Answer
+		}
+	}
+	return nil
+}
+
 func (s *athenaStore) takeScript(account, region, sql string) AthenaScript {
 	for i, sc := range s.scripts {
 		if sc.Account == account && sc.Region == region && strings.Contains(sql, sc.Match) {
