@@ -87,7 +87,9 @@ func loadStratusTechnique(t *testing.T, path string, now time.Time) stratusTechn
 		compact.WriteString(s)
 		st.records = append(st.records, json.RawMessage(compact.String()))
 		var rec struct {
-			UserIdentity struct{ AccessKeyID string `json:"accessKeyId"` }
+			UserIdentity struct {
+				AccessKeyID string `json:"accessKeyId"`
+			}
 		}
 		if err := json.Unmarshal([]byte(s), &rec); err != nil {
 			t.Fatal(err)
