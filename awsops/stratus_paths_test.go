@@ -59,7 +59,6 @@ func loadStratusTechnique(t *testing.T, path string, now time.Time) stratusTechn
 	keys := map[string]string{}
 	calls := map[string]int{}
 	for _, r := range raw {
-		var compact strings.Builder
 		s := string(r)
 		if m := stratusAccount.FindStringSubmatch(s); m != nil {
 			s = strings.ReplaceAll(s, m[1], world.DefaultAccount)
@@ -84,8 +83,7 @@ func loadStratusTechnique(t *testing.T, path string, now time.Time) stratusTechn
 			}
 			return at.Add(shift).UTC().Format(saidTime)
 		})
-		compact.WriteString(s)
-		st.records = append(st.records, json.RawMessage(compact.String()))
+		st.records = append(st.records, json.RawMessage(s))
 		var rec struct {
 			UserIdentity struct {
 				AccessKeyID string `json:"accessKeyId"`
