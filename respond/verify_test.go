@@ -2,6 +2,8 @@ package respond
 
 import (
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +66,68 @@ func TestContainingActions(t *testing.T) {
 		if containing(name) {
 			t.Errorf("%s counts as containment", name)
 		}
+	}
+}
+
+// TestWatchTimelineSaysWhenItMoves: the first containment starts the watch
+// (one line in the timeline); a second one a moment later, which leaves its
+// end where it was shown, adds no line; one that moves the end says so;
+// and one after the watch ended starts it again.
+func TestWatchTimelineSaysWhenItMoves(t *testing.T) {
+	store, err := state.Open(filepath.Join(t.TempDir(), "k.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	r := New(Config{Store: store, WatchPeriod: 30 * time.Minute})
+	var id string
+	succeed := func(name string, at time.Time) {
+		t.Helper()
+		if err := store.Update(func(tx *state.Tx) error {
+			a, err := tx.NewAction(state.Action{Incident: id, Name: name, Status: state.ActionRequested, RequestedAt: at})
+			if err != nil {
+				return err
+			}
+			a.Status, a.FinishedAt = state.ActionSucceeded, at
+			if err := tx.PutAction(a); err != nil {
+				return err
+			}
+			return r.OnSuccess(tx, a, at)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Update(func(tx *state.Tx) error {
+		inc, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: alice, At: opened})
+		id = inc.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	succeed(ActionRevokeSessions, opened.Add(time.Minute))
+	succeed(ActionDeactivate, opened.Add(time.Minute+10*time.Second))
+	succeed(ActionQuarantine, opened.Add(5*time.Minute))
+	succeed(ActionCleanup, opened.Add(6*time.Minute)) // not containment
+	succeed(ActionDenyAll, opened.Add(2*time.Hour))
+	var got []string
+	if err := store.View(func(tx *state.Tx) error {
+		evs, err := tx.Timeline(id)
+		for _, e := range evs {
+			if strings.Contains(e.Text, "watch") {
+				got = append(got, e.Text)
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"watching CloudTrail for the key and its sessions until 10:31 UTC",
+		"the watch of CloudTrail now runs until 10:35 UTC",
+		"watching CloudTrail for the key and its sessions until 12:30 UTC",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the timeline says\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

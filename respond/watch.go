@@ -51,20 +51,31 @@ func (r *Responder) OnSuccess(tx *state.Tx, a state.Action, at time.Time) error 
 	if !containing(a.Name) {
 		return nil
 	}
-	w, _, err := loadWatch(tx, a.Incident)
+	w, watching, err := loadWatch(tx, a.Incident)
 	if err != nil {
 		return err
 	}
 	if w.Since.IsZero() {
 		w.Since = at
 	}
+	shown := func(t time.Time) string { return t.UTC().Format("15:04 MST") }
+	watching = watching && w.Until.After(at)
+	before := shown(w.Until)
 	w.Until, w.Action = at.Add(r.cfg.WatchPeriod), a.ID
 	if err := putWatch(tx, a.Incident, w); err != nil {
 		return err
 	}
-	if _, err := tx.Append(state.Event{Incident: a.Incident, At: at, Actor: state.System, Kind: state.EventFinding,
-		Text: fmt.Sprintf("watching CloudTrail for the key and its sessions until %s", w.Until.UTC().Format("15:04 MST")), Source: keyleakSource}); err != nil {
-		return err
+	// The timeline says when the watch starts and when it moves; an
+	// action that leaves its end where it was shown adds nothing.
+	text := "watching CloudTrail for the key and its sessions until " + shown(w.Until)
+	if watching {
+		text = "the watch of CloudTrail now runs until " + shown(w.Until)
+	}
+	if !watching || shown(w.Until) != before {
+		if _, err := tx.Append(state.Event{Incident: a.Incident, At: at, Actor: state.System, Kind: state.EventFinding,
+			Text: text, Source: keyleakSource}); err != nil {
+			return err
+		}
 	}
 	return commands.EnqueueNotice(tx, commands.ChannelWork, "watch:"+a.ID,
 		commands.Notice{Kind: commands.NoticeWatch, Incident: a.Incident, Params: map[string]string{paramWatchAction: a.ID}}, at)
