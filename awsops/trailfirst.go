@@ -506,12 +506,19 @@ func (p *trailPass) added(a addition) {
 }
 
 // planRescans starts a second read of every file whose first read may
-// have missed something tracked since, before any other file: what it
-// finds may grow the tree further. The read stops where the first began
-// to search for all of it. Called with p.mu held.
+// have missed something tracked since, before any other file, once the
+// pass has moved rescanDelay past it (or has nothing else to read): what
+// the files of those minutes add is read in one go, and what the second
+// read finds may grow the tree further. The read stops where the first
+// began to search for all of it. Called with p.mu held.
 func (p *trailPass) planRescans(ctx context.Context) {
+	waiting := p.needy[:0]
 	for _, i := range p.needy {
 		d := &p.done[i]
+		if p.queue.Len() > 0 && p.queue[0].obj.stamp.Before(d.obj.stamp.Add(rescanDelay)) {
+			waiting = append(waiting, i)
+			continue
+		}
 		until := d.need.until
 		if d.need.whole {
 			until = 0
@@ -524,8 +531,13 @@ func (p *trailPass) planRescans(ctx context.Context) {
 		go p.fetch(ctx, job)
 		d.need = nil
 	}
-	p.needy = p.needy[:0]
+	p.needy = waiting
 }
+
+// rescanDelay is how far the pass moves past a file before reading it
+// again: the credentials and doors that files of the same minutes add
+// are then looked for in one read.
+const rescanDelay = 15 * time.Minute
 
 // fileStampSlack allows for a file name stamped to the minute before the
 // second of its newest event.
