@@ -92,8 +92,9 @@ func processCPU(b *testing.B) time.Duration {
 
 // BenchmarkTrailPass1GiB runs the trail-first pass over 1 GiB of
 // realistic CloudTrail (KEYLEAK_BENCH_TRAIL_MB sets another size) while
-// the tree it tracks grows from the leaked key to eight keys and the users
-// they create, on one core and on two, and the same files through gunzip
+// the tree it tracks grows from the leaked key to over a thousand
+// credentials (eight keys that call, the sessions they mint and the users
+// they create), on one core and on two, and the same files through gunzip
 // alone. It reports, for the pass: MB/s of log; x-gunzip, its speed per
 // CPU second against gunzip's (the budget is ≥ 0.85); scale-2-cores, its
 // speed on two cores against one (≥ 1.8); and the peak heap (≤ 64 MiB).
@@ -115,7 +116,7 @@ func BenchmarkTrailPass1GiB(b *testing.B) {
 	for _, n := range c.uses {
 		calls += n
 	}
-	b.Logf("%d files, %d MiB of log (%.1f MiB gzip), a tree of %d keys of which %d make %d calls",
+	b.Logf("%d files, %d MiB of log (%.1f MiB gzip), a tree of %d credentials (minted keys and created users) of which %d keys make %d calls",
 		len(c.objects), c.raw>>20, float64(c.gz)/(1<<20), c.tree, len(c.keys), calls)
 
 	type run struct{ wall, cpu time.Duration }
