@@ -158,10 +158,10 @@ func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex) (pos, which,
 	return pos, which, wait
 }
 
-// all returns the patterns raw holds, in the order of Watch, and notes in
-// idx (at their offset plus base) the values of the members it looks at.
-func (ps *patternSet) all(raw []byte, base int64, idx *ObjectIndex) []string {
-	var found []int
+// anchors calls fn for every anchor of every group in raw, in order within
+// a group, with where it begins and where its value ends (-1 when it has
+// no value short enough).
+func (ps *patternSet) anchors(raw []byte, fn func(g *patternGroup, j, end int)) {
 	for gi := range ps.groups {
 		g := &ps.groups[gi]
 		for from := 0; from < len(raw); {
@@ -170,18 +170,28 @@ func (ps *patternSet) all(raw []byte, base int64, idx *ObjectIndex) []string {
 				break
 			}
 			j += from
-			if g.whole >= 0 && !slices.Contains(found, g.whole) {
-				found = append(found, g.whole)
-			}
-			if end, _ := g.valueEnd(raw, j); end >= 0 {
-				idx.note(raw[j:end], base+int64(j))
-				if i, ok := g.values[string(raw[j+len(g.anchor):end])]; ok && !slices.Contains(found, i) {
-					found = append(found, i)
-				}
-			}
+			end, _ := g.valueEnd(raw, j)
+			fn(g, j, end)
 			from = j + 1
 		}
 	}
+}
+
+// all returns the patterns raw holds, in the order of Watch, and notes in
+// idx (at their offset plus base) the values of the members it looks at.
+func (ps *patternSet) all(raw []byte, base int64, idx *ObjectIndex) []string {
+	var found []int
+	ps.anchors(raw, func(g *patternGroup, j, end int) {
+		if g.whole >= 0 && !slices.Contains(found, g.whole) {
+			found = append(found, g.whole)
+		}
+		if end >= 0 {
+			idx.note(raw[j:end], base+int64(j))
+			if i, ok := g.values[string(raw[j+len(g.anchor):end])]; ok && !slices.Contains(found, i) {
+				found = append(found, i)
+			}
+		}
+	})
 	if len(found) == 0 {
 		return nil
 	}

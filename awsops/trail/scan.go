@@ -233,20 +233,11 @@ func (x *ObjectIndex) forget(rec *Record, raw []byte, start int64, ps *patternSe
 	}
 	drop([]byte(rec.UserIdentity.AccessKeyID))
 	drop([]byte(rec.CredentialsAccessKeyID()))
-	for gi := range ps.groups {
-		g := &ps.groups[gi]
-		for from := 0; from < len(raw); {
-			j := g.index(raw[from:])
-			if j < 0 {
-				break
-			}
-			j += from
-			if end, _ := g.valueEnd(raw, j); end >= 0 {
-				drop(raw[j:end])
-			}
-			from = j + 1
+	ps.anchors(raw, func(_ *patternGroup, j, end int) {
+		if end >= 0 {
+			drop(raw[j:end])
 		}
-	}
+	})
 }
 
 // anchorsFrom records that the anchors of ps are looked at from off on,
