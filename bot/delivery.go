@@ -123,6 +123,13 @@ type Worker struct {
 	mu       sync.Mutex
 	inflight map[string]bool          // order groups being delivered
 	lanes    map[string]chan struct{} // a semaphore per lane
+	// epoch counts the deliveries of groups that ended; finished says at
+	// which count each group's last one ended. A pass that read the outbox
+	// before a group's delivery ended (and wrote its result) leaves the
+	// group to the next pass, which reads what the delivery wrote: else a
+	// message delivered (or put off) a moment ago would go out again.
+	epoch    uint64
+	finished map[string]uint64
 	// unacked are messages delivered whose removal from the outbox could
 	// not be written (a full disk): they are not delivered again, and
 	// their removal is tried again at each pass.
@@ -146,6 +153,7 @@ func NewWorker(store *state.Store, log *slog.Logger, notifiers map[string]Notifi
 	return &Worker{
 		store: store, notifiers: notifiers, log: log, opts: opts,
 		wake: make(chan struct{}, 1), inflight: map[string]bool{}, lanes: map[string]chan struct{}{}, unacked: map[uint64]bool{},
+		finished: map[string]uint64{},
 	}
 }
 
@@ -245,6 +253,9 @@ func (w *Worker) DrainOnce(ctx context.Context) error {
 // sets aside records that do not decode, and retries the removal of
 // messages delivered whose removal failed, leaving them out.
 func (w *Worker) due(ctx context.Context) ([][]state.Message, error) {
+	w.mu.Lock()
+	read := w.epoch
+	w.mu.Unlock()
 	var msgs []state.Message
 	var bad []uint64
 	if err := w.store.View(func(tx *state.Tx) (err error) {
@@ -269,6 +280,13 @@ func (w *Worker) due(ctx context.Context) ([][]state.Message, error) {
 		}
 	}
 	w.retryAcks(ctx)
+	return w.group(msgs, read), nil
+}
+
+// group groups msgs, read from the outbox when epoch was read, by order
+// group, leaving out the groups in flight and those whose delivery ended
+// since, and marks the groups it returns in flight.
+func (w *Worker) group(msgs []state.Message, read uint64) [][]state.Message {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	index := map[string]int{}
@@ -281,6 +299,9 @@ func (w *Worker) due(ctx context.Context) ([][]state.Message, error) {
 		if w.inflight[key] && index[key] == 0 {
 			continue // being delivered by an earlier pass
 		}
+		if w.finished[key] > read && index[key] == 0 {
+			continue // delivered since the outbox was read: the next pass sees how it went
+		}
 		i, ok := index[key]
 		if !ok {
 			groups = append(groups, nil)
@@ -290,7 +311,12 @@ func (w *Worker) due(ctx context.Context) ([][]state.Message, error) {
 		}
 		groups[i-1] = append(groups[i-1], m)
 	}
-	return groups, nil
+	for key, at := range w.finished {
+		if at <= read { // no pass to come read the outbox before it
+			delete(w.finished, key)
+		}
+	}
+	return groups
 }
 
 // retryAcks tries again to remove messages delivered whose removal failed.
@@ -329,6 +355,8 @@ func (w *Worker) deliverGroup(ctx context.Context, g []state.Message) {
 	defer func() {
 		w.mu.Lock()
 		delete(w.inflight, g[0].OrderGroup())
+		w.epoch++
+		w.finished[g[0].OrderGroup()] = w.epoch
 		w.mu.Unlock()
 		w.Wake() // messages of this group that arrived meanwhile, or a lane's waiting group
 	}()

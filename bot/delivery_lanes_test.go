@@ -147,3 +147,37 @@ func TestFailedAckIsNotDeliveredAgain(t *testing.T) {
 		t.Errorf("delivered %d times over five passes, want once", f.count())
 	}
 }
+
+// TestStaleReadDoesNotDeliverAgain: a pass that read the outbox just
+// before another pass's delivery of a group ended (and wrote its result)
+// does not deliver that group again from what it read. Under load this
+// happened: a Chat card went out twice, and a hung delivery put off for an
+// hour was tried again at once.
+func TestStaleReadDoesNotDeliverAgain(t *testing.T) {
+	s := openStore(t)
+	f := &counting{}
+	enqueue(t, s, t0, "page", "slack", "KL-2026-0001")
+	w := NewWorker(s, discardLog(), map[string]Notifier{"slack": f}, WorkerOptions{Backoff: fastBackoff, Now: func() time.Time { return t0 }})
+	ctx := t.Context()
+	first, err := w.due(ctx) // a pass takes the page
+	if err != nil || len(first) != 1 {
+		t.Fatalf("due = %v, %v; want the page", first, err)
+	}
+	w.mu.Lock()
+	read := w.epoch
+	w.mu.Unlock()
+	var stale []state.Message // the next pass reads the outbox…
+	if err := s.View(func(tx *state.Tx) (err error) { stale, _, err = tx.Due(t0, 512); return err }); err != nil {
+		t.Fatal(err)
+	}
+	w.deliverGroup(ctx, first[0]) // …before the first records the delivery
+	if again := w.group(stale, read); len(again) != 0 {
+		t.Fatalf("the pass that read before the delivery was recorded delivers %v again", again)
+	}
+	if next, err := w.due(ctx); err != nil || len(next) != 0 {
+		t.Fatalf("the pass after: %v, %v; want nothing due", next, err)
+	}
+	if n := f.count(); n != 1 {
+		t.Errorf("delivered %d times, want once", n)
+	}
+}
