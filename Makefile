@@ -20,9 +20,12 @@ demo:
 	$(WITH_MOTO) $(GO) run -tags demo ./cmd/keyleak demo --scenario $(SCENARIO) $(if $(KEEP),--keep)
 
 # The full check: formatting, vet, a tidy go.mod, and every test with the
-# race detector, the end-to-end suite included. This is what CI runs.
+# race detector, the end-to-end suite included; the log scanner also
+# without its vector code (-tags purego), as on machines without AVX2.
+# This is what CI runs.
 test: moto fmt vet tidy
 	$(WITH_MOTO) $(GO) test -race -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -tags purego ./awsops/trail/
 	$(WITH_MOTO) env FUZZTIME=2000x GO=$(GO) .ci/fuzz
 
 # The quick check while working: the same, without the end-to-end suite,
@@ -30,6 +33,7 @@ test: moto fmt vet tidy
 SLOW := /test/e2e$$|/test/cmd/world$$
 check: moto fmt vet tidy
 	$(WITH_MOTO) $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -Ev '$(SLOW)')
+	$(GO) test -count=1 -tags purego ./awsops/trail/
 
 # Finds or installs moto as make demo and make test do, and says which.
 moto:

@@ -37,6 +37,9 @@ var apiVersionSuffix = regexp.MustCompile(`^([A-Za-z]+?)(20\d{6}(v\d+)?)$`)
 
 // normalName is an event name without its API version suffix.
 func normalName(name string) string {
+	if name == "" || name[len(name)-1] < '0' || name[len(name)-1] > '9' {
+		return name // no suffix ends but in a digit
+	}
 	if m := apiVersionSuffix.FindStringSubmatch(name); m != nil {
 		return m[1]
 	}

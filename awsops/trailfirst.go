@@ -218,11 +218,13 @@ type addition struct {
 	patterns []string
 }
 
-// scanJob is one file to read: with the pass's scanner, or again with one
-// for what was added after its first read.
+// scanJob is one file to read: with the pass's scanner, or again, either
+// with one for what was added after its first read up to where that read
+// began to look for it, or whole with the pass's scanner.
 type scanJob struct {
 	obj    trailObject
 	rescan *trail.Scanner
+	again  int      // for a second whole read, 1 + the file's place in done
 	body   *fetched // the file's bytes, fetched ahead
 }
 
@@ -242,6 +244,9 @@ type doneObject struct {
 	// old (see keepIndex), and then all added later costs a second read.
 	st   trail.ObjectStats
 	need *rescanNeed // what a second read must look for; nil for none
+	// rereading is set while the file is read again whole: what is added
+	// meanwhile is weighed against that read's account when it ends.
+	rereading bool
 }
 
 // rescanNeed is what a second read of a file looks for, and how far.
@@ -276,6 +281,8 @@ type trailPass struct {
 
 	// get opens a log file; S3's GetObject unless a test sets it.
 	get func(ctx context.Context, key string) (io.ReadCloser, int64, error)
+	// scanning, when a test sets it, is told of every read as it begins.
+	scanning func(scanJob)
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -474,6 +481,9 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 // file is read again for it next. Called with p.mu held.
 func (p *trailPass) consider(i int, a addition) {
 	d := &p.done[i]
+	if d.rereading {
+		return
+	}
 	if !a.at.IsZero() && d.obj.stamp.Before(a.at.Add(-fileStampSlack)) {
 		return // older than what it may hold
 	}
@@ -509,8 +519,12 @@ func (p *trailPass) added(a addition) {
 // have missed something tracked since, before any other file, once the
 // pass has moved rescanDelay past it (or has nothing else to read): what
 // the files of those minutes add is read in one go, and what the second
-// read finds may grow the tree further. The read stops where the first
-// began to search for all of it. Called with p.mu held.
+// read finds may grow the tree further. When the first read began to
+// search for all of it before its end, the second stops there and looks
+// for what was missed alone. Otherwise the file is read again whole with
+// the pass's scanner, as if for the first time: what that read tracks
+// (the credentials it finds minted, and used later in the same file)
+// needs no third. Called with p.mu held.
 func (p *trailPass) planRescans(ctx context.Context) {
 	waiting := p.needy[:0]
 	for _, i := range p.needy {
@@ -523,9 +537,13 @@ func (p *trailPass) planRescans(ctx context.Context) {
 		if d.need.whole {
 			until = 0
 		}
-		s := trail.NewScanner(d.need.keys, trail.ScanOptions{StopAfter: until})
-		s.Watch(d.need.patterns...)
-		job := scanJob{obj: d.obj, rescan: s, body: &fetched{done: make(chan struct{})}}
+		job := scanJob{obj: d.obj, body: &fetched{done: make(chan struct{})}}
+		if until > 0 {
+			job.rescan = trail.NewScanner(d.need.keys, trail.ScanOptions{StopAfter: until})
+			job.rescan.Watch(d.need.patterns...)
+		} else {
+			job.again, d.rereading = i+1, true
+		}
 		p.ahead = slices.Insert(p.ahead, 0, job)
 		p.aheadLen += job.obj.size
 		go p.fetch(ctx, job)
@@ -535,9 +553,10 @@ func (p *trailPass) planRescans(ctx context.Context) {
 }
 
 // rescanDelay is how far the pass moves past a file before reading it
-// again: the credentials and doors that files of the same minutes add
-// are then looked for in one read.
-const rescanDelay = 15 * time.Minute
+// again: one delivery, so that what the files read beside it add is
+// looked for in one read. Longer delays find the tree later, and each
+// credential found late costs whole second reads of the files after it.
+const rescanDelay = 5 * time.Minute
 
 // fileStampSlack allows for a file name stamped to the minute before the
 // second of its newest event.
@@ -618,6 +637,9 @@ func (p *trailPass) getObject(ctx context.Context, key string) (io.ReadCloser, i
 }
 
 func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, error) {
+	if p.scanning != nil {
+		p.scanning(job)
+	}
 	s := cmp.Or(job.rescan, p.scanner)
 	handle := func(m trail.Match) error {
 		p.match(ctx, m)
@@ -676,8 +698,11 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 	p.busy--
 	p.read.Objects++
 	p.read.Decompressed += st.Bytes
-	if job.rescan != nil {
+	if job.rescan != nil || job.again > 0 {
 		p.read.Rescanned++
+	}
+	if job.again > 0 {
+		p.done[job.again-1].rereading = false
 	}
 	switch {
 	case err != nil:
@@ -688,6 +713,17 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 			Reason: err.Error() + "; that part is looked up with LookupEvents"})
 	case job.rescan != nil:
 		// What it looked for was recorded as missed when it was added.
+	case job.again > 0:
+		// The new read replaces the first: it is complete for all that
+		// was tracked when it began.
+		i := job.again - 1
+		if i < p.indexFrom {
+			st.Index = nil
+		}
+		p.done[i].st = st
+		for _, a := range p.adds {
+			p.consider(i, a)
+		}
 	default:
 		p.done = append(p.done, doneObject{obj: job.obj, st: st})
 		for _, a := range p.adds {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -150,15 +151,21 @@ func (c passCorpus) open(_ context.Context, key string) (io.ReadCloser, int64, e
 // investigateTrail does, on the given number of workers (0: the
 // default), and returns the tracker and what it read.
 func (c passCorpus) pass(workers int) (*tracker, TrailRead) {
+	return c.passOver(workers, c.objects, nil)
+}
+
+// passOver is pass over the files listed as objects, telling scanning
+// (when not nil) of every read as it begins.
+func (c passCorpus) passOver(workers int, objects []trailObject, scanning func(scanJob)) (*tracker, TrailRead) {
 	ctx := context.Background()
 	tr := newTracker(Session{AccessKeyID: c.keys[0], Account: c.account})
 	p := newTrailPass(nil, tr, nil, trailLayout{bucket: "bench", root: "AWSLogs/"}, Window{Start: c.from, End: c.to}, c.to)
-	p.get = c.open
+	p.get, p.scanning = c.open, scanning
 	if workers > 0 {
 		p.workers = workers
 	}
 	listing := &accountListing{account: c.account, from: c.from, to: c.to,
-		regions: map[string]*regionListing{"us-east-1": {objects: c.objects, bytes: c.gz, newest: c.to}}}
+		regions: map[string]*regionListing{"us-east-1": {objects: objects, bytes: c.gz, newest: c.to}}}
 	p.accounts[c.account] = listing
 	p.pending++
 	p.enqueue(listing)
@@ -195,5 +202,63 @@ func TestTrailPassFindsTheWholeTree(t *testing.T) {
 		if read.Objects < len(c.objects) || read.FailedObjects > 0 {
 			t.Errorf("%d workers: read %d files (%d failed) of %d", workers, read.Objects, read.FailedObjects, len(c.objects))
 		}
+	}
+}
+
+// TestTrailPassReadsAgainWholeOnce: when the file in which the tree
+// begins to grow is delivered last (its name stamped after the others),
+// the files before it are read before anything they hold is tracked.
+// Each is then read again whole, with all that is tracked, and that is
+// its last read: what the read finds minted and used later in the same
+// file needs no third. The tree and its calls are found whole.
+func TestTrailPassReadsAgainWholeOnce(t *testing.T) {
+	c := newPassCorpus(t, 12, 12)
+	calls := 0
+	for _, n := range c.uses {
+		calls += n
+	}
+	objects := slices.Clone(c.objects)
+	objects[0].stamp = objects[len(objects)-1].stamp.Add(5 * time.Minute)
+	type read struct{ first, part, whole bool }
+	reads := map[string][]read{}
+	var mu sync.Mutex
+	tr, got := c.passOver(1, objects, func(job scanJob) {
+		mu.Lock()
+		defer mu.Unlock()
+		reads[job.obj.key] = append(reads[job.obj.key], read{first: job.rescan == nil && job.again == 0, part: job.rescan != nil, whole: job.again > 0})
+	})
+	if n := tr.keyCount(); n != c.tree {
+		t.Errorf("tracked %d credentials, want the %d of the tree", n, c.tree)
+	}
+	if n := tr.eventCount(); n != calls {
+		t.Errorf("found %d calls of the tree, want %d", n, calls)
+	}
+	if r := reads[objects[0].key]; len(r) != 1 || !r[0].first {
+		t.Errorf("the file delivered last was read %+v, want once", r)
+	}
+	again, total := 0, 0
+	for _, o := range objects[1:] {
+		r := reads[o.key]
+		total += len(r) - 1
+		if len(r) == 0 || !r[0].first {
+			t.Fatalf("%s: reads %+v, want a first read first", o.key, r)
+		}
+		for i, rd := range r[1:] {
+			if rd.first {
+				t.Errorf("%s: read %d is a first read", o.key, i+2)
+			}
+			if rd.whole {
+				again++
+				if i+2 != len(r) {
+					t.Errorf("%s: read again after its whole second read: %+v", o.key, r)
+				}
+			}
+		}
+	}
+	if again != len(objects)-1 {
+		t.Errorf("%d files read again whole, want the %d passed before the tree grew", again, len(objects)-1)
+	}
+	if got.Rescanned != total {
+		t.Errorf("the report counts %d second reads, the files had %d", got.Rescanned, total)
 	}
 }

@@ -293,9 +293,18 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 		return
 	}
 	tr.seen[h] = struct{}{}
-	e := newEvent(rec, tr.own)
+	own := tr.own
+	tr.mu.Unlock()
+	// What the record says, worked out without the lock: the scans of
+	// other files go on meanwhile.
+	e := newEvent(rec, own)
 	techniques := techniquesOf(e)
 	cat := categoryOf(e, techniques)
+	var created []Resource
+	if rec.ErrorCode == "" {
+		created = createdResources(rec, own)
+	}
+	tr.mu.Lock()
 	n.t.add(rec, cat)
 	tr.total.add(rec, cat)
 	tr.widen(rec)
@@ -305,7 +314,7 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 		tr.kms = append(tr.kms, flagEvent(rec, cat))
 	}
 	if rec.ErrorCode == "" {
-		for _, r := range createdResources(rec, tr.own) {
+		for _, r := range created {
 			if len(tr.created) < maxResources {
 				tr.created = append(tr.created, r)
 			} else {

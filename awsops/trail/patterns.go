@@ -20,9 +20,9 @@ type patternSet struct {
 // patternGroup is the patterns that begin with one anchor.
 type patternGroup struct {
 	anchor  []byte
-	rare    int            // the index of the anchor's rarest byte, searched for first
-	whole   int            // the pattern that is the anchor alone, -1 for none
-	values  map[string]int // the rest after the anchor (a value and its closing quote) → pattern
+	rare    int                  // the index of the anchor's rarest pair of bytes, searched for first
+	whole   int                  // the pattern that is the anchor alone, -1 for none
+	values  layered[string, int] // the rest after the anchor (a value and its closing quote) → pattern
 	maxRest int
 }
 
@@ -45,20 +45,26 @@ const byteRank = `!'();^` + "`" + `|~<>$&?#@=*%+\[]jxYBWXkJQ/FOqUGZL_zKVRN {}MHP
 func rarest(s []byte) int {
 	best, rank := 0, len(byteRank)+1
 	for i, c := range s {
-		if r := strings.IndexByte(byteRank, c); r < rank {
+		if r := byteRankOf(c); r < rank {
 			best, rank = i, r
 		}
 	}
 	return best
 }
 
+// byteRankOf is the place of c in byteRank; -1 (rarest) when not in it.
+func byteRankOf(c byte) int { return strings.IndexByte(byteRank, c) }
+
 // index returns the index of the first anchor in b, or -1. It looks for
-// the anchor's rarest byte, so that a common first byte (a quote) does
-// not make it stop at every member.
+// the anchor's rarest pair of bytes, so that a common first byte (a
+// quote) does not make it stop at every member.
 func (g *patternGroup) index(b []byte) int {
-	c := g.anchor[g.rare]
+	if len(g.anchor) < 2 {
+		return bytes.Index(b, g.anchor)
+	}
+	c0, c1 := g.anchor[g.rare], g.anchor[g.rare+1]
 	for i := g.rare; i < len(b); {
-		j := bytes.IndexByte(b[i:], c)
+		j := indexPair(b[i:], c0, c1)
 		if j < 0 {
 			return -1
 		}
@@ -72,16 +78,18 @@ func (g *patternGroup) index(b []byte) int {
 }
 
 // with returns a copy of the set that also holds p, and whether p is new.
+// The copy shares the list, and the values of each group, with ps: the
+// caller extends only the newest set.
 func (ps *patternSet) with(p string) (*patternSet, bool) {
-	if p == "" || len(p) > 1<<10 || slices.Contains(ps.list, p) {
+	if p == "" || len(p) > 1<<10 || ps.holds(p) {
 		return ps, false
 	}
-	out := &patternSet{list: append(slices.Clip(ps.list), p), groups: slices.Clone(ps.groups), maxLen: max(ps.maxLen, len(p))}
+	out := &patternSet{list: append(ps.list, p), groups: slices.Clone(ps.groups), maxLen: max(ps.maxLen, len(p))}
 	idx := len(out.list) - 1
 	anchor, rest := splitPattern(p)
-	g := slices.IndexFunc(out.groups, func(g patternGroup) bool { return string(g.anchor) == anchor })
+	g := out.group(anchor)
 	if g < 0 {
-		out.groups = append(out.groups, patternGroup{anchor: []byte(anchor), rare: rarest([]byte(anchor)), whole: -1})
+		out.groups = append(out.groups, patternGroup{anchor: []byte(anchor), rare: rarePair([]byte(anchor)), whole: -1})
 		g = len(out.groups) - 1
 	}
 	grp := &out.groups[g]
@@ -89,20 +97,34 @@ func (ps *patternSet) with(p string) (*patternSet, bool) {
 		grp.whole = idx
 		return out, true
 	}
-	values := make(map[string]int, len(grp.values)+1)
-	for k, v := range grp.values {
-		values[k] = v
-	}
-	values[rest] = idx
-	grp.values, grp.maxRest = values, max(grp.maxRest, len(rest))
+	grp.values, grp.maxRest = grp.values.with(rest, idx), max(grp.maxRest, len(rest))
 	return out, true
+}
+
+// group returns the index of the group of anchor, or -1.
+func (ps *patternSet) group(anchor string) int {
+	return slices.IndexFunc(ps.groups, func(g patternGroup) bool { return string(g.anchor) == anchor })
+}
+
+// holds reports whether p is watched already.
+func (ps *patternSet) holds(p string) bool {
+	anchor, rest := splitPattern(p)
+	g := ps.group(anchor)
+	if g < 0 {
+		return false
+	}
+	if rest == "" {
+		return ps.groups[g].whole >= 0
+	}
+	_, ok := ps.groups[g].values.get(rest)
+	return ok
 }
 
 // valueEnd returns the end of the value after the anchor at b[j] (past its
 // closing quote) when the group has values: -1 when there is none short
 // enough, incomplete when b ends too soon to tell.
 func (g *patternGroup) valueEnd(b []byte, j int) (end int, incomplete bool) {
-	if len(g.values) == 0 {
+	if g.values.len() == 0 {
 		return -1, false
 	}
 	v := j + len(g.anchor)
@@ -144,7 +166,7 @@ func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex) (pos, which,
 			}
 			if end >= 0 {
 				idx.note(b[j:end], base+int64(j))
-				if i, ok := g.values[string(b[j+len(g.anchor):end])]; ok {
+				if i, ok := valueOf(g.values, b[j+len(g.anchor):end]); ok {
 					pos, which = j, i
 					break
 				}
@@ -187,7 +209,7 @@ func (ps *patternSet) all(raw []byte, base int64, idx *ObjectIndex) []string {
 		}
 		if end >= 0 {
 			idx.note(raw[j:end], base+int64(j))
-			if i, ok := g.values[string(raw[j+len(g.anchor):end])]; ok && !slices.Contains(found, i) {
+			if i, ok := valueOf(g.values, raw[j+len(g.anchor):end]); ok && !slices.Contains(found, i) {
 				found = append(found, i)
 			}
 		}

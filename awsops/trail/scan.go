@@ -81,7 +81,7 @@ type Scanner struct {
 // Add and Watch publish a new one, which scans already running pick up at
 // their next chunk.
 type keySet struct {
-	keys     map[[keyIDLen]byte]struct{}
+	keys     layered[[keyIDLen]byte, struct{}]
 	filter   [64]uint64 // bit keyHash(k) is set for every tracked key k
 	patterns *patternSet
 	gen      int // how many Add and Watch calls made it
@@ -96,7 +96,7 @@ func NewScanner(keys []string, opts ScanOptions) *Scanner {
 	s := &Scanner{opts: opts.withDefaults()}
 	s.prefix[0] = binary.LittleEndian.Uint32([]byte("AKIA"))
 	s.prefix[1] = binary.LittleEndian.Uint32([]byte("ASIA"))
-	s.set.Store(&keySet{keys: map[[keyIDLen]byte]struct{}{}, patterns: &patternSet{}})
+	s.set.Store(&keySet{patterns: &patternSet{}})
 	s.Add(keys...)
 	return s
 }
@@ -108,8 +108,11 @@ func NewScanner(keys []string, opts ScanOptions) *Scanner {
 func (s *Scanner) Add(keys ...string) int {
 	return s.update(func(ks *keySet) (changed bool) {
 		for _, k := range keys {
-			if _, ok := ks.keys[[keyIDLen]byte([]byte(k))]; len(k) == keyIDLen && !ok {
-				ks.keys[[keyIDLen]byte([]byte(k))] = struct{}{}
+			if len(k) != keyIDLen {
+				continue
+			}
+			if _, ok := ks.keys.get([keyIDLen]byte([]byte(k))); !ok {
+				ks.keys = ks.keys.with([keyIDLen]byte([]byte(k)), struct{}{})
 				h := keyHash([]byte(k))
 				ks.filter[h/64] |= 1 << (h % 64)
 				changed = true
@@ -147,15 +150,12 @@ func (s *Scanner) update(change func(*keySet) bool) int {
 	s.addMu.Lock()
 	defer s.addMu.Unlock()
 	old := s.set.Load()
-	ks := &keySet{keys: make(map[[keyIDLen]byte]struct{}, len(old.keys)), filter: old.filter,
-		patterns: old.patterns, gen: old.gen + 1}
-	for k := range old.keys {
-		ks.keys[k] = struct{}{}
-	}
-	if !change(ks) {
+	ks := *old // the maps in it are versions: change makes new ones
+	ks.gen++
+	if !change(&ks) {
 		return old.gen
 	}
-	s.set.Store(ks)
+	s.set.Store(&ks)
 	return ks.gen
 }
 
@@ -247,7 +247,7 @@ func (x *ObjectIndex) anchorsFrom(ps *patternSet, off int64) {
 		return
 	}
 	for _, g := range ps.groups {
-		if _, ok := x.anchors[string(g.anchor)]; !ok && len(g.values) > 0 {
+		if _, ok := x.anchors[string(g.anchor)]; !ok && g.values.len() > 0 {
 			x.anchors[string(g.anchor)] = off
 		}
 	}
@@ -645,7 +645,7 @@ func (ks *keySet) tracksID(k string) bool {
 	if len(k) != keyIDLen {
 		return false
 	}
-	_, ok := ks.keys[[keyIDLen]byte([]byte(k))]
+	_, ok := ks.keys.get([keyIDLen]byte([]byte(k)))
 	return ok
 }
 
@@ -695,7 +695,7 @@ func (sc *objectScan) nextPattern() (int64, int) {
 
 // findKey returns the offset of the next tracked key written as the value
 // of an "accessKeyId" member, at or after sc.next and before buf[limit].
-// It looks for the rare byte 'K' of the member name, so one pass serves
+// It looks for the rare pair "sK" of the member name, so one pass serves
 // any number of keys.
 func (sc *objectScan) findKey(limit int) (int64, bool) {
 	b := sc.buf
@@ -704,12 +704,11 @@ func (sc *objectScan) findKey(limit int) (int64, bool) {
 		if i >= limit {
 			return 0, false
 		}
-		k := bytes.IndexByte(b[i:limit], 'K')
+		k := keyNamePos(b, i, limit)
 		if k < 0 {
 			sc.next = sc.base + int64(limit)
 			return 0, false
 		}
-		k += i
 		v, state := keyValueAt(b, k)
 		switch state {
 		case valueIncomplete:
@@ -725,6 +724,22 @@ func (sc *objectScan) findKey(limit int) (int64, bool) {
 			sc.next = sc.base + int64(k) + 1
 		}
 	}
+}
+
+// keyNamePos returns the index of the first 'K' in b[from:limit] that
+// follows an 's', as in "accessKeyId", or -1.
+func keyNamePos(b []byte, from, limit int) int {
+	if from == 0 {
+		from = 1 // a 'K' at 0 follows nothing
+	}
+	if from >= limit {
+		return -1
+	}
+	j := indexPair(b[from-1:limit], 's', 'K')
+	if j < 0 {
+		return -1
+	}
+	return from + j
 }
 
 const (
@@ -778,7 +793,7 @@ func (ks *keySet) tracks(w []byte, prefix [2]uint32) bool {
 	if h := keyHash(w); ks.filter[h/64]&(1<<(h%64)) == 0 {
 		return false
 	}
-	_, ok := ks.keys[[keyIDLen]byte(w)]
+	_, ok := ks.keys.get([keyIDLen]byte(w))
 	return ok
 }
 

@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package trail
+
+const pairVector = false
+
+func indexPairVector(b []byte, c0, c1 byte) int { return indexPairBytes(b, c0, c1) }
