@@ -1,6 +1,7 @@
 package awsops
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -174,7 +175,8 @@ func opensToOutside(e *event) bool {
 	return false
 }
 
-// policyParams are the request parameters that hold a resource policy.
+// policyParams are the request parameters that hold a resource policy;
+// each holds "olicy" (policyDocuments relies on it).
 var policyParams = []string{"policy", "bucketPolicy", "policyText", "resourcePolicy", "policyDocument", "accessPolicy"}
 
 // policyDocuments are the resource policies a call sets: its policy
@@ -183,6 +185,9 @@ var policyParams = []string{"policy", "bucketPolicy", "policyText", "resourcePol
 func (e *event) policyDocuments() []string {
 	if e.service == "iam" || e.service == "sts" || e.service == "organizations" {
 		return nil
+	}
+	if raw := e.rec.RequestParameters; !bytes.Contains(raw, []byte("olicy")) && !bytes.Contains(raw, []byte(`\u`)) {
+		return nil // every name above, and "Policy", hold it; a name escaped is parsed
 	}
 	var out []string
 	for _, k := range policyParams {

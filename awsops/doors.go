@@ -87,6 +87,24 @@ func (e *event) response(path ...string) any {
 	return v
 }
 
+// responseItems is the string field of every item of the response's set
+// (set.items[].field; names compared without case), nonempty ones. Unless
+// the response was read already, only those are read from it: a
+// RunInstances response of a hundred instances is large.
+func (e *event) responseItems(set, field string) []string {
+	var out []string
+	if e.rParse {
+		items, _ := e.response(set, "items").([]any)
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok && str(m, field) != "" {
+				out = append(out, str(m, field))
+			}
+		}
+		return out
+	}
+	return trail.ItemStrings(e.rec.ResponseElements, set, field)
+}
+
 func (e *event) responseString(path ...string) string {
 	s, _ := e.response(path...).(string)
 	return s

@@ -264,12 +264,9 @@ func openingOn(typ, param string, opening func(e *event) string) resourceRule {
 // itemIDs lists the IDs an EC2 answer's item set holds, or one resource
 // without an ID when it holds none (the event did not say).
 func itemIDs(e *event, mk func(string, string) Resource, typ, set, field string) []Resource {
-	items, _ := e.response(set, "items").([]any)
 	var out []Resource
-	for _, it := range items {
-		if m, ok := it.(map[string]any); ok && str(m, field) != "" {
-			out = append(out, mk(typ, str(m, field)))
-		}
+	for _, id := range e.responseItems(set, field) {
+		out = append(out, mk(typ, id))
 	}
 	if len(out) == 0 {
 		out = append(out, mk(typ, ""))

@@ -75,7 +75,12 @@ type Scanner struct {
 	addMu  sync.Mutex // serialises Add and Watch
 	prefix [2]uint32  // AKIA and ASIA, little-endian
 	opts   ScanOptions
+	// indexSize is the size of the last index made, to make the next.
+	indexSize atomic.Int64
 }
+
+// maxIndexHint bounds the room an index is made with.
+const maxIndexHint = 1 << 16
 
 // keySet is what a scanner tracks. It is never changed once published:
 // Add and Watch publish a new one, which scans already running pick up at
@@ -191,8 +196,9 @@ type ObjectIndex struct {
 
 var indexSeed = maphash.MakeSeed()
 
-func newObjectIndex() *ObjectIndex {
-	return &ObjectIndex{seen: map[uint64]int64{}, anchors: map[string]int64{}}
+// newObjectIndex returns an empty index with room for about size items.
+func newObjectIndex(size int) *ObjectIndex {
+	return &ObjectIndex{seen: make(map[uint64]int64, size), anchors: map[string]int64{}}
 }
 
 // note records the first offset of b (a key ID or a member and its value).
@@ -347,12 +353,17 @@ func (s *Scanner) ScanObject(ctx context.Context, name string, r io.Reader, fn f
 	sc := objectScan{Scanner: s, name: name, fn: fn, set: s.set.Load(), patHit: -1, recPattern: -1}
 	sc.stats.Generation = sc.set.gen
 	if s.opts.Index {
-		sc.stats.Index = newObjectIndex()
+		// The last index's size: files of one trail hold alike many
+		// keys and values, and the map is not grown step by step.
+		sc.stats.Index = newObjectIndex(int(s.indexSize.Load()))
 		sc.stats.Index.anchorsFrom(sc.set.patterns, 0)
 	}
 	err := sc.run(ctx, w, r)
 	if errors.Is(err, errStop) {
 		err = nil
+	}
+	if x := sc.stats.Index; x != nil {
+		s.indexSize.Store(int64(min(len(x.seen)+len(x.seen)/8, maxIndexHint)))
 	}
 	w.br.Reset(nil)
 	sc.stats.Bytes = sc.end

@@ -1,0 +1,62 @@
+package awsops
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyleak/keyleak/awsops/trail"
+)
+
+// TestPolicyDocumentsFoundHoweverWritten: a resource policy in a request
+// is found under each name that holds one, also when CloudTrail's JSON
+// escapes the name, and a request without one yields none.
+func TestPolicyDocumentsFoundHoweverWritten(t *testing.T) {
+	for _, k := range policyParams {
+		if !strings.Contains(k, "olicy") {
+			t.Errorf("policy parameter %q does not hold \"olicy\", which policyDocuments looks for first", k)
+		}
+	}
+	doc := `{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"sqs:*\"}]}`
+	for _, params := range []string{
+		`{"queueUrl":"q","attributes":{"Policy":"` + doc + `"}}`,
+		`{"bucketName":"b","bucketPolicy":"` + doc + `"}`,
+		`{"secretId":"s","resourcePolicy":"` + doc + `"}`,
+		`{"bucketName":"b","bucketP\u006flicy":"` + doc + `"}`,
+	} {
+		rec := trail.Record{EventSource: "s3.amazonaws.com", EventName: "PutBucketPolicy", RequestParameters: json.RawMessage(params)}
+		if got := newEvent(&rec, noAccounts).policyDocuments(); len(got) != 1 || !strings.Contains(got[0], `"Principal":"*"`) {
+			t.Errorf("policyDocuments(%s) = %q, want the document", params, got)
+		}
+	}
+	rec := trail.Record{EventSource: "s3.amazonaws.com", EventName: "PutObject", RequestParameters: json.RawMessage(`{"bucketName":"b","key":"k"}`)}
+	if got := newEvent(&rec, noAccounts).policyDocuments(); got != nil {
+		t.Errorf("policyDocuments of a request without a policy = %q", got)
+	}
+}
+
+// TestResponseItemsReadAlikeEitherWay: the instance IDs of a RunInstances
+// response are the same read alone or from the whole response parsed
+// before, names compared without case; a response of another shape has
+// none.
+func TestResponseItemsReadAlikeEitherWay(t *testing.T) {
+	resp := `{"requestId":"r","instancesSet":{"items":[{"instanceId":"i-1","networkInterfaceSet":{"items":[{"attachment":{"instanceId":"i-nested"}}]}},` +
+		`{"InstanceId":"i-2"},{"instanceId":""},{"imageId":"ami-1"}]}}`
+	for _, parsed := range []bool{false, true} {
+		rec := trail.Record{EventSource: "ec2.amazonaws.com", EventName: "RunInstances", ResponseElements: json.RawMessage(resp)}
+		e := newEvent(&rec, noAccounts)
+		if parsed {
+			e.response()
+		}
+		if got := e.responseItems("instancesSet", "instanceId"); !slices.Equal(got, []string{"i-1", "i-2"}) {
+			t.Errorf("parsed before %v: items %q, want i-1 and i-2", parsed, got)
+		}
+	}
+	for _, resp := range []string{`{"instancesSet":{"items":{"instanceId":"i-1"}}}`, `{"instancesSet":null}`, `[]`, `null`, `{"instancesSet":{"items":[1,"x"]}}`} {
+		rec := trail.Record{EventSource: "ec2.amazonaws.com", EventName: "RunInstances", ResponseElements: json.RawMessage(resp)}
+		if got := newEvent(&rec, noAccounts).responseItems("instancesSet", "instanceId"); got != nil {
+			t.Errorf("items of %s = %q, want none", resp, got)
+		}
+	}
+}
