@@ -289,10 +289,14 @@ type trailPass struct {
 	queue    objectHeap
 	ahead    []scanJob // taken from the queue in order, being fetched
 	aheadLen int64     // their compressed bytes
-	busy     int
-	pending  int // listings and queries under way
-	done     []doneObject
-	needy    []int // files of done with a need
+	// again are the second reads planned and not yet fetched; the first
+	// aheadAgain of ahead are second reads.
+	again      []scanJob
+	aheadAgain int
+	busy       int
+	pending    int // listings and queries under way
+	done       []doneObject
+	needy      []int // files of done with a need
 	// indexFrom is the first file of done that may still hold its index;
 	// newestDone the newest file read.
 	indexFrom  int
@@ -438,7 +442,7 @@ func (p *trailPass) run(ctx context.Context) {
 	for _, job := range p.ahead { // left when ctx ended
 		go job.body.discard()
 	}
-	p.ahead = nil
+	p.ahead, p.aheadAgain, p.again = nil, 0, nil
 	p.mu.Unlock()
 	p.read.Elapsed = time.Since(started)
 }
@@ -453,12 +457,15 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 		if ctx.Err() != nil {
 			return scanJob{}, false
 		}
-		p.planRescans(ctx)
+		p.planRescans()
 		p.fetchAhead(ctx)
 		if len(p.ahead) > 0 {
 			job := p.ahead[0]
 			p.ahead = p.ahead[1:]
 			p.aheadLen -= job.obj.size
+			if p.aheadAgain > 0 {
+				p.aheadAgain--
+			}
 			p.busy++
 			p.fetchAhead(ctx)
 			return job, true
@@ -484,7 +491,7 @@ func (p *trailPass) consider(i int, a addition) {
 	if d.rereading {
 		return
 	}
-	if !a.at.IsZero() && d.obj.stamp.Before(a.at.Add(-fileStampSlack)) {
+	if !a.at.IsZero() && d.obj.stamp.Before(a.at.Add(-deliveredBefore)) {
 		return // older than what it may hold
 	}
 	for _, item := range slices.Concat(a.keys, a.patterns) {
@@ -525,7 +532,7 @@ func (p *trailPass) added(a addition) {
 // the pass's scanner, as if for the first time: what that read tracks
 // (the credentials it finds minted, and used later in the same file)
 // needs no third. Called with p.mu held.
-func (p *trailPass) planRescans(ctx context.Context) {
+func (p *trailPass) planRescans() {
 	waiting := p.needy[:0]
 	for _, i := range p.needy {
 		d := &p.done[i]
@@ -537,16 +544,14 @@ func (p *trailPass) planRescans(ctx context.Context) {
 		if d.need.whole {
 			until = 0
 		}
-		job := scanJob{obj: d.obj, body: &fetched{done: make(chan struct{})}}
+		job := scanJob{obj: d.obj}
 		if until > 0 {
 			job.rescan = trail.NewScanner(d.need.keys, trail.ScanOptions{StopAfter: until})
 			job.rescan.Watch(d.need.patterns...)
 		} else {
 			job.again, d.rereading = i+1, true
 		}
-		p.ahead = slices.Insert(p.ahead, 0, job)
-		p.aheadLen += job.obj.size
-		go p.fetch(ctx, job)
+		p.again = append(p.again, job)
 		d.need = nil
 	}
 	p.needy = waiting
@@ -558,9 +563,20 @@ func (p *trailPass) planRescans(ctx context.Context) {
 // credential found late costs whole second reads of the files after it.
 const rescanDelay = 5 * time.Minute
 
-// fileStampSlack allows for a file name stamped to the minute before the
-// second of its newest event.
+// fileStampSlack is the span before a region's newest log file that
+// LookupEvents reads too (see tailStart): one delivery, whose events may
+// still be joined by late ones in files not yet delivered.
 const fileStampSlack = 5 * time.Minute
+
+// deliveredBefore is how long before a credential was minted (or a door
+// opened) a file may be stamped and still hold its use. A file's name
+// bears the minute it was delivered and it holds only records written
+// before (AWS's documentation of the log file name): one minute for the
+// stamp's seconds, and one for the clocks of the services that stamp
+// events. Files older than that are not read again for it, though the
+// text may be in them (a user name used before, a role's ARN before its
+// trust was changed).
+const deliveredBefore = time.Minute + 5*time.Second
 
 // discard waits for the fetch, which ends with its context, and closes
 // what it opened.
@@ -571,13 +587,33 @@ func (f *fetched) discard() {
 	}
 }
 
-// fetchAhead moves files from the queue, in order, to those fetched
-// ahead of the scan, and starts their fetch. Called with p.mu held.
+// fetchAhead moves files to those fetched ahead of the scan, within
+// fetchAhead and fetchAheadBytes, and starts their fetch: the second
+// reads planned, in order, before every first read; then the queue's
+// files in order. Called with p.mu held.
 func (p *trailPass) fetchAhead(ctx context.Context) {
-	for p.queue.Len() > 0 && len(p.ahead) < fetchAhead && (len(p.ahead) == 0 || p.aheadLen+p.queue[0].obj.size <= fetchAheadBytes) {
-		job := heap.Pop(&p.queue).(scanJob)
+	for len(p.ahead) < fetchAhead {
+		var job scanJob
+		switch {
+		case len(p.again) > 0:
+			job = p.again[0]
+		case p.queue.Len() > 0:
+			job = p.queue[0]
+		default:
+			return
+		}
+		if len(p.ahead) > 0 && p.aheadLen+job.obj.size > fetchAheadBytes {
+			return
+		}
 		job.body = &fetched{done: make(chan struct{})}
-		p.ahead = append(p.ahead, job)
+		if len(p.again) > 0 {
+			p.again = p.again[1:]
+			p.ahead = slices.Insert(p.ahead, p.aheadAgain, job)
+			p.aheadAgain++
+		} else {
+			heap.Pop(&p.queue)
+			p.ahead = append(p.ahead, job)
+		}
 		p.aheadLen += job.obj.size
 		go p.fetch(ctx, job)
 	}

@@ -128,10 +128,13 @@ func BenchmarkTrailPass1GiB(b *testing.B) {
 	type run struct{ wall, cpu time.Duration }
 	measure := func(b *testing.B, cores int, f func()) run {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cores))
-		debug.FreeOSMemory() // the corpus's garbage is collected and returned before, not during
 		var r run
-		b.ResetTimer()
 		for b.Loop() {
+			// The garbage of what ran before (the corpus, the last run)
+			// is collected and returned before, not during.
+			b.StopTimer()
+			debug.FreeOSMemory()
+			b.StartTimer()
 			cpu, t0 := processCPU(b), time.Now()
 			f()
 			// The least of the runs: what others on the machine took

@@ -151,16 +151,23 @@ func (c passCorpus) open(_ context.Context, key string) (io.ReadCloser, int64, e
 // investigateTrail does, on the given number of workers (0: the
 // default), and returns the tracker and what it read.
 func (c passCorpus) pass(workers int) (*tracker, TrailRead) {
-	return c.passOver(workers, c.objects, nil)
+	return c.passOver(workers, c.objects, nil, nil)
 }
 
 // passOver is pass over the files listed as objects, telling scanning
-// (when not nil) of every read as it begins.
-func (c passCorpus) passOver(workers int, objects []trailObject, scanning func(scanJob)) (*tracker, TrailRead) {
+// (when not nil) of every read as it begins, and opened of every file
+// opened.
+func (c passCorpus) passOver(workers int, objects []trailObject, scanning func(scanJob), opened func(key string)) (*tracker, TrailRead) {
 	ctx := context.Background()
 	tr := newTracker(Session{AccessKeyID: c.keys[0], Account: c.account})
 	p := newTrailPass(nil, tr, nil, trailLayout{bucket: "bench", root: "AWSLogs/"}, Window{Start: c.from, End: c.to}, c.to)
 	p.get, p.scanning = c.open, scanning
+	if opened != nil {
+		p.get = func(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+			opened(key)
+			return c.open(ctx, key)
+		}
+	}
 	if workers > 0 {
 		p.workers = workers
 	}
@@ -205,14 +212,18 @@ func TestTrailPassFindsTheWholeTree(t *testing.T) {
 	}
 }
 
-// TestTrailPassReadsAgainWholeOnce: when the file in which the tree
-// begins to grow is delivered last (its name stamped after the others),
-// the files before it are read before anything they hold is tracked.
-// Each is then read again whole, with all that is tracked, and that is
-// its last read: what the read finds minted and used later in the same
-// file needs no third. The tree and its calls are found whole.
-func TestTrailPassReadsAgainWholeOnce(t *testing.T) {
-	c := newPassCorpus(t, 12, 12)
+// TestTrailPassReadsAgainWhole: when the file in which the tree begins to
+// grow is delivered last (its name stamped after the others), the files
+// before it are read before anything they hold is tracked. Each is then
+// read again whole with all that is tracked, which finds the credentials
+// minted in it and their use later in it in the same read. The tree and
+// its calls are found whole, and no more files are held fetched at once
+// than fetchAhead, second reads included.
+func TestTrailPassReadsAgainWhole(t *testing.T) {
+	c := newPassCorpus(t, 80, 12)
+	if len(c.objects) <= fetchAhead+1 {
+		t.Fatalf("%d files: the test needs more than fetchAhead (%d) to read again", len(c.objects), fetchAhead)
+	}
 	calls := 0
 	for _, n := range c.uses {
 		calls += n
@@ -222,11 +233,21 @@ func TestTrailPassReadsAgainWholeOnce(t *testing.T) {
 	type read struct{ first, part, whole bool }
 	reads := map[string][]read{}
 	var mu sync.Mutex
+	held, most := 0, 0 // files opened and not yet scanned
 	tr, got := c.passOver(1, objects, func(job scanJob) {
 		mu.Lock()
 		defer mu.Unlock()
+		held--
 		reads[job.obj.key] = append(reads[job.obj.key], read{first: job.rescan == nil && job.again == 0, part: job.rescan != nil, whole: job.again > 0})
+	}, func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		held++
+		most = max(most, held)
 	})
+	if most > fetchAhead+1 {
+		t.Errorf("%d files held fetched at once, want at most fetchAhead (%d) and the one being read", most, fetchAhead)
+	}
 	if n := tr.keyCount(); n != c.tree {
 		t.Errorf("tracked %d credentials, want the %d of the tree", n, c.tree)
 	}
@@ -236,29 +257,51 @@ func TestTrailPassReadsAgainWholeOnce(t *testing.T) {
 	if r := reads[objects[0].key]; len(r) != 1 || !r[0].first {
 		t.Errorf("the file delivered last was read %+v, want once", r)
 	}
-	again, total := 0, 0
+	total := 0
 	for _, o := range objects[1:] {
 		r := reads[o.key]
 		total += len(r) - 1
 		if len(r) == 0 || !r[0].first {
 			t.Fatalf("%s: reads %+v, want a first read first", o.key, r)
 		}
+		whole := false
 		for i, rd := range r[1:] {
 			if rd.first {
 				t.Errorf("%s: read %d is a first read", o.key, i+2)
 			}
-			if rd.whole {
-				again++
-				if i+2 != len(r) {
-					t.Errorf("%s: read again after its whole second read: %+v", o.key, r)
-				}
-			}
+			whole = whole || rd.whole
 		}
-	}
-	if again != len(objects)-1 {
-		t.Errorf("%d files read again whole, want the %d passed before the tree grew", again, len(objects)-1)
+		if !whole {
+			t.Errorf("%s: reads %+v, want a whole second read once the tree grew", o.key, r)
+		}
 	}
 	if got.Rescanned != total {
 		t.Errorf("the report counts %d second reads, the files had %d", got.Rescanned, total)
+	}
+}
+
+// TestFilesDeliveredBeforeAreNotReadAgain: a file delivered (stamped) more
+// than deliveredBefore before a door opened cannot hold its use and is not
+// read again for it, though its first read could not tell; one stamped
+// within it, or after, is.
+func TestFilesDeliveredBeforeAreNotReadAgain(t *testing.T) {
+	opened := time.Date(2026, 11, 20, 3, 25, 40, 0, time.UTC)
+	for _, tc := range []struct {
+		stamp time.Time
+		again bool
+	}{
+		{opened.Add(-10 * time.Minute), false},
+		{opened.Add(-3 * time.Minute), false},
+		{opened.Add(-90 * time.Second), false}, // 03:24: written before 03:25
+		{opened.Add(-40 * time.Second), true},
+		{opened.Truncate(time.Minute), true},
+		{opened.Add(5 * time.Minute), true},
+	} {
+		p := &trailPass{done: []doneObject{{obj: trailObject{key: "f", stamp: tc.stamp}}}}
+		p.consider(0, addition{gen: 1, at: opened, patterns: []string{`"userName":"backup-svc"`}})
+		if again := p.done[0].need != nil; again != tc.again {
+			t.Errorf("a file stamped %s, a door opened at %s: read again %v, want %v",
+				tc.stamp.Format("15:04:05"), opened.Format("15:04:05"), again, tc.again)
+		}
 	}
 }
