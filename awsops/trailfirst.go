@@ -235,6 +235,7 @@ type fetched struct {
 	body []byte
 	rc   io.ReadCloser
 	err  error
+	n    int64 // bytes read from the bucket (a streamed file's once scanned)
 }
 
 // doneObject is a file read.
@@ -293,10 +294,14 @@ type trailPass struct {
 	// aheadAgain of ahead are second reads.
 	again      []scanJob
 	aheadAgain int
-	busy       int
-	pending    int // listings and queries under way
-	done       []doneObject
-	needy      []int // files of done with a need
+	// reached is the newest file handed to a worker for its first read;
+	// reading are the files in their first read.
+	reached time.Time
+	reading []time.Time
+	busy    int
+	pending int // listings and queries under way
+	done    []doneObject
+	needy   []int // files of done with a need
 	// indexFrom is the first file of done that may still hold its index;
 	// newestDone the newest file read.
 	indexFrom  int
@@ -447,6 +452,23 @@ func (p *trailPass) run(ctx context.Context) {
 	p.read.Elapsed = time.Since(started)
 }
 
+// inSpread reports whether a file stamped so may begin its first read:
+// whether it is at most maxSpread newer than the oldest file in its first
+// read. Called with p.mu held.
+func (p *trailPass) inSpread(stamp time.Time) bool {
+	if len(p.reading) == 0 {
+		return true
+	}
+	return !stamp.After(slices.MinFunc(p.reading, time.Time.Compare).Add(maxSpread))
+}
+
+// maxSpread is how far ahead of the oldest file being read the pass may
+// begin another: a worker slow on one file (a large one, or one the
+// scheduler left waiting) is waited for, rather than found an hour of
+// log later, when what its file minted would cost second reads of all the
+// files read meanwhile.
+const maxSpread = 30 * time.Minute
+
 // next hands out the oldest queued file, fetched or being fetched; when
 // all is quiet it plans the rescans, and reports false when there is
 // nothing more to do.
@@ -459,12 +481,15 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 		}
 		p.planRescans()
 		p.fetchAhead(ctx)
-		if len(p.ahead) > 0 {
+		if len(p.ahead) > 0 && (p.aheadAgain > 0 || p.inSpread(p.ahead[0].obj.stamp)) {
 			job := p.ahead[0]
 			p.ahead = p.ahead[1:]
 			p.aheadLen -= job.obj.size
 			if p.aheadAgain > 0 {
 				p.aheadAgain--
+			} else {
+				p.reached = maxTime(p.reached, job.obj.stamp)
+				p.reading = append(p.reading, job.obj.stamp)
 			}
 			p.busy++
 			p.fetchAhead(ctx)
@@ -488,22 +513,22 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 // file is read again for it next. Called with p.mu held.
 func (p *trailPass) consider(i int, a addition) {
 	d := &p.done[i]
-	if d.rereading {
-		return
-	}
-	if !a.at.IsZero() && d.obj.stamp.Before(a.at.Add(-deliveredBefore)) {
+	switch {
+	case d.rereading, a.gen <= d.st.Generation:
+		return // the read under way, or the one done, looked for it
+	case !a.at.IsZero() && d.obj.stamp.Before(a.at.Add(-deliveredBefore)):
 		return // older than what it may hold
 	}
-	for _, item := range slices.Concat(a.keys, a.patterns) {
+	note := func(item string, key bool) {
 		upto, missed := d.st.Missed(item, a.gen)
 		if !missed {
-			continue
+			return
 		}
 		if d.need == nil {
 			d.need = &rescanNeed{}
 			p.needy = append(p.needy, i)
 		}
-		if len(item) == 20 && !strings.HasPrefix(item, `"`) {
+		if key {
 			d.need.keys = append(d.need.keys, item)
 		} else {
 			d.need.patterns = append(d.need.patterns, item)
@@ -511,12 +536,28 @@ func (p *trailPass) consider(i int, a addition) {
 		d.need.whole = d.need.whole || upto == 0
 		d.need.until = max(d.need.until, upto)
 	}
+	for _, k := range a.keys {
+		note(k, true)
+	}
+	for _, pattern := range a.patterns {
+		note(pattern, false)
+	}
+}
+
+// considerSince considers for file i the additions after its read began:
+// those before, it looked for.
+func (p *trailPass) considerSince(i int) {
+	gen := p.done[i].st.Generation
+	from, _ := slices.BinarySearchFunc(p.adds, gen+1, func(a addition, gen int) int { return cmp.Compare(a.gen, gen) })
+	for _, a := range p.adds[from:] {
+		p.consider(i, a)
+	}
 }
 
 // added records an addition and what the files read so far may have
 // missed of it. Called with p.mu held.
 func (p *trailPass) added(a addition) {
-	p.adds = append(p.adds, a)
+	p.adds = append(p.adds, a) // in the order of their generations: p.mu is held
 	for i := range p.done {
 		p.consider(i, a)
 	}
@@ -536,7 +577,7 @@ func (p *trailPass) planRescans() {
 	waiting := p.needy[:0]
 	for _, i := range p.needy {
 		d := &p.done[i]
-		if p.queue.Len() > 0 && p.queue[0].obj.stamp.Before(d.obj.stamp.Add(rescanDelay)) {
+		if (p.queue.Len() > 0 || len(p.ahead) > p.aheadAgain) && p.reached.Before(d.obj.stamp.Add(rescanDelay)) {
 			waiting = append(waiting, i)
 			continue
 		}
@@ -640,10 +681,7 @@ func (p *trailPass) fetch(ctx context.Context, job scanJob) {
 		f.err = fmt.Errorf("s3:GetObject s3://%s/%s: read: %w", p.layout.bucket, job.obj.key, err)
 		return
 	}
-	f.body = body
-	p.mu.Lock()
-	p.read.Bytes += n
-	p.mu.Unlock()
+	f.body, f.n = body, n
 }
 
 // maxWholeObject is the largest file read whole before its scan; larger
@@ -698,9 +736,7 @@ func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, e
 	defer f.rc.Close()
 	body := &countingReader{r: f.rc}
 	st, err := s.ScanObject(ctx, job.obj.key, body, handle)
-	p.mu.Lock()
-	p.read.Bytes += body.n
-	p.mu.Unlock()
+	f.n = body.n
 	return st, err
 }
 
@@ -733,6 +769,16 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 	defer p.mu.Unlock()
 	p.busy--
 	p.read.Objects++
+	if job.rescan == nil && job.again == 0 {
+		if i := slices.IndexFunc(p.reading, job.obj.stamp.Equal); i >= 0 {
+			p.reading = slices.Delete(p.reading, i, i+1)
+		}
+	}
+	select {
+	case <-job.body.done:
+		p.read.Bytes += job.body.n
+	default: // given up on when the pass was cancelled
+	}
 	p.read.Decompressed += st.Bytes
 	if job.rescan != nil || job.again > 0 {
 		p.read.Rescanned++
@@ -757,14 +803,10 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 			st.Index = nil
 		}
 		p.done[i].st = st
-		for _, a := range p.adds {
-			p.consider(i, a)
-		}
+		p.considerSince(i)
 	default:
 		p.done = append(p.done, doneObject{obj: job.obj, st: st})
-		for _, a := range p.adds {
-			p.consider(len(p.done)-1, a)
-		}
+		p.considerSince(len(p.done) - 1)
 		p.newestDone = maxTime(p.newestDone, job.obj.stamp)
 		for ; p.indexFrom < len(p.done); p.indexFrom++ {
 			d := &p.done[p.indexFrom]

@@ -100,9 +100,10 @@ func processCPU(b *testing.B) time.Duration {
 // CPU second against gunzip's (the budget is ≥ 0.85); scale-2-cores, its
 // speed on two cores against one (≥ 1.8); the peak heap (≤ 64 MiB);
 // rescans, the files read a second time, and read-x, the log decompressed
-// against the log's size. Each figure is of the least of the runs (CPU
-// time for x-gunzip, wall time for the speed): on a shared machine what
-// others take lengthens a run, never shortens it. The pass runs under the
+// against the log's size, of the run that read the most. The speeds are of
+// the least of the runs (CPU time for x-gunzip, wall time for the
+// speed): on a shared machine what others take lengthens a run, never
+// shortens it. Every run must find the whole tree. The pass runs under the
 // profiler label part=pass (go tool pprof -tagfocus part=pass). It fails
 // when the pass does not find the whole tree and all its calls.
 //
@@ -161,25 +162,29 @@ func BenchmarkTrailPass1GiB(b *testing.B) {
 			gunzip[cores] = measure(b, cores, func() { c.gunzipAll(b, cores) })
 		})
 		b.Run(fmt.Sprintf("pass/cores=%d", cores), func(b *testing.B) {
-			var tr *tracker
-			var read TrailRead
+			var most TrailRead // of the runs, the one that read the most
 			stop := trailtest.WatchHeap()
 			r := measure(b, cores, func() {
+				var tr *tracker
+				var read TrailRead
 				pprof.Do(context.Background(), pprof.Labels("part", "pass"), func(context.Context) { tr, read = c.pass(0) })
+				if got := tr.keyCount(); got != c.tree {
+					b.Fatalf("the pass tracked %d credentials, want the %d of the tree", got, c.tree)
+				}
+				if got := tr.eventCount(); got != calls {
+					b.Fatalf("the pass found %d calls of the tree, want %d", got, calls)
+				}
+				if read.Decompressed > most.Decompressed {
+					most = read
+				}
 			})
 			peak := stop()
 			pass[cores] = r
-			if got := tr.keyCount(); got != c.tree {
-				b.Fatalf("the pass tracked %d credentials, want the %d of the tree", got, c.tree)
-			}
-			if got := tr.eventCount(); got != calls {
-				b.Fatalf("the pass found %d calls of the tree, want %d", got, calls)
-			}
 			g := gunzip[cores]
 			b.ReportMetric(g.cpu.Seconds()/r.cpu.Seconds(), "x-gunzip")
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-			b.ReportMetric(float64(read.Rescanned), "rescans")
-			b.ReportMetric(float64(read.Decompressed)/float64(c.raw), "read-x")
+			b.ReportMetric(float64(most.Rescanned), "rescans")
+			b.ReportMetric(float64(most.Decompressed)/float64(c.raw), "read-x")
 			b.ReportMetric(r.cpu.Seconds()/r.wall.Seconds(), "cores-busy")
 			if cores == 2 {
 				b.ReportMetric(pass[1].wall.Seconds()/r.wall.Seconds(), "scale-2-cores")

@@ -209,6 +209,9 @@ func TestTrailPassFindsTheWholeTree(t *testing.T) {
 		if read.Objects < len(c.objects) || read.FailedObjects > 0 {
 			t.Errorf("%d workers: read %d files (%d failed) of %d", workers, read.Objects, read.FailedObjects, len(c.objects))
 		}
+		if read.Bytes < c.gz || read.Decompressed < c.raw {
+			t.Errorf("%d workers: read %d bytes (%d decompressed), want at least the %d of the files (%d)", workers, read.Bytes, read.Decompressed, c.gz, c.raw)
+		}
 	}
 }
 
