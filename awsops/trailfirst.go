@@ -612,9 +612,9 @@ const fileStampSlack = 5 * time.Minute
 // deliveredBefore is how long before a credential was minted (or a door
 // opened) a file may be stamped and still hold its use. A file's name
 // bears the minute it was delivered and it holds only records written
-// before (AWS's documentation of the log file name): one minute for the
-// stamp's seconds, and one for the clocks of the services that stamp
-// events. Files older than that are not read again for it, though the
+// before (AWS's documentation of the log file name): a minute for the
+// stamp's seconds, and a few seconds for the clocks of the services that
+// stamp events. Files older than that are not read again for it, though the
 // text may be in them (a user name used before, a role's ARN before its
 // trust was changed).
 const deliveredBefore = time.Minute + 5*time.Second
