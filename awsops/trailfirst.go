@@ -419,6 +419,15 @@ func (p *trailPass) enqueue(a *accountListing) {
 	p.cond.Broadcast()
 }
 
+// follow runs the pass from the root of the tracker's tree: every
+// credential and door the tracker finds joins what the pass looks for.
+func (p *trailPass) follow(ctx context.Context) {
+	p.tr.setOnDerived(p.track)
+	p.tr.setOnDoor(p.watchDoor)
+	p.track(ctx, p.tr.sessions()[0])
+	p.run(ctx)
+}
+
 // run reads the queued files until none is left, none is being listed and
 // nothing found later needs an earlier file again.
 func (p *trailPass) run(ctx context.Context) {

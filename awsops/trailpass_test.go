@@ -176,10 +176,7 @@ func (c passCorpus) passOver(workers int, objects []trailObject, scanning func(s
 	p.accounts[c.account] = listing
 	p.pending++
 	p.enqueue(listing)
-	tr.setOnDerived(p.track)
-	tr.setOnDoor(p.watchDoor)
-	p.track(ctx, tr.sessions()[0])
-	p.run(ctx)
+	p.follow(ctx)
 	return tr, p.read
 }
 

@@ -222,10 +222,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		p.pending++
 		p.enqueue(listing)
 	}
-	tr.setOnDerived(p.track)
-	tr.setOnDoor(p.watchDoor)
-	p.track(ctx, tr.sessions()[0])
-	p.run(ctx)
+	p.follow(ctx)
 	read := p.read
 	inv.Trail = &read
 	if p.athena != nil {

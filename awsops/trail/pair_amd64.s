@@ -14,28 +14,27 @@ TEXT ·indexPairVector(SB), NOSPLIT, $0-40
 	VPBROADCASTB c1+25(FP), Y2
 	MOVQ SI, DI
 	LEAQ -33(SI)(BX*1), R9 // the last p whose block of 33 bytes fits
+	LEAQ 32(R9), R10       // past it: every block done
 
 loop:
 	CMPQ DI, R9
-	JA   last
-	VPCMPEQB (DI), Y1, Y3
-	VPCMPEQB 1(DI), Y2, Y4
-	VPAND    Y3, Y4, Y3
-	VPMOVMSKB Y3, CX
-	TESTL    CX, CX
-	JNZ      found
-	ADDQ     $32, DI
-	JMP      loop
+	JBE  block
+	CMPQ DI, R10
+	JAE  notfound
+	MOVQ R9, DI // the last block, once
 
-last:
-	MOVQ     R9, DI
-	VPCMPEQB (DI), Y1, Y3
-	VPCMPEQB 1(DI), Y2, Y4
-	VPAND    Y3, Y4, Y3
+block:
+	VPCMPEQB  (DI), Y1, Y3
+	VPCMPEQB  1(DI), Y2, Y4
+	VPAND     Y3, Y4, Y3
 	VPMOVMSKB Y3, CX
-	TESTL    CX, CX
-	JNZ      found
-	MOVQ     $-1, ret+32(FP)
+	TESTL     CX, CX
+	JNZ       found
+	ADDQ      $32, DI
+	JMP       loop
+
+notfound:
+	MOVQ $-1, ret+32(FP)
 	VZEROUPPER
 	RET
 

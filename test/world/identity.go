@@ -140,15 +140,16 @@ func (g *Gateway) userIDs(ctx context.Context, account, user string) (string, st
 	return "", "arn:aws:iam::" + account + ":user/" + user
 }
 
-// lookupUsername is the Username LookupEvents shows for the caller.
-func lookupUsername(id UserIdentity, cred credential) string {
+// lookupUsername is the Username LookupEvents shows for the caller: the
+// user, the name of a role or federated session, or root.
+func lookupUsername(id UserIdentity, session string) string {
 	switch id.Type {
 	case "Root":
 		return "root"
 	case "IAMUser":
 		return id.UserName
 	case "AssumedRole", "FederatedUser":
-		return cred.SessionName
+		return session
 	}
 	return ""
 }
@@ -208,7 +209,7 @@ func (g *Gateway) record(c *call, errorCode, errorMessage string, elements map[s
 		}
 		g.events.add(newStoredEvent(copied, c.at, "", c.op.Resources))
 	}
-	g.events.add(newStoredEvent(rec, c.at, lookupUsername(id, c.cred), c.op.Resources))
+	g.events.add(newStoredEvent(rec, c.at, lookupUsername(id, c.cred.SessionName), c.op.Resources))
 }
 
 // crossAccountTarget is the role's account of an AssumeRole into another

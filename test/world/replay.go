@@ -43,23 +43,9 @@ func (g *Gateway) Replay(records ...json.RawMessage) error {
 		for _, r := range rec.Resources {
 			resources = append(resources, resource{ARN: r.ARN, Type: r.Type, Name: arnName(r.ARN)})
 		}
-		g.events.add(&storedEvent{rec: rec, raw: compact.Bytes(), at: at, username: recordUsername(rec.UserIdentity), resources: resources})
+		g.events.add(&storedEvent{rec: rec, raw: compact.Bytes(), at: at, username: lookupUsername(rec.UserIdentity, arnName(rec.UserIdentity.ARN)), resources: resources})
 	}
 	return nil
-}
-
-// recordUsername is the Username LookupEvents shows for a recorded caller:
-// the user, the session name of a role or federated session, or root.
-func recordUsername(id UserIdentity) string {
-	switch id.Type {
-	case "Root":
-		return "root"
-	case "IAMUser":
-		return id.UserName
-	case "AssumedRole", "FederatedUser":
-		return arnName(id.ARN)
-	}
-	return ""
 }
 
 // arnName is the last part of an ARN's resource: a user's, a role
