@@ -701,11 +701,13 @@ const maxWholeObject = 1 << 20
 // little whatever it reads.
 var bodies sync.Pool // of *[]byte
 
+// getBody returns a buffer of n bytes. One it makes has room for a file
+// a quarter larger, as the next file of a trail often is.
 func getBody(n int) []byte {
 	if b, ok := bodies.Get().(*[]byte); ok && cap(*b) >= n {
 		return (*b)[:n]
 	}
-	return make([]byte, n, max(n, 256<<10))
+	return make([]byte, n, max(n+n/4, 256<<10))
 }
 
 func putBody(b []byte) { bodies.Put(&b) }
