@@ -83,3 +83,36 @@ func TestScannerIgnoresKeysOfOtherLengths(t *testing.T) {
 		t.Error("the scanner tracks the wrong keys")
 	}
 }
+
+// TestPatternFilterPassesEveryWatchedValue: a group's filter lets through
+// every value watched in it, in every version, and turns most others
+// away before the map lookup.
+func TestPatternFilterPassesEveryWatchedValue(t *testing.T) {
+	ps := &patternSet{}
+	for i := range 1000 {
+		for _, member := range []string{"userName", "roleName"} {
+			ps, _ = ps.with(fmt.Sprintf(`"%s":"u%d"`, member, i))
+			g := &ps.groups[ps.group(`"`+member+`":"`)]
+			p := ps.list[len(ps.list)-1]
+			if got, ok := g.value(itemHash([]byte(p)), []byte(p[len(g.anchor):])); !ok || ps.list[got] != p {
+				t.Fatalf("after adding %s, its group finds pattern %d (%v)", p, got, ok)
+			}
+		}
+	}
+	for _, g := range ps.groups {
+		passed := 0
+		for i := range 10000 {
+			item := fmt.Sprintf(`%sx%d"`, g.anchor, i)
+			if b := itemHash([]byte(item)) % (64 * 64); g.filter[b/64]&(1<<(b%64)) != 0 {
+				passed++
+			}
+			if _, ok := g.value(itemHash([]byte(item)), []byte(item[len(g.anchor):])); ok {
+				t.Fatalf("%s is taken for a watched value", item)
+			}
+		}
+		// A thousand values set at most a quarter of the 4,096 bits.
+		if passed > 4000 {
+			t.Errorf("the filter of %s lets %d of 10,000 absent values through", g.anchor, passed)
+		}
+	}
+}

@@ -23,7 +23,19 @@ type patternGroup struct {
 	rare    int                  // the index of the anchor's rarest pair of bytes, searched for first
 	whole   int                  // the pattern that is the anchor alone, -1 for none
 	values  layered[string, int] // the rest after the anchor (a value and its closing quote) → pattern
+	filter  [64]uint64           // bit itemHash(anchor+rest) is set for every rest in values
 	maxRest int
+}
+
+// value returns the pattern of the value rest after the anchor, whose
+// member and value have the itemHash h. Most values a log holds are
+// turned away by the filter, with the hash the index takes too, before a
+// map is looked at.
+func (g *patternGroup) value(h uint64, rest []byte) (int, bool) {
+	if b := h % (64 * 64); g.filter[b/64]&(1<<(b%64)) == 0 {
+		return 0, false
+	}
+	return valueOf(g.values, rest)
 }
 
 // splitPattern returns a pattern's anchor and the rest after it: for
@@ -98,6 +110,8 @@ func (ps *patternSet) with(p string) (*patternSet, bool) {
 		return out, true
 	}
 	grp.values, grp.maxRest = grp.values.with(rest, idx), max(grp.maxRest, len(rest))
+	b := itemHash([]byte(p)) % (64 * 64)
+	grp.filter[b/64] |= 1 << (b % 64)
 	return out, true
 }
 
@@ -165,8 +179,9 @@ func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex) (pos, which,
 				break
 			}
 			if end >= 0 {
-				idx.note(b[j:end], base+int64(j))
-				if i, ok := valueOf(g.values, b[j+len(g.anchor):end]); ok {
+				h := itemHash(b[j:end])
+				idx.noteHash(h, base+int64(j))
+				if i, ok := g.value(h, b[j+len(g.anchor):end]); ok {
 					pos, which = j, i
 					break
 				}
@@ -208,8 +223,9 @@ func (ps *patternSet) all(raw []byte, base int64, idx *ObjectIndex) []string {
 			found = append(found, g.whole)
 		}
 		if end >= 0 {
-			idx.note(raw[j:end], base+int64(j))
-			if i, ok := valueOf(g.values, raw[j+len(g.anchor):end]); ok && !slices.Contains(found, i) {
+			h := itemHash(raw[j:end])
+			idx.noteHash(h, base+int64(j))
+			if i, ok := g.value(h, raw[j+len(g.anchor):end]); ok && !slices.Contains(found, i) {
 				found = append(found, i)
 			}
 		}

@@ -206,7 +206,18 @@ func (x *ObjectIndex) note(b []byte, off int64) {
 	if x == nil || len(b) == 0 {
 		return
 	}
-	h := maphash.Bytes(indexSeed, b)
+	x.noteHash(itemHash(b), off)
+}
+
+// itemHash is the hash an index keeps an item (a key ID or a member and its
+// value) by.
+func itemHash(b []byte) uint64 { return maphash.Bytes(indexSeed, b) }
+
+// noteHash is note for an item whose itemHash is h.
+func (x *ObjectIndex) noteHash(h uint64, off int64) {
+	if x == nil {
+		return
+	}
 	if slot := &x.recent[h%uint64(len(x.recent))]; *slot != h {
 		*slot = h
 		if _, ok := x.seen[h]; !ok {
@@ -229,7 +240,7 @@ func (x *ObjectIndex) forget(rec *Record, raw []byte, start int64, ps *patternSe
 		if len(item) == 0 {
 			return
 		}
-		h := maphash.Bytes(indexSeed, item)
+		h := itemHash(item)
 		if off, ok := x.seen[h]; ok && off >= start && off < start+int64(len(raw)) {
 			delete(x.seen, h)
 			if slot := &x.recent[h%uint64(len(x.recent))]; *slot == h {

@@ -91,15 +91,32 @@ func gunzip(b *testing.B, zr *gzip.Reader, obj []byte) {
 func BenchmarkTrailScan(b *testing.B) {
 	c := newBenchCorpus(b, 8, 2000)
 	absent := trailtest.NewGen(b, 7, 8, 0).Tracked
-	for _, n := range []int{0, 1, 8, 64} {
-		name, keys := fmt.Sprintf("keys=%d", n), c.trackedKeys(b, n)
-		if n == 0 { // eight keys that never appear: the cost of the search alone
-			name, keys = "keys=8,absent", absent
-		}
-		b.Run(name, func(b *testing.B) {
+	// The last case scans as the trail-first pass does: with an index, and
+	// watching a thousand user names that the logs do not hold (created
+	// users' names, which every userName member is checked against).
+	users := make([]string, 1000)
+	for i := range users {
+		users[i] = fmt.Sprintf(`"userName":"u-%04x"`, i)
+	}
+	cases := []struct {
+		name  string
+		keys  []string
+		index bool
+		watch []string
+		none  bool // no key tracked appears
+	}{
+		{"keys=8,absent", absent, false, nil, true}, // the cost of the search alone
+		{"keys=1", c.trackedKeys(b, 1), false, nil, false},
+		{"keys=8", c.trackedKeys(b, 8), false, nil, false},
+		{"keys=64", c.trackedKeys(b, 64), false, nil, false},
+		{"keys=64,index,users=1000", c.trackedKeys(b, 64), true, users, false},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			s := NewScanner(keys, ScanOptions{})
+			s := NewScanner(tc.keys, ScanOptions{Index: tc.index})
+			s.Watch(tc.watch...)
 			ctx := context.Background()
 			var zr gzip.Reader
 			var scanCPU, gunzipCPU time.Duration
@@ -132,8 +149,8 @@ func BenchmarkTrailScan(b *testing.B) {
 					matches += st.Matches
 				}
 			}
-			if (matches == 0) != (n == 0) {
-				b.Fatalf("%d matches with %d keys tracked", matches, n)
+			if (matches == 0) != tc.none {
+				b.Fatalf("%d matches with %d keys tracked", matches, len(tc.keys))
 			}
 			b.ReportMetric(float64(matches), "matches/op")
 			b.ReportMetric(float64(gunzipCPU)/float64(scanCPU), "x-gunzip")
