@@ -54,6 +54,7 @@ type Gen struct {
 	callers    map[string]caller // by key
 	issued     int               // with Chain: how many tracked keys are in use
 	next       time.Time         // the time of the next record
+	users      map[string]bool   // the names of the users created so far
 }
 
 // NewGen returns a generator of nTracked tracked keys and nOther other keys
@@ -71,6 +72,20 @@ func NewGen(tb testing.TB, seed uint64, nTracked, nOther int) *Gen {
 	g.Tracked = append(g.Tracked, g.Keys[:nTracked]...)
 	g.Account = fmt.Sprintf("%012d", g.Rand.Int64N(1e12))
 	return g
+}
+
+// newUserName returns the name of a user to create: one not created
+// before, as IAM keeps a name to one user of the account.
+func (g *Gen) newUserName() string {
+	if g.users == nil {
+		g.users = map[string]bool{}
+	}
+	for {
+		if name := "backup-svc-" + g.Hex(8); !g.users[name] {
+			g.users[name] = true
+			return name
+		}
+	}
 }
 
 // Base32 returns n random characters of the base32 alphabet.
@@ -252,7 +267,7 @@ func (g *Gen) Record(t time.Time) map[string]any {
 		rec["requestParameters"] = map[string]any{"instancesSet": map[string]any{}, "filterSet": map[string]any{}}
 	case 7:
 		rec["eventSource"], rec["eventName"], rec["readOnly"] = "iam.amazonaws.com", "CreateUser", false
-		user := "backup-svc-" + g.Hex(4)
+		user := g.newUserName()
 		if g.tracked(key) {
 			g.Created = append(g.Created, user)
 		}
