@@ -82,7 +82,7 @@ func FuzzCreatedResources(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, source, name, req, resp string) {
 		rec := &trail.Record{EventSource: source, EventName: name, EventID: "e1", RequestParameters: json.RawMessage(req), ResponseElements: json.RawMessage(resp)}
-		for _, r := range createdResources(rec, noAccounts) {
+		for _, r := range createdResources(newEvent(rec, noAccounts)) {
 			if r.Type == "" || r.EventID != "e1" || r.CreatedBy != name {
 				t.Fatalf("resource %+v from %s:%s", r, source, name)
 			}

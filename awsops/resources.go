@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/keyleak/keyleak/awsops/trail"
 )
 
 // Resource is something the key or its sessions created, or opened to
@@ -346,12 +344,12 @@ func (e *event) sharedWith(attribute string) string {
 }
 
 // createdResources reads the resources a successful event created or
-// opened; own tells the organisation's accounts.
-func createdResources(rec *trail.Record, own func(string) bool) []Resource {
+// opened (the event tells the organisation's accounts).
+func createdResources(e *event) []Resource {
+	rec := e.rec
 	if rec.ErrorCode != "" {
 		return nil
 	}
-	e := newEvent(rec, own)
 	rule, ok := resourceRules[e.service+":"+e.name]
 	if !ok {
 		return nil

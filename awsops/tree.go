@@ -302,7 +302,7 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 	cat := categoryOf(e, techniques)
 	var created []Resource
 	if rec.ErrorCode == "" {
-		created = createdResources(rec, own)
+		created = createdResources(e)
 	}
 	tr.mu.Lock()
 	n.t.add(rec, cat)
