@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 
+	"github.com/keyleak/keyleak/awsops/trail"
 	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
@@ -205,4 +207,43 @@ func BenchmarkTrailPass1GiB(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkTrackerAdd replays the calls of a tree (those of 128 MiB of
+// the pass's corpus) into a new tracker, in the order of the log, and
+// reports the tracker's cost per call: what the pass spends on each
+// record it hands on, beside the scan.
+func BenchmarkTrackerAdd(b *testing.B) {
+	ctx := context.Background()
+	c := newPassCorpus(b, 128, 125)
+	tr, _ := c.pass(0)
+	tr.mu.Lock()
+	keys := slices.Clone(tr.order)
+	tr.mu.Unlock()
+	s := trail.NewScanner(keys, trail.ScanOptions{})
+	var recs []trail.Record
+	for _, o := range c.objects {
+		rc, _, err := c.open(ctx, o.key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.ScanObject(ctx, o.key, rc, func(m trail.Match) error { recs = append(recs, m.Record); return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calls := 0
+	for b.Loop() {
+		t := newTracker(Session{AccessKeyID: c.keys[0], Account: c.account})
+		for i := range recs {
+			if caller := recs[i].UserIdentity.AccessKeyID; t.tracks(caller) {
+				t.add(ctx, caller, &recs[i])
+			}
+		}
+		calls = t.eventCount()
+	}
+	if calls == 0 {
+		b.Fatal("the replay counted no call")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls), "ns/call")
+	b.ReportMetric(float64(calls), "calls")
 }
