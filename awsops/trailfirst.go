@@ -216,6 +216,23 @@ type addition struct {
 	at       time.Time
 	keys     []string
 	patterns []string
+	origin   origin // the record whose handling made it, if a read's
+}
+
+// origin is a record a read handed on: while the pass handles it, what
+// it adds to the scanner was seen by the pass in that record, and the
+// read searches for it from the record's end (trail.ObjectStats.MissedBesides).
+type origin struct {
+	read     int // the read's number; 0 for none
+	from, to int64
+}
+
+type originKey struct{}
+
+// originOf is the record being handled on ctx, if any.
+func originOf(ctx context.Context) origin {
+	o, _ := ctx.Value(originKey{}).(origin)
+	return o
 }
 
 // scanJob is one file to read: with the pass's scanner, or again, either
@@ -223,6 +240,7 @@ type addition struct {
 // began to look for it, or whole with the pass's scanner.
 type scanJob struct {
 	obj    trailObject
+	read   int // numbers the reads, from 1, as they are handed out
 	rescan *trail.Scanner
 	again  int      // for a second whole read, 1 + the file's place in done
 	body   *fetched // the file's bytes, fetched ahead
@@ -248,6 +266,7 @@ type doneObject struct {
 	// rereading is set while the file is read again whole: what is added
 	// meanwhile is weighed against that read's account when it ends.
 	rereading bool
+	read      int // the number of the read st is of
 }
 
 // rescanNeed is what a second read of a file looks for, and how far.
@@ -275,6 +294,7 @@ type trailPass struct {
 	layout  trailLayout
 	scanner *trail.Scanner
 	workers int
+	reads   int // the reads handed out
 	window  Window
 	now     time.Time
 	// athena, when set, names the files to read instead of the listings.
@@ -349,7 +369,7 @@ func (p *trailPass) track(ctx context.Context, s Session) {
 	// A credential tracked already (the tracker may report one again as it
 	// learns more of it) changes nothing: no generation, no second reads.
 	if before, gen := p.scanner.Generation(), p.scanner.Add(s.AccessKeyID); gen > before {
-		p.added(addition{gen: gen, at: s.Issued, keys: []string{s.AccessKeyID}})
+		p.added(addition{gen: gen, at: s.Issued, keys: []string{s.AccessKeyID}, origin: originOf(ctx)})
 	}
 	_, listed := p.accounts[s.Account]
 	p.mu.Unlock()
@@ -369,7 +389,7 @@ func (p *trailPass) track(ctx context.Context, s Session) {
 
 // watchDoor makes the pass find the use of a door a tracked credential
 // opened.
-func (p *trailPass) watchDoor(_ context.Context, d *door) {
+func (p *trailPass) watchDoor(ctx context.Context, d *door) {
 	pattern := d.trailPattern()
 	if pattern == "" {
 		return
@@ -377,9 +397,12 @@ func (p *trailPass) watchDoor(_ context.Context, d *door) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.doors[pattern] = append(p.doors[pattern], d)
-	if before, gen := p.scanner.Generation(), p.scanner.Watch(pattern); gen > before {
-		p.added(addition{gen: gen, at: d.opened, patterns: []string{pattern}})
-	}
+	// A pattern may be watched for another door already (every SAML
+	// provider's use is an AssumeRoleWithSAML): the records holding it
+	// that were handed on before were weighed against the doors of then,
+	// so they are read again for this one.
+	gen := p.scanner.Rewatch(pattern)
+	p.added(addition{gen: gen, at: d.opened, patterns: []string{pattern}, origin: originOf(ctx)})
 	p.cond.Broadcast()
 }
 
@@ -501,6 +524,8 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 				p.reading = append(p.reading, job.obj.stamp)
 			}
 			p.busy++
+			p.reads++
+			job.read = p.reads
 			p.fetchAhead(ctx)
 			return job, true
 		}
@@ -530,6 +555,10 @@ func (p *trailPass) consider(i int, a addition) {
 	}
 	note := func(item string, key bool) {
 		upto, missed := d.st.Missed(item, a.gen)
+		if a.origin.read != 0 && a.origin.read == d.read {
+			// Added for a record this read handed on.
+			upto, missed = d.st.MissedBesides(item, a.gen, a.origin.from, a.origin.to)
+		}
 		if !missed {
 			return
 		}
@@ -727,7 +756,7 @@ func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, e
 	}
 	s := cmp.Or(job.rescan, p.scanner)
 	handle := func(m trail.Match) error {
-		p.match(ctx, m)
+		p.match(context.WithValue(ctx, originKey{}, origin{read: job.read, from: m.Offset, to: m.End}), m)
 		return nil
 	}
 	f := job.body
@@ -813,10 +842,10 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 		if i < p.indexFrom {
 			st.Index = nil
 		}
-		p.done[i].st = st
+		p.done[i].st, p.done[i].read = st, job.read
 		p.considerSince(i)
 	default:
-		p.done = append(p.done, doneObject{obj: job.obj, st: st})
+		p.done = append(p.done, doneObject{obj: job.obj, st: st, read: job.read})
 		p.considerSince(len(p.done) - 1)
 		p.newestDone = maxTime(p.newestDone, job.obj.stamp)
 		for ; p.indexFrom < len(p.done); p.indexFrom++ {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,10 +92,12 @@ func TestTrailScanGrowsWhileScanning(t *testing.T) {
 	s := NewScanner([]string{parent}, ScanOptions{Index: true})
 	gen0 := s.Generation()
 	var found []string
+	var minted Match
 	r := &chunkReader{data: doc, rng: rand.New(rand.NewPCG(1, 2)), max: 512}
 	st, err := s.ScanObject(t.Context(), "grow.json", r, func(m Match) error {
 		found = append(found, m.Record.EventID)
 		if m.Record.EventName == "AssumeRole" {
+			minted = m
 			s.Add(m.Record.CredentialsAccessKeyID())
 		}
 		return nil
@@ -112,8 +115,14 @@ func TestTrailScanGrowsWhileScanning(t *testing.T) {
 	if want := []Pickup{{Generation: gen0 + 1, Offset: mintEnd}}; !reflect.DeepEqual(st.Pickups, want) {
 		t.Errorf("pickups %+v, want %+v", st.Pickups, want)
 	}
-	if upTo, missed := st.Missed(child, gen0+1); missed {
-		t.Errorf("Missed(child) = %d, true; want false: every use follows the mint", upTo)
+	if minted.Offset != int64(len(`{"Records":[`)) || minted.End != mintEnd {
+		t.Errorf("the mint is handed on at [%d, %d), want [%d, %d)", minted.Offset, minted.End, len(`{"Records":[`), mintEnd)
+	}
+	if upTo, missed := st.MissedBesides(child, gen0+1, minted.Offset, minted.End); missed {
+		t.Errorf("MissedBesides(child, the mint) = %d, true; want false: the mint names it, and every use follows", upTo)
+	}
+	if upTo, missed := st.Missed(child, gen0+1); !missed || upTo != mintEnd {
+		t.Errorf("Missed(child) = %d, %v; want %d, true: the index saw it in the mint, before the pickup", upTo, missed, mintEnd)
 	}
 	if upTo, missed := st.Missed(later, gen0+2); missed {
 		t.Errorf("Missed(a key added after the scan, absent from the object) = %d, true; want false", upTo)
@@ -281,5 +290,126 @@ func TestTrailScanMissedPatterns(t *testing.T) {
 	}
 	if upTo, missed := st.Missed("AKIAQNZGKIQY56JQ0021", watchedAt+1); !missed || upTo != 0 {
 		t.Errorf("Missed(a key of a record before the pickup) = %d, %v; want 0, true: never searched for", upTo, missed)
+	}
+}
+
+// TestTrailScanIndexHoldsWhatItSaw: the index of a scan holds every value
+// of a watched member it passed, however long beside the values watched
+// then, and what the records handed on name, even where the search for
+// patterns had passed it before the record was handed on: a pattern
+// watched later is known missed there.
+func TestTrailScanIndexHoldsWhatItSaw(t *testing.T) {
+	rec := func(key, user, reqUser, id string) string {
+		return `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","userName":"` + user + `","accessKeyId":"` + key + `"},"eventTime":"2026-11-21T10:45:00Z","eventName":"AttachUserPolicy","requestParameters":{"userName":"` + reqUser + `"},"eventID":"` + id + `"}`
+	}
+	const tracked, other = "AKIAQNZGKIQY56JQAAAA", "AKIAQNZGKIQY56JQBBBB"
+	for _, tt := range []struct {
+		name, doc, watch, later string
+	}{
+		{"a value longer than those watched", `{"Records":[` + rec(other, "mallory", "x", "e1") + `]}`, `"userName":"bob"`, `"userName":"mallory"`},
+		{"a value in a record handed on and after it", `{"Records":[` + rec(tracked, "admin", "bob", "e1") + `,` + rec(other, "bob", "bob", "e2") + `]}`, `"userName":"alice"`, `"userName":"bob"`},
+		{"a key in a record handed on for a pattern", `{"Records":[` + rec(other, "alice", "x", "e1") + `]}`, `"userName":"alice"`, other},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewScanner([]string{tracked}, ScanOptions{Index: true})
+			s.Watch(tt.watch)
+			st, err := s.ScanObject(t.Context(), "f", bytes.NewReader([]byte(tt.doc)), func(Match) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gen int
+			if strings.HasPrefix(tt.later, `"`) {
+				gen = s.Watch(tt.later)
+			} else {
+				gen = s.Add(tt.later)
+			}
+			if upTo, missed := st.Missed(tt.later, gen); !missed || upTo != 0 {
+				t.Errorf("Missed(%s) = %d, %v; want the whole object: it is in it", tt.later, upTo, missed)
+			}
+		})
+	}
+}
+
+// TestTrailScanRewatch: watching again a pattern watched already makes a
+// new generation, which the reads before it count as missed where the
+// pattern is (their records holding it were handed on before).
+func TestTrailScanRewatch(t *testing.T) {
+	doc := patternDoc() // users bob, bobby, alice, mallory
+	s := NewScanner(nil, ScanOptions{Index: true})
+	gen := s.Watch(`"userName":"bob"`)
+	n := 0
+	st, err := s.ScanObject(t.Context(), "users.json", bytes.NewReader(doc), func(Match) error { n++; return nil })
+	if err != nil || n == 0 {
+		t.Fatalf("scan: %d matches, %v", n, err)
+	}
+	if again := s.Watch(`"userName":"bob"`); again != gen {
+		t.Fatalf("Watch of a watched pattern made generation %d, want %d", again, gen)
+	}
+	again := s.Rewatch(`"userName":"bob"`)
+	if again != gen+1 {
+		t.Fatalf("Rewatch made generation %d, want %d", again, gen+1)
+	}
+	if upTo, missed := st.Missed(`"userName":"bob"`, again); !missed || upTo != 0 {
+		t.Errorf("Missed(bob, the rewatch) = %d, %v; want the whole object", upTo, missed)
+	}
+	if upTo, missed := st.Missed(`"userName":"zed"`, again); missed {
+		t.Errorf("Missed(an absent user) = %d, true; want false", upTo)
+	}
+}
+
+// splitReader hands out data[:at] first, then calls between (another
+// worker watching a pattern, say) and hands out the rest.
+type splitReader struct {
+	data    []byte
+	at      int
+	between func()
+	reads   int
+}
+
+func (r *splitReader) Read(p []byte) (int, error) {
+	if r.reads++; r.reads == 1 {
+		return copy(p, r.data[:r.at]), nil
+	}
+	if r.reads == 2 && r.between != nil {
+		r.between()
+	}
+	if r.at >= len(r.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data[r.at:])
+	r.at += n
+	return n, nil
+}
+
+// TestTrailScanFindsALongerPatternAcrossThePickup: a pattern longer than
+// those watched, watched between two reads that cut one of its
+// occurrences, is found by the scan, or else by the second scan Missed
+// asks for, which reads on until the patterns begun before its stop are
+// searched.
+func TestTrailScanFindsALongerPatternAcrossThePickup(t *testing.T) {
+	const arn = `"arn:aws:iam::111122223333:role/backdoor-role"`
+	r0 := `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","userName":"ann","accessKeyId":"AKIAQNZGKIQY56JQ0001"},"eventTime":"2026-11-21T10:45:00Z","eventName":"ListBuckets","eventID":"e0"}`
+	r1 := `{"eventVersion":"1.09","userIdentity":{"type":"AWSAccount","accountId":"999988887777","accessKeyId":"ASIAQNZGKIQY56JQ0002"},"eventTime":"2026-11-21T10:46:00Z","eventName":"AssumeRole","requestParameters":{"roleArn":` + arn + `},"eventID":"e1"}`
+	doc := []byte(`{"Records":[` + r0 + `,` + r1 + `]}`)
+	for cut := bytes.Index(doc, []byte(arn)) + 1; cut < bytes.Index(doc, []byte(arn))+len(arn); cut += 7 {
+		s := NewScanner(nil, ScanOptions{Index: true})
+		s.Watch(`"userName":"zed"`)
+		var gen int
+		var found []string
+		record := func(m Match) error { found = append(found, m.Record.EventID); return nil }
+		st, err := s.ScanObject(t.Context(), "f", &splitReader{data: doc, at: cut, between: func() { gen = s.Watch(arn) }}, record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if upTo, missed := st.Missed(arn, gen); missed {
+			again := NewScanner(nil, ScanOptions{StopAfter: upTo})
+			again.Watch(arn)
+			if _, err := again.ScanObject(t.Context(), "f", &splitReader{data: doc, at: cut}, record); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Contains(found, "e1") {
+			t.Errorf("cut at %d: the record holding %s is found by neither scan (found %v)", cut, arn, found)
+		}
 	}
 }

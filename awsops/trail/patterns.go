@@ -19,13 +19,17 @@ type patternSet struct {
 
 // patternGroup is the patterns that begin with one anchor.
 type patternGroup struct {
-	anchor  []byte
-	rare    int                  // the index of the anchor's rarest pair of bytes, searched for first
-	whole   int                  // the pattern that is the anchor alone, -1 for none
-	values  layered[string, int] // the rest after the anchor (a value and its closing quote) → pattern
-	filter  [64]uint64           // bit itemHash(anchor+rest) is set for every rest in values
-	maxRest int
+	anchor []byte
+	rare   int                  // the index of the anchor's rarest pair of bytes, searched for first
+	whole  int                  // the pattern that is the anchor alone, -1 for none
+	values layered[string, int] // the rest after the anchor (a value and its closing quote) → pattern
+	filter [64]uint64           // bit itemHash(anchor+rest) is set for every rest in values
 }
+
+// maxPatternBytes is the length of the longest pattern watched; a member's
+// value is noted in an index up to it, whatever the values watched then,
+// so that one watched later is known seen or not.
+const maxPatternBytes = 1 << 10
 
 // value returns the pattern of the value rest after the anchor, whose
 // member and value have the itemHash h. Most values a log holds are
@@ -93,7 +97,7 @@ func (g *patternGroup) index(b []byte) int {
 // The copy shares the list, and the values of each group, with ps: the
 // caller extends only the newest set.
 func (ps *patternSet) with(p string) (*patternSet, bool) {
-	if p == "" || len(p) > 1<<10 || ps.holds(p) {
+	if p == "" || len(p) > maxPatternBytes || ps.holds(p) {
 		return ps, false
 	}
 	out := &patternSet{list: append(ps.list, p), groups: slices.Clone(ps.groups), maxLen: max(ps.maxLen, len(p))}
@@ -109,7 +113,7 @@ func (ps *patternSet) with(p string) (*patternSet, bool) {
 		grp.whole = idx
 		return out, true
 	}
-	grp.values, grp.maxRest = grp.values.with(rest, idx), max(grp.maxRest, len(rest))
+	grp.values = grp.values.with(rest, idx)
 	b := itemHash([]byte(p)) % (64 * 64)
 	grp.filter[b/64] |= 1 << (b % 64)
 	return out, true
@@ -142,9 +146,9 @@ func (g *patternGroup) valueEnd(b []byte, j int) (end int, incomplete bool) {
 		return -1, false
 	}
 	v := j + len(g.anchor)
-	q := bytes.IndexByte(b[v:min(len(b), v+g.maxRest)], '"')
+	q := bytes.IndexByte(b[v:min(len(b), v+maxPatternBytes)], '"')
 	if q < 0 {
-		return -1, v+g.maxRest > len(b)
+		return -1, v+maxPatternBytes > len(b)
 	}
 	return v + q + 1, false
 }

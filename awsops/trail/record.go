@@ -91,6 +91,7 @@ func (r *Record) CredentialsAccessKeyID() string {
 type Match struct {
 	Object      string // name of the log object
 	Offset      int64  // of the record in the decompressed object
+	End         int64  // the offset after the record
 	AccessKeyID string // the tracked key: the caller's, else the issued one ("" if none)
 	// Patterns are the watched patterns the record holds, in the order of
 	// Watch.

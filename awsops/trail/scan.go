@@ -144,7 +144,22 @@ func (s *Scanner) Watch(patterns ...string) int {
 	})
 }
 
-// Generation is the number of Add and Watch calls so far. A scan that
+// Rewatch is Watch for patterns that may be watched already: it makes a
+// new generation all the same, so that the reads begun before it count
+// them as added after (ObjectStats.Missed). A caller that handles the
+// records holding a pattern differently from now on (a second door behind
+// one pattern) has those records handed on again.
+func (s *Scanner) Rewatch(patterns ...string) int {
+	return s.update(func(ks *keySet) bool {
+		for _, p := range patterns {
+			ks.patterns, _ = ks.patterns.with(p)
+		}
+		return true
+	})
+}
+
+// Generation counts the Add, Watch and Rewatch calls that changed what is
+// tracked (every Rewatch does). A scan that
 // began at generation g is complete for what generation g tracked; keys
 // added later may be missed in the records before they were added.
 func (s *Scanner) Generation() int { return s.set.Load().gen }
@@ -180,9 +195,8 @@ type ObjectStats struct {
 	Index *ObjectIndex
 }
 
-// ObjectIndex is what a scan saw of what it did not track: where each
-// access key ID first appears in an "accessKeyId" member (outside the
-// records handed to the callback, which saw them), and, for each member a
+// ObjectIndex is what a scan saw: where each access key ID first appears
+// in an "accessKeyId" member, and, for each member a
 // watched pattern names (its anchor), from where the scan looked at that
 // member's values and where each value first appears.
 //
@@ -232,31 +246,6 @@ func (x *ObjectIndex) first(item string) (int64, bool) {
 	return off, ok
 }
 
-// forget drops what was noted first in a record handed to the callback,
-// which raw holds from offset start: its keys and the values of the
-// watched members in it.
-func (x *ObjectIndex) forget(rec *Record, raw []byte, start int64, ps *patternSet) {
-	drop := func(item []byte) {
-		if len(item) == 0 {
-			return
-		}
-		h := itemHash(item)
-		if off, ok := x.seen[h]; ok && off >= start && off < start+int64(len(raw)) {
-			delete(x.seen, h)
-			if slot := &x.recent[h%uint64(len(x.recent))]; *slot == h {
-				*slot = 0
-			}
-		}
-	}
-	drop([]byte(rec.UserIdentity.AccessKeyID))
-	drop([]byte(rec.CredentialsAccessKeyID()))
-	ps.anchors(raw, func(_ *patternGroup, j, end int) {
-		if end >= 0 {
-			drop(raw[j:end])
-		}
-	})
-}
-
 // anchorsFrom records that the anchors of ps are looked at from off on,
 // those not looked at already.
 func (x *ObjectIndex) anchorsFrom(ps *patternSet, off int64) {
@@ -276,6 +265,14 @@ func (x *ObjectIndex) anchorsFrom(ps *patternSet, off int64) {
 // object). Without an index every item added after the scan began counts
 // as missed.
 func (st *ObjectStats) Missed(item string, gen int) (upTo int64, missed bool) {
+	return st.MissedBesides(item, gen, 0, 0)
+}
+
+// MissedBesides is Missed for an item added while the callback handled the
+// record this scan handed on at [from, to): the callback saw that record,
+// and when the scan searched for the item from its end on, an item first
+// seen in it was not missed.
+func (st *ObjectStats) MissedBesides(item string, gen int, from, to int64) (upTo int64, missed bool) {
 	if gen <= st.Generation {
 		return 0, false
 	}
@@ -296,7 +293,8 @@ func (st *ObjectStats) Missed(item string, gen int) (upTo int64, missed bool) {
 	// Before picked, item was found only where the index saw it.
 	seenBefore := func() bool {
 		first, ok := x.first(item)
-		return ok && (picked == 0 || first < picked)
+		handled := picked > 0 && picked <= to && first >= from && first < to
+		return ok && (picked == 0 || first < picked) && !handled
 	}
 	if len(item) == keyIDLen && !strings.HasPrefix(item, `"`) {
 		if seenBefore() {
@@ -483,11 +481,23 @@ func (sc *objectScan) write(ctx context.Context, p []byte) error {
 		if err := sc.process(false); err != nil {
 			return err
 		}
-		if stop := sc.opts.StopAfter; stop > 0 && sc.next >= stop && !sc.completing {
+		if stop := sc.opts.StopAfter; stop > 0 && sc.next >= stop && sc.patternsSearched() >= stop && !sc.completing {
 			return errStop
 		}
 	}
 	return nil
+}
+
+// patternsSearched is how far the search for patterns has come: every
+// watched pattern that begins before it was found.
+func (sc *objectScan) patternsSearched() int64 {
+	switch {
+	case len(sc.set.patterns.list) == 0:
+		return sc.end
+	case sc.patHit >= 0:
+		return sc.patHit
+	}
+	return max(sc.patFrom, sc.lastEnd)
 }
 
 // makeRoom ensures readSize free bytes after the data. It keeps the open
@@ -591,9 +601,11 @@ func (sc *objectScan) refresh() {
 		return
 	}
 	if now.patterns != sc.set.patterns {
-		// New patterns are searched from where the old ones were; the
-		// old ones keep their place.
-		sc.patHit, sc.patFrom = -1, min(sc.patFrom, sc.next)
+		// New patterns are searched from where the old ones were, and
+		// back far enough to find a longer one that the data read ends
+		// within; the old ones keep their place.
+		sc.patHit = -1
+		sc.patFrom = min(sc.patFrom, sc.next, max(sc.base, sc.end-int64(now.patterns.maxLen)+1))
 		sc.stats.Index.anchorsFrom(now.patterns, sc.next)
 	}
 	sc.set = now
@@ -624,27 +636,23 @@ func (sc *objectScan) emit() error {
 	}
 	key, ok := sc.matchKey(&rec)
 	raw := sc.buf[start-sc.base : end-sc.base]
+	// The index holds what the record names whether it is handed on or
+	// not: the callback acts on what is tracked when it sees the record,
+	// and a key or value tracked later may be in it.
+	x := sc.stats.Index
+	x.note([]byte(rec.UserIdentity.AccessKeyID), start)
+	x.note([]byte(rec.CredentialsAccessKeyID()), start)
 	var patterns []string
 	if len(sc.set.patterns.list) > 0 {
-		if patterns = sc.set.patterns.all(raw, start, nil); len(patterns) > 0 {
+		if patterns = sc.set.patterns.all(raw, start, x); len(patterns) > 0 {
 			ok = true
-		}
-	}
-	if x := sc.stats.Index; x != nil {
-		if ok {
-			// Handed on: the callback sees all the record holds.
-			x.forget(&rec, raw, start, sc.set.patterns)
-		} else {
-			x.note([]byte(rec.UserIdentity.AccessKeyID), start)
-			x.note([]byte(rec.CredentialsAccessKeyID()), start)
-			sc.set.patterns.all(raw, start, x)
 		}
 	}
 	if !ok {
 		return nil
 	}
 	sc.stats.Matches++
-	if err := sc.fn(Match{Object: sc.name, Offset: start, AccessKeyID: key, Patterns: patterns, Record: rec}); err != nil {
+	if err := sc.fn(Match{Object: sc.name, Offset: start, End: end, AccessKeyID: key, Patterns: patterns, Record: rec}); err != nil {
 		sc.fnErr = err
 		return errCallback
 	}

@@ -1,0 +1,145 @@
+package awsops
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The cases below have a record read before what makes it the tree's is
+// found: a file of eu-west-1 stamped 10:03 is read before the us-east-1
+// file stamped 10:05 that holds what the leaked key did at 10:00.
+
+const doorAcct = "111122223333"
+
+// doorFile is one log file of a small trail.
+type doorFile struct {
+	region  string
+	stamp   time.Time
+	records []string
+}
+
+// doorPass runs the trail-first pass over files, one worker, from root.
+func doorPass(t *testing.T, root string, files []doorFile) (*tracker, TrailRead) {
+	t.Helper()
+	docs := map[string]string{}
+	var objs []trailObject
+	for _, f := range files {
+		key := fmt.Sprintf("AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%sZ_x.json.gz", doorAcct, f.region, f.stamp.Format("2006/01/02"), doorAcct, f.region, f.stamp.Format("20060102T1504"))
+		doc := `{"Records":[` + strings.Join(f.records, ",") + `]}`
+		docs[key] = doc
+		objs = append(objs, trailObject{key: key, account: doorAcct, region: f.region, stamp: f.stamp, size: int64(len(doc))})
+	}
+	base := files[0].stamp
+	tr := newTracker(Session{AccessKeyID: root, Account: doorAcct})
+	tr.own = func(a string) bool { return a == doorAcct }
+	p := newTrailPass(nil, tr, nil, trailLayout{bucket: "b", root: "AWSLogs/"}, Window{Start: base.Add(-time.Hour), End: base.Add(time.Hour)}, base.Add(time.Hour))
+	p.workers = 1
+	p.get = func(_ context.Context, key string) (io.ReadCloser, int64, error) {
+		d, ok := docs[key]
+		if !ok {
+			return nil, 0, fmt.Errorf("no %s", key)
+		}
+		return io.NopCloser(bytes.NewReader([]byte(d))), int64(len(d)), nil
+	}
+	listing := &accountListing{account: doorAcct, regions: map[string]*regionListing{"us-east-1": {objects: objs}}}
+	p.accounts[doorAcct] = listing
+	p.pending++
+	p.enqueue(listing)
+	p.follow(context.Background())
+	return tr, p.read
+}
+
+// doorRecord is a management event of the account.
+func doorRecord(identity string, at time.Time, source, name, region, params, response, id string) string {
+	return fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":%s,"eventTime":"%s","eventSource":"%s.amazonaws.com","eventName":"%s","awsRegion":"%s","requestParameters":%s,"responseElements":%s,"eventID":"%s","recipientAccountId":"%s","managementEvent":true,"eventCategory":"Management"}`,
+		identity, at.Format(time.RFC3339), source, name, region, cmp.Or(params, "null"), cmp.Or(response, "null"), id, doorAcct)
+}
+
+func doorUser(user, key string) string {
+	return fmt.Sprintf(`{"type":"IAMUser","accountId":"%s","arn":"arn:aws:iam::%s:user/%s","userName":"%s","accessKeyId":"%s"}`, doorAcct, doorAcct, user, user, key)
+}
+
+const doorRoot = "AKIAQNZGKIQY56JQAAAA"
+
+var doorBase = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+// TestTrailPassFindsTheUseOfEveryDoorBehindOnePattern: a second SAML
+// provider the key creates shares its door's pattern (AssumeRoleWithSAML)
+// with the first; a file read before it was created holds the second's use.
+func TestTrailPassFindsTheUseOfEveryDoorBehindOnePattern(t *testing.T) {
+	const minted = "ASIAQNZGKIQY56JQSAML"
+	provider := func(name string, at time.Time, id string) string {
+		return doorRecord(doorUser("admin", doorRoot), at, "iam", "CreateSAMLProvider", "us-east-1", `{"name":"`+name+`"}`,
+			`{"sAMLProviderArn":"arn:aws:iam::`+doorAcct+`:saml-provider/`+name+`"}`, id)
+	}
+	use := doorRecord(`{"type":"SAMLUser","principalId":"x","userName":"eve","identityProvider":"idp"}`, doorBase.Add(time.Minute), "sts", "AssumeRoleWithSAML", "eu-west-1",
+		`{"roleArn":"arn:aws:iam::`+doorAcct+`:role/r","principalArn":"arn:aws:iam::`+doorAcct+`:saml-provider/p2"}`,
+		`{"credentials":{"accessKeyId":"`+minted+`","expiration":"Nov 21, 2026, 11:00:00 AM"}}`, "use")
+	for _, first := range []bool{false, true} {
+		var files []doorFile
+		if first {
+			files = append(files, doorFile{"us-east-1", doorBase.Add(-5 * time.Minute), []string{provider("p1", doorBase.Add(-10*time.Minute), "p1")}})
+		}
+		files = append(files,
+			doorFile{"eu-west-1", doorBase.Add(3 * time.Minute), []string{use}},
+			doorFile{"us-east-1", doorBase.Add(5 * time.Minute), []string{provider("p2", doorBase, "p2")}})
+		tr, read := doorPass(t, doorRoot, files)
+		if !tr.tracks(minted) {
+			t.Errorf("with a provider before: %v: the session minted through provider p2 is not in the tree (%d files read again)", first, read.Rescanned)
+		}
+	}
+}
+
+// TestTrailPassFindsAUserWithALongerName: the key creates a user whose
+// name is longer than the user it created before; the new user's call in a
+// file read before is found.
+func TestTrailPassFindsAUserWithALongerName(t *testing.T) {
+	create := func(user string, at time.Time, id string) string {
+		return doorRecord(doorUser("admin", doorRoot), at, "iam", "CreateUser", "us-east-1", `{"userName":"`+user+`"}`, "", id)
+	}
+	call := doorRecord(doorUser("mallory", "AKIAQNZGKIQY56JQUSER"), doorBase.Add(time.Minute), "s3", "ListBuckets", "eu-west-1", "", "", "mallory")
+	for _, first := range []string{"bobbybobby", "bob"} {
+		tr, read := doorPass(t, doorRoot, []doorFile{
+			{"us-east-1", doorBase.Add(-5 * time.Minute), []string{create(first, doorBase.Add(-10*time.Minute), "c1")}},
+			{"eu-west-1", doorBase.Add(3 * time.Minute), []string{call}},
+			{"us-east-1", doorBase.Add(5 * time.Minute), []string{create("mallory", doorBase, "c2")}},
+		})
+		if n := tr.eventCount(); n != 3 {
+			t.Errorf("first user %q: %d calls of the tree, want 3 with mallory's (%d files read again)", first, n, read.Rescanned)
+		}
+	}
+}
+
+// TestTrailPassFindsACallHandedOnForADoor: a key the leaked one mints
+// later calls AssumeRole on a role whose trust the key changed: the record
+// is handed on as the door's use before the key is known, and counts as
+// the key's once it is.
+func TestTrailPassFindsACallHandedOnForADoor(t *testing.T) {
+	const k = "ASIAQNZGKIQY56JQKKKK"
+	trust := doorRecord(doorUser("admin", doorRoot), doorBase.Add(-10*time.Minute), "iam", "UpdateAssumeRolePolicy", "us-east-1", `{"roleName":"r"}`, "", "trust")
+	assume := doorRecord(doorUser("admin", k), doorBase.Add(time.Minute), "sts", "AssumeRole", "eu-west-1",
+		`{"roleArn":"arn:aws:iam::`+doorAcct+`:role/r","roleSessionName":"s"}`, "", "assume")
+	mint := doorRecord(doorUser("admin", doorRoot), doorBase, "sts", "GetSessionToken", "us-east-1", "",
+		`{"credentials":{"accessKeyId":"`+k+`","expiration":"Nov 21, 2026, 11:00:00 PM"}}`, "mint")
+	for _, door := range []bool{false, true} {
+		var files []doorFile
+		want := 2
+		if door {
+			files = append(files, doorFile{"us-east-1", doorBase.Add(-5 * time.Minute), []string{trust}})
+			want++
+		}
+		files = append(files,
+			doorFile{"eu-west-1", doorBase.Add(3 * time.Minute), []string{assume}},
+			doorFile{"us-east-1", doorBase.Add(5 * time.Minute), []string{mint}})
+		tr, read := doorPass(t, doorRoot, files)
+		if n := tr.eventCount(); n != want {
+			t.Errorf("with the trust changed before: %v: %d calls of the tree, want %d with the minted key's AssumeRole (%d files read again)", door, n, want, read.Rescanned)
+		}
+	}
+}
