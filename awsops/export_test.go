@@ -2,8 +2,10 @@ package awsops
 
 import (
 	"context"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // ConfigIn exposes, to the external tests, the configuration the client
@@ -14,3 +16,20 @@ func (c *Client) ConfigIn(ctx context.Context, account string) (aws.Config, erro
 
 // NewSES exposes newSES to the external tests.
 func NewSES(cfg aws.Config) *SES { return newSES(cfg) }
+
+// TrailPassOver runs the trail-first pass from root over bucket (log files
+// under AWSLogs/) in w, and returns the credentials it tracked and the
+// calls of theirs it counted.
+func (c *Client) TrailPassOver(ctx context.Context, client *s3.Client, bucket string, root Session, w Window) (keys []string, calls int) {
+	tr := newTracker(root)
+	layout := trailLayout{bucket: bucket, root: "AWSLogs/"}
+	p := newTrailPass(c, tr, client, layout, w, w.End)
+	listing := listTrail(ctx, client, layout, root.Account, w.Start, w.End)
+	p.accounts[root.Account] = listing
+	p.pending++
+	p.enqueue(listing)
+	p.follow(ctx)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return slices.Clone(tr.order), tr.total.events
+}

@@ -96,6 +96,7 @@ type accountListing struct {
 	// coverage says which regions a trail of the account delivers to the
 	// bucket (from cloudtrail:DescribeTrails); nil when unknown.
 	coverage *trailCoverage
+	listed   map[string]bool // the files in regions, by key
 }
 
 // trailCoverage is what the account's trails deliver to the bucket.
@@ -108,6 +109,41 @@ type trailCoverage struct {
 // covers reports whether the bucket receives region's events.
 func (c *trailCoverage) covers(region string) bool {
 	return c != nil && (c.all || slices.Contains(c.regions, region))
+}
+
+// merge adds to a what b, a listing of the same account, found (a later
+// credential's span, or the first listing's answer), and returns the
+// files a did not hold.
+func (a *accountListing) merge(b *accountListing) (added []trailObject) {
+	a.from, a.to = minTime(a.from, b.from), maxTime(a.to, b.to)
+	a.lists += b.lists
+	a.err = cmp.Or(a.err, b.err)
+	a.absent = len(a.regions) == 0 && b.absent
+	a.coverage = cmp.Or(a.coverage, b.coverage)
+	if a.regions == nil {
+		a.regions = map[string]*regionListing{}
+	}
+	if a.listed == nil {
+		a.listed = map[string]bool{}
+	}
+	for name, r := range b.regions {
+		cur := a.regions[name]
+		if cur == nil {
+			cur = &regionListing{}
+			a.regions[name] = cur
+		}
+		for _, o := range r.objects {
+			if !a.listed[o.key] {
+				a.listed[o.key] = true
+				cur.objects = append(cur.objects, o)
+				cur.bytes += o.size
+				added = append(added, o)
+			}
+		}
+		cur.newest = maxTime(cur.newest, r.newest)
+		cur.err = cmp.Or(cur.err, r.err)
+	}
+	return added
 }
 
 func (a *accountListing) objects() (n int, bytes int64) {
@@ -371,13 +407,13 @@ func (p *trailPass) track(ctx context.Context, s Session) {
 	if before, gen := p.scanner.Generation(), p.scanner.Add(s.AccessKeyID); gen > before {
 		p.added(addition{gen: gen, at: s.Issued, keys: []string{s.AccessKeyID}, origin: originOf(ctx)})
 	}
-	_, listed := p.accounts[s.Account]
 	p.mu.Unlock()
 	if p.athena != nil {
 		p.athena.want(s)
 	}
-	if !listed && s.Account != "" && p.athena == nil {
-		// A hop into another account: its folder too, for the credential's life.
+	if s.Account != "" && p.athena == nil {
+		// A hop into another account: its folder too, for the credential's
+		// life (what an earlier credential's listing does not cover).
 		end := p.now
 		if !s.Expires.IsZero() {
 			end = minTime(s.Expires, p.now)
@@ -409,18 +445,34 @@ func (p *trailPass) watchDoor(ctx context.Context, d *door) {
 // listAccount lists an account's files in the background and queues them.
 func (p *trailPass) listAccount(ctx context.Context, account string, from, to time.Time) {
 	p.mu.Lock()
-	if _, ok := p.accounts[account]; ok {
-		p.mu.Unlock()
-		return
+	var spans [][2]time.Time
+	a, listed := p.accounts[account]
+	switch {
+	case !listed:
+		p.accounts[account] = &accountListing{account: account, from: from, to: to}
+		spans = append(spans, [2]time.Time{from, to})
+	default:
+		// Listed for an earlier credential: the part of this one's life
+		// that listing does not cover.
+		if from.Before(a.from) {
+			spans = append(spans, [2]time.Time{from, a.from})
+		}
+		if to.After(a.to) {
+			spans = append(spans, [2]time.Time{a.to, to})
+		}
+		a.from, a.to = minTime(a.from, from), maxTime(a.to, to)
 	}
-	p.accounts[account] = &accountListing{account: account, from: from, to: to}
-	p.pending++
+	p.pending += len(spans)
 	p.mu.Unlock()
-	go func() {
-		a := listTrail(ctx, p.client, p.layout, account, from, to)
-		a.coverage = p.c.trailCoverageOf(ctx, account, p.layout.bucket)
-		p.enqueue(a)
-	}()
+	for _, sp := range spans {
+		go func() {
+			l := listTrail(ctx, p.client, p.layout, account, sp[0], sp[1])
+			if !listed {
+				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout.bucket)
+			}
+			p.enqueue(l)
+		}()
+	}
 }
 
 // enqueue records a listing and queues its files; it ends one pending
@@ -428,14 +480,20 @@ func (p *trailPass) listAccount(ctx context.Context, account string, from, to ti
 func (p *trailPass) enqueue(a *accountListing) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.accounts[a.account] = a
+	cur := p.accounts[a.account]
+	if cur == nil || cur == a {
+		// The first listing of the account: the others merge into it.
+		cur = &accountListing{account: a.account, from: a.from, to: a.to}
+		p.accounts[a.account] = cur
+	}
+	added := cur.merge(a)
 	p.read.Lists += a.lists
 	if !a.absent && a.err == nil {
-		p.read.Prefixes = append(p.read.Prefixes, p.layout.accountPrefix(a.account))
-		for _, r := range a.regions {
-			for _, o := range r.objects {
-				heap.Push(&p.queue, scanJob{obj: o})
-			}
+		if prefix := p.layout.accountPrefix(a.account); !slices.Contains(p.read.Prefixes, prefix) {
+			p.read.Prefixes = append(p.read.Prefixes, prefix)
+		}
+		for _, o := range added {
+			heap.Push(&p.queue, scanJob{obj: o})
 		}
 	}
 	p.pending--

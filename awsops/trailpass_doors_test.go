@@ -47,7 +47,7 @@ func doorPass(t *testing.T, root string, files []doorFile) (*tracker, TrailRead)
 		}
 		return io.NopCloser(bytes.NewReader([]byte(d))), int64(len(d)), nil
 	}
-	listing := &accountListing{account: doorAcct, regions: map[string]*regionListing{"us-east-1": {objects: objs}}}
+	listing := &accountListing{account: doorAcct, from: base.Add(-time.Hour), to: base.Add(time.Hour), regions: map[string]*regionListing{"us-east-1": {objects: objs}}}
 	p.accounts[doorAcct] = listing
 	p.pending++
 	p.enqueue(listing)
