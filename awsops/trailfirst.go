@@ -96,7 +96,7 @@ type accountListing struct {
 	// coverage says which regions a trail of the account delivers to the
 	// bucket (from cloudtrail:DescribeTrails); nil when unknown.
 	coverage *trailCoverage
-	listed   map[string]bool // the files in regions, by key
+	files    map[string]bool // the files in regions, by key
 }
 
 // trailCoverage is what the account's trails deliver to the bucket.
@@ -123,8 +123,8 @@ func (a *accountListing) merge(b *accountListing) (added []trailObject) {
 	if a.regions == nil {
 		a.regions = map[string]*regionListing{}
 	}
-	if a.listed == nil {
-		a.listed = map[string]bool{}
+	if a.files == nil {
+		a.files = map[string]bool{}
 	}
 	for name, r := range b.regions {
 		cur := a.regions[name]
@@ -133,8 +133,8 @@ func (a *accountListing) merge(b *accountListing) (added []trailObject) {
 			a.regions[name] = cur
 		}
 		for _, o := range r.objects {
-			if !a.listed[o.key] {
-				a.listed[o.key] = true
+			if !a.files[o.key] {
+				a.files[o.key] = true
 				cur.objects = append(cur.objects, o)
 				cur.bytes += o.size
 				added = append(added, o)
@@ -612,11 +612,11 @@ func (p *trailPass) consider(i int, a addition) {
 		return // older than what it may hold
 	}
 	note := func(item string, key bool) {
-		upto, missed := d.st.Missed(item, a.gen)
+		var from, to int64
 		if a.origin.read != 0 && a.origin.read == d.read {
-			// Added for a record this read handed on.
-			upto, missed = d.st.MissedBesides(item, a.gen, a.origin.from, a.origin.to)
+			from, to = a.origin.from, a.origin.to // added for a record this read handed on
 		}
+		upto, missed := d.st.MissedBesides(item, a.gen, from, to)
 		if !missed {
 			return
 		}

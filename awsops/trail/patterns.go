@@ -26,9 +26,9 @@ type patternGroup struct {
 	filter [64]uint64           // bit itemHash(anchor+rest) is set for every rest in values
 }
 
-// maxPatternBytes is the length of the longest pattern watched; a member's
-// value is noted in an index up to it, whatever the values watched then,
-// so that one watched later is known seen or not.
+// maxPatternBytes is the longest a watched pattern may be. An index notes
+// a member's values up to it, whatever the values watched then, so that
+// one watched later is known seen or not.
 const maxPatternBytes = 1 << 10
 
 // value returns the pattern of the value rest after the anchor, whose

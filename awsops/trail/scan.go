@@ -159,9 +159,9 @@ func (s *Scanner) Rewatch(patterns ...string) int {
 }
 
 // Generation counts the Add, Watch and Rewatch calls that changed what is
-// tracked (every Rewatch does). A scan that
-// began at generation g is complete for what generation g tracked; keys
-// added later may be missed in the records before they were added.
+// tracked (every Rewatch does). A scan that began at generation g is
+// complete for what generation g tracked; keys added later may be missed
+// in the records before they were added.
 func (s *Scanner) Generation() int { return s.set.Load().gen }
 
 // update publishes a changed copy of the key set as the next generation,
@@ -196,9 +196,9 @@ type ObjectStats struct {
 }
 
 // ObjectIndex is what a scan saw: where each access key ID first appears
-// in an "accessKeyId" member, and, for each member a
-// watched pattern names (its anchor), from where the scan looked at that
-// member's values and where each value first appears.
+// in an "accessKeyId" member, and, for each member a watched pattern names
+// (its anchor), from where the scan looked at that member's values and
+// where each value first appears.
 //
 // Items are kept by a 64-bit hash: two that collide make the later one
 // look seen, which costs a second scan, never a miss.
