@@ -94,6 +94,15 @@ func TestTrailPassFindsTheUseOfEveryDoorBehindOnePattern(t *testing.T) {
 			t.Errorf("with a provider before: %v: the session minted through provider p2 is not in the tree (%d files read again)", first, read.Rescanned)
 		}
 	}
+	// The use written before the provider's creation in the same file:
+	// handed on for p1 only when first read, it is read again for p2.
+	tr, read := doorPass(t, doorRoot, []doorFile{
+		{"us-east-1", doorBase.Add(-5 * time.Minute), []string{provider("p1", doorBase.Add(-10*time.Minute), "p1")}},
+		{"us-east-1", doorBase.Add(5 * time.Minute), []string{use, provider("p2", doorBase, "p2")}},
+	})
+	if !tr.tracks(minted) {
+		t.Errorf("the use before p2's creation in its file: the session is not in the tree (%d files read again)", read.Rescanned)
+	}
 }
 
 // TestTrailPassFindsAUserWithALongerName: the key creates a user whose

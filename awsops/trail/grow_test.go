@@ -413,3 +413,32 @@ func TestTrailScanFindsALongerPatternAcrossThePickup(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailScanMissedBesidesOnlyTheRecord: what the handling of a record R
+// added is not missed where R holds it, and is missed where an earlier
+// record holds it (one handed on for another door of the same text, or
+// one only searched).
+func TestTrailScanMissedBesidesOnlyTheRecord(t *testing.T) {
+	const key, pattern = "AKIAQNZGKIQY56JQKKKK", `"eventName":"AssumeRoleWithSAML"`
+	use := `{"eventVersion":"1.09","userIdentity":{"type":"SAMLUser","accountId":"111122223333"},"eventTime":"2026-11-21T10:45:00Z","eventName":"AssumeRoleWithSAML","eventID":"use"}`
+	create := `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","accessKeyId":"` + key + `"},"eventTime":"2026-11-21T10:46:00Z","eventName":"CreateSAMLProvider","eventID":"create"}`
+	doc := []byte(`{"Records":[` + use + `,` + create + `]}`)
+	for _, before := range []string{pattern, `"eventName":"CreateSession"`} {
+		s := NewScanner([]string{key}, ScanOptions{Index: true})
+		s.Watch(before)
+		var gen int
+		var r Match
+		st, err := s.ScanObject(t.Context(), "f", bytes.NewReader(doc), func(m Match) error {
+			if m.Record.EventID == "create" {
+				r, gen = m, s.Rewatch(pattern)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if upTo, missed := st.MissedBesides(pattern, gen, r.Offset, r.End); !missed || upTo != r.End {
+			t.Errorf("watched before: %s: MissedBesides(the use before the record) = %d, %v; want %d, true", before, upTo, missed, r.End)
+		}
+	}
+}

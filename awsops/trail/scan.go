@@ -303,12 +303,12 @@ func (st *ObjectStats) MissedBesides(item string, gen int, from, to int64) (upTo
 		return 0, false
 	}
 	anchor, rest := splitPattern(item)
-	from, looked := x.anchors[anchor]
+	lookedFrom, looked := x.anchors[anchor]
 	switch {
 	case rest == "" || !looked || seenBefore():
 		return picked, true
-	case from > 0:
-		return from, true // the index did not look before from
+	case lookedFrom > 0:
+		return lookedFrom, true // the index did not look before lookedFrom
 	}
 	return 0, false
 }
