@@ -113,7 +113,9 @@ func (r *Run) direct(account, region string) aws.Config {
 	cfg := r.World.Config(region, r.World.Admin(account))
 	cfg.BaseEndpoint = aws.String(r.World.Moto.URL())
 	cfg.HTTPClient = &http.Client{Transport: accountHeader{account: account}}
-	cfg.RetryMaxAttempts = 1
+	// The checks only read: a connection moto drops mid-answer (seen on
+	// a busy machine) is asked again, as the SDK does by default.
+	cfg.RetryMaxAttempts = 3
 	return cfg
 }
 
