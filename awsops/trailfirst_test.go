@@ -121,7 +121,7 @@ func TestTrailPassListsAHopAccountForEveryCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
-		key := fmt.Sprintf("AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%sZ_x.json.gz", f.account, region, f.stamp.Format("2006/01/02"), f.account, region, f.stamp.Format("20060102T1504"))
+		key := trailtest.LogKey(f.account, region, f.stamp, "x")
 		body := trailtest.Gzip(t, []byte(`{"Records":[`+strings.Join(f.records, ",")+`]}`))
 		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 			t.Fatal(err)

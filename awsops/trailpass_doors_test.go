@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
 // The cases below have a record read before what makes it the tree's is
@@ -30,7 +32,7 @@ func doorPass(t *testing.T, root string, files []doorFile) (*tracker, TrailRead)
 	docs := map[string]string{}
 	var objs []trailObject
 	for _, f := range files {
-		key := fmt.Sprintf("AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%sZ_x.json.gz", doorAcct, f.region, f.stamp.Format("2006/01/02"), doorAcct, f.region, f.stamp.Format("20060102T1504"))
+		key := trailtest.LogKey(doorAcct, f.region, f.stamp, "x")
 		doc := `{"Records":[` + strings.Join(f.records, ",") + `]}`
 		docs[key] = doc
 		objs = append(objs, trailObject{key: key, account: doorAcct, region: f.region, stamp: f.stamp, size: int64(len(doc))})

@@ -3,7 +3,6 @@ package awsops
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -93,8 +92,7 @@ func newPassCorpus(b testing.TB, mb, poolEvery int) passCorpus {
 	for i := 0; c.raw < int64(mb)<<20; i++ {
 		doc := g.Object(b, perFile)
 		stamp := start.Add(time.Duration(i+1) * 5 * time.Minute)
-		key := fmt.Sprintf("AWSLogs/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%sZ_%s.json.gz",
-			c.account, stamp.Format("2006/01/02"), c.account, stamp.Format("20060102T1504"), g.Base32(16))
+		key := trailtest.LogKey(c.account, "us-east-1", stamp, g.Base32(16))
 		obj := trailObject{key: key, account: c.account, region: "us-east-1", stamp: stamp}
 		mu.Lock()
 		c.objects = append(c.objects, obj)

@@ -411,3 +411,10 @@ func WatchHeap() (stop func() uint64) {
 		return peak
 	}
 }
+
+// LogKey is the name CloudTrail gives an account's log file of region
+// delivered at stamp, under AWSLogs/, with a file's random suffix.
+func LogKey(account, region string, stamp time.Time, suffix string) string {
+	return fmt.Sprintf("AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%sZ_%s.json.gz",
+		account, region, stamp.UTC().Format("2006/01/02"), account, region, stamp.UTC().Format("20060102T1504"), suffix)
+}
