@@ -70,9 +70,8 @@ func (e *event) response(path ...string) any {
 	if !e.rParse {
 		e.rParse = true
 		if len(e.rec.ResponseElements) > 0 && e.rec.ResponseElements[0] == '{' {
-			var m map[string]any
-			if json.Unmarshal(e.rec.ResponseElements, &m) == nil {
-				e.resp = m
+			if v, err := trail.Value(e.rec.ResponseElements); err == nil {
+				e.resp = v // an object: a map[string]any
 			}
 		}
 	}

@@ -67,6 +67,7 @@ type recordDecoder struct {
 	name  []byte // the member being decoded, unquoted
 	fold  [28]byte
 	err   error // the first error: decoding stops there
+	saved error // the first number out of range (Value): decoding goes on
 }
 
 // open starts a value that decodes into a struct. It returns true after

@@ -3,6 +3,8 @@ package trail
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
 // TestIndexPairAgreesWithBytes: the vector search finds the first pair
@@ -13,8 +15,8 @@ func TestIndexPairAgreesWithBytes(t *testing.T) {
 		t.Log("no vector search on this machine: only the byte search is checked")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 300)
-	for n := 0; n < 200; n++ {
+	buf := make([]byte, 400)
+	for n := 0; n < 300; n++ { // past two of the vector search's 128-byte steps
 		for off := range 3 {
 			b := buf[off : off+n]
 			for trial := range 40 {
@@ -82,4 +84,23 @@ func TestRarePair(t *testing.T) {
 			t.Errorf("rarePair(%s) picks %q, want %q", tc.s, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkIndexPair searches generated log text for every "sK" pair, as
+// the scan does for "accessKeyId", and reports the speed over the text.
+func BenchmarkIndexPair(b *testing.B) {
+	doc := trailtest.NewGen(b, 42, 8, 0).Object(b, 2000)
+	b.SetBytes(int64(len(doc)))
+	n := 0
+	for b.Loop() {
+		n = 0
+		for i := 0; ; n++ {
+			j := indexPair(doc[i:], 's', 'K')
+			if j < 0 {
+				break
+			}
+			i += j + 1
+		}
+	}
+	b.ReportMetric(float64(len(doc))/float64(n), "bytes/pair")
 }

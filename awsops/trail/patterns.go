@@ -23,7 +23,7 @@ type patternGroup struct {
 	rare   int                  // the index of the anchor's rarest pair of bytes, searched for first
 	whole  int                  // the pattern that is the anchor alone, -1 for none
 	values layered[string, int] // the rest after the anchor (a value and its closing quote) → pattern
-	filter [64]uint64           // bit itemHash(anchor+rest) is set for every rest in values
+	filter *bitFilter           // itemHash(anchor+rest) of every rest in values, shared by every version
 }
 
 // maxPatternBytes is the longest a watched pattern may be. An index notes
@@ -36,7 +36,7 @@ const maxPatternBytes = 1 << 10
 // turned away by the filter, with the hash the index takes too, before a
 // map is looked at.
 func (g *patternGroup) value(h uint64, rest []byte) (int, bool) {
-	if b := h % (64 * 64); g.filter[b/64]&(1<<(b%64)) == 0 {
+	if !g.filter.has(h) {
 		return 0, false
 	}
 	return valueOf(g.values, rest)
@@ -105,7 +105,7 @@ func (ps *patternSet) with(p string) (*patternSet, bool) {
 	anchor, rest := splitPattern(p)
 	g := out.group(anchor)
 	if g < 0 {
-		out.groups = append(out.groups, patternGroup{anchor: []byte(anchor), rare: rarePair([]byte(anchor)), whole: -1})
+		out.groups = append(out.groups, patternGroup{anchor: []byte(anchor), rare: rarePair([]byte(anchor)), whole: -1, filter: new(bitFilter)})
 		g = len(out.groups) - 1
 	}
 	grp := &out.groups[g]
@@ -114,8 +114,7 @@ func (ps *patternSet) with(p string) (*patternSet, bool) {
 		return out, true
 	}
 	grp.values = grp.values.with(rest, idx)
-	b := itemHash([]byte(p)) % (64 * 64)
-	grp.filter[b/64] |= 1 << (b % 64)
+	grp.filter.set(itemHash([]byte(p)))
 	return out, true
 }
 

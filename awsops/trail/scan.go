@@ -87,7 +87,7 @@ const maxIndexHint = 1 << 16
 // their next chunk.
 type keySet struct {
 	keys     layered[[keyIDLen]byte, struct{}]
-	filter   [64]uint64 // bit keyHash(k) is set for every tracked key k
+	filter   *bitFilter // keyHash of every tracked key, shared by every generation
 	patterns *patternSet
 	gen      int // how many Add and Watch calls made it
 }
@@ -101,7 +101,7 @@ func NewScanner(keys []string, opts ScanOptions) *Scanner {
 	s := &Scanner{opts: opts.withDefaults()}
 	s.prefix[0] = binary.LittleEndian.Uint32([]byte("AKIA"))
 	s.prefix[1] = binary.LittleEndian.Uint32([]byte("ASIA"))
-	s.set.Store(&keySet{patterns: &patternSet{}})
+	s.set.Store(&keySet{patterns: &patternSet{}, filter: new(bitFilter)})
 	s.Add(keys...)
 	return s
 }
@@ -118,8 +118,7 @@ func (s *Scanner) Add(keys ...string) int {
 			}
 			if _, ok := ks.keys.get([keyIDLen]byte([]byte(k))); !ok {
 				ks.keys = ks.keys.with([keyIDLen]byte([]byte(k)), struct{}{})
-				h := keyHash([]byte(k))
-				ks.filter[h/64] |= 1 << (h % 64)
+				ks.filter.set(keyHash([]byte(k)))
 				changed = true
 			}
 		}
@@ -820,15 +819,15 @@ func (ks *keySet) tracks(w []byte, prefix [2]uint32) bool {
 	if p != prefix[0] && p != prefix[1] {
 		return false
 	}
-	if h := keyHash(w); ks.filter[h/64]&(1<<(h%64)) == 0 {
+	if !ks.filter.has(keyHash(w)) {
 		return false
 	}
 	_, ok := ks.keys.get([keyIDLen]byte(w))
 	return ok
 }
 
-// keyHash maps a key ID to 12 bits, from the random characters after the
-// prefix and the account.
+// keyHash maps a key ID to the bits of a filter, from the random
+// characters after the prefix and the account.
 func keyHash(w []byte) uint64 {
-	return (binary.LittleEndian.Uint64(w[12:20]) * 0x9e3779b97f4a7c15) >> 52
+	return (binary.LittleEndian.Uint64(w[12:20]) * 0x9e3779b97f4a7c15) >> 48
 }
