@@ -364,7 +364,10 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 
 // eventHash identifies a record among those seen.
 func (tr *tracker) eventHash(rec *trail.Record) uint64 {
-	return maphash.String(tr.seed, cmp.Or(rec.EventID, rec.RequestID+rec.EventName+rec.EventTime.String()))
+	if rec.EventID != "" {
+		return maphash.String(tr.seed, rec.EventID)
+	}
+	return maphash.String(tr.seed, rec.RequestID+rec.EventName+rec.EventTime.String())
 }
 
 // hasSeen reports whether rec was counted.
