@@ -35,9 +35,10 @@ type AthenaOptions struct {
 	// planner uses Athena (stored only; RunAthena does not read it).
 	BudgetBytes      int64
 	PollMin, PollMax time.Duration // poll backoff, default 250ms .. 5s
-	// Timeout bounds one query, default 10 minutes; on timeout or when ctx
-	// ends, the query is stopped (StopQueryExecution on a fresh, short
-	// context) so that it stops costing.
+	// Timeout bounds one query's run, default 10 minutes, and again the
+	// reading of its results; when the run times out or ctx ends, the
+	// query is stopped (StopQueryExecution on a fresh, short context) so
+	// that it stops costing.
 	Timeout time.Duration
 }
 
@@ -189,19 +190,23 @@ func (r *athenaRunner) do(parent context.Context, row func(map[string]string) er
 	defer cancel()
 	id, err := r.start(ctx)
 	if err != nil {
-		return r.ended(parent, ctx, false, fmt.Errorf("start athena query %s: %w", r.q.Name, err))
+		return r.ended(parent, ctx, errNotStopped, fmt.Errorf("start athena query %s: %w", r.q.Name, err))
 	}
 	r.run.QueryID = id
 	if err := r.wait(ctx); err != nil {
 		// Still queued or running, as far as keyleak knows: stop it
 		// rather than pay for a result nobody reads.
-		r.stop(parent)
-		return r.ended(parent, ctx, true, fmt.Errorf("athena query %s (%s): %w", r.q.Name, id, err))
+		stopErr := r.stop(parent)
+		return r.ended(parent, ctx, stopErr, fmt.Errorf("athena query %s (%s): %w", r.q.Name, id, err))
 	}
 	switch types.QueryExecutionState(r.run.State) {
 	case types.QueryExecutionStateSucceeded:
-		if err := r.results(ctx, row); err != nil {
-			return r.ended(parent, ctx, false, fmt.Errorf("results of athena query %s (%s): %w", r.q.Name, id, err))
+		// Reading the results has a timeout of its own: a query that ran
+		// long may have many pages, and what it found is paid for.
+		rctx, cancelResults := context.WithTimeout(parent, r.o.Timeout)
+		defer cancelResults()
+		if err := r.results(rctx, row); err != nil {
+			return r.ended(parent, rctx, errNotStopped, fmt.Errorf("results of athena query %s (%s): %w", r.q.Name, id, err))
 		}
 		return nil
 	case types.QueryExecutionStateCancelled:
@@ -228,15 +233,23 @@ func (r *athenaRunner) failed() error {
 	return err
 }
 
+// errNotStopped is ended's stop error for a query keyleak did not have to
+// stop: it had not started, or it had ended.
+var errNotStopped = errors.New("not stopped")
+
 // ended is err, unless ctx ended first: then it says whether the caller
-// gave up or the timeout passed, and whether the query was stopped.
-func (r *athenaRunner) ended(parent, ctx context.Context, stopped bool, err error) error {
+// gave up or the timeout passed, and whether the query was stopped (stop
+// is nil) or the stop failed, when keyleak had to stop it.
+func (r *athenaRunner) ended(parent, ctx context.Context, stop, err error) error {
 	name := r.q.Name
 	if r.run.QueryID != "" {
 		name += " (" + r.run.QueryID + ")"
 	}
-	if stopped {
+	switch {
+	case stop == nil:
 		name += ", stopped,"
+	case !errors.Is(stop, errNotStopped):
+		name += fmt.Sprintf(", NOT stopped (%v): it may scan on up to the workgroup's limit,", stop)
 	}
 	switch {
 	case parent.Err() != nil:
@@ -329,16 +342,20 @@ func (r *athenaRunner) look(ctx context.Context) error {
 	return nil
 }
 
-// stop stops the query on a fresh context (ctx may be over) and reads its
-// final state. Failures are left in the run's state: the caller already
-// has the error that matters.
-func (r *athenaRunner) stop(parent context.Context) {
+// stop stops the query on a fresh context (ctx may be over), retrying
+// throttled calls as every call is, and reads its final state. It returns
+// why the query could not be stopped; a failure to read the state after
+// is left in the run's state.
+func (r *athenaRunner) stop(parent context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), athenaStopTimeout)
 	defer cancel()
-	if _, err := r.api.StopQueryExecution(ctx, &athena.StopQueryExecutionInput{QueryExecutionId: aws.String(r.run.QueryID)}); err != nil {
-		return
+	if _, err := athenaCall(ctx, r, func(ctx context.Context) (*athena.StopQueryExecutionOutput, error) {
+		return r.api.StopQueryExecution(ctx, &athena.StopQueryExecutionInput{QueryExecutionId: aws.String(r.run.QueryID)})
+	}); err != nil {
+		return err
 	}
 	_ = r.look(ctx)
+	return nil
 }
 
 // results pages through the results, calling row for each data row.

@@ -145,13 +145,15 @@ func athenaFromWhere(o AthenaOptions, from, to time.Time) (string, error) {
 	return "FROM " + table + "\nWHERE " + window, nil
 }
 
-// athenaTable is the validated table name of o.
+// athenaTable is the validated table name of o, quoted: a name Athena
+// accepts may begin with a digit or be a reserved word (values), which
+// only a quoted identifier may be.
 func athenaTable(o AthenaOptions) (string, error) {
 	t := o.withDefaults().Table
 	if !athenaName.MatchString(t) {
 		return "", fmt.Errorf("athena table name %q: want lower-case letters, digits and underscores", t)
 	}
-	return t, nil
+	return `"` + t + `"`, nil
 }
 
 // athenaWindow is the predicate of the window from..to: the projected

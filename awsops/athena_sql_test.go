@@ -170,7 +170,7 @@ func sqlColumns(sql, table string) []string {
 		case keywords[tok]:
 		case i > 0 && tokens[i-1] == "AS":
 			aliases[tok] = true
-		case i > 0 && tokens[i-1] == "FROM" && tok == table:
+		case i > 0 && tokens[i-1] == "FROM" && tok == `"`+table+`"`:
 		case i+1 < len(tokens) && tokens[i+1] == "(":
 			// a function
 		case strings.HasPrefix(tok, `"`):
@@ -190,7 +190,7 @@ func sqlColumns(sql, table string) []string {
 }
 
 func TestSQLColumns(t *testing.T) {
-	got := sqlColumns(`SELECT "$path" AS object, count(*) AS n, useridentity.arn FROM t WHERE "timestamp" = 'x y' AND nosuch IN (?) ORDER BY n`, "t")
+	got := sqlColumns(`SELECT "$path" AS object, count(*) AS n, useridentity.arn FROM "t" WHERE "timestamp" = 'x y' AND nosuch IN (?) ORDER BY n`, "t")
 	if want := []string{"$path", "nosuch", "timestamp", "useridentity.arn"}; !slices.Equal(got, want) {
 		t.Errorf("sqlColumns = %q, want %q", got, want)
 	}
@@ -221,6 +221,22 @@ func TestAthenaColumnsInTable(t *testing.T) {
 			if !table[c] {
 				t.Errorf("%s names column %s, which deploy/aws/athena-table.sql does not define", name, c)
 			}
+		}
+	}
+}
+
+// TestAthenaTableNameQuoted: a table name keyleak accepts is written as a
+// quoted identifier, so that one beginning with a digit, or a reserved
+// word, is a table to Athena and not a syntax error.
+func TestAthenaTableNameQuoted(t *testing.T) {
+	from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	for _, table := range []string{"2026_trail", "values", "table"} {
+		q, err := awsops.KeyObjectsQuery(awsops.AthenaOptions{Table: table}, nil, []string{"AKIAIOSFODNN7EXAMPLE"}, from, from.Add(time.Hour))
+		if err != nil {
+			t.Fatalf("table %q: %v", table, err)
+		}
+		if !strings.Contains(q.SQL, "\nFROM \""+table+"\"\n") {
+			t.Errorf("table %q is not written quoted:\n%s", table, q.SQL)
 		}
 	}
 }

@@ -214,6 +214,48 @@ func TestRunAthena(t *testing.T) {
 		}
 	})
 
+	t.Run("a throttled stop is retried", func(t *testing.T) {
+		for _, cancelled := range []bool{false, true} {
+			ac := newAthenaCase(t, moto)
+			ctx, cancel := context.WithCancel(t.Context())
+			script := world.AthenaScript{Hold: true}
+			if cancelled { // the incident closes
+				script.OnPoll = func(n int, _ string) {
+					if n == 2 {
+						cancel()
+					}
+				}
+			} else {
+				ac.o.Timeout = 50 * time.Millisecond
+			}
+			ac.w.Gateway.ScriptAthena(script)
+			ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "StopQueryExecution", Times: 2})
+			run, _, err := ac.run(ctx)
+			cancel()
+			ex := ac.w.Gateway.AthenaExecutions()
+			if len(ex) != 1 || !ex[0].Stopped || run.State != "CANCELLED" || run.Throttled != 2 {
+				t.Errorf("cancelled=%v: queries %+v, run %+v: want the query stopped after 2 throttles, CANCELLED", cancelled, ex, run)
+			}
+			if err == nil || !strings.Contains(err.Error(), ", stopped,") {
+				t.Errorf("cancelled=%v: error %v, want it to say the query was stopped", cancelled, err)
+			}
+		}
+	})
+
+	t.Run("a stop that fails is said to", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		ac.o.Timeout = 50 * time.Millisecond
+		ac.w.Gateway.ScriptAthena(world.AthenaScript{Hold: true})
+		ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "StopQueryExecution", Code: "AccessDeniedException", Times: 1}) // no athena:StopQueryExecution
+		run, _, err := ac.run(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "NOT stopped") || strings.Contains(err.Error(), ", stopped,") {
+			t.Fatalf("error = %v, want it to say the query was NOT stopped", err)
+		}
+		if ex := ac.w.Gateway.AthenaExecutions(); len(ex) != 1 || ex[0].Stopped || run.State == "CANCELLED" {
+			t.Errorf("queries %+v, run %+v: the stop failed, yet the query looks stopped", ex, run)
+		}
+	})
+
 	t.Run("throttled, then succeeds", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
 		ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "StartQueryExecution", Times: 2})

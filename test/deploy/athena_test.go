@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/world"
 )
 
 // athenaStatements are the statements of athena.yaml's policy for
@@ -204,6 +205,31 @@ func TestAthenaTemplate(t *testing.T) {
 			t.Errorf("%s: writes %s, want the results prefix only", s["Sid"], resource)
 		case strings.Contains(resource, "*") && !strings.HasSuffix(resource, "/*"):
 			t.Errorf("%s: resource %s", s["Sid"], resource)
+		}
+	}
+}
+
+// TestAthenaProjectsEveryRegion: the table projects every region of the
+// commercial partition, in the template's default and in the DDL alike. A
+// region the projection lacks returns no rows and no error: an attacker
+// who enables a new region would be invisible to the Athena path.
+func TestAthenaProjectsEveryRegion(t *testing.T) {
+	var tpl struct {
+		Parameters map[string]map[string]any `yaml:"Parameters"`
+	}
+	if err := yaml.Unmarshal(readRepoFile(t, "deploy/aws/athena.yaml"), &tpl); err != nil {
+		t.Fatal(err)
+	}
+	ddl := regexp.MustCompile(`'projection\.region\.values'\s*=\s*'([^']*)'`).FindSubmatch(readRepoFile(t, "deploy/aws/athena-table.sql"))
+	if ddl == nil {
+		t.Fatal("athena-table.sql has no projection.region.values")
+	}
+	for where, list := range map[string]string{"athena.yaml's Regions default": fmt.Sprint(tpl.Parameters["Regions"]["Default"]), "athena-table.sql": string(ddl[1])} {
+		projected := strings.Split(list, ",")
+		for _, r := range world.CommercialRegions() {
+			if !slices.Contains(projected, r) {
+				t.Errorf("%s does not project region %s", where, r)
+			}
 		}
 	}
 }

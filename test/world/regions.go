@@ -16,8 +16,12 @@ var (
 		"ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
 		"us-east-1", "us-east-2", "us-west-1", "us-west-2"}
 	optInRegions = []string{"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
-		"ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1", "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1"}
+		"ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1", "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1"}
 )
+
+// CommercialRegions lists every region of the commercial partition: those
+// enabled in every account, then the opt-in ones.
+func CommercialRegions() []string { return slices.Concat(defaultRegions, optInRegions) }
 
 // optIns are the opt-in regions each account has enabled.
 type optIns struct {
