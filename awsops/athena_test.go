@@ -346,3 +346,62 @@ func TestAthenaOptionsRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestSeeIPsElsewhere: the organisation-wide question is asked about the
+// attacker's addresses only (not the key's baseline, not AWS's own
+// calls), and a query that fails leaves a gap that says what is not
+// known, with the query's report.
+func TestSeeIPsElsewhere(t *testing.T) {
+	moto := world.NewMotoTB(t)
+	now := time.Now() // the one clock of the test
+	inv := func() *awsops.Investigation {
+		return &awsops.Investigation{Window: awsops.Window{Start: now.Add(-24 * time.Hour), End: now},
+			Sessions: []awsops.Session{{AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}},
+			Sources: []awsops.Source{
+				{Network: "198.51.100.0/24", IPs: []string{"198.51.100.7"}, Baseline: true},
+				{Network: "aws:ec2", IPs: []string{"ec2.amazonaws.com"}},
+				{Network: "203.0.113.0/24", IPs: []string{"203.0.113.9", "203.0.113.10"}, Attacker: true},
+			}}
+	}
+
+	t.Run("the attacker's addresses", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		var asked []string
+		ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Answer: func(_ string, params []string) world.AthenaResult {
+			asked = params
+			return world.AthenaResult{Columns: []string{"account", "sourceipaddress", "events"}}
+		}})
+		got := inv()
+		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
+		if want := []string{"'203.0.113.10'", "'203.0.113.9'"}; !slices.Equal(asked, want) {
+			t.Errorf("asked about %q, want only the attacker's addresses %q", asked, want)
+		}
+		if len(got.Athena) != 1 || got.Athena[0].State != "SUCCEEDED" || len(got.Gaps) != 0 || len(got.IPSeen) != 0 {
+			t.Errorf("athena %+v, gaps %+v, seen %+v: want one query that found nothing", got.Athena, got.Gaps, got.IPSeen)
+		}
+	})
+
+	t.Run("a failed query is a gap", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", State: "FAILED", Reason: "HIVE_CURSOR_ERROR"})
+		got := inv()
+		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
+		if len(got.Athena) != 1 || got.Athena[0].State != "FAILED" || got.Athena[0].QueryID == "" {
+			t.Fatalf("athena %+v, want the failed query reported", got.Athena)
+		}
+		if len(got.Gaps) != 1 || got.Gaps[0].Step != awsops.StepIPSeen || !strings.Contains(got.Gaps[0].Reason, "HIVE_CURSOR_ERROR") ||
+			!strings.Contains(got.Gaps[0].Reason, "attacker's 2 addresses") {
+			t.Errorf("gaps %+v, want one ip-seen gap saying why and what is not known", got.Gaps)
+		}
+	})
+
+	t.Run("no attacker address, no query", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		got := inv()
+		got.Sources = got.Sources[:2]
+		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
+		if ran := ac.w.Gateway.AthenaExecutions(); len(ran) != 0 || len(got.Athena) != 0 {
+			t.Errorf("queries %+v ran for an investigation without attacker addresses", ran)
+		}
+	})
+}

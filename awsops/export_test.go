@@ -33,3 +33,9 @@ func (c *Client) TrailPassOver(ctx context.Context, client *s3.Client, bucket st
 	defer tr.mu.Unlock()
 	return slices.Clone(tr.order), tr.total.events
 }
+
+// SeeIPsElsewhere asks where else the attacker's addresses of inv were
+// seen, as an investigation does at its end.
+func (c *Client) SeeIPsElsewhere(ctx context.Context, inv *Investigation, o AthenaOptions) {
+	c.seeIPsElsewhere(ctx, inv, o)
+}

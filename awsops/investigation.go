@@ -66,6 +66,12 @@ type Investigation struct {
 	CrossChecks []CrossCheck `json:"cross_checks,omitempty"`
 	// Athena reports the queries run, with their IDs and bytes scanned.
 	Athena []AthenaRun `json:"athena,omitempty"`
+	// IPSeen is where else in the organisation the attacker's addresses
+	// were seen in the window (with Athena configured): outside the
+	// credential tree first.
+	IPSeen []IPSighting `json:"ip_seen,omitempty"`
+	// IPSeenDropped counts sightings beyond those kept.
+	IPSeenDropped int `json:"ip_seen_dropped,omitempty"`
 	// Gaps say what could not be established and why; an empty list means
 	// the investigation is complete.
 	Gaps []Gap `json:"gaps"`
@@ -86,6 +92,7 @@ const (
 	StepDataEvents = "data-events"
 	StepResources  = "resources"
 	StepCost       = "cost"
+	StepIPSeen     = "ip-seen"
 )
 
 // Gap is something the investigation could not establish.
@@ -213,6 +220,9 @@ func (c *Client) finishInvestigation(ctx context.Context, inv *Investigation, tr
 	}
 	inv.collect(tr)
 	inv.Gaps = append(inv.Gaps, c.checkResources(ctx, inv.Resources)...)
+	if opts.Athena != nil {
+		c.seeIPsElsewhere(ctx, inv, *opts.Athena)
+	}
 	if opts.Cost != nil && account != "" {
 		from := inv.Window.Start
 		if !inv.Activity.First.IsZero() {

@@ -108,6 +108,9 @@ func (r *Investigation) Summary() []string {
 	if line := r.attackerLine(); line != "" {
 		lines = append(lines, line)
 	}
+	if _, line := r.ipSeenLines(); line != "" {
+		lines = append(lines, line)
+	}
 	if n := len(r.Sessions) - 1; n > 0 {
 		var roles []string
 		minted, doors := 0, 0
@@ -181,6 +184,9 @@ func (r *Investigation) Sections() []Section {
 	}
 	if len(r.Sources) > 0 {
 		out = append(out, r.sourcesSection())
+	}
+	if lines, _ := r.ipSeenLines(); len(lines) > 0 {
+		out = append(out, Section{Title: "Where else the attacker's addresses were seen", Lines: lines, Folded: len(lines) > 15})
 	}
 	out = append(out, r.treeSection())
 	if d := r.DataEvents; d != nil {
