@@ -76,6 +76,14 @@ type trailObject struct {
 	size            int64
 }
 
+// span is when the events a file holds may have happened: up to an hour
+// before its delivery (deliverySlack), and up to the end of the minute its
+// name bears, as the name cuts the delivery time's seconds
+// (deliveredBefore).
+func (o trailObject) span() (from, to time.Time) {
+	return o.stamp.Add(-deliverySlack), o.stamp.Add(deliveredBefore)
+}
+
 // regionListing is what the bucket holds for one account and region in a
 // window.
 type regionListing struct {
@@ -158,10 +166,13 @@ func (a *accountListing) objects() (n int, bytes int64) {
 // CloudTrail delivers within about 15 minutes.
 const deliverySlack = time.Hour
 
-// listTrail lists an account's log files delivered in [from, to+slack],
-// day folder by day folder, several at a time.
+// listTrail lists an account's log files that may hold events of
+// [from, to]: delivered from the minute before from (a file's name cuts
+// its delivery time to the minute) to deliverySlack after to, day folder
+// by day folder, several at a time.
 func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account string, from, to time.Time) *accountListing {
 	a := &accountListing{account: account, from: from, to: to, regions: map[string]*regionListing{}}
+	since := from.Add(-deliveredBefore) // the earliest stamp of a file holding an event of from
 	prefix := l.accountPrefix(account)
 	var regions []string
 	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(l.bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")})
@@ -187,7 +198,7 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 	var days []day
 	for _, r := range regions {
 		a.regions[r] = &regionListing{}
-		for d := from.UTC().Truncate(oneDay); !d.After(to.Add(deliverySlack)); d = d.Add(oneDay) {
+		for d := since.UTC().Truncate(oneDay); !d.After(to.Add(deliverySlack)); d = d.Add(oneDay) {
 			days = append(days, day{r, prefix + r + "/" + d.Format("2006/01/02") + "/"})
 		}
 	}
@@ -218,7 +229,7 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 						continue // a digest or another tool's file
 					}
 					newest = maxTime(newest, stamp)
-					if stamp.Before(from) || stamp.After(to.Add(deliverySlack)) {
+					if stamp.Before(since) || stamp.After(to.Add(deliverySlack)) {
 						continue
 					}
 					got = append(got, trailObject{key: key, account: account, region: d.region, stamp: stamp, size: aws.ToInt64(o.Size)})
@@ -605,10 +616,11 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 // file is read again for it next. Called with p.mu held.
 func (p *trailPass) consider(i int, a addition) {
 	d := &p.done[i]
+	_, until := d.obj.span()
 	switch {
 	case d.rereading, a.gen <= d.st.Generation:
 		return // the read under way, or the one done, looked for it
-	case !a.at.IsZero() && d.obj.stamp.Before(a.at.Add(-deliveredBefore)):
+	case !a.at.IsZero() && until.Before(a.at):
 		return // older than what it may hold
 	}
 	note := func(item string, key bool) {
@@ -888,8 +900,8 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 	case err != nil:
 		p.read.FailedObjects++
 		p.failed = append(p.failed, job.obj)
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: job.obj.account, Region: job.obj.region,
-			From: job.obj.stamp.Add(-deliverySlack), To: job.obj.stamp,
+		from, to := job.obj.span()
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: job.obj.account, Region: job.obj.region, From: from, To: to,
 			Reason: err.Error() + "; that part is looked up with LookupEvents"})
 	case job.rescan != nil:
 		// What it looked for was recorded as missed when it was added.

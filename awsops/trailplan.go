@@ -323,8 +323,8 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			}
 		}
 		for _, o := range p.failed {
-			if o.account == account && o.region == region && !o.stamp.Before(from) {
-				out = append(out, span{maxTime(from, o.stamp.Add(-deliverySlack)), minTime(to, o.stamp)})
+			if held, until := o.span(); o.account == account && o.region == region && until.After(from) {
+				out = append(out, span{maxTime(from, held), minTime(to, until)})
 			}
 		}
 		return out
@@ -453,7 +453,8 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	}
 	for _, o := range p.failed {
 		if o.account == account {
-			out = append(out, PlanPart{Account: account, Region: o.region, From: o.stamp.Add(-deliverySlack), To: o.stamp, Path: PathLookup,
+			held, until := o.span()
+			out = append(out, PlanPart{Account: account, Region: o.region, From: held, To: until, Path: PathLookup,
 				Reason: "log file " + o.key + " could not be read"})
 		}
 	}
