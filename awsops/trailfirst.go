@@ -442,7 +442,6 @@ func (p *trailPass) watchDoor(ctx context.Context, d *door) {
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.doors[pattern] = append(p.doors[pattern], d)
 	// A pattern may be watched for another door already (every SAML
 	// provider's use is an AssumeRoleWithSAML): the records holding it
@@ -450,6 +449,13 @@ func (p *trailPass) watchDoor(ctx context.Context, d *door) {
 	// so they are read again for this one.
 	gen := p.scanner.Rewatch(pattern)
 	p.added(addition{gen: gen, at: d.opened, patterns: []string{pattern}, origin: originOf(ctx)})
+	p.mu.Unlock()
+	if d.account != "" && p.athena == nil {
+		// A door opened in another account (by a session there) stays
+		// open after the session ends: that account's folder too, from
+		// the door's opening on.
+		p.listAccount(ctx, d.account, maxTime(p.window.Start, d.opened.Add(-time.Second)), p.now)
+	}
 	p.cond.Broadcast()
 }
 

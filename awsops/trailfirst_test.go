@@ -192,3 +192,26 @@ func TestTrailPassReadsTheFileOfTheMinuteItBegins(t *testing.T) {
 		}
 	})
 }
+
+// TestTrailPassWatchesADoorInAHopAccountForItsLife: a session in another
+// account (10:00 to 11:00) creates a user there at 10:10; the user calls
+// at 20:00, long after the session expired. The account's folder is read
+// from the door's opening on, not only for the session's life.
+func TestTrailPassWatchesADoorInAHopAccountForItsLife(t *testing.T) {
+	const minted = "ASIAQNZGKIQY56JQHOP1"
+	other := func(account string) string { return hopUser(account, "other", "AKIAQNZGKIQY56JQOTHR") }
+	keys, calls := hopPass(t, []hopFile{
+		{world.DefaultAccount, hopAt(10, 5, 0), []string{hopAssume(hopAt(10, 0, 0), minted, "Nov 21, 2026, 11:00:00 AM", "a1")}},
+		{hopAcct, hopAt(10, 15, 0), []string{hopRecord(hopSession(minted), hopAt(10, 10, 0), hopAcct, "iam", "CreateUser", `{"userName":"backdoor"}`, `{"user":{"userName":"backdoor"}}`, "c1")}},
+		{hopAcct, hopAt(20, 5, 0), []string{hopRecord(hopUser(hopAcct, "backdoor", "AKIAQNZGKIQY56JQBACK"), hopAt(20, 0, 0), hopAcct, "s3", "ListBuckets", "null", "null", "u1")}},
+		// Later files of both accounts, as a busy trail has.
+		{hopAcct, hopAt(20, 55, 0), []string{hopRecord(other(hopAcct), hopAt(20, 50, 0), hopAcct, "s3", "ListBuckets", "null", "null", "o1")}},
+		{world.DefaultAccount, hopAt(20, 55, 0), []string{hopRecord(other(world.DefaultAccount), hopAt(20, 50, 0), world.DefaultAccount, "s3", "ListBuckets", "null", "null", "o2")}},
+	}, awsops.Window{Start: hopAt(9, 0, 0), End: hopAt(21, 0, 0)})
+	if !slices.Contains(keys, "user:"+hopAcct+":backdoor") {
+		t.Fatalf("tracked %v, want the user the session created", keys)
+	}
+	if calls != 3 {
+		t.Errorf("%d calls of the tree, want 3: the AssumeRole, the CreateUser and the user's call at 20:00", calls)
+	}
+}
