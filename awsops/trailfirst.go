@@ -381,11 +381,16 @@ type trailPass struct {
 	read       TrailRead
 	progress   func(Progress)
 	lastProg   time.Time
+	// given are the credentials (by key) and doors ("door:" and their
+	// key) the pass looks for; complemented those LookupEvents was asked
+	// about; planned the accounts whose LookupEvents part the plan names.
+	given, complemented, planned map[string]bool
 }
 
 func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Window, now time.Time) *trailPass {
 	p := &trailPass{c: c, tr: tr, client: client, layout: l, window: w, now: now, workers: scanWorkers(),
-		scanner: trail.NewScanner(nil, trail.ScanOptions{Index: true}), accounts: map[string]*accountListing{}, doors: map[string][]*door{}}
+		scanner: trail.NewScanner(nil, trail.ScanOptions{Index: true}), accounts: map[string]*accountListing{}, doors: map[string][]*door{},
+		given: map[string]bool{}, complemented: map[string]bool{}, planned: map[string]bool{}}
 	p.get = p.getObject
 	p.cond = sync.NewCond(&p.mu)
 	p.read.Bucket = l.bucket
@@ -413,6 +418,7 @@ func (p *trailPass) track(ctx context.Context, s Session) {
 		return
 	}
 	p.mu.Lock()
+	p.given[s.AccessKeyID] = true
 	// A credential tracked already (the tracker may report one again as it
 	// learns more of it) changes nothing: no generation, no second reads.
 	if before, gen := p.scanner.Generation(), p.scanner.Add(s.AccessKeyID); gen > before {
@@ -442,6 +448,7 @@ func (p *trailPass) watchDoor(ctx context.Context, d *door) {
 		return
 	}
 	p.mu.Lock()
+	p.given["door:"+d.key()] = true
 	p.doors[pattern] = append(p.doors[pattern], d)
 	// A pattern may be watched for another door already (every SAML
 	// provider's use is an AssumeRoleWithSAML): the records holding it
@@ -526,6 +533,41 @@ func (p *trailPass) follow(ctx context.Context) {
 	p.run(ctx)
 }
 
+// resume gives the pass what the tree gained since it last ran (what
+// LookupEvents found where the bucket has no files, which may have acted
+// where it has) and reads again what the files may hold of it. It reports
+// whether the tree had gained anything.
+func (p *trailPass) resume(ctx context.Context) bool {
+	p.tr.mu.Lock()
+	var sessions []Session
+	for _, id := range p.tr.order {
+		sessions = append(sessions, p.tr.nodes[id].s)
+	}
+	var doors []*door
+	for _, d := range p.tr.doors {
+		doors = append(doors, d)
+	}
+	p.tr.mu.Unlock()
+	p.mu.Lock()
+	sessions = slices.DeleteFunc(sessions, func(s Session) bool { return s.AccessKeyID == "" || p.given[s.AccessKeyID] })
+	doors = slices.DeleteFunc(doors, func(d *door) bool { return d.trailPattern() == "" || p.given["door:"+d.key()] })
+	p.mu.Unlock()
+	if len(sessions)+len(doors) == 0 {
+		return false
+	}
+	slices.SortFunc(doors, func(a, b *door) int { return strings.Compare(a.key(), b.key()) })
+	p.tr.setOnDerived(p.track)
+	p.tr.setOnDoor(p.watchDoor)
+	for _, s := range sessions {
+		p.track(ctx, s)
+	}
+	for _, d := range doors {
+		p.watchDoor(ctx, d)
+	}
+	p.run(ctx)
+	return true
+}
+
 // run reads the queued files until none is left, none is being listed and
 // nothing found later needs an earlier file again.
 func (p *trailPass) run(ctx context.Context) {
@@ -555,8 +597,8 @@ func (p *trailPass) run(ctx context.Context) {
 		go job.body.discard()
 	}
 	p.ahead, p.aheadAgain, p.again = nil, 0, nil
+	p.read.Elapsed += time.Since(started)
 	p.mu.Unlock()
-	p.read.Elapsed = time.Since(started)
 }
 
 // inSpread reports whether a file stamped so may begin its first read:

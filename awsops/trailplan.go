@@ -223,21 +223,35 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		p.enqueue(listing)
 	}
 	p.follow(ctx)
-	read := p.read
-	inv.Trail = &read
-	if p.athena != nil {
-		inv.Athena = p.athena.reports()
-	}
-	inv.Gaps = append(inv.Gaps, p.gaps...)
 
 	// LookupEvents for what the bucket could not give: the minutes not yet
-	// delivered, regions and accounts it lacks, files that failed.
-	sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
-	sw.budget = c.lookups
-	tasks, parts := p.complement(ctx, regions)
-	inv.Plan = append(inv.Plan, parts...)
-	sw.run(ctx, tasks)
-	inv.CrossChecks = c.crossCheck(ctx, p, tr)
+	// delivered, regions and accounts it lacks, files that failed. What it
+	// finds there (a credential minted in a region without files) may have
+	// acted where the bucket has files, data events included: the pass
+	// reads them for it, and LookupEvents the rest, until the tree stops
+	// growing.
+	for round := 1; ; round++ {
+		sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
+		sw.budget = c.lookups
+		tasks, parts := p.complement(ctx, regions)
+		inv.Plan = append(inv.Plan, parts...)
+		if round == 1 {
+			// Before the sweep, which sweeps what it finds minted too.
+			inv.CrossChecks = c.crossCheck(ctx, p, tr)
+		}
+		sw.run(ctx, tasks)
+		stats, gaps := sw.results()
+		inv.Sweep = mergeRegionStats(inv.Sweep, stats)
+		inv.Gaps = append(inv.Gaps, gaps...)
+		if ctx.Err() != nil || !p.resume(ctx) {
+			break
+		}
+		if round == maxTrailRounds {
+			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account, From: w.Start, To: w.End,
+				Reason: fmt.Sprintf("the credential tree still grew after %d rounds of the trail and LookupEvents: what the last round found is not looked for further", maxTrailRounds)})
+			break
+		}
+	}
 	for _, x := range inv.CrossChecks {
 		if x.Missing > 0 {
 			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: x.Account, Region: x.Region, AccessKeyID: x.AccessKeyID, From: x.From, To: x.To,
@@ -245,11 +259,53 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 					x.Missing, x.Events, strings.Join(x.MissingIDs, ", "))})
 		}
 	}
-	stats, gaps := sw.results()
-	inv.Sweep = stats
-	inv.Gaps = append(inv.Gaps, gaps...)
+	p.mu.Lock()
+	read := p.read
+	inv.Gaps = append(inv.Gaps, p.gaps...)
+	p.mu.Unlock()
+	inv.Trail = &read
+	if p.athena != nil {
+		inv.Athena = p.athena.reports()
+	}
 	inv.DataEvents = p.dataEvents()
 	return true
+}
+
+// maxTrailRounds bounds the rounds of the trail pass and LookupEvents:
+// each needs a credential or door found in a part of the trail the bucket
+// lacks, which acted in a part it holds.
+const maxTrailRounds = 8
+
+// mergeRegionStats adds the stats of a later sweep to those of the earlier
+// ones, region by region.
+func mergeRegionStats(all, more []RegionStats) []RegionStats {
+	for _, m := range more {
+		i := slices.IndexFunc(all, func(a RegionStats) bool { return a.Account == m.Account && a.Region == m.Region })
+		if i < 0 {
+			all = append(all, m)
+			continue
+		}
+		a := &all[i]
+		// The rate over both: the calls after each sweep's first over the
+		// time each took.
+		calls, span := 0.0, 0.0
+		for _, s := range []RegionStats{*a, m} {
+			if s.Requests > 1 && s.RequestsPerSecond > 0 {
+				calls += float64(s.Requests - 1)
+				span += float64(s.Requests-1) / s.RequestsPerSecond
+			}
+		}
+		a.Requests += m.Requests
+		a.Pages += m.Pages
+		a.Events += m.Events
+		a.Throttled += m.Throttled
+		a.Failed += m.Failed
+		a.Busy += m.Busy
+		if span > 0 {
+			a.RequestsPerSecond = calls / span
+		}
+	}
+	return all
 }
 
 // tailStart is where LookupEvents takes over from the bucket in one
@@ -342,14 +398,21 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		slices.Sort(l)
 		return l
 	}
+	// Each credential and door once, whatever the round that found it.
 	p.tr.mu.Lock()
 	var sessions []Session
 	for _, id := range p.tr.order {
-		sessions = append(sessions, p.tr.nodes[id].s)
+		if s := p.tr.nodes[id].s; !p.complemented[s.ID] {
+			p.complemented[s.ID] = true
+			sessions = append(sessions, s)
+		}
 	}
 	var doors []*door
 	for _, d := range p.tr.doors {
-		doors = append(doors, d)
+		if !p.complemented["door:"+d.key()] {
+			p.complemented["door:"+d.key()] = true
+			doors = append(doors, d)
+		}
 	}
 	p.tr.mu.Unlock()
 	slices.SortFunc(doors, func(a, b *door) int { return strings.Compare(a.key(), b.key()) })
@@ -357,12 +420,12 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 	if p.athena != nil {
 		fallback = p.athena.failedKeys()
 	}
-	for i, s := range sessions {
+	for _, s := range sessions {
 		if s.AccessKeyID == "" {
 			continue
 		}
 		from, to := p.window.Start, p.now
-		if i > 0 {
+		if s.ID != p.tr.root { // the investigated key is looked up over the whole window
 			from = maxTime(from, s.Issued.Add(-time.Second))
 			if !s.Expires.IsZero() {
 				to = minTime(s.Expires, p.now)
@@ -400,10 +463,9 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		}
 	}
 	// The plan names what LookupEvents covers, account by account.
-	accounts := map[string]bool{}
 	for _, s := range sessions {
-		if s.Account != "" && !accounts[s.Account] {
-			accounts[s.Account] = true
+		if s.Account != "" && !p.planned[s.Account] {
+			p.planned[s.Account] = true
 			parts = append(parts, p.lookupParts(s.Account, regionsOf(s.Account))...)
 		}
 	}
@@ -448,8 +510,8 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	}
 	if !oldestTail.IsZero() {
 		out = append(out, PlanPart{Account: account, From: oldestTail, To: p.now, Path: PathLookup,
-			Reason: fmt.Sprintf("not yet delivered: LookupEvents from five minutes before each region's newest log file (%s to %s)",
-				newestTail.Add(fileStampSlack).Format("15:04"), oldestTail.Add(fileStampSlack).Format("15:04"))})
+			Reason: fmt.Sprintf("not yet delivered: LookupEvents from five minutes before each region's newest log file (the regions' newest files are stamped %s to %s)",
+				fmtTime(oldestTail.Add(fileStampSlack)), fmtTime(newestTail.Add(fileStampSlack)))})
 	}
 	for _, o := range p.failed {
 		if o.account == account {

@@ -1,0 +1,164 @@
+package awsops_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// roundCase is a leaked key that assumes a role, and the session's calls,
+// replayed into the local world's trail, whose bucket then loses some
+// files: what the trail path finds through LookupEvents where the bucket
+// lacks files must be read from the files it has.
+type roundCase struct {
+	w               *world.World
+	leaked, session string
+	now, t0         time.Time
+}
+
+func newRoundCase(t *testing.T) roundCase {
+	t.Helper()
+	w := world.New(t, world.NewMotoTB(t))
+	now := time.Now().UTC() // the one clock of the case: the world's is time.Now too
+	return roundCase{w: w, leaked: world.NewAccessKeyID("AKIA", world.DefaultAccount), session: world.NewAccessKeyID("ASIA", world.DefaultAccount),
+		now: now, t0: now.Add(-90 * time.Minute).Truncate(5 * time.Minute).Add(time.Minute)}
+}
+
+// record is a call of the leaked key (session false) or of the session,
+// d after t0.
+func (rc roundCase) record(session bool, d time.Duration, source, name, region, params, response, id string, data bool) json.RawMessage {
+	acct := world.DefaultAccount
+	ident := fmt.Sprintf(`{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::%s:user/ci","accountId":"%s","accessKeyId":"%s","userName":"ci"}`, acct, acct, rc.leaked)
+	if session {
+		ident = fmt.Sprintf(`{"type":"AssumedRole","principalId":"AROAX:s","arn":"arn:aws:sts::%s:assumed-role/deploy/s","accountId":"%s","accessKeyId":"%s"}`, acct, acct, rc.session)
+	}
+	category := "Management"
+	if data {
+		category = "Data"
+	}
+	return json.RawMessage(fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":%s,"eventTime":"%s","eventSource":"%s.amazonaws.com","eventName":"%s","awsRegion":"%s","sourceIPAddress":"203.0.113.9","userAgent":"x","requestParameters":%s,"responseElements":%s,"requestID":"%s","eventID":"%s","readOnly":true,"eventType":"AwsApiCall","managementEvent":%v,"recipientAccountId":"%s","eventCategory":"%s"}`,
+		ident, rc.t0.Add(d).Format(time.RFC3339), source, name, region, params, response, id, id, !data, acct, category))
+}
+
+// assume is the leaked key minting the session, d after t0, in region.
+func (rc roundCase) assume(d time.Duration, region string) json.RawMessage {
+	acct := world.DefaultAccount
+	expires := rc.t0.Add(d + time.Hour).Format("Jan 2, 2006, 3:04:05 PM")
+	return rc.record(false, d, "sts", "AssumeRole", region, `{"roleArn":"arn:aws:iam::`+acct+`:role/deploy","roleSessionName":"s"}`,
+		`{"credentials":{"accessKeyId":"`+rc.session+`","sessionToken":"x","expiration":"`+expires+`"},"assumedRoleUser":{"assumedRoleId":"AROAX:s","arn":"arn:aws:sts::`+acct+`:assumed-role/deploy/s"}}`, "mint", false)
+}
+
+// play replays records into the trail, then removes from the bucket the
+// log files whose key holds drop.
+func (rc roundCase) play(t *testing.T, drop string, records ...json.RawMessage) {
+	t.Helper()
+	if err := rc.w.Gateway.Replay(records...); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := rc.w.Gateway.TrailBucket()
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("AWSLogs/")})
+	dropped := 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Contents {
+			if strings.Contains(aws.ToString(o.Key), drop) {
+				if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key}); err != nil {
+					t.Fatal(err)
+				}
+				dropped++
+			}
+		}
+	}
+	if dropped == 0 {
+		t.Fatalf("no log file holds %q to remove", drop)
+	}
+}
+
+// investigate runs the investigation on one path over two regions.
+func (rc roundCase) investigate(t *testing.T, path string) *awsops.Investigation {
+	t.Helper()
+	c := awsops.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, err := awsops.ParseAccessKeyID(rc.leaked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
+		Regions: []string{"us-east-1", "eu-west-1"}, Path: path, Since: rc.now.Add(-3 * time.Hour)})
+	if err != nil {
+		t.Fatalf("%s path: %v", path, err)
+	}
+	return inv
+}
+
+// sessionEvents is the number of calls of key in inv, -1 when it is not in
+// the tree.
+func sessionEvents(inv *awsops.Investigation, key string) int {
+	for _, s := range inv.Sessions {
+		if s.AccessKeyID == key {
+			return s.Activity.Events
+		}
+	}
+	return -1
+}
+
+// TestTrailPathReadsTheFilesForWhatLookupEventsFound: the trail delivers
+// us-east-1 only; the leaked key assumes a role through STS in eu-west-1
+// (found by LookupEvents), and the session reads an S3 object in
+// us-east-1, a data event only the bucket holds. The trail path reads the
+// files again for the session, and finds what the LookupEvents path
+// finds.
+func TestTrailPathReadsTheFilesForWhatLookupEventsFound(t *testing.T) {
+	rc := newRoundCase(t)
+	rc.play(t, "/CloudTrail/eu-west-1/",
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.assume(time.Minute, "eu-west-1"),
+		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"db.txt"}`, "null", "e3", true),
+		rc.record(true, 4*time.Minute, "s3", "ListBuckets", "us-east-1", "null", "null", "e4", false))
+	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	if lookup.DataEvents == nil || lookup.DataEvents.Events != 1 {
+		t.Fatalf("the LookupEvents path found data events %+v, want the GetObject", lookup.DataEvents)
+	}
+	if trail.DataEvents == nil || trail.DataEvents.Events != 1 {
+		t.Errorf("the trail path found data events %+v, want the session's GetObject", trail.DataEvents)
+	}
+	if got, want := sessionEvents(trail, rc.session), sessionEvents(lookup, rc.session); got != want || got != 2 {
+		t.Errorf("the session's calls: trail path %d, LookupEvents path %d, want 2: the GetObject and the ListBuckets", got, want)
+	}
+	sameAnswers(t, lookup, trail)
+}
+
+// TestTrailPathSweepsWhatTheCrossCheckFindsMinted: the log file holding
+// the AssumeRole is gone; the cross-check finds the call through
+// LookupEvents, and the session it minted is swept and read like any
+// other: its calls are in the report.
+func TestTrailPathSweepsWhatTheCrossCheckFindsMinted(t *testing.T) {
+	rc := newRoundCase(t)
+	mint := rc.t0.Add(6 * time.Minute)
+	rc.play(t, mint.Truncate(5*time.Minute).Add(5*time.Minute).Format("20060102T1504Z"),
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.assume(6*time.Minute, "us-east-1"),
+		rc.record(true, 12*time.Minute, "s3", "ListBuckets", "us-east-1", "null", "null", "e3", false),
+		rc.record(true, 13*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "e4", false))
+	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	if len(trail.CrossChecks) == 0 || trail.CrossChecks[0].Missing == 0 {
+		t.Fatalf("cross-checks %+v, want the AssumeRole the bucket lost found missing", trail.CrossChecks)
+	}
+	if got, want := sessionEvents(trail, rc.session), sessionEvents(lookup, rc.session); got != want || got != 2 {
+		t.Errorf("the session's calls: trail path %d, LookupEvents path %d, want 2", got, want)
+	}
+}
