@@ -194,12 +194,19 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 			Reason: "the trail bucket cannot be read (" + err.Error() + ")"})
 		return false
 	}
-	listing := listTrail(ctx, client, layout, account, w.Start, w.End)
-	listing.coverage = c.trailCoverageOf(ctx, account, opts.TrailBucket)
+	// The listing, the trails that deliver to the bucket and the first
+	// LookupEvents pages are asked for at once: none needs another.
+	var listing *accountListing
+	var coverage *trailCoverage
 	var probes map[string]lookupProbe
+	var wg sync.WaitGroup
+	wg.Go(func() { listing = listTrail(ctx, client, layout, account, w.Start, w.End) })
+	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, opts.TrailBucket) })
 	if opts.Path != PathTrail {
-		probes = c.probeLookups(ctx, account, key.String(), inv.Regions, w)
+		wg.Go(func() { probes = c.probeLookups(ctx, account, key.String(), inv.Regions, w) })
 	}
+	wg.Wait()
+	listing.coverage = coverage
 	part := planAccount(listing, probes, w, opts.Athena)
 	if opts.Path == PathTrail && part.Path == PathLookup && listing.err == nil && !listing.absent && part.Objects > 0 {
 		part.Path, part.Reason = PathTrail, "the trail path was asked for"
@@ -222,6 +229,9 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		p.pending++
 		p.enqueue(listing)
 	}
+	// The cross-check's pages are fetched beside the pass, which does not
+	// use LookupEvents.
+	cross := c.startCrossCheck(ctx, listing, tr.sessions()[0], probes, w)
 	p.follow(ctx)
 
 	// LookupEvents for what the bucket could not give: the minutes not yet
@@ -237,7 +247,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		inv.Plan = append(inv.Plan, parts...)
 		if round == 1 {
 			// Before the sweep, which sweeps what it finds minted too.
-			inv.CrossChecks = c.crossCheck(ctx, p, tr)
+			inv.CrossChecks = c.crossCheckAfter(ctx, cross, p, tr)
 		}
 		sw.run(ctx, tasks)
 		stats, gaps := sw.results()
@@ -523,69 +533,120 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	return out
 }
 
-// crossCheck pages LookupEvents for the investigated key in the region
-// where the trail found it busiest, over delivered time, and looks for
-// each event among those the pass counted.
-func (c *Client) crossCheck(ctx context.Context, p *trailPass, tr *tracker) []CrossCheck {
-	p.mu.Lock()
-	root := tr.nodes[tr.root].s
-	a := p.accounts[root.Account]
-	p.mu.Unlock()
-	if a == nil || a.err != nil || a.absent {
-		return nil
+// crossCheck pages LookupEvents for the investigated key, over delivered
+// time, in the region where it was busiest: as the first pages said
+// (probes), else as the pass found. The pages are fetched at once, beside
+// the pass, when the probes name the region; wait, after the pass, looks
+// for each event among those the pass counted, and counts those it lacks.
+type crossCheck struct {
+	x      CrossCheck
+	events []cttypes.Event
+	done   chan struct{}
+}
+
+// startCrossCheck begins fetching the pages of the cross-check, in the
+// busiest region of probes that the listing a has files of; nil when
+// there is no such region (the pass then chooses, see wait).
+func (c *Client) startCrossCheck(ctx context.Context, a *accountListing, root Session, probes map[string]lookupProbe, w Window) *crossCheck {
+	counts := map[string]int{}
+	for r, pr := range probes {
+		counts[r] = pr.events
 	}
+	return c.fetchCrossCheck(ctx, a, root, a.busiest(counts), w)
+}
+
+// busiest is the region with the most events by counts among those the
+// listing has files of (the first by name of those alike); "" for none.
+func (a *accountListing) busiest(counts map[string]int) string {
 	busiest, most := "", 0
-	tr.mu.Lock()
-	for r, n := range tr.nodes[tr.root].t.regions {
-		if rl := a.regions[r]; rl != nil && !rl.newest.IsZero() && n > most {
+	for r, n := range counts {
+		if rl := a.regions[r]; rl == nil || rl.newest.IsZero() || n == 0 {
+			continue
+		}
+		if n > most || n == most && r < busiest {
 			busiest, most = r, n
 		}
 	}
-	tr.mu.Unlock()
-	if busiest == "" {
+	return busiest
+}
+
+// fetchCrossCheck fetches, in the background, up to crossCheckPages pages
+// of root in region over what a delivered of w; nil when there is nothing
+// to fetch.
+func (c *Client) fetchCrossCheck(ctx context.Context, a *accountListing, root Session, region string, w Window) *crossCheck {
+	if region == "" || a == nil || a.err != nil || a.absent {
 		return nil
 	}
-	to, _ := a.tailStart(busiest)
-	x := CrossCheck{Account: root.Account, Region: busiest, AccessKeyID: root.AccessKeyID, From: p.window.Start, To: to}
-	api, err := c.lookupClient(ctx, root.Account, busiest)
-	if err != nil || !x.To.After(x.From) {
+	to, _ := a.tailStart(region)
+	x := &crossCheck{x: CrossCheck{Account: root.Account, Region: region, AccessKeyID: root.AccessKeyID, From: w.Start, To: to}, done: make(chan struct{})}
+	api, err := c.lookupClient(ctx, root.Account, region)
+	if err != nil || !x.x.To.After(x.x.From) {
 		return nil
 	}
-	in := &cloudtrail.LookupEventsInput{
-		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(root.AccessKeyID)}},
-		StartTime:        aws.Time(x.From), EndTime: aws.Time(x.To), MaxResults: aws.Int32(50)}
-	for x.Pages < crossCheckPages {
-		out, err := api.LookupEvents(ctx, in)
-		if err != nil {
-			break
-		}
-		x.Pages++
-		for _, e := range out.Events {
-			if e.CloudTrailEvent == nil {
-				continue
+	go func() {
+		defer close(x.done)
+		in := &cloudtrail.LookupEventsInput{
+			LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(root.AccessKeyID)}},
+			StartTime:        aws.Time(x.x.From), EndTime: aws.Time(x.x.To), MaxResults: aws.Int32(50)}
+		for x.x.Pages < crossCheckPages {
+			out, err := api.LookupEvents(ctx, in)
+			if err != nil {
+				return
 			}
-			var rec trail.Record
-			if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil {
-				continue
+			x.x.Pages++
+			x.events = append(x.events, out.Events...)
+			if aws.ToString(out.NextToken) == "" {
+				return
 			}
-			x.Events++
-			if !tr.hasSeen(&rec) {
-				x.Missing++
-				if len(x.MissingIDs) < 5 {
-					x.MissingIDs = append(x.MissingIDs, rec.EventID)
-				}
-				tr.add(ctx, root.ID, &rec)
-			}
+			in.NextToken = out.NextToken
 		}
-		if aws.ToString(out.NextToken) == "" {
-			break
+	}()
+	return x
+}
+
+// crossCheckAfter is the cross-check, once the pass is over: the one
+// begun beside it, else one in the region where the pass found the key
+// busiest. What the trail lacks is counted (tr.add), so that a credential
+// it minted joins the tree.
+func (c *Client) crossCheckAfter(ctx context.Context, x *crossCheck, p *trailPass, tr *tracker) []CrossCheck {
+	if x == nil {
+		p.mu.Lock()
+		root := tr.nodes[tr.root].s
+		a := p.accounts[root.Account]
+		p.mu.Unlock()
+		if a == nil {
+			return nil
 		}
-		in.NextToken = out.NextToken
+		tr.mu.Lock()
+		busiest := a.busiest(tr.nodes[tr.root].t.regions)
+		tr.mu.Unlock()
+		if x = c.fetchCrossCheck(ctx, a, root, busiest, p.window); x == nil {
+			return nil
+		}
 	}
-	if x.Pages == 0 {
+	<-x.done
+	if x.x.Pages == 0 {
 		return nil
 	}
-	return []CrossCheck{x}
+	root := tr.sessions()[0]
+	for _, e := range x.events {
+		if e.CloudTrailEvent == nil {
+			continue
+		}
+		var rec trail.Record
+		if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil {
+			continue
+		}
+		x.x.Events++
+		if !tr.hasSeen(&rec) {
+			x.x.Missing++
+			if len(x.x.MissingIDs) < 5 {
+				x.x.MissingIDs = append(x.x.MissingIDs, rec.EventID)
+			}
+			tr.add(ctx, root.ID, &rec)
+		}
+	}
+	return []CrossCheck{x.x}
 }
 
 // dataEvents sums the data events the pass found, as the data-event scan
