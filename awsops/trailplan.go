@@ -245,11 +245,18 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		sw.budget = c.lookups
 		tasks, parts := p.complement(ctx, regions)
 		inv.Plan = append(inv.Plan, parts...)
+		sw.run(ctx, tasks)
+		// The sweep is over: what is found from now on waits for the next
+		// round; what the tree holds now LookupEvents has looked up (in the
+		// complement, or whole when the sweep found it).
+		tr.setOnDerived(nil)
+		tr.setOnDoor(nil)
+		p.complementedAll()
 		if round == 1 {
-			// Before the sweep, which sweeps what it finds minted too.
+			// After the sweep, which read the spans of the files that
+			// failed: what the trail lacks is what the bucket lacks.
 			inv.CrossChecks = c.crossCheckAfter(ctx, cross, p, tr)
 		}
-		sw.run(ctx, tasks)
 		stats, gaps := sw.results()
 		inv.Sweep = mergeRegionStats(inv.Sweep, stats)
 		inv.Gaps = append(inv.Gaps, gaps...)
@@ -279,6 +286,21 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	}
 	inv.DataEvents = p.dataEvents()
 	return true
+}
+
+// complementedAll marks every credential and door of the tree as looked up
+// by LookupEvents.
+func (p *trailPass) complementedAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tr.mu.Lock()
+	defer p.tr.mu.Unlock()
+	for _, n := range p.tr.nodes {
+		p.complemented[n.s.ID] = true
+	}
+	for _, d := range p.tr.doors {
+		p.complemented["door:"+d.key()] = true
+	}
 }
 
 // maxTrailRounds bounds the rounds of the trail pass and LookupEvents:

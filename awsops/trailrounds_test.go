@@ -1,9 +1,13 @@
 package awsops_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,5 +164,103 @@ func TestTrailPathSweepsWhatTheCrossCheckFindsMinted(t *testing.T) {
 	}
 	if got, want := sessionEvents(trail, rc.session), sessionEvents(lookup, rc.session); got != want || got != 2 {
 		t.Errorf("the session's calls: trail path %d, LookupEvents path %d, want 2", got, want)
+	}
+}
+
+// lookupCounter counts the first LookupEvents call of each lookup, by the
+// value looked up, as it passes to the local world.
+type lookupCounter struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (l *lookupCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".LookupEvents") && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var in struct {
+			LookupAttributes []struct{ AttributeValue string }
+			NextToken        string
+		}
+		if json.Unmarshal(body, &in) == nil && len(in.LookupAttributes) > 0 && in.NextToken == "" {
+			l.mu.Lock()
+			l.n[in.LookupAttributes[0].AttributeValue]++
+			l.mu.Unlock()
+		}
+	}
+	return l.base.RoundTrip(r)
+}
+
+// TestTrailRoundsLookUpEachCredentialOnce: the session LookupEvents finds
+// in round one's sweep is swept there over its life; the next round, which
+// reads the files for it, does not look it up again.
+func TestTrailRoundsLookUpEachCredentialOnce(t *testing.T) {
+	rc := newRoundCase(t)
+	rc.play(t, "/CloudTrail/eu-west-1/",
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.assume(time.Minute, "eu-west-1"),
+		rc.record(true, 4*time.Minute, "s3", "ListBuckets", "us-east-1", "null", "null", "e4", false))
+	cfg := rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount))
+	counter := &lookupCounter{base: cfg.HTTPClient.(*http.Client).Transport, n: map[string]int{}}
+	cfg.HTTPClient = &http.Client{Transport: counter}
+	key, err := awsops.ParseAccessKeyID(rc.leaked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
+		Regions: []string{"us-east-1", "eu-west-1"}, Path: awsops.PathTrail, Since: rc.now.Add(-3 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sessionEvents(inv, rc.session); got != 1 {
+		t.Fatalf("the session's calls: %d, want its ListBuckets", got)
+	}
+	if n := counter.n[rc.session]; n != 2 {
+		t.Errorf("the session was looked up %d times, want once in each of the 2 regions", n)
+	}
+}
+
+// TestTrailCrossCheckLeavesFailedFilesToTheirGap: the file holding a call
+// cannot be read; LookupEvents reads its span, so the cross-check does not
+// count that call as missing from the bucket.
+func TestTrailCrossCheckLeavesFailedFilesToTheirGap(t *testing.T) {
+	rc := newRoundCase(t)
+	if err := rc.w.Gateway.Replay(
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.record(false, 30*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "e2", false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := rc.w.Gateway.TrailBucket()
+	stamp := rc.t0.Truncate(5 * time.Minute).Add(5 * time.Minute).Format("20060102T1504Z") // the file of e1
+	out, err := client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("AWSLogs/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := 0
+	for _, o := range out.Contents {
+		if strings.Contains(aws.ToString(o.Key), stamp) {
+			if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: o.Key, Body: strings.NewReader("not gzip")}); err != nil {
+				t.Fatal(err)
+			}
+			broken++
+		}
+	}
+	if broken == 0 {
+		t.Fatalf("no log file stamped %s to break", stamp)
+	}
+	inv := rc.investigate(t, awsops.PathTrail)
+	if inv.Activity.Events != 2 {
+		t.Errorf("%d calls of the key, want both: one from the bucket, one from LookupEvents for the file that failed", inv.Activity.Events)
+	}
+	if len(inv.CrossChecks) != 1 || inv.CrossChecks[0].Missing != 0 {
+		t.Errorf("cross-checks %+v, want one that finds nothing missing: the failed file has its own gap", inv.CrossChecks)
 	}
 }
