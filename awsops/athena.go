@@ -256,6 +256,10 @@ func (r *athenaRunner) ended(parent, ctx context.Context, stop, err error) error
 		return fmt.Errorf("athena query %s given up: %w", name, parent.Err())
 	case ctx.Err() != nil:
 		return fmt.Errorf("athena query %s ran past its timeout of %s: %w", name, r.o.Timeout, context.DeadlineExceeded)
+	case stop == nil:
+		return fmt.Errorf("%w; the query was stopped", err)
+	case !errors.Is(stop, errNotStopped):
+		return fmt.Errorf("%w; the query was NOT stopped (%v): it may scan on up to the workgroup's limit", err, stop)
 	}
 	return err
 }

@@ -256,6 +256,20 @@ func TestRunAthena(t *testing.T) {
 		}
 	})
 
+	t.Run("a poll that fails, then a stop that fails, is said to", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		ac.w.Gateway.ScriptAthena(world.AthenaScript{Hold: true})
+		ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "GetQueryExecution", Code: "AccessDeniedException", Times: 1})
+		ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "StopQueryExecution", Code: "AccessDeniedException", Times: 1})
+		_, _, err := ac.run(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "AccessDeniedException") || !strings.Contains(err.Error(), "NOT stopped") {
+			t.Fatalf("error = %v, want the poll's failure and that the query was NOT stopped", err)
+		}
+		if ex := ac.w.Gateway.AthenaExecutions(); len(ex) != 1 || ex[0].Stopped {
+			t.Errorf("queries %+v: the stop failed, yet the query looks stopped", ex)
+		}
+	})
+
 	t.Run("throttled, then succeeds", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
 		ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "StartQueryExecution", Times: 2})
@@ -392,6 +406,24 @@ func TestSeeIPsElsewhere(t *testing.T) {
 		if len(got.Gaps) != 1 || got.Gaps[0].Step != awsops.StepIPSeen || !strings.Contains(got.Gaps[0].Reason, "HIVE_CURSOR_ERROR") ||
 			!strings.Contains(got.Gaps[0].Reason, "attacker's 2 addresses") {
 			t.Errorf("gaps %+v, want one ip-seen gap saying why and what is not known", got.Gaps)
+		}
+	})
+
+	t.Run("an odd address is a gap of its own", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		var asked []string
+		ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Answer: func(_ string, params []string) world.AthenaResult {
+			asked = params
+			return world.AthenaResult{Columns: []string{"account", "sourceipaddress", "events"}}
+		}})
+		got := inv()
+		got.Sources[2].IPs = append(got.Sources[2].IPs, "fe80::1%eth0", "08.1.250.216")
+		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
+		if want := []string{"'203.0.113.10'", "'203.0.113.9'"}; !slices.Equal(asked, want) {
+			t.Errorf("asked about %q, want the attacker's other addresses %q", asked, want)
+		}
+		if len(got.Gaps) != 1 || got.Gaps[0].Step != awsops.StepIPSeen || !strings.Contains(got.Gaps[0].Reason, "fe80::1%eth0, 08.1.250.216") {
+			t.Errorf("gaps %+v, want one naming the 2 addresses that cannot be asked about", got.Gaps)
 		}
 	})
 

@@ -49,27 +49,38 @@ const (
 )
 
 // attackerIPs returns the addresses of the attacker's sources (not AWS's
-// own calls), at most maxIPSeenAddresses, in the order of the sources.
-func attackerIPs(sources []Source) []string {
-	var out []string
+// own calls), at most maxIPSeenAddresses, in the order of the sources, and
+// those that cannot be asked about: not an IP address as netip reads one
+// (an address with leading zeros, as anonymised logs write them), or one
+// with a zone.
+func attackerIPs(sources []Source) (ips, odd []string) {
 	for _, s := range sources {
 		if !s.Attacker {
 			continue
 		}
 		for _, ip := range s.IPs {
-			if _, err := netip.ParseAddr(ip); err == nil && !slices.Contains(out, ip) && len(out) < maxIPSeenAddresses {
-				out = append(out, ip)
+			switch a, err := netip.ParseAddr(ip); {
+			case err != nil || a.Zone() != "":
+				if !slices.Contains(odd, ip) {
+					odd = append(odd, ip)
+				}
+			case !slices.Contains(ips, ip) && len(ips) < maxIPSeenAddresses:
+				ips = append(ips, ip)
 			}
 		}
 	}
-	return out
+	return ips, odd
 }
 
 // seeIPsElsewhere asks Athena where else in the organisation the
 // attacker's addresses were seen in the window, across every account and
 // region of the table, and records the answer, the query and any gap.
 func (c *Client) seeIPsElsewhere(ctx context.Context, inv *Investigation, o AthenaOptions) {
-	ips := attackerIPs(inv.Sources)
+	ips, odd := attackerIPs(inv.Sources)
+	if len(odd) > 0 {
+		inv.Gaps = append(inv.Gaps, Gap{Step: StepIPSeen, From: inv.Window.Start, To: inv.Window.End,
+			Reason: fmt.Sprintf("%d of the attacker's addresses are not IP addresses Athena can be asked about (%s): where else they were seen is not known", len(odd), strings.Join(odd, ", "))})
+	}
 	if len(ips) == 0 {
 		return
 	}
