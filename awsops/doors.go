@@ -61,6 +61,10 @@ type door struct {
 
 func (d *door) key() string { return string(d.via) + "|" + d.account + "|" + d.subject }
 
+// memberKey names the door among the tree's members, beside the
+// credentials' IDs.
+func (d *door) memberKey() string { return "door:" + d.key() }
+
 // userNode is the tree node of a user's branch.
 func userNode(account, name string) string { return "user:" + account + ":" + name }
 

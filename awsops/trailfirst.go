@@ -381,9 +381,9 @@ type trailPass struct {
 	read       TrailRead
 	progress   func(Progress)
 	lastProg   time.Time
-	// given are the credentials (by key) and doors ("door:" and their
-	// key) the pass looks for; complemented those LookupEvents was asked
-	// about; planned the accounts whose LookupEvents part the plan names.
+	// given are the credentials (by ID) and doors (by memberKey) the pass
+	// looks for; complemented those LookupEvents was asked about; planned
+	// the accounts whose LookupEvents part the plan names.
 	given, complemented, planned map[string]bool
 }
 
@@ -418,7 +418,7 @@ func (p *trailPass) track(ctx context.Context, s Session) {
 		return
 	}
 	p.mu.Lock()
-	p.given[s.AccessKeyID] = true
+	p.given[s.ID] = true
 	// A credential tracked already (the tracker may report one again as it
 	// learns more of it) changes nothing: no generation, no second reads.
 	if before, gen := p.scanner.Generation(), p.scanner.Add(s.AccessKeyID); gen > before {
@@ -448,7 +448,7 @@ func (p *trailPass) watchDoor(ctx context.Context, d *door) {
 		return
 	}
 	p.mu.Lock()
-	p.given["door:"+d.key()] = true
+	p.given[d.memberKey()] = true
 	p.doors[pattern] = append(p.doors[pattern], d)
 	// A pattern may be watched for another door already (every SAML
 	// provider's use is an AssumeRoleWithSAML): the records holding it
@@ -538,24 +538,14 @@ func (p *trailPass) follow(ctx context.Context) {
 // where it has) and reads again what the files may hold of it. It reports
 // whether the tree had gained anything.
 func (p *trailPass) resume(ctx context.Context) bool {
-	p.tr.mu.Lock()
-	var sessions []Session
-	for _, id := range p.tr.order {
-		sessions = append(sessions, p.tr.nodes[id].s)
-	}
-	var doors []*door
-	for _, d := range p.tr.doors {
-		doors = append(doors, d)
-	}
-	p.tr.mu.Unlock()
+	sessions, doors := p.tr.members()
 	p.mu.Lock()
-	sessions = slices.DeleteFunc(sessions, func(s Session) bool { return s.AccessKeyID == "" || p.given[s.AccessKeyID] })
-	doors = slices.DeleteFunc(doors, func(d *door) bool { return d.trailPattern() == "" || p.given["door:"+d.key()] })
+	sessions = slices.DeleteFunc(sessions, func(s Session) bool { return s.AccessKeyID == "" || p.given[s.ID] })
+	doors = slices.DeleteFunc(doors, func(d *door) bool { return d.trailPattern() == "" || p.given[d.memberKey()] })
 	p.mu.Unlock()
 	if len(sessions)+len(doors) == 0 {
 		return false
 	}
-	slices.SortFunc(doors, func(a, b *door) int { return strings.Compare(a.key(), b.key()) })
 	p.tr.setOnDerived(p.track)
 	p.tr.setOnDoor(p.watchDoor)
 	for _, s := range sessions {

@@ -291,15 +291,14 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 // complementedAll marks every credential and door of the tree as looked up
 // by LookupEvents.
 func (p *trailPass) complementedAll() {
+	sessions, doors := p.tr.members()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.tr.mu.Lock()
-	defer p.tr.mu.Unlock()
-	for _, n := range p.tr.nodes {
-		p.complemented[n.s.ID] = true
+	for _, s := range sessions {
+		p.complemented[s.ID] = true
 	}
-	for _, d := range p.tr.doors {
-		p.complemented["door:"+d.key()] = true
+	for _, d := range doors {
+		p.complemented[d.memberKey()] = true
 	}
 }
 
@@ -431,23 +430,21 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		return l
 	}
 	// Each credential and door once, whatever the round that found it.
-	p.tr.mu.Lock()
+	all, allDoors := p.tr.members()
 	var sessions []Session
-	for _, id := range p.tr.order {
-		if s := p.tr.nodes[id].s; !p.complemented[s.ID] {
+	for _, s := range all {
+		if !p.complemented[s.ID] {
 			p.complemented[s.ID] = true
 			sessions = append(sessions, s)
 		}
 	}
 	var doors []*door
-	for _, d := range p.tr.doors {
-		if !p.complemented["door:"+d.key()] {
-			p.complemented["door:"+d.key()] = true
+	for _, d := range allDoors {
+		if !p.complemented[d.memberKey()] {
+			p.complemented[d.memberKey()] = true
 			doors = append(doors, d)
 		}
 	}
-	p.tr.mu.Unlock()
-	slices.SortFunc(doors, func(a, b *door) int { return strings.Compare(a.key(), b.key()) })
 	var fallback map[string]bool
 	if p.athena != nil {
 		fallback = p.athena.failedKeys()

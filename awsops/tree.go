@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -614,6 +615,20 @@ func (tr *tracker) sessions() []Session {
 		out = append(out, s)
 	}
 	return out
+}
+
+// members returns the tree's credentials, parents first, and the doors
+// they opened, by key.
+func (tr *tracker) members() ([]Session, []*door) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	sessions := make([]Session, 0, len(tr.order))
+	for _, id := range tr.order {
+		sessions = append(sessions, tr.nodes[id].s)
+	}
+	doors := slices.Collect(maps.Values(tr.doors))
+	slices.SortFunc(doors, func(a, b *door) int { return strings.Compare(a.key(), b.key()) })
+	return sessions, doors
 }
 
 // activeSpans returns, per account/region, when tracked keys were active.
