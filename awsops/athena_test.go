@@ -427,6 +427,27 @@ func TestSeeIPsElsewhere(t *testing.T) {
 		}
 	})
 
+	t.Run("past 100 addresses, a gap says how many were not asked about", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		var asked []string
+		ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Answer: func(_ string, params []string) world.AthenaResult {
+			asked = params
+			return world.AthenaResult{Columns: []string{"account", "sourceipaddress", "events"}}
+		}})
+		got := inv()
+		got.Sources[2].IPs = nil
+		for i := range 101 {
+			got.Sources[2].IPs = append(got.Sources[2].IPs, fmt.Sprintf("203.0.113.%d", i))
+		}
+		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
+		if len(asked) != 100 {
+			t.Errorf("asked about %d addresses, want the first 100", len(asked))
+		}
+		if len(got.Gaps) != 1 || !strings.Contains(got.Gaps[0].Reason, "used 101 addresses") {
+			t.Errorf("gaps %+v, want one saying 101 addresses, of which 100 were asked about", got.Gaps)
+		}
+	})
+
 	t.Run("no attacker address, no query", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
 		got := inv()

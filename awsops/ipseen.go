@@ -49,8 +49,8 @@ const (
 )
 
 // attackerIPs returns the addresses of the attacker's sources (not AWS's
-// own calls), at most maxIPSeenAddresses, in the order of the sources, and
-// those that cannot be asked about: not an IP address as netip reads one
+// own calls), in the order of the sources, and those that cannot be asked
+// about: not an IP address as netip reads one
 // (an address with leading zeros, as anonymised logs write them), or one
 // with a zone.
 func attackerIPs(sources []Source) (ips, odd []string) {
@@ -64,7 +64,7 @@ func attackerIPs(sources []Source) (ips, odd []string) {
 				if !slices.Contains(odd, ip) {
 					odd = append(odd, ip)
 				}
-			case !slices.Contains(ips, ip) && len(ips) < maxIPSeenAddresses:
+			case !slices.Contains(ips, ip):
 				ips = append(ips, ip)
 			}
 		}
@@ -80,6 +80,11 @@ func (c *Client) seeIPsElsewhere(ctx context.Context, inv *Investigation, o Athe
 	if len(odd) > 0 {
 		inv.Gaps = append(inv.Gaps, Gap{Step: StepIPSeen, From: inv.Window.Start, To: inv.Window.End,
 			Reason: fmt.Sprintf("%d of the attacker's addresses are not IP addresses Athena can be asked about (%s): where else they were seen is not known", len(odd), strings.Join(odd, ", "))})
+	}
+	if len(ips) > maxIPSeenAddresses {
+		inv.Gaps = append(inv.Gaps, Gap{Step: StepIPSeen, From: inv.Window.Start, To: inv.Window.End,
+			Reason: fmt.Sprintf("the attacker used %d addresses; Athena is asked about the first %d, and where else the others were seen is not known", len(ips), maxIPSeenAddresses)})
+		ips = ips[:maxIPSeenAddresses]
 	}
 	if len(ips) == 0 {
 		return
