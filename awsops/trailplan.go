@@ -112,7 +112,7 @@ func (c *Client) probeLookups(ctx context.Context, account, key string, regions 
 	return out
 }
 
-// estimatePagesFrom guesses the pages of the whole window from the density
+// estimatePages guesses the pages of the whole window from the density
 // of the first one.
 func (p lookupProbe) estimatePages(w Window) int {
 	if !p.more {
@@ -570,6 +570,9 @@ func (c *Client) startCrossCheck(ctx context.Context, a *accountListing, root Se
 	counts := map[string]int{}
 	for r, pr := range probes {
 		counts[r] = pr.events
+		if pr.more { // a full page: as many as its density says
+			counts[r] = pr.estimatePages(w) * 50
+		}
 	}
 	return c.fetchCrossCheck(ctx, a, root, a.busiest(counts), w)
 }
