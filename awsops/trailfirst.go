@@ -385,6 +385,7 @@ type trailPass struct {
 	// looks for; complemented those LookupEvents was asked about; planned
 	// the accounts whose LookupEvents part the plan names.
 	given, complemented, planned map[string]bool
+	failedPlanned                int // the files of failed the plan names
 }
 
 func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Window, now time.Time) *trailPass {

@@ -498,6 +498,13 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			parts = append(parts, p.lookupParts(s.Account, regionsOf(s.Account))...)
 		}
 	}
+	// and every file that failed since the last round.
+	for _, o := range p.failed[p.failedPlanned:] {
+		held, until := o.span()
+		parts = append(parts, PlanPart{Account: o.account, Region: o.region, From: held, To: until, Path: PathLookup,
+			Reason: "log file " + o.key + " could not be read"})
+	}
+	p.failedPlanned = len(p.failed)
 	return tasks, parts
 }
 
@@ -541,13 +548,6 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		out = append(out, PlanPart{Account: account, From: oldestTail, To: p.now, Path: PathLookup,
 			Reason: fmt.Sprintf("not yet delivered: LookupEvents from five minutes before each region's newest log file (the regions' newest files are stamped %s to %s)",
 				fmtTime(oldestTail.Add(fileStampSlack)), fmtTime(newestTail.Add(fileStampSlack)))})
-	}
-	for _, o := range p.failed {
-		if o.account == account {
-			held, until := o.span()
-			out = append(out, PlanPart{Account: account, Region: o.region, From: held, To: until, Path: PathLookup,
-				Reason: "log file " + o.key + " could not be read"})
-		}
 	}
 	return out
 }

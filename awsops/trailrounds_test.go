@@ -263,4 +263,13 @@ func TestTrailCrossCheckLeavesFailedFilesToTheirGap(t *testing.T) {
 	if len(inv.CrossChecks) != 1 || inv.CrossChecks[0].Missing != 0 {
 		t.Errorf("cross-checks %+v, want one that finds nothing missing: the failed file has its own gap", inv.CrossChecks)
 	}
+	parts := 0
+	for _, p := range inv.Plan {
+		if p.Path == awsops.PathLookup && strings.Contains(p.Reason, stamp) && strings.Contains(p.Reason, "could not be read") {
+			parts++
+		}
+	}
+	if parts != 1 {
+		t.Errorf("the plan names the failed file %d times, want once: %+v", parts, inv.Plan)
+	}
 }
