@@ -554,9 +554,9 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 
 // crossCheck pages LookupEvents for the investigated key, over delivered
 // time, in the region where it was busiest: as the first pages said
-// (probes), else as the pass found. The pages are fetched at once, beside
-// the pass, when the probes name the region; wait, after the pass, looks
-// for each event among those the pass counted, and counts those it lacks.
+// (probes), else as the pass found. The pages are fetched beside the pass
+// when the probes name the region; crossCheckAfter looks for each event
+// among those the trail path counted, and counts those it lacks.
 type crossCheck struct {
 	x      CrossCheck
 	events []cttypes.Event
@@ -565,7 +565,7 @@ type crossCheck struct {
 
 // startCrossCheck begins fetching the pages of the cross-check, in the
 // busiest region of probes that the listing a has files of; nil when
-// there is no such region (the pass then chooses, see wait).
+// there is no such region (the pass then chooses, see crossCheckAfter).
 func (c *Client) startCrossCheck(ctx context.Context, a *accountListing, root Session, probes map[string]lookupProbe, w Window) *crossCheck {
 	counts := map[string]int{}
 	for r, pr := range probes {
@@ -626,10 +626,10 @@ func (c *Client) fetchCrossCheck(ctx context.Context, a *accountListing, root Se
 	return x
 }
 
-// crossCheckAfter is the cross-check, once the pass is over: the one
-// begun beside it, else one in the region where the pass found the key
-// busiest. What the trail lacks is counted (tr.add), so that a credential
-// it minted joins the tree.
+// crossCheckAfter is the cross-check, once the pass and the sweep are
+// over: the one begun beside the pass, else one in the region where the
+// pass found the key busiest. What the trail lacks is counted (tr.add): a
+// credential it minted joins the tree, for the next round.
 func (c *Client) crossCheckAfter(ctx context.Context, x *crossCheck, p *trailPass, tr *tracker) []CrossCheck {
 	if x == nil {
 		p.mu.Lock()
