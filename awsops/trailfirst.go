@@ -382,16 +382,17 @@ type trailPass struct {
 	progress   func(Progress)
 	lastProg   time.Time
 	// given are the credentials (by ID) and doors (by memberKey) the pass
-	// looks for; complemented those LookupEvents was asked about; planned
-	// the accounts whose LookupEvents part the plan names.
-	given, complemented, planned map[string]bool
-	failedPlanned                int // the files of failed the plan names
+	// looks for; complemented those LookupEvents was asked about; whole
+	// those it is to look up over their whole life; planned the accounts
+	// whose LookupEvents part the plan names.
+	given, complemented, whole, planned map[string]bool
+	failedPlanned                       int // the files of failed the plan names, and LookupEvents was asked about
 }
 
 func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Window, now time.Time) *trailPass {
 	p := &trailPass{c: c, tr: tr, client: client, layout: l, window: w, now: now, workers: scanWorkers(),
 		scanner: trail.NewScanner(nil, trail.ScanOptions{Index: true}), accounts: map[string]*accountListing{}, doors: map[string][]*door{},
-		given: map[string]bool{}, complemented: map[string]bool{}, planned: map[string]bool{}}
+		given: map[string]bool{}, complemented: map[string]bool{}, whole: map[string]bool{}, planned: map[string]bool{}}
 	p.get = p.getObject
 	p.cond = sync.NewCond(&p.mu)
 	p.read.Bucket = l.bucket
@@ -661,6 +662,8 @@ func (p *trailPass) consider(i int, a addition) {
 		return // the read under way, or the one done, looked for it
 	case !a.at.IsZero() && until.Before(a.at):
 		return // older than what it may hold
+	case slices.ContainsFunc(p.failed, func(o trailObject) bool { return o.key == d.obj.key }):
+		return // a second read failed: LookupEvents reads its span
 	}
 	note := func(item string, key bool) {
 		var from, to int64
@@ -937,6 +940,12 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 	}
 	switch {
 	case err != nil:
+		// A file that fails is given up, whichever read failed: its span
+		// goes to LookupEvents once, and it is not read again for what is
+		// tracked later (see consider).
+		if slices.ContainsFunc(p.failed, func(o trailObject) bool { return o.key == job.obj.key }) {
+			break
+		}
 		p.read.FailedObjects++
 		p.failed = append(p.failed, job.obj)
 		from, to := job.obj.span()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,6 +30,14 @@ type doorFile struct {
 // doorPass runs the trail-first pass over files, one worker, from root.
 func doorPass(t *testing.T, root string, files []doorFile) (*tracker, TrailRead) {
 	t.Helper()
+	p := newDoorPass(t, root, files)
+	p.follow(context.Background())
+	return p.tr, p.read
+}
+
+// newDoorPass makes the pass of doorPass, files queued, not yet run.
+func newDoorPass(t *testing.T, root string, files []doorFile) *trailPass {
+	t.Helper()
 	docs := map[string]string{}
 	var objs []trailObject
 	for _, f := range files {
@@ -53,8 +62,7 @@ func doorPass(t *testing.T, root string, files []doorFile) (*tracker, TrailRead)
 	p.accounts[doorAcct] = listing
 	p.pending++
 	p.enqueue(listing)
-	p.follow(context.Background())
-	return tr, p.read
+	return p
 }
 
 // doorRecord is a management event of the account.
@@ -152,5 +160,47 @@ func TestTrailPassFindsACallHandedOnForADoor(t *testing.T) {
 		if n := tr.eventCount(); n != want {
 			t.Errorf("with the trust changed before: %v: %d calls of the tree, want %d with the minted key's AssumeRole (%d files read again)", door, n, want, read.Rescanned)
 		}
+	}
+}
+
+// TestTrailPassGivesUpAFileWhoseSecondReadFails: a file read first holds
+// the calls of two users the key creates later; it cannot be read a second
+// time. It is given up once: one gap, one failed file, whatever the
+// number of users tracked after.
+func TestTrailPassGivesUpAFileWhoseSecondReadFails(t *testing.T) {
+	create := func(user string, at time.Time, id string) string {
+		return doorRecord(doorUser("admin", doorRoot), at, "iam", "CreateUser", "us-east-1", `{"userName":"`+user+`"}`, "", id)
+	}
+	call := func(user, key, id string) string {
+		return doorRecord(doorUser(user, key), doorBase.Add(time.Minute), "s3", "ListBuckets", "eu-west-1", "", "", id)
+	}
+	first := doorFile{"eu-west-1", doorBase.Add(3 * time.Minute), []string{call("mallory", "AKIAQNZGKIQY56JQMALL", "m"), call("trent", "AKIAQNZGKIQY56JQTREN", "t")}}
+	files := []doorFile{first}
+	// Each user was created before the first file's calls, and delivered
+	// late, in a file the pass reads after the first file was read again.
+	for i, user := range []string{"mallory", "trent", "zed"} {
+		at := doorBase.Add(time.Duration(20+15*i) * time.Minute)
+		files = append(files, doorFile{"us-east-1", at, []string{create(user, doorBase.Add(-time.Duration(3-i)*time.Minute), user)}},
+			// Another caller's file a delivery later: the pass moves on, and
+			// reads the first file again before the next user is found.
+			doorFile{"us-east-1", at.Add(6 * time.Minute), []string{call("other", "AKIAQNZGKIQY56JQOTHR", "o"+user)}})
+	}
+	p := newDoorPass(t, doorRoot, files)
+	broken := trailtest.LogKey(doorAcct, first.region, first.stamp, "x")
+	get, opens := p.get, 0
+	p.get = func(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+		if key == broken {
+			if opens++; opens > 1 {
+				return nil, 0, errors.New("the object is gone")
+			}
+		}
+		return get(ctx, key)
+	}
+	p.follow(context.Background())
+	if opens < 2 {
+		t.Fatalf("the file was opened %d times: the users it holds were not looked for in it again", opens)
+	}
+	if len(p.failed) != 1 || p.read.FailedObjects != 1 || len(p.gaps) != 1 {
+		t.Errorf("failed files %d, counted %d, gaps %d; want the file given up once (opened %d times)", len(p.failed), p.read.FailedObjects, len(p.gaps), opens)
 	}
 }

@@ -254,8 +254,11 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		p.complementedAll()
 		if round == 1 {
 			// After the sweep, which read the spans of the files that
-			// failed: what the trail lacks is what the bucket lacks.
+			// failed: what the trail lacks is what the bucket lacks. What
+			// it adds was in a file the bucket lacks, and so may be the
+			// rest of it: LookupEvents looks it up whole.
 			inv.CrossChecks = c.crossCheckAfter(ctx, cross, p, tr)
+			p.lookUpWhole()
 		}
 		stats, gaps := sw.results()
 		inv.Sweep = mergeRegionStats(inv.Sweep, stats)
@@ -299,6 +302,24 @@ func (p *trailPass) complementedAll() {
 	}
 	for _, d := range doors {
 		p.complemented[d.memberKey()] = true
+	}
+}
+
+// lookUpWhole marks the members of the tree LookupEvents has not looked
+// up yet to be looked up whole, not only where the bucket lacks files.
+func (p *trailPass) lookUpWhole() {
+	sessions, doors := p.tr.members()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range sessions {
+		if !p.complemented[s.ID] {
+			p.whole[s.ID] = true
+		}
+	}
+	for _, d := range doors {
+		if !p.complemented[d.memberKey()] {
+			p.whole[d.memberKey()] = true
+		}
 	}
 }
 
@@ -390,26 +411,31 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 	var tasks []sweepTask
 	var parts []PlanPart
 	type span struct{ from, to time.Time }
-	// what each account-region needs from LookupEvents, whatever the key
-	need := func(account, region string, from, to time.Time) []span {
+	// tail is what an account-region needs from LookupEvents, whatever the
+	// key: the minutes not yet delivered, or the whole span when the
+	// bucket has nothing of it.
+	tail := func(account, region string, from, to time.Time) []span {
 		a := p.accounts[account]
 		if p.athena != nil {
 			if root := p.accounts[p.tr.nodes[p.tr.root].s.Account]; root != nil {
 				a = root // Athena reads every account; the root's listing says how far delivery is
 			}
 		}
-		var out []span
 		switch {
 		case a == nil || a.err != nil || a.absent:
-			out = append(out, span{from, to})
-		default:
-			if ts, ok := a.tailStart(region); !ok {
-				out = append(out, span{from, to})
-			} else if to.After(ts) {
-				out = append(out, span{maxTime(from, ts), to})
-			}
+			return []span{{from, to}}
 		}
-		for _, o := range p.failed {
+		if ts, ok := a.tailStart(region); !ok {
+			return []span{{from, to}}
+		} else if to.After(ts) {
+			return []span{{maxTime(from, ts), to}}
+		}
+		return nil
+	}
+	// failedIn is what files that could not be read held of the span.
+	failedIn := func(files []trailObject, account, region string, from, to time.Time) []span {
+		var out []span
+		for _, o := range files {
 			if held, until := o.span(); o.account == account && o.region == region && until.After(from) {
 				out = append(out, span{maxTime(from, held), minTime(to, until)})
 			}
@@ -429,27 +455,33 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		slices.Sort(l)
 		return l
 	}
-	// Each credential and door once, whatever the round that found it.
-	all, allDoors := p.tr.members()
-	var sessions []Session
-	for _, s := range all {
-		if !p.complemented[s.ID] {
-			p.complemented[s.ID] = true
-			sessions = append(sessions, s)
+	// Each member of the tree is looked up once, whatever the round that
+	// found it: whole when the bucket cannot stand for it, else where the
+	// bucket lacks files. A member looked up in an earlier round needs only
+	// the files that failed since.
+	newlyFailed := p.failed[p.failedPlanned:]
+	spansOf := func(id string, whole bool, account, region string, from, to time.Time) []span {
+		fresh := !p.complemented[id]
+		switch {
+		case fresh && whole:
+			return []span{{from, to}}
+		case fresh:
+			return append(tail(account, region, from, to), failedIn(p.failed, account, region, from, to)...)
+		case whole:
+			return nil // looked up whole already
 		}
+		return failedIn(newlyFailed, account, region, from, to)
 	}
-	var doors []*door
-	for _, d := range allDoors {
-		if !p.complemented[d.memberKey()] {
-			p.complemented[d.memberKey()] = true
-			doors = append(doors, d)
-		}
-	}
+	sessions, doors := p.tr.members()
 	var fallback map[string]bool
 	if p.athena != nil {
 		fallback = p.athena.failedKeys()
 	}
+	var fresh []Session
 	for _, s := range sessions {
+		if !p.complemented[s.ID] {
+			fresh = append(fresh, s)
+		}
 		if s.AccessKeyID == "" {
 			continue
 		}
@@ -461,11 +493,7 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			}
 		}
 		for _, r := range regionsOf(s.Account) {
-			spans := need(s.Account, r, from, to)
-			if fallback[s.AccessKeyID] {
-				spans = []span{{from, to}}
-			}
-			for _, sp := range spans {
+			for _, sp := range spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID], s.Account, r, from, to) {
 				if sp.to.After(sp.from) {
 					tasks = append(tasks, sweepTask{account: s.Account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
 						value: s.AccessKeyID, start: sp.from, end: sp.to})
@@ -478,12 +506,10 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		if d.region == "" {
 			list = regionsOf(d.account)
 		}
+		// Athena is asked about keys only.
+		whole := p.athena != nil || d.trailPattern() == "" || p.whole[d.memberKey()]
 		for _, r := range list {
-			spans := need(d.account, r, d.opened.Add(-time.Second), p.now)
-			if p.athena != nil || d.trailPattern() == "" {
-				spans = []span{{d.opened.Add(-time.Second), p.now}} // Athena is asked about keys only
-			}
-			for _, sp := range spans {
+			for _, sp := range spansOf(d.memberKey(), whole, d.account, r, d.opened.Add(-time.Second), p.now) {
 				if sp.to.After(sp.from) {
 					tasks = append(tasks, sweepTask{account: d.account, region: r, attr: d.attr, value: d.value,
 						start: sp.from, end: sp.to, door: d})
@@ -491,8 +517,14 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			}
 		}
 	}
-	// The plan names what LookupEvents covers, account by account.
 	for _, s := range sessions {
+		p.complemented[s.ID] = true
+	}
+	for _, d := range doors {
+		p.complemented[d.memberKey()] = true
+	}
+	// The plan names what LookupEvents covers, account by account.
+	for _, s := range fresh {
 		if s.Account != "" && !p.planned[s.Account] {
 			p.planned[s.Account] = true
 			parts = append(parts, p.lookupParts(s.Account, regionsOf(s.Account))...)

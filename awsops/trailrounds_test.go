@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -147,23 +148,29 @@ func TestTrailPathReadsTheFilesForWhatLookupEventsFound(t *testing.T) {
 }
 
 // TestTrailPathSweepsWhatTheCrossCheckFindsMinted: the log file holding
-// the AssumeRole is gone; the cross-check finds the call through
-// LookupEvents, and the session it minted is swept and read like any
-// other: its calls are in the report.
+// the AssumeRole is gone, and with it the session's first call (a user it
+// creates); the cross-check finds the AssumeRole through LookupEvents, and
+// the session it minted is looked up whole and read like any other: its
+// calls, and the door it opened, are in the report.
 func TestTrailPathSweepsWhatTheCrossCheckFindsMinted(t *testing.T) {
 	rc := newRoundCase(t)
 	mint := rc.t0.Add(6 * time.Minute)
 	rc.play(t, mint.Truncate(5*time.Minute).Add(5*time.Minute).Format("20060102T1504Z"),
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
 		rc.assume(6*time.Minute, "us-east-1"),
+		rc.record(true, 8*time.Minute, "iam", "CreateUser", "us-east-1", `{"userName":"x"}`, `{"user":{"userName":"x"}}`, "e2", false),
 		rc.record(true, 12*time.Minute, "s3", "ListBuckets", "us-east-1", "null", "null", "e3", false),
 		rc.record(true, 13*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "e4", false))
 	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
 	if len(trail.CrossChecks) == 0 || trail.CrossChecks[0].Missing == 0 {
 		t.Fatalf("cross-checks %+v, want the AssumeRole the bucket lost found missing", trail.CrossChecks)
 	}
-	if got, want := sessionEvents(trail, rc.session), sessionEvents(lookup, rc.session); got != want || got != 2 {
-		t.Errorf("the session's calls: trail path %d, LookupEvents path %d, want 2", got, want)
+	if got, want := sessionEvents(trail, rc.session), sessionEvents(lookup, rc.session); got != want || got != 3 {
+		t.Errorf("the session's calls: trail path %d, LookupEvents path %d, want 3", got, want)
+	}
+	user := "user:" + world.DefaultAccount + ":x"
+	if !slices.ContainsFunc(trail.Sessions, func(s awsops.Session) bool { return s.ID == user }) {
+		t.Errorf("the trail path's tree lacks the user the session created (%s)", user)
 	}
 }
 
