@@ -416,9 +416,10 @@ func TestFloodOfFindings(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.consumer.Run(ctx) }()
 	// A guard against a hang (50 minutes of polls), not a measure of speed.
-	// Messages are counted once: on a busy machine a message whose
-	// handling outlasts its visibility timeout is received again, and its
-	// second handling is an outcome too (a repeat, answered once).
+	// Messages are counted once: a message whose delete fails (a dropped
+	// connection on a busy machine) comes back after its visibility
+	// timeout, and its second handling is an outcome too (a repeat,
+	// answered once).
 	for polls := 0; ; polls++ {
 		r.mu.Lock()
 		handled := map[string]bool{}
