@@ -361,6 +361,17 @@ func TestAthenaOptionsRejected(t *testing.T) {
 	}
 }
 
+// askedAbout scripts the case's next ip-seen query to find nothing, and
+// returns where the addresses it was asked about will be.
+func askedAbout(ac athenaCase) *[]string {
+	var asked []string
+	ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Answer: func(_ string, params []string) world.AthenaResult {
+		asked = params
+		return world.AthenaResult{Columns: []string{"account", "sourceipaddress", "events"}}
+	}})
+	return &asked
+}
+
 // TestSeeIPsElsewhere: the organisation-wide question is asked about the
 // attacker's addresses only (not the key's baseline, not AWS's own
 // calls), and a query that fails leaves a gap that says what is not
@@ -380,15 +391,11 @@ func TestSeeIPsElsewhere(t *testing.T) {
 
 	t.Run("the attacker's addresses", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		var asked []string
-		ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Answer: func(_ string, params []string) world.AthenaResult {
-			asked = params
-			return world.AthenaResult{Columns: []string{"account", "sourceipaddress", "events"}}
-		}})
+		asked := askedAbout(ac)
 		got := inv()
 		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
-		if want := []string{"'203.0.113.10'", "'203.0.113.9'"}; !slices.Equal(asked, want) {
-			t.Errorf("asked about %q, want only the attacker's addresses %q", asked, want)
+		if want := []string{"'203.0.113.10'", "'203.0.113.9'"}; !slices.Equal(*asked, want) {
+			t.Errorf("asked about %q, want only the attacker's addresses %q", *asked, want)
 		}
 		if len(got.Athena) != 1 || got.Athena[0].State != "SUCCEEDED" || len(got.Gaps) != 0 || len(got.IPSeen) != 0 {
 			t.Errorf("athena %+v, gaps %+v, seen %+v: want one query that found nothing", got.Athena, got.Gaps, got.IPSeen)
@@ -411,16 +418,12 @@ func TestSeeIPsElsewhere(t *testing.T) {
 
 	t.Run("an odd address is a gap of its own", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		var asked []string
-		ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Answer: func(_ string, params []string) world.AthenaResult {
-			asked = params
-			return world.AthenaResult{Columns: []string{"account", "sourceipaddress", "events"}}
-		}})
+		asked := askedAbout(ac)
 		got := inv()
 		got.Sources[2].IPs = append(got.Sources[2].IPs, "fe80::1%eth0", "08.1.250.216")
 		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
-		if want := []string{"'203.0.113.10'", "'203.0.113.9'"}; !slices.Equal(asked, want) {
-			t.Errorf("asked about %q, want the attacker's other addresses %q", asked, want)
+		if want := []string{"'203.0.113.10'", "'203.0.113.9'"}; !slices.Equal(*asked, want) {
+			t.Errorf("asked about %q, want the attacker's other addresses %q", *asked, want)
 		}
 		if len(got.Gaps) != 1 || got.Gaps[0].Step != awsops.StepIPSeen || !strings.Contains(got.Gaps[0].Reason, "fe80::1%eth0, 08.1.250.216") {
 			t.Errorf("gaps %+v, want one naming the 2 addresses that cannot be asked about", got.Gaps)
@@ -429,19 +432,15 @@ func TestSeeIPsElsewhere(t *testing.T) {
 
 	t.Run("past 100 addresses, a gap says how many were not asked about", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		var asked []string
-		ac.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Answer: func(_ string, params []string) world.AthenaResult {
-			asked = params
-			return world.AthenaResult{Columns: []string{"account", "sourceipaddress", "events"}}
-		}})
+		asked := askedAbout(ac)
 		got := inv()
 		got.Sources[2].IPs = nil
 		for i := range 101 {
 			got.Sources[2].IPs = append(got.Sources[2].IPs, fmt.Sprintf("203.0.113.%d", i))
 		}
 		ac.c.SeeIPsElsewhere(t.Context(), got, ac.o)
-		if len(asked) != 100 {
-			t.Errorf("asked about %d addresses, want the first 100", len(asked))
+		if len(*asked) != 100 {
+			t.Errorf("asked about %d addresses, want the first 100", len(*asked))
 		}
 		if len(got.Gaps) != 1 || !strings.Contains(got.Gaps[0].Reason, "used 101 addresses") {
 			t.Errorf("gaps %+v, want one saying 101 addresses, of which 100 were asked about", got.Gaps)

@@ -44,64 +44,57 @@ func newAthenaOracle(t *testing.T, client *s3.Client, bucket string) *athenaOrac
 	t.Helper()
 	var rows []trailRow
 	files := 0
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("AWSLogs/")})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
+	eachLogFile(t, client, bucket, "", func(k *string) {
+		key := aws.ToString(k)
+		parts := strings.Split(key, "/") // AWSLogs/<account>/CloudTrail/<region>/yyyy/mm/dd/<file>
+		if len(parts) != 8 || parts[2] != "CloudTrail" || !strings.HasSuffix(key, ".json.gz") {
+			return
+		}
+		files++
+		out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: k})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			parts := strings.Split(key, "/") // AWSLogs/<account>/CloudTrail/<region>/yyyy/mm/dd/<file>
-			if len(parts) != 8 || parts[2] != "CloudTrail" || !strings.HasSuffix(key, ".json.gz") {
-				continue
-			}
-			files++
-			out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(out.Body)
-			out.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			zr, err := gzip.NewReader(bytes.NewReader(body))
-			if err != nil {
-				t.Fatalf("%s: %v", key, err)
-			}
-			var doc struct {
-				Records []struct {
-					EventTime, EventID, EventSource, EventName string
-					SourceIPAddress                            string
-					UserIdentity                               struct {
+		body, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		var doc struct {
+			Records []struct {
+				EventTime, EventID, EventSource, EventName string
+				SourceIPAddress                            string
+				UserIdentity                               struct {
+					AccessKeyID string `json:"accessKeyId"`
+					ARN         string `json:"arn"`
+				}
+				ResponseElements struct {
+					Credentials struct {
 						AccessKeyID string `json:"accessKeyId"`
-						ARN         string `json:"arn"`
 					}
-					ResponseElements struct {
-						Credentials struct {
-							AccessKeyID string `json:"accessKeyId"`
-						}
-						AccessKey struct {
-							AccessKeyID string `json:"accessKeyId"`
-						}
+					AccessKey struct {
+						AccessKeyID string `json:"accessKeyId"`
 					}
 				}
-			}
-			if err := json.NewDecoder(zr).Decode(&doc); err != nil {
-				t.Fatalf("%s: %v", key, err)
-			}
-			for _, r := range doc.Records {
-				minted := r.ResponseElements.Credentials.AccessKeyID
-				if r.EventSource == "iam.amazonaws.com" && r.EventName == "CreateAccessKey" {
-					minted = r.ResponseElements.AccessKey.AccessKeyID
-				}
-				rows = append(rows, trailRow{object: "s3://" + bucket + "/" + key, account: parts[1], region: parts[3],
-					eventTime: r.EventTime, eventID: r.EventID, caller: r.UserIdentity.AccessKeyID, minted: minted,
-					source: r.EventSource, name: r.EventName, arn: r.UserIdentity.ARN, ip: r.SourceIPAddress})
 			}
 		}
-	}
+		if err := json.NewDecoder(zr).Decode(&doc); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		for _, r := range doc.Records {
+			minted := r.ResponseElements.Credentials.AccessKeyID
+			if r.EventSource == "iam.amazonaws.com" && r.EventName == "CreateAccessKey" {
+				minted = r.ResponseElements.AccessKey.AccessKeyID
+			}
+			rows = append(rows, trailRow{object: "s3://" + bucket + "/" + key, account: parts[1], region: parts[3],
+				eventTime: r.EventTime, eventID: r.EventID, caller: r.UserIdentity.AccessKeyID, minted: minted,
+				source: r.EventSource, name: r.EventName, arn: r.UserIdentity.ARN, ip: r.SourceIPAddress})
+		}
+	})
 	return &athenaOracle{t: t, rows: rows, files: files}
 }
 

@@ -37,20 +37,11 @@ func TestTrailEmptyRegionFallsBack(t *testing.T) {
 	}
 	client := s3.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), func(o *s3.Options) { o.UsePathStyle = true })
 	prefix := "AWSLogs/" + run.Target.Account + "/CloudTrail/" + busiest + "/"
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(run.Target.TrailBucket), Prefix: aws.String(prefix)})
-	removed := 0
-	for p.HasMorePages() {
-		out, err := p.NextPage(t.Context())
-		if err != nil {
+	removed := eachLogFile(t, client, run.Target.TrailBucket, prefix, func(key *string) {
+		if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(run.Target.TrailBucket), Key: key}); err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range out.Contents {
-			if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(run.Target.TrailBucket), Key: o.Key}); err != nil {
-				t.Fatal(err)
-			}
-			removed++
-		}
-	}
+	})
 	if removed == 0 {
 		t.Fatalf("no log file under %s to remove", prefix)
 	}

@@ -73,25 +73,35 @@ func (rc roundCase) play(t *testing.T, drop string, records ...json.RawMessage) 
 	}
 	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
 	bucket := rc.w.Gateway.TrailBucket()
+	dropped := eachLogFile(t, client, bucket, drop, func(key *string) {
+		if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if dropped == 0 {
+		t.Fatalf("no log file holds %q to remove", drop)
+	}
+}
+
+// eachLogFile calls fn with every object of the trail bucket (under
+// AWSLogs/) whose key holds part, and returns how many there were.
+func eachLogFile(t *testing.T, client *s3.Client, bucket, part string, fn func(key *string)) int {
+	t.Helper()
+	n := 0
 	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("AWSLogs/")})
-	dropped := 0
 	for p.HasMorePages() {
 		out, err := p.NextPage(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, o := range out.Contents {
-			if strings.Contains(aws.ToString(o.Key), drop) {
-				if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key}); err != nil {
-					t.Fatal(err)
-				}
-				dropped++
+			if strings.Contains(aws.ToString(o.Key), part) {
+				fn(o.Key)
+				n++
 			}
 		}
 	}
-	if dropped == 0 {
-		t.Fatalf("no log file holds %q to remove", drop)
-	}
+	return n
 }
 
 // investigate runs the investigation on one path over two regions.
@@ -247,19 +257,11 @@ func TestTrailCrossCheckLeavesFailedFilesToTheirGap(t *testing.T) {
 	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
 	bucket := rc.w.Gateway.TrailBucket()
 	stamp := rc.t0.Truncate(5 * time.Minute).Add(5 * time.Minute).Format("20060102T1504Z") // the file of e1
-	out, err := client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("AWSLogs/")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	broken := 0
-	for _, o := range out.Contents {
-		if strings.Contains(aws.ToString(o.Key), stamp) {
-			if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: o.Key, Body: strings.NewReader("not gzip")}); err != nil {
-				t.Fatal(err)
-			}
-			broken++
+	broken := eachLogFile(t, client, bucket, stamp, func(key *string) {
+		if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: key, Body: strings.NewReader("not gzip")}); err != nil {
+			t.Fatal(err)
 		}
-	}
+	})
 	if broken == 0 {
 		t.Fatalf("no log file stamped %s to break", stamp)
 	}
