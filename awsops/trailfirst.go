@@ -950,7 +950,7 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 		p.failed = append(p.failed, job.obj)
 		from, to := job.obj.span()
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: job.obj.account, Region: job.obj.region, From: from, To: to,
-			Reason: err.Error() + "; that part is looked up with LookupEvents"})
+			Reason: err.Error() + "; its management events are looked up with LookupEvents, its data events are not known"})
 	case job.rescan != nil:
 		// What it looked for was recorded as missed when it was added.
 	case job.again > 0:

@@ -204,3 +204,26 @@ func TestTrailPassGivesUpAFileWhoseSecondReadFails(t *testing.T) {
 		t.Errorf("failed files %d, counted %d, gaps %d; want the file given up once (opened %d times)", len(p.failed), p.read.FailedObjects, len(p.gaps), opens)
 	}
 }
+
+// TestTrailRoundsDoNotLookUpAgainWhatASweepFound: a door a round's sweep
+// found it looked up over its whole life; a file that fails in the next
+// round's pass adds no lookup of it.
+func TestTrailRoundsDoNotLookUpAgainWhatASweepFound(t *testing.T) {
+	create := doorRecord(doorUser("admin", doorRoot), doorBase, "iam", "CreateUser", "us-east-1", `{"userName":"mallory"}`, "", "c1")
+	p := newDoorPass(t, doorRoot, []doorFile{{"us-east-1", doorBase.Add(5 * time.Minute), []string{create}}})
+	regions := &regionCache{override: []string{"us-east-1"}}
+	ctx := context.Background()
+	p.complement(ctx, regions) // round one: the key
+	p.follow(ctx)              // finds the door, as the round's sweep would
+	p.markNew(true)            // as after that sweep, which looked it up whole
+	if _, doors := p.tr.members(); len(doors) != 1 {
+		t.Fatalf("doors %v, want the user the key created", doors)
+	}
+	p.mu.Lock()
+	p.failed = append(p.failed, trailObject{key: "failed", account: doorAcct, region: "us-east-1", stamp: doorBase.Add(20 * time.Minute)})
+	p.mu.Unlock()
+	tasks, _ := p.complement(ctx, regions)
+	if len(tasks) != 1 || tasks[0].door != nil || tasks[0].value != doorRoot {
+		t.Errorf("tasks %+v, want the key's lookup of the failed file's span alone", tasks)
+	}
+}

@@ -251,14 +251,14 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		// complement, or whole when the sweep found it).
 		tr.setOnDerived(nil)
 		tr.setOnDoor(nil)
-		p.complementedAll()
+		p.markNew(true) // what the sweep found, it looked up whole
 		if round == 1 {
 			// After the sweep, which read the spans of the files that
 			// failed: what the trail lacks is what the bucket lacks. What
 			// it adds was in a file the bucket lacks, and so may be the
-			// rest of it: LookupEvents looks it up whole.
+			// rest of it: LookupEvents looks it up whole, next round.
 			inv.CrossChecks = c.crossCheckAfter(ctx, cross, p, tr)
-			p.lookUpWhole()
+			p.markNew(false)
 		}
 		stats, gaps := sw.results()
 		inv.Sweep = mergeRegionStats(inv.Sweep, stats)
@@ -291,34 +291,25 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	return true
 }
 
-// complementedAll marks every credential and door of the tree as looked up
-// by LookupEvents.
-func (p *trailPass) complementedAll() {
+// markNew marks the members of the tree LookupEvents has not looked up
+// yet as ones to look up over their whole life, not only where the bucket
+// lacks files; looked says that this was done already (the sweep looks up
+// what it finds whole).
+func (p *trailPass) markNew(looked bool) {
 	sessions, doors := p.tr.members()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	ids := make([]string, 0, len(sessions)+len(doors))
 	for _, s := range sessions {
-		p.complemented[s.ID] = true
+		ids = append(ids, s.ID)
 	}
 	for _, d := range doors {
-		p.complemented[d.memberKey()] = true
+		ids = append(ids, d.memberKey())
 	}
-}
-
-// lookUpWhole marks the members of the tree LookupEvents has not looked
-// up yet to be looked up whole, not only where the bucket lacks files.
-func (p *trailPass) lookUpWhole() {
-	sessions, doors := p.tr.members()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range sessions {
-		if !p.complemented[s.ID] {
-			p.whole[s.ID] = true
-		}
-	}
-	for _, d := range doors {
-		if !p.complemented[d.memberKey()] {
-			p.whole[d.memberKey()] = true
+	for _, id := range ids {
+		if !p.complemented[id] {
+			p.whole[id] = true
+			p.complemented[id] = looked
 		}
 	}
 }
