@@ -214,6 +214,61 @@ func TestRunAthena(t *testing.T) {
 		}
 	})
 
+	// Reading the results has a timeout of its own. The query's run uses
+	// most of Timeout (the world holds its last poll), and the results
+	// take more than the rest (the caller holds the 1,000th row, so that
+	// a page is asked for after): the rows are still all read.
+	t.Run("results have a timeout of their own", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		ac.o.Timeout = 2 * time.Second
+		hold := 6 * ac.o.Timeout / 10
+		ac.w.Gateway.ScriptAthena(world.AthenaScript{Running: 1, OnPoll: func(n int, _ string) {
+			if n == 2 { // the poll that answers SUCCEEDED
+				time.Sleep(hold)
+			}
+		}})
+		if err := ac.w.Gateway.SetAthenaResults(t.Context(), world.DefaultAccount, "us-east-1", keyObjectsResult(2500)); err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		run, err := ac.c.RunAthena(t.Context(), ac.o, ac.q, func(map[string]string) error {
+			if rows++; rows == 1000 {
+				time.Sleep(hold)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("RunAthena: %v (the run and the results each took %s of the %s timeout)", err, hold, ac.o.Timeout)
+		}
+		if rows != 2500 || run.Pages != 3 || run.State != "SUCCEEDED" {
+			t.Errorf("run %+v with %d rows, want SUCCEEDED, 2500 rows over 3 pages", run, rows)
+		}
+	})
+
+	t.Run("results that take past the timeout are given up, the query not stopped", func(t *testing.T) {
+		ac := newAthenaCase(t, moto)
+		ac.o.Timeout = 300 * time.Millisecond
+		if err := ac.w.Gateway.SetAthenaResults(t.Context(), world.DefaultAccount, "us-east-1", keyObjectsResult(2500)); err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		run, err := ac.c.RunAthena(t.Context(), ac.o, ac.q, func(map[string]string) error {
+			if rows++; rows == 1000 {
+				time.Sleep(2 * ac.o.Timeout) // the next page is asked for after the timeout
+			}
+			return nil
+		})
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ran past its timeout") {
+			t.Fatalf("error = %v, want the results to run past the timeout", err)
+		}
+		if strings.Contains(err.Error(), "stopped") {
+			t.Errorf("error = %v: the query had ended, there was nothing to stop", err)
+		}
+		if ex := ac.w.Gateway.AthenaExecutions(); len(ex) != 1 || ex[0].Stopped || run.State != "SUCCEEDED" || rows < 1000 || rows >= 2500 {
+			t.Errorf("queries %+v, run %+v, %d rows: want the query SUCCEEDED, not stopped, and the rows up to the page asked for too late read", ex, run, rows)
+		}
+	})
+
 	t.Run("a throttled stop is retried", func(t *testing.T) {
 		for _, cancelled := range []bool{false, true} {
 			ac := newAthenaCase(t, moto)
