@@ -144,15 +144,21 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// scanDataEvents lists the trail files of the days and regions where the
+// scanDataEvents lists the trail files (under the bucket's layout: the
+// trail prefix, an organisation's folder) of the days and regions where the
 // sweep found the tracked keys active, and scans them for those keys.
-func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, bucket, account string, w Window) (*DataEvents, []Gap) {
+func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts InvestigateOptions, account string, w Window) (*DataEvents, []Gap) {
+	bucket := opts.TrailBucket
 	de := &DataEvents{Bucket: bucket}
-	client, err := c.s3Client(ctx, account, "")
-	if err != nil {
-		return de, []Gap{{Step: StepDataEvents, Account: account, Reason: "read trail bucket " + bucket + ": " + err.Error()}}
+	client, err := c.s3Client(ctx, opts.TrailAccount, "")
+	var layout trailLayout
+	if err == nil {
+		layout, err = discoverTrailLayout(ctx, client, bucket, opts.TrailPrefix, account)
 	}
-	spans := trailSpans(tr, w)
+	if err != nil {
+		return de, []Gap{{Step: StepDataEvents, Account: opts.TrailAccount, Reason: "read trail bucket " + bucket + ": " + err.Error()}}
+	}
+	spans := trailSpans(tr, w, layout)
 	if len(spans) == 0 {
 		return de, nil
 	}
@@ -213,7 +219,7 @@ type trailSpan struct {
 
 // trailSpans turns where and when the tracked keys were active (and the
 // validity of their sessions) into day folders of the trail.
-func trailSpans(tr *tracker, w Window) []trailSpan {
+func trailSpans(tr *tracker, w Window, l trailLayout) []trailSpan {
 	active := tr.activeSpans()
 	sessions := tr.sessions()
 	var out []trailSpan
@@ -230,7 +236,7 @@ func trailSpans(tr *tracker, w Window) []trailSpan {
 			}
 		}
 		for d := first.UTC().Truncate(oneDay); !d.After(last); d = d.Add(oneDay) {
-			out = append(out, trailSpan{prefix: "AWSLogs/" + account + "/CloudTrail/" + region + "/" + d.Format("2006/01/02") + "/",
+			out = append(out, trailSpan{prefix: l.accountPrefix(account) + region + "/" + d.Format("2006/01/02") + "/",
 				first: first, last: last})
 		}
 	}

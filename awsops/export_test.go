@@ -24,7 +24,7 @@ func (c *Client) TrailPassOver(ctx context.Context, client *s3.Client, bucket st
 	tr := newTracker(root)
 	layout := trailLayout{bucket: bucket, root: "AWSLogs/"}
 	p := newTrailPass(c, tr, client, layout, w, w.End)
-	listing := listTrail(ctx, client, layout, root.Account, w.Start, w.End)
+	listing := listTrail(ctx, client, layout, root.Account, w.Start, w.End, w.End)
 	p.accounts[root.Account] = listing
 	p.pending++
 	p.enqueue(listing)

@@ -201,7 +201,7 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 	}
 
 	if opts.TrailBucket != "" {
-		de, gaps := c.scanDataEvents(ctx, tr, opts.TrailBucket, opts.TrailAccount, inv.Window)
+		de, gaps := c.scanDataEvents(ctx, tr, opts, inv.Identity.Account, inv.Window)
 		inv.DataEvents = de
 		inv.Gaps = append(inv.Gaps, gaps...)
 	}

@@ -146,6 +146,9 @@ func inputErrorf(sentinel error, format string, args ...any) *InputError {
 	return &InputError{Message: fmt.Sprintf(format, args...), Err: sentinel}
 }
 
+// counted is n and word, in the plural unless n is 1.
+func counted(n int, word string) string { return fmt.Sprintf("%d %s", n, plural(n, word)) }
+
 func plural(n int, word string) string {
 	if n == 1 {
 		return word

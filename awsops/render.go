@@ -676,7 +676,11 @@ func (r *Investigation) planLines() []string {
 			t.Bucket, t.Objects, byteSize(t.Bytes), byteSize(t.Decompressed), t.Rescanned, t.FailedObjects, roundDuration(t.Elapsed)))
 	}
 	for _, x := range r.CrossChecks {
-		lines = append(lines, fmt.Sprintf("cross-check %s %s: %d LookupEvents pages, %d events, %d not in the trail", x.Account, x.Region, x.Pages, x.Events, x.Missing))
+		line := fmt.Sprintf("cross-check %s %s: %d LookupEvents pages, %d events, %d not in the trail", x.Account, x.Region, x.Pages, x.Events, x.Missing)
+		if x.Error != "" {
+			line += " (LookupEvents failed: " + x.Error + ")"
+		}
+		lines = append(lines, line)
 	}
 	for _, a := range r.Athena {
 		lines = append(lines, fmt.Sprintf("athena %s %s: %s, %s scanned, %d rows %s", a.Name, a.QueryID, a.State, byteSize(a.BytesScanned), a.Rows, a.Reason))

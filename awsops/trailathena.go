@@ -105,8 +105,13 @@ func (a *athenaSource) round(ctx context.Context, p *trailPass) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
+		account := batch[0].Account
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, From: from, To: to,
-			Reason: fmt.Sprintf("athena query %s for %d keys: %v; their events are looked up with LookupEvents", run.QueryID, len(keys), err)})
+			Reason: fmt.Sprintf("athena query %s for %s: %v; their events are looked up with LookupEvents over their whole life", run.QueryID, counted(len(keys), "key"), err)},
+			Gap{Step: StepDataEvents, From: from, To: to,
+				Reason: fmt.Sprintf("the S3 data events of %s (%s) are not known: Athena could not name their log files, and LookupEvents holds no data events", counted(len(keys), "key"), namesUpTo(keys, 3))})
+		p.parts = append(p.parts, PlanPart{Account: account, From: from, To: to, Path: PathLookup,
+			Reason: fmt.Sprintf("Athena failed for %s (%s): LookupEvents reads their events over their whole life", counted(len(keys), "key"), namesUpTo(keys, 3))})
 	}
 	for _, j := range jobs {
 		heap.Push(&p.queue, j)
@@ -129,4 +134,12 @@ func (a *athenaSource) failedKeys() map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// namesUpTo lists the first n names, and how many more there are.
+func namesUpTo(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
 }

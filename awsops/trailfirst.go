@@ -47,23 +47,52 @@ func (l trailLayout) accountPrefix(account string) string {
 	return l.root + account + "/CloudTrail/"
 }
 
-// discoverTrailLayout finds whether the bucket holds an organisation trail
-// (AWSLogs/o-…/<account>/) or account trails (AWSLogs/<account>/).
-func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix string) (trailLayout, error) {
+// discoverTrailLayout finds whether the bucket holds the account's log
+// files under an organisation trail's folder (AWSLogs/o-…/<account>/) or
+// an account trail's (AWSLogs/<account>/). With several organisation
+// folders (a bucket shared, an organisation moved), the first that holds
+// the account is taken; the account's own folder when none does.
+func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix, account string) (trailLayout, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
 	l := trailLayout{bucket: bucket, root: prefix + "AWSLogs/"}
-	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(l.root), Delimiter: aws.String("/")})
-	if err != nil {
-		return l, fmt.Errorf("list s3://%s/%s: %s", bucket, l.root, describeAWSError(err))
-	}
-	for _, p := range out.CommonPrefixes {
-		name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), l.root), "/")
-		if strings.HasPrefix(name, "o-") {
-			l.root += name + "/"
-			break
+	var orgs []string
+	direct := false
+	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(l.root), Delimiter: aws.String("/")})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return l, fmt.Errorf("list s3://%s/%s: %s", bucket, l.root, describeAWSError(err))
 		}
+		for _, p := range out.CommonPrefixes {
+			switch name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), l.root), "/"); {
+			case strings.HasPrefix(name, "o-"):
+				orgs = append(orgs, name)
+			case name == account:
+				direct = true
+			}
+		}
+	}
+	slices.Sort(orgs)
+	if len(orgs) == 0 || len(orgs) == 1 && !direct {
+		if len(orgs) == 1 {
+			l.root += orgs[0] + "/"
+		}
+		return l, nil
+	}
+	for _, o := range orgs {
+		out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(l.root + o + "/" + account + "/"), MaxKeys: aws.Int32(1)})
+		if err != nil {
+			return l, fmt.Errorf("list s3://%s/%s%s/%s/: %s", bucket, l.root, o, account, describeAWSError(err))
+		}
+		if len(out.Contents) > 0 {
+			l.root += o + "/"
+			return l, nil
+		}
+	}
+	if !direct {
+		l.root += orgs[0] + "/"
 	}
 	return l, nil
 }
@@ -89,8 +118,17 @@ func (o trailObject) span() (from, to time.Time) {
 type regionListing struct {
 	objects []trailObject
 	bytes   int64
-	newest  time.Time // newest file of the region, whatever its day
-	err     error     // the listing failed: the region falls back to LookupEvents
+	newest  time.Time // newest file of the region, whatever its day, up to now
+	// earliest is the oldest file of the region the listed folders hold,
+	// whatever its day: one delivered before the window says the bucket
+	// was receiving the region's events when the window began.
+	earliest time.Time
+	// future counts the files whose name bears a time after now (plus
+	// clockSkew), the first of them named: CloudTrail cannot have
+	// delivered them, so they do not count as delivery.
+	future      int
+	futureFirst string
+	err         error // the listing failed: the region falls back to LookupEvents
 }
 
 // accountListing is what the bucket holds for one account.
@@ -112,7 +150,14 @@ type trailCoverage struct {
 	all     bool     // a multi-region or organisation trail
 	regions []string // home regions of single-region trails
 	trails  []string // their ARNs
+	// management is what the trails' event selectors deliver of
+	// management events (every one when they cannot be read).
+	management management
 }
+
+// partial reports whether the trails that deliver an account's files leave
+// management events out: the bucket then stands for its data events only.
+func (c *trailCoverage) partial() bool { return c != nil && !c.management.all() }
 
 // covers reports whether the bucket receives region's events.
 func (c *trailCoverage) covers(region string) bool {
@@ -149,6 +194,13 @@ func (a *accountListing) merge(b *accountListing) (added []trailObject) {
 			}
 		}
 		cur.newest = maxTime(cur.newest, r.newest)
+		if cur.earliest.IsZero() || !r.earliest.IsZero() && r.earliest.Before(cur.earliest) {
+			cur.earliest = r.earliest
+		}
+		if cur.future == 0 {
+			cur.futureFirst = r.futureFirst
+		}
+		cur.future += r.future
 		cur.err = cmp.Or(cur.err, r.err)
 	}
 	return added
@@ -166,11 +218,16 @@ func (a *accountListing) objects() (n int, bytes int64) {
 // CloudTrail delivers within about 15 minutes.
 const deliverySlack = time.Hour
 
+// clockSkew is how far past now a file's stamp may be and still count as
+// delivered: the clocks of keyleak's host and of S3.
+const clockSkew = 5 * time.Minute
+
 // listTrail lists an account's log files that may hold events of
 // [from, to]: delivered from the minute before from (a file's name cuts
 // its delivery time to the minute) to deliverySlack after to, day folder
-// by day folder, several at a time.
-func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account string, from, to time.Time) *accountListing {
+// by day folder, several at a time. Files stamped after now (and
+// clockSkew) are counted apart, never read.
+func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account string, from, to, now time.Time) *accountListing {
 	a := &accountListing{account: account, from: from, to: to, regions: map[string]*regionListing{}}
 	since := from.Add(-deliveredBefore) // the earliest stamp of a file holding an event of from
 	prefix := l.accountPrefix(account)
@@ -210,7 +267,8 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 		wg.Go(func() {
 			defer func() { <-sem }()
 			var got []trailObject
-			var newest time.Time
+			var newest, earliest time.Time
+			future, futureFirst := 0, ""
 			lists := 0
 			p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(l.bucket), Prefix: aws.String(d.folder)})
 			var err error
@@ -228,7 +286,16 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 					if !ok {
 						continue // a digest or another tool's file
 					}
+					if stamp.After(now.Add(clockSkew)) {
+						if future++; future == 1 {
+							futureFirst = key
+						}
+						continue
+					}
 					newest = maxTime(newest, stamp)
+					if earliest.IsZero() || stamp.Before(earliest) {
+						earliest = stamp
+					}
 					if stamp.Before(since) || stamp.After(to.Add(deliverySlack)) {
 						continue
 					}
@@ -241,6 +308,13 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 			a.lists += lists
 			r.objects = append(r.objects, got...)
 			r.newest = maxTime(r.newest, newest)
+			if r.earliest.IsZero() || !earliest.IsZero() && earliest.Before(r.earliest) {
+				r.earliest = earliest
+			}
+			if r.future == 0 {
+				r.futureFirst = futureFirst
+			}
+			r.future += future
 			if err != nil && r.err == nil {
 				r.err = err
 			}
@@ -330,6 +404,9 @@ type rescanNeed struct {
 const (
 	keepIndex   = time.Hour
 	keepIndexes = 4096
+	// keepIndexItems bounds the items of the indexes kept (about 20 MB):
+	// past it, the oldest are dropped first.
+	keepIndexItems = 1 << 19
 )
 
 // trailPass reads the trail bucket once in time order, growing what it
@@ -372,12 +449,14 @@ type trailPass struct {
 	// indexFrom is the first file of done that may still hold its index;
 	// newestDone the newest file read.
 	indexFrom  int
+	indexItems int // the items of the indexes kept
 	newestDone time.Time
 	adds       []addition
 	accounts   map[string]*accountListing // listed (or being listed)
 	doors      map[string][]*door         // by pattern
 	failed     []trailObject
 	gaps       []Gap
+	parts      []PlanPart // decided during the pass (Athena's failures), for the plan
 	read       TrailRead
 	progress   func(Progress)
 	lastProg   time.Time
@@ -430,9 +509,10 @@ func (p *trailPass) track(ctx context.Context, s Session) {
 	if p.athena != nil {
 		p.athena.want(s)
 	}
-	if s.Account != "" && p.athena == nil {
+	if s.Account != "" {
 		// A hop into another account: its folder too, for the credential's
-		// life (what an earlier credential's listing does not cover).
+		// life (what an earlier credential's listing does not cover). With
+		// Athena, the listing says what the bucket lacks of the account.
 		end := p.now
 		if !s.Expires.IsZero() {
 			end = minTime(s.Expires, p.now)
@@ -459,7 +539,7 @@ func (p *trailPass) watchDoor(ctx context.Context, d *door) {
 	gen := p.scanner.Rewatch(pattern)
 	p.added(addition{gen: gen, at: d.opened, patterns: []string{pattern}, origin: originOf(ctx)})
 	p.mu.Unlock()
-	if d.account != "" && p.athena == nil {
+	if d.account != "" {
 		// A door opened in another account (by a session there) stays
 		// open after the session ends: that account's folder too, from
 		// the door's opening on.
@@ -492,7 +572,7 @@ func (p *trailPass) listAccount(ctx context.Context, account string, from, to ti
 	p.mu.Unlock()
 	for _, sp := range spans {
 		go func() {
-			l := listTrail(ctx, p.client, p.layout, account, sp[0], sp[1])
+			l := listTrail(ctx, p.client, p.layout, account, sp[0], sp[1], p.now)
 			if !listed {
 				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout.bucket)
 			}
@@ -514,7 +594,9 @@ func (p *trailPass) enqueue(a *accountListing) {
 	}
 	added := cur.merge(a)
 	p.read.Lists += a.lists
-	if !a.absent && a.err == nil {
+	// With Athena, a listing says only what the bucket holds of the
+	// account: Athena names the files to read.
+	if !a.absent && a.err == nil && p.athena == nil {
 		if prefix := p.layout.accountPrefix(a.account); !slices.Contains(p.read.Prefixes, prefix) {
 			p.read.Prefixes = append(p.read.Prefixes, prefix)
 		}
@@ -754,10 +836,29 @@ func (p *trailPass) planRescans() {
 // credential found late costs whole second reads of the files after it.
 const rescanDelay = 5 * time.Minute
 
+// deliveryAllowance is how long CloudTrail may take to deliver an event
+// (AWS documents about 15 minutes), files of a region in any order: while
+// a region delivers (its newest file is younger than this), LookupEvents
+// reads too the span this long before its newest file, whose events may
+// still be in files not delivered; and the bucket is not taken to stand
+// for a span between two files of a region further apart than this (see
+// holes).
+const deliveryAllowance = 15 * time.Minute
+
 // fileStampSlack is the span before a region's newest log file that
-// LookupEvents reads too (see tailStart): one delivery, whose events may
-// still be joined by late ones in files not yet delivered.
+// LookupEvents reads once the region has stopped delivering (its newest
+// file is older than deliveryAllowance, so the files of the events before
+// it came long ago, if at all), and before a file that ends a span with no
+// file: one delivery.
 const fileStampSlack = 5 * time.Minute
+
+// staleDelivery is how old a region's newest log file may be before the
+// plan says the region is quiet or its delivery stopped.
+const staleDelivery = 2 * deliveryAllowance
+
+// maxHoleSpans bounds the spans of one region LookupEvents is asked about
+// for each credential; beyond it, one span from the first to the last.
+const maxHoleSpans = 4
 
 // deliveredBefore is how long before a credential was minted (or a door
 // opened) a file may be stamped and still hold its use. A file's name
@@ -960,19 +1061,22 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 		if i < p.indexFrom {
 			st.Index = nil
 		}
+		p.indexItems += st.Index.Len() - p.done[i].st.Index.Len()
 		p.done[i].st, p.done[i].read = st, job.read
 		p.considerSince(i)
 	default:
 		p.done = append(p.done, doneObject{obj: job.obj, st: st, read: job.read})
+		p.indexItems += st.Index.Len()
 		p.considerSince(len(p.done) - 1)
 		p.newestDone = maxTime(p.newestDone, job.obj.stamp)
-		for ; p.indexFrom < len(p.done); p.indexFrom++ {
-			d := &p.done[p.indexFrom]
-			if len(p.done)-p.indexFrom <= keepIndexes && !d.obj.stamp.Before(p.newestDone.Add(-keepIndex)) {
-				break
-			}
-			d.st.Index = nil
+	}
+	for ; p.indexFrom < len(p.done); p.indexFrom++ {
+		d := &p.done[p.indexFrom]
+		if len(p.done)-p.indexFrom <= keepIndexes && p.indexItems <= keepIndexItems && !d.obj.stamp.Before(p.newestDone.Add(-keepIndex)) {
+			break
 		}
+		p.indexItems -= d.st.Index.Len()
+		d.st.Index = nil
 	}
 	if p.progress != nil && time.Since(p.lastProg) > 250*time.Millisecond {
 		p.lastProg = time.Now()

@@ -1,9 +1,12 @@
 package awsops
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -58,6 +61,8 @@ type CrossCheck struct {
 	// not hold: they are counted in the investigation all the same.
 	Missing    int      `json:"missing"`
 	MissingIDs []string `json:"missing_event_ids,omitempty"`
+	// Error says why LookupEvents did not give the pages asked for.
+	Error string `json:"error,omitempty"`
 }
 
 // Cost model of the planner. The trail figures are conservative for one
@@ -90,7 +95,7 @@ func (c *Client) probeLookups(ctx context.Context, account, key string, regions 
 				var page *cloudtrail.LookupEventsOutput
 				page, err = api.LookupEvents(ctx, &cloudtrail.LookupEventsInput{
 					LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(key)}},
-					StartTime:        aws.Time(w.Start), EndTime: aws.Time(w.End), MaxResults: aws.Int32(50)})
+					StartTime:        aws.Time(w.Start), EndTime: aws.Time(w.End), MaxResults: aws.Int32(lookupPageEvents)})
 				if err == nil {
 					p.events, p.more = len(page.Events), aws.ToString(page.NextToken) != ""
 					for _, e := range page.Events {
@@ -120,7 +125,7 @@ func (p lookupProbe) estimatePages(w Window) int {
 	}
 	span := max(p.newest.Sub(p.oldest), time.Second)
 	events := float64(p.events) * float64(w.End.Sub(w.Start)) / float64(span)
-	return int(min(math.Ceil(events/50), 1e6))
+	return int(min(math.Ceil(events/lookupPageEvents), 1e6))
 }
 
 // planAccount chooses the path of an account's window from what the bucket
@@ -129,11 +134,21 @@ func planAccount(a *accountListing, probes map[string]lookupProbe, w Window, ath
 	part := PlanPart{Account: a.account, From: w.Start, To: w.End}
 	part.Objects, part.Bytes = a.objects()
 	busiest := ""
+	var failed []string // regions whose first page failed
+	var firstErr error  // of the first of them by name
 	for r, p := range probes {
-		if n := p.estimatePages(w); p.err == nil && n > part.LookupPages {
+		if p.err != nil {
+			failed = append(failed, r)
+			if firstErr == nil || r == slices.Min(failed) {
+				firstErr = p.err
+			}
+			continue
+		}
+		if n := p.estimatePages(w); n > part.LookupPages || n == part.LookupPages && r < busiest {
 			part.LookupPages, busiest = n, r
 		}
 	}
+	slices.Sort(failed)
 	lookupTime := time.Duration(float64(part.LookupPages) / LookupRate * float64(time.Second))
 	trailTime := time.Duration((float64(part.Bytes)/trailBytesPerSecond + float64(part.Objects)/trailObjectsPerSecond) * float64(time.Second))
 	switch {
@@ -147,6 +162,12 @@ func planAccount(a *accountListing, probes map[string]lookupProbe, w Window, ath
 		part.Path = PathAthena
 		part.Reason = fmt.Sprintf("%d log files (%s) exceed the budget of %s for one machine: Athena names the files that hold the keys",
 			part.Objects, byteSize(part.Bytes), byteSize(athena.BudgetBytes))
+	case len(failed) > 0:
+		// What LookupEvents would cost is not known, and it may not
+		// answer at all: the bucket is read.
+		part.Path = PathTrail
+		part.Reason = fmt.Sprintf("LookupEvents failed its first page in %s of %d (%s: %s): %d log files (%s) are read",
+			counted(len(failed), "region"), len(probes), failed[0], describeAWSError(firstErr), part.Objects, byteSize(part.Bytes))
 	case trailTime <= lookupTime:
 		part.Path = PathTrail
 		part.Reason = fmt.Sprintf("%d log files (%s) read in about %s, against about %d LookupEvents pages (%s) in %s for the key alone, more for each session it minted",
@@ -187,7 +208,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	client, err := c.s3Client(ctx, opts.TrailAccount, "")
 	var layout trailLayout
 	if err == nil {
-		layout, err = discoverTrailLayout(ctx, client, opts.TrailBucket, opts.TrailPrefix)
+		layout, err = discoverTrailLayout(ctx, client, opts.TrailBucket, opts.TrailPrefix, account)
 	}
 	if err != nil {
 		inv.Plan = append(inv.Plan, PlanPart{Account: account, From: w.Start, To: w.End, Path: PathLookup,
@@ -200,7 +221,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	var coverage *trailCoverage
 	var probes map[string]lookupProbe
 	var wg sync.WaitGroup
-	wg.Go(func() { listing = listTrail(ctx, client, layout, account, w.Start, w.End) })
+	wg.Go(func() { listing = listTrail(ctx, client, layout, account, w.Start, w.End, now) })
 	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, opts.TrailBucket) })
 	if opts.Path != PathTrail {
 		wg.Go(func() { probes = c.probeLookups(ctx, account, key.String(), inv.Regions, w) })
@@ -273,6 +294,10 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		}
 	}
 	for _, x := range inv.CrossChecks {
+		if x.Error != "" {
+			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: x.Account, Region: x.Region, AccessKeyID: x.AccessKeyID, From: x.From, To: x.To,
+				Reason: fmt.Sprintf("the cross-check of the trail against LookupEvents got %s of %d (%s): what the bucket may lack there is not checked", counted(x.Pages, "page"), crossCheckPages, x.Error)})
+		}
 		if x.Missing > 0 {
 			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: x.Account, Region: x.Region, AccessKeyID: x.AccessKeyID, From: x.From, To: x.To,
 				Reason: fmt.Sprintf("%d of %d events LookupEvents returns are not in the trail bucket (first: %s); they are counted, but the bucket may be missing files",
@@ -351,16 +376,99 @@ func mergeRegionStats(all, more []RegionStats) []RegionStats {
 	return all
 }
 
-// tailStart is where LookupEvents takes over from the bucket in one
-// region: a file span before its newest file, whose events may still be
-// joined by late ones. A region with no file at all is not taken from the
+// tailStart is where LookupEvents begins to read what a region has not
+// delivered (see tail). A region with no file at all is not taken from the
 // bucket: a quiet region and a trail that does not deliver it look alike,
 // so LookupEvents reads it whole (at a call per key when it is quiet).
-func (a *accountListing) tailStart(region string) (time.Time, bool) {
+func (a *accountListing) tailStart(region string, now time.Time) (time.Time, bool) {
 	if r := a.regions[region]; r != nil && r.err == nil && !r.newest.IsZero() {
-		return r.newest.Add(-fileStampSlack), true
+		return r.tail(now), true
 	}
 	return time.Time{}, false
+}
+
+// tail is where the region's delivered log ends: deliveryAllowance before
+// its newest file while it delivers, fileStampSlack before once it has
+// stopped.
+func (r *regionListing) tail(now time.Time) time.Time {
+	if now.Sub(r.newest) < deliveryAllowance {
+		return r.newest.Add(-deliveryAllowance)
+	}
+	return r.newest.Add(-fileStampSlack)
+}
+
+// timeSpan is a span of time, from included.
+type timeSpan struct{ from, to time.Time }
+
+// holes returns the spans of [a.from, now] for which the bucket may lack
+// the region's events, in order: before its first file when none was
+// delivered before the window began (a trail created, or files expired,
+// since), between two files further apart than deliveryAllowance (a
+// trail stopped and started again, or a quiet region: the bucket cannot
+// tell), and its tail on (not yet delivered, see regionListing.tail). A
+// file holds the events up to its stamp, from about one delivery
+// (fileStampSlack) before: a span runs from the file before it to that
+// much before the file that ends it. More than maxHoleSpans spans before
+// the tail become one. ok is false when the region has no file (see
+// tailStart).
+func (a *accountListing) holes(region string, now time.Time) (out []timeSpan, ok bool) {
+	r := a.regions[region]
+	if r == nil || r.err != nil || r.newest.IsZero() {
+		return nil, false
+	}
+	start := a.from.Add(-deliveredBefore) // the earliest stamp of a file holding an event of a.from
+	var stamps []time.Time
+	for _, o := range r.objects {
+		if !o.stamp.After(r.newest) && !o.stamp.Before(start) {
+			stamps = append(stamps, o.stamp)
+		}
+	}
+	slices.SortFunc(stamps, time.Time.Compare)
+	prev := start // delivery was under way when the window began …
+	if r.earliest.IsZero() || r.earliest.After(start) {
+		// … unless no file was delivered before it
+		if len(stamps) > 0 {
+			prev = stamps[0]
+		} else {
+			prev = r.newest
+		}
+		out = append(out, timeSpan{a.from, prev.Add(-fileStampSlack)})
+	}
+	for _, st := range stamps {
+		if st.Sub(prev) > deliveryAllowance {
+			out = append(out, timeSpan{maxTime(a.from, prev), st.Add(-fileStampSlack)})
+		}
+		prev = maxTime(prev, st)
+	}
+	out = slices.DeleteFunc(out, func(sp timeSpan) bool { return !sp.to.After(sp.from) })
+	if len(out) > maxHoleSpans {
+		out = []timeSpan{{out[0].from, out[len(out)-1].to}}
+	}
+	if tail := r.tail(now); now.After(tail) {
+		out = append(out, timeSpan{maxTime(a.from, tail), now})
+	}
+	// Spans that overlap are one.
+	merged := out[:0]
+	for _, sp := range out {
+		if n := len(merged); n > 0 && !sp.from.After(merged[n-1].to) {
+			merged[n-1].to = maxTime(merged[n-1].to, sp.to)
+			continue
+		}
+		merged = append(merged, sp)
+	}
+	return merged, true
+}
+
+// lookupPageEvents is the most events one LookupEvents page returns.
+const lookupPageEvents = 50
+
+// hull is the span from the first of spans to the last.
+func hull(spans []timeSpan) timeSpan {
+	h := spans[0]
+	for _, sp := range spans[1:] {
+		h.from, h.to = minTime(h.from, sp.from), maxTime(h.to, sp.to)
+	}
+	return h
 }
 
 // trailCoverageOf asks the account's CloudTrail which of its trails (its
@@ -389,7 +497,15 @@ func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string) *t
 	if len(cov.trails) == 0 {
 		return nil
 	}
+	cov.management, _ = trailManagement(ctx, api, cov.trails)
 	return &cov
+}
+
+// partial reports whether the bucket lacks management events of account
+// (see trailCoverage.partial). Called with p.mu held.
+func (p *trailPass) partial(account string) bool {
+	a := p.accounts[account]
+	return a != nil && a.coverage.partial()
 }
 
 // complement lists the LookupEvents work the pass leaves: for every
@@ -401,27 +517,27 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 	defer p.mu.Unlock()
 	var tasks []sweepTask
 	var parts []PlanPart
-	type span struct{ from, to time.Time }
+	type span = timeSpan
 	// tail is what an account-region needs from LookupEvents, whatever the
-	// key: the minutes not yet delivered, or the whole span when the
-	// bucket has nothing of it.
+	// key: the minutes not yet delivered and the spans the bucket has no
+	// file for (holes), or the whole span when it has nothing of it.
 	tail := func(account, region string, from, to time.Time) []span {
 		a := p.accounts[account]
-		if p.athena != nil {
-			if root := p.accounts[p.tr.nodes[p.tr.root].s.Account]; root != nil {
-				a = root // Athena reads every account; the root's listing says how far delivery is
-			}
-		}
 		switch {
 		case a == nil || a.err != nil || a.absent:
 			return []span{{from, to}}
 		}
-		if ts, ok := a.tailStart(region); !ok {
+		hs, ok := a.holes(region, p.now)
+		if !ok {
 			return []span{{from, to}}
-		} else if to.After(ts) {
-			return []span{{maxTime(from, ts), to}}
 		}
-		return nil
+		var out []span
+		for _, h := range hs {
+			if f, t := maxTime(from, h.from), minTime(to, h.to); t.After(f) {
+				out = append(out, span{f, t})
+			}
+		}
+		return out
 	}
 	// failedIn is what files that could not be read held of the span.
 	failedIn := func(files []trailObject, account, region string, from, to time.Time) []span {
@@ -484,7 +600,15 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			}
 		}
 		for _, r := range regionsOf(s.Account) {
-			for _, sp := range spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID], s.Account, r, from, to) {
+			spans := spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID] || p.partial(s.Account), s.Account, r, from, to)
+			if len(spans) > 1 && p.tr.regionEvents(s.ID, r) <= lookupPageEvents*(len(spans)-1) {
+				// Where the credential made few calls, one lookup over
+				// the spans and what lies between costs fewer pages than a
+				// lookup of each: its calls between are read again, and
+				// counted once.
+				spans = []span{hull(spans)}
+			}
+			for _, sp := range spans {
 				if sp.to.After(sp.from) {
 					tasks = append(tasks, sweepTask{account: s.Account, region: r, attr: cttypes.LookupAttributeKeyAccessKeyId,
 						value: s.AccessKeyID, start: sp.from, end: sp.to})
@@ -498,7 +622,7 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			list = regionsOf(d.account)
 		}
 		// Athena is asked about keys only.
-		whole := p.athena != nil || d.trailPattern() == "" || p.whole[d.memberKey()]
+		whole := p.athena != nil || d.trailPattern() == "" || p.whole[d.memberKey()] || p.partial(d.account)
 		for _, r := range list {
 			for _, sp := range spansOf(d.memberKey(), whole, d.account, r, d.opened.Add(-time.Second), p.now) {
 				if sp.to.After(sp.from) {
@@ -521,6 +645,9 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			parts = append(parts, p.lookupParts(s.Account, regionsOf(s.Account))...)
 		}
 	}
+	// what the pass decided (Athena's failures),
+	parts = append(parts, p.parts...)
+	p.parts = nil
 	// and every file that failed since the last round.
 	for _, o := range p.failed[p.failedPlanned:] {
 		held, until := o.span()
@@ -536,8 +663,6 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	a := p.accounts[account]
 	switch {
-	case p.athena != nil:
-		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the minutes after the newest log file (Athena reads only delivered files)"}}
 	case a == nil:
 		return nil
 	case a.err != nil:
@@ -546,31 +671,106 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the trail bucket has no folder for the account"}}
 	}
 	var out []PlanPart
-	oldestTail, newestTail := time.Time{}, time.Time{}
+	if a.coverage.partial() {
+		out = append(out, PlanPart{Account: account, From: a.from, To: p.now, Path: PathLookup,
+			Reason: fmt.Sprintf("the account's trails (%s) deliver %s: LookupEvents reads the management events of every credential over its whole life, and the bucket gives the data events",
+				strings.Join(a.coverage.trails, ", "), a.coverage.management)})
+	}
+	var fresh []timeSpan // the tails of regions delivering lately
+	oldestFile, newestFile := time.Time{}, time.Time{}
+	// Regions with alike spans the bucket lacks (the window's start
+	// before files began) are said together.
+	type holeKey struct {
+		from, to time.Time
+		spans    int
+	}
+	holed := map[holeKey][]string{}
+	var holeOrder []holeKey
+	var stale []string // regions that have not delivered lately
+	var staleFrom, staleOldest, staleNewest time.Time
 	for _, r := range regions {
 		rl := a.regions[r]
-		ts, ok := a.tailStart(r)
+		hs, ok := a.holes(r, p.now)
 		switch {
 		case rl != nil && rl.err != nil:
 			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
 				Reason: "the region's folder cannot be listed (" + rl.err.Error() + ")"})
+			continue
 		case !ok && a.coverage.covers(r):
 			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
 				Reason: "the bucket holds no log file of this region although a trail of the account delivers it there (" + strings.Join(a.coverage.trails, ", ") + ")"})
 		case !ok:
 			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
 				Reason: "the bucket holds no log file of this region, and no trail of the account is known to deliver it there"})
-		default:
-			if oldestTail.IsZero() || ts.Before(oldestTail) {
-				oldestTail = ts
+		}
+		if rl != nil && rl.future > 0 {
+			p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: r,
+				Reason: fmt.Sprintf("%d log files of the region bear a time after now (first: %s): CloudTrail did not deliver them; they are not read, and do not count as delivery", rl.future, rl.futureFirst)})
+		}
+		if !ok {
+			continue
+		}
+		var tail *timeSpan
+		if n := len(hs); n > 0 && hs[n-1].to.Equal(p.now) {
+			tail, hs = &timeSpan{hs[n-1].from, hs[n-1].to}, hs[:n-1]
+			// A span the bucket lacks that runs into the tail is said
+			// apart from it.
+			if t0 := maxTime(a.from, rl.tail(p.now)); tail.from.Before(t0) {
+				hs = append(hs, timeSpan{tail.from, t0})
+				tail.from = t0
 			}
-			newestTail = maxTime(newestTail, ts)
+		}
+		if len(hs) > 0 {
+			k := holeKey{hs[0].from, hs[len(hs)-1].to, len(hs)}
+			if _, ok := holed[k]; !ok {
+				holeOrder = append(holeOrder, k)
+			}
+			holed[k] = append(holed[k], r)
+		}
+		switch {
+		case tail == nil:
+		case p.now.Sub(rl.newest) > staleDelivery:
+			stale = append(stale, r)
+			staleFrom = minTime(cmp.Or(staleFrom, tail.from), tail.from)
+			if staleOldest.IsZero() || rl.newest.Before(staleOldest) {
+				staleOldest = rl.newest
+			}
+			staleNewest = maxTime(staleNewest, rl.newest)
+		default:
+			fresh = append(fresh, *tail)
+			if oldestFile.IsZero() || rl.newest.Before(oldestFile) {
+				oldestFile = rl.newest
+			}
+			newestFile = maxTime(newestFile, rl.newest)
 		}
 	}
-	if !oldestTail.IsZero() {
-		out = append(out, PlanPart{Account: account, From: oldestTail, To: p.now, Path: PathLookup,
-			Reason: fmt.Sprintf("not yet delivered: LookupEvents from five minutes before each region's newest log file (the regions' newest files are stamped %s to %s)",
-				fmtTime(oldestTail.Add(fileStampSlack)), fmtTime(newestTail.Add(fileStampSlack)))})
+	for _, k := range holeOrder {
+		rs := holed[k]
+		part := PlanPart{Account: account, From: k.from, To: k.to, Path: PathLookup,
+			Reason: fmt.Sprintf("the bucket has no log file of %s (%s) for %s from %s to %s (before the first file, or between files more than %s apart): a trail created or stopped, files expired, or a quiet region look alike, so LookupEvents reads it",
+				counted(len(rs), "region"), strings.Join(rs, ", "), counted(k.spans, "span"), fmtTime(k.from), fmtTime(k.to), deliveryAllowance)}
+		if len(rs) == 1 {
+			part.Region = rs[0]
+		}
+		out = append(out, part)
+	}
+	if len(stale) > 0 {
+		part := PlanPart{Account: account, From: staleFrom, To: p.now, Path: PathLookup,
+			Reason: fmt.Sprintf("%s (%s) delivered nothing for more than %s (newest files stamped %s to %s): quiet, or delivery stopped; LookupEvents reads from %s before their newest files, and their S3 data events since are not known",
+				counted(len(stale), "region"), strings.Join(stale, ", "), staleDelivery, fmtTime(staleOldest), fmtTime(staleNewest), fileStampSlack)}
+		if len(stale) == 1 {
+			part.Region = stale[0]
+		}
+		out = append(out, part)
+	}
+	if len(fresh) > 0 {
+		from := fresh[0].from
+		for _, t := range fresh {
+			from = minTime(from, t.from)
+		}
+		out = append(out, PlanPart{Account: account, From: from, To: p.now, Path: PathLookup,
+			Reason: fmt.Sprintf("not yet delivered: LookupEvents from %s before each region's newest log file (%s before it once the region has delivered nothing for %s; the newest files of the %s delivering lately are stamped %s to %s)",
+				deliveryAllowance, fileStampSlack, deliveryAllowance, counted(len(fresh), "region"), fmtTime(oldestFile), fmtTime(newestFile))})
 	}
 	return out
 }
@@ -594,7 +794,7 @@ func (c *Client) startCrossCheck(ctx context.Context, a *accountListing, root Se
 	for r, pr := range probes {
 		counts[r] = pr.events
 		if pr.more { // a full page: as many as its density says
-			counts[r] = pr.estimatePages(w) * 50
+			counts[r] = pr.estimatePages(w) * lookupPageEvents
 		}
 	}
 	return c.fetchCrossCheck(ctx, a, root, a.busiest(counts), w)
@@ -622,7 +822,7 @@ func (c *Client) fetchCrossCheck(ctx context.Context, a *accountListing, root Se
 	if region == "" || a == nil || a.err != nil || a.absent {
 		return nil
 	}
-	to, _ := a.tailStart(region)
+	to, _ := a.tailStart(region, w.End)
 	x := &crossCheck{x: CrossCheck{Account: root.Account, Region: region, AccessKeyID: root.AccessKeyID, From: w.Start, To: to}, done: make(chan struct{})}
 	api, err := c.lookupClient(ctx, root.Account, region)
 	if err != nil || !x.x.To.After(x.x.From) {
@@ -632,10 +832,11 @@ func (c *Client) fetchCrossCheck(ctx context.Context, a *accountListing, root Se
 		defer close(x.done)
 		in := &cloudtrail.LookupEventsInput{
 			LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(root.AccessKeyID)}},
-			StartTime:        aws.Time(x.x.From), EndTime: aws.Time(x.x.To), MaxResults: aws.Int32(50)}
+			StartTime:        aws.Time(x.x.From), EndTime: aws.Time(x.x.To), MaxResults: aws.Int32(lookupPageEvents)}
 		for x.x.Pages < crossCheckPages {
 			out, err := api.LookupEvents(ctx, in)
 			if err != nil {
+				x.x.Error = describeAWSError(err)
 				return
 			}
 			x.x.Pages++
@@ -670,10 +871,10 @@ func (c *Client) crossCheckAfter(ctx context.Context, x *crossCheck, p *trailPas
 		}
 	}
 	<-x.done
-	if x.x.Pages == 0 {
-		return nil
-	}
 	root := tr.sessions()[0]
+	if x.x.Pages == 0 && x.x.Error == "" || p.athena != nil && p.athena.failedKeys()[root.AccessKeyID] {
+		return nil // nothing to compare: the trail read nothing of the key
+	}
 	for _, e := range x.events {
 		if e.CloudTrailEvent == nil {
 			continue
@@ -698,7 +899,15 @@ func (c *Client) crossCheckAfter(ctx context.Context, x *crossCheck, p *trailPas
 // of the LookupEvents path does.
 func (p *trailPass) dataEvents() *DataEvents {
 	p.mu.Lock()
-	de := &DataEvents{Bucket: p.layout.bucket, Prefixes: slices.Clone(p.read.Prefixes),
+	// The day folders of the files read, or that could not be.
+	folders := map[string]bool{}
+	for _, d := range p.done {
+		folders[path.Dir(d.obj.key)+"/"] = true
+	}
+	for _, o := range p.failed {
+		folders[path.Dir(o.key)+"/"] = true
+	}
+	de := &DataEvents{Bucket: p.layout.bucket, Prefixes: slices.Sorted(maps.Keys(folders)),
 		Objects: p.read.Objects, FailedObjects: p.read.FailedObjects, Bytes: p.read.Decompressed}
 	p.mu.Unlock()
 	p.tr.fillDataEvents(de)

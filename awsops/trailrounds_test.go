@@ -159,18 +159,26 @@ func TestTrailPathReadsTheFilesForWhatLookupEventsFound(t *testing.T) {
 
 // TestTrailPathSweepsWhatTheCrossCheckFindsMinted: the log file holding
 // the AssumeRole is gone, and with it the session's first call (a user it
-// creates); the cross-check finds the AssumeRole through LookupEvents, and
-// the session it minted is looked up whole and read like any other: its
-// calls, and the door it opened, are in the report.
+// creates); the files around it are close enough that the bucket stands
+// for its span, and the key calls on (more than a LookupEvents page, so
+// that its spans are looked up apart) until the span is before the
+// minutes not yet delivered. The cross-check finds the AssumeRole through
+// LookupEvents, and the session it minted is looked up whole and read
+// like any other: its calls, and the door it opened, are in the report.
 func TestTrailPathSweepsWhatTheCrossCheckFindsMinted(t *testing.T) {
 	rc := newRoundCase(t)
 	mint := rc.t0.Add(6 * time.Minute)
-	rc.play(t, mint.Truncate(5*time.Minute).Add(5*time.Minute).Format("20060102T1504Z"),
+	records := []json.RawMessage{
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
 		rc.assume(6*time.Minute, "us-east-1"),
 		rc.record(true, 8*time.Minute, "iam", "CreateUser", "us-east-1", `{"userName":"x"}`, `{"user":{"userName":"x"}}`, "e2", false),
 		rc.record(true, 12*time.Minute, "s3", "ListBuckets", "us-east-1", "null", "null", "e3", false),
-		rc.record(true, 13*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "e4", false))
+		rc.record(true, 13*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "e4", false),
+	}
+	for i := range 60 {
+		records = append(records, rc.record(false, 20*time.Minute+time.Duration(i)*40*time.Second, "iam", "ListGroups", "us-east-1", "null", "null", fmt.Sprintf("later-%d", i), false))
+	}
+	rc.play(t, mint.Truncate(5*time.Minute).Add(5*time.Minute).Format("20060102T1504Z"), records...)
 	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
 	if len(trail.CrossChecks) == 0 || trail.CrossChecks[0].Missing == 0 {
 		t.Fatalf("cross-checks %+v, want the AssumeRole the bucket lost found missing", trail.CrossChecks)

@@ -386,6 +386,17 @@ func (tr *tracker) eventCount() int {
 	return tr.total.events
 }
 
+// regionEvents is how many calls of credential id the tracker counted in
+// region.
+func (tr *tracker) regionEvents(id, region string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if n := tr.nodes[id]; n != nil {
+		return n.t.regions[region]
+	}
+	return 0
+}
+
 // tracks reports whether id is a credential of the tree.
 func (tr *tracker) tracks(id string) bool {
 	tr.mu.Lock()

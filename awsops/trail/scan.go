@@ -201,10 +201,28 @@ type ObjectStats struct {
 //
 // Items are kept by a 64-bit hash: two that collide make the later one
 // look seen, which costs a second scan, never a miss.
+//
+// An index holds at most maxIndexItems items: past them, every item not
+// noted looks seen from the offset where the index filled, which costs a
+// second scan from there, never a miss, and bounds its memory whatever an
+// object holds.
 type ObjectIndex struct {
 	seen    map[uint64]int64 // hash of a key ID or `"name":"value"` → first offset
 	anchors map[string]int64 // `"name":"` → from where its values were noted
 	recent  [64]uint64       // hashes noted lately: most items repeat
+	full    bool             // seen holds maxIndexItems items …
+	fullAt  int64            // … since this offset
+}
+
+// maxIndexItems bounds the items of one index (a few MB).
+const maxIndexItems = 1 << 17
+
+// Len is the number of items the index holds.
+func (x *ObjectIndex) Len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.seen)
 }
 
 var indexSeed = maphash.MakeSeed()
@@ -234,6 +252,12 @@ func (x *ObjectIndex) noteHash(h uint64, off int64) {
 	if slot := &x.recent[h%uint64(len(x.recent))]; *slot != h {
 		*slot = h
 		if _, ok := x.seen[h]; !ok {
+			if len(x.seen) >= maxIndexItems {
+				if !x.full {
+					x.full, x.fullAt = true, off
+				}
+				return
+			}
 			x.seen[h] = off
 		}
 	}
@@ -292,6 +316,9 @@ func (st *ObjectStats) MissedBesides(item string, gen int, from, to int64) (upTo
 	// Before picked, item was found only where the index saw it.
 	seenBefore := func() bool {
 		first, ok := x.first(item)
+		if !ok && x.full {
+			return picked == 0 || x.fullAt < picked // not noted: it may be anywhere after the index filled
+		}
 		handled := picked > 0 && picked <= to && first >= from && first < to
 		return ok && (picked == 0 || first < picked) && !handled
 	}

@@ -182,12 +182,13 @@ func allowed(p policy) []string {
 
 // wantBotActions is everything keyleak's own role may do: assume the
 // responder roles, find a key's account, read CloudTrail (and which
-// trails deliver to the bucket), regions, cost
+// trails deliver to the bucket, and what they deliver), regions, cost
 // and the trail bucket, send email, and read the intake queue (sending
 // only to its dead-letter queue). Nothing more.
 var wantBotActions = []string{
 	"ce:GetCostAndUsage",
 	"cloudtrail:DescribeTrails",
+	"cloudtrail:GetEventSelectors",
 	"cloudtrail:LookupEvents",
 	"ec2:DescribeRegions",
 	"s3:GetObject",

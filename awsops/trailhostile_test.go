@@ -1,0 +1,321 @@
+package awsops_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// rvRecord is a call of the leaked key of rc at an absolute time, with
+// readOnly as given.
+func rvRecord(rc roundCase, at time.Time, source, name, region, id string, readOnly bool) json.RawMessage {
+	acct := world.DefaultAccount
+	ident := fmt.Sprintf(`{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::%s:user/ci","accountId":"%s","accessKeyId":"%s","userName":"ci"}`, acct, acct, rc.leaked)
+	return json.RawMessage(fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":%s,"eventTime":"%s","eventSource":"%s.amazonaws.com","eventName":"%s","awsRegion":"%s","sourceIPAddress":"203.0.113.9","userAgent":"x","requestParameters":null,"responseElements":null,"requestID":"%s","eventID":"%s","readOnly":%v,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"%s","eventCategory":"Management"}`,
+		ident, at.UTC().Format(time.RFC3339), source, name, region, id, id, readOnly, acct))
+}
+
+func rvClient(rc roundCase) *s3.Client {
+	return s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+}
+
+// rvReplay replays records and flushes the trail.
+func rvReplay(t *testing.T, rc roundCase, records ...json.RawMessage) {
+	t.Helper()
+	if err := rc.w.Gateway.Replay(records...); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rvDrop deletes the log files whose key holds part.
+func rvDrop(t *testing.T, rc roundCase, part string) {
+	t.Helper()
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
+	if n := eachLogFile(t, client, bucket, part, func(key *string) {
+		if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key}); err != nil {
+			t.Fatal(err)
+		}
+	}); n == 0 {
+		t.Fatalf("no log file holds %q", part)
+	}
+}
+
+// rvFileStamp is the stamp of the world's log file holding an event at.
+func rvFileStamp(at time.Time) string {
+	return at.UTC().Truncate(5 * time.Minute).Add(5 * time.Minute).Format("20060102T1504Z")
+}
+
+// rvGapsFor lists the gaps, plan parts and cross-checks that name region.
+func rvReport(inv *awsops.Investigation) string {
+	var b strings.Builder
+	for _, g := range inv.Gaps {
+		fmt.Fprintf(&b, "  gap %s %s %s..%s: %s\n", g.Account, g.Region, g.From.Format(time.TimeOnly), g.To.Format(time.TimeOnly), g.Reason)
+	}
+	for _, p := range inv.Plan {
+		fmt.Fprintf(&b, "  plan %s %s %s %s..%s: %s\n", p.Path, p.Account, p.Region, p.From.Format(time.TimeOnly), p.To.Format(time.TimeOnly), p.Reason)
+	}
+	for _, x := range inv.CrossChecks {
+		fmt.Fprintf(&b, "  crosscheck %s %s pages=%d events=%d missing=%d\n", x.Account, x.Region, x.Pages, x.Events, x.Missing)
+	}
+	return b.String()
+}
+
+// TestTrailWriteOnlyTrailIsLookedUpWhole: the trail that delivers to
+// the bucket records write management events only (ReadWriteType
+// WriteOnly, a common way to cut a trail's volume; or PutEventSelectors,
+// an attacker's). The leaked key's read-only calls in its quieter region
+// are in LookupEvents but in no log file, although the region has files:
+// the trail's event selectors say so, and the trail path reads the
+// management events of the tree through LookupEvents over their whole
+// life, and says why in the plan.
+func TestTrailWriteOnlyTrailIsLookedUpWhole(t *testing.T) {
+	rc := newRoundCase(t)
+	t0 := rc.t0
+	rvReplay(t, rc,
+		rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
+		rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
+		rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+		rvRecord(rc, t0.Add(10*time.Minute), "ec2", "RunInstances", "eu-west-1", "w1", false),
+		rvRecord(rc, t0.Add(11*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
+		rvRecord(rc, t0.Add(12*time.Minute), "s3", "ListBuckets", "eu-west-1", "r2", true),
+		rvRecord(rc, t0.Add(40*time.Minute), "ec2", "TerminateInstances", "eu-west-1", "w2", false))
+	// The bucket holds what a WriteOnly trail delivers.
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
+	eachLogFile(t, client, bucket, "/CloudTrail/", func(key *string) {
+		out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(out.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(zr)
+		out.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Records []json.RawMessage }
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var kept []json.RawMessage
+		for _, r := range doc.Records {
+			var ro struct{ ReadOnly bool }
+			_ = json.Unmarshal(r, &ro)
+			if !ro.ReadOnly {
+				kept = append(kept, r)
+			}
+		}
+		body, _ := json.Marshal(map[string][]json.RawMessage{"Records": kept})
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(body)
+		zw.Close()
+		if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: key, Body: bytes.NewReader(gz.Bytes())}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The account's trail says so in its event selectors.
+	ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
+	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("main"),
+		EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
+		t.Fatal(err)
+	}
+	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
+	if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
+		return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "no read-only management events") && strings.Contains(p.Reason, "whole life")
+	}) {
+		t.Errorf("the plan does not say the trail lacks read-only management events: %s", rvReport(trail))
+	}
+	if got != want {
+		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls in eu-west-1 are lost)\ntrail path report:\n%s", got, want, rvReport(trail))
+	}
+}
+
+// TestTrailGapInTheMiddleIsLookedUp: the bucket lacks the log
+// files of forty minutes in the middle of the window (the leaked key ran
+// StopLogging and StartLogging). The region has files before and after,
+// and the bucket cannot tell the gap from a quiet span: LookupEvents reads
+// it, and finds the key's RunInstances there.
+func TestTrailGapInTheMiddleIsLookedUp(t *testing.T) {
+	rc := newRoundCase(t)
+	t0 := rc.t0
+	rvReplay(t, rc,
+		rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
+		rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
+		rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+		rvRecord(rc, t0.Add(3*time.Minute), "ec2", "DescribeRegions", "eu-west-1", "e0", true),
+		rvRecord(rc, t0.Add(4*time.Minute), "cloudtrail", "StopLogging", "us-east-1", "stop", false),
+		rvRecord(rc, t0.Add(21*time.Minute), "ec2", "RunInstances", "eu-west-1", "gap", false),
+		rvRecord(rc, t0.Add(44*time.Minute), "cloudtrail", "StartLogging", "us-east-1", "start", false),
+		rvRecord(rc, t0.Add(46*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))
+	// What CloudTrail did not deliver while logging was stopped.
+	rvDrop(t, rc, "eu-west-1_"+rvFileStamp(t0.Add(21*time.Minute)))
+	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
+	if got != want {
+		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the RunInstances while logging was stopped is lost)\ntrail path report:\n%s", got, want, rvReport(trail))
+	}
+}
+
+// TestTrailLateFileBeforeTheNewestIsLookedUp: a region's newest log file is
+// delivered while an older one, holding a call 14 minutes old, is still on
+// its way (CloudTrail delivers within about 15 minutes, and not in order
+// across files). While the region delivers, LookupEvents reads from 15
+// minutes before its newest file, and finds the call.
+func TestTrailLateFileBeforeTheNewestIsLookedUp(t *testing.T) {
+	rc := newRoundCase(t)
+	t0, now := rc.t0, rc.now
+	late := now.Add(-14 * time.Minute)
+	rvReplay(t, rc,
+		rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
+		rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
+		rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+		rvRecord(rc, late, "ec2", "RunInstances", "eu-west-1", "late", false),
+		rvRecord(rc, now.Add(-6*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))
+	rvDrop(t, rc, "eu-west-1_"+rvFileStamp(late)) // not delivered yet
+	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
+	if got != want {
+		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the RunInstances in the late file is lost)\ntrail path report:\n%s", got, want, rvReport(trail))
+	}
+}
+
+// TestTrailFutureStampedFileDoesNotHideTheTail: an object in today's
+// folder of a region whose name bears a stamp far in the future (planted,
+// or written by a tool with a wrong clock) does not count as the region's
+// newest file: LookupEvents is still asked about the minutes not yet
+// delivered, and finds the key's last call there, as in the control case
+// without the object.
+func TestTrailFutureStampedFileDoesNotHideTheTail(t *testing.T) {
+	for _, plant := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plant=%v", plant), func(t *testing.T) {
+			rc := newRoundCase(t)
+			t0, now := rc.t0, rc.now
+			recent := now.Add(-2 * time.Minute)
+			rvReplay(t, rc,
+				rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
+				rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
+				rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+				rvRecord(rc, now.Add(-40*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e1", true),
+				rvRecord(rc, recent, "ec2", "RunInstances", "eu-west-1", "recent", false))
+			rvDrop(t, rc, "eu-west-1_"+rvFileStamp(recent)) // not delivered yet
+			if plant {
+				acct := world.DefaultAccount
+				key := fmt.Sprintf("AWSLogs/%s/CloudTrail/eu-west-1/%s/%s_CloudTrail_eu-west-1_20991231T2355Z_PLANTED.json.gz",
+					acct, now.UTC().Format("2006/01/02"), acct)
+				if _, err := rvClient(rc).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()), Key: aws.String(key),
+					Body: bytes.NewReader([]byte(`{"Records":[]}`))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+			got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
+			if got != want {
+				t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the RunInstances not yet delivered is lost)\ntrail path report:\n%s", got, want, rvReport(trail))
+			}
+		})
+	}
+}
+
+// TestLookupPathReadsDataEventsOfAnOrgTrail: the bucket holds an
+// organisation trail (AWSLogs/o-…/<account>/CloudTrail/…, as Control
+// Tower's log archive does). The key is light, so the planner chooses
+// LookupEvents; its data events are looked for under the o-… folder, and
+// the session's GetObject of a secret is found, as the trail path finds
+// it.
+func TestLookupPathReadsDataEventsOfAnOrgTrail(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReplay(t, rc,
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.assume(time.Minute, "us-east-1"),
+		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"terraform.tfstate"}`, "null", "e3", true))
+	// Move the account's files to an organisation trail's folder.
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
+	eachLogFile(t, client, bucket, "AWSLogs/"+world.DefaultAccount+"/", func(key *string) {
+		dst := strings.Replace(*key, "AWSLogs/", "AWSLogs/o-exampleorg1/", 1)
+		if _, err := client.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String(dst),
+			CopySource: aws.String(bucket + "/" + *key)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The trail's other files of the window (a real window of days holds
+	// thousands): enough that the planner prefers LookupEvents for this
+	// light key.
+	for i := range 80 {
+		stamp := rc.t0.Add(time.Duration(i) * time.Minute).Add(5 * time.Minute)
+		key := fmt.Sprintf("AWSLogs/o-exampleorg1/%s/CloudTrail/eu-west-1/%s/%s_CloudTrail_eu-west-1_%s_Q%03d.json.gz", world.DefaultAccount,
+			stamp.Format("2006/01/02"), world.DefaultAccount, stamp.Format("20060102T1504Z"), i)
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write([]byte(`{"Records":[]}`))
+		zw.Close()
+		if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(gz.Bytes())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	planned, trail := rc.investigate(t, ""), rc.investigate(t, awsops.PathTrail)
+	if trail.DataEvents == nil || trail.DataEvents.Events != 1 {
+		t.Fatalf("the trail path found data events %+v, want the GetObject", trail.DataEvents)
+	}
+	if planned.Plan[0].Path != awsops.PathLookup {
+		t.Skipf("the planner chose %s", planned.Plan[0].Path)
+	}
+	if planned.DataEvents == nil || planned.DataEvents.Events != 1 {
+		var prefixes []string
+		if planned.DataEvents != nil {
+			prefixes = planned.DataEvents.Prefixes
+		}
+		t.Errorf("the planner chose LookupEvents (%s) and found data events %+v (prefixes %v), want the session's GetObject of terraform.tfstate\nreport:\n%s",
+			planned.Plan[0].Reason, planned.DataEvents, prefixes, rvReport(planned))
+	}
+}
+
+// TestTrailLayoutWithAStrayOrganisationFolder: the bucket holds the
+// account's own trail (AWSLogs/<account>/) and, beside it, a folder named
+// like an organisation's (AWSLogs/o-…/, another organisation's trail, or
+// one object put there) that does not hold the account. The account's own
+// folder is read; the stray folder does not make the account look absent.
+func TestTrailLayoutWithAStrayOrganisationFolder(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReplay(t, rc,
+		rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false),
+		rvRecord(rc, rc.t0.Add(time.Minute), "iam", "ListUsers", "us-east-1", "u2", true))
+	client := rvClient(rc)
+	if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()),
+		Key: aws.String("AWSLogs/o-aaaastray00/111122223333/CloudTrail/us-east-1/readme.txt"), Body: strings.NewReader("not a log")}); err != nil {
+		t.Fatal(err)
+	}
+	inv := rc.investigate(t, awsops.PathTrail)
+	if inv.Plan[0].Path != awsops.PathTrail || inv.Trail == nil || inv.Trail.Objects == 0 {
+		t.Fatalf("plan %+v, trail %+v: want the account's own folder read", inv.Plan[0], inv.Trail)
+	}
+	if got := sessionEvents(inv, rc.leaked); got != 2 {
+		t.Errorf("the key's calls: %d, want 2\n%s", got, rvReport(inv))
+	}
+}
