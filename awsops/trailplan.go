@@ -459,6 +459,9 @@ func (a *accountListing) holes(region string, now time.Time) (out []timeSpan, ok
 	return merged, true
 }
 
+// minutes writes d, a whole number of minutes, for a person.
+func minutes(d time.Duration) string { return counted(int(d/time.Minute), "minute") }
+
 // lookupPageEvents is the most events one LookupEvents page returns.
 const lookupPageEvents = 50
 
@@ -744,11 +747,24 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 			newestFile = maxTime(newestFile, rl.newest)
 		}
 	}
+	// which, of one region or several
+	which := func(rs []string) string {
+		if len(rs) == 1 {
+			return "the region"
+		}
+		return counted(len(rs), "region") + " (" + strings.Join(rs, ", ") + ")"
+	}
+	stamped := func(oldest, newest time.Time) string {
+		if oldest.Equal(newest) {
+			return "stamped " + fmtTime(oldest)
+		}
+		return "stamped " + fmtTime(oldest) + " to " + fmtTime(newest)
+	}
 	for _, k := range holeOrder {
 		rs := holed[k]
 		part := PlanPart{Account: account, From: k.from, To: k.to, Path: PathLookup,
-			Reason: fmt.Sprintf("the bucket has no log file of %s (%s) for %s from %s to %s (before the first file, or between files more than %s apart): a trail created or stopped, files expired, or a quiet region look alike, so LookupEvents reads it",
-				counted(len(rs), "region"), strings.Join(rs, ", "), counted(k.spans, "span"), fmtTime(k.from), fmtTime(k.to), deliveryAllowance)}
+			Reason: fmt.Sprintf("no log file of %s from %s to %s (%s: before the first file, or between files more than %s apart): a trail created or stopped, files expired and a quiet region look alike, so LookupEvents reads it",
+				which(rs), fmtTime(k.from), fmtTime(k.to), counted(k.spans, "span"), minutes(deliveryAllowance))}
 		if len(rs) == 1 {
 			part.Region = rs[0]
 		}
@@ -756,8 +772,8 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	}
 	if len(stale) > 0 {
 		part := PlanPart{Account: account, From: staleFrom, To: p.now, Path: PathLookup,
-			Reason: fmt.Sprintf("%s (%s) delivered nothing for more than %s (newest files stamped %s to %s): quiet, or delivery stopped; LookupEvents reads from %s before their newest files, and their S3 data events since are not known",
-				counted(len(stale), "region"), strings.Join(stale, ", "), staleDelivery, fmtTime(staleOldest), fmtTime(staleNewest), fileStampSlack)}
+			Reason: fmt.Sprintf("nothing delivered for more than %s in %s (newest files %s): quiet, or delivery stopped; LookupEvents reads from %s before the newest file, and S3 data events since are not known",
+				minutes(staleDelivery), which(stale), stamped(staleOldest, staleNewest), minutes(fileStampSlack))}
 		if len(stale) == 1 {
 			part.Region = stale[0]
 		}
@@ -769,8 +785,8 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 			from = minTime(from, t.from)
 		}
 		out = append(out, PlanPart{Account: account, From: from, To: p.now, Path: PathLookup,
-			Reason: fmt.Sprintf("not yet delivered: LookupEvents from %s before each region's newest log file (%s before it once the region has delivered nothing for %s; the newest files of the %s delivering lately are stamped %s to %s)",
-				deliveryAllowance, fileStampSlack, deliveryAllowance, counted(len(fresh), "region"), fmtTime(oldestFile), fmtTime(newestFile))})
+			Reason: fmt.Sprintf("not yet delivered: LookupEvents reads from %s before each region's newest log file (%s once it has delivered nothing for %s); newest files %s",
+				minutes(deliveryAllowance), minutes(fileStampSlack), minutes(deliveryAllowance), stamped(oldestFile, newestFile))})
 	}
 	return out
 }
