@@ -158,9 +158,13 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 	if err != nil {
 		return de, []Gap{{Step: StepDataEvents, Account: opts.TrailAccount, Reason: "read trail bucket " + bucket + ": " + err.Error()}}
 	}
+	var gaps []Gap
+	if layout.note != "" {
+		gaps = append(gaps, Gap{Step: StepDataEvents, Account: account, Reason: layout.note})
+	}
 	spans := trailSpans(tr, w, layout)
 	if len(spans) == 0 {
-		return de, nil
+		return de, gaps
 	}
 	var keys []string
 	for _, k := range tr.keys() {
@@ -171,7 +175,6 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 	for _, sp := range spans {
 		de.Prefixes = append(de.Prefixes, sp.prefix)
 	}
-	var gaps []Gap
 	objects := func(yield func(trail.Object) bool) {
 		for _, sp := range spans {
 			if !listTrailObjects(ctx, client, bucket, sp, yield, &gaps) {

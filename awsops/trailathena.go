@@ -105,13 +105,24 @@ func (a *athenaSource) round(ctx context.Context, p *trailPass) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
-		account := batch[0].Account
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, From: from, To: to,
-			Reason: fmt.Sprintf("athena query %s for %s: %v; their events are looked up with LookupEvents over their whole life", run.QueryID, counted(len(keys), "key"), err)},
-			Gap{Step: StepDataEvents, From: from, To: to,
-				Reason: fmt.Sprintf("the S3 data events of %s (%s) are not known: Athena could not name their log files, and LookupEvents holds no data events", counted(len(keys), "key"), namesUpTo(keys, 3))})
-		p.parts = append(p.parts, PlanPart{Account: account, From: from, To: to, Path: PathLookup,
-			Reason: fmt.Sprintf("Athena failed for %s (%s): LookupEvents reads their events over their whole life", counted(len(keys), "key"), namesUpTo(keys, 3))})
+			Reason: fmt.Sprintf("athena query %s for %s: %v; their events are looked up with LookupEvents over their whole life", run.QueryID, counted(len(keys), "key"), err)})
+		// Said account by account.
+		byAccount := map[string][]string{}
+		var accounts []string
+		for _, s := range batch {
+			if _, ok := byAccount[s.Account]; !ok {
+				accounts = append(accounts, s.Account)
+			}
+			byAccount[s.Account] = append(byAccount[s.Account], s.AccessKeyID)
+		}
+		for _, account := range accounts {
+			ks := byAccount[account]
+			p.gaps = append(p.gaps, Gap{Step: StepDataEvents, Account: account, From: from, To: to,
+				Reason: fmt.Sprintf("the S3 data events of %s (%s) are not known: Athena could not name their log files, and LookupEvents holds no data events", counted(len(ks), "key"), namesUpTo(ks, 3))})
+			p.parts = append(p.parts, PlanPart{Account: account, From: from, To: to, Path: PathLookup,
+				Reason: fmt.Sprintf("Athena failed for %s (%s): LookupEvents reads their events over their whole life", counted(len(ks), "key"), namesUpTo(ks, 3))})
+		}
 	}
 	for _, j := range jobs {
 		heap.Push(&p.queue, j)

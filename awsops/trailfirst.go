@@ -41,6 +41,7 @@ type TrailRead struct {
 type trailLayout struct {
 	bucket string
 	root   string // "<prefix>AWSLogs/" or "<prefix>AWSLogs/o-…/"
+	note   string // what the report says of the layout chosen, if anything
 }
 
 func (l trailLayout) accountPrefix(account string) string {
@@ -49,9 +50,9 @@ func (l trailLayout) accountPrefix(account string) string {
 
 // discoverTrailLayout finds whether the bucket holds the account's log
 // files under an organisation trail's folder (AWSLogs/o-…/<account>/) or
-// an account trail's (AWSLogs/<account>/). With several organisation
-// folders (a bucket shared, an organisation moved), the first that holds
-// the account is taken; the account's own folder when none does.
+// an account trail's (AWSLogs/<account>/). With several folders (a bucket
+// shared, an organisation moved), the first that holds a log file of the
+// account is taken, and the layout's note says which others do.
 func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix, account string) (trailLayout, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
@@ -81,20 +82,52 @@ func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix,
 		}
 		return l, nil
 	}
-	for _, o := range orgs {
-		out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(l.root + o + "/" + account + "/"), MaxKeys: aws.Int32(1)})
-		if err != nil {
-			return l, fmt.Errorf("list s3://%s/%s%s/%s/: %s", bucket, l.root, o, account, describeAWSError(err))
+	// Several folders may hold the account: the first that holds a log
+	// file of it (an organisation's before the account's own, as an
+	// organisation trail supersedes account trails); a folder that holds
+	// only other objects (one put there, say) does not count.
+	var roots []string
+	for _, r := range append(slices.Clone(orgs), "") {
+		if r == "" && !direct {
+			continue
 		}
-		if len(out.Contents) > 0 {
-			l.root += o + "/"
-			return l, nil
+		root := l.root
+		if r != "" {
+			root += r + "/"
+		}
+		ok, err := holdsLogFile(ctx, client, bucket, root+account+"/CloudTrail/")
+		if err != nil {
+			return l, err
+		}
+		if ok {
+			roots = append(roots, root)
 		}
 	}
-	if !direct {
+	switch {
+	case len(roots) > 0:
+		if len(roots) > 1 {
+			l.note = fmt.Sprintf("the bucket holds log files of the account under %s too: only %s is read", strings.Join(roots[1:], ", "), roots[0])
+		}
+		l.root = roots[0]
+	case !direct:
 		l.root += orgs[0] + "/"
 	}
 	return l, nil
+}
+
+// holdsLogFile reports whether one of the first keys under prefix names a
+// CloudTrail log file.
+func holdsLogFile(ctx context.Context, client *s3.Client, bucket, prefix string) (bool, error) {
+	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(100)})
+	if err != nil {
+		return false, fmt.Errorf("list s3://%s/%s: %s", bucket, prefix, describeAWSError(err))
+	}
+	for _, o := range out.Contents {
+		if _, ok := trailFileTime(aws.ToString(o.Key)); ok {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // trailObject is one log file.
@@ -150,14 +183,18 @@ type trailCoverage struct {
 	all     bool     // a multi-region or organisation trail
 	regions []string // home regions of single-region trails
 	trails  []string // their ARNs
-	// management is what the trails' event selectors deliver of
+	// management is what each trail's event selectors deliver of
 	// management events (every one when they cannot be read).
-	management management
+	management []trailManagement
+	unknown    []string // the trails whose selectors cannot be read
 }
 
-// partial reports whether the trails that deliver an account's files leave
-// management events out: the bucket then stands for its data events only.
-func (c *trailCoverage) partial() bool { return c != nil && !c.management.all() }
+// partial reports whether the trails that deliver an account's files of
+// region leave management events out: the bucket then stands for its
+// data events only.
+func (c *trailCoverage) partial(region string) bool {
+	return c != nil && !c.managementIn(region).all()
+}
 
 // covers reports whether the bucket receives region's events.
 func (c *trailCoverage) covers(region string) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -77,28 +78,16 @@ func rvReport(inv *awsops.Investigation) string {
 	return b.String()
 }
 
-// TestTrailWriteOnlyTrailIsLookedUpWhole: the trail that delivers to
-// the bucket records write management events only (ReadWriteType
-// WriteOnly, a common way to cut a trail's volume; or PutEventSelectors,
-// an attacker's). The leaked key's read-only calls in its quieter region
-// are in LookupEvents but in no log file, although the region has files:
-// the trail's event selectors say so, and the trail path reads the
-// management events of the tree through LookupEvents over their whole
-// life, and says why in the plan.
-func TestTrailWriteOnlyTrailIsLookedUpWhole(t *testing.T) {
-	rc := newRoundCase(t)
-	t0 := rc.t0
-	rvReplay(t, rc,
-		rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
-		rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
-		rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
-		rvRecord(rc, t0.Add(10*time.Minute), "ec2", "RunInstances", "eu-west-1", "w1", false),
-		rvRecord(rc, t0.Add(11*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
-		rvRecord(rc, t0.Add(12*time.Minute), "s3", "ListBuckets", "eu-west-1", "r2", true),
-		rvRecord(rc, t0.Add(40*time.Minute), "ec2", "TerminateInstances", "eu-west-1", "w2", false))
-	// The bucket holds what a WriteOnly trail delivers.
+// rvKeepWritesOutside rewrites every log file of the bucket, outside
+// region keep ("" for none), to hold only the write events: what a
+// WriteOnly trail delivers there.
+func rvKeepWritesOutside(t *testing.T, rc roundCase, keep string) {
+	t.Helper()
 	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	eachLogFile(t, client, bucket, "/CloudTrail/", func(key *string) {
+		if keep != "" && strings.Contains(aws.ToString(key), "/"+keep+"/") {
+			return
+		}
 		out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: key})
 		if err != nil {
 			t.Fatal(err)
@@ -116,41 +105,98 @@ func TestTrailWriteOnlyTrailIsLookedUpWhole(t *testing.T) {
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatal(err)
 		}
-		var kept []json.RawMessage
+		kept := []json.RawMessage{}
 		for _, r := range doc.Records {
 			var ro struct{ ReadOnly bool }
-			_ = json.Unmarshal(r, &ro)
+			if err := json.Unmarshal(r, &ro); err != nil {
+				t.Fatal(err)
+			}
 			if !ro.ReadOnly {
 				kept = append(kept, r)
 			}
 		}
-		body, _ := json.Marshal(map[string][]json.RawMessage{"Records": kept})
+		body, err := json.Marshal(map[string][]json.RawMessage{"Records": kept})
+		if err != nil {
+			t.Fatal(err)
+		}
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
-		zw.Write(body)
-		zw.Close()
+		if _, err := zw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: key, Body: bytes.NewReader(gz.Bytes())}); err != nil {
 			t.Fatal(err)
 		}
 	})
-	// The account's trail says so in its event selectors.
-	ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
-	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("main"),
-		EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
-		t.Fatal(err)
-	}
-	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-	got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
-	if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
-		return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "no read-only management events") && strings.Contains(p.Reason, "whole life")
-	}) {
-		t.Errorf("the plan does not say the trail lacks read-only management events: %s", rvReport(trail))
-	}
-	if got != want {
-		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls in eu-west-1 are lost)\ntrail path report:\n%s", got, want, rvReport(trail))
+}
+
+// TestTrailWriteOnlyTrailIsLookedUpWhole: the multi-region trail that
+// delivers to the bucket records write management events only
+// (ReadWriteType WriteOnly, a common way to cut a trail's volume; or
+// PutEventSelectors, an attacker's). The leaked key's read-only calls in
+// eu-west-1 (a busy region, every span with files) are in LookupEvents but
+// in no log file: the trail's event selectors say so, and the trail path
+// reads the management events of the tree there through LookupEvents
+// over their whole life, and says why in the plan. With a second,
+// single-region trail that records everything in us-east-1, us-east-1 is
+// read from the bucket, and eu-west-1 still through LookupEvents.
+func TestTrailWriteOnlyTrailIsLookedUpWhole(t *testing.T) {
+	for _, home := range []bool{false, true} {
+		t.Run(fmt.Sprintf("home=%v", home), func(t *testing.T) {
+			rc := newRoundCase(t)
+			t0 := rc.t0
+			// eu-west-1 is busy: a write every minute over the window,
+			// more than the cross-check's two pages after the read-only
+			// calls.
+			var busy []json.RawMessage
+			for d := 178 * time.Minute; d > time.Minute; d -= time.Minute {
+				busy = append(busy, rvRecord(rc, rc.now.Add(-d), "ec2", "CreateTags", "eu-west-1", fmt.Sprintf("b%d", d/time.Minute), false))
+			}
+			rvReplay(t, rc, busy...)
+			rvReplay(t, rc,
+				rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
+				rvRecord(rc, t0.Add(time.Minute), "iam", "ListPolicies", "us-east-1", "u2", true),
+				rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+				rvRecord(rc, t0.Add(10*time.Minute), "ec2", "RunInstances", "eu-west-1", "w1", false),
+				rvRecord(rc, rc.now.Add(-160*time.Minute+30*time.Second), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
+				rvRecord(rc, rc.now.Add(-159*time.Minute+30*time.Second), "s3", "ListBuckets", "eu-west-1", "r2", true),
+				rvRecord(rc, t0.Add(40*time.Minute), "ec2", "TerminateInstances", "eu-west-1", "w2", false))
+			keep := ""
+			if home {
+				keep = "us-east-1"
+			}
+			rvKeepWritesOutside(t, rc, keep)
+			bucket := rc.w.Gateway.TrailBucket()
+			ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
+			if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("main"),
+				EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
+				t.Fatal(err)
+			}
+			if home {
+				if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("home"), S3BucketName: aws.String(bucket)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+			if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
+				t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (read-only calls are lost)\n%s", got, want, rvReport(trail))
+			}
+			names := func(region string) bool {
+				return slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
+					listed := strings.Contains(p.Reason, region+")") || strings.Contains(p.Reason, region+", ") // in the list of regions, not in a trail's ARN
+					return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "no read-only management events") && listed
+				})
+			}
+			if !names("eu-west-1") || names("us-east-1") == home {
+				t.Errorf("the plan does not say where the trails lack read-only management events (eu-west-1, and us-east-1 unless the home trail records it):\n%s", rvReport(trail))
+			}
+		})
 	}
 }
 
@@ -317,5 +363,101 @@ func TestTrailLayoutWithAStrayOrganisationFolder(t *testing.T) {
 	}
 	if got := sessionEvents(inv, rc.leaked); got != 2 {
 		t.Errorf("the key's calls: %d, want 2\n%s", got, rvReport(inv))
+	}
+}
+
+// TestTrailLayoutWithAnObjectUnderAnOrganisationFolderOfTheAccount: as
+// above, but the object lies under the organisation folder's folder of
+// the investigated account itself. It is not a log file: the account's own
+// folder is still read, on either path (the LookupEvents path's data-event
+// scan finds the session's GetObject there).
+func TestTrailLayoutWithAnObjectUnderAnOrganisationFolderOfTheAccount(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReplay(t, rc,
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.assume(time.Minute, "us-east-1"),
+		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"terraform.tfstate"}`, "null", "e3", true))
+	if _, err := rvClient(rc).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()),
+		Key: aws.String("AWSLogs/o-aaaastray00/" + world.DefaultAccount + "/CloudTrail/us-east-1/readme.txt"), Body: strings.NewReader("not a log")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{awsops.PathTrail, awsops.PathLookup} {
+		inv := rc.investigate(t, path)
+		if inv.DataEvents == nil || inv.DataEvents.Events != 1 {
+			t.Errorf("%s path: plan %q, data events %+v: want the account's own folder read and the GetObject found\n%s",
+				path, inv.Plan[0].Reason, inv.DataEvents, rvReport(inv))
+		}
+	}
+}
+
+// TestTrailLayoutWithTwoFoldersOfLogFiles: log files of the account lie
+// both under an organisation's folder and under its own (an organisation
+// trail that superseded the account's). The organisation's is read, and a
+// gap names the other, which is not.
+func TestTrailLayoutWithTwoFoldersOfLogFiles(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReplay(t, rc,
+		rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false),
+		rvRecord(rc, rc.t0.Add(time.Minute), "iam", "ListUsers", "us-east-1", "u2", true))
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
+	copied := 0
+	eachLogFile(t, client, bucket, "AWSLogs/"+world.DefaultAccount+"/", func(key *string) {
+		if copied > 0 {
+			return
+		}
+		copied++
+		to := strings.Replace(aws.ToString(key), "AWSLogs/", "AWSLogs/o-aaaaorg0001/", 1)
+		if _, err := client.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String(to), CopySource: aws.String(bucket + "/" + aws.ToString(key))}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	inv := rc.investigate(t, awsops.PathTrail)
+	if !slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool {
+		return strings.Contains(g.Reason, "AWSLogs/o-aaaaorg0001/ is read") && strings.Contains(g.Reason, "under AWSLogs/ too")
+	}) {
+		t.Errorf("no gap says the account's own folder, which holds log files too, is not read\n%s", rvReport(inv))
+	}
+}
+
+// denyTarget answers AccessDenied to every JSON-protocol call whose
+// X-Amz-Target ends in target.
+type denyTarget struct {
+	base   http.RoundTripper
+	target string
+}
+
+func (d denyTarget) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.Header.Get("X-Amz-Target"), d.target) {
+		return &http.Response{StatusCode: 400, Status: "400 Bad Request", Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
+			Body: io.NopCloser(strings.NewReader(`{"__type":"AccessDeniedException","message":"denied"}`)), Request: r}, nil
+	}
+	return d.base.RoundTrip(r)
+}
+
+// TestTrailSelectorsThatCannotBeReadAreSaid: the responder role may not
+// read the trail's event selectors. The bucket is taken to hold every
+// management event, and a gap says so.
+func TestTrailSelectorsThatCannotBeReadAreSaid(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReplay(t, rc, rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false))
+	ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
+	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket()), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount))
+	cfg.HTTPClient = &http.Client{Transport: denyTarget{base: cfg.HTTPClient.(*http.Client).Transport, target: ".GetEventSelectors"}}
+	key, err := awsops.ParseAccessKeyID(rc.leaked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
+		Regions: []string{"us-east-1", "eu-west-1"}, Path: awsops.PathTrail, Since: rc.now.Add(-3 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool {
+		return strings.Contains(g.Reason, "trail/main") && strings.Contains(g.Reason, "cannot be read")
+	}) {
+		t.Errorf("no gap says the trail's event selectors could not be read:\n%s", rvReport(inv))
 	}
 }

@@ -215,6 +215,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 			Reason: "the trail bucket cannot be read (" + err.Error() + ")"})
 		return false
 	}
+
 	// The listing, the trails that deliver to the bucket and the first
 	// LookupEvents pages are asked for at once: none needs another.
 	var listing *accountListing
@@ -240,6 +241,9 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		return false
 	}
 
+	if layout.note != "" { // (the LookupEvents path's data-event scan says it otherwise)
+		inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account, Reason: layout.note})
+	}
 	p := newTrailPass(c, tr, client, layout, w, now)
 	p.progress = opts.Progress
 	if part.Path == PathAthena {
@@ -486,10 +490,12 @@ func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string) *t
 		return nil
 	}
 	var cov trailCoverage
+	var delivering []cttypes.Trail
 	for _, t := range out.TrailList {
 		if aws.ToString(t.S3BucketName) != bucket {
 			continue
 		}
+		delivering = append(delivering, t)
 		cov.trails = append(cov.trails, aws.ToString(t.TrailARN))
 		if aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail) {
 			cov.all = true
@@ -500,15 +506,15 @@ func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string) *t
 	if len(cov.trails) == 0 {
 		return nil
 	}
-	cov.management, _ = trailManagement(ctx, api, cov.trails)
+	cov.management, cov.unknown = trailsManagement(ctx, api, delivering)
 	return &cov
 }
 
 // partial reports whether the bucket lacks management events of account
-// (see trailCoverage.partial). Called with p.mu held.
-func (p *trailPass) partial(account string) bool {
+// in region (see trailCoverage.partial). Called with p.mu held.
+func (p *trailPass) partial(account, region string) bool {
 	a := p.accounts[account]
-	return a != nil && a.coverage.partial()
+	return a != nil && a.coverage.partial(region)
 }
 
 // complement lists the LookupEvents work the pass leaves: for every
@@ -603,7 +609,7 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			}
 		}
 		for _, r := range regionsOf(s.Account) {
-			spans := spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID] || p.partial(s.Account), s.Account, r, from, to)
+			spans := spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID] || p.partial(s.Account, r), s.Account, r, from, to)
 			if len(spans) > 1 && p.tr.regionEvents(s.ID, r) <= lookupPageEvents*(len(spans)-1) {
 				// Where the credential made few calls, one lookup over
 				// the spans and what lies between costs fewer pages than a
@@ -625,9 +631,9 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			list = regionsOf(d.account)
 		}
 		// Athena is asked about keys only.
-		whole := p.athena != nil || d.trailPattern() == "" || p.whole[d.memberKey()] || p.partial(d.account)
+		whole := p.athena != nil || d.trailPattern() == "" || p.whole[d.memberKey()]
 		for _, r := range list {
-			for _, sp := range spansOf(d.memberKey(), whole, d.account, r, d.opened.Add(-time.Second), p.now) {
+			for _, sp := range spansOf(d.memberKey(), whole || p.partial(d.account, r), d.account, r, d.opened.Add(-time.Second), p.now) {
 				if sp.to.After(sp.from) {
 					tasks = append(tasks, sweepTask{account: d.account, region: r, attr: d.attr, value: d.value,
 						start: sp.from, end: sp.to, door: d})
@@ -674,10 +680,32 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the trail bucket has no folder for the account"}}
 	}
 	var out []PlanPart
-	if a.coverage.partial() {
-		out = append(out, PlanPart{Account: account, From: a.from, To: p.now, Path: PathLookup,
-			Reason: fmt.Sprintf("the account's trails (%s) deliver %s: LookupEvents reads the management events of every credential over its whole life, and the bucket gives the data events",
-				strings.Join(a.coverage.trails, ", "), a.coverage.management)})
+	if a.coverage != nil && len(a.coverage.unknown) > 0 {
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
+			Reason: fmt.Sprintf("the event selectors of %s cannot be read (cloudtrail:GetEventSelectors): the bucket is taken to hold every management event, as most trails do", strings.Join(a.coverage.unknown, ", "))})
+	}
+	// Regions whose trails leave management events out, by what they
+	// leave out.
+	lacking := map[string][]string{}
+	var lackOrder []string
+	for _, r := range regions {
+		if a.coverage.partial(r) {
+			what := a.coverage.managementIn(r).String()
+			if _, ok := lacking[what]; !ok {
+				lackOrder = append(lackOrder, what)
+			}
+			lacking[what] = append(lacking[what], r)
+		}
+	}
+	for _, what := range lackOrder {
+		rs := lacking[what]
+		part := PlanPart{Account: account, From: a.from, To: p.now, Path: PathLookup,
+			Reason: fmt.Sprintf("the account's trails (%s) deliver %s in %s (%s): LookupEvents reads the management events of every credential there over its whole life, and the bucket gives the data events",
+				strings.Join(a.coverage.trails, ", "), what, counted(len(rs), "region"), strings.Join(rs, ", "))}
+		if len(rs) == 1 {
+			part.Region = rs[0]
+		}
+		out = append(out, part)
 	}
 	var fresh []timeSpan // the tails of regions delivering lately
 	oldestFile, newestFile := time.Time{}, time.Time{}
@@ -732,7 +760,9 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		}
 		switch {
 		case tail == nil:
-		case p.now.Sub(rl.newest) > staleDelivery:
+		case minTime(p.now, a.to.Add(deliverySlack)).Sub(rl.newest) > staleDelivery:
+			// (a listing for a credential whose life ended long ago does
+			// not look for files past its end)
 			stale = append(stale, r)
 			staleFrom = minTime(cmp.Or(staleFrom, tail.from), tail.from)
 			if staleOldest.IsZero() || rl.newest.Before(staleOldest) {
@@ -840,9 +870,14 @@ func (c *Client) fetchCrossCheck(ctx context.Context, a *accountListing, root Se
 	}
 	to, _ := a.tailStart(region, w.End)
 	x := &crossCheck{x: CrossCheck{Account: root.Account, Region: region, AccessKeyID: root.AccessKeyID, From: w.Start, To: to}, done: make(chan struct{})}
+	if !x.x.To.After(x.x.From) {
+		return nil // nothing delivered to compare
+	}
 	api, err := c.lookupClient(ctx, root.Account, region)
-	if err != nil || !x.x.To.After(x.x.From) {
-		return nil
+	if err != nil {
+		x.x.Error = err.Error()
+		close(x.done)
+		return x
 	}
 	go func() {
 		defer close(x.done)

@@ -118,17 +118,45 @@ func advancedManagement(s cttypes.AdvancedEventSelector) (management, bool) {
 	return sel, management
 }
 
-// trailManagement asks what the trails deliver of management events:
-// what every trail's event selectors let in, together. ok is false when a
-// trail's selectors cannot be read: the bucket is then taken to hold
-// every management event, as most trails do.
-func trailManagement(ctx context.Context, api *cloudtrail.Client, trails []string) (m management, ok bool) {
-	for _, arn := range trails {
-		out, err := api.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(arn)})
-		if err != nil {
-			return management{read: true, write: true}, false
+// trailManagement is what one trail delivers of management events, and
+// where: every region (a multi-region or organisation trail) or its home
+// region.
+type trailManagement struct {
+	all    bool
+	region string
+	m      management
+}
+
+// trailsManagement asks what each of the trails delivers of management
+// events. A trail whose selectors cannot be read is taken to deliver every
+// management event, as most trails do; unknown lists those.
+func trailsManagement(ctx context.Context, api *cloudtrail.Client, trails []cttypes.Trail) (out []trailManagement, unknown []string) {
+	for _, t := range trails {
+		tm := trailManagement{all: aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail), region: aws.ToString(t.HomeRegion),
+			m: management{read: true, write: true}}
+		if sel, err := api.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: t.TrailARN}); err == nil {
+			tm.m = managementOf(sel)
+		} else {
+			unknown = append(unknown, aws.ToString(t.TrailARN))
 		}
-		m = m.union(managementOf(out))
+		out = append(out, tm)
 	}
-	return m, true
+	return out, unknown
+}
+
+// managementIn is what the trails deliver of region's management events
+// together; every event when no trail delivers the region (the bucket has
+// no file of it, which is said otherwise).
+func (c *trailCoverage) managementIn(region string) management {
+	var m management
+	covered := false
+	for _, t := range c.management {
+		if t.all || t.region == region {
+			m, covered = m.union(t.m), true
+		}
+	}
+	if !covered {
+		return management{read: true, write: true}
+	}
+	return m
 }
