@@ -83,11 +83,15 @@ func rvReport(inv *awsops.Investigation) string {
 // WriteOnly trail delivers there.
 func rvKeepWritesOutside(t *testing.T, rc roundCase, keep string) {
 	t.Helper()
+	rvDropReadOnly(t, rc, func(region string, _ time.Time) bool { return keep == "" || region != keep })
+}
+
+// rvDropReadOnly rewrites every log file of the bucket without the
+// read-only events that drop says of (by region and time).
+func rvDropReadOnly(t *testing.T, rc roundCase, drop func(region string, at time.Time) bool) {
+	t.Helper()
 	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	eachLogFile(t, client, bucket, "/CloudTrail/", func(key *string) {
-		if keep != "" && strings.Contains(aws.ToString(key), "/"+keep+"/") {
-			return
-		}
 		out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: key})
 		if err != nil {
 			t.Fatal(err)
@@ -107,11 +111,15 @@ func rvKeepWritesOutside(t *testing.T, rc roundCase, keep string) {
 		}
 		kept := []json.RawMessage{}
 		for _, r := range doc.Records {
-			var ro struct{ ReadOnly bool }
+			var ro struct {
+				ReadOnly  bool
+				AWSRegion string `json:"awsRegion"`
+				EventTime time.Time
+			}
 			if err := json.Unmarshal(r, &ro); err != nil {
 				t.Fatal(err)
 			}
-			if !ro.ReadOnly {
+			if !ro.ReadOnly || !drop(ro.AWSRegion, ro.EventTime) {
 				kept = append(kept, r)
 			}
 		}
@@ -441,5 +449,39 @@ func TestTrailSelectorsThatCannotBeReadAreSaid(t *testing.T) {
 		return strings.Contains(g.Reason, "trail/main") && strings.Contains(g.Reason, "cannot be read")
 	}) {
 		t.Errorf("no gap says the trail's event selectors could not be read:\n%s", rvReport(inv))
+	}
+}
+
+// TestTrailChangedByTheTreeIsLookedUpAfter: the leaked key narrows the
+// trail to write events (PutEventSelectors), makes read-only calls, and
+// puts the selectors back. The bucket has files all along (a busy region)
+// and the selectors are whole again when keyleak looks: only the key's
+// own change of CloudTrail says that the files after it may lack events.
+// LookupEvents reads every credential of the account from the change on,
+// and finds the read-only calls; the plan says why.
+func TestTrailChangedByTheTreeIsLookedUpAfter(t *testing.T) {
+	rc := newRoundCase(t)
+	t0 := rc.t0
+	var busy []json.RawMessage
+	for d := 178 * time.Minute; d > time.Minute; d -= time.Minute {
+		busy = append(busy, rvRecord(rc, rc.now.Add(-d), "ec2", "CreateTags", "eu-west-1", fmt.Sprintf("b%d", d/time.Minute), false))
+	}
+	rvReplay(t, rc, busy...)
+	rvReplay(t, rc,
+		rvRecord(rc, t0.Add(5*time.Minute), "cloudtrail", "PutEventSelectors", "us-east-1", "narrow", false),
+		rvRecord(rc, t0.Add(10*time.Minute+30*time.Second), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
+		rvRecord(rc, t0.Add(11*time.Minute+30*time.Second), "s3", "ListBuckets", "eu-west-1", "r2", true),
+		rvRecord(rc, t0.Add(30*time.Minute), "cloudtrail", "PutEventSelectors", "us-east-1", "restore", false))
+	rvDropReadOnly(t, rc, func(_ string, at time.Time) bool {
+		return at.After(t0.Add(5*time.Minute)) && at.Before(t0.Add(30*time.Minute))
+	})
+	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
+		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls after the change are lost)\n%s", got, want, rvReport(trail))
+	}
+	if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
+		return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "PutEventSelectors") && p.From.Equal(t0.Add(5*time.Minute))
+	}) {
+		t.Errorf("the plan does not say that the key's change of CloudTrail makes LookupEvents read what followed:\n%s", rvReport(trail))
 	}
 }

@@ -451,16 +451,21 @@ func (a *accountListing) holes(region string, now time.Time) (out []timeSpan, ok
 	if tail := r.tail(now); now.After(tail) {
 		out = append(out, timeSpan{maxTime(a.from, tail), now})
 	}
-	// Spans that overlap are one.
-	merged := out[:0]
-	for _, sp := range out {
+	return mergeSpans(out), true
+}
+
+// mergeSpans sorts spans and makes those that overlap one.
+func mergeSpans(spans []timeSpan) []timeSpan {
+	slices.SortFunc(spans, func(a, b timeSpan) int { return a.from.Compare(b.from) })
+	merged := spans[:0]
+	for _, sp := range spans {
 		if n := len(merged); n > 0 && !sp.from.After(merged[n-1].to) {
 			merged[n-1].to = maxTime(merged[n-1].to, sp.to)
 			continue
 		}
 		merged = append(merged, sp)
 	}
-	return merged, true
+	return merged
 }
 
 // minutes writes d, a whole number of minutes, for a person.
@@ -588,6 +593,29 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		}
 		return failedIn(newlyFailed, account, region, from, to)
 	}
+	// After a credential of the tree changed CloudTrail in an account
+	// (stopped, deleted or narrowed a trail), the bucket may lack what
+	// followed, whatever its files: LookupEvents reads every member there
+	// from the change on, once for each change found earlier.
+	var changeParts []PlanPart
+	afterChange := func(id, account, region string, from, to time.Time) []span {
+		c, ok := p.tr.trailChangeIn(account)
+		if !ok || !c.at.Before(to) {
+			return nil
+		}
+		done := id + "@" + region + "@" + c.at.String()
+		if p.afterChange[done] {
+			return nil
+		}
+		p.afterChange[done] = true
+		if plan := "change:" + account + "@" + c.at.String(); !p.planned[plan] {
+			p.planned[plan] = true
+			changeParts = append(changeParts, PlanPart{Account: account, From: c.at, To: p.now, Path: PathLookup,
+				Reason: fmt.Sprintf("%s changed the account's CloudTrail (%s at %s): the bucket may lack what followed, so LookupEvents reads every credential there from then on",
+					c.key, c.eventName, fmtTime(c.at))})
+		}
+		return []span{{maxTime(from, c.at.Add(-time.Second)), to}}
+	}
 	sessions, doors := p.tr.members()
 	var fallback map[string]bool
 	if p.athena != nil {
@@ -609,7 +637,8 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			}
 		}
 		for _, r := range regionsOf(s.Account) {
-			spans := spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID] || p.partial(s.Account, r), s.Account, r, from, to)
+			spans := mergeSpans(append(spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID] || p.partial(s.Account, r), s.Account, r, from, to),
+				afterChange(s.ID, s.Account, r, from, to)...))
 			if len(spans) > 1 && p.tr.regionEvents(s.ID, r) <= lookupPageEvents*(len(spans)-1) {
 				// Where the credential made few calls, one lookup over
 				// the spans and what lies between costs fewer pages than a
@@ -633,7 +662,8 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		// Athena is asked about keys only.
 		whole := p.athena != nil || d.trailPattern() == "" || p.whole[d.memberKey()]
 		for _, r := range list {
-			for _, sp := range spansOf(d.memberKey(), whole || p.partial(d.account, r), d.account, r, d.opened.Add(-time.Second), p.now) {
+			from := d.opened.Add(-time.Second)
+			for _, sp := range mergeSpans(append(spansOf(d.memberKey(), whole || p.partial(d.account, r), d.account, r, from, p.now), afterChange(d.memberKey(), d.account, r, from, p.now)...)) {
 				if sp.to.After(sp.from) {
 					tasks = append(tasks, sweepTask{account: d.account, region: r, attr: d.attr, value: d.value,
 						start: sp.from, end: sp.to, door: d})
@@ -654,7 +684,9 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			parts = append(parts, p.lookupParts(s.Account, regionsOf(s.Account))...)
 		}
 	}
-	// what the pass decided (Athena's failures),
+	// what the tree's changes of CloudTrail make LookupEvents read, what
+	// the pass decided (Athena's failures),
+	parts = append(parts, changeParts...)
 	parts = append(parts, p.parts...)
 	p.parts = nil
 	// and every file that failed since the last round.

@@ -174,6 +174,7 @@ type tracker struct {
 	kms   []FlaggedEvent
 	// For the flagged list, made once the baseline is known: events of
 	// techniques, and changes no technique names.
+	trailChanges      map[string]trailChange // by account
 	candidates        []candidate
 	changes           []candidate
 	candidatesDropped int
@@ -205,7 +206,7 @@ func newTracker(root Session) *tracker {
 	tr := &tracker{root: root.AccessKeyID, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{},
 		nodes: map[string]*treeNode{}, total: newTally(), spans: map[string]*activeSpan{},
 		dataNames: map[string]int{}, objects: map[string]*ObjectAccess{},
-		sources: map[string]*sourceStat{}, own: noAccounts, doors: map[string]*door{}}
+		sources: map[string]*sourceStat{}, own: noAccounts, doors: map[string]*door{}, trailChanges: map[string]trailChange{}}
 	root.ID = cmp.Or(root.ID, root.AccessKeyID)
 	tr.root = root.ID
 	tr.nodes[root.ID] = &treeNode{s: root, t: newTally()}
@@ -314,6 +315,9 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 	if isKMSDecrypt(rec) && len(tr.kms) < maxFlagged {
 		tr.kms = append(tr.kms, flagEvent(rec, cat))
 	}
+	if e.service == "cloudtrail" && !e.readOnly() && rec.ErrorCode == "" {
+		tr.noteTrailChange(rec)
+	}
 	if rec.ErrorCode == "" {
 		for _, r := range created {
 			if len(tr.created) < maxResources {
@@ -384,6 +388,32 @@ func (tr *tracker) eventCount() int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return tr.total.events
+}
+
+// trailChange is the first call of the tree that changed CloudTrail in an
+// account (StopLogging, UpdateTrail, PutEventSelectors, DeleteTrail, …).
+type trailChange struct {
+	at        time.Time
+	eventName string
+	key       string
+}
+
+// noteTrailChange keeps the first change of CloudTrail in the record's
+// account. Called with the tracker's lock.
+func (tr *tracker) noteTrailChange(rec *trail.Record) {
+	account := cmp.Or(rec.RecipientAccountID, rec.UserIdentity.AccountID)
+	if c, ok := tr.trailChanges[account]; !ok || rec.EventTime.Before(c.at) {
+		tr.trailChanges[account] = trailChange{at: rec.EventTime, eventName: rec.EventName, key: rec.UserIdentity.AccessKeyID}
+	}
+}
+
+// trailChangeIn returns the first change of CloudTrail the tree made in
+// account, if any.
+func (tr *tracker) trailChangeIn(account string) (trailChange, bool) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	c, ok := tr.trailChanges[account]
+	return c, ok
 }
 
 // regionEvents is how many calls of credential id the tracker counted in
