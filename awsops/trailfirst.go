@@ -502,16 +502,18 @@ type trailPass struct {
 	// those it is to look up over their whole life; planned the accounts
 	// whose LookupEvents part the plan names.
 	given, complemented, whole, planned map[string]bool
-	// afterChange are the members (memberKey@region@time) LookupEvents
-	// was asked about from a change of CloudTrail on.
-	afterChange   map[string]bool
-	failedPlanned int // the files of failed the plan names, and LookupEvents was asked about
+	// afterChange is, for each member and region (memberKey@region), from
+	// when LookupEvents was asked about it after a change of CloudTrail;
+	// changesApplied the changes complement last planned for.
+	afterChange    map[string]time.Time
+	changesApplied map[string]trailChange
+	failedPlanned  int // the files of failed the plan names, and LookupEvents was asked about
 }
 
 func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Window, now time.Time) *trailPass {
 	p := &trailPass{c: c, tr: tr, client: client, layout: l, window: w, now: now, workers: scanWorkers(),
 		scanner: trail.NewScanner(nil, trail.ScanOptions{Index: true}), accounts: map[string]*accountListing{}, doors: map[string][]*door{},
-		given: map[string]bool{}, complemented: map[string]bool{}, whole: map[string]bool{}, planned: map[string]bool{}, afterChange: map[string]bool{}}
+		given: map[string]bool{}, complemented: map[string]bool{}, whole: map[string]bool{}, planned: map[string]bool{}, afterChange: map[string]time.Time{}}
 	p.get = p.getObject
 	p.cond = sync.NewCond(&p.mu)
 	p.read.Bucket = l.bucket

@@ -454,34 +454,42 @@ func TestTrailSelectorsThatCannotBeReadAreSaid(t *testing.T) {
 
 // TestTrailChangedByTheTreeIsLookedUpAfter: the leaked key narrows the
 // trail to write events (PutEventSelectors), makes read-only calls, and
-// puts the selectors back. The bucket has files all along (a busy region)
+// puts the selectors back. The bucket has files all along (a busy region,
+// whose calls keep the read-only ones out of the cross-check's two pages)
 // and the selectors are whole again when keyleak looks: only the key's
 // own change of CloudTrail says that the files after it may lack events.
 // LookupEvents reads every credential of the account from the change on,
-// and finds the read-only calls; the plan says why.
+// and finds the read-only calls; the plan says why. The same holds when
+// the file that holds the change is gone, and LookupEvents itself finds
+// the change: another round reads what followed it.
 func TestTrailChangedByTheTreeIsLookedUpAfter(t *testing.T) {
-	rc := newRoundCase(t)
-	t0 := rc.t0
-	var busy []json.RawMessage
-	for d := 178 * time.Minute; d > time.Minute; d -= time.Minute {
-		busy = append(busy, rvRecord(rc, rc.now.Add(-d), "ec2", "CreateTags", "eu-west-1", fmt.Sprintf("b%d", d/time.Minute), false))
-	}
-	rvReplay(t, rc, busy...)
-	rvReplay(t, rc,
-		rvRecord(rc, t0.Add(5*time.Minute), "cloudtrail", "PutEventSelectors", "us-east-1", "narrow", false),
-		rvRecord(rc, t0.Add(10*time.Minute+30*time.Second), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
-		rvRecord(rc, t0.Add(11*time.Minute+30*time.Second), "s3", "ListBuckets", "eu-west-1", "r2", true),
-		rvRecord(rc, t0.Add(30*time.Minute), "cloudtrail", "PutEventSelectors", "us-east-1", "restore", false))
-	rvDropReadOnly(t, rc, func(_ string, at time.Time) bool {
-		return at.After(t0.Add(5*time.Minute)) && at.Before(t0.Add(30*time.Minute))
-	})
-	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-	if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
-		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls after the change are lost)\n%s", got, want, rvReport(trail))
-	}
-	if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
-		return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "PutEventSelectors") && p.From.Equal(t0.Add(5*time.Minute))
-	}) {
-		t.Errorf("the plan does not say that the key's change of CloudTrail makes LookupEvents read what followed:\n%s", rvReport(trail))
+	for _, lost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("change-file-lost=%v", lost), func(t *testing.T) {
+			rc := newRoundCase(t)
+			var busy []json.RawMessage
+			for d := 178 * time.Minute; d > time.Minute; d -= time.Minute {
+				busy = append(busy, rvRecord(rc, rc.now.Add(-d), "ec2", "CreateTags", "eu-west-1", fmt.Sprintf("b%d", d/time.Minute), false))
+			}
+			rvReplay(t, rc, busy...)
+			change, restore := rc.now.Add(-165*time.Minute), rc.now.Add(-140*time.Minute)
+			rvReplay(t, rc,
+				rvRecord(rc, change, "cloudtrail", "PutEventSelectors", "us-east-1", "narrow", false),
+				rvRecord(rc, rc.now.Add(-160*time.Minute+30*time.Second), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
+				rvRecord(rc, rc.now.Add(-159*time.Minute+30*time.Second), "s3", "ListBuckets", "eu-west-1", "r2", true),
+				rvRecord(rc, restore, "cloudtrail", "PutEventSelectors", "us-east-1", "restore", false))
+			rvDropReadOnly(t, rc, func(_ string, at time.Time) bool { return at.After(change) && at.Before(restore) })
+			if lost {
+				rvDrop(t, rc, "CloudTrail_us-east-1_"+rvFileStamp(change))
+			}
+			lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+			if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
+				t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls after the change are lost)\n%s", got, want, rvReport(trail))
+			}
+			if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
+				return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "PutEventSelectors") && p.From.Equal(change.Truncate(time.Second))
+			}) {
+				t.Errorf("the plan does not say that the key's change of CloudTrail makes LookupEvents read what followed:\n%s", rvReport(trail))
+			}
+		})
 	}
 }

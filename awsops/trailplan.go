@@ -288,7 +288,10 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		stats, gaps := sw.results()
 		inv.Sweep = mergeRegionStats(inv.Sweep, stats)
 		inv.Gaps = append(inv.Gaps, gaps...)
-		if ctx.Err() != nil || !p.resume(ctx) {
+		if ctx.Err() != nil {
+			break
+		}
+		if grew := p.resume(ctx); !grew && !p.changesPending() {
 			break
 		}
 		if round == maxTrailRounds {
@@ -598,23 +601,28 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 	// followed, whatever its files: LookupEvents reads every member there
 	// from the change on, once for each change found earlier.
 	var changeParts []PlanPart
-	afterChange := func(id, account, region string, from, to time.Time) []span {
+	afterChange := func(id, account, region string, from, to time.Time, lookedWhole bool) []span {
 		c, ok := p.tr.trailChangeIn(account)
-		if !ok || !c.at.Before(to) {
+		if !ok || !c.at.Before(to) || lookedWhole {
 			return nil
 		}
-		done := id + "@" + region + "@" + c.at.String()
-		if p.afterChange[done] {
-			return nil
-		}
-		p.afterChange[done] = true
 		if plan := "change:" + account + "@" + c.at.String(); !p.planned[plan] {
 			p.planned[plan] = true
 			changeParts = append(changeParts, PlanPart{Account: account, From: c.at, To: p.now, Path: PathLookup,
 				Reason: fmt.Sprintf("%s changed the account's CloudTrail (%s at %s): the bucket may lack what followed, so LookupEvents reads every credential there from then on",
 					c.key, c.eventName, fmtTime(c.at))})
 		}
-		return []span{{maxTime(from, c.at.Add(-time.Second)), to}}
+		// Only what an earlier round did not read from a later change.
+		start, end := maxTime(from, c.at.Add(-time.Second)), to
+		key := id + "@" + region
+		if prev, had := p.afterChange[key]; had {
+			if !start.Before(prev) {
+				return nil
+			}
+			end = prev
+		}
+		p.afterChange[key] = start
+		return []span{{start, end}}
 	}
 	sessions, doors := p.tr.members()
 	var fallback map[string]bool
@@ -637,8 +645,9 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			}
 		}
 		for _, r := range regionsOf(s.Account) {
-			spans := mergeSpans(append(spansOf(s.ID, fallback[s.AccessKeyID] || p.whole[s.ID] || p.partial(s.Account, r), s.Account, r, from, to),
-				afterChange(s.ID, s.Account, r, from, to)...))
+			whole := fallback[s.AccessKeyID] || p.whole[s.ID] || p.partial(s.Account, r)
+			spans := mergeSpans(append(spansOf(s.ID, whole, s.Account, r, from, to),
+				afterChange(s.ID, s.Account, r, from, to, whole && p.complemented[s.ID])...))
 			if len(spans) > 1 && p.tr.regionEvents(s.ID, r) <= lookupPageEvents*(len(spans)-1) {
 				// Where the credential made few calls, one lookup over
 				// the spans and what lies between costs fewer pages than a
@@ -663,7 +672,9 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		whole := p.athena != nil || d.trailPattern() == "" || p.whole[d.memberKey()]
 		for _, r := range list {
 			from := d.opened.Add(-time.Second)
-			for _, sp := range mergeSpans(append(spansOf(d.memberKey(), whole || p.partial(d.account, r), d.account, r, from, p.now), afterChange(d.memberKey(), d.account, r, from, p.now)...)) {
+			whole := whole || p.partial(d.account, r)
+			for _, sp := range mergeSpans(append(spansOf(d.memberKey(), whole, d.account, r, from, p.now),
+				afterChange(d.memberKey(), d.account, r, from, p.now, whole && p.complemented[d.memberKey()])...)) {
 				if sp.to.After(sp.from) {
 					tasks = append(tasks, sweepTask{account: d.account, region: r, attr: d.attr, value: d.value,
 						start: sp.from, end: sp.to, door: d})
@@ -696,7 +707,22 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			Reason: "log file " + o.key + " could not be read"})
 	}
 	p.failedPlanned = len(p.failed)
+	p.changesApplied = p.tr.trailChangesNow()
 	return tasks, parts
+}
+
+// changesPending reports whether the tree changed CloudTrail in an account
+// (or earlier there) since complement last planned: LookupEvents has more
+// to read, though the tree may not have grown.
+func (p *trailPass) changesPending() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for account, c := range p.tr.trailChangesNow() {
+		if applied, ok := p.changesApplied[account]; !ok || c.at.Before(applied.at) {
+			return true
+		}
+	}
+	return false
 }
 
 // lookupParts says, for one account, what the plan left to LookupEvents

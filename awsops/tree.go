@@ -315,7 +315,7 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 	if isKMSDecrypt(rec) && len(tr.kms) < maxFlagged {
 		tr.kms = append(tr.kms, flagEvent(rec, cat))
 	}
-	if e.service == "cloudtrail" && !e.readOnly() && rec.ErrorCode == "" {
+	if e.is("cloudtrail", trailChangingCalls...) && rec.ErrorCode == "" {
 		tr.noteTrailChange(rec)
 	}
 	if rec.ErrorCode == "" {
@@ -390,8 +390,12 @@ func (tr *tracker) eventCount() int {
 	return tr.total.events
 }
 
-// trailChange is the first call of the tree that changed CloudTrail in an
-// account (StopLogging, UpdateTrail, PutEventSelectors, DeleteTrail, …).
+// trailChangingCalls change what a trail delivers, or where: after one,
+// the bucket may lack events.
+var trailChangingCalls = []string{"StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"}
+
+// trailChange is the first call of the tree that changed what a trail of
+// an account delivers (see trailChangingCalls).
 type trailChange struct {
 	at        time.Time
 	eventName string
@@ -414,6 +418,14 @@ func (tr *tracker) trailChangeIn(account string) (trailChange, bool) {
 	defer tr.mu.Unlock()
 	c, ok := tr.trailChanges[account]
 	return c, ok
+}
+
+// trailChangesNow returns the first change of CloudTrail the tree made in
+// each account.
+func (tr *tracker) trailChangesNow() map[string]trailChange {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return maps.Clone(tr.trailChanges)
 }
 
 // regionEvents is how many calls of credential id the tracker counted in
