@@ -153,7 +153,7 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 	client, err := c.s3Client(ctx, opts.TrailAccount, "")
 	var layout trailLayout
 	if err == nil {
-		layout, err = discoverTrailLayout(ctx, client, bucket, opts.TrailPrefix, account)
+		layout, err = discoverTrailLayout(ctx, client, bucket, opts.TrailPrefix, account, w)
 	}
 	if err != nil {
 		return de, []Gap{{Step: StepDataEvents, Account: opts.TrailAccount, Reason: "read trail bucket " + bucket + ": " + err.Error()}}

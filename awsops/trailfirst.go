@@ -52,8 +52,9 @@ func (l trailLayout) accountPrefix(account string) string {
 // files under an organisation trail's folder (AWSLogs/o-…/<account>/) or
 // an account trail's (AWSLogs/<account>/). With several folders (a bucket
 // shared, an organisation moved), the first that holds a log file of the
-// account is taken, and the layout's note says which others do.
-func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix, account string) (trailLayout, error) {
+// account in the window w is taken, and the layout's note says which
+// others hold log files of it.
+func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix, account string, w Window) (trailLayout, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
@@ -83,10 +84,11 @@ func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix,
 		return l, nil
 	}
 	// Several folders may hold the account: the first that holds a log
-	// file of it (an organisation's before the account's own, as an
-	// organisation trail supersedes account trails); a folder that holds
-	// only other objects (one put there, say) does not count.
-	var roots []string
+	// file of the window (an organisation's before the account's own, as an
+	// organisation trail supersedes account trails), else the first that
+	// holds one at all; a folder that holds only other objects (one put
+	// there, say) does not count.
+	var inWindow, any []string
 	for _, r := range append(slices.Clone(orgs), "") {
 		if r == "" && !direct {
 			continue
@@ -95,39 +97,90 @@ func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix,
 		if r != "" {
 			root += r + "/"
 		}
-		ok, err := holdsLogFile(ctx, client, bucket, root+account+"/CloudTrail/")
+		held, err := holdsLogFile(ctx, client, bucket, root+account+"/CloudTrail/", w)
 		if err != nil {
 			return l, err
 		}
-		if ok {
-			roots = append(roots, root)
+		switch held {
+		case heldInWindow:
+			inWindow = append(inWindow, root)
+			fallthrough
+		case heldBefore:
+			any = append(any, root)
 		}
+	}
+	roots := inWindow
+	if len(roots) == 0 {
+		roots = any
 	}
 	switch {
 	case len(roots) > 0:
-		if len(roots) > 1 {
-			l.note = fmt.Sprintf("the bucket holds log files of the account under %s too: only %s is read", strings.Join(roots[1:], ", "), roots[0])
-		}
 		l.root = roots[0]
+		if others := slices.DeleteFunc(slices.Clone(any), func(r string) bool { return r == l.root }); len(others) > 0 {
+			l.note = fmt.Sprintf("the bucket holds log files of the account under %s too: only %s is read", strings.Join(others, ", "), l.root)
+		}
 	case !direct:
 		l.root += orgs[0] + "/"
 	}
 	return l, nil
 }
 
-// holdsLogFile reports whether one of the first keys under prefix names a
-// CloudTrail log file.
-func holdsLogFile(ctx context.Context, client *s3.Client, bucket, prefix string) (bool, error) {
-	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(100)})
-	if err != nil {
-		return false, fmt.Errorf("list s3://%s/%s: %s", bucket, prefix, describeAWSError(err))
+// What a folder holds of an account's log files.
+const (
+	heldNone     = iota
+	heldBefore   // log files, none of the window
+	heldInWindow // log files of the window
+)
+
+// holdsLogFile says whether the folder prefix (an account's CloudTrail
+// folder) holds a log file of the window w, or one at all: it looks at the
+// first keys of each region from the window's first day on, and at the
+// first keys of the folder.
+func holdsLogFile(ctx context.Context, client *s3.Client, bucket, prefix string, w Window) (int, error) {
+	list := func(in *s3.ListObjectsV2Input) (*s3.ListObjectsV2Output, error) {
+		out, err := client.ListObjectsV2(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %s", bucket, aws.ToString(in.Prefix), describeAWSError(err))
+		}
+		return out, nil
 	}
-	for _, o := range out.Contents {
-		if _, ok := trailFileTime(aws.ToString(o.Key)); ok {
-			return true, nil
+	since, until := w.Start.Add(-deliveredBefore), w.End.Add(deliverySlack)
+	held := heldNone
+	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")})
+	for pages.HasMorePages() {
+		regions, err := pages.NextPage(ctx)
+		if err != nil {
+			return held, fmt.Errorf("list s3://%s/%s: %s", bucket, prefix, describeAWSError(err))
+		}
+		for _, cp := range regions.CommonPrefixes {
+			region := aws.ToString(cp.Prefix)
+			out, err := list(&s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(region),
+				StartAfter: aws.String(region + since.UTC().Format("2006/01/02")), MaxKeys: aws.Int32(20)})
+			if err != nil {
+				return held, err
+			}
+			for _, o := range out.Contents {
+				if stamp, ok := trailFileTime(aws.ToString(o.Key)); ok {
+					if !stamp.Before(since) && !stamp.After(until) {
+						return heldInWindow, nil
+					}
+					held = heldBefore
+				}
+			}
 		}
 	}
-	return false, nil
+	if held == heldNone {
+		out, err := list(&s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(100)})
+		if err != nil {
+			return held, err
+		}
+		for _, o := range out.Contents {
+			if _, ok := trailFileTime(aws.ToString(o.Key)); ok {
+				return heldBefore, nil
+			}
+		}
+	}
+	return held, nil
 }
 
 // trailObject is one log file.

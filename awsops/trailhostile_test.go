@@ -493,3 +493,41 @@ func TestTrailChangedByTheTreeIsLookedUpAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestTrailLayoutWithAnOldOrganisationFolder: the account was in an
+// organisation whose trail delivered to the bucket a year ago (its folder
+// still holds a log file of the account), and its own trail delivers now.
+// The folder that holds the window's files is read, on either path (the
+// session's GetObject of terraform.tfstate is found), and a gap names the
+// other.
+func TestTrailLayoutWithAnOldOrganisationFolder(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReplay(t, rc,
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.assume(time.Minute, "us-east-1"),
+		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"terraform.tfstate"}`, "null", "e3", true))
+	old := rc.now.AddDate(-1, 0, 0).UTC()
+	key := fmt.Sprintf("AWSLogs/o-aaaaold0001/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%s_old.json.gz", world.DefaultAccount,
+		old.Format("2006/01/02"), world.DefaultAccount, old.Format("20060102T1504Z"))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write([]byte(`{"Records":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rvClient(rc).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()), Key: aws.String(key), Body: bytes.NewReader(gz.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{awsops.PathTrail, awsops.PathLookup} {
+		inv := rc.investigate(t, path)
+		if inv.DataEvents == nil || inv.DataEvents.Events != 1 {
+			t.Errorf("%s path: plan %q, data events %+v: want the folder of the window read and the GetObject found\n%s",
+				path, inv.Plan[0].Reason, inv.DataEvents, rvReport(inv))
+		}
+		if !slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool { return strings.Contains(g.Reason, "under AWSLogs/o-aaaaold0001/ too") }) {
+			t.Errorf("%s path: no gap names the old organisation folder, which is not read\n%s", path, rvReport(inv))
+		}
+	}
+}

@@ -208,7 +208,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	client, err := c.s3Client(ctx, opts.TrailAccount, "")
 	var layout trailLayout
 	if err == nil {
-		layout, err = discoverTrailLayout(ctx, client, opts.TrailBucket, opts.TrailPrefix, account)
+		layout, err = discoverTrailLayout(ctx, client, opts.TrailBucket, opts.TrailPrefix, account, w)
 	}
 	if err != nil {
 		inv.Plan = append(inv.Plan, PlanPart{Account: account, From: w.Start, To: w.End, Path: PathLookup,
