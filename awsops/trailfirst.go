@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -669,7 +670,8 @@ func (p *trailPass) listAccount(ctx context.Context, account string, from, to ti
 		go func() {
 			l := listTrail(ctx, p.client, p.layout, account, sp[0], sp[1], p.now)
 			if !listed {
-				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout.bucket)
+				// (single-region trails are asked for where the bucket has files)
+				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout.bucket, slices.Sorted(maps.Keys(l.regions)))
 			}
 			p.enqueue(l)
 		}()

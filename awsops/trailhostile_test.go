@@ -531,3 +531,34 @@ func TestTrailLayoutWithAnOldOrganisationFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailSingleRegionTrailOfAnotherRegionIsWeighed: the trail that
+// delivers eu-west-1 to the bucket is a single-region trail of eu-west-1
+// (described there only, not in keyleak's home region) that records
+// write events only. The read-only calls there are in no log file:
+// LookupEvents reads them, as for a multi-region trail.
+func TestTrailSingleRegionTrailOfAnotherRegionIsWeighed(t *testing.T) {
+	rc := newRoundCase(t)
+	var busy []json.RawMessage
+	for d := 178 * time.Minute; d > time.Minute; d -= time.Minute {
+		busy = append(busy, rvRecord(rc, rc.now.Add(-d), "ec2", "CreateTags", "eu-west-1", fmt.Sprintf("b%d", d/time.Minute), false))
+	}
+	rvReplay(t, rc, busy...)
+	rvReplay(t, rc,
+		rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false),
+		rvRecord(rc, rc.now.Add(-160*time.Minute+30*time.Second), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
+		rvRecord(rc, rc.now.Add(-159*time.Minute+30*time.Second), "s3", "ListBuckets", "eu-west-1", "r2", true))
+	rvKeepWritesOutside(t, rc, "us-east-1")
+	ct := cloudtrail.NewFromConfig(rc.w.Config("eu-west-1", rc.w.Admin(world.DefaultAccount)))
+	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("euw1"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket())}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("euw1"),
+		EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
+		t.Fatal(err)
+	}
+	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
+		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls in eu-west-1 are lost)\n%s", got, want, rvReport(trail))
+	}
+}

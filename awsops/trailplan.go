@@ -223,7 +223,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	var probes map[string]lookupProbe
 	var wg sync.WaitGroup
 	wg.Go(func() { listing = listTrail(ctx, client, layout, account, w.Start, w.End, now) })
-	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, opts.TrailBucket) })
+	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, opts.TrailBucket, inv.Regions) })
 	if opts.Path != PathTrail {
 		wg.Go(func() { probes = c.probeLookups(ctx, account, key.String(), inv.Regions, w) })
 	}
@@ -487,8 +487,10 @@ func hull(spans []timeSpan) timeSpan {
 }
 
 // trailCoverageOf asks the account's CloudTrail which of its trails (its
-// own and the organisation's) deliver to bucket, and for which regions.
-func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string) *trailCoverage {
+// own and the organisation's) deliver to bucket, and for which regions:
+// in its home region, and in each of regions (where single-region trails
+// are described).
+func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string, regions []string) *trailCoverage {
 	api, err := c.cloudtrailClient(ctx, account, "")
 	if err != nil {
 		return nil
@@ -497,14 +499,39 @@ func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string) *t
 	if err != nil {
 		return nil
 	}
+	trails := out.TrailList
+	// A single-region trail is described in its home region only: each
+	// region is asked too, at once.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, listConcurrency)
+	for _, r := range regions {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			api, err := c.cloudtrailClient(ctx, account, r)
+			if err != nil {
+				return
+			}
+			out, err := api.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(false)})
+			if err != nil {
+				return // a region not enabled, say: its trails deliver nothing
+			}
+			mu.Lock()
+			trails = append(trails, out.TrailList...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
 	var cov trailCoverage
 	var delivering []cttypes.Trail
-	for _, t := range out.TrailList {
-		if aws.ToString(t.S3BucketName) != bucket {
+	for _, t := range trails {
+		arn := aws.ToString(t.TrailARN)
+		if aws.ToString(t.S3BucketName) != bucket || slices.Contains(cov.trails, arn) {
 			continue
 		}
 		delivering = append(delivering, t)
-		cov.trails = append(cov.trails, aws.ToString(t.TrailARN))
+		cov.trails = append(cov.trails, arn)
 		if aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail) {
 			cov.all = true
 		} else if r := aws.ToString(t.HomeRegion); r != "" {
@@ -514,7 +541,9 @@ func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string) *t
 	if len(cov.trails) == 0 {
 		return nil
 	}
-	cov.management, cov.unknown = trailsManagement(ctx, api, delivering)
+	cov.management, cov.unknown = trailsManagement(ctx, func(region string) (*cloudtrail.Client, error) {
+		return c.cloudtrailClient(ctx, account, region)
+	}, delivering)
 	return &cov
 }
 

@@ -130,11 +130,17 @@ type trailManagement struct {
 // trailsManagement asks what each of the trails delivers of management
 // events. A trail whose selectors cannot be read is taken to deliver every
 // management event, as most trails do; unknown lists those.
-func trailsManagement(ctx context.Context, api *cloudtrail.Client, trails []cttypes.Trail) (out []trailManagement, unknown []string) {
+func trailsManagement(ctx context.Context, api func(region string) (*cloudtrail.Client, error), trails []cttypes.Trail) (out []trailManagement, unknown []string) {
 	for _, t := range trails {
 		tm := trailManagement{all: aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail), region: aws.ToString(t.HomeRegion),
 			m: management{read: true, write: true}}
-		if sel, err := api.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: t.TrailARN}); err == nil {
+		// Asked in the trail's home region, where it is described.
+		client, err := api(tm.region)
+		var sel *cloudtrail.GetEventSelectorsOutput
+		if err == nil {
+			sel, err = client.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: t.TrailARN})
+		}
+		if err == nil {
 			tm.m = managementOf(sel)
 		} else {
 			unknown = append(unknown, aws.ToString(t.TrailARN))
