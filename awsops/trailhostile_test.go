@@ -434,17 +434,9 @@ func TestTrailSelectorsThatCannotBeReadAreSaid(t *testing.T) {
 	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket()), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount))
-	cfg.HTTPClient = &http.Client{Transport: denyTarget{base: cfg.HTTPClient.(*http.Client).Transport, target: ".GetEventSelectors"}}
-	key, err := awsops.ParseAccessKeyID(rc.leaked)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
-		Regions: []string{"us-east-1", "eu-west-1"}, Path: awsops.PathTrail, Since: rc.now.Add(-3 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := rc.investigateThrough(t, awsops.PathTrail, func(base http.RoundTripper) http.RoundTripper {
+		return denyTarget{base: base, target: ".GetEventSelectors"}
+	})
 	if !slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool {
 		return strings.Contains(g.Reason, "trail/main") && strings.Contains(g.Reason, "cannot be read")
 	}) {

@@ -25,8 +25,7 @@ import (
 // lifecycle rule that expired everything older).
 func (rc roundCase) dropFilesBefore(t *testing.T, cutoff time.Time) int {
 	t.Helper()
-	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := rc.w.Gateway.TrailBucket()
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	n := 0
 	eachLogFile(t, client, bucket, "", func(key *string) {
 		k := aws.ToString(key)
@@ -59,18 +58,13 @@ func (rc roundCase) dropFilesBefore(t *testing.T, cutoff time.Time) int {
 // says so.
 func TestTrailCreatedMidWindowIsLookedUpBefore(t *testing.T) {
 	rc := newRoundCase(t)
-	if err := rc.w.Gateway.Replay(
+	rvReplay(t, rc,
 		rc.record(false, 0, "iam", "CreateUser", "eu-west-1", `{"userName":"backdoor"}`, `{"user":{"userName":"backdoor"}}`, "early", false),
 		rc.record(false, 30*time.Minute, "iam", "ListUsers", "us-east-1", "null", "null", "u1", false),
 		rc.record(false, 31*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "u2", false),
 		rc.record(false, 32*time.Minute, "iam", "ListGroups", "us-east-1", "null", "null", "u3", false),
 		rc.record(false, 40*time.Minute, "s3", "ListBuckets", "eu-west-1", "null", "null", "e2", false),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	)
 	if n := rc.dropFilesBefore(t, rc.t0.Add(20*time.Minute)); n == 0 {
 		t.Fatal("no file to drop")
 	}
@@ -133,16 +127,11 @@ func (rc roundCase) athenaWorkgroup(t *testing.T) {
 func TestAthenaFailureIsSaid(t *testing.T) {
 	rc := newRoundCase(t)
 	rc.athenaWorkgroup(t)
-	if err := rc.w.Gateway.Replay(
+	rvReplay(t, rc,
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
 		rc.record(false, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"prod/terraform.tfstate"}`, "null", "d1", true),
 		rc.record(false, 30*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "e2", false),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	)
 	for range 4 {
 		rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "AS minted", Running: 1, State: "FAILED", Reason: "HIVE_CURSOR_ERROR",
 			Error: &world.AthenaError{Category: 1, Type: 1000, Retryable: true, Message: "HIVE_CURSOR_ERROR"}})
@@ -205,21 +194,15 @@ func TestAthenaHopIntoAccountTheBucketLacks(t *testing.T) {
 	expires := rc.t0.Add(time.Minute + time.Hour).Format("Jan 2, 2006, 3:04:05 PM")
 	assume := rc.record(false, time.Minute, "sts", "AssumeRole", "us-east-1", `{"roleArn":"arn:aws:iam::`+other+`:role/deploy","roleSessionName":"s"}`,
 		`{"credentials":{"accessKeyId":"`+rc.session+`","sessionToken":"x","expiration":"`+expires+`"},"assumedRoleUser":{"assumedRoleId":"AROAX:s","arn":"arn:aws:sts::`+other+`:assumed-role/deploy/s"}}`, "mint", false)
-	if err := rc.w.Gateway.Replay(
+	rvReplay(t, rc,
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
 		assume,
 		call(5*time.Minute, "CreateUser", "h1"),
 		call(10*time.Minute, "AttachUserPolicy", "h2"),
 		rc.record(false, 30*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "e2", false),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	)
 	// The second account's trail does not deliver to this bucket.
-	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := rc.w.Gateway.TrailBucket()
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	eachLogFile(t, client, bucket, "AWSLogs/"+other+"/", func(key *string) {
 		if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key}); err != nil {
 			t.Fatal(err)
@@ -293,20 +276,14 @@ func TestPlannerReadsTheBucketWhenLookupEventsFails(t *testing.T) {
 // for the minutes not yet delivered begins where us-east-1's does.
 func TestStoppedDeliveryIsNamed(t *testing.T) {
 	rc := newRoundCase(t)
-	if err := rc.w.Gateway.Replay(
+	rvReplay(t, rc,
 		rc.record(false, 0, "iam", "ListUsers", "eu-west-1", "null", "null", "e1", false),
 		rc.record(false, 60*time.Minute, "s3", "ListBuckets", "eu-west-1", "null", "null", "e2", false),
 		rc.record(false, 62*time.Minute, "s3", "GetObject", "eu-west-1", `{"bucketName":"secrets","key":"prod/db.env"}`, "null", "d1", true),
 		rc.record(false, 80*time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "u1", false),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	)
 	// eu-west-1 stops delivering after its first file.
-	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := rc.w.Gateway.TrailBucket()
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	first := rc.t0.Truncate(5 * time.Minute).Add(5 * time.Minute).Format("20060102T1504Z")
 	eachLogFile(t, client, bucket, "/CloudTrail/eu-west-1/", func(key *string) {
 		if strings.Contains(aws.ToString(key), first) {
@@ -359,21 +336,15 @@ func TestLateDeliveryBeforeTheNewestFileIsLookedUp(t *testing.T) {
 			rc.t0.Add(d).Format(time.RFC3339) + `","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"eu-west-1","sourceIPAddress":"10.0.0.1","userAgent":"x","requestParameters":null,"responseElements":null,"requestID":"` + id + `","eventID":"` + id + `","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"` + world.DefaultAccount + `","eventCategory":"Management"}`)
 	}
 	late := rc.t0.Add(71 * time.Minute) // the newest eu-west-1 file is stamped t0+84m (other's call at t0+83m)
-	if err := rc.w.Gateway.Replay(
+	rvReplay(t, rc,
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "u1", false),
 		rc.record(false, time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "u2", false),
 		rc.record(false, 2*time.Minute, "iam", "ListGroups", "us-east-1", "null", "null", "u3", false),
 		rc.record(false, 71*time.Minute, "iam", "CreateUser", "eu-west-1", `{"userName":"backdoor"}`, `{"user":{"userName":"backdoor"}}`, "late", false),
 		other(83*time.Minute, "o1"),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	)
 	// The file holding the CreateUser is not delivered yet.
-	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := rc.w.Gateway.TrailBucket()
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	stamp := late.Truncate(5 * time.Minute).Add(5 * time.Minute).Format("20060102T1504Z")
 	if n := eachLogFile(t, client, bucket, "/CloudTrail/eu-west-1/", func(key *string) {
 		if !strings.Contains(aws.ToString(key), stamp) {
@@ -433,29 +404,16 @@ func (f *failCrossCheck) RoundTrip(r *http.Request) (*http.Response, error) {
 // was not checked against LookupEvents.
 func TestFailedCrossCheckIsSaid(t *testing.T) {
 	rc := newRoundCase(t)
-	if err := rc.w.Gateway.Replay(
+	rvReplay(t, rc,
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "u1", false),
 		rc.record(false, time.Minute, "iam", "ListRoles", "us-east-1", "null", "null", "u2", false),
 		rc.record(false, 40*time.Minute, "iam", "ListGroups", "us-east-1", "null", "null", "u3", false),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	since := rc.now.Add(-3 * time.Hour)
-	cfg := rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount))
-	fail := &failCrossCheck{base: cfg.HTTPClient.(*http.Client).Transport, start: since}
-	cfg.HTTPClient = &http.Client{Transport: fail}
-	key, err := awsops.ParseAccessKeyID(rc.leaked)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
-		Regions: []string{"us-east-1", "eu-west-1"}, Path: awsops.PathTrail, Since: since})
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
+	fail := &failCrossCheck{start: rc.now.Add(-3 * time.Hour)} // the window's start, as investigate sets it
+	inv := rc.investigateThrough(t, awsops.PathTrail, func(base http.RoundTripper) http.RoundTripper {
+		fail.base = base
+		return fail
+	})
 	if fail.failed == 0 {
 		t.Fatal("no cross-check call was made to fail")
 	}
@@ -478,16 +436,11 @@ func TestFailedCrossCheckIsSaid(t *testing.T) {
 // folders").
 func TestDataEventsPrefixesAreDayFolders(t *testing.T) {
 	rc := newRoundCase(t)
-	if err := rc.w.Gateway.Replay(
+	rvReplay(t, rc,
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "u1", false),
 		rc.record(false, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"db.env"}`, "null", "d1", true),
 		rc.record(false, 40*time.Minute, "iam", "ListRoles", "eu-west-1", "null", "null", "u2", false),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	)
 	lookup, tr := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
 	t.Logf("LookupEvents path prefixes %q; trail path prefixes %q", lookup.DataEvents.Prefixes, tr.DataEvents.Prefixes)
 	for _, p := range tr.DataEvents.Prefixes {

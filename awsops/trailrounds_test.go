@@ -65,14 +65,8 @@ func (rc roundCase) assume(d time.Duration, region string) json.RawMessage {
 // log files whose key holds drop.
 func (rc roundCase) play(t *testing.T, drop string, records ...json.RawMessage) {
 	t.Helper()
-	if err := rc.w.Gateway.Replay(records...); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.w.Gateway.FlushTrail(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	client := s3.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := rc.w.Gateway.TrailBucket()
+	rvReplay(t, rc, records...)
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	dropped := eachLogFile(t, client, bucket, drop, func(key *string) {
 		if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key}); err != nil {
 			t.Fatal(err)
@@ -107,12 +101,23 @@ func eachLogFile(t *testing.T, client *s3.Client, bucket, part string, fn func(k
 // investigate runs the investigation on one path over two regions.
 func (rc roundCase) investigate(t *testing.T, path string) *awsops.Investigation {
 	t.Helper()
-	c := awsops.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)), awsops.Options{})
+	return rc.investigateThrough(t, path, nil)
+}
+
+// investigateThrough is investigate with keyleak's AWS calls made through
+// the transport wrap returns (nil: as they are), which may watch or fail
+// some of them.
+func (rc roundCase) investigateThrough(t *testing.T, path string, wrap func(http.RoundTripper) http.RoundTripper) *awsops.Investigation {
+	t.Helper()
+	cfg := rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount))
+	if wrap != nil {
+		cfg.HTTPClient = &http.Client{Transport: wrap(cfg.HTTPClient.(*http.Client).Transport)}
+	}
 	key, err := awsops.ParseAccessKeyID(rc.leaked)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
+	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
 		Regions: []string{"us-east-1", "eu-west-1"}, Path: path, Since: rc.now.Add(-3 * time.Hour)})
 	if err != nil {
 		t.Fatalf("%s path: %v", path, err)
@@ -229,18 +234,11 @@ func TestTrailRoundsLookUpEachCredentialOnce(t *testing.T) {
 		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
 		rc.assume(time.Minute, "eu-west-1"),
 		rc.record(true, 4*time.Minute, "s3", "ListBuckets", "us-east-1", "null", "null", "e4", false))
-	cfg := rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount))
-	counter := &lookupCounter{base: cfg.HTTPClient.(*http.Client).Transport, n: map[string]int{}}
-	cfg.HTTPClient = &http.Client{Transport: counter}
-	key, err := awsops.ParseAccessKeyID(rc.leaked)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
-		Regions: []string{"us-east-1", "eu-west-1"}, Path: awsops.PathTrail, Since: rc.now.Add(-3 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	counter := &lookupCounter{n: map[string]int{}}
+	inv := rc.investigateThrough(t, awsops.PathTrail, func(base http.RoundTripper) http.RoundTripper {
+		counter.base = base
+		return counter
+	})
 	if got := sessionEvents(inv, rc.session); got != 1 {
 		t.Fatalf("the session's calls: %d, want its ListBuckets", got)
 	}
