@@ -45,6 +45,18 @@ func rvReplay(t *testing.T, rc roundCase, records ...json.RawMessage) {
 	}
 }
 
+// bothPaths investigates the leaked key on the LookupEvents path and on
+// the trail path, and fails when the two count its calls differently;
+// lost says what the trail path would have lost.
+func (rc roundCase) bothPaths(t *testing.T, lost string) (lookup, trail *awsops.Investigation) {
+	t.Helper()
+	lookup, trail = rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+	if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
+		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (%s)\ntrail path report:\n%s", got, want, lost, rvReport(trail))
+	}
+	return lookup, trail
+}
+
 // rvDrop deletes the log files whose key holds part.
 func rvDrop(t *testing.T, rc roundCase, part string) {
 	t.Helper()
@@ -191,10 +203,7 @@ func TestTrailWriteOnlyTrailIsLookedUpWhole(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-			if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
-				t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (read-only calls are lost)\n%s", got, want, rvReport(trail))
-			}
+			_, trail := rc.bothPaths(t, "read-only calls are lost")
 			names := func(region string) bool {
 				return slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
 					listed := strings.Contains(p.Reason, region+")") || strings.Contains(p.Reason, region+", ") // in the list of regions, not in a trail's ARN
@@ -227,11 +236,7 @@ func TestTrailGapInTheMiddleIsLookedUp(t *testing.T) {
 		rvRecord(rc, t0.Add(46*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))
 	// What CloudTrail did not deliver while logging was stopped.
 	rvDrop(t, rc, "eu-west-1_"+rvFileStamp(t0.Add(21*time.Minute)))
-	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-	got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
-	if got != want {
-		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the RunInstances while logging was stopped is lost)\ntrail path report:\n%s", got, want, rvReport(trail))
-	}
+	rc.bothPaths(t, "the RunInstances while logging was stopped is lost")
 }
 
 // TestTrailLateFileBeforeTheNewestIsLookedUp: a region's newest log file is
@@ -250,11 +255,7 @@ func TestTrailLateFileBeforeTheNewestIsLookedUp(t *testing.T) {
 		rvRecord(rc, late, "ec2", "RunInstances", "eu-west-1", "late", false),
 		rvRecord(rc, now.Add(-6*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))
 	rvDrop(t, rc, "eu-west-1_"+rvFileStamp(late)) // not delivered yet
-	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-	got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
-	if got != want {
-		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the RunInstances in the late file is lost)\ntrail path report:\n%s", got, want, rvReport(trail))
-	}
+	rc.bothPaths(t, "the RunInstances in the late file is lost")
 }
 
 // TestTrailFutureStampedFileDoesNotHideTheTail: an object in today's
@@ -285,11 +286,7 @@ func TestTrailFutureStampedFileDoesNotHideTheTail(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-			got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked)
-			if got != want {
-				t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the RunInstances not yet delivered is lost)\ntrail path report:\n%s", got, want, rvReport(trail))
-			}
+			rc.bothPaths(t, "the RunInstances not yet delivered is lost")
 		})
 	}
 }
@@ -473,10 +470,7 @@ func TestTrailChangedByTheTreeIsLookedUpAfter(t *testing.T) {
 			if lost {
 				rvDrop(t, rc, "CloudTrail_us-east-1_"+rvFileStamp(change))
 			}
-			lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-			if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
-				t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls after the change are lost)\n%s", got, want, rvReport(trail))
-			}
+			_, trail := rc.bothPaths(t, "the read-only calls after the change are lost")
 			if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
 				return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "PutEventSelectors") && p.From.Equal(change.Truncate(time.Second))
 			}) {
@@ -549,8 +543,5 @@ func TestTrailSingleRegionTrailOfAnotherRegionIsWeighed(t *testing.T) {
 		EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
 		t.Fatal(err)
 	}
-	lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
-	if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
-		t.Errorf("the leaked key's calls: trail path %d, LookupEvents path %d (the read-only calls in eu-west-1 are lost)\n%s", got, want, rvReport(trail))
-	}
+	rc.bothPaths(t, "the read-only calls in eu-west-1 are lost")
 }
