@@ -45,6 +45,16 @@ func rvReplay(t *testing.T, rc roundCase, records ...json.RawMessage) {
 	}
 }
 
+// rvWrites are three writes of the leaked key in us-east-1 at rc.t0, which
+// make it the busiest region there (and so the cross-check's).
+func rvWrites(rc roundCase) []json.RawMessage {
+	return []json.RawMessage{
+		rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false),
+		rvRecord(rc, rc.t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
+		rvRecord(rc, rc.t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+	}
+}
+
 // bothPaths investigates the leaked key on the LookupEvents path and on
 // the trail path, and fails when the two count its calls differently;
 // lost says what the trail path would have lost.
@@ -225,15 +235,12 @@ func TestTrailWriteOnlyTrailIsLookedUpWhole(t *testing.T) {
 func TestTrailGapInTheMiddleIsLookedUp(t *testing.T) {
 	rc := newRoundCase(t)
 	t0 := rc.t0
-	rvReplay(t, rc,
-		rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
-		rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
-		rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+	rvReplay(t, rc, append(rvWrites(rc),
 		rvRecord(rc, t0.Add(3*time.Minute), "ec2", "DescribeRegions", "eu-west-1", "e0", true),
 		rvRecord(rc, t0.Add(4*time.Minute), "cloudtrail", "StopLogging", "us-east-1", "stop", false),
 		rvRecord(rc, t0.Add(21*time.Minute), "ec2", "RunInstances", "eu-west-1", "gap", false),
 		rvRecord(rc, t0.Add(44*time.Minute), "cloudtrail", "StartLogging", "us-east-1", "start", false),
-		rvRecord(rc, t0.Add(46*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))
+		rvRecord(rc, t0.Add(46*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))...)
 	// What CloudTrail did not deliver while logging was stopped.
 	rvDrop(t, rc, "eu-west-1_"+rvFileStamp(t0.Add(21*time.Minute)))
 	rc.bothPaths(t, "the RunInstances while logging was stopped is lost")
@@ -246,14 +253,11 @@ func TestTrailGapInTheMiddleIsLookedUp(t *testing.T) {
 // minutes before its newest file, and finds the call.
 func TestTrailLateFileBeforeTheNewestIsLookedUp(t *testing.T) {
 	rc := newRoundCase(t)
-	t0, now := rc.t0, rc.now
+	now := rc.now
 	late := now.Add(-14 * time.Minute)
-	rvReplay(t, rc,
-		rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
-		rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
-		rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+	rvReplay(t, rc, append(rvWrites(rc),
 		rvRecord(rc, late, "ec2", "RunInstances", "eu-west-1", "late", false),
-		rvRecord(rc, now.Add(-6*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))
+		rvRecord(rc, now.Add(-6*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e2", true))...)
 	rvDrop(t, rc, "eu-west-1_"+rvFileStamp(late)) // not delivered yet
 	rc.bothPaths(t, "the RunInstances in the late file is lost")
 }
@@ -268,14 +272,11 @@ func TestTrailFutureStampedFileDoesNotHideTheTail(t *testing.T) {
 	for _, plant := range []bool{false, true} {
 		t.Run(fmt.Sprintf("plant=%v", plant), func(t *testing.T) {
 			rc := newRoundCase(t)
-			t0, now := rc.t0, rc.now
+			now := rc.now
 			recent := now.Add(-2 * time.Minute)
-			rvReplay(t, rc,
-				rvRecord(rc, t0, "iam", "CreateUser", "us-east-1", "u1", false),
-				rvRecord(rc, t0.Add(time.Minute), "iam", "CreatePolicy", "us-east-1", "u2", false),
-				rvRecord(rc, t0.Add(2*time.Minute), "iam", "AttachUserPolicy", "us-east-1", "u3", false),
+			rvReplay(t, rc, append(rvWrites(rc),
 				rvRecord(rc, now.Add(-40*time.Minute), "ec2", "DescribeInstances", "eu-west-1", "e1", true),
-				rvRecord(rc, recent, "ec2", "RunInstances", "eu-west-1", "recent", false))
+				rvRecord(rc, recent, "ec2", "RunInstances", "eu-west-1", "recent", false))...)
 			rvDrop(t, rc, "eu-west-1_"+rvFileStamp(recent)) // not delivered yet
 			if plant {
 				acct := world.DefaultAccount
