@@ -55,6 +55,36 @@ func rvWrites(rc roundCase) []json.RawMessage {
 	}
 }
 
+// rvPut puts body into the trail bucket at key, gzipped when zip is set.
+func rvPut(t *testing.T, rc roundCase, key string, body []byte, zip bool) {
+	t.Helper()
+	if zip {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		if _, err := zw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		body = gz.Bytes()
+	}
+	if _, err := rvClient(rc).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rvSecretRead replays the leaked key minting a session that reads a
+// secret (GetObject of terraform.tfstate): a data event only the bucket
+// holds.
+func rvSecretRead(t *testing.T, rc roundCase) {
+	t.Helper()
+	rvReplay(t, rc,
+		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
+		rc.assume(time.Minute, "us-east-1"),
+		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"terraform.tfstate"}`, "null", "e3", true))
+}
+
 // bothPaths investigates the leaked key on the LookupEvents path and on
 // the trail path, and fails when the two count its calls differently;
 // lost says what the trail path would have lost.
@@ -149,17 +179,7 @@ func rvDropReadOnly(t *testing.T, rc roundCase, drop func(region string, at time
 		if err != nil {
 			t.Fatal(err)
 		}
-		var gz bytes.Buffer
-		zw := gzip.NewWriter(&gz)
-		if _, err := zw.Write(body); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: key, Body: bytes.NewReader(gz.Bytes())}); err != nil {
-			t.Fatal(err)
-		}
+		rvPut(t, rc, aws.ToString(key), body, true)
 	})
 }
 
@@ -282,10 +302,7 @@ func TestTrailFutureStampedFileDoesNotHideTheTail(t *testing.T) {
 				acct := world.DefaultAccount
 				key := fmt.Sprintf("AWSLogs/%s/CloudTrail/eu-west-1/%s/%s_CloudTrail_eu-west-1_20991231T2355Z_PLANTED.json.gz",
 					acct, now.UTC().Format("2006/01/02"), acct)
-				if _, err := rvClient(rc).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()), Key: aws.String(key),
-					Body: bytes.NewReader([]byte(`{"Records":[]}`))}); err != nil {
-					t.Fatal(err)
-				}
+				rvPut(t, rc, key, []byte(`{"Records":[]}`), false)
 			}
 			rc.bothPaths(t, "the RunInstances not yet delivered is lost")
 		})
@@ -300,10 +317,7 @@ func TestTrailFutureStampedFileDoesNotHideTheTail(t *testing.T) {
 // found, as the trail path finds it.
 func TestLookupPathReadsDataEventsOfAnOrgTrail(t *testing.T) {
 	rc := newRoundCase(t)
-	rvReplay(t, rc,
-		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
-		rc.assume(time.Minute, "us-east-1"),
-		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"terraform.tfstate"}`, "null", "e3", true))
+	rvSecretRead(t, rc)
 	// Move the account's files to an organisation trail's folder.
 	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
 	eachLogFile(t, client, bucket, "AWSLogs/"+world.DefaultAccount+"/", func(key *string) {
@@ -340,11 +354,7 @@ func TestTrailLayoutWithAStrayOrganisationFolder(t *testing.T) {
 	rvReplay(t, rc,
 		rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false),
 		rvRecord(rc, rc.t0.Add(time.Minute), "iam", "ListUsers", "us-east-1", "u2", true))
-	client := rvClient(rc)
-	if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()),
-		Key: aws.String("AWSLogs/o-aaaastray00/111122223333/CloudTrail/us-east-1/readme.txt"), Body: strings.NewReader("not a log")}); err != nil {
-		t.Fatal(err)
-	}
+	rvPut(t, rc, "AWSLogs/o-aaaastray00/111122223333/CloudTrail/us-east-1/readme.txt", []byte("not a log"), false)
 	inv := rc.investigate(t, awsops.PathTrail)
 	if inv.Plan[0].Path != awsops.PathTrail || inv.Trail == nil || inv.Trail.Objects == 0 {
 		t.Fatalf("plan %+v, trail %+v: want the account's own folder read", inv.Plan[0], inv.Trail)
@@ -361,14 +371,8 @@ func TestTrailLayoutWithAStrayOrganisationFolder(t *testing.T) {
 // scan finds the session's GetObject there).
 func TestTrailLayoutWithAnObjectUnderAnOrganisationFolderOfTheAccount(t *testing.T) {
 	rc := newRoundCase(t)
-	rvReplay(t, rc,
-		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
-		rc.assume(time.Minute, "us-east-1"),
-		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"terraform.tfstate"}`, "null", "e3", true))
-	if _, err := rvClient(rc).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()),
-		Key: aws.String("AWSLogs/o-aaaastray00/" + world.DefaultAccount + "/CloudTrail/us-east-1/readme.txt"), Body: strings.NewReader("not a log")}); err != nil {
-		t.Fatal(err)
-	}
+	rvSecretRead(t, rc)
+	rvPut(t, rc, "AWSLogs/o-aaaastray00/"+world.DefaultAccount+"/CloudTrail/us-east-1/readme.txt", []byte("not a log"), false)
 	for _, path := range []string{awsops.PathTrail, awsops.PathLookup} {
 		inv := rc.investigate(t, path)
 		if inv.DataEvents == nil || inv.DataEvents.Events != 1 {
@@ -489,24 +493,10 @@ func TestTrailChangedByTheTreeIsLookedUpAfter(t *testing.T) {
 // other.
 func TestTrailLayoutWithAnOldOrganisationFolder(t *testing.T) {
 	rc := newRoundCase(t)
-	rvReplay(t, rc,
-		rc.record(false, 0, "iam", "ListUsers", "us-east-1", "null", "null", "e1", false),
-		rc.assume(time.Minute, "us-east-1"),
-		rc.record(true, 3*time.Minute, "s3", "GetObject", "us-east-1", `{"bucketName":"secrets","key":"terraform.tfstate"}`, "null", "e3", true))
+	rvSecretRead(t, rc)
 	old := rc.now.AddDate(-1, 0, 0).UTC()
-	key := fmt.Sprintf("AWSLogs/o-aaaaold0001/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%s_old.json.gz", world.DefaultAccount,
-		old.Format("2006/01/02"), world.DefaultAccount, old.Format("20060102T1504Z"))
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	if _, err := zw.Write([]byte(`{"Records":[]}`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rvClient(rc).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(rc.w.Gateway.TrailBucket()), Key: aws.String(key), Body: bytes.NewReader(gz.Bytes())}); err != nil {
-		t.Fatal(err)
-	}
+	rvPut(t, rc, fmt.Sprintf("AWSLogs/o-aaaaold0001/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%s_old.json.gz", world.DefaultAccount,
+		old.Format("2006/01/02"), world.DefaultAccount, old.Format("20060102T1504Z")), []byte(`{"Records":[]}`), true)
 	for _, path := range []string{awsops.PathTrail, awsops.PathLookup} {
 		inv := rc.investigate(t, path)
 		if inv.DataEvents == nil || inv.DataEvents.Events != 1 {
