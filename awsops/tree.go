@@ -3,7 +3,6 @@ package awsops
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"hash/maphash"
 	"maps"
 	"slices"
@@ -335,7 +334,7 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 	if rec.ErrorCode == "" {
 		if id := rec.CredentialsAccessKeyID(); id != "" {
 			if _, known := tr.nodes[id]; !known {
-				s := mintedSession(rec, n.s, id)
+				s := mintedSession(e, n.s, id)
 				tr.addNode(s)
 				derived = append(derived, s)
 			}
@@ -552,7 +551,7 @@ func (tr *tracker) doorEvent(ctx context.Context, d *door, rec *trail.Record) {
 	node := cmp.Or(id, "session:"+rec.EventID) // credentials the record does not show
 	var derived *Session
 	if _, known := tr.nodes[node]; !known {
-		s := mintedSession(rec, tr.nodes[d.parent].s, id)
+		s := mintedSession(newEvent(rec, nil), tr.nodes[d.parent].s, id)
 		s.ID, s.AccessKeyID = node, id
 		s.Via, s.CreatedByAttacker, s.Door = d.via, true, d.subject
 		s.By = callerText(rec.UserIdentity)
@@ -585,42 +584,26 @@ func (tr *tracker) widen(rec *trail.Record) {
 	}
 }
 
-// mintedSession describes the credential id that rec (a call by parent)
-// issued.
-func mintedSession(rec *trail.Record, parent Session, id string) Session {
-	var req struct {
-		RoleARN         string `json:"roleArn"`
-		RoleSessionName string `json:"roleSessionName"`
-		SourceIdentity  string `json:"sourceIdentity"`
-		Name            string `json:"name"`
-	}
-	_ = json.Unmarshal(rec.RequestParameters, &req)
-	var resp struct {
-		Credentials struct {
-			Expiration string `json:"expiration"`
-		} `json:"credentials"`
-		AssumedRoleUser struct {
-			ARN string `json:"arn"`
-		} `json:"assumedRoleUser"`
-		FederatedUser struct {
-			ARN string `json:"arn"`
-		} `json:"federatedUser"`
-		SourceIdentity string `json:"sourceIdentity"`
-	}
-	_ = json.Unmarshal(rec.ResponseElements, &resp)
+// mintedSession describes the credential id that the event (a call by
+// parent) issued. Members are read as strings only, names compared without
+// case, as json.Unmarshal into a struct of strings reads them.
+func mintedSession(e *event, parent Session, id string) Session {
+	rec := e.rec
+	text := func(v any) string { s, _ := v.(string); return s }
+	roleARN := text(e.param("roleArn"))
 	s := Session{
 		ID: id, ParentID: parent.ID, Via: ViaMinted,
 		AccessKeyID: id, ParentAccessKeyID: parent.AccessKeyID, Depth: parent.Depth + 1,
 		Account: cmp.Or(rec.RecipientAccountID, parent.Account), MintedBy: rec.EventName, MintEventID: rec.EventID,
-		RoleARN: req.RoleARN, SessionName: cmp.Or(req.RoleSessionName, req.Name),
-		SourceIdentity: cmp.Or(resp.SourceIdentity, req.SourceIdentity, parent.SourceIdentity),
+		RoleARN: roleARN, SessionName: cmp.Or(text(e.param("roleSessionName")), text(e.param("name"))),
+		SourceIdentity: cmp.Or(text(e.response("sourceIdentity")), text(e.param("sourceIdentity")), parent.SourceIdentity),
 		Issued:         rec.EventTime, SourceIP: rec.SourceIPAddress, UserAgent: rec.UserAgent,
-		Principal: cmp.Or(resp.AssumedRoleUser.ARN, resp.FederatedUser.ARN, rec.UserIdentity.ARN),
+		Principal: cmp.Or(text(e.response("assumedRoleUser", "arn")), text(e.response("federatedUser", "arn")), rec.UserIdentity.ARN),
 	}
-	if parts := strings.Split(req.RoleARN, ":"); len(parts) == 6 && parts[4] != "" {
+	if parts := strings.Split(roleARN, ":"); len(parts) == 6 && parts[4] != "" {
 		s.Account = parts[4]
 	}
-	s.Expires = parseExpiration(resp.Credentials.Expiration)
+	s.Expires = parseExpiration(text(e.response("credentials", "expiration")))
 	if s.Expires.IsZero() {
 		s.Expires = s.Issued.Add(36 * time.Hour) // the longest any STS credential lives
 	}
@@ -646,7 +629,7 @@ func (tr *tracker) noteOrigin(rec *trail.Record, key string) {
 	}
 	parent := Session{AccessKeyID: rec.UserIdentity.AccessKeyID, Account: rec.UserIdentity.AccountID,
 		Principal: rec.UserIdentity.ARN, SourceIdentity: rec.UserIdentity.SessionContext.SourceIdentity}
-	s := mintedSession(rec, parent, key)
+	s := mintedSession(newEvent(rec, nil), parent, key)
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	tr.origin = &s

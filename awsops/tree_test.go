@@ -136,7 +136,7 @@ func FuzzMintedSession(f *testing.F) {
 	f.Add(`[]`, `null`)
 	f.Fuzz(func(t *testing.T, req, resp string) {
 		rec := trail.Record{EventName: "AssumeRole", RequestParameters: json.RawMessage(req), ResponseElements: json.RawMessage(resp), EventTime: time.Unix(0, 0)}
-		s := mintedSession(&rec, Session{AccessKeyID: "AKIA", Depth: 0}, "ASIAX")
+		s := mintedSession(newEvent(&rec, nil), Session{AccessKeyID: "AKIA", Depth: 0}, "ASIAX")
 		if s.Depth != 1 || s.ParentAccessKeyID != "AKIA" || s.Expires.IsZero() {
 			t.Errorf("mintedSession = %+v", s)
 		}

@@ -660,14 +660,15 @@ func (sc *objectScan) emit() error {
 	if err := Decode(sc.buf[start-sc.base:end-sc.base], &rec); err != nil {
 		return fmt.Errorf("%w at offset %d: %w", ErrMalformedRecord, start, err)
 	}
-	key, ok := sc.matchKey(&rec)
+	minted := rec.CredentialsAccessKeyID()
+	key, ok := sc.matchKey(&rec, minted)
 	raw := sc.buf[start-sc.base : end-sc.base]
 	// The index holds what the record names whether it is handed on or
 	// not: the callback acts on what is tracked when it sees the record,
 	// and a key or value tracked later may be in it.
 	x := sc.stats.Index
 	x.note([]byte(rec.UserIdentity.AccessKeyID), start)
-	x.note([]byte(rec.CredentialsAccessKeyID()), start)
+	x.note([]byte(minted), start)
 	var patterns []string
 	if len(sc.set.patterns.list) > 0 {
 		if patterns = sc.set.patterns.all(raw, start, x); len(patterns) > 0 {
@@ -686,13 +687,14 @@ func (sc *objectScan) emit() error {
 	return nil
 }
 
-// matchKey returns the tracked key that rec used or else issued.
-func (sc *objectScan) matchKey(rec *Record) (string, bool) {
+// matchKey returns the tracked key that rec used or else issued (minted,
+// its responseElements.credentials.accessKeyId).
+func (sc *objectScan) matchKey(rec *Record, minted string) (string, bool) {
 	if k := rec.UserIdentity.AccessKeyID; sc.set.tracksID(k) {
 		return k, true
 	}
-	if k := rec.CredentialsAccessKeyID(); sc.set.tracksID(k) {
-		return k, true
+	if sc.set.tracksID(minted) {
+		return minted, true
 	}
 	return "", false
 }
@@ -808,7 +810,15 @@ const (
 // by a 20-byte string, and returns where that string starts. It allows a
 // little white space around the colon.
 func keyValueAt(b []byte, k int) (v, state int) {
-	const before, maxSpace = len(`"access`), 16
+	const before, maxSpace, whole = len(`"access`), 16, `"accessKeyId":"`
+	// As CloudTrail writes it, with no white space.
+	if k >= before && len(b)-k > len(whole)-before+keyIDLen &&
+		string(b[k-before:k-before+len(whole)]) == whole {
+		if v = k - before + len(whole); b[v+keyIDLen] == '"' {
+			return v, valueFound
+		}
+		return 0, valueNone
+	}
 	if k < before || string(b[k-before:k]) != `"access` {
 		return 0, valueNone
 	}
