@@ -91,7 +91,7 @@ func ResponderPermissions() []ResponderPermission {
 		"iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAccessKeys", "iam:ListAttachedUserPolicies", "iam:ListUserPolicies",
 		"iam:GetUserPolicy", "iam:ListGroupsForUser", "iam:ListAttachedGroupPolicies", "iam:ListGroupPolicies", "iam:GetGroupPolicy",
 		"iam:GetPolicy", "iam:GetPolicyVersion", "iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
-		"iam:GetLoginProfile", "iam:ListMFADevices", "iam:SimulatePrincipalPolicy", "cloudtrail:LookupEvents", "cloudtrail:DescribeTrails", "cloudtrail:GetEventSelectors", "ec2:DescribeRegions",
+		"iam:GetLoginProfile", "iam:ListMFADevices", "iam:SimulatePrincipalPolicy", "cloudtrail:LookupEvents", "cloudtrail:DescribeTrails", "cloudtrail:GetEventSelectors", "cloudtrail:GetTrailStatus", "ec2:DescribeRegions",
 		"ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeSpotInstanceRequests", "ec2:DescribeKeyPairs",
 		"lambda:ListFunctions", "lambda:GetFunction", "ce:GetCostAndUsage",
 		"iam:GetOpenIDConnectProvider", "iam:GetSAMLProvider", "iam:ListServiceSpecificCredentials", "ec2:DescribeSnapshotAttribute",

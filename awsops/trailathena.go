@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,16 +17,20 @@ type athenaSource struct {
 	c      *Client
 	o      AthenaOptions
 	layout trailLayout
+	proj   athenaProjection // what the table answers for: the files of the rest are read directly
 
 	mu     sync.Mutex
 	queued []Session
 	runs   []AthenaRun
 	named  map[string]bool // files already handed to the pass
 	failed map[string]bool // keys Athena could not answer for: LookupEvents covers them
+	// unprojected are the accounts whose files are read directly (see
+	// trailPass.direct), said once in the plan.
+	unprojected map[string]bool
 }
 
 func newAthenaSource(c *Client, o AthenaOptions, l trailLayout) *athenaSource {
-	return &athenaSource{c: c, o: o, layout: l, named: map[string]bool{}, failed: map[string]bool{}}
+	return &athenaSource{c: c, o: o, layout: l, named: map[string]bool{}, failed: map[string]bool{}, unprojected: map[string]bool{}}
 }
 
 // want queues a credential for the next round.
@@ -74,8 +79,8 @@ func (a *athenaSource) round(ctx context.Context, p *trailPass) {
 	if err == nil {
 		run, err = a.c.RunAthena(ctx, a.o, q, func(row map[string]string) error {
 			bucket, key, ok := strings.Cut(strings.TrimPrefix(row["object"], "s3://"), "/")
-			if !ok || bucket != a.layout.bucket {
-				return nil
+			if !ok || bucket != a.layout.bucket || !a.proj.answers(row["account"], row["region"]) {
+				return nil // (files the table does not project are read directly)
 			}
 			a.mu.Lock()
 			seen := a.named[key]
@@ -153,4 +158,46 @@ func namesUpTo(names []string, n int) string {
 		return strings.Join(names, ", ")
 	}
 	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
+}
+
+// answersAll reports whether the table projects every region of the
+// listing's account.
+func (a *athenaSource) answersAll(l *accountListing) bool {
+	for r := range l.regions {
+		if !a.proj.answers(l.account, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// direct returns the files of account, among objs, that the pass reads
+// without Athena: all of them without Athena, else those of the regions
+// Athena's table does not project, which the plan names. Called with p.mu
+// held.
+func (p *trailPass) direct(account string, objs []trailObject) []trailObject {
+	if p.athena == nil {
+		return objs
+	}
+	var out []trailObject
+	var regions []string
+	for _, o := range objs {
+		if !p.athena.proj.answers(o.account, o.region) {
+			out = append(out, o)
+			if !slices.Contains(regions, o.region) {
+				regions = append(regions, o.region)
+			}
+		}
+	}
+	if len(regions) > 0 && !p.athena.unprojected[account] {
+		p.athena.unprojected[account] = true
+		slices.Sort(regions)
+		what := "account"
+		if slices.Contains(p.athena.proj.accounts, account) || p.athena.proj.accounts == nil {
+			what = counted(len(regions), "region") + " of the account (" + strings.Join(regions, ", ") + ")"
+		}
+		p.parts = append(p.parts, PlanPart{Account: account, Path: PathTrail,
+			Reason: fmt.Sprintf("the Athena table's partition projection leaves out the %s: Athena would answer nothing for it, so its log files are read directly", what)})
+	}
+	return out
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/keyleak/keyleak/awsops"
@@ -288,4 +290,65 @@ func TestInvestigateThroughAthena(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, text)
 		}
 	}
+}
+
+// TestAthenaTableThatLeavesTheAccountOutIsNotTrusted: the organisation
+// trail table projects its accounts as an enum (deploy/aws/athena.yaml),
+// and the investigated account is not in it (it joined the organisation
+// after the table was made): Athena answers nothing for it, as it would
+// for an account with no event. keyleak reads the table's projection from
+// the Glue Data Catalog, reads that account's log files directly, and the
+// plan says why; the answers are those of the LookupEvents path.
+func TestAthenaTableThatLeavesTheAccountOutIsNotTrusted(t *testing.T) {
+	moto := world.NewMotoTB(t)
+	w, run, _ := playScenario(t, moto, scenario.All()[0])
+	acct := run.Target.Account
+	if err := w.Gateway.CreateAthenaWorkGroup(t.Context(), world.AthenaWorkGroup{Account: acct, Name: awsops.DefaultAthenaWorkgroup,
+		OutputLocation: "s3://keyleak-athena-results/athena/", Enforce: true}); err != nil {
+		t.Fatal(err)
+	}
+	gc := glue.NewFromConfig(w.Config("us-east-1", w.Admin(acct)))
+	if _, err := gc.CreateDatabase(t.Context(), &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String(awsops.DefaultAthenaDatabase)}}); err != nil {
+		t.Fatal(err)
+	}
+	projected := []string{"111111111111", "222222222222"}
+	if _, err := gc.CreateTable(t.Context(), &glue.CreateTableInput{DatabaseName: aws.String(awsops.DefaultAthenaDatabase), TableInput: &gluetypes.TableInput{
+		Name: aws.String(awsops.DefaultAthenaTable),
+		Parameters: map[string]string{"projection.enabled": "true", "projection.account.type": "enum", "projection.account.values": strings.Join(projected, ","),
+			"projection.region.type": "enum", "projection.region.values": "us-east-1,eu-west-1"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	client := s3.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), func(o *s3.Options) { o.UsePathStyle = true })
+	oracle := newAthenaOracle(t, client, run.Target.TrailBucket)
+	// As Athena over that table: nothing of an account it does not project.
+	oracle.rows = slices.DeleteFunc(oracle.rows, func(r trailRow) bool { return !slices.Contains(projected, r.account) })
+	for range 16 {
+		w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
+	}
+	w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
+
+	lookup := investigateRun(t, w, run, awsops.PathLookup)
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), awsops.Options{})
+	key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
+		Athena: &awsops.AthenaOptions{BudgetBytes: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Plan) == 0 || inv.Plan[0].Path != awsops.PathAthena {
+		t.Fatalf("plan %+v, want the account through Athena", inv.Plan)
+	}
+	if !slices.ContainsFunc(inv.Plan, func(p awsops.PlanPart) bool {
+		return p.Account == acct && p.Path == awsops.PathTrail && strings.Contains(p.Reason, "partition projection leaves out the account")
+	}) {
+		t.Errorf("the plan does not say that the table leaves the account out and its files are read directly:\n%s", rvReport(inv))
+	}
+	if inv.Trail == nil || inv.Trail.Objects == 0 {
+		t.Errorf("read %+v: want the account's log files read directly", inv.Trail)
+	}
+	sameAnswers(t, lookup, inv)
 }

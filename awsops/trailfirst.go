@@ -41,6 +41,7 @@ type TrailRead struct {
 // trailLayout is where a bucket keeps an account's log files.
 type trailLayout struct {
 	bucket string
+	prefix string // the trails' S3 key prefix, "" or ending in "/"
 	root   string // "<prefix>AWSLogs/" or "<prefix>AWSLogs/o-…/"
 	note   string // what the report says of the layout chosen, if anything
 }
@@ -59,7 +60,7 @@ func discoverTrailLayout(ctx context.Context, client *s3.Client, bucket, prefix,
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	l := trailLayout{bucket: bucket, root: prefix + "AWSLogs/"}
+	l := trailLayout{bucket: bucket, prefix: prefix, root: prefix + "AWSLogs/"}
 	var orgs []string
 	direct := false
 	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(l.root), Delimiter: aws.String("/")})
@@ -241,6 +242,12 @@ type trailCoverage struct {
 	// management events (every one when they cannot be read).
 	management []trailManagement
 	unknown    []string // the trails whose selectors cannot be read
+	// stopped are the trails writing there that do not log now: what
+	// they delivered before does not count (see trailCoverageOf).
+	stopped []string
+	// statusUnknown are the trails whose logging status cannot be read:
+	// they are taken to log, as most trails do.
+	statusUnknown []string
 }
 
 // partial reports whether the trails that deliver an account's files of
@@ -671,7 +678,7 @@ func (p *trailPass) listAccount(ctx context.Context, account string, from, to ti
 			l := listTrail(ctx, p.client, p.layout, account, sp[0], sp[1], p.now)
 			if !listed {
 				// (single-region trails are asked for where the bucket has files)
-				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout.bucket, slices.Sorted(maps.Keys(l.regions)))
+				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout, slices.Sorted(maps.Keys(l.regions)))
 			}
 			p.enqueue(l)
 		}()
@@ -692,12 +699,13 @@ func (p *trailPass) enqueue(a *accountListing) {
 	added := cur.merge(a)
 	p.read.Lists += a.lists
 	// With Athena, a listing says only what the bucket holds of the
-	// account: Athena names the files to read.
-	if !a.absent && a.err == nil && p.athena == nil {
+	// account: Athena names the files to read, but for the accounts and
+	// regions its table does not project.
+	if direct := p.direct(a.account, added); !a.absent && a.err == nil && len(direct) > 0 {
 		if prefix := p.layout.accountPrefix(a.account); !slices.Contains(p.read.Prefixes, prefix) {
 			p.read.Prefixes = append(p.read.Prefixes, prefix)
 		}
-		for _, o := range added {
+		for _, o := range direct {
 			heap.Push(&p.queue, scanJob{obj: o})
 		}
 	}

@@ -130,6 +130,17 @@ func rvReport(inv *awsops.Investigation) string {
 	return b.String()
 }
 
+// rvTrail creates a trail and starts it logging, as trails are.
+func rvTrail(t *testing.T, ct *cloudtrail.Client, in *cloudtrail.CreateTrailInput) {
+	t.Helper()
+	if _, err := ct.CreateTrail(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StartLogging(t.Context(), &cloudtrail.StartLoggingInput{Name: in.Name}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // rvKeepWritesOutside rewrites every log file of the bucket, outside
 // region keep ("" for none), to hold only the write events: what a
 // WriteOnly trail delivers there.
@@ -221,17 +232,13 @@ func TestTrailWriteOnlyTrailIsLookedUpWhole(t *testing.T) {
 			rvKeepWritesOutside(t, rc, keep)
 			bucket := rc.w.Gateway.TrailBucket()
 			ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
-			if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
-				t.Fatal(err)
-			}
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
 			if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("main"),
 				EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
 				t.Fatal(err)
 			}
 			if home {
-				if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("home"), S3BucketName: aws.String(bucket)}); err != nil {
-					t.Fatal(err)
-				}
+				rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("home"), S3BucketName: aws.String(bucket)})
 			}
 			_, trail := rc.bothPaths(t, "read-only calls are lost")
 			names := func(region string) bool {
@@ -433,9 +440,7 @@ func TestTrailSelectorsThatCannotBeReadAreSaid(t *testing.T) {
 	rc := newRoundCase(t)
 	rvReplay(t, rc, rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false))
 	ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
-	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket()), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
+	rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket()), IsMultiRegionTrail: aws.Bool(true)})
 	inv := rc.investigateThrough(t, awsops.PathTrail, func(base http.RoundTripper) http.RoundTripper {
 		return denyTarget{base: base, target: ".GetEventSelectors"}
 	})
@@ -516,6 +521,23 @@ func TestTrailLayoutWithAnOldOrganisationFolder(t *testing.T) {
 // LookupEvents reads them, as for a multi-region trail.
 func TestTrailSingleRegionTrailOfAnotherRegionIsWeighed(t *testing.T) {
 	rc := newRoundCase(t)
+	rvReadOnlyWhereBusy(t, rc)
+	rvKeepWritesOutside(t, rc, "us-east-1")
+	ct := cloudtrail.NewFromConfig(rc.w.Config("eu-west-1", rc.w.Admin(world.DefaultAccount)))
+	rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("euw1"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket())})
+	if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("euw1"),
+		EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
+		t.Fatal(err)
+	}
+	rc.bothPaths(t, "the read-only calls in eu-west-1 are lost")
+}
+
+// rvReadOnlyWhereBusy replays the leaked key's calls: a user created in
+// us-east-1, and two read-only calls in eu-west-1, a busy region (a write
+// every minute over the window, more than the cross-check's two pages
+// after the read-only calls).
+func rvReadOnlyWhereBusy(t *testing.T, rc roundCase) {
+	t.Helper()
 	var busy []json.RawMessage
 	for d := 178 * time.Minute; d > time.Minute; d -= time.Minute {
 		busy = append(busy, rvRecord(rc, rc.now.Add(-d), "ec2", "CreateTags", "eu-west-1", fmt.Sprintf("b%d", d/time.Minute), false))
@@ -525,14 +547,57 @@ func TestTrailSingleRegionTrailOfAnotherRegionIsWeighed(t *testing.T) {
 		rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false),
 		rvRecord(rc, rc.now.Add(-160*time.Minute+30*time.Second), "ec2", "DescribeInstances", "eu-west-1", "r1", true),
 		rvRecord(rc, rc.now.Add(-159*time.Minute+30*time.Second), "s3", "ListBuckets", "eu-west-1", "r2", true))
-	rvKeepWritesOutside(t, rc, "us-east-1")
-	ct := cloudtrail.NewFromConfig(rc.w.Config("eu-west-1", rc.w.Admin(world.DefaultAccount)))
-	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("euw1"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket())}); err != nil {
-		t.Fatal(err)
+}
+
+// TestTrailThatWritesNoFileReadDoesNotCount: the files read hold write
+// events only; the trail writing them records write events (WriteOnly). A
+// second trail records every management event, but writes none of the
+// files read: it was stopped (StopLogging, by the attacker or anyone), or
+// it writes under another key prefix of the bucket. Its event selectors
+// must not make the bucket look whole: LookupEvents reads the read-only
+// calls in eu-west-1, and a stopped trail is named in a gap.
+func TestTrailThatWritesNoFileReadDoesNotCount(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prefix  string // of the trail that records everything
+		stopped bool
+	}{
+		{name: "stopped", stopped: true},
+		{name: "another-prefix", prefix: "elsewhere"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newRoundCase(t)
+			rvReadOnlyWhereBusy(t, rc)
+			rvKeepWritesOutside(t, rc, "")
+			bucket := rc.w.Gateway.TrailBucket()
+			ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
+			all := &cloudtrail.CreateTrailInput{Name: aws.String("everything"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)}
+			if tc.prefix != "" {
+				all.S3KeyPrefix = aws.String(tc.prefix)
+			}
+			rvTrail(t, ct, all)
+			if tc.stopped {
+				if _, err := ct.StopLogging(t.Context(), &cloudtrail.StopLoggingInput{Name: all.Name}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("writes"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
+			if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("writes"),
+				EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
+				t.Fatal(err)
+			}
+			_, trail := rc.bothPaths(t, "the read-only calls in eu-west-1 are lost")
+			if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
+				return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "no read-only management events") && !strings.Contains(p.Reason, "trail/everything")
+			}) {
+				t.Errorf("the plan does not say that the trail writing the files read (trail/writes alone) lacks read-only management events:\n%s", rvReport(trail))
+			}
+			stoppedGap := slices.ContainsFunc(trail.Gaps, func(g awsops.Gap) bool {
+				return strings.Contains(g.Reason, "trail/everything") && strings.Contains(g.Reason, "does not log now")
+			})
+			if stoppedGap != tc.stopped {
+				t.Errorf("a gap names trail/everything as not logging: %v, want %v:\n%s", stoppedGap, tc.stopped, rvReport(trail))
+			}
+		})
 	}
-	if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("euw1"),
-		EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
-		t.Fatal(err)
-	}
-	rc.bothPaths(t, "the read-only calls in eu-west-1 are lost")
 }

@@ -223,7 +223,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	var probes map[string]lookupProbe
 	var wg sync.WaitGroup
 	wg.Go(func() { listing = listTrail(ctx, client, layout, account, w.Start, w.End, now) })
-	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, opts.TrailBucket, inv.Regions) })
+	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, layout, inv.Regions) })
 	if opts.Path != PathTrail {
 		wg.Go(func() { probes = c.probeLookups(ctx, account, key.String(), inv.Regions, w) })
 	}
@@ -248,9 +248,14 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	p.progress = opts.Progress
 	if part.Path == PathAthena {
 		p.athena = newAthenaSource(c, *opts.Athena, layout)
+		o := opts.Athena.withDefaults()
+		if p.athena.proj = c.athenaProjectionOf(ctx, o); p.athena.proj.err != nil {
+			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account,
+				Reason: fmt.Sprintf("the partition projection of the Athena table %s.%s cannot be read (glue:GetTable: %s): Athena is taken to answer for every account and region, and would answer nothing for one the table does not project", o.Database, o.Table, describeAWSError(p.athena.proj.err))})
+		}
 	}
 	p.accounts[account] = listing
-	if part.Path == PathTrail {
+	if part.Path == PathTrail || p.athena != nil && !p.athena.answersAll(listing) {
 		p.pending++
 		p.enqueue(listing)
 	}
@@ -487,10 +492,14 @@ func hull(spans []timeSpan) timeSpan {
 }
 
 // trailCoverageOf asks the account's CloudTrail which of its trails (its
-// own and the organisation's) deliver to bucket, and for which regions:
-// in its home region, and in each of regions (where single-region trails
-// are described).
-func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string, regions []string) *trailCoverage {
+// own and the organisation's) deliver to the layout's bucket and key
+// prefix, and for which regions: in its home region, and in each of
+// regions (where single-region trails are described). A trail that writes
+// under another prefix, or does not log now (cloudtrail:GetTrailStatus),
+// does not count: the files read may hold nothing of it, and its event
+// selectors would make the bucket look whole where only another trail
+// still writes (one that leaves management events out, say).
+func (c *Client) trailCoverageOf(ctx context.Context, account string, layout trailLayout, regions []string) *trailCoverage {
 	api, err := c.cloudtrailClient(ctx, account, "")
 	if err != nil {
 		return nil
@@ -523,11 +532,29 @@ func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string, re
 		})
 	}
 	wg.Wait()
-	var cov trailCoverage
-	var delivering []cttypes.Trail
+	var writing []cttypes.Trail
+	var seen []string
 	for _, t := range trails {
 		arn := aws.ToString(t.TrailARN)
-		if aws.ToString(t.S3BucketName) != bucket || slices.Contains(cov.trails, arn) {
+		if aws.ToString(t.S3BucketName) != layout.bucket || trailKeyPrefix(t) != layout.prefix || slices.Contains(seen, arn) {
+			continue
+		}
+		seen = append(seen, arn)
+		writing = append(writing, t)
+	}
+	if len(writing) == 0 {
+		return nil
+	}
+	regional := func(region string) (*cloudtrail.Client, error) { return c.cloudtrailClient(ctx, account, region) }
+	var cov trailCoverage
+	var delivering []cttypes.Trail
+	for _, t := range writing {
+		arn := aws.ToString(t.TrailARN)
+		switch logging, err := trailLogging(ctx, regional, t); {
+		case err != nil:
+			cov.statusUnknown = append(cov.statusUnknown, arn)
+		case !logging:
+			cov.stopped = append(cov.stopped, arn)
 			continue
 		}
 		delivering = append(delivering, t)
@@ -538,13 +565,31 @@ func (c *Client) trailCoverageOf(ctx context.Context, account, bucket string, re
 			cov.regions = append(cov.regions, r)
 		}
 	}
-	if len(cov.trails) == 0 {
-		return nil
-	}
-	cov.management, cov.unknown = trailsManagement(ctx, func(region string) (*cloudtrail.Client, error) {
-		return c.cloudtrailClient(ctx, account, region)
-	}, delivering)
+	cov.management, cov.unknown = trailsManagement(ctx, regional, delivering)
 	return &cov
+}
+
+// trailKeyPrefix is the S3 key prefix a trail writes under, "" or ending
+// in "/" as trailLayout.prefix.
+func trailKeyPrefix(t cttypes.Trail) string {
+	p := aws.ToString(t.S3KeyPrefix)
+	if p != "" && !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
+
+// trailLogging asks whether a trail logs now, in its home region.
+func trailLogging(ctx context.Context, api func(region string) (*cloudtrail.Client, error), t cttypes.Trail) (bool, error) {
+	client, err := api(aws.ToString(t.HomeRegion))
+	if err != nil {
+		return false, err
+	}
+	st, err := client.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: t.TrailARN})
+	if err != nil {
+		return false, err
+	}
+	return aws.ToBool(st.IsLogging), nil
 }
 
 // partial reports whether the bucket lacks management events of account
@@ -770,6 +815,14 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	if a.coverage != nil && len(a.coverage.unknown) > 0 {
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
 			Reason: fmt.Sprintf("the event selectors of %s cannot be read (cloudtrail:GetEventSelectors): the bucket is taken to hold every management event, as most trails do", strings.Join(a.coverage.unknown, ", "))})
+	}
+	if a.coverage != nil && len(a.coverage.statusUnknown) > 0 {
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
+			Reason: fmt.Sprintf("whether %s logs now cannot be read (cloudtrail:GetTrailStatus): it is taken to log, as most trails do", strings.Join(a.coverage.statusUnknown, ", "))})
+	}
+	if a.coverage != nil && len(a.coverage.stopped) > 0 {
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
+			Reason: fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): what it delivers does not count for what the bucket holds, and LookupEvents reads what the trails still logging leave out", strings.Join(a.coverage.stopped, ", "))})
 	}
 	// Regions whose trails leave management events out, by what they
 	// leave out.

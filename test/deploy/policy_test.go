@@ -189,6 +189,7 @@ var wantBotActions = []string{
 	"ce:GetCostAndUsage",
 	"cloudtrail:DescribeTrails",
 	"cloudtrail:GetEventSelectors",
+	"cloudtrail:GetTrailStatus",
 	"cloudtrail:LookupEvents",
 	"ec2:DescribeRegions",
 	"s3:GetObject",
