@@ -50,6 +50,10 @@ func (l trailLayout) accountPrefix(account string) string {
 	return l.root + account + "/CloudTrail/"
 }
 
+// orgFolder reports whether the files read are under an organisation's
+// folder (AWSLogs/o-…/), where organisation trails write, and no other.
+func (l trailLayout) orgFolder() bool { return l.root != l.prefix+"AWSLogs/" }
+
 // discoverTrailLayout finds whether the bucket holds the account's log
 // files under an organisation trail's folder (AWSLogs/o-…/<account>/) or
 // an account trail's (AWSLogs/<account>/). With several folders (a bucket

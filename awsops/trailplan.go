@@ -492,13 +492,15 @@ func hull(spans []timeSpan) timeSpan {
 }
 
 // trailCoverageOf asks the account's CloudTrail which of its trails (its
-// own and the organisation's) deliver to the layout's bucket and key
-// prefix, and for which regions: in its home region, and in each of
-// regions (where single-region trails are described). A trail that writes
-// under another prefix, or does not log now (cloudtrail:GetTrailStatus),
-// does not count: the files read may hold nothing of it, and its event
-// selectors would make the bucket look whole where only another trail
-// still writes (one that leaves management events out, say).
+// own and the organisation's) deliver to the layout's folder, and for
+// which regions: in its home region, and in each of regions (where
+// single-region trails are described). A trail that writes elsewhere
+// (another key prefix; an organisation trail when the account's own folder
+// is read, or an account's trail when the organisation's is), or does not
+// log now (cloudtrail:GetTrailStatus), does not count: the files read may
+// hold nothing of it, and its event selectors would make the bucket look
+// whole where only another trail still writes (one that leaves management
+// events out, say).
 func (c *Client) trailCoverageOf(ctx context.Context, account string, layout trailLayout, regions []string) *trailCoverage {
 	api, err := c.cloudtrailClient(ctx, account, "")
 	if err != nil {
@@ -536,7 +538,7 @@ func (c *Client) trailCoverageOf(ctx context.Context, account string, layout tra
 	var seen []string
 	for _, t := range trails {
 		arn := aws.ToString(t.TrailARN)
-		if aws.ToString(t.S3BucketName) != layout.bucket || trailKeyPrefix(t) != layout.prefix || slices.Contains(seen, arn) {
+		if !layout.writtenBy(t) || slices.Contains(seen, arn) {
 			continue
 		}
 		seen = append(seen, arn)
@@ -569,14 +571,15 @@ func (c *Client) trailCoverageOf(ctx context.Context, account string, layout tra
 	return &cov
 }
 
-// trailKeyPrefix is the S3 key prefix a trail writes under, "" or ending
-// in "/" as trailLayout.prefix.
-func trailKeyPrefix(t cttypes.Trail) string {
+// writtenBy reports whether trail t writes the layout's folder: the same
+// bucket and key prefix, and an organisation trail exactly when the folder
+// is an organisation's.
+func (l trailLayout) writtenBy(t cttypes.Trail) bool {
 	p := aws.ToString(t.S3KeyPrefix)
 	if p != "" && !strings.HasSuffix(p, "/") {
 		p += "/"
 	}
-	return p
+	return aws.ToString(t.S3BucketName) == l.bucket && p == l.prefix && aws.ToBool(t.IsOrganizationTrail) == l.orgFolder()
 }
 
 // trailLogging asks whether a trail logs now, in its home region.
