@@ -2,10 +2,14 @@ package awsops
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyleak/keyleak/awsops/trail"
+	"github.com/keyleak/keyleak/awsops/trail/trailtest"
 )
 
 // TestTrailChangeLookupsAreNotRepeated: round one knows the key's change
@@ -77,5 +81,68 @@ func TestTrailChangeLookupsAreNotRepeated(t *testing.T) {
 	}
 	if p.changesPending() {
 		t.Error("the change is still pending after round 2 planned for it")
+	}
+}
+
+// TestTrailChangeCountsAcrossAnOrganisationFolder: the key stops logging in
+// its own account (the organisation's management account) and has a
+// session in another account, whose files keep coming. Read from the
+// account's own folder, that account's files are its own trails': the
+// change there says nothing of them. Read from an organisation's folder,
+// they are the organisation trail's, which the change may have been to:
+// LookupEvents reads the other account's session from the change on, and
+// the plan names the account where the change was made.
+func TestTrailChangeCountsAcrossAnOrganisationFolder(t *testing.T) {
+	const other, minted = "444455556666", "ASIAQNZGKIQY56JQHOPS"
+	change := doorBase.Add(30 * time.Minute)
+	var files []doorFile
+	var otherFiles []trailObject
+	for st := doorBase; !st.After(doorBase.Add(2 * time.Hour)); st = st.Add(5 * time.Minute) {
+		f := doorFile{"us-east-1", st, nil}
+		if st.Equal(change.Add(5 * time.Minute)) {
+			f.records = []string{doorRecord(doorUser("admin", doorRoot), change, "cloudtrail", "StopLogging", "us-east-1", `{"name":"org-trail"}`, "", "stop")}
+		}
+		files = append(files, f)
+		otherFiles = append(otherFiles, trailObject{key: trailtest.LogKey(other, "us-east-1", st, "x"), account: other, region: "us-east-1", stamp: st})
+	}
+	for _, org := range []bool{false, true} {
+		t.Run(fmt.Sprintf("organisation-folder=%v", org), func(t *testing.T) {
+			p := newDoorPass(t, doorRoot, files)
+			if org {
+				p.layout.root = "AWSLogs/o-abcdefghij/"
+			}
+			p.mu.Lock()
+			r := p.accounts[doorAcct].regions["us-east-1"]
+			r.earliest, r.newest = doorBase.Add(-3*time.Hour), doorBase.Add(2*time.Hour)
+			p.accounts[other] = &accountListing{account: other, from: doorBase.Add(-time.Hour), to: p.now, regions: map[string]*regionListing{
+				"us-east-1": {objects: otherFiles, earliest: doorBase.Add(-3 * time.Hour), newest: doorBase.Add(2 * time.Hour)}}}
+			p.mu.Unlock()
+			ctx := context.Background()
+			p.follow(ctx)
+			// The session in the other account, as a round's sweep finds it.
+			p.tr.setOnDerived(nil)
+			p.tr.setOnDoor(nil)
+			r2 := record(t, doorRecord(doorUser("admin", doorRoot), doorBase.Add(10*time.Minute), "sts", "AssumeRole", "us-east-1",
+				`{"roleArn":"arn:aws:iam::`+other+`:role/r","roleSessionName":"s"}`,
+				`{"credentials":{"accessKeyId":"`+minted+`","expiration":"Nov 21, 2026, 12:10:00 PM"}}`, "hop"))
+			p.tr.add(ctx, doorRoot, &r2)
+			if !p.tr.tracks(minted) {
+				t.Fatal("the session is not in the tree")
+			}
+			tasks, parts := p.complement(ctx, &regionCache{override: []string{"us-east-1"}})
+			fromChange := false
+			for _, tk := range tasks {
+				fromChange = fromChange || tk.value == minted && tk.account == other && !tk.start.After(change) && !tk.end.Before(p.now)
+			}
+			if fromChange != org {
+				t.Errorf("the other account's session looked up from the change on: %v, want %v; tasks:\n%+v", fromChange, org, tasks)
+			}
+			named := slices.ContainsFunc(parts, func(pp PlanPart) bool {
+				return pp.Account == other && strings.Contains(pp.Reason, "in account "+doorAcct)
+			})
+			if named != org {
+				t.Errorf("a plan part of %s names the change in %s: %v, want %v; plan:\n%+v", other, doorAcct, named, org, parts)
+			}
+		})
 	}
 }

@@ -676,18 +676,33 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 	// After a credential of the tree changed CloudTrail in an account
 	// (stopped, deleted or narrowed a trail), the bucket may lack what
 	// followed, whatever its files: LookupEvents reads every member there
-	// from the change on, once for each change found earlier.
+	// from the change on, once for each change found earlier. The files of
+	// an organisation's folder are written by the organisation trail, which
+	// is changed from another account (the management account, or a
+	// delegated administrator): there, a change in any account counts.
 	var changeParts []PlanPart
+	changes := p.tr.trailChangesNow()
 	afterChange := func(id, account, region string, from, to time.Time, lookedWhole bool) []span {
-		c, ok := p.tr.trailChangeIn(account)
+		c, ok := changes[account]
+		if p.layout.orgFolder() {
+			for _, oc := range changes {
+				if !ok || oc.at.Before(c.at) {
+					c, ok = oc, true
+				}
+			}
+		}
 		if !ok || !c.at.Before(to) || lookedWhole {
 			return nil
 		}
 		if plan := "change:" + account + "@" + c.at.String(); !p.planned[plan] {
 			p.planned[plan] = true
+			where := "the account's CloudTrail"
+			if c.account != account {
+				where = "CloudTrail in account " + c.account + ", where the organisation trail that writes this account's files may be managed"
+			}
 			changeParts = append(changeParts, PlanPart{Account: account, From: c.at, To: p.now, Path: PathLookup,
-				Reason: fmt.Sprintf("%s changed the account's CloudTrail (%s at %s): the bucket may lack what followed, so LookupEvents reads every credential there from then on",
-					c.key, c.eventName, fmtTime(c.at))})
+				Reason: fmt.Sprintf("%s changed %s (%s at %s): the bucket may lack what followed, so LookupEvents reads every credential there from then on",
+					c.key, where, c.eventName, fmtTime(c.at))})
 		}
 		// Only what an earlier round did not read from a later change.
 		start, end := maxTime(from, c.at.Add(-time.Second)), to
@@ -784,7 +799,7 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 			Reason: "log file " + o.key + " could not be read"})
 	}
 	p.failedPlanned = len(p.failed)
-	p.changesApplied = p.tr.trailChangesNow()
+	p.changesApplied = changes
 	return tasks, parts
 }
 

@@ -399,6 +399,7 @@ type trailChange struct {
 	at        time.Time
 	eventName string
 	key       string
+	account   string // where the call was made
 }
 
 // noteTrailChange keeps the first change of CloudTrail in the record's
@@ -406,17 +407,8 @@ type trailChange struct {
 func (tr *tracker) noteTrailChange(rec *trail.Record) {
 	account := cmp.Or(rec.RecipientAccountID, rec.UserIdentity.AccountID)
 	if c, ok := tr.trailChanges[account]; !ok || rec.EventTime.Before(c.at) {
-		tr.trailChanges[account] = trailChange{at: rec.EventTime, eventName: rec.EventName, key: rec.UserIdentity.AccessKeyID}
+		tr.trailChanges[account] = trailChange{at: rec.EventTime, eventName: rec.EventName, key: rec.UserIdentity.AccessKeyID, account: account}
 	}
-}
-
-// trailChangeIn returns the first change of CloudTrail the tree made in
-// account, if any.
-func (tr *tracker) trailChangeIn(account string) (trailChange, bool) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	c, ok := tr.trailChanges[account]
-	return c, ok
 }
 
 // trailChangesNow returns the first change of CloudTrail the tree made in
