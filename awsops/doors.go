@@ -74,7 +74,9 @@ func (e *event) response(path ...string) any {
 	if !e.rParse {
 		e.rParse = true
 		if len(e.rec.ResponseElements) > 0 && e.rec.ResponseElements[0] == '{' {
-			if v, err := trail.Value(e.rec.ResponseElements); err == nil {
+			// As params: a number out of range anywhere (json.Unmarshal's
+			// only error that still decodes the rest) spoils only itself.
+			if v, _ := trail.Value(e.rec.ResponseElements); v != nil {
 				e.resp = v // an object: a map[string]any
 			}
 		}

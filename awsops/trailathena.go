@@ -79,7 +79,11 @@ func (a *athenaSource) round(ctx context.Context, p *trailPass) {
 	if err == nil {
 		run, err = a.c.RunAthena(ctx, a.o, q, func(row map[string]string) error {
 			bucket, key, ok := strings.Cut(strings.TrimPrefix(row["object"], "s3://"), "/")
-			if !ok || bucket != a.layout.bucket || !a.proj.answers(row["account"], row["region"]) {
+			if !ok || bucket != a.layout.bucket {
+				return nil
+			}
+			stamp, ok := trailFileTime(key)
+			if !ok || !a.proj.answers(row["account"], row["region"], stamp, p.now) {
 				return nil // (files the table does not project are read directly)
 			}
 			a.mu.Lock()
@@ -87,10 +91,6 @@ func (a *athenaSource) round(ctx context.Context, p *trailPass) {
 			a.named[key] = true
 			a.mu.Unlock()
 			if seen {
-				return nil
-			}
-			stamp, ok := trailFileTime(key)
-			if !ok {
 				return nil
 			}
 			jobs = append(jobs, scanJob{obj: trailObject{key: key, account: row["account"], region: row["region"], stamp: stamp}})
@@ -160,12 +160,14 @@ func namesUpTo(names []string, n int) string {
 	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
 }
 
-// answersAll reports whether the table projects every region of the
-// listing's account.
-func (a *athenaSource) answersAll(l *accountListing) bool {
-	for r := range l.regions {
-		if !a.proj.answers(l.account, r) {
-			return false
+// answersAll reports whether the table projects every file of the
+// listing, as queried at now.
+func (a *athenaSource) answersAll(l *accountListing, now time.Time) bool {
+	for _, rl := range l.regions {
+		for _, o := range rl.objects {
+			if !a.proj.answers(o.account, o.region, o.stamp, now) {
+				return false
+			}
 		}
 	}
 	return true
@@ -179,25 +181,40 @@ func (p *trailPass) direct(account string, objs []trailObject) []trailObject {
 	if p.athena == nil {
 		return objs
 	}
+	proj := p.athena.proj
 	var out []trailObject
 	var regions []string
+	days := 0
 	for _, o := range objs {
-		if !p.athena.proj.answers(o.account, o.region) {
-			out = append(out, o)
+		if proj.answers(o.account, o.region, o.stamp, p.now) {
+			continue
+		}
+		out = append(out, o)
+		switch {
+		case proj.regions != nil && !slices.Contains(proj.regions, o.region):
 			if !slices.Contains(regions, o.region) {
 				regions = append(regions, o.region)
 			}
+		default:
+			days++
 		}
 	}
-	if len(regions) > 0 && !p.athena.unprojected[account] {
+	if len(out) > 0 && !p.athena.unprojected[account] {
 		p.athena.unprojected[account] = true
 		slices.Sort(regions)
-		what := "account"
-		if slices.Contains(p.athena.proj.accounts, account) || p.athena.proj.accounts == nil {
+		var what string
+		switch {
+		case proj.bad != "":
+			what = "the folder read: " + proj.bad
+		case proj.accounts != nil && !slices.Contains(proj.accounts, account):
+			what = "the account"
+		case len(regions) > 0:
 			what = counted(len(regions), "region") + " of the account (" + strings.Join(regions, ", ") + ")"
+		default:
+			what = fmt.Sprintf("the delivery days of %s of the account (its timestamp range is %s,%s)", counted(days, "log file"), proj.daysFrom, proj.daysTo)
 		}
 		p.parts = append(p.parts, PlanPart{Account: account, Path: PathTrail,
-			Reason: fmt.Sprintf("the Athena table's partition projection leaves out the %s: Athena would answer nothing for it, so its log files are read directly", what)})
+			Reason: fmt.Sprintf("the Athena table's partition projection leaves out %s: Athena would answer nothing there, so those log files are read directly", what)})
 	}
 	return out
 }

@@ -293,62 +293,80 @@ func TestInvestigateThroughAthena(t *testing.T) {
 }
 
 // TestAthenaTableThatLeavesTheAccountOutIsNotTrusted: the organisation
-// trail table projects its accounts as an enum (deploy/aws/athena.yaml),
-// and the investigated account is not in it (it joined the organisation
-// after the table was made): Athena answers nothing for it, as it would
-// for an account with no event. keyleak reads the table's projection from
-// the Glue Data Catalog, reads that account's log files directly, and the
-// plan says why; the answers are those of the LookupEvents path.
+// trail table projects its accounts and regions as enums
+// (deploy/aws/athena.yaml), and leaves out the investigated account (it
+// joined the organisation after the table was made), or the region where
+// the key acted: Athena answers nothing there, as it would for no event.
+// keyleak reads the table's projection from the Glue Data Catalog, reads
+// those log files directly, and the plan says why; the answers are those
+// of the LookupEvents path.
 func TestAthenaTableThatLeavesTheAccountOutIsNotTrusted(t *testing.T) {
-	moto := world.NewMotoTB(t)
-	w, run, _ := playScenario(t, moto, scenario.All()[0])
-	acct := run.Target.Account
-	if err := w.Gateway.CreateAthenaWorkGroup(t.Context(), world.AthenaWorkGroup{Account: acct, Name: awsops.DefaultAthenaWorkgroup,
-		OutputLocation: "s3://keyleak-athena-results/athena/", Enforce: true}); err != nil {
-		t.Fatal(err)
-	}
-	gc := glue.NewFromConfig(w.Config("us-east-1", w.Admin(acct)))
-	if _, err := gc.CreateDatabase(t.Context(), &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String(awsops.DefaultAthenaDatabase)}}); err != nil {
-		t.Fatal(err)
-	}
-	projected := []string{"111111111111", "222222222222"}
-	if _, err := gc.CreateTable(t.Context(), &glue.CreateTableInput{DatabaseName: aws.String(awsops.DefaultAthenaDatabase), TableInput: &gluetypes.TableInput{
-		Name: aws.String(awsops.DefaultAthenaTable),
-		Parameters: map[string]string{"projection.enabled": "true", "projection.account.type": "enum", "projection.account.values": strings.Join(projected, ","),
-			"projection.region.type": "enum", "projection.region.values": "us-east-1,eu-west-1"},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	client := s3.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), func(o *s3.Options) { o.UsePathStyle = true })
-	oracle := newAthenaOracle(t, client, run.Target.TrailBucket)
-	// As Athena over that table: nothing of an account it does not project.
-	oracle.rows = slices.DeleteFunc(oracle.rows, func(r trailRow) bool { return !slices.Contains(projected, r.account) })
-	for range 16 {
-		w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
-	}
-	w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
+	for _, tc := range []struct {
+		name      string
+		accounts  func(own string) []string
+		regions   []string
+		planNames string
+	}{
+		{"account", func(string) []string { return []string{"111111111111", "222222222222"} }, []string{"us-east-1", "eu-west-1"}, "leaves out the account"},
+		{"region", func(own string) []string { return []string{"111111111111", own} }, []string{"ap-south-2"}, "region"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			moto := world.NewMotoTB(t)
+			w, run, _ := playScenario(t, moto, scenario.All()[0])
+			acct := run.Target.Account
+			if err := w.Gateway.CreateAthenaWorkGroup(t.Context(), world.AthenaWorkGroup{Account: acct, Name: awsops.DefaultAthenaWorkgroup,
+				OutputLocation: "s3://keyleak-athena-results/athena/", Enforce: true}); err != nil {
+				t.Fatal(err)
+			}
+			gc := glue.NewFromConfig(w.Config("us-east-1", w.Admin(acct)))
+			if _, err := gc.CreateDatabase(t.Context(), &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String(awsops.DefaultAthenaDatabase)}}); err != nil {
+				t.Fatal(err)
+			}
+			accounts := tc.accounts(acct)
+			if _, err := gc.CreateTable(t.Context(), &glue.CreateTableInput{DatabaseName: aws.String(awsops.DefaultAthenaDatabase), TableInput: &gluetypes.TableInput{
+				Name: aws.String(awsops.DefaultAthenaTable),
+				Parameters: map[string]string{"projection.enabled": "true",
+					"projection.account.type": "enum", "projection.account.values": strings.Join(accounts, ","),
+					"projection.region.type": "enum", "projection.region.values": strings.Join(tc.regions, ","),
+					"projection.timestamp.type": "date", "projection.timestamp.format": "yyyy/MM/dd", "projection.timestamp.range": "2020/01/01,NOW",
+					"storage.location.template": "s3://" + run.Target.TrailBucket + "/AWSLogs/${account}/CloudTrail/${region}/${timestamp}"},
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			client := s3.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), func(o *s3.Options) { o.UsePathStyle = true })
+			oracle := newAthenaOracle(t, client, run.Target.TrailBucket)
+			// As Athena over that table: nothing of what it does not project.
+			oracle.rows = slices.DeleteFunc(oracle.rows, func(r trailRow) bool {
+				return !slices.Contains(accounts, r.account) || !slices.Contains(tc.regions, r.region)
+			})
+			for range 16 {
+				w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
+			}
+			w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
 
-	lookup := investigateRun(t, w, run, awsops.PathLookup)
-	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), awsops.Options{})
-	key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
-	if err != nil {
-		t.Fatal(err)
+			lookup := investigateRun(t, w, run, awsops.PathLookup)
+			c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), awsops.Options{})
+			key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
+				Athena: &awsops.AthenaOptions{BudgetBytes: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(inv.Plan) == 0 || inv.Plan[0].Path != awsops.PathAthena {
+				t.Fatalf("plan %+v, want the account through Athena", inv.Plan)
+			}
+			if !slices.ContainsFunc(inv.Plan, func(p awsops.PlanPart) bool {
+				return p.Account == acct && p.Path == awsops.PathTrail && strings.Contains(p.Reason, "partition projection leaves out") && strings.Contains(p.Reason, tc.planNames)
+			}) {
+				t.Errorf("the plan does not say what the table leaves out (%s) and that its files are read directly:\n%s", tc.planNames, rvReport(inv))
+			}
+			if inv.Trail == nil || inv.Trail.Objects == 0 {
+				t.Errorf("read %+v: want the log files the table leaves out read directly", inv.Trail)
+			}
+			sameAnswers(t, lookup, inv)
+		})
 	}
-	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
-		Athena: &awsops.AthenaOptions{BudgetBytes: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(inv.Plan) == 0 || inv.Plan[0].Path != awsops.PathAthena {
-		t.Fatalf("plan %+v, want the account through Athena", inv.Plan)
-	}
-	if !slices.ContainsFunc(inv.Plan, func(p awsops.PlanPart) bool {
-		return p.Account == acct && p.Path == awsops.PathTrail && strings.Contains(p.Reason, "partition projection leaves out the account")
-	}) {
-		t.Errorf("the plan does not say that the table leaves the account out and its files are read directly:\n%s", rvReport(inv))
-	}
-	if inv.Trail == nil || inv.Trail.Objects == 0 {
-		t.Errorf("read %+v: want the account's log files read directly", inv.Trail)
-	}
-	sameAnswers(t, lookup, inv)
 }

@@ -252,6 +252,15 @@ type trailCoverage struct {
 	// statusUnknown are the trails whose logging status cannot be read:
 	// they are taken to log, as most trails do.
 	statusUnknown []string
+	// paused are the trails that log now but stopped logging in the
+	// window, by anyone: the files may lack what followed the stop.
+	paused []trailPause
+}
+
+// trailPause is a trail that stopped logging and started again.
+type trailPause struct {
+	trail            string
+	stopped, started time.Time
 }
 
 // partial reports whether the trails that deliver an account's files of
@@ -682,7 +691,7 @@ func (p *trailPass) listAccount(ctx context.Context, account string, from, to ti
 			l := listTrail(ctx, p.client, p.layout, account, sp[0], sp[1], p.now)
 			if !listed {
 				// (single-region trails are asked for where the bucket has files)
-				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout, slices.Sorted(maps.Keys(l.regions)))
+				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout, slices.Sorted(maps.Keys(l.regions)), p.window.Start, p.now)
 			}
 			p.enqueue(l)
 		}()
@@ -1276,4 +1285,13 @@ func (d *door) inTrail(rec *trail.Record) bool {
 		return rec.UserIdentity.UserName == d.subject && (rec.UserIdentity.Type == "IAMUser" || rec.EventName == "ConsoleLogin")
 	}
 	return true
+}
+
+// pauses are the trails of the listing's folder that stopped logging in
+// the window and started again.
+func (a *accountListing) pauses() []trailPause {
+	if a.coverage == nil {
+		return nil
+	}
+	return a.coverage.paused
 }

@@ -130,9 +130,26 @@ func rvReport(inv *awsops.Investigation) string {
 	return b.String()
 }
 
-// rvTrail creates a trail and starts it logging, as trails are.
+// rvTrail creates a trail and starts it logging, as trails are, in place
+// of the round case's trail (worldTrail).
 func rvTrail(t *testing.T, ct *cloudtrail.Client, in *cloudtrail.CreateTrailInput) {
 	t.Helper()
+	home := func(o *cloudtrail.Options) { o.Region = "us-east-1" } // the round case's trail's
+	worldTrails := func() int {
+		out, err := ct.DescribeTrails(t.Context(), &cloudtrail.DescribeTrailsInput{}, home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(slices.DeleteFunc(out.TrailList, func(tr cttypes.Trail) bool { return aws.ToString(tr.Name) != worldTrail }))
+	}
+	if worldTrails() > 0 {
+		if _, err := ct.DeleteTrail(t.Context(), &cloudtrail.DeleteTrailInput{Name: aws.String(worldTrail)}, home); err != nil {
+			t.Fatal(err)
+		}
+		if worldTrails() > 0 {
+			t.Fatalf("trail %s is still there after DeleteTrail", worldTrail)
+		}
+	}
 	if _, err := ct.CreateTrail(t.Context(), in); err != nil {
 		t.Fatal(err)
 	}
@@ -550,53 +567,77 @@ func rvReadOnlyWhereBusy(t *testing.T, rc roundCase) {
 }
 
 // TestTrailThatWritesNoFileReadDoesNotCount: the files read hold write
-// events only; the trail writing them records write events (WriteOnly). A
-// second trail records every management event, but writes none of the
-// files read: it was stopped (StopLogging, by the attacker or anyone), or
-// it writes under another key prefix of the bucket. Its event selectors
-// must not make the bucket look whole: LookupEvents reads the read-only
-// calls in eu-west-1, and a stopped trail is named in a gap.
+// events only. A trail that writes none of them must not make the bucket
+// look whole, and leaving a trail out must never make it look more whole:
+//   - another trail records every management event, but was stopped
+//     (StopLogging, by the attacker or anyone), or writes under another key
+//     prefix of the bucket, while the trail writing the files records
+//     write events (WriteOnly);
+//   - the only trail, WriteOnly, was stopped after the window's calls, or
+//     moved to another prefix since (UpdateTrail): no trail that logs now
+//     writes the folder, and its files stand for their data events only.
+//
+// LookupEvents reads the read-only calls in eu-west-1; the plan says why,
+// and a gap names a stopped trail, or says that no trail writes the folder.
 func TestTrailThatWritesNoFileReadDoesNotCount(t *testing.T) {
+	writeOnly := func(t *testing.T, ct *cloudtrail.Client, name string) {
+		t.Helper()
+		if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String(name),
+			EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := func(t *testing.T, ct *cloudtrail.Client, name string) {
+		t.Helper()
+		if _, err := ct.StopLogging(t.Context(), &cloudtrail.StopLoggingInput{Name: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
-		name    string
-		prefix  string // of the trail that records everything
-		stopped bool
+		name  string
+		setUp func(t *testing.T, ct *cloudtrail.Client, bucket string)
+		plan  string // what the plan says the bucket lacks
+		gap   string // what a gap says, "" for none
 	}{
-		{name: "stopped", stopped: true},
-		{name: "another-prefix", prefix: "elsewhere"},
+		{"another-trail-stopped", func(t *testing.T, ct *cloudtrail.Client, bucket string) {
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("everything"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
+			stop(t, ct, "everything")
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("writes"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
+			writeOnly(t, ct, "writes")
+		}, "no read-only management events", "trail/everything writes to the trail bucket but does not log now"},
+		{"another-trail-elsewhere", func(t *testing.T, ct *cloudtrail.Client, bucket string) {
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("everything"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true), S3KeyPrefix: aws.String("elsewhere")})
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("writes"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
+			writeOnly(t, ct, "writes")
+		}, "no read-only management events", ""},
+		{"the-only-trail-stopped", func(t *testing.T, ct *cloudtrail.Client, bucket string) {
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("writes"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
+			writeOnly(t, ct, "writes")
+			stop(t, ct, "writes")
+		}, "no trail that logs now writes the folder read", "trail/writes writes to the trail bucket but does not log now"},
+		{"the-only-trail-moved", func(t *testing.T, ct *cloudtrail.Client, bucket string) {
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("writes"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
+			writeOnly(t, ct, "writes")
+			if _, err := ct.UpdateTrail(t.Context(), &cloudtrail.UpdateTrailInput{Name: aws.String("writes"), S3KeyPrefix: aws.String("elsewhere")}); err != nil {
+				t.Fatal(err)
+			}
+		}, "no trail that logs now writes the folder read", "no trail of the account writes AWSLogs/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newRoundCase(t)
 			rvReadOnlyWhereBusy(t, rc)
 			rvKeepWritesOutside(t, rc, "")
-			bucket := rc.w.Gateway.TrailBucket()
 			ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
-			all := &cloudtrail.CreateTrailInput{Name: aws.String("everything"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)}
-			if tc.prefix != "" {
-				all.S3KeyPrefix = aws.String(tc.prefix)
-			}
-			rvTrail(t, ct, all)
-			if tc.stopped {
-				if _, err := ct.StopLogging(t.Context(), &cloudtrail.StopLoggingInput{Name: all.Name}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("writes"), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(true)})
-			if _, err := ct.PutEventSelectors(t.Context(), &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("writes"),
-				EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeWriteOnly, IncludeManagementEvents: aws.Bool(true)}}}); err != nil {
-				t.Fatal(err)
-			}
+			tc.setUp(t, ct, rc.w.Gateway.TrailBucket())
 			_, trail := rc.bothPaths(t, "the read-only calls in eu-west-1 are lost")
 			if !slices.ContainsFunc(trail.Plan, func(p awsops.PlanPart) bool {
-				return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "no read-only management events") && !strings.Contains(p.Reason, "trail/everything")
+				return p.Path == awsops.PathLookup && strings.Contains(p.Reason, tc.plan) && strings.Contains(p.Reason, "eu-west-1") && !strings.Contains(p.Reason, "trail/everything")
 			}) {
-				t.Errorf("the plan does not say that the trail writing the files read (trail/writes alone) lacks read-only management events:\n%s", rvReport(trail))
+				t.Errorf("no plan part says %q of eu-west-1 (and none counts trail/everything):\n%s", tc.plan, rvReport(trail))
 			}
-			stoppedGap := slices.ContainsFunc(trail.Gaps, func(g awsops.Gap) bool {
-				return strings.Contains(g.Reason, "trail/everything") && strings.Contains(g.Reason, "does not log now")
-			})
-			if stoppedGap != tc.stopped {
-				t.Errorf("a gap names trail/everything as not logging: %v, want %v:\n%s", stoppedGap, tc.stopped, rvReport(trail))
+			gap := slices.ContainsFunc(trail.Gaps, func(g awsops.Gap) bool { return tc.gap != "" && strings.Contains(g.Reason, tc.gap) })
+			if gap != (tc.gap != "") {
+				t.Errorf("a gap says %q: %v, want %v:\n%s", tc.gap, gap, tc.gap != "", rvReport(trail))
 			}
 		})
 	}

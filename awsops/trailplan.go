@@ -223,7 +223,7 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	var probes map[string]lookupProbe
 	var wg sync.WaitGroup
 	wg.Go(func() { listing = listTrail(ctx, client, layout, account, w.Start, w.End, now) })
-	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, layout, inv.Regions) })
+	wg.Go(func() { coverage = c.trailCoverageOf(ctx, account, layout, inv.Regions, w.Start, now) })
 	if opts.Path != PathTrail {
 		wg.Go(func() { probes = c.probeLookups(ctx, account, key.String(), inv.Regions, w) })
 	}
@@ -249,13 +249,19 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	if part.Path == PathAthena {
 		p.athena = newAthenaSource(c, *opts.Athena, layout)
 		o := opts.Athena.withDefaults()
-		if p.athena.proj = c.athenaProjectionOf(ctx, o); p.athena.proj.err != nil {
+		p.athena.proj = c.athenaProjectionOf(ctx, o)
+		p.athena.proj.reads(layout)
+		switch proj := p.athena.proj; {
+		case proj.err != nil:
 			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account,
-				Reason: fmt.Sprintf("the partition projection of the Athena table %s.%s cannot be read (glue:GetTable: %s): Athena is taken to answer for every account and region, and would answer nothing for one the table does not project", o.Database, o.Table, describeAWSError(p.athena.proj.err))})
+				Reason: fmt.Sprintf("the partition projection of the Athena table %s.%s cannot be read (glue:GetTable: %s): Athena is taken to answer for every account, region and day, and would answer nothing for one the table does not project", o.Database, o.Table, describeAWSError(proj.err))})
+		case !proj.enabled:
+			inv.Gaps = append(inv.Gaps, Gap{Step: StepCloudTrail, Account: account,
+				Reason: fmt.Sprintf("the Athena table %s.%s has no partition projection: its partitions are the catalog's, which keyleak does not check, and Athena answers nothing for a partition missing there", o.Database, o.Table)})
 		}
 	}
 	p.accounts[account] = listing
-	if part.Path == PathTrail || p.athena != nil && !p.athena.answersAll(listing) {
+	if part.Path == PathTrail || p.athena != nil && !p.athena.answersAll(listing, now) {
 		p.pending++
 		p.enqueue(listing)
 	}
@@ -494,14 +500,18 @@ func hull(spans []timeSpan) timeSpan {
 // trailCoverageOf asks the account's CloudTrail which of its trails (its
 // own and the organisation's) deliver to the layout's folder, and for
 // which regions: in its home region, and in each of regions (where
-// single-region trails are described). A trail that writes elsewhere
-// (another key prefix; an organisation trail when the account's own folder
-// is read, or an account's trail when the organisation's is), or does not
-// log now (cloudtrail:GetTrailStatus), does not count: the files read may
-// hold nothing of it, and its event selectors would make the bucket look
-// whole where only another trail still writes (one that leaves management
-// events out, say).
-func (c *Client) trailCoverageOf(ctx context.Context, account string, layout trailLayout, regions []string) *trailCoverage {
+// single-region trails, the organisation's too, are described). A trail
+// that writes elsewhere (another key prefix; an organisation trail when the
+// account's own folder is read, or an account's trail when the
+// organisation's is), or does not log now (cloudtrail:GetTrailStatus),
+// does not count: the files read may hold nothing of it, and its event
+// selectors would make the bucket look whole where only another trail
+// still writes. Leaving a trail out only ever makes the bucket less whole:
+// a region no counted trail delivers stands for its data events only (see
+// managementIn). A trail that logs now but stopped in the window [from,
+// now] is paused: what followed the stop is looked up. nil: the trails
+// cannot be asked.
+func (c *Client) trailCoverageOf(ctx context.Context, account string, layout trailLayout, regions []string, from, now time.Time) *trailCoverage {
 	api, err := c.cloudtrailClient(ctx, account, "")
 	if err != nil {
 		return nil
@@ -524,7 +534,9 @@ func (c *Client) trailCoverageOf(ctx context.Context, account string, layout tra
 			if err != nil {
 				return
 			}
-			out, err := api.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(false)})
+			// (with shadow trails: a single-region organisation trail is
+			// seen from a member account only so)
+			out, err := api.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
 			if err != nil {
 				return // a region not enabled, say: its trails deliver nothing
 			}
@@ -544,24 +556,23 @@ func (c *Client) trailCoverageOf(ctx context.Context, account string, layout tra
 		seen = append(seen, arn)
 		writing = append(writing, t)
 	}
-	if len(writing) == 0 {
-		return nil
-	}
 	regional := func(region string) (*cloudtrail.Client, error) { return c.cloudtrailClient(ctx, account, region) }
 	var cov trailCoverage
 	var delivering []cttypes.Trail
 	for _, t := range writing {
 		arn := aws.ToString(t.TrailARN)
-		switch logging, err := trailLogging(ctx, regional, t); {
+		switch st, err := trailStatus(ctx, regional, t); {
 		case err != nil:
 			cov.statusUnknown = append(cov.statusUnknown, arn)
-		case !logging:
+		case !aws.ToBool(st.IsLogging):
 			cov.stopped = append(cov.stopped, arn)
 			continue
+		case st.StopLoggingTime != nil && st.StopLoggingTime.After(from) && !st.StopLoggingTime.After(now):
+			cov.paused = append(cov.paused, trailPause{trail: arn, stopped: st.StopLoggingTime.UTC(), started: aws.ToTime(st.StartLoggingTime).UTC()})
 		}
 		delivering = append(delivering, t)
 		cov.trails = append(cov.trails, arn)
-		if aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail) {
+		if aws.ToBool(t.IsMultiRegionTrail) {
 			cov.all = true
 		} else if r := aws.ToString(t.HomeRegion); r != "" {
 			cov.regions = append(cov.regions, r)
@@ -582,17 +593,14 @@ func (l trailLayout) writtenBy(t cttypes.Trail) bool {
 	return aws.ToString(t.S3BucketName) == l.bucket && p == l.prefix && aws.ToBool(t.IsOrganizationTrail) == l.orgFolder()
 }
 
-// trailLogging asks whether a trail logs now, in its home region.
-func trailLogging(ctx context.Context, api func(region string) (*cloudtrail.Client, error), t cttypes.Trail) (bool, error) {
+// trailStatus asks whether a trail logs now, and since when, in its home
+// region.
+func trailStatus(ctx context.Context, api func(region string) (*cloudtrail.Client, error), t cttypes.Trail) (*cloudtrail.GetTrailStatusOutput, error) {
 	client, err := api(aws.ToString(t.HomeRegion))
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	st, err := client.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: t.TrailARN})
-	if err != nil {
-		return false, err
-	}
-	return aws.ToBool(st.IsLogging), nil
+	return client.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: t.TrailARN})
 }
 
 // partial reports whether the bucket lacks management events of account
@@ -682,6 +690,15 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 	// delegated administrator): there, a change in any account counts.
 	var changeParts []PlanPart
 	changes := p.tr.trailChangesNow()
+	// A trail that stopped logging in the window and started again, by
+	// anyone (GetTrailStatus), counts as a change from its stop.
+	for account, a := range p.accounts {
+		for _, pz := range a.pauses() {
+			if c, ok := changes[account]; !ok || pz.stopped.Before(c.at) {
+				changes[account] = trailChange{at: pz.stopped, eventName: "StopLogging", account: account, trail: pz.trail, restarted: pz.started}
+			}
+		}
+	}
 	afterChange := func(id, account, region string, from, to time.Time, lookedWhole bool) []span {
 		c, ok := changes[account]
 		if p.layout.orgFolder() {
@@ -696,13 +713,15 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 		}
 		if plan := "change:" + account + "@" + c.at.String(); !p.planned[plan] {
 			p.planned[plan] = true
-			where := "the account's CloudTrail"
+			what := fmt.Sprintf("%s changed the account's CloudTrail (%s at %s)", c.key, c.eventName, fmtTime(c.at))
 			if c.account != account {
-				where = "CloudTrail in account " + c.account + ", where the organisation trail that writes this account's files may be managed"
+				what = fmt.Sprintf("%s changed CloudTrail in account %s, where the organisation trail that writes this account's files may be managed (%s at %s)", c.key, c.account, c.eventName, fmtTime(c.at))
+			}
+			if c.trail != "" {
+				what = fmt.Sprintf("the trail %s of account %s stopped logging at %s and started again at %s (cloudtrail:GetTrailStatus)", c.trail, c.account, fmtTime(c.at), fmtTime(c.restarted))
 			}
 			changeParts = append(changeParts, PlanPart{Account: account, From: c.at, To: p.now, Path: PathLookup,
-				Reason: fmt.Sprintf("%s changed %s (%s at %s): the bucket may lack what followed, so LookupEvents reads every credential there from then on",
-					c.key, where, c.eventName, fmtTime(c.at))})
+				Reason: what + ": the bucket may lack what followed, so LookupEvents reads every credential there from then on"})
 		}
 		// Only what an earlier round did not read from a later change.
 		start, end := maxTime(from, c.at.Add(-time.Second)), to
@@ -840,14 +859,19 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	}
 	if a.coverage != nil && len(a.coverage.stopped) > 0 {
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
-			Reason: fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): what it delivers does not count for what the bucket holds, and LookupEvents reads what the trails still logging leave out", strings.Join(a.coverage.stopped, ", "))})
+			Reason: fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): its files stand for their data events only, and LookupEvents reads the management events that no trail still logging delivers", strings.Join(a.coverage.stopped, ", "))})
+	}
+	if a.coverage != nil && len(a.coverage.trails)+len(a.coverage.stopped) == 0 {
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
+			Reason: fmt.Sprintf("no trail of the account writes %s now (cloudtrail:DescribeTrails in every region investigated): whoever wrote its files (a trail moved, deleted, or not visible to keyleak), they stand for their data events only, and LookupEvents reads the management events", p.layout.accountPrefix(account))})
 	}
 	// Regions whose trails leave management events out, by what they
 	// leave out.
 	lacking := map[string][]string{}
 	var lackOrder []string
 	for _, r := range regions {
-		if a.coverage.partial(r) {
+		// (a region with no file is looked up whole, and said so, below)
+		if rl := a.regions[r]; rl != nil && len(rl.objects) > 0 && a.coverage.partial(r) {
 			what := a.coverage.managementIn(r).String()
 			if _, ok := lacking[what]; !ok {
 				lackOrder = append(lackOrder, what)
@@ -857,9 +881,13 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 	}
 	for _, what := range lackOrder {
 		rs := lacking[what]
+		trails := "the account's trails that log now and write the folder read (" + strings.Join(a.coverage.trails, ", ") + ") deliver"
+		if len(a.coverage.trails) == 0 {
+			trails, what = "no trail that logs now writes the folder read:", "no management events are known to be there"
+		}
 		part := PlanPart{Account: account, From: a.from, To: p.now, Path: PathLookup,
-			Reason: fmt.Sprintf("the account's trails (%s) deliver %s in %s (%s): LookupEvents reads the management events of every credential there over its whole life, and the bucket gives the data events",
-				strings.Join(a.coverage.trails, ", "), what, counted(len(rs), "region"), strings.Join(rs, ", "))}
+			Reason: fmt.Sprintf("%s %s in %s (%s): LookupEvents reads the management events of every credential there over its whole life, and the bucket gives the data events",
+				trails, what, counted(len(rs), "region"), strings.Join(rs, ", "))}
 		if len(rs) == 1 {
 			part.Region = rs[0]
 		}

@@ -127,13 +127,19 @@ type trailManagement struct {
 	m      management
 }
 
+// trailManagementOf is what trail t delivers by default: every management
+// event, of every region when it is a multi-region trail, else of its home
+// region. An organisation trail may be single-region too.
+func trailManagementOf(t cttypes.Trail) trailManagement {
+	return trailManagement{all: aws.ToBool(t.IsMultiRegionTrail), region: aws.ToString(t.HomeRegion), m: management{read: true, write: true}}
+}
+
 // trailsManagement asks what each of the trails delivers of management
 // events. A trail whose selectors cannot be read is taken to deliver every
 // management event, as most trails do; unknown lists those.
 func trailsManagement(ctx context.Context, api func(region string) (*cloudtrail.Client, error), trails []cttypes.Trail) (out []trailManagement, unknown []string) {
 	for _, t := range trails {
-		tm := trailManagement{all: aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail), region: aws.ToString(t.HomeRegion),
-			m: management{read: true, write: true}}
+		tm := trailManagementOf(t)
 		// Asked in the trail's home region, where it is described.
 		client, err := api(tm.region)
 		var sel *cloudtrail.GetEventSelectorsOutput
@@ -150,19 +156,17 @@ func trailsManagement(ctx context.Context, api func(region string) (*cloudtrail.
 	return out, unknown
 }
 
-// managementIn is what the trails deliver of region's management events
-// together; every event when no trail delivers the region (the bucket has
-// no file of it, which is said otherwise).
+// managementIn is what the trails that log now and write the folder read
+// deliver of region's management events together: none when no such trail
+// delivers the region. Whoever wrote its files (a trail stopped, moved or
+// deleted since, or one keyleak cannot see), they stand for the data
+// events only.
 func (c *trailCoverage) managementIn(region string) management {
 	var m management
-	covered := false
 	for _, t := range c.management {
 		if t.all || t.region == region {
-			m, covered = m.union(t.m), true
+			m = m.union(t.m)
 		}
-	}
-	if !covered {
-		return management{read: true, write: true}
 	}
 	return m
 }

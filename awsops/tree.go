@@ -400,6 +400,10 @@ type trailChange struct {
 	eventName string
 	key       string
 	account   string // where the call was made
+	// trail and restarted, for a trail that logs now but stopped in the
+	// window (cloudtrail:GetTrailStatus, whoever stopped it; key is "").
+	trail     string
+	restarted time.Time
 }
 
 // noteTrailChange keeps the first change of CloudTrail in the record's

@@ -1,6 +1,7 @@
 package awsops
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -186,5 +187,48 @@ func BenchmarkMillionEventSweepMemory(b *testing.B) {
 			b.Errorf("peak heap %d MB, budget 200 MB", peak>>20)
 		}
 		runtime.KeepAlive(tr)
+	}
+}
+
+// TestMintedSessionReadsAsUnmarshal: the fields of a minted session are
+// read as json.Unmarshal into a struct of strings reads them, for the
+// shapes of STS calls CloudTrail writes, and when a number elsewhere in
+// the response is out of range (which spoils only itself).
+func TestMintedSessionReadsAsUnmarshal(t *testing.T) {
+	reference := func(req, resp string) (roleARN, name, source, principal, expiration string) {
+		var rq struct{ RoleArn, RoleSessionName, SourceIdentity, Name string }
+		_ = json.Unmarshal([]byte(req), &rq)
+		var rs struct {
+			Credentials     struct{ Expiration string }
+			AssumedRoleUser struct{ Arn string }
+			FederatedUser   struct{ Arn string }
+			SourceIdentity  string
+		}
+		_ = json.Unmarshal([]byte(resp), &rs)
+		return rq.RoleArn, cmp.Or(rq.RoleSessionName, rq.Name), cmp.Or(rs.SourceIdentity, rq.SourceIdentity),
+			cmp.Or(rs.AssumedRoleUser.Arn, rs.FederatedUser.Arn), rs.Credentials.Expiration
+	}
+	for _, tc := range []struct{ name, req, resp string }{
+		{"AssumeRole", `{"roleArn":"arn:aws:iam::222233334444:role/deploy","roleSessionName":"ci","durationSeconds":3600}`,
+			`{"credentials":{"accessKeyId":"ASIAX","sessionToken":"t","expiration":"Nov 22, 2026, 10:45:00 PM"},"assumedRoleUser":{"assumedRoleId":"AROA:ci","arn":"arn:aws:sts::222233334444:assumed-role/deploy/ci"},"packedPolicySize":7}`},
+		{"a number out of range", `{"roleArn":"arn:aws:iam::222233334444:role/deploy","roleSessionName":"ci"}`,
+			`{"credentials":{"accessKeyId":"ASIAX","expiration":"Nov 22, 2026, 10:45:00 PM"},"assumedRoleUser":{"arn":"arn:aws:sts::222233334444:assumed-role/deploy/ci"},"packedPolicySize":1e400,"sourceIdentity":"alice"}`},
+		{"GetFederationToken", `{"name":"fed","policy":"{}"}`,
+			`{"credentials":{"accessKeyId":"ASIAX","expiration":"2026-11-22T22:45:00Z"},"federatedUser":{"federatedUserId":"1:fed","arn":"arn:aws:sts::1:federated-user/fed"}}`},
+		{"AssumeRoleWithWebIdentity", `{"roleArn":"arn:aws:iam::1:role/web","roleSessionName":"w","sourceIdentity":"bob"}`,
+			`{"credentials":{"accessKeyId":"ASIAX","expiration":"Nov 22, 2026, 10:45:00 PM"},"assumedRoleUser":{"arn":"arn:aws:sts::1:assumed-role/web/w"}}`},
+		{"a field of another type", `{"roleArn":42,"roleSessionName":"s"}`, `{"credentials":"none","assumedRoleUser":{"arn":"a"}}`},
+	} {
+		rec := trail.Record{EventName: "AssumeRole", RequestParameters: json.RawMessage(tc.req), ResponseElements: json.RawMessage(tc.resp), EventTime: time.Unix(0, 0).UTC()}
+		s := mintedSession(newEvent(&rec, nil), Session{AccessKeyID: "AKIA"}, "ASIAX")
+		roleARN, name, source, principal, expiration := reference(tc.req, tc.resp)
+		want := parseExpiration(expiration)
+		if want.IsZero() {
+			want = rec.EventTime.Add(36 * time.Hour)
+		}
+		if s.RoleARN != roleARN || s.SessionName != name || s.SourceIdentity != source || s.Principal != principal || !s.Expires.Equal(want) {
+			t.Errorf("%s: mintedSession = role %q, session %q, source %q, principal %q, expires %v; json.Unmarshal reads %q, %q, %q, %q, %v",
+				tc.name, s.RoleARN, s.SessionName, s.SourceIdentity, s.Principal, s.Expires, roleARN, name, source, principal, want)
+		}
 	}
 }
