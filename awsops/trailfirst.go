@@ -255,6 +255,10 @@ type trailCoverage struct {
 	// paused are the trails that log now but stopped logging in the
 	// window, by anyone: the files may lack what followed the stop.
 	paused []trailPause
+	// err: the account's trails cannot be described; the bucket is taken
+	// to hold every management event, as most trails deliver, and a gap
+	// says so.
+	err error
 }
 
 // trailPause is a trail that stopped logging and started again.
@@ -267,7 +271,7 @@ type trailPause struct {
 // region leave management events out: the bucket then stands for its
 // data events only.
 func (c *trailCoverage) partial(region string) bool {
-	return c != nil && !c.managementIn(region).all()
+	return c != nil && c.err == nil && !c.managementIn(region).all()
 }
 
 // covers reports whether the bucket receives region's events.

@@ -468,6 +468,25 @@ func TestTrailSelectorsThatCannotBeReadAreSaid(t *testing.T) {
 	}
 }
 
+// TestTrailsThatCannotBeDescribedAreSaid: the responder role may not
+// describe the account's trails. The bucket is taken to hold every
+// management event, and a gap says so.
+func TestTrailsThatCannotBeDescribedAreSaid(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReplay(t, rc, rvRecord(rc, rc.t0, "iam", "CreateUser", "us-east-1", "u1", false))
+	inv := rc.investigateThrough(t, awsops.PathTrail, func(base http.RoundTripper) http.RoundTripper {
+		return denyTarget{base: base, target: ".DescribeTrails"}
+	})
+	if !slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool {
+		return strings.Contains(g.Reason, "trails cannot be described") && strings.Contains(g.Reason, "DescribeTrails")
+	}) {
+		t.Errorf("no gap says the account's trails could not be described:\n%s", rvReport(inv))
+	}
+	if slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool { return strings.Contains(g.Reason, "no trail of the account writes") }) {
+		t.Errorf("a gap says no trail writes the folder, though the trails were not described:\n%s", rvReport(inv))
+	}
+}
+
 // TestTrailChangedByTheTreeIsLookedUpAfter: the leaked key narrows the
 // trail to write events (PutEventSelectors), makes read-only calls, and
 // puts the selectors back. The bucket has files all along (a busy region,

@@ -509,16 +509,16 @@ func hull(spans []timeSpan) timeSpan {
 // still writes. Leaving a trail out only ever makes the bucket less whole:
 // a region no counted trail delivers stands for its data events only (see
 // managementIn). A trail that logs now but stopped in the window [from,
-// now] is paused: what followed the stop is looked up. nil: the trails
-// cannot be asked.
+// now] is paused: what followed the stop is looked up. When the trails
+// cannot be described, the coverage says so (err).
 func (c *Client) trailCoverageOf(ctx context.Context, account string, layout trailLayout, regions []string, from, now time.Time) *trailCoverage {
 	api, err := c.cloudtrailClient(ctx, account, "")
 	if err != nil {
-		return nil
+		return &trailCoverage{err: err}
 	}
 	out, err := api.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
 	if err != nil {
-		return nil
+		return &trailCoverage{err: err}
 	}
 	trails := out.TrailList
 	// A single-region trail is described in its home region only: each
@@ -861,7 +861,11 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
 			Reason: fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): its files stand for their data events only, and LookupEvents reads the management events that no trail still logging delivers", strings.Join(a.coverage.stopped, ", "))})
 	}
-	if a.coverage != nil && len(a.coverage.trails)+len(a.coverage.stopped) == 0 {
+	if a.coverage != nil && a.coverage.err != nil {
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
+			Reason: fmt.Sprintf("the account's trails cannot be described (cloudtrail:DescribeTrails: %s): the bucket is taken to hold every management event, as most trails deliver", describeAWSError(a.coverage.err))})
+	}
+	if a.coverage != nil && a.coverage.err == nil && len(a.coverage.trails)+len(a.coverage.stopped) == 0 {
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
 			Reason: fmt.Sprintf("no trail of the account writes %s now (cloudtrail:DescribeTrails in every region investigated): whoever wrote its files (a trail moved, deleted, or not visible to keyleak), they stand for their data events only, and LookupEvents reads the management events", p.layout.accountPrefix(account))})
 	}
