@@ -34,28 +34,35 @@ func newRoundCase(t *testing.T) roundCase {
 	t.Helper()
 	w := world.New(t, world.NewMotoTB(t))
 	now := time.Now().UTC() // the one clock of the case: the world's is time.Now too
-	// The trail that writes the world's log files, as the gateway delivers
-	// them: multi-region, every management event, logging. A case that
-	// sets its own trails up (rvTrail) replaces it.
-	// (the gateway makes the bucket at its first delivery, later)
-	s3c := s3.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
-	if _, err := s3c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(w.Gateway.TrailBucket())}); err != nil {
-		t.Fatal(err)
-	}
-	ct := cloudtrail.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)))
-	if _, err := ct.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String(worldTrail), S3BucketName: aws.String(w.Gateway.TrailBucket()),
-		IsMultiRegionTrail: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ct.StartLogging(t.Context(), &cloudtrail.StartLoggingInput{Name: aws.String(worldTrail)}); err != nil {
-		t.Fatal(err)
-	}
+	startWorldTrail(t, w)
 	return roundCase{w: w, leaked: world.NewAccessKeyID("AKIA", world.DefaultAccount), session: world.NewAccessKeyID("ASIA", world.DefaultAccount),
 		now: now, t0: now.Add(-90 * time.Minute).Truncate(5 * time.Minute).Add(time.Minute)}
 }
 
-// worldTrail is the name of a round case's trail.
+// worldTrail is the name of the trail that writes a world's log files.
 const worldTrail = "world"
+
+// startWorldTrail gives the world's default account the trail that writes
+// the log files the gateway delivers, as an account with a trail bucket
+// has one: multi-region, every management event, logging. Without it, no
+// trail is known to write the folder, and the trail path reads only data
+// events from it. A case that sets its own trails up (rvTrail) replaces it.
+func startWorldTrail(tb testing.TB, w *world.World) {
+	tb.Helper()
+	// (the gateway makes the bucket at its first delivery, later)
+	s3c := s3.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(tb.Context(), &s3.CreateBucketInput{Bucket: aws.String(w.Gateway.TrailBucket())}); err != nil {
+		tb.Fatal(err)
+	}
+	ct := cloudtrail.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)))
+	if _, err := ct.CreateTrail(tb.Context(), &cloudtrail.CreateTrailInput{Name: aws.String(worldTrail), S3BucketName: aws.String(w.Gateway.TrailBucket()),
+		IsMultiRegionTrail: aws.Bool(true)}); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := ct.StartLogging(tb.Context(), &cloudtrail.StartLoggingInput{Name: aws.String(worldTrail)}); err != nil {
+		tb.Fatal(err)
+	}
+}
 
 // record is a call of the leaked key (session false) or of the session,
 // d after t0.
