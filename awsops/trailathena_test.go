@@ -209,17 +209,7 @@ func TestInvestigateThroughAthena(t *testing.T) {
 			return res
 		}})
 
-	lookup := investigateRun(t, w, run, awsops.PathLookup)
-	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), awsops.Options{})
-	key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
-		Athena: &awsops.AthenaOptions{BudgetBytes: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lookup, inv := investigateWithAthena(t, w, run)
 	if len(inv.Plan) == 0 || inv.Plan[0].Path != awsops.PathAthena || !strings.Contains(inv.Plan[0].Reason, "exceed the budget") {
 		t.Fatalf("plan %+v, want the account through Athena, saying why", inv.Plan)
 	}
@@ -344,17 +334,7 @@ func TestAthenaTableThatLeavesTheAccountOutIsNotTrusted(t *testing.T) {
 			}
 			w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
 
-			lookup := investigateRun(t, w, run, awsops.PathLookup)
-			c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), awsops.Options{})
-			key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
-				Athena: &awsops.AthenaOptions{BudgetBytes: 1}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			lookup, inv := investigateWithAthena(t, w, run)
 			if len(inv.Plan) == 0 || inv.Plan[0].Path != awsops.PathAthena {
 				t.Fatalf("plan %+v, want the account through Athena", inv.Plan)
 			}
@@ -369,4 +349,23 @@ func TestAthenaTableThatLeavesTheAccountOutIsNotTrusted(t *testing.T) {
 			sameAnswers(t, lookup, inv)
 		})
 	}
+}
+
+// investigateWithAthena investigates the run's leaked key on the
+// LookupEvents path, and with Athena for any trail at all (a budget of one
+// byte).
+func investigateWithAthena(t *testing.T, w *world.World, run *scenario.Run) (lookup, athena *awsops.Investigation) {
+	t.Helper()
+	lookup = investigateRun(t, w, run, awsops.PathLookup)
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), awsops.Options{})
+	key, err := awsops.ParseAccessKeyID(run.Target.Leaked.AccessKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	athena, err = c.Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: run.Target.TrailBucket, Cost: awsops.NewCostCache(),
+		Athena: &awsops.AthenaOptions{BudgetBytes: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lookup, athena
 }
