@@ -179,15 +179,8 @@ func (o *athenaOracle) ipSeen(sql string, params []string) world.AthenaResult {
 // gives the answers the LookupEvents path gives; the report names each
 // query.
 func TestInvestigateThroughAthena(t *testing.T) {
-	moto := world.NewMotoTB(t)
-	w, run, _ := playScenario(t, moto, scenario.All()[0])
+	w, run, oracle := athenaScenario(t)
 	acct := run.Target.Account
-	if err := w.Gateway.CreateAthenaWorkGroup(t.Context(), world.AthenaWorkGroup{Account: acct, Name: awsops.DefaultAthenaWorkgroup,
-		OutputLocation: "s3://keyleak-athena-results/athena/", Enforce: true}); err != nil {
-		t.Fatal(err)
-	}
-	client := s3.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), func(o *s3.Options) { o.UsePathStyle = true })
-	oracle := newAthenaOracle(t, client, run.Target.TrailBucket)
 	files := oracle.files
 	for range 16 {
 		w.Gateway.ScriptAthena(world.AthenaScript{Account: acct, Match: "AS minted", Queued: 1, Running: 1, DataScannedInBytes: 5 << 20, Answer: oracle.keyObjects})
@@ -301,13 +294,8 @@ func TestAthenaTableThatLeavesTheAccountOutIsNotTrusted(t *testing.T) {
 		{"region", func(own string) []string { return []string{"111111111111", own} }, []string{"ap-south-2"}, "region"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			moto := world.NewMotoTB(t)
-			w, run, _ := playScenario(t, moto, scenario.All()[0])
+			w, run, oracle := athenaScenario(t)
 			acct := run.Target.Account
-			if err := w.Gateway.CreateAthenaWorkGroup(t.Context(), world.AthenaWorkGroup{Account: acct, Name: awsops.DefaultAthenaWorkgroup,
-				OutputLocation: "s3://keyleak-athena-results/athena/", Enforce: true}); err != nil {
-				t.Fatal(err)
-			}
 			gc := glue.NewFromConfig(w.Config("us-east-1", w.Admin(acct)))
 			if _, err := gc.CreateDatabase(t.Context(), &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String(awsops.DefaultAthenaDatabase)}}); err != nil {
 				t.Fatal(err)
@@ -323,8 +311,6 @@ func TestAthenaTableThatLeavesTheAccountOutIsNotTrusted(t *testing.T) {
 			}}); err != nil {
 				t.Fatal(err)
 			}
-			client := s3.NewFromConfig(w.Config("us-east-1", w.Admin(acct)), func(o *s3.Options) { o.UsePathStyle = true })
-			oracle := newAthenaOracle(t, client, run.Target.TrailBucket)
 			// As Athena over that table: nothing of what it does not project.
 			oracle.rows = slices.DeleteFunc(oracle.rows, func(r trailRow) bool {
 				return !slices.Contains(accounts, r.account) || !slices.Contains(tc.regions, r.region)
@@ -368,4 +354,17 @@ func investigateWithAthena(t *testing.T, w *world.World, run *scenario.Run) (loo
 		t.Fatal(err)
 	}
 	return lookup, athena
+}
+
+// athenaScenario plays the first scenario, with keyleak's Athena workgroup
+// in its account, and the oracle that answers queries over its bucket.
+func athenaScenario(t *testing.T) (*world.World, *scenario.Run, *athenaOracle) {
+	t.Helper()
+	w, run, _ := playScenario(t, world.NewMotoTB(t), scenario.All()[0])
+	if err := w.Gateway.CreateAthenaWorkGroup(t.Context(), world.AthenaWorkGroup{Account: run.Target.Account, Name: awsops.DefaultAthenaWorkgroup,
+		OutputLocation: "s3://keyleak-athena-results/athena/", Enforce: true}); err != nil {
+		t.Fatal(err)
+	}
+	client := s3.NewFromConfig(w.Config("us-east-1", w.Admin(run.Target.Account)), func(o *s3.Options) { o.UsePathStyle = true })
+	return w, run, newAthenaOracle(t, client, run.Target.TrailBucket)
 }
