@@ -849,25 +849,8 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the trail bucket has no folder for the account"}}
 	}
 	var out []PlanPart
-	if a.coverage != nil && len(a.coverage.unknown) > 0 {
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
-			Reason: fmt.Sprintf("the event selectors of %s cannot be read (cloudtrail:GetEventSelectors): the bucket is taken to hold every management event, as most trails do", strings.Join(a.coverage.unknown, ", "))})
-	}
-	if a.coverage != nil && len(a.coverage.statusUnknown) > 0 {
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
-			Reason: fmt.Sprintf("whether %s logs now cannot be read (cloudtrail:GetTrailStatus): it is taken to log, as most trails do", strings.Join(a.coverage.statusUnknown, ", "))})
-	}
-	if a.coverage != nil && len(a.coverage.stopped) > 0 {
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
-			Reason: fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): its files stand for their data events only, and LookupEvents reads the management events that no trail still logging delivers", strings.Join(a.coverage.stopped, ", "))})
-	}
-	if a.coverage != nil && a.coverage.err != nil {
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
-			Reason: fmt.Sprintf("the account's trails cannot be described (cloudtrail:DescribeTrails: %s): the bucket is taken to hold every management event, as most trails deliver", describeAWSError(a.coverage.err))})
-	}
-	if a.coverage != nil && a.coverage.err == nil && len(a.coverage.trails)+len(a.coverage.stopped) == 0 {
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account,
-			Reason: fmt.Sprintf("no trail of the account writes %s now (cloudtrail:DescribeTrails in every region investigated): whoever wrote its files (a trail moved, deleted, or not visible to keyleak), they stand for their data events only, and LookupEvents reads the management events", p.layout.accountPrefix(account))})
+	for _, reason := range a.coverage.doubts(p.layout.accountPrefix(account)) {
+		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Reason: reason})
 	}
 	// Regions whose trails leave management events out, by what they
 	// leave out.
@@ -1153,4 +1136,29 @@ func (p *trailPass) dataEvents() *DataEvents {
 	p.mu.Unlock()
 	p.tr.fillDataEvents(de)
 	return de
+}
+
+// doubts says what the coverage of folder (an account's) could not settle,
+// or took on trust: each is a gap.
+func (c *trailCoverage) doubts(folder string) []string {
+	if c == nil {
+		return nil
+	}
+	if c.err != nil {
+		return []string{fmt.Sprintf("the account's trails cannot be described (cloudtrail:DescribeTrails: %s): the bucket is taken to hold every management event, as most trails deliver", describeAWSError(c.err))}
+	}
+	var out []string
+	if len(c.unknown) > 0 {
+		out = append(out, fmt.Sprintf("the event selectors of %s cannot be read (cloudtrail:GetEventSelectors): the bucket is taken to hold every management event, as most trails do", strings.Join(c.unknown, ", ")))
+	}
+	if len(c.statusUnknown) > 0 {
+		out = append(out, fmt.Sprintf("whether %s logs now cannot be read (cloudtrail:GetTrailStatus): it is taken to log, as most trails do", strings.Join(c.statusUnknown, ", ")))
+	}
+	if len(c.stopped) > 0 {
+		out = append(out, fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): its files stand for their data events only, and LookupEvents reads the management events that no trail still logging delivers", strings.Join(c.stopped, ", ")))
+	}
+	if len(c.trails)+len(c.stopped) == 0 {
+		out = append(out, fmt.Sprintf("no trail of the account writes %s now (cloudtrail:DescribeTrails in every region investigated): whoever wrote its files (a trail moved, deleted, or not visible to keyleak), they stand for their data events only, and LookupEvents reads the management events", folder))
+	}
+	return out
 }
