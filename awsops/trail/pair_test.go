@@ -1,6 +1,7 @@
 package trail
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 
@@ -103,4 +104,81 @@ func BenchmarkIndexPair(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(doc))/float64(n), "bytes/pair")
+}
+
+// TestPairFinderAgreesWithIndexPair streams text with pairs everywhere
+// into a buffer in chunks of every size, dropping its start now and then
+// as a scan does, watching the second pair from a point on, and checks
+// every search of the finder against indexPair over the same bytes.
+func TestPairFinderAgreesWithIndexPair(t *testing.T) {
+	for seed := range uint64(20) {
+		checkPairFinder(t, rand.New(rand.NewPCG(seed, 7)), nil)
+	}
+}
+
+func FuzzPairFinder(f *testing.F) {
+	f.Add(uint64(1), []byte(`{"accessKeyId":"AKIA","userName":"bob"}`))
+	f.Fuzz(func(t *testing.T, seed uint64, text []byte) {
+		checkPairFinder(t, rand.New(rand.NewPCG(seed, 7)), text)
+	})
+}
+
+// checkPairFinder streams text (or random text when nil) through a pair
+// finder and checks its searches.
+func checkPairFinder(t *testing.T, rng *rand.Rand, text []byte) {
+	t.Helper()
+	if text == nil {
+		text = make([]byte, 2000+rng.IntN(3000))
+		alphabet := "sKrNx"
+		if rng.IntN(2) == 0 {
+			alphabet = "sK" // more pairs than the vector pass lists at once
+		}
+		for i := range text {
+			text[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+	}
+	var f pairFinder
+	f.reset()
+	watchAt := rng.IntN(len(text) + 1)
+	var buf []byte // the text from base on
+	base := int64(0)
+	for off := 0; off < len(text); {
+		if !f.anchor && off >= watchAt {
+			f.watch('r', 'N')
+		}
+		if rng.IntN(4) == 0 && len(buf) > 0 { // the scan drops what it is done with
+			drop := rng.IntN(len(buf))
+			buf, base = append([]byte(nil), buf[drop:]...), base+int64(drop)
+			f.moved(base)
+		}
+		n := min(1+rng.IntN(200), len(text)-off)
+		if rng.IntN(8) == 0 {
+			n = min(1+rng.IntN(5000), len(text)-off) // past the vector pass's list
+		}
+		room := make([]byte, n+rng.IntN(3)) // the room dst has may exceed what src holds
+		if got := f.copyIn(room, text[off:off+n]); got != n {
+			t.Fatalf("copyIn copied %d bytes of %d", got, n)
+		}
+		if !bytes.Equal(room[:n], text[off:off+n]) {
+			t.Fatalf("copyIn copied %q, want %q", room[:n], text[off:off+n])
+		}
+		buf = append(buf, room[:n]...)
+		off += n
+		end := base + int64(len(buf))
+		for range 20 {
+			j := 0
+			if f.anchor && rng.IntN(2) == 0 {
+				j = 1
+			}
+			from := base + rng.Int64N(int64(len(buf)))
+			limit := from + 1 + rng.Int64N(end-from)
+			want := int64(-1)
+			if k := naivePair(buf[from-base:limit-base], f.pairs[2*j], f.pairs[2*j+1]); k >= 0 {
+				want = from + int64(k)
+			}
+			if got := f.find(buf, base, j, from, limit); got != want {
+				t.Fatalf("find(pair %d, %d, %d) = %d, want %d (data %d to %d)", j, from, limit, got, want, base, end)
+			}
+		}
+	}
 }

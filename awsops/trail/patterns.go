@@ -93,6 +93,24 @@ func (g *patternGroup) index(b []byte) int {
 	return -1
 }
 
+// indexVia is index over b[from:lim] with the pair finder (which lists
+// the group's pair as pair 1), b[0] being at offset base; the index it
+// returns is in b.
+func (g *patternGroup) indexVia(pf *pairFinder, b []byte, base int64, from, lim int) int {
+	for i := from + g.rare; i < lim; {
+		p := pf.find(b, base, 1, base+int64(i), base+int64(lim))
+		if p < 0 {
+			return -1
+		}
+		j := int(p - base)
+		if s := j - g.rare; s+len(g.anchor) <= lim && bytes.Equal(b[s:s+len(g.anchor)], g.anchor) {
+			return s
+		}
+		i = j + 1
+	}
+	return -1
+}
+
 // with returns a copy of the set that also holds p, and whether p is new.
 // The copy shares the list, and the values of each group, with ps: the
 // caller extends only the newest set.
@@ -156,7 +174,7 @@ func (g *patternGroup) valueEnd(b []byte, j int) (end int, incomplete bool) {
 // -1 when none is found. A pattern may begin at or after wait but b ends
 // too soon to tell (wait is -1 otherwise). Every value it looks at is
 // noted in idx (at its offset plus base) when idx is not nil.
-func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex) (pos, which, wait int) {
+func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex, pf *pairFinder) (pos, which, wait int) {
 	pos, wait = -1, -1
 	for gi := range ps.groups {
 		g := &ps.groups[gi]
@@ -165,11 +183,15 @@ func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex) (pos, which,
 			lim = min(lim, pos+len(g.anchor)-1)
 		}
 		for from := 0; from < lim; {
-			j := g.index(b[from:lim])
+			var j int
+			if gi == 0 && pf != nil {
+				j = g.indexVia(pf, b, base, from, lim)
+			} else if j = g.index(b[from:lim]); j >= 0 {
+				j += from
+			}
 			if j < 0 {
 				break
 			}
-			j += from
 			if g.whole >= 0 {
 				pos, which = j, g.whole
 				break

@@ -64,7 +64,8 @@ func (o ScanOptions) withDefaults() ScanOptions {
 //
 // It decompresses in chunks and searches the bytes, in one pass whatever
 // the number of keys, for "accessKeyId" members whose value is a tracked
-// key. Around each it finds the record (see locate) and decodes that record
+// key; with AVX2, that search and the one for the first watched anchor
+// read each byte once, as the chunk is copied in (see pairFinder). Around each it finds the record (see locate) and decodes that record
 // alone, which decides, to what json.Unmarshal would give (see
 // recordDecoder) but several times faster. It relies on what holds for every log CloudTrail
 // writes: records begin alike (with "eventVersion"), and objects shaped
@@ -241,8 +242,21 @@ func (x *ObjectIndex) note(b []byte, off int64) {
 }
 
 // itemHash is the hash an index keeps an item (a key ID or a member and its
-// value) by.
-func itemHash(b []byte) uint64 { return maphash.Bytes(indexSeed, b) }
+// value) by. Key IDs, one in nearly every record, take a cheaper hash of
+// their three words.
+func itemHash(b []byte) uint64 {
+	if len(b) != keyIDLen {
+		return maphash.Bytes(indexSeed, b)
+	}
+	h := (binary.LittleEndian.Uint64(b) ^ keySeed) * 0x9e3779b97f4a7c15
+	h = (h ^ binary.LittleEndian.Uint64(b[8:]) ^ h>>29) * 0xbf58476d1ce4e5b9
+	h = (h ^ uint64(binary.LittleEndian.Uint32(b[16:])) ^ h>>32) * 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// keySeed makes the hashes of key IDs differ from run to run, as those of
+// other items do.
+var keySeed = maphash.Comparable(indexSeed, 0)
 
 // noteHash is note for an item whose itemHash is h.
 func (x *ObjectIndex) noteHash(h uint64, off int64) {
@@ -265,7 +279,7 @@ func (x *ObjectIndex) noteHash(h uint64, off int64) {
 
 // first returns the first offset of item noted.
 func (x *ObjectIndex) first(item string) (int64, bool) {
-	off, ok := x.seen[maphash.String(indexSeed, item)]
+	off, ok := x.seen[itemHash([]byte(item))]
 	return off, ok
 }
 
@@ -355,6 +369,7 @@ type trailWorker struct {
 	br  *bufio.Reader
 	zr  gzip.Reader
 	buf []byte
+	pf  pairFinder
 }
 
 // byteSource is what the decompressor reads: it reads a *bufio.Reader or
@@ -439,10 +454,11 @@ type objectScan struct {
 	tracked    int64 // the tracker has seen the record up to here
 	tr         objTracker
 
-	set     *keySet // what is tracked; refreshed at every chunk
-	patHit  int64   // the next pattern found, -1 for none known
-	patIdx  int     // which pattern that is
-	patFrom int64   // patterns were searched for up to here
+	set     *keySet     // what is tracked; refreshed at every chunk
+	pf      *pairFinder // lists keys and the first anchor as data is copied; nil without vector search
+	patHit  int64       // the next pattern found, -1 for none known
+	patIdx  int         // which pattern that is
+	patFrom int64       // patterns were searched for up to here
 }
 
 func (sc *objectScan) run(ctx context.Context, w *trailWorker, r io.Reader) error {
@@ -459,6 +475,11 @@ func (sc *objectScan) run(ctx context.Context, w *trailWorker, r io.Reader) erro
 	}
 	sc.buf = w.buf[:0]
 	defer func() { w.buf = sc.buf[:0] }()
+	if pairVector {
+		sc.pf = &w.pf
+		sc.pf.reset()
+		sc.watchPairs()
+	}
 	// The decompressor writes from its window into the scan: one copy, as
 	// with reads, but cheaper.
 	var scanErr error
@@ -497,7 +518,13 @@ func (sc *objectScan) write(ctx context.Context, p []byte) error {
 		if err := sc.makeRoom(); err != nil {
 			return err
 		}
-		n := copy(sc.buf[len(sc.buf):cap(sc.buf)], p)
+		var n int
+		if sc.pf != nil {
+			sc.pf.moved(sc.base)
+			n = sc.pf.copyIn(sc.buf[len(sc.buf):cap(sc.buf)], p)
+		} else {
+			n = copy(sc.buf[len(sc.buf):cap(sc.buf)], p)
+		}
 		p = p[n:]
 		sc.buf = sc.buf[:len(sc.buf)+n]
 		sc.end += int64(n)
@@ -635,7 +662,19 @@ func (sc *objectScan) refresh() {
 		sc.stats.Index.anchorsFrom(now.patterns, sc.next)
 	}
 	sc.set = now
+	sc.watchPairs()
 	sc.stats.Pickups = append(sc.stats.Pickups, Pickup{Generation: now.gen, Offset: sc.next})
+}
+
+// watchPairs has the pair finder list the first anchor's pair too, once
+// one is watched.
+func (sc *objectScan) watchPairs() {
+	if sc.pf == nil || sc.pf.anchor || len(sc.set.patterns.groups) == 0 {
+		return
+	}
+	if g := &sc.set.patterns.groups[0]; len(g.anchor) >= 2 {
+		sc.pf.watch(g.anchor[g.rare], g.anchor[g.rare+1])
+	}
 }
 
 // trackRecord runs the tracker over the open record until it closes or the
@@ -739,7 +778,11 @@ func (sc *objectScan) nextPattern() (int64, int) {
 	if sc.patHit >= from {
 		return sc.patHit, sc.patIdx
 	}
-	best, idx, wait := pats.first(sc.buf[from-sc.base:], from, sc.stats.Index)
+	pf := sc.pf
+	if pf != nil && !pf.anchor {
+		pf = nil
+	}
+	best, idx, wait := pats.first(sc.buf[from-sc.base:], from, sc.stats.Index, pf)
 	if best < 0 {
 		sc.patHit, sc.patFrom = -1, max(from, sc.end-int64(pats.maxLen)+1)
 		if wait >= 0 {
@@ -762,7 +805,12 @@ func (sc *objectScan) findKey(limit int) (int64, bool) {
 		if i >= limit {
 			return 0, false
 		}
-		k := keyNamePos(b, i, limit)
+		var k int
+		if sc.pf != nil {
+			k = sc.keyNameVia(i, limit)
+		} else {
+			k = keyNamePos(b, i, limit)
+		}
 		if k < 0 {
 			sc.next = sc.base + int64(limit)
 			return 0, false
@@ -782,6 +830,19 @@ func (sc *objectScan) findKey(limit int) (int64, bool) {
 			sc.next = sc.base + int64(k) + 1
 		}
 	}
+}
+
+// keyNameVia is keyNamePos with the pair finder.
+func (sc *objectScan) keyNameVia(from, limit int) int {
+	from = max(from, 1)
+	if from >= limit {
+		return -1
+	}
+	p := sc.pf.find(sc.buf, sc.base, 0, sc.base+int64(from-1), sc.base+int64(limit))
+	if p < 0 {
+		return -1
+	}
+	return int(p-sc.base) + 1
 }
 
 // keyNamePos returns the index of the first 'K' in b[from:limit] that
