@@ -59,10 +59,12 @@ func rarePair(s []byte) int {
 //
 // Offsets are the object's. The pairs that begin in [lo[j], end-1) are
 // listed (the one that begins at end-1 ends in the next chunk); a search
-// before lo[j] reads the data itself.
+// before lo[j] reads the data itself, and so does every search of a pair
+// that an object holds too often to list (see maxListed).
 type pairFinder struct {
 	pairs   [4]byte
-	anchor  bool // pairs[2:] are an anchor's: pair 1 is listed
+	anchor  bool    // pairs[2:] are an anchor's: pair 1 is listed
+	direct  [2]bool // the pair is searched for in the data: too many to list
 	lo      [2]int64
 	end     int64 // of the data copied
 	last    byte  // the byte at end-1
@@ -71,10 +73,16 @@ type pairFinder struct {
 	scratch [1024]uint32
 }
 
+// maxListed bounds the pairs of each kind listed at once (128 KiB): past
+// it, in text where the pair is common, the pair is searched for in the
+// data, as without a finder.
+const maxListed = 16 << 10
+
 // reset readies f for an object: pair 0 is listed from its start on.
 func (f *pairFinder) reset() {
 	f.pairs = [4]byte{'s', 'K', 's', 'K'}
 	f.anchor = false
+	f.direct = [2]bool{}
 	f.lo, f.end = [2]int64{}, 0
 	f.at[0], f.at[1] = f.at[0][:0], f.at[1][:0]
 	f.cur = [2]int{}
@@ -83,7 +91,7 @@ func (f *pairFinder) reset() {
 // watch lists the pair c0 c1 as pair 1 from the data copied next on.
 func (f *pairFinder) watch(c0, c1 byte) {
 	f.pairs[2], f.pairs[3] = c0, c1
-	f.anchor = true
+	f.anchor, f.direct[1] = true, false
 	f.lo[1] = max(f.end-1, 0)
 	f.at[1], f.cur[1] = f.at[1][:0], 0
 }
@@ -135,12 +143,22 @@ func (f *pairFinder) copyIn(dst, src []byte) int {
 
 // note lists the pair c0 c1 that begins at offset off, if it is one.
 func (f *pairFinder) note(c0, c1 byte, off int64) {
-	if c0 == f.pairs[0] && c1 == f.pairs[1] {
-		f.at[0] = append(f.at[0], off)
+	if c0 == f.pairs[0] && c1 == f.pairs[1] && !f.direct[0] {
+		f.list(0, off)
 	}
-	if f.anchor && c0 == f.pairs[2] && c1 == f.pairs[3] {
-		f.at[1] = append(f.at[1], off)
+	if f.anchor && c0 == f.pairs[2] && c1 == f.pairs[3] && !f.direct[1] {
+		f.list(1, off)
 	}
+}
+
+// list adds off to the list of pair j, or gives the list up when it is
+// full.
+func (f *pairFinder) list(j int, off int64) {
+	if len(f.at[j]) == maxListed {
+		f.direct[j], f.at[j] = true, f.at[j][:0]
+		return
+	}
+	f.at[j] = append(f.at[j], off)
 }
 
 // find returns the offset of the first pair j (0: "sK", 1: the anchor's)
@@ -148,6 +166,12 @@ func (f *pairFinder) note(c0, c1 byte, off int64) {
 // indexPair over the data between them finds. b holds the data from
 // offset bOff on, to limit at least.
 func (f *pairFinder) find(b []byte, bOff int64, j int, from, limit int64) int64 {
+	if f.direct[j] {
+		if k := indexPair(b[from-bOff:limit-bOff], f.pairs[2*j], f.pairs[2*j+1]); k >= 0 {
+			return from + int64(k)
+		}
+		return -1
+	}
 	if from < f.lo[j] {
 		end := min(limit, f.lo[j]+1) // pairs that begin before lo
 		if k := indexPair(b[from-bOff:end-bOff], f.pairs[2*j], f.pairs[2*j+1]); k >= 0 {

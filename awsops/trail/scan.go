@@ -33,7 +33,8 @@ type ScanOptions struct {
 	// MaxRecordBytes caps a record that holds a tracked key (default
 	// 256 KiB, the size of CloudTrail's largest events); a larger one fails
 	// the object with ErrRecordTooLarge. A scan holds at most 4 times this
-	// much decompressed log, so its memory is about 1.2 MiB by default.
+	// much decompressed log, and lists of where keys may be (at most
+	// 256 KiB), so its memory is about 1.5 MiB by default.
 	MaxRecordBytes int
 	// Index makes ObjectStats.Index say what the scan saw of what it did
 	// not track, so that ObjectStats.Missed can tell whether what is

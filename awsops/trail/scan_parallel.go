@@ -29,8 +29,8 @@ type ScanStats struct {
 // in order. An object that cannot be read or decoded does not stop the
 // others: its error, naming it, is joined into the returned error. An
 // error from fn, or the end of ctx, stops the scan and is returned. Each
-// worker holds about 4×MaxRecordBytes and 100 KiB of decompressor state
-// (1.2 MiB by default), whatever the size of the objects.
+// worker holds about 4×MaxRecordBytes, 100 KiB of decompressor state and
+// 256 KiB of lists (1.5 MiB by default), whatever the size of the objects.
 func (s *Scanner) ScanObjects(ctx context.Context, objs iter.Seq[Object], workers int, fn func(Match) error) (ScanStats, error) {
 	scanCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
