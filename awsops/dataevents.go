@@ -150,11 +150,7 @@ func maxTime(a, b time.Time) time.Time {
 func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts InvestigateOptions, account string, w Window) (*DataEvents, []Gap) {
 	bucket := opts.TrailBucket
 	de := &DataEvents{Bucket: bucket}
-	client, err := c.s3Client(ctx, opts.TrailAccount, "")
-	var layout trailLayout
-	if err == nil {
-		layout, err = discoverTrailLayout(ctx, client, bucket, opts.TrailPrefix, account, w)
-	}
+	client, layout, err := c.trailLayoutFor(ctx, opts, account, w)
 	if err != nil {
 		return de, []Gap{{Step: StepDataEvents, Account: opts.TrailAccount, Reason: "read trail bucket " + bucket + ": " + err.Error()}}
 	}

@@ -120,10 +120,14 @@ type InvestigateOptions struct {
 	// account, between one pass over its log files (management and data
 	// events) and LookupEvents, by estimated cost. TrailAccount is the
 	// account holding it (default: keyleak's own); TrailPrefix the S3 key
-	// prefix the trail writes under (before AWSLogs/).
+	// prefix the trail writes under (before AWSLogs/). TrailSource, when
+	// TrailBucket is a replica (S3 replication keeps the keys), names the
+	// bucket the trails write: trails that write there count as writing
+	// the files read.
 	TrailBucket  string
 	TrailAccount string
 	TrailPrefix  string
+	TrailSource  string
 	// Path forces a path where the planner would choose: PathTrail or
 	// PathLookup ("" lets the planner decide).
 	Path string

@@ -672,8 +672,12 @@ func (r *Investigation) planLines() []string {
 		lines = append(lines, fmt.Sprintf("%s %s: %s", account, strings.Join(byReason[k], ", "), rest))
 	}
 	if t := r.Trail; t != nil {
+		bucket := t.Bucket
+		if t.Source != "" {
+			bucket += " (a replica of " + t.Source + ")"
+		}
 		lines = append(lines, fmt.Sprintf("trail bucket %s: %d log files read (%s as stored, %s scanned, %d read again for credentials found later), %d failed, in %s",
-			t.Bucket, t.Objects, byteSize(t.Bytes), byteSize(t.Decompressed), t.Rescanned, t.FailedObjects, roundDuration(t.Elapsed)))
+			bucket, t.Objects, byteSize(t.Bytes), byteSize(t.Decompressed), t.Rescanned, t.FailedObjects, roundDuration(t.Elapsed)))
 	}
 	for _, x := range r.CrossChecks {
 		line := fmt.Sprintf("cross-check %s %s: %d LookupEvents pages, %d events, %d not in the trail", x.Account, x.Region, x.Pages, x.Events, x.Missing)

@@ -19,6 +19,7 @@ func TestLayoutWrittenBy(t *testing.T) {
 	account := trailLayout{bucket: "logs", root: "AWSLogs/"}
 	org := trailLayout{bucket: "logs", root: "AWSLogs/o-abcdefghij/"}
 	prefixed := trailLayout{bucket: "logs", prefix: "ct/", root: "ct/AWSLogs/"}
+	replica := trailLayout{bucket: "logs-copy", source: "logs", root: "AWSLogs/"}
 	trail := func(bucket, prefix string, orgTrail bool) cttypes.Trail {
 		t := cttypes.Trail{S3BucketName: aws.String(bucket), IsOrganizationTrail: aws.Bool(orgTrail)}
 		if prefix != "" {
@@ -41,6 +42,8 @@ func TestLayoutWrittenBy(t *testing.T) {
 		{"an organisation trail, the account's folder", account, trail("logs", "", true), false},
 		{"an organisation trail, the organisation's folder", org, trail("logs", "", true), true},
 		{"the account's trail, the organisation's folder", org, trail("logs", "", false), false},
+		{"a replica, the trail of its source", replica, trail("logs", "", false), true},
+		{"a replica, a trail of the replica itself", replica, trail("logs-copy", "", false), false},
 	} {
 		if got := tc.layout.writtenBy(tc.trail); got != tc.want {
 			t.Errorf("%s: writtenBy = %v, want %v", tc.name, got, tc.want)

@@ -24,6 +24,8 @@ import (
 // bucket, in time order, for every credential of the tree at once.
 type TrailRead struct {
 	Bucket string `json:"bucket"`
+	// Source is the bucket the trails write, when Bucket is its replica.
+	Source string `json:"source,omitempty"`
 	// Prefixes are the accounts' folders read (AWSLogs/[o-…/]<account>/CloudTrail/).
 	Prefixes      []string `json:"prefixes"`
 	Lists         int      `json:"list_calls"`
@@ -41,6 +43,7 @@ type TrailRead struct {
 // trailLayout is where a bucket keeps an account's log files.
 type trailLayout struct {
 	bucket string
+	source string // the bucket the trails write, when bucket is its replica
 	prefix string // the trails' S3 key prefix, "" or ending in "/"
 	root   string // "<prefix>AWSLogs/" or "<prefix>AWSLogs/o-…/"
 	note   string // what the report says of the layout chosen, if anything
@@ -53,6 +56,18 @@ func (l trailLayout) accountPrefix(account string) string {
 // orgFolder reports whether the files read are under an organisation's
 // folder (AWSLogs/o-…/), where organisation trails write, and no other.
 func (l trailLayout) orgFolder() bool { return l.root != l.prefix+"AWSLogs/" }
+
+// trailLayoutFor returns the S3 client for the trail bucket of opts and
+// the layout of account's log files in it.
+func (c *Client) trailLayoutFor(ctx context.Context, opts InvestigateOptions, account string, w Window) (*s3.Client, trailLayout, error) {
+	client, err := c.s3Client(ctx, opts.TrailAccount, "")
+	if err != nil {
+		return nil, trailLayout{}, err
+	}
+	l, err := discoverTrailLayout(ctx, client, opts.TrailBucket, opts.TrailPrefix, account, w)
+	l.source = opts.TrailSource
+	return client, l, err
+}
 
 // discoverTrailLayout finds whether the bucket holds the account's log
 // files under an organisation trail's folder (AWSLogs/o-…/<account>/) or
@@ -594,7 +609,7 @@ func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Wi
 		given: map[string]bool{}, complemented: map[string]bool{}, whole: map[string]bool{}, planned: map[string]bool{}, afterChange: map[string]time.Time{}}
 	p.get = p.getObject
 	p.cond = sync.NewCond(&p.mu)
-	p.read.Bucket = l.bucket
+	p.read.Bucket, p.read.Source = l.bucket, l.source
 	return p
 }
 

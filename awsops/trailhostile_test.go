@@ -585,6 +585,61 @@ func rvReadOnlyWhereBusy(t *testing.T, rc roundCase) {
 		rvRecord(rc, rc.now.Add(-159*time.Minute+30*time.Second), "s3", "ListBuckets", "eu-west-1", "r2", true))
 }
 
+// TestTrailBucketReplicaCountsTheTrailsOfItsSource: keyleak reads a copy
+// of the trail bucket (replicated into a security account, say), which no
+// trail writes. Alone, the copy stands for its data events, and
+// LookupEvents reads the read-only calls in eu-west-1; named as the replica
+// of the bucket the world's trail writes, its files count as that trail's:
+// the trail path reads every management event from it, finds what
+// LookupEvents finds, and the report names both buckets.
+func TestTrailBucketReplicaCountsTheTrailsOfItsSource(t *testing.T) {
+	rc := newRoundCase(t)
+	rvReadOnlyWhereBusy(t, rc)
+	client, source := rvClient(rc), rc.w.Gateway.TrailBucket()
+	rc.bucket = "security-copy-of-trail"
+	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(rc.bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := eachLogFile(t, client, source, "/CloudTrail/", func(key *string) {
+		if _, err := client.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String(rc.bucket), Key: key,
+			CopySource: aws.String(source + "/" + aws.ToString(key))}); err != nil {
+			t.Fatal(err)
+		}
+	}); n == 0 {
+		t.Fatal("the world's trail delivered no log file")
+	}
+	unwritten := func(p awsops.PlanPart) bool {
+		return p.Path == awsops.PathLookup && strings.Contains(p.Reason, "no trail that logs now writes the folder read")
+	}
+
+	_, alone := rc.bothPaths(t, "the copy alone: LookupEvents reads the read-only calls")
+	if !slices.ContainsFunc(alone.Plan, unwritten) {
+		t.Errorf("read alone, the copy is taken to hold every management event:\n%s", rvReport(alone))
+	}
+	if !slices.ContainsFunc(alone.Gaps, func(g awsops.Gap) bool { return strings.Contains(g.Reason, "set aws.trail_source_bucket") }) {
+		t.Errorf("no gap says how to read a copy of the trails' bucket:\n%s", rvReport(alone))
+	}
+
+	rc.source = source
+	lookup, named := rc.bothPaths(t, "the replica's files are its source trail's")
+	if slices.ContainsFunc(named.Plan, unwritten) {
+		t.Errorf("named as the replica of %s, the copy still stands for its data events only:\n%s", source, rvReport(named))
+	}
+	if named.Trail == nil || named.Trail.Bucket != rc.bucket || named.Trail.Source != source {
+		t.Fatalf("the trail read = %+v, want bucket %s read as the replica of %s", named.Trail, rc.bucket, source)
+	}
+	var report strings.Builder
+	if err := named.Render(&report, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "trail bucket " + rc.bucket + " (a replica of " + source + ")"; !strings.Contains(report.String(), want) {
+		t.Errorf("the report does not say %q:\n%s", want, report.String())
+	}
+	if got, want := sessionEvents(named, rc.leaked), sessionEvents(lookup, rc.leaked); got != want || got < 3 {
+		t.Errorf("the leaked key's calls: replica %d, LookupEvents %d (want the same, at least the three played)", got, want)
+	}
+}
+
 // TestTrailThatWritesNoFileReadDoesNotCount: the files read hold write
 // events only. A trail that writes none of them must not make the bucket
 // look whole, and leaving a trail out must never make it look more whole:

@@ -205,11 +205,7 @@ func byteSize(n int64) string {
 // LookupEvents is the better path (or the bucket cannot serve).
 func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *tracker, key KeyID, opts InvestigateOptions, regions *regionCache) bool {
 	account, w, now := inv.Identity.Account, inv.Window, inv.Window.End
-	client, err := c.s3Client(ctx, opts.TrailAccount, "")
-	var layout trailLayout
-	if err == nil {
-		layout, err = discoverTrailLayout(ctx, client, opts.TrailBucket, opts.TrailPrefix, account, w)
-	}
+	client, layout, err := c.trailLayoutFor(ctx, opts, account, w)
 	if err != nil {
 		inv.Plan = append(inv.Plan, PlanPart{Account: account, From: w.Start, To: w.End, Path: PathLookup,
 			Reason: "the trail bucket cannot be read (" + err.Error() + ")"})
@@ -590,7 +586,7 @@ func (l trailLayout) writtenBy(t cttypes.Trail) bool {
 	if p != "" && !strings.HasSuffix(p, "/") {
 		p += "/"
 	}
-	return aws.ToString(t.S3BucketName) == l.bucket && p == l.prefix && aws.ToBool(t.IsOrganizationTrail) == l.orgFolder()
+	return aws.ToString(t.S3BucketName) == cmp.Or(l.source, l.bucket) && p == l.prefix && aws.ToBool(t.IsOrganizationTrail) == l.orgFolder()
 }
 
 // trailStatus asks whether a trail logs now, and since when, in its home
@@ -849,7 +845,7 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		return []PlanPart{{Account: account, Path: PathLookup, Reason: "the trail bucket has no folder for the account"}}
 	}
 	var out []PlanPart
-	for _, reason := range a.coverage.doubts(p.layout.accountPrefix(account)) {
+	for _, reason := range a.coverage.doubts(p.layout, account) {
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Reason: reason})
 	}
 	// Regions whose trails leave management events out, by what they
@@ -1138,9 +1134,9 @@ func (p *trailPass) dataEvents() *DataEvents {
 	return de
 }
 
-// doubts says what the coverage of folder (an account's) could not settle,
-// or took on trust: each is a gap.
-func (c *trailCoverage) doubts(folder string) []string {
+// doubts says what the coverage of account's folder in the layout l
+// could not settle, or took on trust: each is a gap.
+func (c *trailCoverage) doubts(l trailLayout, account string) []string {
 	if c == nil {
 		return nil
 	}
@@ -1158,7 +1154,12 @@ func (c *trailCoverage) doubts(folder string) []string {
 		out = append(out, fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): its files stand for their data events only, and LookupEvents reads the management events that no trail still logging delivers", strings.Join(c.stopped, ", ")))
 	}
 	if len(c.trails)+len(c.stopped) == 0 {
-		out = append(out, fmt.Sprintf("no trail of the account writes %s now (cloudtrail:DescribeTrails in every region investigated): whoever wrote its files (a trail moved, deleted, or not visible to keyleak), they stand for their data events only, and LookupEvents reads the management events", folder))
+		who := "a trail moved, deleted, or not visible to keyleak; or S3 replication, when the bucket is a copy of the trails' bucket: then set aws.trail_source_bucket to that bucket"
+		if l.source != "" {
+			who = "the bucket is read as the replica of " + l.source + ", which no trail of the account writes either"
+		}
+		out = append(out, fmt.Sprintf("no trail of the account writes %s now (cloudtrail:DescribeTrails in every region investigated): whoever wrote its files (%s), they stand for their data events only, and LookupEvents reads the management events",
+			l.accountPrefix(account), who))
 	}
 	return out
 }

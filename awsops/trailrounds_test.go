@@ -2,6 +2,7 @@ package awsops_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +29,9 @@ type roundCase struct {
 	w               *world.World
 	leaked, session string
 	now, t0         time.Time
+	// bucket, when set, is read instead of the world's trail bucket, as
+	// the replica of source when that is set.
+	bucket, source string
 }
 
 func newRoundCase(t *testing.T) roundCase {
@@ -144,7 +148,7 @@ func (rc roundCase) investigateThrough(t *testing.T, path string, wrap func(http
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: rc.w.Gateway.TrailBucket(),
+	inv, err := awsops.NewFromConfig(cfg, awsops.Options{}).Investigate(t.Context(), key, awsops.InvestigateOptions{TrailBucket: cmp.Or(rc.bucket, rc.w.Gateway.TrailBucket()), TrailSource: rc.source,
 		Regions: []string{"us-east-1", "eu-west-1"}, Path: path, Since: rc.now.Add(-3 * time.Hour)})
 	if err != nil {
 		t.Fatalf("%s path: %v", path, err)

@@ -110,6 +110,10 @@ type AWS struct {
 	// TrailPrefix is the S3 key prefix the trail writes under, before
 	// AWSLogs/ (empty for none).
 	TrailPrefix string `yaml:"trail_prefix" env:"AWS_TRAIL_PREFIX"`
+	// TrailSource, when the trail bucket is a replica (S3 replication,
+	// which keeps the keys), is the bucket the trails write: a trail that
+	// writes there counts as writing the files read (docs/trail.md).
+	TrailSource string `yaml:"trail_source_bucket" env:"AWS_TRAIL_SOURCE_BUCKET"`
 	// Athena answers for an account whose trail is too large to read on
 	// one machine (docs/athena.md).
 	Athena Athena `yaml:"athena"`
@@ -135,6 +139,26 @@ func (a Athena) options() *awsops.AthenaOptions {
 	}
 	return &awsops.AthenaOptions{BudgetBytes: a.BudgetBytes, Account: a.Account, Region: a.Region, Workgroup: a.Workgroup,
 		Database: a.Database, Table: a.Table, OutputLocation: a.OutputLocation}
+}
+
+// s3Bucket is what S3 accepts as a bucket name.
+var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// validateTrailBuckets checks the trail bucket and the bucket it
+// replicates, if any.
+func validateTrailBuckets(bucket, source string, bad func(string, ...any)) {
+	if bucket != "" && !s3Bucket.MatchString(bucket) {
+		bad("aws.trail_bucket (KEYLEAK_AWS_TRAIL_BUCKET): %q is not an S3 bucket name", bucket)
+	}
+	switch {
+	case source == "":
+	case !s3Bucket.MatchString(source):
+		bad("aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): %q is not an S3 bucket name", source)
+	case bucket == "":
+		bad("aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): it names the bucket aws.trail_bucket replicates; set aws.trail_bucket too")
+	case source == bucket:
+		bad("aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): %q is aws.trail_bucket itself; set it only when aws.trail_bucket is a replica", source)
+	}
 }
 
 // athenaName is what Athena accepts as a database or table name here.
@@ -444,6 +468,7 @@ func (c Config) validate() error {
 	if !awsRegion.MatchString(c.AWS.Region) {
 		bad("aws.region (KEYLEAK_AWS_HOME_REGION): %q is not a region name like us-east-1", c.AWS.Region)
 	}
+	validateTrailBuckets(c.AWS.TrailBucket, c.AWS.TrailSource, bad)
 	c.AWS.Athena.validate(c.AWS.TrailBucket, bad)
 	for _, p := range c.AWS.Protected {
 		if err := awsops.ValidateProtected([]string{p}); err != nil {

@@ -37,6 +37,7 @@ func runInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	bucket := fs.String("trail-bucket", getenv("KEYLEAK_AWS_TRAIL_BUCKET"), "bucket with the CloudTrail log files, for S3 data events")
 	trailAccount := fs.String("trail-account", "", "account holding the trail bucket; default keyleak's own")
 	trailPrefix := fs.String("trail-prefix", getenv("KEYLEAK_AWS_TRAIL_PREFIX"), "S3 key prefix the trail writes under, before AWSLogs/")
+	trailSource := fs.String("trail-source-bucket", getenv("KEYLEAK_AWS_TRAIL_SOURCE_BUCKET"), "when --trail-bucket is a replica, the bucket the trails write")
 	path := fs.String("path", "", "how to read CloudTrail: trail (the bucket), lookup (LookupEvents); default: the cheaper, as planned")
 	var athena Athena // the KEYLEAK_AWS_ATHENA_* settings, as keyleak serve reads them
 	if err := applyEnv(reflect.ValueOf(&athena).Elem(), getenv); err != nil {
@@ -69,10 +70,12 @@ func runInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *path == awsops.PathTrail && *bucket == "" {
 		return fmt.Errorf("%w: --path trail needs --trail-bucket", errUsage)
 	}
-	var athenaErrs []string
-	athena.validate(*bucket, func(format string, args ...any) { athenaErrs = append(athenaErrs, fmt.Sprintf(format, args...)) })
-	if len(athenaErrs) > 0 {
-		return fmt.Errorf("%w: %s", errUsage, strings.Join(athenaErrs, "; "))
+	var settingErrs []string // the settings keyleak serve reads from the same variables
+	bad := func(format string, args ...any) { settingErrs = append(settingErrs, fmt.Sprintf(format, args...)) }
+	validateTrailBuckets(*bucket, *trailSource, bad)
+	athena.validate(*bucket, bad)
+	if len(settingErrs) > 0 {
+		return fmt.Errorf("%w: %s", errUsage, strings.Join(settingErrs, "; "))
 	}
 	if !slices.Contains(investigateFormats, *format) {
 		return fmt.Errorf("%w: --format %q: use text, json or markdown", errUsage, *format)
@@ -98,7 +101,7 @@ func runInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("investigate %s: %w", key, err)
 	}
-	opts := awsops.InvestigateOptions{Since: start, TrailBucket: *bucket, TrailAccount: *trailAccount, TrailPrefix: *trailPrefix,
+	opts := awsops.InvestigateOptions{Since: start, TrailBucket: *bucket, TrailAccount: *trailAccount, TrailPrefix: *trailPrefix, TrailSource: *trailSource,
 		Path: *path, Athena: athena.options(),
 		Progress: func(p awsops.Progress) { fmt.Fprintln(stderr, progressLine(p)) }}
 	if !*noCost {

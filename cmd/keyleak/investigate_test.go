@@ -38,6 +38,10 @@ func TestInvestigateBadInput(t *testing.T) {
 		{name: "bad path", args: []string{"investigate", "--path", "athena", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: `--path "athena": use trail or lookup`},
 		{name: "trail path without a bucket", args: []string{"investigate", "--path", "trail", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: "needs --trail-bucket"},
 		{name: "athena without a bucket", args: []string{"investigate", "--athena-budget-bytes", "1000", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2, wantErr: "set aws.trail_bucket too"},
+		{name: "trail source without a bucket", args: []string{"investigate", "--trail-source-bucket", "org-trail", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2,
+			wantErr: "set aws.trail_bucket too"},
+		{name: "trail source not a bucket name", args: []string{"investigate", "--trail-bucket", "copy", "--trail-source-bucket", "s3://org-trail", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2,
+			wantErr: `"s3://org-trail" is not an S3 bucket name`},
 		{name: "athena bad table", args: []string{"investigate", "--trail-bucket", "b", "AKIAYVP4CIPPERUVIFXG"}, env: map[string]string{"KEYLEAK_AWS_ATHENA_TABLE": "Trail"},
 			wantCode: 2, wantErr: "aws.athena.table"},
 	}

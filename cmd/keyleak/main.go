@@ -54,7 +54,8 @@ Usage:
   keyleak demo [--scenario seed] [--keep]
                                        the whole response against a local world (make demo)
   keyleak investigate AKIA… [--since D] [--regions R,…] [--format text|json|markdown]
-          [--trail-bucket B] [--trail-prefix P] [--path trail|lookup] [--athena-budget-bytes N]
+          [--trail-bucket B] [--trail-prefix P] [--trail-source-bucket S] [--path trail|lookup]
+          [--athena-budget-bytes N]
                                        investigate a key (read-only)
   keyleak version                      print the version
 

@@ -180,7 +180,7 @@ func (a *App) build() error {
 	if a.aws != nil {
 		a.respond = respond.New(respond.Config{
 			AWS: a.aws, Store: store, Log: log, Now: now, Costs: a.costs, Channels: a.channels(),
-			Investigate: awsops.InvestigateOptions{TrailBucket: cfg.AWS.TrailBucket, TrailPrefix: cfg.AWS.TrailPrefix, Regions: cfg.AWS.Regions,
+			Investigate: awsops.InvestigateOptions{TrailBucket: cfg.AWS.TrailBucket, TrailPrefix: cfg.AWS.TrailPrefix, TrailSource: cfg.AWS.TrailSource, Regions: cfg.AWS.Regions,
 				Athena: cfg.AWS.Athena.options()},
 			WatchPeriod: cfg.Watch.Period, WatchInterval: cfg.Watch.Interval,
 		})
