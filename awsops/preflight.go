@@ -400,7 +400,7 @@ func (c *Client) preflightTrail(ctx context.Context, bucket string) Check {
 		check.Err = err
 		switch errCodeOf(err) {
 		case "NoSuchBucket":
-			check.Fix = "aws.trail_bucket must name the trail's bucket: aws cloudtrail describe-trails --query 'trailList[].S3BucketName'"
+			check.Fix = "aws.trail_bucket must name the trail's bucket: aws cloudtrail describe-trails --query 'trailList[].S3BucketName' (or the replica keyleak reads, with aws.trail_source_bucket naming that bucket)"
 		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
 			check.Fix = "the bucket is in another region than aws.region: keyleak reads it from aws.region"
 		default:

@@ -236,6 +236,9 @@ type regionListing struct {
 	future      int
 	futureFirst string
 	err         error // the listing failed: the region falls back to LookupEvents
+	// lag is how much later than CloudTrail delivers a file may reach
+	// the folder: S3 replication's, in a replica.
+	lag time.Duration
 }
 
 // accountListing is what the bucket holds for one account.
@@ -332,6 +335,7 @@ func (a *accountListing) merge(b *accountListing) (added []trailObject) {
 		}
 		cur.future += r.future
 		cur.err = cmp.Or(cur.err, r.err)
+		cur.lag = max(cur.lag, r.lag)
 	}
 	return added
 }
@@ -384,7 +388,7 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 	}
 	var days []day
 	for _, r := range regions {
-		a.regions[r] = &regionListing{}
+		a.regions[r] = &regionListing{lag: l.lag()}
 		for d := since.UTC().Truncate(oneDay); !d.After(to.Add(deliverySlack)); d = d.Add(oneDay) {
 			days = append(days, day{r, prefix + r + "/" + d.Format("2006/01/02") + "/"})
 		}
@@ -981,6 +985,21 @@ const rescanDelay = 5 * time.Minute
 // for a span between two files of a region further apart than this (see
 // holes).
 const deliveryAllowance = 15 * time.Minute
+
+// replicationAllowance is how much later than CloudTrail delivers a file
+// may reach a replica of the trails' bucket (aws.trail_source_bucket): S3
+// replicates most objects within 15 minutes (Replication Time Control
+// promises it for 99.99%), some later; twice that is allowed.
+const replicationAllowance = 30 * time.Minute
+
+// lag is how much later than CloudTrail delivers a file may reach the
+// folder read: replicationAllowance in a replica.
+func (l trailLayout) lag() time.Duration {
+	if l.source != "" {
+		return replicationAllowance
+	}
+	return 0
+}
 
 // fileStampSlack is the span before a region's newest log file that
 // LookupEvents reads once the region has stopped delivering (its newest

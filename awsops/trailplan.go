@@ -401,12 +401,12 @@ func (a *accountListing) tailStart(region string, now time.Time) (time.Time, boo
 	return time.Time{}, false
 }
 
-// tail is where the region's delivered log ends: deliveryAllowance before
-// its newest file while it delivers, fileStampSlack before once it has
-// stopped.
+// tail is where the region's delivered log ends: deliveryAllowance (and
+// a replica's lag) before its newest file while it delivers,
+// fileStampSlack before once it has stopped.
 func (r *regionListing) tail(now time.Time) time.Time {
-	if now.Sub(r.newest) < deliveryAllowance {
-		return r.newest.Add(-deliveryAllowance)
+	if d := deliveryAllowance + r.lag; now.Sub(r.newest) < d {
+		return r.newest.Add(-d)
 	}
 	return r.newest.Add(-fileStampSlack)
 }
@@ -983,9 +983,13 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		for _, t := range fresh {
 			from = minTime(from, t.from)
 		}
+		d, why := deliveryAllowance, ""
+		if lag := p.layout.lag(); lag > 0 {
+			d, why = d+lag, fmt.Sprintf(", CloudTrail's %s and S3 replication's %s", minutes(deliveryAllowance), minutes(lag))
+		}
 		out = append(out, PlanPart{Account: account, From: from, To: p.now, Path: PathLookup,
-			Reason: fmt.Sprintf("not yet delivered: LookupEvents reads from %s before each region's newest log file (%s once it has delivered nothing for %s); newest files %s",
-				minutes(deliveryAllowance), minutes(fileStampSlack), minutes(deliveryAllowance), stamped(oldestFile, newestFile))})
+			Reason: fmt.Sprintf("not yet delivered: LookupEvents reads from %s%s before each region's newest log file (%s once it has delivered nothing for %s); newest files %s",
+				minutes(d), why, minutes(fileStampSlack), minutes(d), stamped(oldestFile, newestFile))})
 	}
 	return out
 }
@@ -1144,6 +1148,10 @@ func (c *trailCoverage) doubts(l trailLayout, account string) []string {
 		return []string{fmt.Sprintf("the account's trails cannot be described (cloudtrail:DescribeTrails: %s): the bucket is taken to hold every management event, as most trails deliver", describeAWSError(c.err))}
 	}
 	var out []string
+	if l.source != "" {
+		out = append(out, fmt.Sprintf("the bucket is read as the replica of %s: S3 replicates files out of order, some late, and a failed copy is not made again; LookupEvents reads the last %s of each region, but a file missing between files received is seen only when it leaves more than %s without a file, or its events are in the cross-check's pages",
+			l.source, minutes(deliveryAllowance+l.lag()), minutes(deliveryAllowance)))
+	}
 	if len(c.unknown) > 0 {
 		out = append(out, fmt.Sprintf("the event selectors of %s cannot be read (cloudtrail:GetEventSelectors): the bucket is taken to hold every management event, as most trails do", strings.Join(c.unknown, ", ")))
 	}
@@ -1154,7 +1162,7 @@ func (c *trailCoverage) doubts(l trailLayout, account string) []string {
 		out = append(out, fmt.Sprintf("%s writes to the trail bucket but does not log now (cloudtrail:GetTrailStatus): its files stand for their data events only, and LookupEvents reads the management events that no trail still logging delivers", strings.Join(c.stopped, ", ")))
 	}
 	if len(c.trails)+len(c.stopped) == 0 {
-		who := "a trail moved, deleted, or not visible to keyleak; or S3 replication, when the bucket is a copy of the trails' bucket: then set aws.trail_source_bucket to that bucket"
+		who := "a trail moved, deleted, or not visible to keyleak; or S3 replication, when the bucket is a copy of the trails' bucket: then name that bucket in aws.trail_source_bucket, or --trail-source-bucket"
 		if l.source != "" {
 			who = "the bucket is read as the replica of " + l.source + ", which no trail of the account writes either"
 		}

@@ -141,19 +141,21 @@ func (a Athena) options() *awsops.AthenaOptions {
 		Database: a.Database, Table: a.Table, OutputLocation: a.OutputLocation}
 }
 
-// s3Bucket is what S3 accepts as a bucket name.
-var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+// s3Bucket is what S3 accepts as a bucket name, old names of us-east-1
+// (capitals, underscores, up to 255 characters) included, or an access
+// point's ARN, which S3 takes in its place.
+var s3Bucket = regexp.MustCompile(`^([A-Za-z0-9._-]{3,255}|arn:aws[a-z-]*:s3:[a-z0-9-]+:[0-9]{12}:accesspoint/[a-z0-9-]{3,50})$`)
 
 // validateTrailBuckets checks the trail bucket and the bucket it
 // replicates, if any.
 func validateTrailBuckets(bucket, source string, bad func(string, ...any)) {
 	if bucket != "" && !s3Bucket.MatchString(bucket) {
-		bad("aws.trail_bucket (KEYLEAK_AWS_TRAIL_BUCKET): %q is not an S3 bucket name", bucket)
+		bad("aws.trail_bucket (KEYLEAK_AWS_TRAIL_BUCKET): %q is not an S3 bucket name (nor an access point's ARN)", bucket)
 	}
 	switch {
 	case source == "":
 	case !s3Bucket.MatchString(source):
-		bad("aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): %q is not an S3 bucket name", source)
+		bad("aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): %q is not an S3 bucket name (nor an access point's ARN)", source)
 	case bucket == "":
 		bad("aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): it names the bucket aws.trail_bucket replicates; set aws.trail_bucket too")
 	case source == bucket:

@@ -42,7 +42,7 @@ func TestInvestigateBadInput(t *testing.T) {
 			wantErr: "set aws.trail_bucket too"},
 		{name: "trail source not a bucket name", args: []string{"investigate", "--trail-bucket", "copy", "--trail-source-bucket", "s3://org-trail", "AKIAYVP4CIPPERUVIFXG"}, wantCode: 2,
 			wantErr: `"s3://org-trail" is not an S3 bucket name`},
-		{name: "athena bad table", args: []string{"investigate", "--trail-bucket", "b", "AKIAYVP4CIPPERUVIFXG"}, env: map[string]string{"KEYLEAK_AWS_ATHENA_TABLE": "Trail"},
+		{name: "athena bad table", args: []string{"investigate", "--trail-bucket", "org-trail", "AKIAYVP4CIPPERUVIFXG"}, env: map[string]string{"KEYLEAK_AWS_ATHENA_TABLE": "Trail"},
 			wantCode: 2, wantErr: "aws.athena.table"},
 	}
 	for _, tt := range tests {

@@ -116,7 +116,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}},
 		{name: "athena without the trail bucket", yaml: good + "aws:\n  athena:\n    budget_bytes: 1000\n", err: "set aws.trail_bucket too"},
-		{name: "athena bad settings", yaml: good + "aws:\n  trail_bucket: b\n  athena:\n    budget_bytes: 1000\n    table: Trail-2026\n    output_location: https://x/\n", err: "aws.athena.table"},
+		{name: "athena bad settings", yaml: good + "aws:\n  trail_bucket: org-trail\n  athena:\n    budget_bytes: 1000\n    table: Trail-2026\n    output_location: https://x/\n", err: "aws.athena.table"},
 		{name: "athena budget not a number", yaml: good, env: map[string]string{"KEYLEAK_AWS_ATHENA_BUDGET_BYTES": "10GB"}, err: "KEYLEAK_AWS_ATHENA_BUDGET_BYTES"},
 		{name: "trail bucket a replica", yaml: good + "aws:\n  trail_bucket: security-copy\n  trail_source_bucket: org-trail\n", check: func(t *testing.T, c Config) {
 			if c.AWS.TrailSource != "org-trail" {
@@ -125,8 +125,16 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "trail source without the trail bucket", yaml: good + "aws:\n  trail_source_bucket: org-trail\n", err: "aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): it names the bucket aws.trail_bucket replicates"},
 		{name: "trail source the trail bucket itself", yaml: good + "aws:\n  trail_bucket: org-trail\n  trail_source_bucket: org-trail\n", err: "is aws.trail_bucket itself"},
-		{name: "trail buckets not bucket names", yaml: good, env: map[string]string{"KEYLEAK_AWS_TRAIL_BUCKET": "s3://org-trail", "KEYLEAK_AWS_TRAIL_SOURCE_BUCKET": "Org_Trail"},
+		{name: "trail bucket not a bucket name", yaml: good, env: map[string]string{"KEYLEAK_AWS_TRAIL_BUCKET": "s3://org-trail"},
 			err: `aws.trail_bucket (KEYLEAK_AWS_TRAIL_BUCKET): "s3://org-trail" is not an S3 bucket name`},
+		{name: "trail source not a bucket name", yaml: good, env: map[string]string{"KEYLEAK_AWS_TRAIL_BUCKET": "copy", "KEYLEAK_AWS_TRAIL_SOURCE_BUCKET": "org trail"},
+			err: `aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): "org trail" is not an S3 bucket name`},
+		{name: "trail buckets of old names and access points", yaml: good, env: map[string]string{"KEYLEAK_AWS_TRAIL_BUCKET": "arn:aws:s3:us-east-1:111122223333:accesspoint/logs-copy", "KEYLEAK_AWS_TRAIL_SOURCE_BUCKET": "Org_Trail.2009"},
+			check: func(t *testing.T, c Config) {
+				if c.AWS.TrailSource != "Org_Trail.2009" {
+					t.Errorf("aws.trail_source_bucket = %q", c.AWS.TrailSource)
+				}
+			}},
 		{name: "several problems at once", yaml: "database: ''\nlog_level: x\n", err: "database (KEYLEAK_DATABASE)"},
 	}
 	for _, tt := range tests {
