@@ -173,7 +173,9 @@ func (g *patternGroup) valueEnd(b []byte, j int) (end int, incomplete bool) {
 // first returns where the first pattern in b begins and which it is; pos is
 // -1 when none is found. A pattern may begin at or after wait but b ends
 // too soon to tell (wait is -1 otherwise). Every value it looks at is
-// noted in idx (at its offset plus base) when idx is not nil.
+// noted in idx (at its offset plus base) when idx is not nil. With a pair
+// finder that lists the first group's pair, that group is searched for
+// through it.
 func (ps *patternSet) first(b []byte, base int64, idx *ObjectIndex, pf *pairFinder) (pos, which, wait int) {
 	pos, wait = -1, -1
 	for gi := range ps.groups {

@@ -66,9 +66,10 @@ func (o ScanOptions) withDefaults() ScanOptions {
 // It decompresses in chunks and searches the bytes, in one pass whatever
 // the number of keys, for "accessKeyId" members whose value is a tracked
 // key; with AVX2, that search and the one for the first watched anchor
-// read each byte once, as the chunk is copied in (see pairFinder). Around each it finds the record (see locate) and decodes that record
-// alone, which decides, to what json.Unmarshal would give (see
-// recordDecoder) but several times faster. It relies on what holds for every log CloudTrail
+// read each byte once, as the chunk is copied in (see pairFinder). Around
+// each it finds the record (see locate) and decodes that record alone,
+// which decides, to what json.Unmarshal would give (see recordDecoder) but
+// several times faster. It relies on what holds for every log CloudTrail
 // writes: records begin alike (with "eventVersion"), and objects shaped
 // like records appear only as records. A key written with JSON escapes is
 // not found. It is safe for concurrent use.
