@@ -28,6 +28,7 @@ type passCorpus struct {
 	gz      int64
 	keys    []string       // the leaked key first, then those derived from it that call
 	tree    int            // the leaked key, every key minted from it and every user created
+	users   []string       // the users created
 	uses    map[string]int // records each key made as the caller
 	from    time.Time
 	to      time.Time
@@ -113,6 +114,7 @@ func newPassCorpus(b testing.TB, mb, poolEvery int) passCorpus {
 	default:
 	}
 	c.uses = g.Uses
+	c.users = g.Created
 	tree := map[string]bool{c.keys[0]: true}
 	for _, k := range g.Minted {
 		tree[k] = true
