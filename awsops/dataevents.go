@@ -158,6 +158,10 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 	if layout.note != "" {
 		gaps = append(gaps, Gap{Step: StepDataEvents, Account: account, Reason: layout.note})
 	}
+	if layout.source != "" {
+		gaps = append(gaps, Gap{Step: StepDataEvents, Account: account, Reason: "the bucket is read as the replica of " + layout.source +
+			": S3 replicates files out of order, some late, and a failed copy is not made again; the data events of a file it has not copied are not known"})
+	}
 	spans := trailSpans(tr, w, layout)
 	if len(spans) == 0 {
 		return de, gaps

@@ -2,6 +2,7 @@ package awsops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -108,5 +109,21 @@ func TestTrailPauseIsLookedUpFromItsStop(t *testing.T) {
 				t.Errorf("looked up from the stop: %v, plan names the pause: %v; want %v\ntasks %+v\nplan %+v", fromStop, named, paused, tasks, parts)
 			}
 		})
+	}
+}
+
+// TestReplicaIsSaidWhateverTheTrails: the gap that says what a replica
+// cannot show stands beside every other doubt, also when the trails
+// cannot be described at all.
+func TestReplicaIsSaidWhateverTheTrails(t *testing.T) {
+	replica := trailLayout{bucket: "logs-copy", source: "logs", root: "AWSLogs/"}
+	for name, c := range map[string]*trailCoverage{
+		"trails described":     {trails: []string{"trail/org"}},
+		"trails not described": {err: errors.New("AccessDenied")},
+	} {
+		doubts := c.doubts(replica, "123456789012")
+		if !slices.ContainsFunc(doubts, func(d string) bool { return strings.Contains(d, "read as the replica of logs") }) {
+			t.Errorf("%s: no doubt names the replica: %q", name, doubts)
+		}
 	}
 }

@@ -624,6 +624,11 @@ func TestTrailBucketReplicaCountsTheTrailsOfItsSource(t *testing.T) {
 
 	rc.source = source
 	lookup, named := rc.bothPaths(t, "the replica's files are its source trail's")
+	if !slices.ContainsFunc(lookup.Gaps, func(g awsops.Gap) bool {
+		return g.Step == awsops.StepDataEvents && strings.Contains(g.Reason, "replica of "+source) && strings.Contains(g.Reason, "a file it has not copied")
+	}) {
+		t.Errorf("on the LookupEvents path, no gap says that the replica may lack data events:\n%s", rvReport(lookup))
+	}
 	if slices.ContainsFunc(named.Plan, unwritten) {
 		t.Errorf("named as the replica of %s, the copy still stands for its data events only:\n%s", source, rvReport(named))
 	}

@@ -142,9 +142,10 @@ func (a Athena) options() *awsops.AthenaOptions {
 }
 
 // s3Bucket is what S3 accepts as a bucket name, old names of us-east-1
-// (capitals, underscores, up to 255 characters) included, or an access
-// point's ARN, which S3 takes in its place.
-var s3Bucket = regexp.MustCompile(`^([A-Za-z0-9._-]{3,255}|arn:aws[a-z-]*:s3:[a-z0-9-]+:[0-9]{12}:accesspoint/[a-z0-9-]{3,50})$`)
+// (capitals, underscores, up to 255 characters) included, or an ARN S3
+// takes in its place (an access point's, a Multi-Region or an Outposts
+// one).
+var s3Bucket = regexp.MustCompile(`^([A-Za-z0-9._-]{3,255}|arn:aws[a-z-]*:s3[a-z-]*:[a-z0-9-]*:[0-9]{12}:[A-Za-z0-9._/-]+)$`)
 
 // validateTrailBuckets checks the trail bucket and the bucket it
 // replicates, if any.

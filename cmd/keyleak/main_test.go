@@ -129,7 +129,7 @@ func TestLoadConfig(t *testing.T) {
 			err: `aws.trail_bucket (KEYLEAK_AWS_TRAIL_BUCKET): "s3://org-trail" is not an S3 bucket name`},
 		{name: "trail source not a bucket name", yaml: good, env: map[string]string{"KEYLEAK_AWS_TRAIL_BUCKET": "copy", "KEYLEAK_AWS_TRAIL_SOURCE_BUCKET": "org trail"},
 			err: `aws.trail_source_bucket (KEYLEAK_AWS_TRAIL_SOURCE_BUCKET): "org trail" is not an S3 bucket name`},
-		{name: "trail buckets of old names and access points", yaml: good, env: map[string]string{"KEYLEAK_AWS_TRAIL_BUCKET": "arn:aws:s3:us-east-1:111122223333:accesspoint/logs-copy", "KEYLEAK_AWS_TRAIL_SOURCE_BUCKET": "Org_Trail.2009"},
+		{name: "trail buckets of old names and access points", yaml: good, env: map[string]string{"KEYLEAK_AWS_TRAIL_BUCKET": "arn:aws:s3::111122223333:accesspoint/mfzwi23gnjvgw.mrap", "KEYLEAK_AWS_TRAIL_SOURCE_BUCKET": "Org_Trail.2009"},
 			check: func(t *testing.T, c Config) {
 				if c.AWS.TrailSource != "Org_Trail.2009" {
 					t.Errorf("aws.trail_source_bucket = %q", c.AWS.TrailSource)
