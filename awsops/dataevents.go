@@ -159,8 +159,7 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 		gaps = append(gaps, Gap{Step: StepDataEvents, Account: account, Reason: layout.note})
 	}
 	if layout.source != "" {
-		gaps = append(gaps, Gap{Step: StepDataEvents, Account: account, Reason: "the bucket is read as the replica of " + layout.source +
-			": S3 replicates files out of order, some late, and a failed copy is not made again; the data events of a file it has not copied are not known"})
+		gaps = append(gaps, Gap{Step: StepDataEvents, Account: account, Reason: layout.replicaCaveat() + "; the data events of a file it has not copied are not known"})
 	}
 	spans := trailSpans(tr, w, layout)
 	if len(spans) == 0 {

@@ -1001,6 +1001,11 @@ func (l trailLayout) lag() time.Duration {
 	return 0
 }
 
+// replicaCaveat says what a replica may lack, when the layout is one.
+func (l trailLayout) replicaCaveat() string {
+	return "the bucket is read as the replica of " + l.source + ": S3 replicates files out of order, some late, and a failed copy is not made again"
+}
+
 // fileStampSlack is the span before a region's newest log file that
 // LookupEvents reads once the region has stopped delivering (its newest
 // file is older than deliveryAllowance, so the files of the events before

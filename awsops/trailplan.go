@@ -1146,8 +1146,8 @@ func (c *trailCoverage) doubts(l trailLayout, account string) []string {
 	}
 	var out []string
 	if l.source != "" {
-		out = append(out, fmt.Sprintf("the bucket is read as the replica of %s: S3 replicates files out of order, some late, and a failed copy is not made again; LookupEvents reads the last %s of each region, but a file missing between files received is seen only when it leaves more than %s without a file, or its events are in the cross-check's pages",
-			l.source, minutes(deliveryAllowance+l.lag()), minutes(deliveryAllowance)))
+		out = append(out, fmt.Sprintf("%s; LookupEvents reads the last %s of each region, but a file missing between files received is seen only when it leaves more than %s without a file, or its events are in the cross-check's pages",
+			l.replicaCaveat(), minutes(deliveryAllowance+l.lag()), minutes(deliveryAllowance)))
 	}
 	if c.err != nil {
 		return append(out, fmt.Sprintf("the account's trails cannot be described (cloudtrail:DescribeTrails: %s): the bucket is taken to hold every management event, as most trails deliver", describeAWSError(c.err)))
