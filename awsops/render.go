@@ -676,8 +676,15 @@ func (r *Investigation) planLines() []string {
 		if t.Source != "" {
 			bucket += " (a replica of " + t.Source + ")"
 		}
-		lines = append(lines, fmt.Sprintf("trail bucket %s: %d log files read (%s as stored, %s scanned, %d read again for credentials found later), %d failed, in %s",
-			bucket, t.Objects, byteSize(t.Bytes), byteSize(t.Decompressed), t.Rescanned, t.FailedObjects, roundDuration(t.Elapsed)))
+		line := fmt.Sprintf("trail bucket %s: %d log files read (%s as stored, %s scanned, %d read again for credentials found later), %d failed, in %s",
+			bucket, t.Objects, byteSize(t.Bytes), byteSize(t.Decompressed), t.Rescanned, t.FailedObjects, roundDuration(t.Elapsed))
+		switch {
+		case t.Digests == 0:
+			line += "; no digest files (log file validation off?): a log file taken out of the bucket is noticed only by the gap it leaves"
+		default:
+			line += fmt.Sprintf("; checked against %s: %d missing", counted(t.Digests, "digest file"), t.MissingFiles)
+		}
+		lines = append(lines, line)
 	}
 	for _, x := range r.CrossChecks {
 		line := fmt.Sprintf("cross-check %s %s: %d LookupEvents pages, %d events, %d not in the trail", x.Account, x.Region, x.Pages, x.Events, x.Missing)

@@ -38,6 +38,11 @@ type TrailRead struct {
 	Bytes        int64         `json:"bytes"`        // as stored (gzip)
 	Decompressed int64         `json:"decompressed"` // as scanned
 	Elapsed      time.Duration `json:"elapsed_ns"`
+	// Digests are the digest files read (CloudTrail's log file
+	// validation), and MissingFiles the log files they name that the
+	// bucket lacks (their spans are read with LookupEvents).
+	Digests      int `json:"digest_files"`
+	MissingFiles int `json:"missing_log_files"`
 }
 
 // trailLayout is where a bucket keeps an account's log files.
@@ -239,6 +244,9 @@ type regionListing struct {
 	// lag is how much later than CloudTrail delivers a file may reach
 	// the folder: S3 replication's, in a replica.
 	lag time.Duration
+	// digests is what the region's digest files say of the listing (see
+	// checkDigests).
+	digests digestCheck
 }
 
 // accountListing is what the bucket holds for one account.
@@ -336,6 +344,7 @@ func (a *accountListing) merge(b *accountListing) (added []trailObject) {
 		cur.future += r.future
 		cur.err = cmp.Or(cur.err, r.err)
 		cur.lag = max(cur.lag, r.lag)
+		cur.digests.merge(r.digests)
 	}
 	return added
 }
@@ -455,6 +464,27 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 			for _, o := range got {
 				r.bytes += o.size
 			}
+		})
+	}
+	wg.Wait()
+	// The digests of the regions that have files: what they name and the
+	// folders lack.
+	for r, rl := range a.regions {
+		if rl.err != nil || len(rl.objects) == 0 {
+			continue
+		}
+		listed := make(map[string]bool, len(rl.objects))
+		for _, o := range rl.objects {
+			listed[o.key] = true
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c := checkDigests(ctx, client, l, account, r, since, to.Add(deliverySlack), now, listed)
+			mu.Lock()
+			defer mu.Unlock()
+			rl.digests = c
+			a.lists += c.lists
 		})
 	}
 	wg.Wait()

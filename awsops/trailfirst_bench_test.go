@@ -58,9 +58,10 @@ func newHeavyKey(b *testing.B) *heavyKey {
 	}
 	ct := cloudtrail.NewFromConfig(w.Config("us-east-1", w.Admin(acct)))
 	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("org-trail"), S3BucketName: aws.String(w.Gateway.TrailBucket()),
-		IsMultiRegionTrail: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(true)}); err != nil {
+		IsMultiRegionTrail: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(true), EnableLogFileValidation: aws.Bool(true)}); err != nil {
 		b.Fatal(err)
 	}
+	w.Gateway.EnableTrailDigests("org-trail", "us-east-1") // the pass reads the digests too
 	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("org-trail")}); err != nil {
 		b.Fatal(err)
 	}
@@ -171,12 +172,15 @@ func BenchmarkHeavyKeyTrailFirst(b *testing.B) {
 		if len(inv.Sessions) != 11 || inv.Activity.Events != h.events {
 			b.Errorf("%d sessions and %d events, want 11 and %d", len(inv.Sessions), inv.Activity.Events, h.events)
 		}
+		if inv.Trail.Digests == 0 || inv.Trail.MissingFiles != 0 {
+			b.Errorf("%d digest files read, %d log files missing, want digests read and none missing", inv.Trail.Digests, inv.Trail.MissingFiles)
+		}
 		lookups := 0
 		for _, st := range inv.Sweep {
 			lookups += st.Requests
 		}
-		b.Logf("trail first: %s, the pass %s (%d files, %d rescanned, %d LookupEvents calls for the undelivered minutes and the cross-check); plan: %s",
-			took.Round(10*time.Millisecond), inv.Trail.Elapsed.Round(10*time.Millisecond), inv.Trail.Objects, inv.Trail.Rescanned, lookups, inv.Plan[0].Reason)
+		b.Logf("trail first: %s, the pass %s (%d files, %d rescanned, %d digest files, %d LookupEvents calls for the undelivered minutes and the cross-check); plan: %s",
+			took.Round(10*time.Millisecond), inv.Trail.Elapsed.Round(10*time.Millisecond), inv.Trail.Objects, inv.Trail.Rescanned, inv.Trail.Digests, lookups, inv.Plan[0].Reason)
 		runs = append(runs, took)
 	}
 	slices.Sort(runs)

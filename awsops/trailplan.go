@@ -320,6 +320,12 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	}
 	p.mu.Lock()
 	read := p.read
+	for _, a := range p.accounts {
+		for _, r := range a.regions {
+			read.Digests += r.digests.digests
+			read.MissingFiles += len(r.digests.missing)
+		}
+	}
 	inv.Gaps = append(inv.Gaps, p.gaps...)
 	p.mu.Unlock()
 	inv.Trail = &read
@@ -635,7 +641,7 @@ func (p *trailPass) complement(ctx context.Context, regions *regionCache) ([]swe
 				out = append(out, span{f, t})
 			}
 		}
-		return out
+		return append(out, a.missingIn(region, from, to)...)
 	}
 	// failedIn is what files that could not be read held of the span.
 	failedIn := func(files []trailObject, account, region string, from, to time.Time) []span {
@@ -902,6 +908,9 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		case !ok:
 			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
 				Reason: "the bucket holds no log file of this region, and no trail of the account is known to deliver it there"})
+		}
+		if rl != nil {
+			out = append(out, p.digestParts(account, r, rl.digests)...)
 		}
 		if rl != nil && rl.future > 0 {
 			p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: r,

@@ -219,7 +219,8 @@ func (b *builder) database(ctx context.Context, region, id string) error {
 	return nil
 }
 
-// trail creates a multi-region trail into bucket (created if missing) and starts it.
+// trail creates a multi-region trail into bucket (created if missing), with log file
+// validation (the world then delivers digest files beside the log files), and starts it.
 func (b *builder) trail(ctx context.Context, name, bucket string) error {
 	// The gateway creates the trail bucket at its first flush; usually that has not happened yet.
 	if _, err := b.s3("us-east-1").CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil &&
@@ -228,9 +229,10 @@ func (b *builder) trail(ctx context.Context, name, bucket string) error {
 	}
 	ct := cloudtrail.NewFromConfig(b.cfg("us-east-1"))
 	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String(name), S3BucketName: aws.String(bucket),
-		IsMultiRegionTrail: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(true)}); err != nil {
+		IsMultiRegionTrail: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(true), EnableLogFileValidation: aws.Bool(true)}); err != nil {
 		return fmt.Errorf("create trail %s: %w", name, err)
 	}
+	b.run.World.Gateway.EnableTrailDigests(name, "us-east-1")
 	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(name)}); err != nil {
 		return fmt.Errorf("start trail %s: %w", name, err)
 	}

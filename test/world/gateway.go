@@ -66,6 +66,11 @@ type Gateway struct {
 	local      *local       // the calls moto does not offer (localservices.go)
 	athena     *athenaStore // Athena queries moto does not run as AWS does (athena.go)
 	trailMu    sync.Mutex   // one flush at a time
+	// digestTrail and digestHome, once set (EnableTrailDigests), make
+	// flushes deliver digest files; lastDigest is each account and
+	// region's last. Guarded by trailMu.
+	digestTrail, digestHome string
+	lastDigest              map[[2]string]lastDigest
 
 	server   *http.Server
 	listener net.Listener

@@ -1,0 +1,122 @@
+package awsops_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyleak/keyleak/awsops"
+)
+
+// digestCase replays an hour of the leaked key's calls: 120 in us-east-1
+// (the busiest region, which the cross-check pages) and 65 in eu-west-1,
+// a file every five minutes in each, with a RunInstances early in
+// eu-west-1 (older than the newest 50 calls there: a first LookupEvents
+// page does not hold it). It then takes out of the bucket the log file
+// that holds the RunInstances, between two files five minutes apart, and
+// returns its key and the RunInstances' time.
+func digestCase(t *testing.T, rc roundCase) (dropped string, at time.Time) {
+	t.Helper()
+	var records []json.RawMessage
+	for i := range 120 {
+		records = append(records, rvRecord(rc, rc.t0.Add(time.Duration(i)*30*time.Second), "iam", "ListUsers", "us-east-1", fmt.Sprintf("w%d", i), true))
+	}
+	for i := range 65 {
+		name, readOnly := "DescribeInstances", true
+		if i == 8 {
+			name, readOnly, at = "RunInstances", false, rc.t0.Add(time.Duration(i)*55*time.Second)
+		}
+		records = append(records, rvRecord(rc, rc.t0.Add(time.Duration(i)*55*time.Second), "ec2", name, "eu-west-1", fmt.Sprintf("e%d", i), readOnly))
+	}
+	rvReplay(t, rc, records...)
+	part := "eu-west-1_" + rvFileStamp(at)
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
+	eachLogFile(t, client, bucket, part, func(key *string) { dropped = *key })
+	rvDrop(t, rc, part)
+	if !strings.Contains(dropped, "/CloudTrail/eu-west-1/") {
+		t.Fatalf("the file removed is %q, want a log file of eu-west-1", dropped)
+	}
+	return dropped, at
+}
+
+// coveredBy returns the LookupEvents part of inv for region that holds
+// at, if any.
+func coveredBy(inv *awsops.Investigation, region string, at time.Time) *awsops.PlanPart {
+	for i, p := range inv.Plan {
+		if p.Path == awsops.PathLookup && (p.Region == region || p.Region == "") && !p.From.After(at) && p.To.After(at) {
+			return &inv.Plan[i]
+		}
+	}
+	return nil
+}
+
+// TestTrailDigestNamesTheFileTakenOut: a log file is taken out of the
+// bucket between two files five minutes apart, which leaves no gap the
+// listing can see. With the trail's digest files there, the trail path
+// finds the file missing, says so, and reads its span with LookupEvents:
+// it counts the RunInstances the file held, as the LookupEvents path does.
+// Without digests (the control), the same loss goes unseen: that is what
+// the digests add.
+func TestTrailDigestNamesTheFileTakenOut(t *testing.T) {
+	t.Run("digests", func(t *testing.T) {
+		rc := newRoundCase(t)
+		rc.w.Gateway.EnableTrailDigests(worldTrail, "us-east-1")
+		dropped, at := digestCase(t, rc)
+		_, trail := rc.bothPaths(t, "the RunInstances in the file taken out is lost")
+		if trail.Trail == nil || trail.Trail.Digests == 0 || trail.Trail.MissingFiles != 1 {
+			t.Fatalf("trail read %+v, want digest files read and 1 log file missing\n%s", trail.Trail, rvReport(trail))
+		}
+		part := coveredBy(trail, "eu-west-1", at)
+		if part == nil || !strings.Contains(part.Reason, dropped) {
+			t.Fatalf("LookupEvents part over the RunInstances: %+v, want one that names the file taken out (%s)\n%s", part, dropped, rvReport(trail))
+		}
+	})
+	t.Run("control", func(t *testing.T) {
+		rc := newRoundCase(t)
+		_, at := digestCase(t, rc)
+		lookup, trail := rc.investigate(t, awsops.PathLookup), rc.investigate(t, awsops.PathTrail)
+		if part := coveredBy(trail, "eu-west-1", at); part != nil {
+			t.Fatalf("without digests LookupEvents reads the span of the file taken out (%+v): the case does not test them", part)
+		}
+		if got, want := sessionEvents(trail, rc.leaked), sessionEvents(lookup, rc.leaked); got >= want {
+			t.Fatalf("without digests the trail path counts %d calls and the LookupEvents path %d, want it to miss those in the file taken out\n%s", got, want, rvReport(trail))
+		}
+		if trail.Trail == nil || trail.Trail.Digests != 0 {
+			t.Fatalf("trail read %+v, want no digest files", trail.Trail)
+		}
+	})
+}
+
+// TestTrailDigestTakenOutIsSaid: of two digest files of a region, the
+// older is taken out. The newer names it as its previous: the report says
+// that digest is not in the bucket.
+func TestTrailDigestTakenOutIsSaid(t *testing.T) {
+	rc := newRoundCase(t)
+	rc.w.Gateway.EnableTrailDigests(worldTrail, "us-east-1")
+	rvReplay(t, rc, rvWrites(rc)[0])
+	var first string
+	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
+	eachLogFile(t, client, bucket, "/CloudTrail-Digest/us-east-1/", func(key *string) { first = *key })
+	if first == "" {
+		t.Fatal("the world delivered no digest file")
+	}
+	// The world names a digest by its second, as CloudTrail does: the next
+	// flush must come in a later one to deliver a second digest.
+	time.Sleep(1100 * time.Millisecond)
+	rvReplay(t, rc, rvWrites(rc)[1:]...)
+	if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(first)}); err != nil {
+		t.Fatal(err)
+	}
+	trail := rc.investigate(t, awsops.PathTrail)
+	for _, g := range trail.Gaps {
+		if g.Region == "us-east-1" && strings.Contains(g.Reason, first) {
+			return
+		}
+	}
+	t.Fatalf("no gap names the digest taken out (%s)\n%s", first, rvReport(trail))
+}
