@@ -258,7 +258,18 @@ func (a *accountListing) missingIn(region string, from, to time.Time) []timeSpan
 // digestParts says what the digests of an account's region found: the
 // log files missing, which LookupEvents reads (a plan part), and the
 // digests missing or unreadable (gaps).
-func (p *trailPass) digestParts(account, region string, c digestCheck) []PlanPart {
+func (p *trailPass) digestParts(account, region string, rl *regionListing, cov *trailCoverage) []PlanPart {
+	c := rl.digests
+	if c.digests == 0 && len(c.failed) == 0 && cov.validates(region) {
+		// A file is named by the digest of the hour it was delivered in,
+		// delivered at that hour's end.
+		due := p.now.Add(-(time.Hour + deliveryAllowance + rl.lag))
+		if i := slices.IndexFunc(rl.objects, func(o trailObject) bool { return !o.stamp.After(due) }); i >= 0 {
+			p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: region,
+				Reason: fmt.Sprintf("log file validation is on for %s, but the bucket holds no digest file of the region's log files (%s, say): taken out, or validation was turned on since; a log file taken out is noticed only by the gap it leaves",
+					strings.Join(cov.validating, ", "), rl.objects[i].key)})
+		}
+	}
 	for _, u := range c.unchained {
 		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: region,
 			Reason: fmt.Sprintf("the digest file %s, which the next digest names, is not in the bucket: taken out (the log files it named cannot be checked), or, in a replica, not copied", u)})
@@ -291,4 +302,10 @@ func itThey(n int) string {
 		return "it"
 	}
 	return "they"
+}
+
+// validates reports whether a trail that delivers region validates its
+// log files.
+func (c *trailCoverage) validates(region string) bool {
+	return c != nil && (c.validAll || slices.Contains(c.validRegions, region))
 }

@@ -3,14 +3,17 @@ package awsops_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/world"
 )
 
 // digestCase replays an hour of the leaked key's calls: 120 in us-east-1
@@ -119,4 +122,27 @@ func TestTrailDigestTakenOutIsSaid(t *testing.T) {
 		}
 	}
 	t.Fatalf("no gap names the digest taken out (%s)\n%s", first, rvReport(trail))
+}
+
+// TestTrailDigestsExpectedAreSaid: the trail validates its log files, but
+// the bucket holds no digest file (taken out, folder and all): the report
+// says that the digests it should hold are not there. The same bucket
+// written by a trail without validation is not doubted.
+func TestTrailDigestsExpectedAreSaid(t *testing.T) {
+	for _, validating := range []bool{true, false} {
+		t.Run(fmt.Sprintf("validating=%v", validating), func(t *testing.T) {
+			rc := newRoundCase(t)
+			ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
+			rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket()),
+				IsMultiRegionTrail: aws.Bool(true), EnableLogFileValidation: aws.Bool(validating)})
+			rvReplay(t, rc, rvWrites(rc)...)
+			trail := rc.investigate(t, awsops.PathTrail)
+			said := slices.ContainsFunc(trail.Gaps, func(g awsops.Gap) bool {
+				return g.Region == "us-east-1" && strings.Contains(g.Reason, "log file validation is on for arn:aws:cloudtrail:us-east-1:"+world.DefaultAccount+":trail/main")
+			})
+			if said != validating {
+				t.Fatalf("a gap says the digests are missing: %v, want %v\n%s", said, validating, rvReport(trail))
+			}
+		})
+	}
 }

@@ -281,6 +281,11 @@ type trailCoverage struct {
 	// paused are the trails that log now but stopped logging in the
 	// window, by anyone: the files may lack what followed the stop.
 	paused []trailPause
+	// validating are the trails among them that validate their log files
+	// (digest files); validAll and validRegions, what they deliver.
+	validating   []string
+	validAll     bool
+	validRegions []string
 	// err: the account's trails cannot be described; the bucket is taken
 	// to hold every management event, as most trails deliver, and a gap
 	// says so.

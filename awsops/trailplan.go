@@ -579,6 +579,14 @@ func (c *Client) trailCoverageOf(ctx context.Context, account string, layout tra
 		} else if r := aws.ToString(t.HomeRegion); r != "" {
 			cov.regions = append(cov.regions, r)
 		}
+		if aws.ToBool(t.LogFileValidationEnabled) {
+			cov.validating = append(cov.validating, arn)
+			if aws.ToBool(t.IsMultiRegionTrail) {
+				cov.validAll = true
+			} else if r := aws.ToString(t.HomeRegion); r != "" {
+				cov.validRegions = append(cov.validRegions, r)
+			}
+		}
 	}
 	cov.management, cov.unknown = trailsManagement(ctx, regional, delivering)
 	return &cov
@@ -910,7 +918,7 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 				Reason: "the bucket holds no log file of this region, and no trail of the account is known to deliver it there"})
 		}
 		if rl != nil {
-			out = append(out, p.digestParts(account, r, rl.digests)...)
+			out = append(out, p.digestParts(account, r, rl, a.coverage)...)
 		}
 		if rl != nil && rl.future > 0 {
 			p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: r,
