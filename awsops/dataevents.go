@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyleak/keyleak/awsops/trail"
@@ -174,9 +175,23 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 	for _, sp := range spans {
 		de.Prefixes = append(de.Prefixes, sp.prefix)
 	}
+	// The files listed, for the digests, and the regions whose listing
+	// failed (their digests are not checked).
+	listed, unlisted := map[string]bool{}, map[string]bool{}
+	var listedMu sync.Mutex
 	objects := func(yield func(trail.Object) bool) {
 		for _, sp := range spans {
-			if !listTrailObjects(ctx, client, bucket, sp, yield, &gaps) {
+			n := len(gaps)
+			more := listTrailObjects(ctx, client, bucket, sp, func(o trail.Object) bool {
+				listedMu.Lock()
+				listed[o.Name] = true
+				listedMu.Unlock()
+				return yield(o)
+			}, &gaps)
+			if len(gaps) > n {
+				unlisted[sp.account+"/"+sp.region] = true
+			}
+			if !more {
 				return
 			}
 		}
@@ -191,7 +206,52 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 	}
 	de.Objects, de.FailedObjects, de.Bytes = stats.Objects, stats.FailedObjects, stats.Bytes
 	tr.fillDataEvents(de)
+	if ctx.Err() == nil {
+		spans = slices.DeleteFunc(spans, func(sp trailSpan) bool { return unlisted[sp.account+"/"+sp.region] })
+		gaps = append(gaps, c.dataEventDigests(ctx, client, layout, spans, listed)...)
+	}
 	return de, gaps
+}
+
+// dataEventDigests checks the files listed for data events against the
+// trails' digest files, region by region: a file a digest names that the
+// bucket lacks held data events that are not known (LookupEvents gave its
+// management events).
+func (c *Client) dataEventDigests(ctx context.Context, client *s3.Client, l trailLayout, spans []trailSpan, listed map[string]bool) []Gap {
+	type ar struct{ account, region string }
+	bounds := map[ar][2]time.Time{}
+	var order []ar
+	for _, sp := range spans {
+		k := ar{sp.account, sp.region}
+		b, ok := bounds[k]
+		if !ok {
+			order = append(order, k)
+			b = [2]time.Time{sp.first, sp.last}
+		}
+		bounds[k] = [2]time.Time{minTime(b[0], sp.first), maxTime(b[1], sp.last)}
+	}
+	var gaps []Gap
+	for _, k := range order {
+		b := bounds[k]
+		// The files listed: those stamped up to an hour around the span,
+		// in the day folders of the span.
+		since := maxTime(b[0].Add(-time.Hour), b[0].UTC().Truncate(oneDay))
+		until := minTime(b[1].Add(time.Hour), b[1].UTC().Truncate(oneDay).Add(oneDay-time.Nanosecond))
+		chk := checkDigests(ctx, client, l, k.account, k.region, since, until, c.Now(), listed)
+		for _, u := range chk.unchained {
+			gaps = append(gaps, Gap{Step: StepDataEvents, Account: k.account, Region: k.region,
+				Reason: fmt.Sprintf("the digest file %s, which the next digest names, is not in the bucket: taken out (the log files it named cannot be checked), or, in a replica, not copied", u)})
+		}
+		if n := len(chk.failed); n > 0 {
+			gaps = append(gaps, Gap{Step: StepDataEvents, Account: k.account, Region: k.region,
+				Reason: fmt.Sprintf("%s not read (%s): the log files they name are not checked", counted(n, "digest file"), chk.failed[0])})
+		}
+		for _, m := range chk.missing {
+			gaps = append(gaps, Gap{Step: StepDataEvents, Account: k.account, Region: k.region, From: m.from, To: m.to,
+				Reason: fmt.Sprintf("the log file %s, which CloudTrail's digest %s names, is not in the bucket: deleted, expired or, in a replica, not copied; the data events it held are not known", m.key, m.digest)})
+		}
+	}
+	return gaps
 }
 
 // fillDataEvents sets what the tracker found in data events.
@@ -215,8 +275,9 @@ func (tr *tracker) fillDataEvents(de *DataEvents) {
 
 // trailSpan is one day folder to list and the times of interest in it.
 type trailSpan struct {
-	prefix      string
-	first, last time.Time
+	prefix          string
+	account, region string
+	first, last     time.Time
 }
 
 // trailSpans turns where and when the tracked keys were active (and the
@@ -239,7 +300,7 @@ func trailSpans(tr *tracker, w Window, l trailLayout) []trailSpan {
 		}
 		for d := first.UTC().Truncate(oneDay); !d.After(last); d = d.Add(oneDay) {
 			out = append(out, trailSpan{prefix: l.accountPrefix(account) + region + "/" + d.Format("2006/01/02") + "/",
-				first: first, last: last})
+				account: account, region: region, first: first, last: last})
 		}
 	}
 	slices.SortFunc(out, func(a, b trailSpan) int { return strings.Compare(a.prefix, b.prefix) })

@@ -62,7 +62,8 @@ func coveredBy(inv *awsops.Investigation, region string, at time.Time) *awsops.P
 // bucket between two files five minutes apart, which leaves no gap the
 // listing can see. With the trail's digest files there, the trail path
 // finds the file missing, says so, and reads its span with LookupEvents:
-// it counts the RunInstances the file held, as the LookupEvents path does.
+// it counts the RunInstances the file held, as the LookupEvents path does,
+// which says that the file's data events are not known.
 // Without digests (the control), the same loss goes unseen: that is what
 // the digests add.
 func TestTrailDigestNamesTheFileTakenOut(t *testing.T) {
@@ -70,7 +71,14 @@ func TestTrailDigestNamesTheFileTakenOut(t *testing.T) {
 		rc := newRoundCase(t)
 		rc.w.Gateway.EnableTrailDigests(worldTrail, "us-east-1")
 		dropped, at := digestCase(t, rc)
-		_, trail := rc.bothPaths(t, "the RunInstances in the file taken out is lost")
+		lookup, trail := rc.bothPaths(t, "the RunInstances in the file taken out is lost")
+		// On the LookupEvents path, the bucket gives data events only: the
+		// file's are not known, and a gap says so.
+		if !slices.ContainsFunc(lookup.Gaps, func(g awsops.Gap) bool {
+			return g.Step == awsops.StepDataEvents && g.Region == "eu-west-1" && strings.Contains(g.Reason, dropped)
+		}) {
+			t.Errorf("no data-event gap of the LookupEvents path names the file taken out (%s)\n%s", dropped, rvReport(lookup))
+		}
 		if trail.Trail == nil || trail.Trail.Digests == 0 || trail.Trail.MissingFiles != 1 {
 			t.Fatalf("trail read %+v, want digest files read and 1 log file missing\n%s", trail.Trail, rvReport(trail))
 		}
