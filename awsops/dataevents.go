@@ -231,25 +231,27 @@ func (c *Client) dataEventDigests(ctx context.Context, client *s3.Client, l trai
 		bounds[k] = [2]time.Time{minTime(b[0], sp.first), maxTime(b[1], sp.last)}
 	}
 	var gaps []Gap
+	now := c.Now()
 	for _, k := range order {
 		b := bounds[k]
 		// The files listed: those stamped up to an hour around the span,
 		// in the day folders of the span.
 		since := maxTime(b[0].Add(-time.Hour), b[0].UTC().Truncate(oneDay))
 		until := minTime(b[1].Add(time.Hour), b[1].UTC().Truncate(oneDay).Add(oneDay-time.Nanosecond))
-		chk := checkDigests(ctx, client, l, k.account, k.region, since, until, c.Now(), listed)
-		for _, u := range chk.unchained {
-			gaps = append(gaps, Gap{Step: StepDataEvents, Account: k.account, Region: k.region,
-				Reason: fmt.Sprintf("the digest file %s, which the next digest names, is not in the bucket: taken out (the log files it named cannot be checked), or, in a replica, not copied", u)})
+		rl := &regionListing{lag: l.lag()}
+		prefix := l.accountPrefix(k.account) + k.region + "/"
+		for name := range listed {
+			if stamp, ok := trailFileTime(name); ok && strings.HasPrefix(name, prefix) {
+				rl.objects = append(rl.objects, trailObject{key: name, account: k.account, region: k.region, stamp: stamp})
+			}
 		}
-		if n := len(chk.failed); n > 0 {
-			gaps = append(gaps, Gap{Step: StepDataEvents, Account: k.account, Region: k.region,
-				Reason: fmt.Sprintf("%s not read (%s): the log files they name are not checked", counted(n, "digest file"), chk.failed[0])})
+		var stamps []time.Time
+		for _, o := range rl.objects {
+			stamps = append(stamps, o.stamp)
 		}
-		for _, m := range chk.missing {
-			gaps = append(gaps, Gap{Step: StepDataEvents, Account: k.account, Region: k.region, From: m.from, To: m.to,
-				Reason: fmt.Sprintf("the log file %s, which CloudTrail's digest %s names, is not in the bucket: deleted, expired or, in a replica, not copied; the data events it held are not known", m.key, m.digest)})
-		}
+		rl.digests = checkDigests(ctx, client, l, k.account, k.region, since, until, now, listed, stamps)
+		_, g := digestReport(l, k.account, k.region, rl, nil, now, StepDataEvents)
+		gaps = append(gaps, g...)
 	}
 	return gaps
 }

@@ -680,7 +680,7 @@ func (r *Investigation) planLines() []string {
 			bucket, t.Objects, byteSize(t.Bytes), byteSize(t.Decompressed), t.Rescanned, t.FailedObjects, roundDuration(t.Elapsed))
 		switch {
 		case t.Digests == 0:
-			line += "; no digest files (log file validation off?): a log file taken out of the bucket is noticed only by the gap it leaves"
+			line += "; no digest file read: a log file taken out of the bucket is noticed only by the gap it leaves"
 		default:
 			line += fmt.Sprintf("; checked against %s: %d missing", counted(t.Digests, "digest file"), t.MissingFiles)
 		}

@@ -2,11 +2,13 @@ package awsops
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -24,11 +26,15 @@ import (
 // by whoever may delete there, expired by a lifecycle rule an attacker
 // set, or, in a replica, never copied) from a quiet stretch of the log,
 // which a listing alone cannot: a file a digest names and the folder lacks
-// is missing, and LookupEvents reads what it held. Each digest names the
-// one before it: a digest named so and absent was taken out too, and the
-// files it named cannot be checked. keyleak checks that the files are
-// there, not their hashes nor the digests' signatures (aws cloudtrail
-// validate-logs does): reading every byte twice would halve the pass.
+// is missing, and LookupEvents reads what it held. A trail's digests
+// follow one another without a break, an hour each, empty hours too: a
+// break, or no digest for files delivered more than an hour ago, means
+// digests were taken out too, and the files of that time cannot be
+// checked. keyleak checks that the files are there, not their hashes nor
+// the digests' signatures (aws cloudtrail validate-logs does): reading
+// every byte twice would halve the pass. A digest file is outside input:
+// its size, the files it names, the digests read at once and the files
+// reported missing are bounded.
 
 // trailDigest is what keyleak reads of a digest file.
 type trailDigest struct {
@@ -45,9 +51,27 @@ type digestLogFile struct {
 	Newest *time.Time `json:"newestEventTime"`
 }
 
-// maxDigestBytes bounds a digest file as read, decompressed: one names the
-// files of an hour of one region, a few kilobytes to a few megabytes.
-const maxDigestBytes = 16 << 20
+const (
+	// maxDigestBytes bounds a digest file as read, decompressed: one names
+	// the files of an hour of one region, about 400 bytes each.
+	maxDigestBytes = 4 << 20
+	// maxDigestLogFiles bounds the log files one digest may name.
+	maxDigestLogFiles = 10000
+	// maxMissingFiles bounds the missing files kept for a region; past
+	// it, they are counted.
+	maxMissingFiles = 1000
+	// maxDigestsRead bounds the digest files read for one region and
+	// listing: a month of hours. Past it, the newest are read, and a gap
+	// says from when the files are not checked.
+	maxDigestsRead = 24 * 31
+	// digestBreakSlack is how far apart a digest's start and the end of
+	// the one before it may be without a digest between them.
+	digestBreakSlack = time.Minute
+)
+
+// digestReads bounds the digest files being read at once in the process
+// (each may take a few times maxDigestBytes while it is decoded).
+var digestReads = make(chan struct{}, 4)
 
 // parseDigest reads a digest file, gzip or plain JSON.
 func parseDigest(body []byte) (trailDigest, error) {
@@ -68,26 +92,41 @@ func parseDigest(body []byte) (trailDigest, error) {
 	}
 	var d trailDigest
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return trailDigest{}, fmt.Errorf("not a digest file: %w", err)
+		return trailDigest{}, fmt.Errorf("not a digest file: %s", clip(err.Error()))
 	}
-	if d.End.IsZero() {
+	switch {
+	case d.End.IsZero():
 		return trailDigest{}, errors.New("not a digest file: no digestEndTime")
+	case len(d.LogFiles) > maxDigestLogFiles:
+		return trailDigest{}, fmt.Errorf("names %d log files, over %d", len(d.LogFiles), maxDigestLogFiles)
 	}
 	return d, nil
 }
 
+// clip cuts a text that may hold what a file holds to a length fit for a
+// report.
+func clip(s string) string {
+	const most = 200
+	if len(s) <= most {
+		return s
+	}
+	return strings.ToValidUTF8(s[:most], "") + "…"
+}
+
 // digestFileTime is the end of the hour a digest file covers, from its
 // name (…_CloudTrail-Digest_<region>_<trail>_<home region>_20150817T150131Z.json.gz,
-// or …_20150817T150131Z_backfill.json.gz).
-func digestFileTime(key string) (time.Time, bool) {
+// or …_20150817T150131Z_backfill.json.gz), and the name without it: the
+// same for every digest of one trail and region.
+func digestFileTime(key string) (end time.Time, series string, ok bool) {
 	name := path.Base(key)
 	if !strings.Contains(name, "_CloudTrail-Digest_") {
-		return time.Time{}, false
+		return time.Time{}, "", false
 	}
 	name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".json")
 	name = strings.TrimSuffix(name, "_backfill") // files delivered late, in a digest of their own
-	t, err := time.Parse("20060102T150405Z", name[strings.LastIndexByte(name, '_')+1:])
-	return t, err == nil
+	i := strings.LastIndexByte(name, '_')
+	t, err := time.Parse("20060102T150405Z", name[i+1:])
+	return t, name[:i], err == nil
 }
 
 // digestPrefix is the folder of an account's digest files.
@@ -98,37 +137,57 @@ func (l trailLayout) digestPrefix(account string) string {
 // missingFile is a log file a digest names that the bucket lacks.
 type missingFile struct {
 	key      string
-	from, to time.Time // the events it held: as the digest says, else as its name does
+	from, to time.Time // the events it held: as the digest says, within what its name allows
 	digest   string    // the digest that names it
+}
+
+// digestBreak is a span of a trail's delivery that no digest read covers.
+type digestBreak struct {
+	from, to time.Time
+	series   string // the digests' name, without the time
+	named    string // the digest after the break names this one as its previous, if any
 }
 
 // digestCheck is what the digests of one region say of its listing.
 type digestCheck struct {
-	digests   int
-	missing   []missingFile
-	unchained []string // digests that later ones name and the folder lacks
-	failed    []string // digests that could not be read, with why
-	lists     int
+	read    map[string]bool        // the digests read
+	missing map[string]missingFile // by key, at most maxMissingFiles
+	dropped int                    // missing files past those
+	breaks  []digestBreak
+	capped  time.Time // files delivered before this are not checked (maxDigestsRead)
+	failed  int       // digests, or digest folders, that could not be read
+	failure string    // the first failure
+	lists   int
 }
 
-// maxDigestsRead bounds the digest files read for one region and listing:
-// a month of hours. Past it, the newest are read.
-const maxDigestsRead = 24 * 31
+func (c *digestCheck) fail(err string) {
+	if c.failed++; c.failed == 1 {
+		c.failure = clip(err)
+	}
+}
 
 // checkDigests reads the digest files of account's region that name log
 // files of [since, until] and returns what they say the listing (listed,
-// the files the folder holds) lacks. Only digests that ended by now count:
-// one delivered while the folder was listed may name a file delivered
-// after.
-func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account, region string, since, until, now time.Time, listed map[string]bool) digestCheck {
-	var c digestCheck
+// the files the folder holds) lacks. Only digests that ended by now (less
+// a replica's lag and clock skew) count: one delivered while the folder
+// was listed may name a file delivered after, and a replica may receive a
+// digest before the files it names.
+func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account, region string, since, until, now time.Time, listed map[string]bool, stamps []time.Time) digestCheck {
+	c := digestCheck{read: map[string]bool{}, missing: map[string]missingFile{}}
 	prefix := l.digestPrefix(account) + region + "/"
 	// A file is delivered within deliveryAllowance of its stamp, and named
 	// by the digest of the hour it was delivered in, delivered at that
 	// hour's end.
 	last := until.Add(deliveryAllowance + l.lag() + time.Hour)
-	var keys []string
+	counted := now.Add(-l.lag() - clockSkew)
+	type named struct {
+		key string
+		end time.Time
+	}
+	var keys []named
 	present := map[string]bool{}
+	ends := map[string][]time.Time{} // of the digests there, by series
+	listedAll := true
 	for d := since.UTC().Truncate(oneDay); !d.After(last); d = d.Add(oneDay) {
 		folder := prefix + d.Format("2006/01/02") + "/"
 		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(l.bucket), Prefix: aws.String(folder)})
@@ -136,70 +195,95 @@ func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account
 			out, err := pages.NextPage(ctx)
 			c.lists++
 			if err != nil {
-				c.failed = append(c.failed, fmt.Sprintf("list s3://%s/%s: %s", l.bucket, folder, describeAWSError(err)))
+				c.fail(fmt.Sprintf("list s3://%s/%s: %s", l.bucket, folder, describeAWSError(err)))
+				listedAll = false
 				break
 			}
 			for _, o := range out.Contents {
 				key := aws.ToString(o.Key)
-				end, ok := digestFileTime(key)
+				end, name, ok := digestFileTime(key)
 				if !ok {
 					continue
 				}
 				present[key] = true
-				if !end.Before(since) && !end.After(last) && !end.After(now) {
-					keys = append(keys, key)
+				if !end.Before(since) && !end.After(last) {
+					ends[name] = append(ends[name], end)
+					if !end.After(counted) {
+						keys = append(keys, named{key, end})
+					}
 				}
 			}
 		}
 	}
-	slices.Sort(keys) // oldest first: the names differ only from the time on
+	slices.SortFunc(keys, func(a, b named) int { return cmp.Or(a.end.Compare(b.end), strings.Compare(a.key, b.key)) })
 	if len(keys) > maxDigestsRead {
+		c.capped = keys[len(keys)-maxDigestsRead].end.Add(-time.Hour)
 		keys = keys[len(keys)-maxDigestsRead:]
 	}
 	logPrefix := l.accountPrefix(account) + region + "/"
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, listConcurrency)
-	seen := map[string]bool{}
-	for _, key := range keys {
-		sem <- struct{}{}
+	absent := map[time.Time]string{} // by a digest's end: the previous it names, not there
+	for _, k := range keys {
+		digestReads <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-sem }()
-			d, err := getDigest(ctx, client, l.bucket, key)
+			defer func() { <-digestReads }()
+			d, err := getDigest(ctx, client, l.bucket, k.key)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				c.failed = append(c.failed, err.Error())
+				c.fail(err.Error())
 				return
 			}
-			c.digests++
-			if prev := d.Previous; prev != nil && *prev != "" && !present[*prev] {
-				// A previous digest older than the folders listed is not
-				// known to be absent.
-				if end, ok := digestFileTime(*prev); ok && !end.Before(since.UTC().Truncate(oneDay)) && strings.HasPrefix(*prev, prefix) {
-					c.unchained = append(c.unchained, *prev)
-				}
+			c.read[k.key] = true
+			if d.Previous != nil && !present[*d.Previous] {
+				absent[k.end] = *d.Previous
 			}
 			for _, f := range d.LogFiles {
 				stamp, ok := trailFileTime(f.Object)
-				if !ok || !strings.HasPrefix(f.Object, logPrefix) || stamp.Before(since) || stamp.After(until) || listed[f.Object] || seen[f.Object] {
+				if !ok || !strings.HasPrefix(f.Object, logPrefix) || stamp.Before(since) || stamp.After(until) || listed[f.Object] {
 					continue
 				}
-				seen[f.Object] = true
-				m := missingFile{key: f.Object, digest: key}
+				if _, dup := c.missing[f.Object]; dup {
+					continue
+				}
+				if len(c.missing) == maxMissingFiles {
+					c.dropped++
+					continue
+				}
+				m := missingFile{key: f.Object, digest: k.key}
 				m.from, m.to = trailObject{stamp: stamp}.span()
 				if f.Oldest != nil && f.Newest != nil && !f.Newest.Before(*f.Oldest) {
-					m.from, m.to = *f.Oldest, f.Newest.Add(time.Second)
+					// (within what the name allows: the digest is outside input)
+					m.from, m.to = maxTime(m.from, *f.Oldest), minTime(m.to, f.Newest.Add(time.Second))
 				}
-				c.missing = append(c.missing, m)
+				if m.to.After(m.from) {
+					c.missing[f.Object] = m
+				}
 			}
 		})
 	}
 	wg.Wait()
-	slices.SortFunc(c.missing, func(a, b missingFile) int { return strings.Compare(a.key, b.key) })
-	slices.Sort(c.unchained)
-	c.unchained = slices.Compact(c.unchained)
-	slices.Sort(c.failed)
+	if !listedAll {
+		return c // breaks are not known where a folder could not be listed
+	}
+	// Each trail's digests come every hour, from their names: a break
+	// between two, or none since files older than a digest's hour were
+	// delivered, is a span no digest covers.
+	due := counted.Add(-(time.Hour + deliveryAllowance))
+	for name, es := range ends {
+		slices.SortFunc(es, time.Time.Compare)
+		for i := 1; i < len(es); i++ {
+			if es[i].Sub(es[i-1]) > time.Hour+digestBreakSlack {
+				c.breaks = append(c.breaks, digestBreak{from: es[i-1], to: es[i].Add(-time.Hour), series: name, named: absent[es[i]]})
+			}
+		}
+		newest := es[len(es)-1]
+		if i := slices.IndexFunc(stamps, func(t time.Time) bool { return t.After(newest) && !t.After(due) }); i >= 0 {
+			c.breaks = append(c.breaks, digestBreak{from: newest, to: due, series: name})
+		}
+	}
+	slices.SortFunc(c.breaks, func(a, b digestBreak) int { return cmp.Or(a.from.Compare(b.from), strings.Compare(a.series, b.series)) })
 	return c
 }
 
@@ -224,23 +308,38 @@ func getDigest(ctx context.Context, client *s3.Client, bucket, key string) (trai
 // merge adds to c what b, a check of another span of the same region,
 // found.
 func (c *digestCheck) merge(b digestCheck) {
-	c.digests += b.digests
+	if c.read == nil {
+		c.read, c.missing = map[string]bool{}, map[string]missingFile{}
+	}
+	maps.Copy(c.read, b.read)
+	for k, m := range b.missing {
+		if _, ok := c.missing[k]; ok {
+			continue
+		}
+		if len(c.missing) == maxMissingFiles {
+			c.dropped++
+			continue
+		}
+		c.missing[k] = m
+	}
+	c.dropped += b.dropped
+	for _, x := range b.breaks {
+		if !slices.Contains(c.breaks, x) {
+			c.breaks = append(c.breaks, x)
+		}
+	}
+	if !b.capped.IsZero() && (c.capped.IsZero() || b.capped.Before(c.capped)) {
+		c.capped = b.capped
+	}
+	if c.failed == 0 {
+		c.failure = b.failure
+	}
+	c.failed += b.failed
 	c.lists += b.lists
-	for _, m := range b.missing {
-		if !slices.ContainsFunc(c.missing, func(x missingFile) bool { return x.key == m.key }) {
-			c.missing = append(c.missing, m)
-		}
-	}
-	for _, u := range b.unchained {
-		if !slices.Contains(c.unchained, u) {
-			c.unchained = append(c.unchained, u)
-		}
-	}
-	c.failed = append(c.failed, b.failed...)
 }
 
 // missingIn is what the files the region's digests name, and the folder
-// lacks, held of [from, to].
+// lacks, held of [from, to]; more than maxHoleSpans spans become one.
 func (a *accountListing) missingIn(region string, from, to time.Time) []timeSpan {
 	r := a.regions[region]
 	if r == nil {
@@ -252,42 +351,82 @@ func (a *accountListing) missingIn(region string, from, to time.Time) []timeSpan
 			out = append(out, timeSpan{f, t})
 		}
 	}
+	out = mergeSpans(out)
+	if len(out) > maxHoleSpans {
+		out = []timeSpan{hull(out)}
+	}
 	return out
 }
 
-// digestParts says what the digests of an account's region found: the
-// log files missing, which LookupEvents reads (a plan part), and the
-// digests missing or unreadable (gaps).
-func (p *trailPass) digestParts(account, region string, rl *regionListing, cov *trailCoverage) []PlanPart {
-	c := rl.digests
-	if c.digests == 0 && len(c.failed) == 0 && cov.validates(region) {
+// missingFiles returns the missing files of a check in order.
+func (c *digestCheck) missingFiles() []missingFile {
+	out := slices.Collect(maps.Values(c.missing))
+	slices.SortFunc(out, func(a, b missingFile) int { return strings.Compare(a.key, b.key) })
+	return out
+}
+
+// digestReport says what the digests of an account's region found (see
+// checkDigests): the log files missing, which LookupEvents reads (a plan
+// part), and the digests missing or unreadable (gaps); and, when a trail
+// that delivers the region validates its files but no digest of the
+// region is there, that (a gap). step is the investigation step the gaps
+// are of.
+func digestReport(l trailLayout, account, region string, rl *regionListing, cov *trailCoverage, now time.Time, step string) (parts []PlanPart, gaps []Gap) {
+	c := &rl.digests
+	if len(c.read) == 0 && c.failed == 0 && cov.validates(region) {
 		// A file is named by the digest of the hour it was delivered in,
 		// delivered at that hour's end.
-		due := p.now.Add(-(time.Hour + deliveryAllowance + rl.lag))
+		due := now.Add(-(time.Hour + deliveryAllowance + rl.lag + clockSkew))
 		if i := slices.IndexFunc(rl.objects, func(o trailObject) bool { return !o.stamp.After(due) }); i >= 0 {
-			p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: region,
-				Reason: fmt.Sprintf("log file validation is on for %s, but the bucket holds no digest file of the region's log files (%s, say): taken out, or validation was turned on since; a log file taken out is noticed only by the gap it leaves",
-					strings.Join(cov.validating, ", "), rl.objects[i].key)})
+			why := "taken out, or validation was turned on since"
+			if l.source != "" {
+				why += ", or the replication rule leaves the digests out"
+			}
+			gaps = append(gaps, Gap{Step: step, Account: account, Region: region,
+				Reason: fmt.Sprintf("log file validation is on for %s, but the bucket holds no digest file of the region's log files (%s, say): %s; a log file taken out is noticed only by the gap it leaves",
+					strings.Join(cov.validating, ", "), rl.objects[i].key, why)})
 		}
 	}
-	for _, u := range c.unchained {
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: region,
-			Reason: fmt.Sprintf("the digest file %s, which the next digest names, is not in the bucket: taken out (the log files it named cannot be checked), or, in a replica, not copied", u)})
+	for _, b := range c.breaks {
+		text := fmt.Sprintf("no digest file of %s covers %s to %s, although CloudTrail delivers one every hour: taken out (the log files delivered then are not checked), or the trail stopped logging or validating",
+			b.series, fmtTime(b.from), fmtTime(b.to))
+		if b.named != "" {
+			text += fmt.Sprintf("; the digest after it names %s, which is not there", b.named)
+		}
+		gaps = append(gaps, Gap{Step: step, Account: account, Region: region, From: b.from, To: b.to, Reason: text})
 	}
-	if n := len(c.failed); n > 0 {
-		p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: region,
-			Reason: fmt.Sprintf("%s not read (%s): the log files they name are not checked", counted(n, "digest file"), c.failed[0])})
+	if !c.capped.IsZero() {
+		gaps = append(gaps, Gap{Step: step, Account: account, Region: region, To: c.capped,
+			Reason: fmt.Sprintf("the %d newest digest files were read: the log files delivered before %s are not checked against the digests", maxDigestsRead, fmtTime(c.capped))})
 	}
-	if len(c.missing) == 0 {
-		return nil
+	if c.failed > 0 {
+		gaps = append(gaps, Gap{Step: step, Account: account, Region: region,
+			Reason: fmt.Sprintf("%s could not be read (%s): the log files they name are not checked", counted(c.failed, "digest file or folder"), c.failure)})
 	}
-	from, to := c.missing[0].from, c.missing[0].to
-	for _, m := range c.missing {
+	missing := c.missingFiles()
+	if len(missing) == 0 {
+		return parts, gaps
+	}
+	n := len(missing) + c.dropped
+	if step == StepDataEvents {
+		for _, m := range missing[:min(len(missing), 5)] {
+			gaps = append(gaps, Gap{Step: step, Account: account, Region: region, From: m.from, To: m.to,
+				Reason: fmt.Sprintf("the log file %s, which CloudTrail's digest %s names, is not in the bucket: deleted, expired or, in a replica, not copied; the data events it held are not known", m.key, m.digest)})
+		}
+		if n > 5 {
+			gaps = append(gaps, Gap{Step: step, Account: account, Region: region,
+				Reason: fmt.Sprintf("%d more log files that CloudTrail's digests name are not in the bucket: the data events they held are not known", n-5)})
+		}
+		return parts, gaps
+	}
+	from, to := missing[0].from, missing[0].to
+	for _, m := range missing {
 		from, to = minTime(from, m.from), maxTime(to, m.to)
 	}
-	return []PlanPart{{Account: account, Region: region, From: from, To: to, Path: PathLookup,
+	parts = append(parts, PlanPart{Account: account, Region: region, From: from, To: to, Path: PathLookup,
 		Reason: fmt.Sprintf("%s that CloudTrail's digests name %s not in the bucket (%s, named by %s): deleted, expired or, in a replica, not copied; LookupEvents reads what %s held, and S3 data events there are not known",
-			counted(len(c.missing), "log file"), isAre(len(c.missing)), c.missing[0].key, c.missing[0].digest, itThey(len(c.missing)))}}
+			counted(n, "log file"), isAre(n), missing[0].key, missing[0].digest, itThey(n))})
+	return parts, gaps
 }
 
 func isAre(n int) string {

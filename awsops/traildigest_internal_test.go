@@ -79,26 +79,36 @@ func TestDigestFileTime(t *testing.T) {
 		"AWSLogs/1/CloudTrail/us-east-2/2015/08/17/1_CloudTrail_us-east-2_20150817T1445Z_9nYN.json.gz":                                 "",
 		"AWSLogs/1/CloudTrail-Digest/us-east-2/2015/08/17/notes.txt":                                                                   "",
 	} {
-		got, ok := digestFileTime(key)
+		got, series, ok := digestFileTime(key)
 		if ok != (want != "") || ok && got.Format(time.RFC3339) != want {
 			t.Errorf("%s: %s %v, want %q", key, got, ok, want)
+		}
+		if ok && series != "1_CloudTrail-Digest_us-east-2_t_us-east-2" {
+			t.Errorf("%s: series %q", key, series)
 		}
 	}
 }
 
 // FuzzParseDigest: a digest file is outside input (whoever may write to
-// the bucket writes it): it is read or refused, never a panic, and one
-// read names an end time.
+// the bucket writes it): it is read or refused, never a panic, and gzip is
+// only its wrapping: the same bytes gzipped read alike.
 func FuzzParseDigest(f *testing.F) {
 	f.Add([]byte(digestSample))
-	f.Add(gz(f, []byte(digestSample)))
 	f.Add([]byte(`{"digestEndTime":"2015-08-20T18:01:31Z","logFiles":[]}`))
 	f.Add([]byte(`{"digestEndTime":"2015-08-20T18:01:31Z","logFiles":[{"s3Object":null,"oldestEventTime":"x"}]}`))
+	f.Add([]byte(`{"digestEndTime":"2015-08-20T18:01:31Z","previousDigestS3Object":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := parseDigest(body)
-		if err == nil && d.End.IsZero() {
-			t.Fatal("a digest read with no end time")
+		if len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b {
+			return
 		}
-		_, _ = digestFileTime(string(body))
+		z, zerr := parseDigest(gz(t, body))
+		if (err == nil) != (zerr == nil) {
+			t.Fatalf("plain: %v; gzipped: %v", err, zerr)
+		}
+		if err == nil && (!d.End.Equal(z.End) || len(d.LogFiles) != len(z.LogFiles) || len(d.LogFiles) > maxDigestLogFiles) {
+			t.Fatalf("plain %+v, gzipped %+v", d, z)
+		}
+		_, _, _ = digestFileTime(string(body))
 	})
 }

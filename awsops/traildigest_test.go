@@ -103,33 +103,54 @@ func TestTrailDigestNamesTheFileTakenOut(t *testing.T) {
 	})
 }
 
-// TestTrailDigestTakenOutIsSaid: of two digest files of a region, the
-// older is taken out. The newer names it as its previous: the report says
-// that digest is not in the bucket.
+// TestTrailDigestTakenOutIsSaid: the world delivers a digest for every
+// hour, as CloudTrail does. Taking one out of the middle leaves a break
+// in the trail's digests, which the report names, with the digest the
+// next one names; taking out every digest after the first leaves files
+// delivered over an hour ago that no digest covers, which it says too.
 func TestTrailDigestTakenOutIsSaid(t *testing.T) {
-	rc := newRoundCase(t)
-	rc.w.Gateway.EnableTrailDigests(worldTrail, "us-east-1")
-	rvReplay(t, rc, rvWrites(rc)[0])
-	var first string
-	client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
-	eachLogFile(t, client, bucket, "/CloudTrail-Digest/us-east-1/", func(key *string) { first = *key })
-	if first == "" {
-		t.Fatal("the world delivered no digest file")
+	for _, tc := range []struct {
+		name string
+		drop func(keys []string) []string // of the region's digests, oldest first
+	}{
+		{"middle", func(keys []string) []string { return keys[1:2] }},
+		{"newest", func(keys []string) []string { return keys[1:] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newRoundCase(t)
+			rc.w.Gateway.EnableTrailDigests(worldTrail, "us-east-1")
+			start := rc.now.Add(-170 * time.Minute)
+			rvReplay(t, rc,
+				rvRecord(rc, start, "iam", "ListUsers", "us-east-1", "a", true),
+				rvRecord(rc, start.Add(70*time.Minute), "iam", "ListUsers", "us-east-1", "b", true))
+			var keys []string
+			client, bucket := rvClient(rc), rc.w.Gateway.TrailBucket()
+			eachLogFile(t, client, bucket, "/CloudTrail-Digest/us-east-1/", func(key *string) { keys = append(keys, *key) })
+			if len(keys) < 3 {
+				t.Fatalf("%d digests of us-east-1, want one an hour from the first file's on: %v", len(keys), keys)
+			}
+			slices.Sort(keys) // (one trail: the names differ in their time alone)
+			dropped := tc.drop(keys)
+			for _, k := range dropped {
+				if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The first digest taken out covers the hour before the time
+			// in its name: the break begins there.
+			name := strings.TrimSuffix(dropped[0], ".json.gz")
+			end, err := time.Parse("20060102T150405Z", name[strings.LastIndexByte(name, '_')+1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			trail := rc.investigate(t, awsops.PathTrail)
+			if !slices.ContainsFunc(trail.Gaps, func(g awsops.Gap) bool {
+				return g.Region == "us-east-1" && strings.Contains(g.Reason, "no digest file of ") && g.From.Equal(end.Add(-time.Hour)) && g.To.After(g.From)
+			}) {
+				t.Fatalf("no gap of us-east-1 says that no digest covers the time from %s\n%s", end.Add(-time.Hour), rvReport(trail))
+			}
+		})
 	}
-	// The world names a digest by its second, as CloudTrail does: the next
-	// flush must come in a later one to deliver a second digest.
-	time.Sleep(1100 * time.Millisecond)
-	rvReplay(t, rc, rvWrites(rc)[1:]...)
-	if _, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(first)}); err != nil {
-		t.Fatal(err)
-	}
-	trail := rc.investigate(t, awsops.PathTrail)
-	for _, g := range trail.Gaps {
-		if g.Region == "us-east-1" && strings.Contains(g.Reason, first) {
-			return
-		}
-	}
-	t.Fatalf("no gap names the digest taken out (%s)\n%s", first, rvReport(trail))
 }
 
 // TestTrailDigestsExpectedAreSaid: the trail validates its log files, but

@@ -473,19 +473,23 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 	}
 	wg.Wait()
 	// The digests of the regions that have files: what they name and the
-	// folders lack.
+	// folders lack. (A few regions at once: each reads its digests
+	// listConcurrency at a time.)
+	regionSem := make(chan struct{}, 4)
 	for r, rl := range a.regions {
 		if rl.err != nil || len(rl.objects) == 0 {
 			continue
 		}
 		listed := make(map[string]bool, len(rl.objects))
+		stamps := make([]time.Time, 0, len(rl.objects))
 		for _, o := range rl.objects {
 			listed[o.key] = true
+			stamps = append(stamps, o.stamp)
 		}
-		sem <- struct{}{}
+		regionSem <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-sem }()
-			c := checkDigests(ctx, client, l, account, r, since, to.Add(deliverySlack), now, listed)
+			defer func() { <-regionSem }()
+			c := checkDigests(ctx, client, l, account, r, since, to.Add(deliverySlack), now, listed, stamps)
 			mu.Lock()
 			defer mu.Unlock()
 			rl.digests = c

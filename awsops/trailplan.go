@@ -320,10 +320,16 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	}
 	p.mu.Lock()
 	read := p.read
-	for _, a := range p.accounts {
-		for _, r := range a.regions {
-			read.Digests += r.digests.digests
-			read.MissingFiles += len(r.digests.missing)
+	// What the digests found, of every listing merged.
+	for _, account := range slices.Sorted(maps.Keys(p.accounts)) {
+		a := p.accounts[account]
+		for _, region := range slices.Sorted(maps.Keys(a.regions)) {
+			rl := a.regions[region]
+			read.Digests += len(rl.digests.read)
+			read.MissingFiles += len(rl.digests.missing) + rl.digests.dropped
+			parts, gaps := digestReport(p.layout, account, region, rl, a.coverage, p.now, StepCloudTrail)
+			inv.Plan = append(inv.Plan, parts...)
+			inv.Gaps = append(inv.Gaps, gaps...)
 		}
 	}
 	inv.Gaps = append(inv.Gaps, p.gaps...)
@@ -916,9 +922,6 @@ func (p *trailPass) lookupParts(account string, regions []string) []PlanPart {
 		case !ok:
 			out = append(out, PlanPart{Account: account, Region: r, From: a.from, To: a.to, Path: PathLookup,
 				Reason: "the bucket holds no log file of this region, and no trail of the account is known to deliver it there"})
-		}
-		if rl != nil {
-			out = append(out, p.digestParts(account, r, rl, a.coverage)...)
 		}
 		if rl != nil && rl.future > 0 {
 			p.gaps = append(p.gaps, Gap{Step: StepCloudTrail, Account: account, Region: r,

@@ -68,9 +68,11 @@ type Gateway struct {
 	trailMu    sync.Mutex   // one flush at a time
 	// digestTrail and digestHome, once set (EnableTrailDigests), make
 	// flushes deliver digest files; lastDigest is each account and
-	// region's last. Guarded by trailMu.
+	// region's last, pendingDigest the files of hours whose digest is not
+	// delivered yet. Guarded by trailMu.
 	digestTrail, digestHome string
 	lastDigest              map[[2]string]lastDigest
+	pendingDigest           map[digestHour][]digestLogFile
 
 	server   *http.Server
 	listener net.Listener

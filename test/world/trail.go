@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,13 +23,14 @@ const trailFileSpan = 5 * time.Minute
 // as CloudTrail log files into the trail bucket:
 // AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<random>.json.gz,
 // each a gzip JSON {"Records":[…]}, one file per account, region and five minutes of event
-// time. The writes go straight to moto and are not recorded.
+// time; and, with EnableTrailDigests, the digest files of the hours ended. The writes go
+// straight to moto and are not recorded.
 func (g *Gateway) FlushTrail(ctx context.Context) error {
 	g.trailMu.Lock()
 	defer g.trailMu.Unlock()
 	events, commit := g.events.unflushed()
 	if len(events) == 0 {
-		return nil
+		return g.deliverDigests(ctx) // of the hours ended since
 	}
 	if err := g.ensureTrailBucket(ctx); err != nil {
 		return err
@@ -49,8 +49,6 @@ func (g *Gateway) FlushTrail(ctx context.Context) error {
 		files[k] = append(files[k], e.raw)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].span.Before(keys[j].span) })
-	delivered := map[[2]string][]digestLogFile{} // by account and region, for the digests
-	var regions [][2]string
 	for _, k := range keys {
 		stamp := k.span.Add(trailFileSpan)
 		objectKey := fmt.Sprintf("AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz",
@@ -63,51 +61,92 @@ func (g *Gateway) FlushTrail(ctx context.Context) error {
 		if err := g.putTrailObject(ctx, objectKey, body); err != nil {
 			return err
 		}
-		ar := [2]string{k.account, k.region}
-		if _, ok := delivered[ar]; !ok {
-			regions = append(regions, ar)
-		}
-		oldest, newest := spanOf(files[k])
-		sum := sha256.Sum256(payload)
-		delivered[ar] = append(delivered[ar], digestLogFile{S3Bucket: g.cfg.TrailBucket, S3Object: objectKey,
-			HashValue: hex.EncodeToString(sum[:]), HashAlgorithm: "SHA-256", OldestEventTime: &oldest, NewestEventTime: &newest})
-	}
-	if g.digestTrail != "" {
-		for _, ar := range regions {
-			if err := g.putDigest(ctx, ar[0], ar[1], delivered[ar]); err != nil {
-				return err
-			}
+		if g.digestTrail != "" {
+			// Delivered at its stamp: named by the digest of that hour.
+			oldest, newest := spanOf(files[k])
+			sum := sha256.Sum256(payload)
+			h := digestHour{k.account, k.region, stamp.Truncate(time.Hour)}
+			g.pendingDigest[h] = append(g.pendingDigest[h], digestLogFile{S3Bucket: g.cfg.TrailBucket, S3Object: objectKey,
+				HashValue: hex.EncodeToString(sum[:]), HashAlgorithm: "SHA-256", OldestEventTime: &oldest, NewestEventTime: &newest})
 		}
 	}
 	commit()
+	return g.deliverDigests(ctx)
+}
+
+// digestHour is the files of an account and region delivered in one hour,
+// which that hour's digest names.
+type digestHour struct {
+	account, region string
+	hour            time.Time
+}
+
+// deliverDigests delivers the digest of every hour that has ended, for
+// each account and region the world wrote log files of since digests were
+// enabled: in order, chained, empty hours too. Files added to an hour
+// whose digest was delivered go into a backfill digest of that hour, as
+// CloudTrail delivers late files. Called with trailMu held.
+func (g *Gateway) deliverDigests(ctx context.Context) error {
+	if g.digestTrail == "" {
+		return nil
+	}
+	// A region's chain starts at the hour of its first files.
+	for h := range g.pendingDigest {
+		ar := [2]string{h.account, h.region}
+		if last, ok := g.lastDigest[ar]; !ok || last.key == "" && h.hour.Before(last.end) {
+			g.lastDigest[ar] = lastDigest{end: h.hour}
+		}
+	}
+	var ars [][2]string
+	for ar := range g.lastDigest {
+		ars = append(ars, ar)
+	}
+	sort.Slice(ars, func(i, j int) bool { return ars[i][0]+"/"+ars[i][1] < ars[j][0]+"/"+ars[j][1] })
+	now := g.now().UTC()
+	for _, ar := range ars {
+		for h, files := range g.pendingDigest {
+			if h.account == ar[0] && h.region == ar[1] && h.hour.Before(g.lastDigest[ar].end) {
+				if err := g.putDigest(ctx, ar, h.hour, files, true); err != nil {
+					return err
+				}
+				delete(g.pendingDigest, h)
+			}
+		}
+		for end := g.lastDigest[ar].end.Add(time.Hour); !end.After(now); end = end.Add(time.Hour) {
+			h := digestHour{ar[0], ar[1], end.Add(-time.Hour)}
+			if err := g.putDigest(ctx, ar, h.hour, g.pendingDigest[h], false); err != nil {
+				return err
+			}
+			delete(g.pendingDigest, h)
+		}
+	}
 	return nil
 }
 
-// EnableTrailDigests makes every later flush deliver, for each account
-// and region it writes log files of, a CloudTrail digest file naming them,
-// as a trail with log file validation does (trail names the trail in the
-// digests' names; home is its home region):
+// EnableTrailDigests makes the world deliver CloudTrail digest files for
+// the log files it writes from then on, as a trail with log file
+// validation does (trail names the trail in the digests' names; home is
+// its home region):
 // AWSLogs/<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/<account>_CloudTrail-Digest_<region>_<trail>_<home>_<YYYYMMDDTHHmmssZ>.json.gz.
-// A digest covers the time from the region's last digest to the flush,
-// and names the one before it; two flushes in one second share one. The world delivers a digest at each flush
-// with files, where CloudTrail delivers one every hour; and it does not
-// sign them (the x-amz-meta-signature metadata is absent).
+// Each account and region that has files gets a digest for every hour once
+// it has ended (at each flush), empty hours too, naming the files
+// delivered in it (a file is delivered at its stamp) and the digest
+// before it. The world does not sign them (the x-amz-meta-signature
+// metadata is absent).
 func (g *Gateway) EnableTrailDigests(trail, home string) {
 	g.trailMu.Lock()
 	defer g.trailMu.Unlock()
 	g.digestTrail, g.digestHome = trail, home
 	if g.lastDigest == nil {
-		g.lastDigest = map[[2]string]lastDigest{}
+		g.lastDigest, g.pendingDigest = map[[2]string]lastDigest{}, map[digestHour][]digestLogFile{}
 	}
 }
 
 // lastDigest is the digest last delivered for an account and region.
 type lastDigest struct {
-	key    string
-	end    time.Time
-	hash   string // SHA-256 of its JSON
-	files  []digestLogFile
-	before *lastDigest // the one it names, nil for the first
+	key  string // "" before the first
+	end  time.Time
+	hash string // SHA-256 of its JSON
 }
 
 // trailDigestFile is a digest file as CloudTrail writes it.
@@ -138,29 +177,25 @@ type digestLogFile struct {
 	OldestEventTime *time.Time `json:"oldestEventTime"`
 }
 
-// putDigest delivers the digest of files, the log files of account and
-// region just delivered. Called with trailMu held.
-func (g *Gateway) putDigest(ctx context.Context, account, region string, files []digestLogFile) error {
-	ar := [2]string{account, region}
-	end := g.now().UTC().Truncate(time.Second)
-	var before *lastDigest
-	if prev, ok := g.lastDigest[ar]; ok {
-		before = &prev
-		if !end.After(prev.end) {
-			// A second flush in the same second: the digest of that
-			// second is delivered again, naming both flushes' files.
-			files, before = append(slices.Clone(prev.files), files...), prev.before
-		}
-	}
-	start := end.Add(-time.Hour)
-	if before != nil {
-		start = before.end
+// putDigest delivers the digest of the hour from start: files are those
+// delivered in it. A backfill digest names late files of an hour whose
+// digest was delivered, and does not move the chain on. Called with
+// trailMu held.
+func (g *Gateway) putDigest(ctx context.Context, ar [2]string, start time.Time, files []digestLogFile, backfill bool) error {
+	account, region := ar[0], ar[1]
+	end := start.Add(time.Hour)
+	name := end.Format("20060102T150405Z")
+	if backfill {
+		name += "_backfill"
 	}
 	key := fmt.Sprintf("AWSLogs/%s/CloudTrail-Digest/%s/%s/%s_CloudTrail-Digest_%s_%s_%s_%s.json.gz",
-		account, region, end.Format("2006/01/02"), account, region, g.digestTrail, g.digestHome, end.Format("20060102T150405Z"))
+		account, region, end.Format("2006/01/02"), account, region, g.digestTrail, g.digestHome, name)
 	d := trailDigestFile{AWSAccountID: account, DigestStartTime: start.Format(time.RFC3339), DigestEndTime: end.Format(time.RFC3339),
 		DigestS3Bucket: g.cfg.TrailBucket, DigestS3Object: key, DigestPublicKeyFingerprint: "00000000000000000000000000000000",
 		DigestSignatureAlgorithm: "SHA256withRSA", LogFiles: files}
+	if d.LogFiles == nil {
+		d.LogFiles = []digestLogFile{}
+	}
 	for _, f := range files {
 		if d.OldestEventTime == nil || f.OldestEventTime.Before(*d.OldestEventTime) {
 			d.OldestEventTime = f.OldestEventTime
@@ -169,10 +204,11 @@ func (g *Gateway) putDigest(ctx context.Context, account, region string, files [
 			d.NewestEventTime = f.NewestEventTime
 		}
 	}
-	if before != nil {
+	prev := g.lastDigest[ar]
+	if prev.key != "" && !backfill {
 		bucket, algorithm, signature := g.cfg.TrailBucket, "SHA-256", ""
-		d.PreviousDigestS3Bucket, d.PreviousDigestS3Object = &bucket, &before.key
-		d.PreviousDigestHashValue, d.PreviousDigestHashAlgorithm, d.PreviousDigestSignature = &before.hash, &algorithm, &signature
+		d.PreviousDigestS3Bucket, d.PreviousDigestS3Object = &bucket, &prev.key
+		d.PreviousDigestHashValue, d.PreviousDigestHashAlgorithm, d.PreviousDigestSignature = &prev.hash, &algorithm, &signature
 	}
 	payload, err := json.Marshal(d)
 	if err != nil {
@@ -185,8 +221,10 @@ func (g *Gateway) putDigest(ctx context.Context, account, region string, files [
 	if err := g.putTrailObject(ctx, key, body); err != nil {
 		return err
 	}
-	sum := sha256.Sum256(payload)
-	g.lastDigest[ar] = lastDigest{key: key, end: end, hash: hex.EncodeToString(sum[:]), files: files, before: before}
+	if !backfill {
+		sum := sha256.Sum256(payload)
+		g.lastDigest[ar] = lastDigest{key: key, end: end, hash: hex.EncodeToString(sum[:])}
+	}
 	return nil
 }
 
