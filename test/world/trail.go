@@ -74,6 +74,10 @@ func (g *Gateway) FlushTrail(ctx context.Context) error {
 	return g.deliverDigests(ctx)
 }
 
+// digestBacklog is how far back the world delivers digests when they are
+// enabled.
+const digestBacklog = 24 * time.Hour
+
 // digestHour is the files of an account and region delivered in one hour,
 // which that hour's digest names.
 type digestHour struct {
@@ -90,10 +94,18 @@ func (g *Gateway) deliverDigests(ctx context.Context) error {
 	if g.digestTrail == "" {
 		return nil
 	}
-	// A region's chain starts at the hour of its first files.
+	// A region's chain starts at the hour of its first files, at most
+	// digestBacklog ago: files delivered before (a scenario's set-up,
+	// weeks back) are named by no digest, as if validation began then.
+	now := g.now().UTC()
+	oldest := now.Add(-digestBacklog).Truncate(time.Hour)
 	for h := range g.pendingDigest {
 		ar := [2]string{h.account, h.region}
-		if last, ok := g.lastDigest[ar]; !ok || last.key == "" && h.hour.Before(last.end) {
+		last, ok := g.lastDigest[ar]
+		switch {
+		case h.hour.Before(oldest):
+			delete(g.pendingDigest, h)
+		case !ok || last.key == "" && h.hour.Before(last.end):
 			g.lastDigest[ar] = lastDigest{end: h.hour}
 		}
 	}
@@ -102,7 +114,6 @@ func (g *Gateway) deliverDigests(ctx context.Context) error {
 		ars = append(ars, ar)
 	}
 	sort.Slice(ars, func(i, j int) bool { return ars[i][0]+"/"+ars[i][1] < ars[j][0]+"/"+ars[j][1] })
-	now := g.now().UTC()
 	for _, ar := range ars {
 		for h, files := range g.pendingDigest {
 			if h.account == ar[0] && h.region == ar[1] && h.hour.Before(g.lastDigest[ar].end) {
@@ -131,7 +142,7 @@ func (g *Gateway) deliverDigests(ctx context.Context) error {
 // Each account and region that has files gets a digest for every hour once
 // it has ended (at each flush), empty hours too, naming the files
 // delivered in it (a file is delivered at its stamp) and the digest
-// before it. The world does not sign them (the x-amz-meta-signature
+// before it, from the hour of its first files on (at most a day back). The world does not sign them (the x-amz-meta-signature
 // metadata is absent).
 func (g *Gateway) EnableTrailDigests(trail, home string) {
 	g.trailMu.Lock()
