@@ -149,6 +149,7 @@ func maxTime(a, b time.Time) time.Time {
 // trail prefix, an organisation's folder) of the days and regions where the
 // sweep found the tracked keys active, and scans them for those keys.
 func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts InvestigateOptions, account string, w Window) (*DataEvents, []Gap) {
+	now := c.Now() // before the listing: digests delivered after it may name files it did not see
 	bucket := opts.TrailBucket
 	de := &DataEvents{Bucket: bucket}
 	client, layout, err := c.trailLayoutFor(ctx, opts, account, w)
@@ -208,7 +209,7 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 	tr.fillDataEvents(de)
 	if ctx.Err() == nil {
 		spans = slices.DeleteFunc(spans, func(sp trailSpan) bool { return unlisted[sp.account+"/"+sp.region] })
-		gaps = append(gaps, c.dataEventDigests(ctx, client, layout, spans, listed)...)
+		gaps = append(gaps, dataEventDigests(ctx, client, layout, spans, listed, now)...)
 	}
 	return de, gaps
 }
@@ -217,7 +218,7 @@ func (c *Client) scanDataEvents(ctx context.Context, tr *tracker, opts Investiga
 // trails' digest files, region by region: a file a digest names that the
 // bucket lacks held data events that are not known (LookupEvents gave its
 // management events).
-func (c *Client) dataEventDigests(ctx context.Context, client *s3.Client, l trailLayout, spans []trailSpan, listed map[string]bool) []Gap {
+func dataEventDigests(ctx context.Context, client *s3.Client, l trailLayout, spans []trailSpan, listed map[string]bool, now time.Time) []Gap {
 	type ar struct{ account, region string }
 	bounds := map[ar][2]time.Time{}
 	var order []ar
@@ -231,7 +232,6 @@ func (c *Client) dataEventDigests(ctx context.Context, client *s3.Client, l trai
 		bounds[k] = [2]time.Time{minTime(b[0], sp.first), maxTime(b[1], sp.last)}
 	}
 	var gaps []Gap
-	now := c.Now()
 	for _, k := range order {
 		b := bounds[k]
 		// The files listed: those stamped up to an hour around the span,

@@ -64,9 +64,16 @@ const (
 	// listing: a month of hours. Past it, the newest are read, and a gap
 	// says from when the files are not checked.
 	maxDigestsRead = 24 * 31
-	// digestBreakSlack is how far apart a digest's start and the end of
-	// the one before it may be without a digest between them.
-	digestBreakSlack = time.Minute
+	// maxDigestNames bounds the digest files a region's folders may list
+	// (four months of hours of eight trails); past it, the digests are
+	// not used.
+	maxDigestNames = 24 * 31 * 4 * 8
+	// maxDigestBreaks bounds the breaks kept for a region; past it, they
+	// are counted.
+	maxDigestBreaks = 10
+	// digestBreakSlack is how much later than an hour after the one
+	// before it a digest may be delivered without a digest between them.
+	digestBreakSlack = 30 * time.Minute
 )
 
 // digestReads bounds the digest files being read at once in the process
@@ -100,8 +107,22 @@ func parseDigest(body []byte) (trailDigest, error) {
 	case len(d.LogFiles) > maxDigestLogFiles:
 		return trailDigest{}, fmt.Errorf("names %d log files, over %d", len(d.LogFiles), maxDigestLogFiles)
 	}
+	// Only names shaped as CloudTrail writes them, and no longer than an
+	// S3 key may be, are kept: the rest of what a digest says is ignored.
+	if p := d.Previous; p != nil {
+		if _, _, ok := digestFileTime(*p); !ok || len(*p) > maxKeyBytes {
+			d.Previous = nil
+		}
+	}
+	d.LogFiles = slices.DeleteFunc(d.LogFiles, func(f digestLogFile) bool {
+		_, ok := trailFileTime(f.Object)
+		return !ok || len(f.Object) > maxKeyBytes
+	})
 	return d, nil
 }
+
+// maxKeyBytes is the longest S3 object key.
+const maxKeyBytes = 1024
 
 // clip cuts a text that may hold what a file holds to a length fit for a
 // report.
@@ -153,10 +174,11 @@ type digestCheck struct {
 	read    map[string]bool        // the digests read
 	missing map[string]missingFile // by key, at most maxMissingFiles
 	dropped int                    // missing files past those
-	breaks  []digestBreak
-	capped  time.Time // files delivered before this are not checked (maxDigestsRead)
-	failed  int       // digests, or digest folders, that could not be read
-	failure string    // the first failure
+	breaks  []digestBreak          // at most maxDigestBreaks
+	more    int                    // breaks past those
+	capped  time.Time              // files delivered before this are not checked (maxDigestsRead)
+	failed  int                    // digests, or digest folders, that could not be read
+	failure string                 // the first failure
 	lists   int
 }
 
@@ -186,9 +208,12 @@ func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account
 	}
 	var keys []named
 	present := map[string]bool{}
-	ends := map[string][]time.Time{} // of the digests there, by series
+	ends := map[string][]named{} // the digests there, by series
 	listedAll := true
-	for d := since.UTC().Truncate(oneDay); !d.After(last); d = d.Add(oneDay) {
+	// From the day before since's when since is early in its day: the
+	// digest before the first of the window may be there.
+	first := since.Add(-2 * time.Hour).UTC().Truncate(oneDay)
+	for d := first; !d.After(last); d = d.Add(oneDay) {
 		folder := prefix + d.Format("2006/01/02") + "/"
 		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(l.bucket), Prefix: aws.String(folder)})
 		for pages.HasMorePages() {
@@ -205,9 +230,13 @@ func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account
 				if !ok {
 					continue
 				}
+				if len(present) == maxDigestNames {
+					c.fail(fmt.Sprintf("over %d digest files in s3://%s/%s", maxDigestNames, l.bucket, prefix))
+					return c
+				}
 				present[key] = true
 				if !end.Before(since) && !end.After(last) {
-					ends[name] = append(ends[name], end)
+					ends[name] = append(ends[name], named{key, end})
 					if !end.After(counted) {
 						keys = append(keys, named{key, end})
 					}
@@ -223,9 +252,15 @@ func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account
 	logPrefix := l.accountPrefix(account) + region + "/"
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	absent := map[time.Time]string{} // by a digest's end: the previous it names, not there
+	absent := map[string]string{} // by a digest read: the previous it names, not there
 	for _, k := range keys {
-		digestReads <- struct{}{}
+		select {
+		case digestReads <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			c.fail(ctx.Err().Error())
+			return c
+		}
 		wg.Go(func() {
 			defer func() { <-digestReads }()
 			d, err := getDigest(ctx, client, l.bucket, k.key)
@@ -237,7 +272,7 @@ func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account
 			}
 			c.read[k.key] = true
 			if d.Previous != nil && !present[*d.Previous] {
-				absent[k.end] = *d.Previous
+				absent[k.key] = *d.Previous
 			}
 			for _, f := range d.LogFiles {
 				stamp, ok := trailFileTime(f.Object)
@@ -268,20 +303,36 @@ func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account
 		return c // breaks are not known where a folder could not be listed
 	}
 	// Each trail's digests come every hour, from their names: a break
-	// between two, or none since files older than a digest's hour were
-	// delivered, is a span no digest covers.
-	due := counted.Add(-(time.Hour + deliveryAllowance))
-	for name, es := range ends {
-		slices.SortFunc(es, time.Time.Compare)
-		for i := 1; i < len(es); i++ {
-			if es[i].Sub(es[i-1]) > time.Hour+digestBreakSlack {
-				c.breaks = append(c.breaks, digestBreak{from: es[i-1], to: es[i].Add(-time.Hour), series: name, named: absent[es[i]]})
+	// between two, or before the first when the digest it names is not
+	// there, is a span no digest of the trail covers; and none of any
+	// trail since files older than a digest's hour were delivered is one
+	// too.
+	brk := func(b digestBreak) {
+		if len(c.breaks) == maxDigestBreaks {
+			c.more++
+			return
+		}
+		c.breaks = append(c.breaks, b)
+	}
+	var newest time.Time
+	for _, name := range slices.Sorted(maps.Keys(ends)) {
+		es := ends[name]
+		slices.SortFunc(es, func(a, b named) int { return a.end.Compare(b.end) })
+		if prev := absent[es[0].key]; prev != "" {
+			if end, _, _ := digestFileTime(prev); !end.Before(first) && end.Before(es[0].end) {
+				brk(digestBreak{from: end, to: es[0].end.Add(-time.Hour), series: name, named: prev})
 			}
 		}
-		newest := es[len(es)-1]
-		if i := slices.IndexFunc(stamps, func(t time.Time) bool { return t.After(newest) && !t.After(due) }); i >= 0 {
-			c.breaks = append(c.breaks, digestBreak{from: newest, to: due, series: name})
+		for i := 1; i < len(es); i++ {
+			if es[i].end.Sub(es[i-1].end) > time.Hour+digestBreakSlack {
+				brk(digestBreak{from: es[i-1].end, to: es[i].end.Add(-time.Hour), series: name, named: absent[es[i].key]})
+			}
 		}
+		newest = maxTime(newest, es[len(es)-1].end)
+	}
+	due := minTime(counted.Add(-(time.Hour + deliveryAllowance)), until)
+	if len(ends) > 0 && slices.ContainsFunc(stamps, func(t time.Time) bool { return t.After(newest) && !t.After(due) }) {
+		brk(digestBreak{from: newest, to: due})
 	}
 	slices.SortFunc(c.breaks, func(a, b digestBreak) int { return cmp.Or(a.from.Compare(b.from), strings.Compare(a.series, b.series)) })
 	return c
@@ -324,10 +375,15 @@ func (c *digestCheck) merge(b digestCheck) {
 	}
 	c.dropped += b.dropped
 	for _, x := range b.breaks {
-		if !slices.Contains(c.breaks, x) {
+		switch {
+		case slices.Contains(c.breaks, x):
+		case len(c.breaks) == maxDigestBreaks:
+			c.more++
+		default:
 			c.breaks = append(c.breaks, x)
 		}
 	}
+	c.more += b.more
 	if !b.capped.IsZero() && (c.capped.IsZero() || b.capped.Before(c.capped)) {
 		c.capped = b.capped
 	}
@@ -388,12 +444,20 @@ func digestReport(l trailLayout, account, region string, rl *regionListing, cov 
 		}
 	}
 	for _, b := range c.breaks {
+		of := "the region"
+		if b.series != "" {
+			of = b.series
+		}
 		text := fmt.Sprintf("no digest file of %s covers %s to %s, although CloudTrail delivers one every hour: taken out (the log files delivered then are not checked), or the trail stopped logging or validating",
-			b.series, fmtTime(b.from), fmtTime(b.to))
+			of, fmtTime(b.from), fmtTime(b.to))
 		if b.named != "" {
 			text += fmt.Sprintf("; the digest after it names %s, which is not there", b.named)
 		}
 		gaps = append(gaps, Gap{Step: step, Account: account, Region: region, From: b.from, To: b.to, Reason: text})
+	}
+	if c.more > 0 {
+		gaps = append(gaps, Gap{Step: step, Account: account, Region: region,
+			Reason: fmt.Sprintf("%d more spans that no digest file covers", c.more)})
 	}
 	if !c.capped.IsZero() {
 		gaps = append(gaps, Gap{Step: step, Account: account, Region: region, To: c.capped,

@@ -59,6 +59,15 @@ func TestParseDigest(t *testing.T) {
 	if d, err := parseDigest([]byte(empty)); err != nil || len(d.LogFiles) != 0 {
 		t.Errorf("empty digest: %+v, %v", d, err)
 	}
+	// Names not shaped as CloudTrail writes them, or longer than an S3
+	// key, are not kept: a digest is outside input.
+	long := strings.Repeat("x", 2000)
+	hostile := `{"digestEndTime":"2015-08-20T18:01:31Z","previousDigestS3Object":"` + long + `",
+"logFiles":[{"s3Object":"AWSLogs/1/CloudTrail/us-east-2/2015/08/17/1_CloudTrail_us-east-2_20150817T1445Z_` + long + `.json.gz"},
+{"s3Object":"../../etc/passwd"},{"s3Object":"AWSLogs/1/CloudTrail/us-east-2/2015/08/17/1_CloudTrail_us-east-2_20150817T1445Z_ok.json.gz"}]}`
+	if d, err := parseDigest([]byte(hostile)); err != nil || d.Previous != nil || len(d.LogFiles) != 1 || !strings.HasSuffix(d.LogFiles[0].Object, "_ok.json.gz") {
+		t.Errorf("hostile names: %+v, %v", d, err)
+	}
 	for name, body := range map[string][]byte{
 		"not json":       []byte("<Error/>"),
 		"no end":         []byte(`{"logFiles":[]}`),

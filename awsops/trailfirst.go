@@ -350,6 +350,8 @@ func (a *accountListing) merge(b *accountListing) (added []trailObject) {
 		cur.err = cmp.Or(cur.err, r.err)
 		cur.lag = max(cur.lag, r.lag)
 		cur.digests.merge(r.digests)
+		// (a file one listing missed, and another found, is not missing)
+		maps.DeleteFunc(cur.digests.missing, func(key string, _ missingFile) bool { return a.files[key] })
 	}
 	return added
 }
@@ -473,8 +475,8 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 	}
 	wg.Wait()
 	// The digests of the regions that have files: what they name and the
-	// folders lack. (A few regions at once: each reads its digests
-	// listConcurrency at a time.)
+	// folders lack. (A few regions at once; digestReads bounds the
+	// digests read at once.)
 	regionSem := make(chan struct{}, 4)
 	for r, rl := range a.regions {
 		if rl.err != nil || len(rl.objects) == 0 {
