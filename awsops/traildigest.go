@@ -320,7 +320,8 @@ func checkDigests(ctx context.Context, client *s3.Client, l trailLayout, account
 		slices.SortFunc(es, func(a, b named) int { return a.end.Compare(b.end) })
 		if prev := absent[es[0].key]; prev != "" {
 			if end, _, _ := digestFileTime(prev); !end.Before(first) && end.Before(es[0].end) {
-				brk(digestBreak{from: end, to: es[0].end.Add(-time.Hour), series: name, named: prev})
+				// (the hour the previous digest covered, and any break before it)
+				brk(digestBreak{from: end.Add(-time.Hour), to: es[0].end.Add(-time.Hour), series: name, named: prev})
 			}
 		}
 		for i := 1; i < len(es); i++ {
