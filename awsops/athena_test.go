@@ -220,7 +220,7 @@ func TestRunAthena(t *testing.T) {
 	// a page is asked for after): the rows are still all read.
 	t.Run("results have a timeout of their own", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		ac.o.Timeout = 2 * time.Second
+		ac.o.Timeout = 4 * time.Second // each part's 40% margin is over 1.5 s, for a busy machine
 		hold := 6 * ac.o.Timeout / 10
 		ac.w.Gateway.ScriptAthena(world.AthenaScript{Running: 1, OnPoll: func(n int, _ string) {
 			if n == 2 { // the poll that answers SUCCEEDED
@@ -247,14 +247,17 @@ func TestRunAthena(t *testing.T) {
 
 	t.Run("results that take past the timeout are given up, the query not stopped", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		ac.o.Timeout = 300 * time.Millisecond
+		// Long enough for the first page to be read whatever else the
+		// machine does (it took over 300 ms under -race on a busy one);
+		// the row that ends it then waits out the whole timeout.
+		ac.o.Timeout = 3 * time.Second
 		if err := ac.w.Gateway.SetAthenaResults(t.Context(), world.DefaultAccount, "us-east-1", keyObjectsResult(2500)); err != nil {
 			t.Fatal(err)
 		}
 		rows := 0
 		run, err := ac.c.RunAthena(t.Context(), ac.o, ac.q, func(map[string]string) error {
 			if rows++; rows == 1000 {
-				time.Sleep(2 * ac.o.Timeout) // the next page is asked for after the timeout
+				time.Sleep(ac.o.Timeout + 100*time.Millisecond) // the next page is asked for after the timeout
 			}
 			return nil
 		})
