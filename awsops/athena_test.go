@@ -203,7 +203,7 @@ func TestRunAthena(t *testing.T) {
 
 	t.Run("timeout: the query is stopped", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		ac.o.Timeout = 50 * time.Millisecond
+		ac.o.Timeout = 2 * time.Second // the query is held: the start must be in, whatever the machine does
 		ac.w.Gateway.ScriptAthena(world.AthenaScript{Hold: true})
 		run, _, err := ac.run(t.Context())
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timeout") {
@@ -284,7 +284,7 @@ func TestRunAthena(t *testing.T) {
 					}
 				}
 			} else {
-				ac.o.Timeout = 50 * time.Millisecond
+				ac.o.Timeout = 2 * time.Second // the query is held: the start must be in, whatever the machine does
 			}
 			ac.w.Gateway.ScriptAthena(script)
 			ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "StopQueryExecution", Times: 2})
@@ -302,7 +302,7 @@ func TestRunAthena(t *testing.T) {
 
 	t.Run("a stop that fails is said to", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		ac.o.Timeout = 50 * time.Millisecond
+		ac.o.Timeout = 2 * time.Second // the query is held: the start must be in, whatever the machine does
 		ac.w.Gateway.ScriptAthena(world.AthenaScript{Hold: true})
 		ac.w.Gateway.ThrottleAthena(world.AthenaThrottle{Op: "StopQueryExecution", Code: "AccessDeniedException", Times: 1}) // no athena:StopQueryExecution
 		run, _, err := ac.run(t.Context())

@@ -135,7 +135,7 @@ func testFaults(t *testing.T, moto *world.Moto) {
 			var plan awsops.ActionPlan
 			var err error
 			for range 10 {
-				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 				plan, err = st.plan(ctx, s.target)
 				cancel()
 				if err == nil {
@@ -146,7 +146,7 @@ func testFaults(t *testing.T, moto *world.Moto) {
 				t.Fatalf("plan %s under faults, ten times: %v", st.name, err)
 			}
 			for attempt := 0; ; attempt++ {
-				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 				res, err := st.exec(ctx, s.target, plan.Params)
 				cancel()
 				if err == nil {

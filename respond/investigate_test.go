@@ -44,7 +44,7 @@ func TestInvestigationStopsAtItsDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
-	r := New(Config{AWS: c, Store: store, Channels: []string{commands.ChannelChat}, InvestigationDeadline: 2 * time.Second,
+	r := New(Config{AWS: c, Store: store, Channels: []string{commands.ChannelChat}, InvestigationDeadline: 5 * time.Second,
 		Investigate: awsops.InvestigateOptions{Regions: []string{"eu-west-1"}}})
 	var msg state.Message
 	if err := store.Update(func(tx *state.Tx) error {

@@ -96,10 +96,13 @@ func TestFaultLatency(t *testing.T) {
 		t.Errorf("delayed call took %v, want at least %v", got, delay)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	// The abandoned call: a deadline the request reaches the server
+	// within whatever the machine does, a delay well past it.
+	s.SetFault("meet.spaces.create", Fault{Delay: 3 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, err := svc.Spaces.Create(&meet.Space{}).Context(ctx).Do(); err == nil {
-		t.Error("call with a 20ms deadline against an 80ms delay succeeded")
+		t.Error("call with a 1s deadline against a 3s delay succeeded")
 	}
 	// Wait for the server to finish the abandoned call, then check it
 	// created nothing.

@@ -218,8 +218,8 @@ func TestSlashCommandTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Error != slackfake.SlashTimeout || res.Elapsed < slackfake.SlashCommandTimeout || res.Elapsed > slackfake.SlashCommandTimeout+time.Second {
-		t.Errorf("slow bot: %+v", res)
+	if res.Error != slackfake.SlashTimeout {
+		t.Errorf("slow bot: %+v, want %s", res, slackfake.SlashTimeout)
 	}
 }
 
