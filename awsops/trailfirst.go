@@ -349,7 +349,6 @@ func (a *accountListing) merge(b *accountListing) (added []trailObject) {
 		cur.future += r.future
 		cur.err = cmp.Or(cur.err, r.err)
 		cur.lag = max(cur.lag, r.lag)
-		cur.digests.merge(r.digests)
 		// (a file one listing missed, and another found, is not missing)
 		maps.DeleteFunc(cur.digests.missing, func(key string, _ missingFile) bool { return a.files[key] })
 	}
@@ -474,10 +473,25 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 		})
 	}
 	wg.Wait()
-	// The digests of the regions that have files: what they name and the
-	// folders lack. (A few regions at once; digestReads bounds the
-	// digests read at once.)
-	regionSem := make(chan struct{}, 4)
+	return a
+}
+
+// checkDigests reads the digests of the regions of a (a listing, not yet
+// merged) that have files, beside the pass: what they name and the
+// folders lack (see checkDigests). The pass does not end before they are
+// read: it holds one pending listing meanwhile. The regions are checked
+// a few at once; digestReads bounds the digests read at once.
+func (p *trailPass) checkDigests(ctx context.Context, a *accountListing) {
+	since := a.from.Add(-deliveredBefore)
+	until := a.to.Add(deliverySlack)
+	type check struct {
+		region string
+		c      digestCheck
+	}
+	var checks []check
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for r, rl := range a.regions {
 		if rl.err != nil || len(rl.objects) == 0 {
 			continue
@@ -488,18 +502,33 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 			listed[o.key] = true
 			stamps = append(stamps, o.stamp)
 		}
-		regionSem <- struct{}{}
+		sem <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-regionSem }()
-			c := checkDigests(ctx, client, l, account, r, since, to.Add(deliverySlack), now, listed, stamps)
+			defer func() { <-sem }()
+			c := checkDigests(ctx, p.client, p.layout, a.account, r, since, until, p.now, listed, stamps)
 			mu.Lock()
 			defer mu.Unlock()
-			rl.digests = c
-			a.lists += c.lists
+			checks = append(checks, check{r, c})
 		})
 	}
 	wg.Wait()
-	return a
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cur := p.accounts[a.account]; cur != nil {
+		for _, ch := range checks {
+			rl := cur.regions[ch.region]
+			if rl == nil {
+				rl = &regionListing{}
+				cur.regions[ch.region] = rl
+			}
+			rl.digests.merge(ch.c)
+			// (a file one listing missed, and another found, is not missing)
+			maps.DeleteFunc(rl.digests.missing, func(key string, _ missingFile) bool { return cur.files[key] })
+			p.read.Lists += ch.c.lists
+		}
+	}
+	p.pending--
+	p.cond.Broadcast()
 }
 
 // listConcurrency bounds the day folders listed at once.
@@ -757,7 +786,11 @@ func (p *trailPass) listAccount(ctx context.Context, account string, from, to ti
 				// (single-region trails are asked for where the bucket has files)
 				l.coverage = p.c.trailCoverageOf(ctx, account, p.layout, slices.Sorted(maps.Keys(l.regions)), p.window.Start, p.now)
 			}
+			p.mu.Lock()
+			p.pending++ // the digests', ended by checkDigests
+			p.mu.Unlock()
 			p.enqueue(l)
+			p.checkDigests(ctx, l)
 		}()
 	}
 }

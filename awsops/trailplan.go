@@ -258,8 +258,9 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 	}
 	p.accounts[account] = listing
 	if part.Path == PathTrail || p.athena != nil && !p.athena.answersAll(listing, now) {
-		p.pending++
+		p.pending += 2 // the listing, and its digests (ended by checkDigests)
 		p.enqueue(listing)
+		go p.checkDigests(ctx, listing)
 	}
 	// The cross-check's pages are fetched beside the pass, which does not
 	// use LookupEvents.
