@@ -77,8 +77,9 @@ const (
 )
 
 // digestReads bounds the digest files being read at once in the process
-// (each may take a few times maxDigestBytes while it is decoded).
-var digestReads = make(chan struct{}, 4)
+// (each may take a few times maxDigestBytes while it is decoded: 8 take
+// at most about 130 MiB, most of the time a few hundred KiB).
+var digestReads = make(chan struct{}, 8)
 
 // parseDigest reads a digest file, gzip or plain JSON.
 func parseDigest(body []byte) (trailDigest, error) {

@@ -480,7 +480,7 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 // merged) that have files, beside the pass: what they name and the
 // folders lack (see checkDigests). The pass does not end before they are
 // read: it holds one pending listing meanwhile. The regions are checked
-// a few at once; digestReads bounds the digests read at once.
+// listConcurrency at once; digestReads bounds the digests read at once.
 func (p *trailPass) checkDigests(ctx context.Context, a *accountListing) {
 	since := a.from.Add(-deliveredBefore)
 	until := a.to.Add(deliverySlack)
@@ -491,7 +491,7 @@ func (p *trailPass) checkDigests(ctx context.Context, a *accountListing) {
 	var checks []check
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, listConcurrency)
 	for r, rl := range a.regions {
 		if rl.err != nil || len(rl.objects) == 0 {
 			continue
