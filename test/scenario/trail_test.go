@@ -25,7 +25,7 @@ const lookupRate = 500 * time.Millisecond
 func lookupByKeys(tb testing.TB, w *world.World, creds world.Credentials, region string, keys []string) []world.Record {
 	tb.Helper()
 	cfg := w.Config(region, creds)
-	cfg.RetryMaxAttempts = 1
+	world.RetryBrokenConnections(&cfg, lookupRate)
 	client := cloudtrail.NewFromConfig(cfg)
 	tick := time.NewTicker(lookupRate)
 	defer tick.Stop()

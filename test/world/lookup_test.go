@@ -7,34 +7,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // lookupClient calls LookupEvents as the account's admin. It retries nothing but a
-// connection broken under the response (which the SDK's default retryer also retries,
-// see aws-sdk-go-v2#2737), after the 2 requests/s quota allows another call; throttling
-// and every other error reach the test.
+// connection broken under the response, after the 2 requests/s quota allows another call.
 func lookupClient(w *World, region string) *cloudtrail.Client {
 	cfg := w.Config(region, w.Admin(DefaultAccount))
-	cfg.Retryer = func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 3
-			o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
-			o.Backoff = fixedBackoff(600 * time.Millisecond)
-			o.RateLimiter = ratelimit.None
-		})
-	}
+	RetryBrokenConnections(&cfg, 600*time.Millisecond)
 	return cloudtrail.NewFromConfig(cfg)
 }
-
-// fixedBackoff waits the same time before every retry.
-type fixedBackoff time.Duration
-
-func (b fixedBackoff) BackoffDelay(int, error) (time.Duration, error) { return time.Duration(b), nil }
 
 // pacedLookup calls LookupEvents no faster than the 2 requests/s quota allows.
 func pacedLookup(tb testing.TB, c *cloudtrail.Client, in *cloudtrail.LookupEventsInput) *cloudtrail.LookupEventsOutput {

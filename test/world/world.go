@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -90,6 +92,29 @@ func (w *World) Config(region string, creds Credentials, opts ...ClientOption) a
 		HTTPClient:   &http.Client{Transport: t},
 	}
 }
+
+// RetryBrokenConnections makes the clients of cfg retry a call whose connection broke
+// under the response, up to twice, wait apart, and nothing else: throttling and every other
+// error reach the caller. The SDK's default retryer retries the same errors (a TCP reset
+// can surface as "use of closed network connection", see aws-sdk-go-v2#2737). The retried
+// call counts against the gateway's quotas once more, so wait should be one quota interval.
+// Use it for reads only.
+func RetryBrokenConnections(cfg *aws.Config, wait time.Duration) {
+	cfg.RetryMaxAttempts = 0
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 3
+			o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+			o.Backoff = fixedBackoff(wait)
+			o.RateLimiter = ratelimit.None
+		})
+	}
+}
+
+// fixedBackoff waits the same time before every retry.
+type fixedBackoff time.Duration
+
+func (b fixedBackoff) BackoffDelay(int, error) (time.Duration, error) { return time.Duration(b), nil }
 
 // headerTransport adds the world's headers to every request.
 type headerTransport struct {
