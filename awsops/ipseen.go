@@ -155,13 +155,13 @@ func (r *Investigation) ipSeenLines() (lines []string, summary string) {
 		lines = append(lines, s.Line())
 	}
 	if inTree > 0 {
-		lines = append(lines, fmt.Sprintf("and %d sightings of the investigation's own credentials", inTree))
+		lines = append(lines, fmt.Sprintf("and %s of the investigation's own credentials", counted(inTree, "sighting")))
 	}
 	if r.IPSeenDropped > 0 {
-		lines = append(lines, fmt.Sprintf("… and %d more sightings not kept", r.IPSeenDropped))
+		lines = append(lines, fmt.Sprintf("… and %d more %s not kept", r.IPSeenDropped, plural(r.IPSeenDropped, "sighting")))
 	}
 	if len(principals) > 0 {
-		summary = fmt.Sprintf("Attacker addresses seen elsewhere in the organisation: %d principals in %d accounts (see Where else the attacker's addresses were seen).", len(principals), len(accounts))
+		summary = fmt.Sprintf("Attacker addresses seen elsewhere in the organisation: %s in %s (see Where else the attacker's addresses were seen).", counted(len(principals), "principal"), counted(len(accounts), "account"))
 	}
 	return lines, summary
 }

@@ -96,7 +96,7 @@ func (r *Investigation) Summary() []string {
 	if a.Events == 0 {
 		lines = append(lines, fmt.Sprintf("No CloudTrail events found from %s to %s.", fmtTime(r.Window.Start), fmtTime(r.Window.End)))
 	} else {
-		lines = append(lines, fmt.Sprintf("%d events (%d failed) from %s to %s in %s.", a.Events, a.Errors, fmtTime(a.First), fmtTime(a.Last), joinCounts(a.Regions, 5, false)))
+		lines = append(lines, fmt.Sprintf("%s (%d failed) from %s to %s in %s.", counted(a.Events, "event"), a.Errors, fmtTime(a.First), fmtTime(a.Last), joinCounts(a.Regions, 5, false)))
 	}
 	if len(r.Flagged) > 0 {
 		byCat := map[string]int{}
@@ -129,7 +129,7 @@ func (r *Investigation) Summary() []string {
 			parts = append(parts, fmt.Sprintf("%d temporary credentials minted from the key", minted))
 		}
 		if doors > 0 {
-			parts = append(parts, fmt.Sprintf("%d branches through doors the attacker opened (keys, users, trusts, anchors or providers it created)", doors))
+			parts = append(parts, fmt.Sprintf("%s through doors the attacker opened (keys, users, trusts, anchors or providers it created)", branches(doors)))
 		}
 		line := "Credential tree: " + strings.Join(parts, "; ")
 		if len(roles) > 0 {
@@ -147,13 +147,13 @@ func (r *Investigation) Summary() []string {
 				sensitive++
 			}
 		}
-		lines = append(lines, fmt.Sprintf("S3: %d objects touched, %d sensitive.", len(d.Accessed), sensitive))
+		lines = append(lines, fmt.Sprintf("S3: %s touched, %d sensitive.", counted(len(d.Accessed), "object"), sensitive))
 	}
 	if c := r.Cost; c != nil && len(c.Spikes) > 0 {
-		lines = append(lines, fmt.Sprintf("Cost: %d spikes, largest %s %.2f (%s, %s on %s), estimates.", len(c.Spikes), c.Currency, c.Spikes[0].Amount, c.Spikes[0].Service, orDash(c.Spikes[0].Region), c.Spikes[0].Day))
+		lines = append(lines, fmt.Sprintf("Cost: %s, largest %s %.2f (%s, %s on %s), estimates.", counted(len(c.Spikes), "spike"), c.Currency, c.Spikes[0].Amount, c.Spikes[0].Service, orDash(c.Spikes[0].Region), c.Spikes[0].Day))
 	}
 	if len(r.Gaps) > 0 {
-		lines = append(lines, fmt.Sprintf("INCOMPLETE: %d things could not be checked (see What is missing).", len(r.Gaps)))
+		lines = append(lines, fmt.Sprintf("INCOMPLETE: %s could not be checked (see What is missing).", counted(len(r.Gaps), "thing")))
 	}
 	return lines
 }
@@ -220,7 +220,7 @@ func (r *Investigation) Sections() []Section {
 			quiet++
 			continue
 		}
-		sweep = append(sweep, fmt.Sprintf("%s %s: %d requests (%.2f/s), %d pages, %d events, %d throttled, %d failed", s.Account, s.Region, s.Requests, s.RequestsPerSecond, s.Pages, s.Events, s.Throttled, s.Failed))
+		sweep = append(sweep, fmt.Sprintf("%s %s: %s (%.2f/s), %s, %s, %d throttled, %d failed", s.Account, s.Region, counted(s.Requests, "request"), s.RequestsPerSecond, counted(s.Pages, "page"), counted(s.Events, "event"), s.Throttled, s.Failed))
 	}
 	if quiet > 0 {
 		sweep = append(sweep, fmt.Sprintf("%d more account-regions swept without events or errors", quiet))
@@ -288,11 +288,11 @@ func (r *Investigation) identitySection() Section {
 func (r *Investigation) activitySection() Section {
 	a := r.Activity
 	lines := []string{
-		fmt.Sprintf("%d events, %d failed · first %s · last %s", a.Events, a.Errors, fmtTime(a.First), fmtTime(a.Last)),
+		fmt.Sprintf("%s, %d failed · first %s · last %s", counted(a.Events, "event"), a.Errors, fmtTime(a.First), fmtTime(a.Last)),
 		"by category: " + joinCounts(a.Categories, 10, false),
 		"top calls: " + joinCounts(a.EventNames, 12, false),
 		"regions: " + joinCounts(a.Regions, 20, false),
-		fmt.Sprintf("swept %d regions", len(r.Regions)) + skippedText(r.SkippedRegions),
+		fmt.Sprintf("swept %s", counted(len(r.Regions), "region")) + skippedText(r.SkippedRegions),
 		"source IPs: " + joinCounts(a.SourceIPs, 10, false),
 		"user agents: " + joinCounts(a.UserAgents, 5, false),
 	}
@@ -400,7 +400,7 @@ func (r *Investigation) treeSection() Section {
 		}
 		lines = append(lines, indent+head)
 		if s.Activity.Events > 0 {
-			lines = append(lines, fmt.Sprintf("%s   %d events (%d failed): %s", indent, s.Activity.Events, s.Activity.Errors, joinCounts(s.Activity.EventNames, 8, false)))
+			lines = append(lines, fmt.Sprintf("%s   %s (%d failed): %s", indent, counted(s.Activity.Events, "event"), s.Activity.Errors, joinCounts(s.Activity.EventNames, 8, false)))
 		} else {
 			lines = append(lines, indent+"   no events")
 		}
@@ -564,7 +564,7 @@ func (r *Investigation) FollowUps() []FollowUp {
 		}
 	}
 	if len(r.Gaps) > 0 {
-		add(FollowUpFillGaps, "", "fill what is missing (%d gaps) and investigate again", len(r.Gaps))
+		add(FollowUpFillGaps, "", "fill what is missing (%s) and investigate again", counted(len(r.Gaps), "gap"))
 	}
 	return out
 }
@@ -631,8 +631,8 @@ func (r *Investigation) attackerLine() string {
 func (r *Investigation) sourcesSection() Section {
 	var attacker, baseline, service []string
 	for _, s := range r.Sources {
-		line := fmt.Sprintf("%s · %s–%s · %d calls, %d changes, %d flagged · IPs %s · %s", s.Network, fmtTime(s.FirstSeen), fmtTime(s.LastSeen),
-			s.Events, s.Changes, s.Flagged, strings.Join(s.IPs, ", "), strings.Join(s.UserAgents[:min(2, len(s.UserAgents))], " | "))
+		line := fmt.Sprintf("%s · %s–%s · %s, %s, %d flagged · IPs %s · %s", s.Network, fmtTime(s.FirstSeen), fmtTime(s.LastSeen),
+			counted(s.Events, "call"), counted(s.Changes, "change"), s.Flagged, strings.Join(s.IPs, ", "), strings.Join(s.UserAgents[:min(2, len(s.UserAgents))], " | "))
 		switch {
 		case s.Attacker:
 			attacker = append(attacker, "NEW "+line)
@@ -687,14 +687,14 @@ func (r *Investigation) planLines() []string {
 		lines = append(lines, line)
 	}
 	for _, x := range r.CrossChecks {
-		line := fmt.Sprintf("cross-check %s %s: %d LookupEvents pages, %d events, %d not in the trail", x.Account, x.Region, x.Pages, x.Events, x.Missing)
+		line := fmt.Sprintf("cross-check %s %s: %d LookupEvents %s, %s, %d not in the trail", x.Account, x.Region, x.Pages, plural(x.Pages, "page"), counted(x.Events, "event"), x.Missing)
 		if x.Error != "" {
 			line += " (LookupEvents failed: " + x.Error + ")"
 		}
 		lines = append(lines, line)
 	}
 	for _, a := range r.Athena {
-		lines = append(lines, fmt.Sprintf("athena %s %s: %s, %s scanned, %d rows %s", a.Name, a.QueryID, a.State, byteSize(a.BytesScanned), a.Rows, a.Reason))
+		lines = append(lines, fmt.Sprintf("athena %s %s: %s, %s scanned, %s %s", a.Name, a.QueryID, a.State, byteSize(a.BytesScanned), counted(a.Rows, "row"), a.Reason))
 	}
 	return lines
 }
@@ -708,4 +708,12 @@ func pathName(p string) string {
 		return "Athena, then the trail bucket"
 	}
 	return "LookupEvents"
+}
+
+// branches is "1 branch" or "n branches".
+func branches(n int) string {
+	if n == 1 {
+		return "1 branch"
+	}
+	return fmt.Sprintf("%d branches", n)
 }

@@ -267,7 +267,7 @@ func TestInvestigateThroughAthena(t *testing.T) {
 		}
 	}
 	text := md.String()
-	for _, want := range []string{"Attacker addresses seen elsewhere in the organisation: 1 principals in 1 accounts",
+	for _, want := range []string{"Attacker addresses seen elsewhere in the organisation: 1 principal in 1 account",
 		"Where else the attacker's addresses were seen", "arn:aws:iam::999988887777:user/ci-deploy (key AKIAZZZZZZZZZZZZZZZ1)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the report lacks %q:\n%s", want, text)

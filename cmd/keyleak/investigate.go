@@ -118,7 +118,7 @@ func runInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	case runErr != nil:
 		return fmt.Errorf("investigation of %s stopped: %w (the report above is partial)", key, runErr)
 	case !inv.Complete():
-		return fmt.Errorf("investigation of %s is incomplete: %d things could not be checked (listed under \"What is missing\")", key, len(inv.Gaps))
+		return fmt.Errorf("investigation of %s is incomplete: what could not be checked (%d) is listed under \"What is missing\"", key, len(inv.Gaps))
 	}
 	return nil
 }
