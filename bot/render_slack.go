@@ -71,6 +71,16 @@ func fallbackText(r commands.Reply) string {
 // @channel or a user group or forge a link.
 func escape(s string) string { return mrkdwnEscaper.Replace(s) }
 
+// slackLink is a mrkdwn link to url: what the URL holds that would end the
+// link or split it from its text (<, >, |) is encoded, and & escaped as
+// Slack asks, so a link from outside input cannot mention @channel or
+// forge its text.
+func slackLink(url, text string) string {
+	return "<" + linkEscaper.Replace(url) + "|" + escape(text) + ">"
+}
+
+var linkEscaper = strings.NewReplacer("&", "&amp;", "<", "%3C", ">", "%3E", "|", "%7C")
+
 // mrkdwnEscaper is built once: a Replacer is safe for concurrent use.
 var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,30 @@ func TestRenderGolden(t *testing.T) {
 					t.Errorf("%s differs from its golden file:\ngot:\n%s\nwant:\n%s", path, got.Bytes(), want)
 				}
 			})
+		}
+	}
+}
+
+// TestPageLinksCannotMentionTheChannel: a finding's link comes from
+// outside (a custom event's url); whatever it holds, the page's links
+// cannot end early, mention @channel or forge their text.
+func TestPageLinksCannotMentionTheChannel(t *testing.T) {
+	at := time.Date(2026, 11, 22, 11, 30, 0, 0, time.UTC)
+	for _, u := range []string{"https://evil.example/a><!channel>", "https://evil.example/a|Approve here", "https://evil.example/?a=1&b=<!here>"} {
+		inc := state.Incident{ID: "KL-2026-0001", AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Status: state.IncidentOpen, OpenedAt: at,
+			ChatSpaceURL: u, MeetURL: u, Detection: &state.Detection{Detector: "com.example.scanner", Type: "github", URL: u, At: at}}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(PageBlocks(inc, "")); err != nil {
+			t.Fatal(err)
+		}
+		page := b.String()
+		if strings.Contains(page, "<!channel>") || strings.Contains(page, "<!here>") || strings.Contains(page, "|Approve here") {
+			t.Errorf("link %q reaches the page's mrkdwn raw:\n%s", u, page)
+		}
+		if !strings.Contains(page, "|Open the finding>") {
+			t.Errorf("link %q: the finding's link is gone:\n%s", u, page)
 		}
 	}
 }

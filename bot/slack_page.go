@@ -145,7 +145,7 @@ func (p *Pager) alarm(ctx context.Context, n commands.Notice) (bool, error) {
 	}
 	text := fmt.Sprintf(":rotating_light: %s: activity continues after containment. Details in the war room, not here.", inc.ID)
 	if inc.ChatSpaceURL != "" {
-		text += " <" + inc.ChatSpaceURL + "|Open the war room>"
+		text += " " + slackLink(inc.ChatSpaceURL, "Open the war room")
 	}
 	if mention != "" {
 		text = mention + " " + text
@@ -239,13 +239,13 @@ func PageBlocks(inc state.Incident, mention string) []slack.Block {
 	}
 	join := "Join the war room."
 	if inc.ChatSpaceURL != "" {
-		join = "<" + inc.ChatSpaceURL + "|Join the war room>."
+		join = slackLink(inc.ChatSpaceURL, "Join the war room") + "."
 	}
 	lead := "A leaked AWS access key was reported. " + join
 	if d := inc.Detection; d != nil {
 		lead = "Opened automatically from " + escape(d.Text()) + "."
 		if d.URL != "" {
-			lead += " <" + d.URL + "|Open the finding>."
+			lead += " " + slackLink(d.URL, "Open the finding") + "."
 		}
 		lead += " " + join
 	}
@@ -261,11 +261,11 @@ func PageBlocks(inc state.Incident, mention string) []slack.Block {
 	}
 	room := "_being created_"
 	if inc.ChatSpaceURL != "" {
-		room = "<" + inc.ChatSpaceURL + "|Open the Google Chat space>"
+		room = slackLink(inc.ChatSpaceURL, "Open the Google Chat space")
 	}
 	meet := "_being created_"
 	if inc.MeetURL != "" {
-		meet = "<" + inc.MeetURL + "|Join the Meet>"
+		meet = slackLink(inc.MeetURL, "Join the Meet")
 	}
 	reporter := escape(inc.Reporter.String())
 	if inc.Reporter.Platform == "slack" {

@@ -96,9 +96,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		var wg sync.WaitGroup
 		for _, m := range msgs {
 			wg.Go(func() {
-				out := c.Handle(ctx, m)
-				if c.Handled != nil {
-					c.Handled(out)
+				for _, out := range c.Handle(ctx, m) {
+					if c.Handled != nil {
+						c.Handled(out)
+					}
 				}
 			})
 		}
@@ -107,31 +108,66 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-// Handle reads, decides and records one message, then deletes it.
-func (c *Consumer) Handle(ctx context.Context, m awsops.QueueMessage) Outcome {
-	out := Outcome{MessageID: m.ID}
+// Handle reads, decides and records one message, then deletes it. An
+// event that names several keys is recorded once for each, in order; the
+// outcomes are the keys', or the one of a message that could not be read.
+func (c *Consumer) Handle(ctx context.Context, m awsops.QueueMessage) []Outcome {
 	log := c.Log.With("message", m.ID, "receives", m.Receives)
 	ev, err := Parse([]byte(m.Body))
 	if r, ok := IsRejected(err); ok {
-		out.Rejected = r
+		out := Outcome{MessageID: m.ID, Rejected: r}
 		if r.Reason == NoKey {
 			// A finding about something other than a key (an S3 bucket,
 			// an instance): not keyleak's, and not broken either.
 			log.InfoContext(ctx, "intake: event dropped", "reason", r.Error())
 			c.delete(ctx, log, m)
-			return out
+			return []Outcome{out}
 		}
 		c.deadLetter(ctx, log, m, r.Error())
-		return out
+		return []Outcome{out}
 	}
+	if ev.Redacted {
+		log.WarnContext(ctx, "intake: the event's text held what reads like a secret access key; it was removed before anything was stored",
+			"event", ev.ID, "detector", ev.Detection.Detector)
+	}
+	var outs []Outcome
+	failed := false
+	for i, e := range ev.PerKey() {
+		out, keep := c.record(ctx, log, e)
+		out.MessageID = m.ID
+		outs = append(outs, out)
+		switch {
+		case out.Rejected != nil && i == 0:
+			// The reporter refuses the key itself: it will never be read.
+			c.deadLetter(ctx, log, m, out.Rejected.Error())
+			return outs
+		case keep:
+			failed = true
+		}
+	}
+	if failed {
+		// What committed is recognised when the message comes again; the
+		// rest is recorded then, and after the queue's maxReceiveCount the
+		// message goes to its dead-letter queue.
+		if rerr := c.Queue.Release(ctx, m, backoff(m.Receives)); rerr != nil {
+			log.WarnContext(ctx, "intake: release failed; the message returns after its visibility timeout", "err", rerr)
+		}
+		return outs
+	}
+	c.delete(ctx, log, m)
+	return outs
+}
+
+// record decides and records one key's event. keep is set when recording
+// failed and nothing of it committed: the message must come again.
+func (c *Consumer) record(ctx context.Context, log *slog.Logger, ev Event) (out Outcome, keep bool) {
 	out.Event = ev
 	out.Decision = c.Rules.Decide(&ev)
 	out.Event = ev
 	log = log.With("event", ev.ID, "detector", ev.Detection.Detector, "type", ev.Detection.Type, "key", ev.Key)
 	if out.Decision.Verdict == Drop {
 		log.InfoContext(ctx, "intake: event dropped", "reason", out.Decision.Why)
-		c.delete(ctx, log, m)
-		return out
+		return out, false
 	}
 	det := ev.Detection
 	res, err := c.Reporter.Open(ctx, commands.Report{
@@ -146,20 +182,14 @@ func (c *Consumer) Handle(ctx context.Context, m awsops.QueueMessage) Outcome {
 	var user *commands.UserError
 	switch {
 	case errors.As(err, &user):
-		// The reporter refuses the key itself: it will never be read.
-		r := &Rejected{Reason: Malformed, Detail: user.Msg}
-		out.Rejected = r
-		c.deadLetter(ctx, log, m, r.Error())
-		return out
+		out.Rejected = &Rejected{Reason: Malformed, Detail: user.Msg}
+		log.WarnContext(ctx, "intake: the key is refused", "reason", out.Rejected.Error())
+		return out, false
 	case err != nil:
-		// Nothing was committed: leave the message to come back, and
-		// after the queue's maxReceiveCount, to its dead-letter queue.
+		// Nothing was committed: the message comes back.
 		out.Err = err
 		log.ErrorContext(ctx, "intake: recording failed; the message will be received again", "err", err)
-		if rerr := c.Queue.Release(ctx, m, backoff(m.Receives)); rerr != nil {
-			log.WarnContext(ctx, "intake: release failed; the message returns after its visibility timeout", "err", rerr)
-		}
-		return out
+		return out, true
 	}
 	switch {
 	case res.Repeat:
@@ -171,8 +201,7 @@ func (c *Consumer) Handle(ctx context.Context, m awsops.QueueMessage) Outcome {
 	default:
 		log.InfoContext(ctx, "intake: incident opened", "incident", res.Incident.ID, "canary", res.Incident.Canary)
 	}
-	c.delete(ctx, log, m)
-	return out
+	return out, false
 }
 
 func (c *Consumer) delete(ctx context.Context, log *slog.Logger, m awsops.QueueMessage) {

@@ -95,7 +95,7 @@ func (r *rig) drain(t *testing.T) {
 		for _, m := range msgs {
 			o := r.consumer.Handle(ctx, m)
 			r.mu.Lock()
-			r.outcomes = append(r.outcomes, o)
+			r.outcomes = append(r.outcomes, o...)
 			r.mu.Unlock()
 		}
 	}
@@ -212,7 +212,7 @@ func TestRedeliveryHasOneEffect(t *testing.T) {
 	}
 	failing := &failDeletes{Queue: r.queue}
 	r.consumer.Queue = failing
-	first := r.consumer.Handle(ctx, msgs[0])
+	first := one(t, r.consumer.Handle(ctx, msgs[0]))
 	if first.Err != nil || first.Result.Incident.ID == "" || failing.failed != 1 {
 		t.Fatalf("first delivery: %+v (deletes failed: %d)", first, failing.failed)
 	}
@@ -226,7 +226,7 @@ func TestRedeliveryHasOneEffect(t *testing.T) {
 	if len(again) != 1 || again[0].ID != msgs[0].ID || again[0].Receives != 2 {
 		t.Fatalf("the message did not come back: %+v %v", again, err)
 	}
-	second := r.consumer.Handle(ctx, again[0])
+	second := one(t, r.consumer.Handle(ctx, again[0]))
 	if !second.Result.Repeat || second.Result.Incident.ID != first.Result.Incident.ID {
 		t.Errorf("second delivery: %+v, want a repeat of %s", second.Result, first.Result.Incident.ID)
 	}
@@ -269,7 +269,7 @@ func TestNothingDeletedBeforeCommit(t *testing.T) {
 	broken := *working
 	broken.Store = closed
 	r.consumer.Reporter = &broken
-	out := r.consumer.Handle(ctx, msgs[0])
+	out := one(t, r.consumer.Handle(ctx, msgs[0]))
 	if out.Err == nil {
 		t.Fatalf("recording into a closed store succeeded: %+v", out)
 	}
@@ -461,4 +461,93 @@ func TestFloodOfFindings(t *testing.T) {
 	if n := r.queued(t, r.in.QueueURL); n != 0 {
 		t.Errorf("%d messages left on the queue", n)
 	}
+}
+
+// one is the outcome of a message that names one key.
+func one(tb testing.TB, outs []intake.Outcome) intake.Outcome {
+	tb.Helper()
+	if len(outs) != 1 {
+		tb.Fatalf("%d outcomes, want the one of a message about one key: %+v", len(outs), outs)
+	}
+	return outs[0]
+}
+
+// TestEveryKeyOfAnEventOpensItsIncident: an AWS Health event about two
+// keys opens an incident for each, and when the message comes again (its
+// delete failed) each key's is answered once.
+func TestEveryKeyOfAnEventOpensItsIncident(t *testing.T) {
+	r := newRig(t, intake.Rules{})
+	detail := world.HealthExposed(leaked, "ci-deploy", keyleakAccount, "https://github.com/example/repo/blob/main/.env", r.now)
+	detail["affectedEntities"] = []map[string]any{{"entityValue": leaked}, {"entityValue": leaked2}}
+	ctx := t.Context()
+	if _, err := r.in.Put(ctx, "aws.health", "AWS Health Event", detail); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []awsops.QueueMessage
+	for range 20 {
+		var err error
+		if msgs, err = r.queue.Receive(ctx); err != nil || len(msgs) > 0 {
+			break
+		}
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want the Health event", len(msgs))
+	}
+	failing := &failDeletes{Queue: r.queue}
+	r.consumer.Queue = failing
+	first := r.consumer.Handle(ctx, msgs[0])
+	if len(first) != 2 || first[0].Event.Key != leaked || first[1].Event.Key != leaked2 || first[0].Label() != "opened" || first[1].Label() != "opened" {
+		t.Fatalf("outcomes %+v, want an incident opened for each key", first)
+	}
+	r.consumer.Queue = r.queue
+	var back []awsops.QueueMessage // after its visibility timeout
+	for range 10 {
+		var err error
+		if back, err = r.queue.Receive(ctx); err != nil || len(back) > 0 {
+			break
+		}
+	}
+	if len(back) != 1 || back[0].ID != msgs[0].ID {
+		t.Fatalf("the message did not come back: %+v", back)
+	}
+	again := r.consumer.Handle(ctx, back[0])
+	for _, o := range again {
+		if o.Label() != "repeat" {
+			t.Errorf("the second delivery for %s: %s, want a repeat", o.Event.Key, o.Label())
+		}
+	}
+	incs, pages := r.incidents(t)
+	if len(again) != 2 || len(incs) != 2 || pages[leaked] != 1 || pages[leaked2] != 1 {
+		t.Errorf("%d outcomes again, %d incidents, pages %v: want an incident and a page for each key, each answered once", len(again), len(incs), pages)
+	}
+}
+
+// TestRejectedEventsKeepSecretsOut: a secret access key sent where the key
+// ID belongs is neither logged nor sent along with the message's reason.
+func TestRejectedEventsKeepSecretsOut(t *testing.T) {
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	var logs strings.Builder
+	q := &recordingQueue{}
+	c := &intake.Consumer{Queue: q, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	body := `{"id":"c3","source":"com.example.scanner","detail-type":"Leaked Access Key","detail":{"accessKeyId":"` + secret + `","reason":"found ` + secret + `"}}`
+	out := one(t, c.Handle(t.Context(), awsops.QueueMessage{ID: "m", Body: body}))
+	if out.Rejected == nil || out.Rejected.Reason != intake.Malformed || len(q.deadLettered) != 1 {
+		t.Fatalf("outcome %+v, dead letters %q: want the event rejected as malformed and dead-lettered", out, q.deadLettered)
+	}
+	if strings.Contains(logs.String(), secret) || strings.Contains(strings.Join(q.deadLettered, " "), secret) {
+		t.Errorf("the secret was logged or sent along:\n%s\n%q", logs.String(), q.deadLettered)
+	}
+}
+
+// recordingQueue records what is dead-lettered, with the reason.
+type recordingQueue struct{ deadLettered []string }
+
+func (q *recordingQueue) Receive(context.Context) ([]awsops.QueueMessage, error) { return nil, nil }
+func (q *recordingQueue) Delete(context.Context, awsops.QueueMessage) error      { return nil }
+func (q *recordingQueue) Release(context.Context, awsops.QueueMessage, time.Duration) error {
+	return nil
+}
+func (q *recordingQueue) DeadLetter(_ context.Context, m awsops.QueueMessage, reason string) error {
+	q.deadLettered = append(q.deadLettered, m.ID+": "+reason)
+	return nil
 }

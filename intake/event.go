@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/commands"
 	"github.com/keyleak/keyleak/state"
 )
 
@@ -44,6 +46,32 @@ type Event struct {
 	// Evidence is set on events that show a call, not a finding (CloudTrail
 	// through EventBridge): they open incidents only for canaries.
 	Evidence bool
+	// Settled says why the detector no longer counts the finding as open
+	// (archived in GuardDuty, closed in AWS Health): it is recorded on the
+	// key's open incident only. Empty for a live finding.
+	Settled string
+	// Others are further access key IDs the same event names (an AWS
+	// Health event's other affected entities, an attack sequence's other
+	// actors): each is recorded as its own event (see PerKey).
+	Others []string
+	// Redacted is set when something that reads like a secret access key
+	// was removed from the event's text.
+	Redacted bool
+}
+
+// PerKey returns ev for its key, then one event for each of its Others,
+// whose ID is ev.ID and "#" and the key, so that each is recorded, and
+// recognised when the message comes again, on its own.
+func (ev Event) PerKey() []Event {
+	out := []Event{ev}
+	for _, k := range ev.Others {
+		o := ev
+		o.ID, o.Key, o.Others = ev.ID+"#"+k, k, nil
+		o.Detection.UserName = "" // the name, where the event gives one, is the first key's
+		out = append(out, o)
+	}
+	out[0].Others = nil
+	return out
 }
 
 // Reason says why an event was not read.
@@ -65,8 +93,12 @@ type Rejected struct {
 
 func (r *Rejected) Error() string { return "event " + string(r.Reason) + ": " + r.Detail }
 
+// reject says why an event cannot be read. What the event said is in the
+// detail only after redaction: the reason is logged and sent along to the
+// dead-letter queue.
 func reject(r Reason, format string, args ...any) error {
-	return &Rejected{Reason: r, Detail: fmt.Sprintf(format, args...)}
+	detail, _ := commands.Redact(fmt.Sprintf(format, args...))
+	return &Rejected{Reason: r, Detail: detail}
 }
 
 // envelope is an EventBridge event.
@@ -87,6 +119,12 @@ func Parse(body []byte) (Event, error) {
 	if len(body) > MaxEventBytes {
 		return Event{}, reject(TooLarge, "%d bytes, more than the %d an EventBridge event can be", len(body), MaxEventBytes)
 	}
+	// A queue subscribed to an SNS topic without raw message delivery
+	// receives the event as the message of SNS's notification.
+	var note struct{ Type, TopicArn, Message string }
+	if json.Unmarshal(body, &note) == nil && note.Type == "Notification" && note.TopicArn != "" && note.Message != "" {
+		body = []byte(note.Message)
+	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return Event{}, reject(Malformed, "not an EventBridge event: %v", err)
@@ -96,8 +134,9 @@ func Parse(body []byte) (Event, error) {
 	}
 	at, _ := time.Parse(time.RFC3339, env.Time)
 	var (
-		ev  Event
-		err error
+		ev     Event
+		err    error
+		custom bool
 	)
 	switch {
 	case env.Source == "aws.guardduty" && env.DetailType == "GuardDuty Finding":
@@ -107,7 +146,8 @@ func Parse(body []byte) (Event, error) {
 	case strings.HasSuffix(env.DetailType, "via CloudTrail"):
 		ev, err = cloudTrail(env.Detail)
 	case env.DetailType == CustomDetailType && !strings.HasPrefix(env.Source, "aws."):
-		ev, err = custom(env.Source, env.Detail)
+		ev, err = customEvent(env.Source, env.Detail)
+		custom = true
 	default:
 		return Event{}, reject(Unknown, "source %q, detail-type %q", clip(env.Source, 80), clip(env.DetailType, 80))
 	}
@@ -122,18 +162,33 @@ func Parse(body []byte) (Event, error) {
 	if d.Region == "" {
 		d.Region = env.Region
 	}
-	if d.Account == "" {
+	if d.Account == "" && !custom {
+		// A custom event's envelope names the sender's account, which
+		// may be any: its key's account is decoded from the key.
 		d.Account = env.Account
+	}
+	// Whatever the event says is stored, posted and emailed: a secret in
+	// it is removed first, wherever it is.
+	for _, f := range []*string{&d.Detector, &d.Type, &d.Summary, &d.UserAgent, &d.UserName, &d.SourceIP} {
+		var found bool
+		if *f, found = commands.Redact(*f); found {
+			ev.Redacted = true
+		}
+	}
+	if _, found := commands.Redact(d.URL); found {
+		d.URL, ev.Redacted = "", true
 	}
 	d.Summary = clip(oneLine(d.Summary), 300)
 	d.Type = clip(oneLine(d.Type), 120)
 	d.UserAgent = clip(oneLine(d.UserAgent), 200)
-	if d.URL != "" && !webURL(d.URL) {
-		d.URL = "" // only a link a responder can open safely is shown
-	}
+	d.URL, _ = webURL(d.URL) // only a link a responder can open safely is shown
 	if !accessKeyID(ev.Key) {
-		return Event{}, reject(NoKey, "%s %s names no access key ID (got %q)", d.Detector, d.Type, clip(ev.Key, 40))
+		if custom {
+			return Event{}, reject(Malformed, "detail.accessKeyId is not an access key ID (%d characters; one has 20, AKIA or ASIA and A–Z, 2–7)", len(ev.Key))
+		}
+		return Event{}, reject(NoKey, "%s %s names no access key ID", d.Detector, d.Type)
 	}
+	ev.Others = slices.DeleteFunc(ev.Others, func(k string) bool { return k == ev.Key })
 	return ev, nil
 }
 
@@ -212,10 +267,17 @@ func guardDuty(raw json.RawMessage) (Event, error) {
 			d.SourceIP = firstNonEmpty(ip.IPAddressV4, ip.IPAddressV6)
 		}
 	}
+	if f.Service.Archived {
+		ev.Settled = "archived in GuardDuty"
+	}
 	if seq := f.Service.Detection.Sequence; seq != nil {
 		for _, a := range seq.Actors {
-			if a.User != nil && ev.Key == "" && accessKeyID(a.User.CredentialUID) {
+			switch {
+			case a.User == nil || !accessKeyID(a.User.CredentialUID):
+			case ev.Key == "":
 				ev.Key, d.UserName = a.User.CredentialUID, a.User.Name
+			case len(ev.Others) < maxOtherKeys && !slices.Contains(ev.Others, a.User.CredentialUID):
+				ev.Others = append(ev.Others, a.User.CredentialUID)
 			}
 		}
 		for _, e := range seq.Endpoints {
@@ -253,6 +315,7 @@ func health(env envelope) (Event, error) {
 	var h struct {
 		EventArn         string         `json:"eventArn"`
 		Service          string         `json:"service"`
+		StatusCode       string         `json:"statusCode"`
 		EventTypeCode    string         `json:"eventTypeCode"`
 		StartTime        string         `json:"startTime"`
 		AffectedAccount  string         `json:"affectedAccount"`
@@ -275,15 +338,23 @@ func health(env envelope) (Event, error) {
 		URL: "https://health.aws.amazon.com/health/home#/account/dashboard/open-issues",
 	}}
 	ev.Key = meta("publicKey")
-	for _, e := range h.AffectedEntities {
-		if ev.Key == "" && accessKeyID(e.EntityValue) {
-			ev.Key = e.EntityValue
+	named := func(k string) {
+		switch {
+		case !accessKeyID(k):
+		case ev.Key == "":
+			ev.Key = k
+		case k != ev.Key && len(ev.Others) < maxOtherKeys && !slices.Contains(ev.Others, k):
+			ev.Others = append(ev.Others, k)
 		}
 	}
+	for _, e := range h.AffectedEntities {
+		named(e.EntityValue)
+	}
 	for _, r := range env.Resources {
-		if ev.Key == "" && accessKeyID(r) {
-			ev.Key = r
-		}
+		named(r)
+	}
+	if h.StatusCode == "closed" {
+		ev.Settled = "closed in AWS Health"
 	}
 	if t, err := time.Parse(time.RFC1123, h.StartTime); err == nil {
 		ev.Detection.At = t
@@ -343,8 +414,9 @@ func cloudTrail(raw json.RawMessage) (Event, error) {
 	return ev, nil
 }
 
-// custom reads the documented custom event of a secret scanner or relay.
-func custom(source string, raw json.RawMessage) (Event, error) {
+// customEvent reads the documented custom event of a secret scanner or
+// relay.
+func customEvent(source string, raw json.RawMessage) (Event, error) {
 	var c struct {
 		AccessKeyID string   `json:"accessKeyId"`
 		Reason      string   `json:"reason"`
@@ -359,7 +431,7 @@ func custom(source string, raw json.RawMessage) (Event, error) {
 	if c.Reason == "" {
 		return Event{}, reject(Malformed, "a %s event says why (detail.reason)", CustomDetailType)
 	}
-	ev := Event{Key: c.AccessKeyID, Detection: state.Detection{
+	ev := Event{Key: strings.TrimSpace(c.AccessKeyID), Detection: state.Detection{
 		Detector: clip(source, 80), Type: c.Reason, URL: c.URL, Account: c.Account,
 		Summary: "reported as leaked: " + c.Reason,
 	}}
@@ -379,10 +451,30 @@ func accessKeyID(s string) bool {
 	return err == nil && strings.TrimSpace(s) == s
 }
 
-func webURL(s string) bool {
+// webURL returns s as a link a responder can open safely (https, no user
+// information), written so that it cannot close or split a chat link:
+// "" when it is not one.
+func webURL(s string) (string, bool) {
 	u, err := url.Parse(s)
-	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	// String percent-encodes what a path may not hold; the query and the
+	// fragment are kept as given, so what would end or split a chat link
+	// is encoded here.
+	out := linkUnsafe.Replace(u.String())
+	if strings.ContainsFunc(out, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return "", false
+	}
+	return out, true
 }
+
+// linkUnsafe encodes the characters that end or split a link in Slack's
+// mrkdwn (<url|text>) or Chat's HTML, none of which a URL holds raw.
+var linkUnsafe = strings.NewReplacer("<", "%3C", ">", "%3E", "|", "%7C", `"`, "%22", "`", "%60", `\`, "%5C", " ", "%20")
+
+// maxOtherKeys bounds the further keys one event records.
+const maxOtherKeys = 20
 
 func firstTime(vals ...string) time.Time {
 	for _, v := range vals {

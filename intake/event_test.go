@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyleak/keyleak/commands"
 )
 
 // TestParseDetectorEvents reads one event of each kind in the shapes the
@@ -34,8 +36,11 @@ func TestParseDetectorEvents(t *testing.T) {
 		{"health-02-aws-risk-credentials-exposed-org-view.json", "AKIAEXAMPLELEAKEDZZ7", "111122223333", "AWS_RISK_CREDENTIALS_EXPOSED", "", 0},
 		// No event metadata: the key is the affected entity.
 		{"health-03-aws-risk-credentials-compromised-SYNTHETIC.json", "AKIAEXAMPLECOMPRMZZZ", "111122223333", "AWS_RISK_CREDENTIALS_COMPROMISED", "", 0},
-		{"custom-01-custom-leaked-key-github.json", "AKIAEXAMPLELEAKEDZZ7", "111122223333", "github_secret_scanning", "", 0},
-		{"custom-02-custom-leaked-key-trufflehog.json", "AKIAEXAMPLELEAKEDZZ7", "111122223333", "trufflehog_verified", "", 0},
+		// The envelope's account is the sender's, and the detail names
+		// none: the account is the key's, which the investigation finds
+		// (this example key's ID does not encode one).
+		{"custom-01-custom-leaked-key-github.json", "AKIAEXAMPLELEAKEDZZ7", "", "github_secret_scanning", "", 0},
+		{"custom-02-custom-leaked-key-trufflehog.json", "AKIAEXAMPLELEAKEDZZ7", "", "trufflehog_verified", "", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -141,8 +146,19 @@ func FuzzParse(f *testing.F) {
 		if !accessKeyID(ev.Key) || ev.ID == "" {
 			t.Fatalf("accepted an event without a key or ID: %+v", ev)
 		}
-		if ev.Detection.URL != "" && !webURL(ev.Detection.URL) {
+		if u, ok := webURL(ev.Detection.URL); ev.Detection.URL != "" && (!ok || u != ev.Detection.URL) {
 			t.Fatalf("kept an unsafe link %q", ev.Detection.URL)
+		}
+		d := ev.Detection
+		for _, text := range []string{d.Detector, d.Type, d.Summary, d.UserAgent, d.UserName, d.SourceIP, d.URL} {
+			if len(commands.FindSecrets(text)) > 0 {
+				t.Fatalf("kept a secret in %q", text)
+			}
+		}
+		for _, k := range ev.Others {
+			if !accessKeyID(k) || k == ev.Key {
+				t.Fatalf("another key %q of %+v", k, ev)
+			}
 		}
 		if strings.ContainsAny(ev.Detection.Summary+ev.Detection.Type+ev.Detection.UserAgent, "\n\r") {
 			t.Fatalf("a multi-line text: %+v", ev.Detection)

@@ -99,6 +99,9 @@ func (r Rules) Decide(ev *Event) Decision {
 			}
 		}
 	}
+	if ev.Settled != "" {
+		return Decision{Join, "the finding is " + ev.Settled + ": recorded on the key's open incident only"}
+	}
 	if ev.Evidence {
 		return Decision{Join, "a call, not a finding: recorded on the key's open incident only"}
 	}
