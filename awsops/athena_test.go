@@ -220,7 +220,7 @@ func TestRunAthena(t *testing.T) {
 	// a page is asked for after): the rows are still all read.
 	t.Run("results have a timeout of their own", func(t *testing.T) {
 		ac := newAthenaCase(t, moto)
-		ac.o.Timeout = 4 * time.Second // each part's 40% margin is over 1.5 s, for a busy machine
+		ac.o.Timeout = 10 * time.Second // each part's 40% margin is 4 s, for a busy machine under -race
 		hold := 6 * ac.o.Timeout / 10
 		ac.w.Gateway.ScriptAthena(world.AthenaScript{Running: 1, OnPoll: func(n int, _ string) {
 			if n == 2 { // the poll that answers SUCCEEDED

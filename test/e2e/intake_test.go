@@ -81,9 +81,9 @@ func TestDetectorOpensIncident(t *testing.T) {
 func TestIntakeSurvivesKill(t *testing.T) {
 	h := Start(t, WithScenario("seed"), WithIntake())
 	leaked := h.Run.Target.Leaked.AccessKeyID
-	// Every SQS call now takes 4 s: the DeleteMessage after the commit is
-	// still on its way when keyleak dies.
-	h.World.Gateway.SetFault("sqs", world.Fault{Delay: 4 * time.Second})
+	// Every SQS call now takes 12 s: the DeleteMessage after the commit is
+	// still on its way when keyleak dies, however busy the machine.
+	h.World.Gateway.SetFault("sqs", world.Fault{Delay: 12 * time.Second})
 	h.guardDutyFinding(t, leaked, time.Now().Add(-time.Minute))
 	var id string
 	Eventually(t, 60*time.Second, "the incident committed", func() (bool, string) {

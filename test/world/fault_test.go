@@ -1,11 +1,15 @@
 package world
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -54,5 +58,57 @@ func TestFaults(t *testing.T) {
 	}
 	if got, want := recorded, 2; got != want {
 		t.Fatalf("recorded faulted calls = %d, want %d", got, want)
+	}
+}
+
+// TestPoliciesUnreadNeverAllow: the gateway reads a caller's policies from
+// moto to enforce their Deny statements. When they cannot be read (moto's
+// connection breaks, again and again), the call fails with an internal
+// error, which clients retry, and is never allowed.
+func TestPoliciesUnreadNeverAllow(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	user := newUser(t, w, DefaultAccount, "denied-user")
+	admin := iam.NewFromConfig(w.Config("us-east-1", w.Admin(DefaultAccount)))
+	if _, err := admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("denied-user"), PolicyName: aws.String("deny-s3"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := w.Config("us-east-1", user)
+	cfg.RetryMaxAttempts = 1
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{}); apiCode(err) != "AccessDenied" {
+		t.Fatalf("the denied call: %v, want AccessDenied", err)
+	}
+
+	// A listener that accepts connections and closes them unanswered.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
+	pc := w.Gateway.principals
+	pc.mu.Lock()
+	working := pc.motoURL
+	pc.motoURL = "http://" + l.Addr().String()
+	pc.mu.Unlock()
+	pc.invalidate()
+	if _, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{}); apiCode(err) != "InternalError" && apiCode(err) != "InternalFailure" {
+		t.Errorf("with the caller's policies unreadable: %v, want an internal error", err)
+	}
+	pc.mu.Lock()
+	pc.motoURL = working
+	pc.mu.Unlock()
+	if _, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{}); apiCode(err) != "AccessDenied" {
+		t.Errorf("with moto back: %v, want AccessDenied", err)
 	}
 }

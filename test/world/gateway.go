@@ -320,10 +320,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, c, errorFor(c.op.Family, k))
 		return
 	}
-	if msg, denied := g.authorize(r.Context(), c); denied {
-		e := errorFor(c.op.Family, failAccessDenied)
-		e.Message = msg
-		g.fail(w, r, c, e)
+	if refused := g.authorize(r.Context(), c); refused != nil {
+		g.fail(w, r, c, *refused)
 		return
 	}
 	owner, refused := g.crossAccount(r.Context(), c)

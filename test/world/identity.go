@@ -2,6 +2,7 @@ package world
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -19,19 +20,26 @@ func principalOf(cred credential) (kind, name string, ok bool) {
 }
 
 // authorize evaluates the explicit Deny statements of the caller's policies. It returns the
-// AccessDenied message when the call is denied.
-func (g *Gateway) authorize(ctx context.Context, c *call) (string, bool) {
+// AccessDenied error when the call is denied, and an internal error when the policies could
+// not be read (a caller whose user or role moto no longer holds is not denied by them).
+func (g *Gateway) authorize(ctx context.Context, c *call) *apiError {
 	if c.cred.Kind == kindRoot || c.op.Action == "sts:GetCallerIdentity" {
-		return "", false // root is never denied; GetCallerIdentity cannot be denied
+		return nil // root is never denied; GetCallerIdentity cannot be denied
 	}
 	kind, name, ok := principalOf(c.cred)
 	if !ok {
-		return "", false
+		return nil
 	}
 	p, err := g.principals.get(ctx, c.account, kind, name)
-	if err != nil {
+	var gone *motoError
+	switch {
+	case errors.As(err, &gone):
+		return nil
+	case err != nil:
+		// Never allow what a policy unread might deny.
 		g.logger.Warn("load caller policies", "access_key_id", c.cred.AccessKeyID, "err", err)
-		return "", false
+		e := errorFor(c.op.Family, failInternal)
+		return &e
 	}
 	rc := requestContext{Action: c.op.Action, Resources: c.op.Resources, CurrentTime: c.at, PrincipalAccount: c.account, PrincipalARN: p.ARN}
 	if c.cred.temporary() {
@@ -39,10 +47,12 @@ func (g *Gateway) authorize(ctx context.Context, c *call) (string, bool) {
 	}
 	for _, doc := range p.Policies {
 		if _, denied := doc.deniedBy(rc); denied {
-			return deniedMessage(g.identity(ctx, c).ARN, c.op), true
+			e := errorFor(c.op.Family, failAccessDenied)
+			e.Message = deniedMessage(g.identity(ctx, c).ARN, c.op)
+			return &e
 		}
 	}
-	return "", false
+	return nil
 }
 
 func deniedMessage(arn string, op operation) string {
@@ -64,6 +74,10 @@ func (g *Gateway) checkAssumeRole(ctx context.Context, c *call) (apiError, bool)
 	}
 	name := parts[5][strings.LastIndexByte(parts[5], '/')+1:]
 	role, err := g.principals.get(ctx, parts[4], "role", name)
+	var gone *motoError
+	if err != nil && !errors.As(err, &gone) {
+		return errorFor(c.op.Family, failInternal), false // not known: neither allowed nor refused
+	}
 	if err != nil {
 		e := errorFor(c.op.Family, failAccessDenied)
 		e.Message = "User: " + g.identity(ctx, c).ARN + " is not authorized to perform: sts:AssumeRole on resource: " + arn

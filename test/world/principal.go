@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -184,8 +185,25 @@ func (c *principalCache) call(ctx context.Context, account string, params url.Va
 	if strings.HasPrefix(params.Get("Action"), "List") {
 		params.Set("MaxItems", "1000")
 	}
-	body, err := motoCall(ctx, c.client, c.motoURL, http.MethodPost, "/", "iam", account, c.admin(account).AccessKeyID,
-		strings.NewReader(params.Encode()), "application/x-www-form-urlencoded")
+	// Every call here reads: one whose connection broke (moto closes
+	// connections, and on a busy machine one may break under an answer)
+	// is made again.
+	var (
+		body []byte
+		err  error
+	)
+	for attempt := range 3 {
+		c.mu.Lock()
+		motoURL := c.motoURL // (a test points it elsewhere)
+		c.mu.Unlock()
+		body, err = motoCall(ctx, c.client, motoURL, http.MethodPost, "/", "iam", account, c.admin(account).AccessKeyID,
+			strings.NewReader(params.Encode()), "application/x-www-form-urlencoded")
+		var refused *motoError
+		if err == nil || errors.As(err, &refused) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("iam %s: %w", params.Get("Action"), err)
 	}
@@ -255,7 +273,18 @@ func motoCall(ctx context.Context, client *http.Client, motoURL, method, path, s
 	}
 	if resp.StatusCode/100 != 2 {
 		code, msg := responseError(resp.StatusCode, resp.Header, b)
-		return nil, fmt.Errorf("status %d %s: %s", resp.StatusCode, code, msg)
+		return nil, &motoError{Status: resp.StatusCode, Code: code, Message: msg}
 	}
 	return b, nil
+}
+
+// motoError is moto's answer to a call that it refused: the entity is
+// not there, say. Other errors of motoCall are the connection's.
+type motoError struct {
+	Status        int
+	Code, Message string
+}
+
+func (e *motoError) Error() string {
+	return fmt.Sprintf("status %d %s: %s", e.Status, e.Code, e.Message)
 }
