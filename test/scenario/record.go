@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
@@ -107,10 +109,24 @@ func (a *actor) recordMiddleware(region string, c credential) middleware.Initial
 		next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		at := a.time().UTC().Truncate(time.Second)
 		out, md, err := next.HandleInitialize(ctx, in)
+		op := middleware.GetOperationName(ctx)
 		rec := call{
-			Service: signingName(middleware.GetServiceID(ctx)), Operation: middleware.GetOperationName(ctx),
+			Service: signingName(middleware.GetServiceID(ctx)), Operation: op,
 			Region: region, Account: c.Account, Time: at, AccessKeyID: c.AccessKeyID, Credential: c.Label,
 			SourceIP: a.ip, UserAgent: a.ua, ErrorCode: errorCode(err), Input: in.Parameters,
+		}
+		// A connection that broke under a successful answer: the gateway
+		// served the call, and recorded a success, which the ground truth
+		// records too. A read is made again for its answer (another call,
+		// as a client's retry is), once.
+		for again := readOnly(op); brokenUnderSuccess(err); again = false {
+			rec.ErrorCode = ""
+			if !again {
+				break
+			}
+			a.rec.add(rec)
+			out, md, err = next.HandleInitialize(ctx, in)
+			rec.ErrorCode = errorCode(err)
 		}
 		if err == nil {
 			rec.Output = out.Result
@@ -118,6 +134,30 @@ func (a *actor) recordMiddleware(region string, c credential) middleware.Initial
 		a.rec.add(rec)
 		return out, md, err
 	})
+}
+
+// brokenUnderSuccess reports whether err is a connection broken while a
+// successful answer was read (the SDK's "https response error StatusCode:
+// 200 … deserialization failed").
+func brokenUnderSuccess(err error) bool {
+	var resp *awshttp.ResponseError
+	var deser *smithy.DeserializationError
+	return errors.As(err, &resp) && resp.HTTPStatusCode()/100 == 2 && errors.As(err, &deser) &&
+		retry.RetryableConnectionError{}.IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// readOnly reports whether an operation only reads, by its name: those
+// that mint credentials (GetSessionToken, GetFederationToken) do not.
+func readOnly(op string) bool {
+	if strings.HasSuffix(op, "Token") {
+		return false
+	}
+	for _, verb := range []string{"Get", "List", "Describe", "Lookup", "Head"} {
+		if strings.HasPrefix(op, verb) {
+			return true
+		}
+	}
+	return false
 }
 
 // signingName maps an SDK service ID to its SigV4 signing name.

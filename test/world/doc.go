@@ -103,11 +103,13 @@
 //
 // # Faults
 //
-// Gateway.SetFault(service, Fault{Delay, ErrorRate, ThrottleRate}) delays or fails calls to
-// a service (signing name, or "*"), with the service's own 500 and throttling errors. A
-// process without the *Gateway sets the same with
+// Gateway.SetFault(service, Fault{Delay, ErrorRate, ThrottleRate, BreakRate}) delays or
+// fails calls to a service (signing name, or "*", or one operation as "cloudtrail:LookupEvents"),
+// with the service's own 500 and throttling
+// errors, or serves them and resets the connection halfway through the answer. A process
+// without the *Gateway sets the same with
 //
-//	PUT /_world/fault {"service":"s3","delay":"50ms","errorRate":0.1,"throttleRate":0.2}
+//	PUT /_world/fault {"service":"s3","delay":"50ms","errorRate":0.1,"throttleRate":0.2,"breakRate":0.05}
 //
 // and reads the records with GET /_world/events.
 package world

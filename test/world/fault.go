@@ -2,7 +2,10 @@ package world
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -13,6 +16,10 @@ type Fault struct {
 	Delay        time.Duration // added to every call
 	ErrorRate    float64       // fraction of calls answered with the service's 500 error
 	ThrottleRate float64       // fraction of calls answered with the service's throttling error
+	// BreakRate is the fraction of calls served (and recorded) whose
+	// connection is then reset halfway through the answer, as a network or
+	// a proxy may: the client reads a success it cannot finish.
+	BreakRate float64
 }
 
 // faultJSON is Fault on the admin endpoint: {"service":"s3","delay":"50ms","errorRate":0.1,"throttleRate":0}.
@@ -21,6 +28,7 @@ type faultJSON struct {
 	Delay        string  `json:"delay,omitempty"`
 	ErrorRate    float64 `json:"errorRate,omitempty"`
 	ThrottleRate float64 `json:"throttleRate,omitempty"`
+	BreakRate    float64 `json:"breakRate,omitempty"`
 }
 
 func (f faultJSON) fault() (Fault, error) {
@@ -32,10 +40,12 @@ func (f faultJSON) fault() (Fault, error) {
 		}
 		out.Delay = d
 	}
-	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.ThrottleRate < 0 || f.ThrottleRate > 1 {
-		return out, fmt.Errorf("rates must be between 0 and 1")
+	for _, r := range []float64{f.ErrorRate, f.ThrottleRate, f.BreakRate} {
+		if !(r >= 0 && r <= 1) {
+			return out, fmt.Errorf("rates must be between 0 and 1")
+		}
 	}
-	out.ErrorRate, out.ThrottleRate = f.ErrorRate, f.ThrottleRate
+	out.ErrorRate, out.ThrottleRate, out.BreakRate = f.ErrorRate, f.ThrottleRate, f.BreakRate
 	return out, nil
 }
 
@@ -51,7 +61,8 @@ func decodeFault(b []byte) (string, Fault, error) {
 	return f.Service, fault, err
 }
 
-// faults holds the Fault of each service ("*" for all that have none of their own).
+// faults holds the Fault of each service ("*" for all that have none of their own), or of
+// one operation ("cloudtrail:LookupEvents"), which comes before its service's.
 type faults struct {
 	mu     sync.Mutex
 	byName map[string]Fault
@@ -72,26 +83,60 @@ func (f *faults) set(service string, fault Fault) {
 	f.byName[service] = fault
 }
 
-// draw returns the delay and the failure (if any) for one call to service.
-func (f *faults) draw(service string) (time.Duration, failure, bool) {
+// draw returns the delay and the failure (if any) for one call to service,
+// and whether its answer is to be broken off (see Fault.BreakRate).
+func (f *faults) draw(service, operation string) (delay time.Duration, k failure, failed, broken bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fault, ok := f.byName[service]
+	fault, ok := f.byName[service+":"+operation]
+	if !ok {
+		fault, ok = f.byName[service]
+	}
 	if !ok {
 		fault, ok = f.byName["*"]
 	}
 	if !ok {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	x := f.rng.Float64()
 	switch {
 	case x < fault.ThrottleRate:
-		return fault.Delay, failThrottled, true
+		return fault.Delay, failThrottled, true, false
 	case x < fault.ThrottleRate+fault.ErrorRate:
-		return fault.Delay, failInternal, true
+		return fault.Delay, failInternal, true, false
+	case x < fault.ThrottleRate+fault.ErrorRate+fault.BreakRate:
+		return fault.Delay, 0, false, true
 	}
-	return fault.Delay, 0, false
+	return fault.Delay, 0, false, false
 }
+
+// breakingWriter writes the first half of the first answer's body and
+// then resets the connection: the client has the status and headers, and
+// its read of the body fails.
+type breakingWriter struct {
+	http.ResponseWriter
+	broken bool
+}
+
+func (b *breakingWriter) Write(p []byte) (int, error) {
+	if b.broken {
+		return 0, errBrokenOff
+	}
+	b.broken = true
+	n, _ := b.ResponseWriter.Write(p[:len(p)/2])
+	http.NewResponseController(b.ResponseWriter).Flush()
+	conn, _, err := http.NewResponseController(b.ResponseWriter).Hijack()
+	if err != nil {
+		return n, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0) // a reset, not an orderly close
+	}
+	conn.Close()
+	return n, errBrokenOff
+}
+
+var errBrokenOff = errors.New("the answer was broken off (Fault.BreakRate)")
 
 func (f *faults) reset() {
 	f.mu.Lock()

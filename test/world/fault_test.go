@@ -1,6 +1,7 @@
 package world
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -110,5 +113,54 @@ func TestPoliciesUnreadNeverAllow(t *testing.T) {
 	pc.mu.Unlock()
 	if _, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{}); apiCode(err) != "AccessDenied" {
 		t.Errorf("with moto back: %v, want AccessDenied", err)
+	}
+}
+
+// TestBrokenAnswers: with BreakRate 1, a call is served and recorded, and
+// its connection is reset halfway through the answer: the client has a
+// success it cannot read, which the SDK's retryer retries, and
+// RetryBrokenConnections too (up to three calls), but not a throttle.
+func TestBrokenAnswers(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	user := newUser(t, w, DefaultAccount, "reader")
+	calls := func() (ok, failed int) {
+		for _, r := range w.Gateway.Events() {
+			if r.EventName == "GetCallerIdentity" && r.UserIdentity.AccessKeyID == user.AccessKeyID {
+				if r.ErrorCode == "" {
+					ok++
+				} else {
+					failed++
+				}
+			}
+		}
+		return ok, failed
+	}
+	w.Gateway.SetFault("sts", Fault{BreakRate: 1})
+	cfg := w.Config("us-east-1", user)
+	cfg.RetryMaxAttempts = 1
+	_, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	var resp *awshttp.ResponseError
+	if err == nil || !errors.As(err, &resp) || resp.HTTPStatusCode() != 200 || (retry.RetryableConnectionError{}).IsErrorRetryable(err) != aws.TrueTernary {
+		t.Fatalf("a broken answer: %v, want a 200 whose body breaks off, which the SDK retries", err)
+	}
+	if ok, _ := calls(); ok != 1 {
+		t.Errorf("%d successful calls recorded, want the one served before its answer broke", ok)
+	}
+
+	cfg = w.Config("us-east-1", user)
+	RetryBrokenConnections(&cfg, 10*time.Millisecond)
+	if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+		t.Fatal("every answer broken, yet the call succeeded")
+	}
+	if ok, _ := calls(); ok != 1+3 {
+		t.Errorf("%d successful calls recorded, want 1 and then 3 (a call and two retries)", ok)
+	}
+	w.Gateway.SetFault("sts", Fault{ThrottleRate: 1})
+	if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); apiCode(err) != "Throttling" {
+		t.Fatalf("throttled: %v, want Throttling", err)
+	}
+	if _, failed := calls(); failed != 1 {
+		t.Errorf("%d throttled calls recorded, want 1: a throttle is not retried", failed)
 	}
 }

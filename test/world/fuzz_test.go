@@ -22,12 +22,14 @@ func FuzzDecodeCursor(f *testing.F) {
 func FuzzDecodeFault(f *testing.F) {
 	f.Add(`{"service":"s3","delay":"50ms","errorRate":0.1,"throttleRate":0.2}`)
 	f.Add(`{"service":"*","errorRate":2}`)
+	f.Add(`{"service":"cloudtrail","breakRate":0.5}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		service, fault, err := decodeFault([]byte(body))
 		if err != nil {
 			return
 		}
-		if service == "" || fault.ErrorRate < 0 || fault.ErrorRate > 1 || fault.ThrottleRate < 0 || fault.ThrottleRate > 1 {
+		if service == "" || !(fault.ErrorRate >= 0 && fault.ErrorRate <= 1) || !(fault.ThrottleRate >= 0 && fault.ThrottleRate <= 1) ||
+			!(fault.BreakRate >= 0 && fault.BreakRate <= 1) {
 			t.Fatalf("accepted %q as %q %+v", body, service, fault)
 		}
 	})

@@ -194,7 +194,8 @@ func (g *Gateway) Admin(account string) Credentials {
 
 // SetFault makes the gateway delay or fail calls to service (a SigV4 signing name such as
 // "s3", "iam", "sts", "ec2", "lambda", "ce", "cloudtrail", or "*" for every service without
-// its own). The zero Fault removes it.
+// its own), or to one operation of it ("cloudtrail:LookupEvents", before its service's).
+// The zero Fault removes it.
 func (g *Gateway) SetFault(service string, f Fault) { g.faults.set(service, f) }
 
 // SetLookupThrottle changes how LookupEvents calls are counted against the quota.
@@ -306,7 +307,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, c, errorFor(c.op.Family, k))
 		return
 	}
-	delay, k, faulted := g.faults.draw(c.op.Service)
+	delay, k, faulted, broken := g.faults.draw(c.op.Service, c.op.Name)
+	if broken {
+		w = &breakingWriter{ResponseWriter: w}
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
