@@ -184,6 +184,11 @@ func (c *Client) ExecuteClose(ctx context.Context, t Target, params map[string]s
 		case planned.After != "" && st.prior != planned.Prior:
 			failed = append(failed, fmt.Errorf("%s: %w: left as it is; request close again to see its current document", it, errDoorChanged))
 			continue
+		case planned.After != "" && st.after != planned.After:
+			// What closing would write now is not what was approved (what
+			// CloudTrail answered differs): nothing else is written.
+			failed = append(failed, fmt.Errorf("%s: %w: what closing would write differs from what the request showed; left as it is; request close again", it, errDoorChanged))
+			continue
 		}
 		if err := r.runSteps(ctx, st.steps); err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", it, err))
@@ -276,62 +281,170 @@ func (c *Client) ExecuteReopen(ctx context.Context, t Target, params map[string]
 // policy document the attacker's request wrote; "" when CloudTrail no
 // longer has it.
 func (r *containRun) attackerDocument(ctx context.Context, it DoorItem) string {
+	if it.EventID == "" {
+		return ""
+	}
+	client, ok := r.doorTrail(ctx, it)
+	if !ok {
+		return ""
+	}
+	out, err := client.LookupEvents(ctx, &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventId, AttributeValue: aws.String(it.EventID)}}})
+	if err != nil || len(out.Events) == 0 {
+		return ""
+	}
+	doc, _, _ := documentIn(out.Events[0], policyDocs[it.Kind].param)
+	return doc
+}
+
+// maxEarlierPages bounds the LookupEvents pages read for the document
+// before the attacker's: a resource's events of 90 days.
+const maxEarlierPages = 20
+
+// earlierDocument reads, from CloudTrail, the document the resource had
+// before the attacker's request wrote its own: the one the last earlier
+// write wrote ("" after a removal). known is false when CloudTrail holds
+// no earlier write (it keeps 90 days) or could not be read.
+func (r *containRun) earlierDocument(ctx context.Context, it DoorItem) (doc string, known bool) {
+	pd := policyDocs[it.Kind]
+	if it.EventTime.IsZero() || len(pd.earlier) == 0 {
+		return "", false
+	}
+	client, ok := r.doorTrail(ctx, it)
+	if !ok {
+		return "", false
+	}
+	pages := cloudtrail.NewLookupEventsPaginator(client, &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(it.ID)}},
+		// (to the second after: an earlier write may share the attacker's second)
+		StartTime: aws.Time(it.EventTime.Add(-maxWindow)), EndTime: aws.Time(it.EventTime.Add(time.Second)),
+	})
+	passed := false // the attacker's event was listed: what follows is older
+	for n := 0; pages.HasMorePages() && n < maxEarlierPages; n++ {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return "", false
+		}
+		for _, e := range out.Events { // newest first
+			if aws.ToString(e.EventId) == it.EventID {
+				passed = true
+				continue
+			}
+			path, writes := pd.earlier[aws.ToString(e.EventName)]
+			if !writes || e.EventTime == nil || !passed && !e.EventTime.Before(it.EventTime) {
+				continue
+			}
+			text, failed, ok := documentIn(e, path)
+			switch {
+			case failed: // a write refused changed nothing
+			case path == nil:
+				return "", true // removed
+			case ok:
+				if _, _, err := policyParts(text); err == nil {
+					return text, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// doorTrail is a LookupEvents client of the door's account, in the region
+// its events are recorded in.
+func (r *containRun) doorTrail(ctx context.Context, it DoorItem) (*cloudtrail.Client, bool) {
 	region := it.Region
 	if it.Kind == DoorRoleTrust {
 		region = r.c.globalEventRegion()
 	}
 	account := cmp.Or(it.Account, r.t.Account)
 	cfg, err := r.config(ctx, account)
-	if err != nil || it.EventID == "" {
-		return ""
+	if err != nil {
+		return nil, false
 	}
 	cfg.Region = region
-	out, err := cloudtrail.NewFromConfig(cfg, r.c.lookups.paced(account)).LookupEvents(ctx, &cloudtrail.LookupEventsInput{
-		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventId, AttributeValue: aws.String(it.EventID)}}})
-	if err != nil || len(out.Events) == 0 || out.Events[0].CloudTrailEvent == nil {
-		return ""
-	}
-	var rec trail.Record
-	if trail.Decode([]byte(*out.Events[0].CloudTrailEvent), &rec) != nil {
-		return ""
-	}
-	e := newEvent(&rec, noAccounts)
-	switch v := e.param(policyDocs[it.Kind].param...).(type) {
-	case string:
-		return v
-	case map[string]any:
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-	return ""
+	return cloudtrail.NewFromConfig(cfg, r.c.lookups.paced(account)), true
 }
 
-// withoutDoor returns current without what the door added: from the
-// statements the attacker's request wrote (every statement, when the
-// event no longer shows them, or for a trust), the principals the door
-// admits; a statement left with none goes.
-func withoutDoor(current, attacker string, admitted []string, principalsOnly bool) (string, error) {
+// documentIn is the policy document an event's request wrote at path;
+// failed says the request was refused.
+func documentIn(e cttypes.Event, path []string) (doc string, failed, ok bool) {
+	if e.CloudTrailEvent == nil {
+		return "", false, false
+	}
+	var rec trail.Record
+	if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil {
+		return "", false, false
+	}
+	if rec.ErrorCode != "" {
+		return "", true, false
+	}
+	if path == nil {
+		return "", false, true
+	}
+	switch v := newEvent(&rec, noAccounts).param(path...).(type) {
+	case string:
+		return v, false, true
+	case map[string]any:
+		b, _ := json.Marshal(v)
+		return string(b), false, true
+	}
+	return "", false, false
+}
+
+// withoutDoor returns current without what the door added. A Deny
+// statement never opens a door and is kept as it is. With the document
+// the resource had before the attacker's write (earlier, known), what
+// the write added is exact: the principals the door admits that the
+// earlier document did not, taken from the statements that are not the
+// earlier document's own. Without it, they are taken from the statements
+// the attacker's request wrote (every statement, when the event no longer
+// shows them, or for a trust), and doubt says that the owner may have
+// had some of them before.
+func withoutDoor(current, attacker, earlier string, known bool, admitted []string, principalsOnly bool) (after string, doubt bool, err error) {
 	doc, stmts, err := policyParts(current)
 	if err != nil {
-		return "", err
+		return "", false, err
+	}
+	canon := func(list []any) []string {
+		out := make([]string, 0, len(list))
+		for _, s := range list {
+			m, _ := s.(map[string]any)
+			out = append(out, canonicalStatement(m))
+		}
+		return out
 	}
 	_, theirs, _ := policyParts(attacker)
-	theirsNormal := make([]string, 0, len(theirs))
-	for _, s := range theirs {
-		b, _ := json.Marshal(s)
-		theirsNormal = append(theirsNormal, string(b))
+	theirsCanon := canon(theirs)
+	var before []string // the earlier document's statements
+	drop := admitted
+	if known {
+		_, earlierStmts, _ := policyParts(earlier)
+		before = canon(earlierStmts)
+		var had []string // every principal the earlier document allowed
+		for _, s := range earlierStmts {
+			if m, _ := s.(map[string]any); !isDeny(m) {
+				had = append(had, principalList(m)...)
+			}
+		}
+		drop = slices.DeleteFunc(slices.Clone(admitted), func(a string) bool {
+			return slices.ContainsFunc(had, func(h string) bool { return samePrincipal(a, h) })
+		})
 	}
 	var kept []any
 	for _, s := range stmts {
 		m, _ := s.(map[string]any)
-		b, _ := json.Marshal(m)
-		// A statement the attacker's request wrote (or, when CloudTrail no
-		// longer shows it, any statement) loses the principals the door
-		// admits, and goes when none is left: a statement the owner had,
-		// which the attacker's document repeated, is not the door.
-		theirsToo := principalsOnly || len(theirsNormal) == 0 || slices.Contains(theirsNormal, string(b))
-		if theirsToo && namesAny(m, admitted) {
-			if rest, emptied := dropPrincipals(m, admitted); !emptied {
+		c := canonicalStatement(m)
+		var door bool
+		switch {
+		case isDeny(m):
+		case known:
+			door = !slices.Contains(before, c)
+		default:
+			door = principalsOnly || len(theirsCanon) == 0 || slices.Contains(theirsCanon, c)
+		}
+		if door && namesAny(m, drop) {
+			doubt = doubt || !known
+			if rest, emptied := dropPrincipals(m, drop); !emptied {
 				kept = append(kept, rest)
 			}
 			continue
@@ -341,9 +454,66 @@ func withoutDoor(current, attacker string, admitted []string, principalsOnly boo
 	doc["Statement"] = kept
 	out, err := json.Marshal(doc)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return string(out), nil
+	return string(out), doubt, nil
+}
+
+// isDeny reports whether a statement denies.
+func isDeny(st map[string]any) bool {
+	e, _ := st["Effect"].(string)
+	return strings.EqualFold(e, "Deny")
+}
+
+// canonicalStatement writes a statement so that two spellings of it
+// compare equal: an account's principal as its ID or its root's ARN (in
+// any partition), one principal or a list of them, in any order.
+func canonicalStatement(st map[string]any) string {
+	c := make(map[string]any, len(st))
+	for k, v := range st {
+		c[k] = v
+	}
+	canonP := func(v any) any {
+		list := anyStrings(v)
+		if list == nil {
+			return v
+		}
+		out := make([]string, 0, len(list))
+		for _, p := range list {
+			if a, ok := principalAccount(p); ok {
+				p = "account:" + a
+			}
+			out = append(out, p)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	switch p := st["Principal"].(type) {
+	case string:
+		c["Principal"] = canonP(p)
+	case map[string]any:
+		m := make(map[string]any, len(p))
+		for k, v := range p {
+			m[k] = canonP(v)
+		}
+		c["Principal"] = m
+	}
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// principalAccount is the account a principal names as a whole: its ID,
+// or its root user's ARN in any partition.
+func principalAccount(p string) (string, bool) {
+	if len(p) == 12 && strings.Trim(p, "0123456789") == "" {
+		return p, true
+	}
+	if rest, ok := strings.CutPrefix(p, "arn:"); ok {
+		if parts := strings.Split(rest, ":"); len(parts) == 5 && parts[1] == "iam" && parts[4] == "root" && len(parts[3]) == 12 {
+			return parts[3], true
+		}
+	}
+	return "", false
 }
 
 // policyParts decodes a policy document (URL-encoded or not) and its
@@ -390,15 +560,14 @@ func namesAny(st map[string]any, who []string) bool {
 }
 
 // samePrincipal compares a policy principal with one the investigation
-// named: the same ARN, or an account ID and that account's root.
+// named: the same ARN, or an account ID and that account's root (in any
+// partition).
 func samePrincipal(a, b string) bool {
-	acct := func(s string) string {
-		if len(s) == 12 && strings.Trim(s, "0123456789") == "" {
-			return "arn:aws:iam::" + s + ":root"
-		}
-		return s
+	if x, ok := principalAccount(a); ok {
+		y, ok := principalAccount(b)
+		return ok && x == y
 	}
-	return strings.EqualFold(acct(a), acct(b))
+	return strings.EqualFold(a, b)
 }
 
 // dropPrincipals removes who from a statement's AWS principals; emptied

@@ -24,6 +24,10 @@ type policyDoc struct {
 	what string // "the bucket policy"
 	// param is where the opening event's request holds the document.
 	param []string
+	// earlier are the calls that write (or, with a nil path, remove) the
+	// document, with where their requests hold it: the last one before
+	// the attacker's tells what the document was before.
+	earlier map[string][]string
 	// get reads the document now; "" when there is none or the resource
 	// is gone.
 	get func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error)
@@ -43,6 +47,7 @@ func step(call string, run func(ctx context.Context) error) cleanupStep {
 var policyDocs = map[string]policyDoc{
 	DoorBucketPolicy: {
 		what: "the bucket policy", param: []string{"bucketPolicy"},
+		earlier: map[string][]string{"PutBucketPolicy": {"bucketPolicy"}, "DeleteBucketPolicy": nil},
 		get: func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
 			out, err := s3Client(cfg).GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(it.ID)})
 			if isAPIError(err, "NoSuchBucketPolicy", "NoSuchBucket") {
@@ -68,6 +73,7 @@ var policyDocs = map[string]policyDoc{
 	},
 	DoorKeyPolicy: {
 		what: "the key policy", param: []string{"policy"},
+		earlier: map[string][]string{"PutKeyPolicy": {"policy"}, "CreateKey": {"policy"}},
 		get: func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
 			out, err := kms.NewFromConfig(cfg).GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(it.ID), PolicyName: aws.String("default")})
 			if isAPIError(err, "NotFoundException") {
@@ -88,6 +94,7 @@ var policyDocs = map[string]policyDoc{
 	},
 	DoorSecretPolicy: {
 		what: "the secret's policy", param: []string{"resourcePolicy"},
+		earlier: map[string][]string{"PutResourcePolicy": {"resourcePolicy"}, "DeleteResourcePolicy": nil},
 		get: func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
 			out, err := secretsmanager.NewFromConfig(cfg).GetResourcePolicy(ctx, &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(it.ID)})
 			if goneAlready(err) {
@@ -113,6 +120,7 @@ var policyDocs = map[string]policyDoc{
 	},
 	DoorRepositoryPolicy: {
 		what: "the repository policy", param: []string{"policyText"},
+		earlier: map[string][]string{"SetRepositoryPolicy": {"policyText"}, "DeleteRepositoryPolicy": nil},
 		get: func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
 			out, err := ecr.NewFromConfig(cfg).GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String(it.ID)})
 			if isAPIError(err, "RepositoryPolicyNotFoundException", "RepositoryNotFoundException") {
@@ -138,6 +146,7 @@ var policyDocs = map[string]policyDoc{
 	},
 	DoorTopicPolicy: {
 		what: "the topic policy", param: []string{"attributeValue"},
+		earlier: map[string][]string{"SetTopicAttributes": {"attributeValue"}, "CreateTopic": {"attributes", "Policy"}},
 		get: func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
 			out, err := sns.NewFromConfig(cfg).GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(it.ID)})
 			if isAPIError(err, "NotFound") {
@@ -160,6 +169,7 @@ var policyDocs = map[string]policyDoc{
 	},
 	DoorQueuePolicy: {
 		what: "the queue policy", param: []string{"attributes", "Policy"},
+		earlier: map[string][]string{"SetQueueAttributes": {"attributes", "Policy"}, "CreateQueue": {"attributes", "Policy"}},
 		get: func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
 			out, err := sqs.NewFromConfig(cfg).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(it.ID),
 				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNamePolicy}})
@@ -188,6 +198,7 @@ var policyDocs = map[string]policyDoc{
 	},
 	DoorRoleTrust: {
 		what: "the role's trust", param: []string{"policyDocument"},
+		earlier: map[string][]string{"UpdateAssumeRolePolicy": {"policyDocument"}, "CreateRole": {"assumeRolePolicyDocument"}},
 		get: func(ctx context.Context, cfg aws.Config, it DoorItem) (string, error) {
 			out, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(it.ID)})
 			if goneAlready(err) {
@@ -225,7 +236,8 @@ func (r *containRun) documentClosing(ctx context.Context, cfg aws.Config, it Doo
 		return doorState{}, nil
 	}
 	attacker := r.attackerDocument(ctx, it)
-	after, err := withoutDoor(current, attacker, who, it.Kind == DoorRoleTrust)
+	earlier, known := r.earlierDocument(ctx, it)
+	after, doubt, err := withoutDoor(current, attacker, earlier, known, who, it.Kind == DoorRoleTrust)
 	if err != nil {
 		return doorState{}, err
 	}
@@ -233,8 +245,15 @@ func (r *containRun) documentClosing(ctx context.Context, cfg aws.Config, it Doo
 		return doorState{}, nil
 	}
 	st := doorState{prior: mustNormal(current), after: after}
-	if attacker == "" {
-		st.note = " CloudTrail no longer shows the attacker's document: the statements naming " + strings.Join(who, ", ") + " are removed."
+	switch {
+	case known:
+		st.note = " What the attacker's request added is told from " + pd.what + " before it (CloudTrail's last earlier write): the rest stays as it was."
+	case doubt && attacker == "":
+		st.note = " CHECK FIRST: CloudTrail no longer shows the attacker's document, nor " + pd.what + " before it: the statements naming " +
+			strings.Join(who, ", ") + " are removed, and the owner may have had some of them before. Deny statements are kept."
+	case doubt:
+		st.note = " CHECK FIRST: CloudTrail holds no earlier write of " + pd.what + " (it keeps 90 days): " + strings.Join(who, ", ") +
+			" are removed from the statements the attacker's request wrote, and the owner may have had some of them before. Deny statements are kept."
 	}
 	if it.Kind == DoorRoleTrust {
 		st.note += " Sessions already issued through the trust keep working until they expire: revoke-sessions " + roleARNOf(cfg, it) + " cuts them."

@@ -10,13 +10,20 @@ import (
 // TestWithoutDoor: closing removes from the attacker's statements only
 // the principals the door admits; what the owner had stays, even when the
 // attacker's document repeated it, and a statement shared with an owner's
-// principal keeps that principal.
+// principal keeps that principal. With the document before the attacker's
+// write, what the write added is exact; a Deny statement is never touched;
+// an account is the same principal however it is written.
 func TestWithoutDoor(t *testing.T) {
 	const outsider = "arn:aws:iam::999988887777:root"
 	owner := `{"Sid":"org-pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":"ecr:BatchGetImage"}`
 	theirs := `{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"` + outsider + `"},"Action":"ecr:BatchGetImage"}`
 	mixed := `{"Sid":"mixed","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/ci","999988887777"]},"Action":"sqs:SendMessage"}`
 	public := `{"Sid":"any","Effect":"Allow","Principal":"*","Action":"sns:Publish"}`
+	deny := `{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}`
+	partner := `{"Sid":"PartnerRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"s3:GetObject"}`
+	grown := `{"Sid":"PartnerRead","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::444455556666:root","999988887777"]},"Action":"s3:GetObject"}`
+	written := `{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":"ecr:BatchGetImage"}`
+	gov := `{"Sid":"gov","Effect":"Allow","Principal":{"AWS":["arn:aws-us-gov:iam::123456789012:root","arn:aws-us-gov:iam::999988887777:root"]},"Action":"sts:AssumeRole"}`
 	doc := func(stmts ...string) string {
 		s := `{"Version":"2012-10-17","Statement":[`
 		for i, st := range stmts {
@@ -41,24 +48,46 @@ func TestWithoutDoor(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, current, attacker string
+		earlier                 *string // the document before the attacker's write, when CloudTrail has it
 		admitted                []string
 		want                    map[string]any
+		doubt                   bool
 	}{
-		{"the attacker's document repeats the owner's statement", doc(owner, theirs), doc(owner, theirs), []string{outsider},
-			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}},
-		{"a statement shared with the owner's principal", doc(mixed), doc(mixed), []string{outsider},
-			map[string]any{"mixed": map[string]any{"AWS": "arn:aws:iam::123456789012:role/ci"}}},
-		{"anyone", doc(owner, public), doc(owner, public), []string{"*"},
-			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}},
-		{"CloudTrail no longer shows the document", doc(owner, theirs), "", []string{outsider},
-			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}},
-		{"a statement the owner added since, naming the outsider, is not the attacker's", doc(owner, theirs), doc(owner), []string{outsider},
-			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}, "pull": map[string]any{"AWS": outsider}}},
+		{"the attacker's document repeats the owner's statement", doc(owner, theirs), doc(owner, theirs), nil, []string{outsider},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}, true},
+		{"a statement shared with the owner's principal", doc(mixed), doc(mixed), nil, []string{outsider},
+			map[string]any{"mixed": map[string]any{"AWS": "arn:aws:iam::123456789012:role/ci"}}, true},
+		{"anyone", doc(owner, public), doc(owner, public), nil, []string{"*"},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}, true},
+		{"CloudTrail no longer shows the document", doc(owner, theirs), "", nil, []string{outsider},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}, true},
+		{"a statement the owner added since, naming the outsider, is not the attacker's", doc(owner, theirs), doc(owner), nil, []string{outsider},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}, "pull": map[string]any{"AWS": outsider}}, false},
+		{"a Deny naming anyone is kept", doc(deny, public), doc(deny, public), nil, []string{"*"},
+			map[string]any{"DenyInsecureTransport": "*"}, true},
+		{"the partner the owner had stays, known from the document before", doc(deny, partner, public, theirs), doc(deny, partner, public, theirs),
+			ptr(doc(deny, partner)), []string{"arn:aws:iam::444455556666:root", "*", outsider},
+			map[string]any{"DenyInsecureTransport": "*", "PartnerRead": map[string]any{"AWS": "arn:aws:iam::444455556666:root"}}, false},
+		{"the attacker grew the partner's statement", doc(grown), doc(grown), ptr(doc(partner)), []string{"arn:aws:iam::444455556666:root", outsider},
+			map[string]any{"PartnerRead": map[string]any{"AWS": "arn:aws:iam::444455556666:root"}}, false},
+		{"there was no document before", doc(partner, public), doc(partner, public), ptr(""), []string{"arn:aws:iam::444455556666:root", "*"},
+			map[string]any{}, false},
+		{"the service wrote the account as its root", doc(owner, theirs), doc(owner, written), nil, []string{"999988887777"},
+			map[string]any{"org-pull": map[string]any{"AWS": "arn:aws:iam::210987654321:root"}}, true},
+		{"another partition", doc(gov), "", nil, []string{"999988887777"},
+			map[string]any{"gov": map[string]any{"AWS": "arn:aws-us-gov:iam::123456789012:root"}}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := withoutDoor(tt.current, tt.attacker, tt.admitted, false)
+			earlier, known := "", tt.earlier != nil
+			if known {
+				earlier = *tt.earlier
+			}
+			got, doubt, err := withoutDoor(tt.current, tt.attacker, earlier, known, tt.admitted, false)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if doubt != tt.doubt {
+				t.Errorf("doubt = %v, want %v", doubt, tt.doubt)
 			}
 			gotSids, _ := json.Marshal(sids(t, got))
 			want, _ := json.Marshal(tt.want)
@@ -105,3 +134,5 @@ func TestEveryActionableKindIsChecked(t *testing.T) {
 		}
 	}
 }
+
+func ptr(s string) *string { return &s }

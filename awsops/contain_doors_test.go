@@ -1,6 +1,7 @@
 package awsops_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -424,5 +425,213 @@ func TestCleanupCreatedDoors(t *testing.T) {
 	}
 	if again, err := d.c.PlanCleanup(ctx, d.target, items); err != nil || again.Noop == "" {
 		t.Errorf("a second cleanup = %+v, %v: want nothing to do", again, err)
+	}
+}
+
+// partnerRoot is a legitimate partner outside the organisation;
+// attackerAccount is the attacker's.
+const (
+	partnerRoot     = "arn:aws:iam::444455556666:root"
+	attackerAccount = "999988887777"
+)
+
+func doorsFound(t *testing.T, s *ctSeed) []awsops.DoorItem {
+	t.Helper()
+	key, _ := awsops.ParseAccessKeyID(s.leaked.AccessKeyID)
+	c := awsops.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)), awsops.Options{Regions: []string{"us-east-1"}})
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Path: awsops.PathLookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []awsops.DoorItem
+	for _, r := range inv.Resources {
+		if d, ok := awsops.DoorOf(r); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func closeDoors(t *testing.T, s *ctSeed, doors []awsops.DoorItem) awsops.ActionPlan {
+	t.Helper()
+	plan, err := s.c.PlanClose(t.Context(), s.target, doors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Noop == "" {
+		if _, err := s.c.ExecuteClose(t.Context(), s.target, plan.Params); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return plan
+}
+
+func policySids(t *testing.T, doc string) []string {
+	t.Helper()
+	var p struct{ Statement []map[string]any }
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, st := range p.Statement {
+		b, _ := json.Marshal(st["Principal"])
+		out = append(out, st["Sid"].(string)+"="+string(b))
+	}
+	return out
+}
+
+// The bucket had a DenyInsecureTransport statement (Principal "*") and a
+// partner read; the attacker's PutBucketPolicy repeats both and adds a
+// public read. Closing must leave the owner's two statements as they were.
+func TestCloseKeepsTheOwnersBucketStatements(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	admin := s3.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	deny := `{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::config-bucket","arn:aws:s3:::config-bucket/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}`
+	partner := `{"Sid":"PartnerRead","Effect":"Allow","Principal":{"AWS":"` + partnerRoot + `"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}`
+	theirs := `{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}`
+	theirs2 := `{"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"` + attackerAccount + `"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}`
+	owner := `{"Version":"2012-10-17","Statement":[` + deny + `,` + partner + `]}`
+	if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"), Policy: aws.String(owner)}); err != nil {
+		t.Fatal(err)
+	}
+	leaked := s3.NewFromConfig(s.w.Config("us-east-1", s.leaked), func(o *s3.Options) { o.UsePathStyle = true })
+	attacker := `{"Version":"2012-10-17","Statement":[` + deny + `,` + partner + `,` + theirs + `,` + theirs2 + `]}`
+	if _, err := leaked.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"), Policy: aws.String(attacker)}); err != nil {
+		t.Fatal(err)
+	}
+	doors := doorsFound(t, s)
+	for _, d := range doors {
+		t.Logf("door: %s opening %q", d, d.Opening)
+	}
+	closeDoors(t, s, doors)
+	out, err := admin.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("config-bucket")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := policySids(t, aws.ToString(out.Policy))
+	t.Logf("after close: %s", got)
+	for _, want := range []string{"DenyInsecureTransport", "PartnerRead"} {
+		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, want+"=") }) {
+			t.Errorf("close removed the owner's statement %s: policy is now %s", want, aws.ToString(out.Policy))
+		}
+	}
+	if slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "Public=") || strings.HasPrefix(s, "Mine=") }) {
+		t.Errorf("the attacker's statements are still there: %s", got)
+	}
+}
+
+// The role trusted a vendor account (with an external ID); the attacker's
+// UpdateAssumeRolePolicy repeats it and adds its own account. Closing must
+// put back the trust as it was: the vendor stays.
+func TestCloseKeepsTheVendorsTrust(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	self := `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + world.DefaultAccount + `:root"},"Action":"sts:AssumeRole"}`
+	vendor := `{"Effect":"Allow","Principal":{"AWS":"` + partnerRoot + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"vendor-ext-id"}}}`
+	before := `{"Version":"2012-10-17","Statement":[` + self + `,` + vendor + `]}`
+	if _, err := s.admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("monitoring-integration"), AssumeRolePolicyDocument: aws.String(before)}); err != nil {
+		t.Fatal(err)
+	}
+	theirs := `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + attackerAccount + `:root"},"Action":"sts:AssumeRole"}`
+	after := `{"Version":"2012-10-17","Statement":[` + self + `,` + vendor + `,` + theirs + `]}`
+	if _, err := iam.NewFromConfig(s.w.Config("us-east-1", s.leaked)).UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
+		RoleName: aws.String("monitoring-integration"), PolicyDocument: aws.String(after)}); err != nil {
+		t.Fatal(err)
+	}
+	doors := doorsFound(t, s)
+	for _, d := range doors {
+		t.Logf("door: %s opening %q", d, d.Opening)
+	}
+	closeDoors(t, s, doors)
+	out, err := s.admin.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("monitoring-integration")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := aws.ToString(out.Role.AssumeRolePolicyDocument)
+	t.Logf("trust after close: %s", doc)
+	if !strings.Contains(doc, "444455556666") {
+		t.Errorf("close dropped the vendor's trust (it was there before the attacker's change)")
+	}
+	if strings.Contains(doc, attackerAccount) {
+		t.Errorf("the attacker's account is still trusted")
+	}
+}
+
+// The attacker replaced the bucket policy with a public read; the owner
+// then put back its DenyInsecureTransport. The plan (CloudTrail answering)
+// keeps the Deny and rewrites the policy; if CloudTrail does not answer at
+// execution, the execution deletes the whole policy instead: calls other
+// than the approved dry run, and the owner's Deny is gone.
+func TestCloseExecutesWhatThePlanShowed(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	admin := s3.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	leaked := s3.NewFromConfig(s.w.Config("us-east-1", s.leaked), func(o *s3.Options) { o.UsePathStyle = true })
+	deny := `{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::config-bucket","arn:aws:s3:::config-bucket/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}`
+	theirs := `{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}`
+	if _, err := leaked.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[` + theirs + `]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[` + theirs + `,` + deny + `]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	doors := doorsFound(t, s)
+	plan, err := s.c.PlanClose(ctx, s.target, doors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dry run calls: %q", plan.Calls)
+	s.w.Gateway.SetFault("cloudtrail", world.Fault{ErrorRate: 1})
+	res, err := s.c.ExecuteClose(ctx, s.target, plan.Params)
+	s.w.Gateway.SetFault("cloudtrail", world.Fault{})
+	t.Logf("executed: %+v err=%v", res, err)
+	out, err := admin.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("config-bucket")})
+	if err != nil {
+		t.Fatalf("the dry run showed %q (keeping DenyInsecureTransport); the execution made %q and the bucket now has no policy: %v", plan.Calls, res.Calls, err)
+	}
+	if !strings.Contains(aws.ToString(out.Policy), "DenyInsecureTransport") {
+		t.Errorf("DenyInsecureTransport gone: %s", aws.ToString(out.Policy))
+	}
+}
+
+
+// TestCloseWritesOnlyWhatWasApproved: the request was planned with
+// CloudTrail answering (the partner the owner had is kept); when
+// CloudTrail fails at execution, closing would write something else (the
+// partner dropped), so it writes nothing and says why.
+func TestCloseWritesOnlyWhatWasApproved(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	admin := s3.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	partner := `{"Sid":"PartnerRead","Effect":"Allow","Principal":{"AWS":"` + partnerRoot + `"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}`
+	public := `{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}`
+	if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[` + partner + `]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	leaked := s3.NewFromConfig(s.w.Config("us-east-1", s.leaked), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := leaked.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"),
+		Policy: aws.String(`{"Version":"2012-10-17","Statement":[` + partner + `,` + public + `]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := s.c.PlanClose(ctx, s.target, doorsFound(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Calls) != 1 || !strings.Contains(plan.Calls[0], "1 kept") {
+		t.Fatalf("plan %q, want the policy written with the partner's statement kept", plan.Calls)
+	}
+	s.w.Gateway.SetFault("cloudtrail", world.Fault{ErrorRate: 1})
+	_, err = s.c.ExecuteClose(ctx, s.target, plan.Params)
+	s.w.Gateway.SetFault("cloudtrail", world.Fault{})
+	if err == nil || !strings.Contains(err.Error(), "differs from what the request showed") {
+		t.Errorf("close with CloudTrail failing: %v, want it refused: what it would write is not what was approved", err)
+	}
+	out, err := admin.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("config-bucket")})
+	if err != nil || !strings.Contains(aws.ToString(out.Policy), "PartnerRead") {
+		t.Errorf("the owner's partner statement is gone: %v %v", aws.ToString(out.Policy), err)
 	}
 }
