@@ -136,3 +136,22 @@ func TestEveryActionableKindIsChecked(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestQualifiedFunction: a permission added on an alias or a version is
+// in that qualifier's policy: the door names the function with it, in
+// every form a request may name a function.
+func TestQualifiedFunction(t *testing.T) {
+	for _, tt := range []struct{ name, qualifier, want string }{
+		{"billing", "", "billing"},
+		{"billing", "live", "billing:live"},
+		{"billing:live", "live", "billing:live"},
+		{"123456789012:function:billing", "7", "123456789012:function:billing:7"},
+		{"123456789012:function:billing:7", "7", "123456789012:function:billing:7"},
+		{"arn:aws:lambda:us-east-1:123456789012:function:billing", "live", "arn:aws:lambda:us-east-1:123456789012:function:billing:live"},
+		{"arn:aws:lambda:us-east-1:123456789012:function:billing:live", "live", "arn:aws:lambda:us-east-1:123456789012:function:billing:live"},
+	} {
+		if got := qualifiedFunction(tt.name, tt.qualifier); got != tt.want {
+			t.Errorf("qualifiedFunction(%q, %q) = %q, want %q", tt.name, tt.qualifier, got, tt.want)
+		}
+	}
+}

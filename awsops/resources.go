@@ -152,7 +152,7 @@ var resourceRules = map[string]resourceRule{
 			return nil
 		}
 		r := mk("AWS::Lambda::Permission", e.paramString("statementId"))
-		r.On, r.Opening = e.paramString("functionName"), who
+		r.On, r.Opening = qualifiedFunction(e.paramString("functionName"), e.paramString("qualifier")), who
 		return []Resource{r}
 	},
 	"lambda:CreateFunctionUrlConfig": func(e *event, mk func(string, string) Resource) []Resource {
@@ -393,4 +393,26 @@ func replicationDestinations(conf any) []replicationDestination {
 		}
 	}
 	return out
+}
+
+// qualifiedFunction is a function's name (or ARN) with the version or
+// alias a request named apart (Qualifier): a permission added on an alias
+// is in the alias's policy, which the qualified name reads and changes.
+func qualifiedFunction(name, qualifier string) string {
+	if qualifier == "" {
+		return name
+	}
+	// name, name:q, account:function:name[:q], arn:…:function:name[:q]
+	parts := strings.Split(name, ":")
+	qualified := len(parts) >= 2
+	switch {
+	case strings.HasPrefix(name, "arn:"):
+		qualified = len(parts) >= 8
+	case len(parts) >= 3 && parts[1] == "function":
+		qualified = len(parts) >= 4
+	}
+	if qualified {
+		return name
+	}
+	return name + ":" + qualifier
 }
