@@ -179,16 +179,31 @@ func (c *Client) RunAthena(ctx context.Context, o AthenaOptions, q AthenaQuery, 
 
 // athenaRunner runs one query.
 type athenaRunner struct {
-	api athenaAPI
-	o   AthenaOptions
-	q   AthenaQuery
-	run *AthenaRun
+	api   athenaAPI
+	o     AthenaOptions
+	q     AthenaQuery
+	run   *AthenaRun
+	token string // the start's idempotency token: a start asked again is the same query
 }
 
 func (r *athenaRunner) do(parent context.Context, row func(map[string]string) error) error {
 	ctx, cancel := context.WithTimeout(parent, r.o.Timeout)
 	defer cancel()
 	id, err := r.start(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Given up while the start was on its way: Athena may have the
+		// query. The same start, with its token, gives its ID back (or
+		// starts it, to be stopped at once), and it is stopped.
+		sctx, cancelStart := context.WithTimeout(context.WithoutCancel(parent), athenaStopTimeout)
+		id, err = r.start(sctx)
+		cancelStart()
+		if err != nil {
+			return r.ended(parent, ctx, fmt.Errorf("its start may have reached Athena and could not be asked again: %w", err),
+				fmt.Errorf("start athena query %s: %w", r.q.Name, err))
+		}
+		r.run.QueryID = id
+		return r.ended(parent, ctx, r.stop(parent), fmt.Errorf("start athena query %s: %w", r.q.Name, ctx.Err()))
+	}
 	if err != nil {
 		return r.ended(parent, ctx, errNotStopped, fmt.Errorf("start athena query %s: %w", r.q.Name, err))
 	}
@@ -272,9 +287,12 @@ func athenaScanLimited(reason string) bool {
 }
 
 func (r *athenaRunner) start(ctx context.Context) (string, error) {
+	if r.token == "" {
+		r.token = requestToken()
+	}
 	in := &athena.StartQueryExecutionInput{
 		QueryString:           aws.String(r.q.SQL),
-		ClientRequestToken:    aws.String(requestToken()), // the same for every retry of this query
+		ClientRequestToken:    aws.String(r.token), // the same for every retry of this query
 		WorkGroup:             aws.String(r.o.Workgroup),
 		QueryExecutionContext: &types.QueryExecutionContext{Database: aws.String(r.o.Database)},
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,4 +516,48 @@ func TestSeeIPsElsewhere(t *testing.T) {
 			t.Errorf("queries %+v ran for an investigation without attacker addresses", ran)
 		}
 	})
+}
+
+// lostStart forwards every call; for the first StartQueryExecution it
+// then holds the answer until the request's context ends, as a response
+// lost on the way (or a caller that gives up while it travels) does.
+type lostStart struct {
+	base http.RoundTripper
+	lost atomic.Bool
+}
+
+func (r *lostStart) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err == nil && strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".StartQueryExecution") && r.lost.CompareAndSwap(false, true) {
+		resp.Body.Close()
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	}
+	return resp, err
+}
+
+// TestAthenaStartGivenUpIsStopped: the caller gives up while
+// StartQueryExecution's answer travels. Athena has the query: the same
+// start, with its ClientRequestToken, gives its ID back, and keyleak stops
+// it and says so.
+func TestAthenaStartGivenUpIsStopped(t *testing.T) {
+	moto := world.NewMotoTB(t)
+	ac := newAthenaCase(t, moto)
+	ac.w.Gateway.ScriptAthena(world.AthenaScript{Hold: true})
+	cfg := ac.w.Config("us-east-1", ac.w.Admin(world.DefaultAccount))
+	cfg.HTTPClient = &http.Client{Transport: &lostStart{base: cfg.HTTPClient.(*http.Client).Transport}}
+	c := awsops.NewFromConfig(cfg, awsops.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	run, err := c.RunAthena(ctx, ac.o, ac.q, func(map[string]string) error { return nil })
+	ex := ac.w.Gateway.AthenaExecutions()
+	if len(ex) != 1 {
+		t.Fatalf("%d queries started, want 1", len(ex))
+	}
+	if !ex[0].Stopped || run.QueryID != ex[0].ID {
+		t.Errorf("query %s is left %s (stopped: %v; keyleak's run names %q); keyleak's error: %v", ex[0].ID, ex[0].State, ex[0].Stopped, run.QueryID, err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "stopped") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v, want it to say the query was given up and stopped", err)
+	}
 }

@@ -597,7 +597,6 @@ func TestCloseExecutesWhatThePlanShowed(t *testing.T) {
 	}
 }
 
-
 // TestCloseWritesOnlyWhatWasApproved: the request was planned with
 // CloudTrail answering (the partner the owner had is kept); when
 // CloudTrail fails at execution, closing would write something else (the

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/keyleak/keyleak/awsops"
@@ -178,5 +180,83 @@ func TestTrailDigestsExpectedAreSaid(t *testing.T) {
 				t.Fatalf("a gap says the digests are missing: %v, want %v\n%s", said, validating, rvReport(trail))
 			}
 		})
+	}
+}
+
+// TestTrailDigestsOnTheAthenaPath: the same case as
+// TestTrailDigestNamesTheFileTakenOut (a log file of eu-west-1 holding a
+// RunInstances is taken out; the trail's digests name it), but the
+// account goes through Athena, which names only files that are there:
+// the digests name the one taken out, and LookupEvents reads its span.
+func TestTrailDigestsOnTheAthenaPath(t *testing.T) {
+	rc := newRoundCase(t)
+	rc.athenaWorkgroup(t)
+	rc.w.Gateway.EnableTrailDigests(worldTrail, "us-east-1")
+	projectedTable(t, rc)
+	dropped, at := digestCase(t, rc)
+	oracle := newAthenaOracle(t, rvClient(rc), rc.w.Gateway.TrailBucket())
+	for range 16 {
+		rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
+	}
+	rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
+	lookup := rc.investigate(t, awsops.PathLookup)
+	ath := rc.investigateAthena(t)
+	if got, want := sessionEvents(ath, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
+		t.Errorf("leaked key's calls: athena path %d, LookupEvents path %d (the file taken out, %s, holds the RunInstances at %s)", got, want, dropped, at)
+	}
+	if ath.Trail == nil || ath.Trail.MissingFiles != 1 {
+		t.Errorf("athena path trail read %+v: want the digests read and the file taken out (%s) found missing", ath.Trail, dropped)
+	}
+}
+
+// TestTrailDigestsAllThereOnTheAthenaPath: the trail validates its log
+// files and every digest is in the bucket; nothing is taken out. Neither
+// path says the digests are missing.
+func TestTrailDigestsAllThereOnTheAthenaPath(t *testing.T) {
+	rc := newRoundCase(t)
+	rc.athenaWorkgroup(t)
+	ct := cloudtrail.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
+	rvTrail(t, ct, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String(rc.w.Gateway.TrailBucket()),
+		IsMultiRegionTrail: aws.Bool(true), EnableLogFileValidation: aws.Bool(true)})
+	rc.w.Gateway.EnableTrailDigests("main", "us-east-1")
+	var recs = rvWrites(rc)
+	for i := range 12 {
+		recs = append(recs, rvRecord(rc, rc.t0.Add(time.Duration(i)*5*time.Minute), "iam", "ListUsers", "us-east-1", "l"+string(rune('a'+i)), true))
+	}
+	projectedTable(t, rc)
+	rvReplay(t, rc, recs...)
+	oracle := newAthenaOracle(t, rvClient(rc), rc.w.Gateway.TrailBucket())
+	for range 16 {
+		rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
+	}
+	rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
+	trail := rc.investigate(t, awsops.PathTrail)
+	ath := rc.investigateAthena(t)
+	for name, inv := range map[string]*awsops.Investigation{"trail": trail, "athena": ath} {
+		for _, g := range inv.Gaps {
+			if strings.Contains(g.Reason, "the bucket holds no digest file") {
+				t.Errorf("%s path (digests read: %+v): false gap %q", name, inv.Trail, g.Reason)
+			}
+		}
+	}
+}
+
+// projectedTable creates keyleak's table as deploy/aws/athena.yaml does,
+// projecting the world's account and both regions of the round case.
+func projectedTable(t *testing.T, rc roundCase) {
+	t.Helper()
+	gc := glue.NewFromConfig(rc.w.Config("us-east-1", rc.w.Admin(world.DefaultAccount)))
+	if _, err := gc.CreateDatabase(t.Context(), &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String(awsops.DefaultAthenaDatabase)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gc.CreateTable(t.Context(), &glue.CreateTableInput{DatabaseName: aws.String(awsops.DefaultAthenaDatabase), TableInput: &gluetypes.TableInput{
+		Name: aws.String(awsops.DefaultAthenaTable),
+		Parameters: map[string]string{"projection.enabled": "true",
+			"projection.account.type": "enum", "projection.account.values": world.DefaultAccount,
+			"projection.region.type": "enum", "projection.region.values": "us-east-1,eu-west-1",
+			"projection.timestamp.type": "date", "projection.timestamp.format": "yyyy/MM/dd", "projection.timestamp.range": "2020/01/01,NOW",
+			"storage.location.template": "s3://" + rc.w.Gateway.TrailBucket() + "/AWSLogs/${account}/CloudTrail/${region}/${timestamp}"},
+	}}); err != nil {
+		t.Fatal(err)
 	}
 }

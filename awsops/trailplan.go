@@ -257,9 +257,15 @@ func (c *Client) investigateTrail(ctx context.Context, inv *Investigation, tr *t
 		}
 	}
 	p.accounts[account] = listing
-	if part.Path == PathTrail || p.athena != nil && !p.athena.answersAll(listing, now) {
+	switch {
+	case part.Path == PathTrail || p.athena != nil && !p.athena.answersAll(listing, now):
 		p.pending += 2 // the listing, and its digests (ended by checkDigests)
 		p.enqueue(listing)
+		go p.checkDigests(ctx, listing)
+	default:
+		// Athena answers for the whole listing, and names only the files
+		// that are there: the digests tell the ones taken out.
+		p.pending++
 		go p.checkDigests(ctx, listing)
 	}
 	// The cross-check's pages are fetched beside the pass, which does not
