@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyleak/keyleak/state"
@@ -100,6 +101,9 @@ type Engine struct {
 	now       Clock
 	log       *slog.Logger
 	onSuccess func(tx *state.Tx, a state.Action, at time.Time) error
+	// batches makes one plan request at a time: its batch ID is taken,
+	// and its requests stored, before another's is taken.
+	batches sync.Mutex
 }
 
 // OnSuccess sets a function called in the transaction that records an

@@ -26,6 +26,10 @@ func (e *Engine) RequestBatch(ctx context.Context, req Request, items []BatchIte
 	if !e.policy.Authorised(req.Actor) {
 		return Reply{}, Userf("%s is not an authorised responder, so cannot request a plan. Ask the incident lead to add you to keyleak's responders.", req.Actor)
 	}
+	// Two plan requests at once would share one batch ID, and an
+	// approve-batch of one would approve the other's requests unseen.
+	e.batches.Lock()
+	defer e.batches.Unlock()
 	batch, err := e.nextBatch(req.Incident)
 	if err != nil {
 		return Reply{}, err

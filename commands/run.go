@@ -43,8 +43,22 @@ func (e *Engine) Run(ctx context.Context, actionID string) error {
 		if inc, err = tx.Incident(a.Incident); err != nil {
 			return err
 		}
-		switch a.Status {
-		case state.ActionApproved:
+		switch {
+		case a.Status == state.ActionApproved && !inc.Open():
+			// Approved, then the incident was closed (its report sent)
+			// before the run: AWS is not changed behind it.
+			done = true
+			for _, st := range []state.ActionStatus{state.ActionRunning, state.ActionFailed} {
+				if err := a.Transition(st, e.now()); err != nil {
+					return err
+				}
+			}
+			a.Error = "not run: " + a.Incident + " was closed before it ran"
+			if err := tx.PutAction(a); err != nil {
+				return err
+			}
+			return e.record(tx, a, state.System, state.Source{Platform: "keyleak"}, state.EventActionFailed, a.ID+" ("+a.Name+") "+a.Error)
+		case a.Status == state.ActionApproved:
 			if err := a.Transition(state.ActionRunning, e.now()); err != nil {
 				return err
 			}
@@ -52,7 +66,7 @@ func (e *Engine) Run(ctx context.Context, actionID string) error {
 				return err
 			}
 			return e.record(tx, a, state.System, state.Source{Platform: "keyleak"}, state.EventActionStarted, "started "+a.ID+" ("+a.Name+")")
-		case state.ActionRunning:
+		case a.Status == state.ActionRunning:
 			return e.record(tx, a, state.System, state.Source{Platform: "keyleak"}, state.EventActionStarted, "resumed "+a.ID+" ("+a.Name+") after a restart")
 		default:
 			done = true

@@ -2,6 +2,7 @@ package respond
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -109,7 +110,7 @@ func (r *Responder) executor(name string) commands.Executor {
 	case ActionDeactivate:
 		return simple(c.PlanDeactivate, c.ExecuteDeactivate)
 	case ActionReactivate:
-		return simple(c.PlanReactivate, c.ExecuteReactivate)
+		return r.undoing(simple(c.PlanReactivate, c.ExecuteReactivate), ActionDeactivate)
 	case ActionRevokeSessions:
 		e := withParams(c.PlanRevokeSessions, c.ExecuteRevokeSessions)
 		e.roles = f.roles
@@ -117,15 +118,15 @@ func (r *Responder) executor(name string) commands.Executor {
 	case ActionLiftRevoke:
 		e := withParams(c.PlanLiftRevoke, c.ExecuteLiftRevoke)
 		e.roles = f.roles
-		return e
+		return r.undoing(e, ActionRevokeSessions)
 	case ActionQuarantine:
 		return withParams(c.PlanQuarantine, c.ExecuteQuarantine)
 	case ActionRelease:
-		return simple(c.PlanRelease, c.ExecuteRelease)
+		return r.undoing(simple(c.PlanRelease, c.ExecuteRelease), ActionQuarantine)
 	case ActionDenyAll:
 		return simple(c.PlanDenyAll, c.ExecuteDenyAll)
 	case ActionLiftDenyAll:
-		return withParams(c.PlanLiftDenyAll, c.ExecuteLiftDenyAll)
+		return r.undoing(withParams(c.PlanLiftDenyAll, c.ExecuteLiftDenyAll), ActionDenyAll)
 	case ActionCleanup:
 		e := &containExecutor{c: c, exec: c.ExecuteCleanup}
 		e.plan = func(ctx context.Context, inc state.Incident, t awsops.Target, params map[string]string) (awsops.ActionPlan, error) {
@@ -191,6 +192,35 @@ func (r *Responder) executor(name string) commands.Executor {
 		return simple(c.PlanDeleteKey, c.ExecuteDeleteKey)
 	}
 	return nil
+}
+
+// undoing makes e's plan name the request it reverses, so that the
+// report counts that one undone: the request typed, which must be an
+// of that succeeded, or else the latest of that is not undone yet. With
+// none (the key deactivated outside keyleak, say) it reverses nothing of
+// keyleak's, and runs all the same.
+func (r *Responder) undoing(e *containExecutor, of string) *containExecutor {
+	plan := e.plan
+	e.plan = func(ctx context.Context, inc state.Incident, t awsops.Target, params map[string]string) (awsops.ActionPlan, error) {
+		id := params[commands.ParamUndoOf]
+		orig, err := r.undone(inc, of, id)
+		var user *commands.UserError
+		switch {
+		case err != nil && (id != "" || !errors.As(err, &user)):
+			return awsops.ActionPlan{}, err
+		case err != nil:
+			orig = state.Action{}
+		}
+		p, err := plan(ctx, inc, t, params)
+		if err == nil && orig.ID != "" {
+			if p.Params == nil {
+				p.Params = map[string]string{}
+			}
+			p.Params[commands.ParamUndoOf] = orig.ID
+		}
+		return p, err
+	}
+	return e
 }
 
 // undone is the action an undo reverses: the one named, or the latest of

@@ -437,3 +437,33 @@ func TestCanaryCardOffersNoContainment(t *testing.T) {
 		t.Errorf("a leak's card offers %v, want deactivate among them", names)
 	}
 }
+
+// TestUndoRecordsWhatItReverses: an undo typed without a request ID (its
+// usage says the ID is optional) reverses the latest request of its kind,
+// and the report no longer counts that one as done; an undo naming a
+// request of another kind is refused.
+func TestUndoRecordsWhatItReverses(t *testing.T) {
+	r := newActionRig(t, world.NewMotoTB(t), true)
+	deact := r.approveAndRun(t, ActionDeactivate)
+	deny := r.approveAndRun(t, ActionDenyAll)
+	react := r.approveAndRun(t, ActionReactivate) // no ID
+	if d, _ := r.eng.Action(deact.ID); d.Undone != react.ID {
+		t.Errorf("%s (deactivate) undone by %q after %s (reactivate) succeeded, want %q", d.ID, d.Undone, react.ID, react.ID)
+	}
+	var actions []state.Action
+	if err := r.store.View(func(tx *state.Tx) (err error) { actions, err = tx.Actions(r.inc.ID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if settled(awsops.FollowUp{Kind: awsops.FollowUpDeactivateKey}, actions) {
+		t.Error("the report counts 'deactivate the key' as done while the key is Active again")
+	}
+	r.approveAndRun(t, ActionDeactivate)
+	_, err := r.eng.Ask(t.Context(), commands.Request{Actor: alice, Incident: r.inc.ID, Scope: commands.InSpace, Args: []string{deny.ID}}, ActionReactivate, false)
+	var user *commands.UserError
+	if !errors.As(err, &user) || !strings.Contains(user.Msg, "deny-all") {
+		t.Errorf("reactivate naming the deny-all request %s: %v, want it refused: it is not a deactivate", deny.ID, err)
+	}
+	if dn, _ := r.eng.Action(deny.ID); dn.Undone != "" {
+		t.Errorf("the deny-all %s is recorded undone by %s while it is still attached", deny.ID, dn.Undone)
+	}
+}
