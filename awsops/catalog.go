@@ -131,7 +131,7 @@ var catalogue = []Technique{
 		Why: "objects deleted one by one from a source outside the key's baseline", Source: stratusDocs + "aws.impact.s3-ransomware-individual-deletion/",
 		NewSourceOnly: true, match: calls("s3", "DeleteObject", "DeleteObjectVersion")},
 	stratus("initial-access.console-login-without-mfa", "Console login without MFA", CategoryInitialAccess, []string{"T1078.004"},
-		"someone signed in to the console as an IAM user without MFA", calls("signin", "ConsoleLogin")),
+		"someone signed in to the console as an IAM user without MFA", both(calls("signin", "ConsoleLogin"), withoutMFA)),
 	stratus("lateral-movement.ec2-instance-connect", "Usage of EC2 Instance Connect on multiple instances", CategoryLateralMovement, []string{"T1021.004"},
 		"pushes an SSH key that opens a shell on the instance", calls("ec2-instance-connect", "SendSSHPublicKey")),
 	stratus("lateral-movement.ec2-serial-console-send-ssh-public-key", "Usage of EC2 Serial Console to push SSH public key", CategoryLateralMovement, []string{"T1021.004"},

@@ -237,7 +237,18 @@ type policyStatementList []resourceStatement
 type resourceStatement struct {
 	Effect    string          `json:"Effect"`
 	Principal json.RawMessage `json:"Principal"`
-	Condition json.RawMessage `json:"Condition"`
+	// NotPrincipal, in an Allow, admits everyone but whom it names.
+	NotPrincipal json.RawMessage `json:"NotPrincipal"`
+	Condition    json.RawMessage `json:"Condition"`
+}
+
+// admitted is whom the statement's principal names: "*" for an Allow
+// with NotPrincipal.
+func (st resourceStatement) admitted() []string {
+	if len(st.NotPrincipal) > 0 && string(st.NotPrincipal) != "null" {
+		return []string{"*"}
+	}
+	return principalsOf(st.Principal)
 }
 
 // accountConditionKeys name the caller's (or the calling service's
@@ -255,6 +266,9 @@ func (st resourceStatement) pinnedInside(e *event) bool {
 	}
 	for op, kv := range cond {
 		o := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(op, "ForAnyValue:"), "ForAllValues:"))
+		if strings.HasSuffix(o, "ifexists") {
+			continue // true for a caller whose request lacks the key: it pins nothing
+		}
 		if !strings.HasPrefix(o, "stringequals") && !strings.HasPrefix(o, "stringlike") && !strings.HasPrefix(o, "arnequals") && !strings.HasPrefix(o, "arnlike") {
 			continue
 		}
@@ -583,3 +597,15 @@ func opensNetwork(e *event) bool {
 // worldCIDR finds a CIDR with a prefix of length 0 (0.0.0.0/0, ::/0, or
 // any address written before /0).
 var worldCIDR = regexp.MustCompile(`"[0-9a-fA-F:.]+/0"`)
+
+// withoutMFA: a console sign-in that CloudTrail does not say used MFA
+// (additionalEventData.MFAUsed "Yes").
+func withoutMFA(e *event) bool {
+	if len(e.rec.AdditionalEventData) == 0 || e.rec.AdditionalEventData[0] != '{' {
+		return true
+	}
+	v, _ := trail.Value(e.rec.AdditionalEventData)
+	m, _ := v.(map[string]any)
+	used, _ := lookupFold(m, "MFAUsed").(string)
+	return !strings.EqualFold(used, "Yes")
+}

@@ -198,6 +198,15 @@ func (d *door) through(rec *trail.Record, own func(string) bool, isTracked func(
 		return false
 	}
 	switch d.via {
+	case ViaCreatedUser, ViaLoginProfile:
+		// The user itself: LookupEvents' Username also finds role sessions
+		// named like it (an Identity Center user of the same name), which
+		// are not it.
+		if !d.isUser(rec.UserIdentity) {
+			return false
+		}
+	}
+	switch d.via {
 	case ViaCreatedUser:
 		return true // everything the user did
 	case ViaLoginProfile:
@@ -233,6 +242,14 @@ func (d *door) through(rec *trail.Record, own func(string) bool, isTracked func(
 		return req.PrincipalARN == d.subject || p == d.subject || (d.url != "" && strings.TrimPrefix(p, "https://") == d.url)
 	}
 	return false
+}
+
+// isUser reports whether a caller is the door's IAM user.
+func (d *door) isUser(u trail.Identity) bool {
+	if !strings.EqualFold(u.Type, "IAMUser") || u.UserName != d.subject {
+		return false
+	}
+	return d.account == "" || u.AccountID == "" || u.AccountID == d.account
 }
 
 // consoleSessionSince reports whether rec is a call of a console session

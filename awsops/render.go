@@ -530,8 +530,12 @@ func (r *Investigation) FollowUps() []FollowUp {
 	for _, s := range r.Sessions[min(1, len(r.Sessions)):] {
 		if s.Expires.After(r.FinishedAt) {
 			target, subject := "user "+id.UserName, id.ARN
-			if s.RoleARN != "" {
+			switch p, err := ParsePrincipal(s.Principal); {
+			case s.RoleARN != "":
 				target, subject = "role "+s.RoleARN, s.RoleARN
+			case err == nil && p.Kind == KindUser && !sameUser(s.Principal, id.ARN):
+				// a user the attacker signed in as, or whose key it made
+				target, subject = "user "+s.Principal[strings.LastIndexByte(s.Principal, '/')+1:], s.Principal
 			}
 			if !seenRole[target] {
 				seenRole[target] = true
@@ -716,4 +720,11 @@ func branches(n int) string {
 		return "1 branch"
 	}
 	return fmt.Sprintf("%d branches", n)
+}
+
+// sameUser reports whether two ARNs name the same IAM user.
+func sameUser(a, b string) bool {
+	p, err := ParsePrincipal(a)
+	q, err2 := ParsePrincipal(b)
+	return err == nil && err2 == nil && p.Same(q)
 }

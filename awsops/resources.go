@@ -310,7 +310,7 @@ func (e *event) outsidersIn(doc string) string {
 		if !strings.EqualFold(st.Effect, "Allow") || st.pinnedInside(e) {
 			continue
 		}
-		for _, p := range principalsOf(st.Principal) {
+		for _, p := range st.admitted() {
 			if e.admits(p) && !slices.Contains(who, p) {
 				who = append(who, p)
 			}

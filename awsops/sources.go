@@ -156,16 +156,17 @@ func (tr *tracker) noteSource(rec *trail.Record, readOnly bool) string {
 // use from the start of the window, cannot mark it while others exist: a
 // key is set up by its owner. Zero when no source did.
 func attackStart(sources map[string]*sourceStat, cands []candidate) time.Time {
-	first := ""
+	first, real := "", 0 // (AWS calling on the key's behalf is no source of its own)
 	for n, st := range sources {
 		if strings.HasPrefix(n, "aws:") {
 			continue
 		}
-		if first == "" || st.s.FirstSeen.Before(sources[first].s.FirstSeen) {
+		real++
+		if f := sources[first]; first == "" || st.s.FirstSeen.Before(f.s.FirstSeen) || st.s.FirstSeen.Equal(f.s.FirstSeen) && n < first {
 			first = n
 		}
 	}
-	if len(sources) < 2 {
+	if real < 2 {
 		first = ""
 	}
 	var start time.Time

@@ -280,6 +280,7 @@ func (tr *tracker) page(ctx context.Context, t sweepTask, events []cttypes.Event
 // add counts one event of key, once whatever the number of times it is
 // seen, and starts tracking any credential it minted.
 func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
+	settleSignIn(rec)
 	tr.mu.Lock()
 	n, ok := tr.nodes[key]
 	if !ok {
@@ -501,6 +502,7 @@ func (tr *tracker) openDoor(d *door, rec *trail.Record) bool {
 // backdoored role, trust anchor or identity provider becomes a branch of
 // its own, swept like a minted credential.
 func (tr *tracker) doorEvent(ctx context.Context, d *door, rec *trail.Record) {
+	settleSignIn(rec)
 	tr.mu.Lock()
 	tracked := func(id string) bool {
 		_, ok := tr.nodes[id]
@@ -743,5 +745,19 @@ func (tr *tracker) noteCandidate(rec *trail.Record, e *event, cat Category, tech
 		tr.candidates = append(tr.candidates, c)
 	} else {
 		tr.candidatesDropped++
+	}
+}
+
+// settleSignIn gives a failed console sign-in the error code CloudTrail
+// leaves out: it writes no errorCode, but "Failed authentication" as the
+// errorMessage and "Failure" as responseElements.ConsoleLogin. From then
+// on it counts as refused, as every other failed call does.
+func settleSignIn(rec *trail.Record) {
+	if rec.ErrorCode != "" || rec.EventName != "ConsoleLogin" {
+		return
+	}
+	e := newEvent(rec, noAccounts)
+	if r, _ := e.response("ConsoleLogin").(string); strings.EqualFold(r, "Failure") {
+		rec.ErrorCode = cmp.Or(rec.ErrorMessage, "Failure")
 	}
 }
