@@ -154,6 +154,34 @@ func TestIdentifyBadKeys(t *testing.T) {
 		}
 		wantGap(t, id.Gaps, awsops.StepIdentify, "user gone-user, the key's owner, was deleted too")
 	})
+	t.Run("deleted key known by a call in a later region", func(t *testing.T) {
+		// Created and deleted more than 90 days ago, as far as LookupEvents
+		// can tell (the events are older than it keeps): its one call left,
+		// in eu-west-1, says whose it was, after us-east-1 is looked in.
+		w := world.New(t, moto)
+		old := time.Now().Add(-100 * 24 * time.Hour)
+		ic := iam.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount), world.WithEventTime(func() time.Time { return old })))
+		if _, err := ic.CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("quiet-user")}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := ic.CreateAccessKey(t.Context(), &iam.CreateAccessKeyInput{UserName: aws.String("quiet-user")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := out.AccessKey
+		leaked := world.Credentials{AccessKeyID: aws.ToString(k.AccessKeyId), SecretAccessKey: aws.ToString(k.SecretAccessKey)}
+		if _, err := sts.NewFromConfig(w.Config("eu-west-1", leaked)).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ic.DeleteAccessKey(t.Context(), &iam.DeleteAccessKeyInput{UserName: aws.String("quiet-user"), AccessKeyId: k.AccessKeyId}); err != nil {
+			t.Fatal(err)
+		}
+		c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{Regions: []string{"us-east-1", "eu-west-1"}})
+		key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+		if id := c.Identify(t.Context(), key); id.UserName != "quiet-user" || id.OwnerSource != awsops.OwnerFromTrail {
+			t.Errorf("owner %q from %q, want quiet-user, from its call in eu-west-1", id.UserName, id.OwnerSource)
+		}
+	})
 	t.Run("unknown key", func(t *testing.T) {
 		w := world.New(t, moto)
 		c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{Regions: []string{"us-east-1"}})

@@ -84,8 +84,11 @@ func (c *Client) ownerFromTrail(ctx context.Context, key KeyID, account string, 
 	// The caller of any call made with the key is its owner.
 	order := append([]string{iamRegion}, regions...)
 	for i, region := range order {
-		if o.arn != "" || o.root || (i > 0 && region == iamRegion) {
+		if o.arn != "" || o.root {
 			break
+		}
+		if i > 0 && region == iamRegion {
+			continue // looked in already
 		}
 		err := c.lookupAll(ctx, account, region, cttypes.LookupAttributeKeyAccessKeyId, key.String(), func(rec *trail.Record) bool {
 			switch u := rec.UserIdentity; {
