@@ -268,3 +268,158 @@ func TestOpenPoliciesFound(t *testing.T) {
 		}
 	}
 }
+
+// TestBaselineRoleIsNotTheAttackers: the key's owner (its usual
+// address, ten days before anything else happens) creates an instance role
+// trusting ec2.amazonaws.com, as IaC does (real Stratus CreateRole record,
+// trust changed to EC2). EC2 then assumes the role for an instance. Days
+// later the attacker uses the key from a new address. EC2's session of the
+// owner's role was not minted from the key and is not the attacker's.
+func TestBaselineRoleIsNotTheAttackers(t *testing.T) {
+	create := stratusRecord(t, "aws.persistence.iam-create-backdoor-role", "CreateRole")
+	key := create.UserIdentity.AccessKeyID
+	acct := create.RecipientAccountID
+	t0 := create.EventTime
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	create = recordWith(t, create, func(m map[string]any) {
+		p := m["requestParameters"].(map[string]any)
+		p["assumeRolePolicyDocument"] = trust
+		delete(p, "permissionsBoundary")
+	})
+	earlier := recordWith(t, create, func(m map[string]any) { // the owner's usual use, ten days before
+		m["eventID"], m["eventName"], m["readOnly"] = "t-owner-earlier", "ListRoles", true
+		m["eventTime"] = t0.Add(-240 * time.Hour).Format(time.RFC3339)
+		m["requestParameters"], m["responseElements"] = nil, nil
+	})
+	roleARN := "arn:aws:iam::" + acct + ":role/stratus-red-team-malicious-iam-role"
+	ec2 := recordWith(t, create, func(m map[string]any) {
+		m["eventID"], m["eventSource"], m["eventName"], m["readOnly"] = "t-ec2-assume", "sts.amazonaws.com", "AssumeRole", true
+		m["eventTime"] = t0.Add(time.Hour).Format(time.RFC3339)
+		m["sourceIPAddress"], m["userAgent"] = "ec2.amazonaws.com", "ec2.amazonaws.com"
+		m["userIdentity"] = map[string]any{"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}
+		m["requestParameters"] = map[string]any{"roleArn": roleARN, "roleSessionName": "i-0123456789abcdef0"}
+		m["responseElements"] = map[string]any{"credentials": map[string]any{"accessKeyId": "ASIATSTEC2INSTANCE01", "expiration": "Aug 1, 2024, 8:37:41 PM", "sessionToken": "x"}}
+		m["resources"] = []any{map[string]any{"ARN": roleARN, "accountId": acct, "type": "AWS::IAM::Role"}}
+	})
+	secrets := stratusLogs(t, "aws.credential-access.secretsmanager-retrieve-secrets")
+	attack := recordWith(t, secrets[len(secrets)-1], func(m map[string]any) { // the attacker, from a new address, days later
+		m["eventID"] = "t-attacker"
+		m["eventTime"] = t0.Add(120 * time.Hour).Format(time.RFC3339)
+		ui := m["userIdentity"].(map[string]any)
+		ui["accessKeyId"], ui["accountId"], ui["arn"] = key, acct, create.UserIdentity.ARN
+		m["recipientAccountId"] = acct
+	})
+	tr := newTracker(Session{AccessKeyID: key, Account: acct})
+	tr.own = func(a string) bool { return a == acct }
+	var doors []*door
+	tr.setOnDoor(func(_ context.Context, d *door) { doors = append(doors, d) })
+	tr.setOnDerived(func(context.Context, Session) {})
+	for _, r := range []*trail.Record{&earlier, &create, &attack} {
+		tr.add(t.Context(), key, r)
+	}
+	for _, d := range doors {
+		tr.doorEvent(t.Context(), d, &ec2)
+	}
+	tr.mu.Lock()
+	_, sources, _ := tr.finishSources()
+	tr.mu.Unlock()
+	for _, s := range sources {
+		if s.Network == networkOf(create.SourceIPAddress) && !s.Baseline {
+			t.Fatalf("the owner's source %s is not the baseline: %+v", s.Network, s)
+		}
+	}
+	inv := &Investigation{}
+	inv.collect(tr)
+	found := false
+	for _, s := range inv.Sessions {
+		if s.AccessKeyID == "ASIATSTEC2INSTANCE01" {
+			found = true
+			if s.CreatedByAttacker || !s.Baseline {
+				t.Errorf("EC2's instance session of the role the owner created from its baseline: CreatedByAttacker=%v, baseline=%v (via %s by %q)", s.CreatedByAttacker, s.Baseline, s.Via, s.By)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("EC2's session through the role is not in the tree at all: the test shows nothing")
+	}
+	if text := strings.Join(inv.treeSection().Lines, "\n"); strings.Contains(text, "CREATED BY THE ATTACKER") {
+		t.Errorf("the tree still says CREATED BY THE ATTACKER:\n%s", text)
+	}
+}
+
+// TestOwnerRotationIsNotTheAttackers: after the attacker used the key from a new
+// address, the owner rotates it from its usual address (CreateAccessKey for
+// itself, the real Stratus record with the user's own name). The owner's new
+// key is not created by the attacker.
+func TestOwnerRotationIsNotTheAttackers(t *testing.T) {
+	ck := stratusRecord(t, "aws.persistence.iam-backdoor-user", "CreateAccessKey")
+	key, acct, owner := ck.UserIdentity.AccessKeyID, ck.RecipientAccountID, ck.UserIdentity.UserName
+	t0 := ck.EventTime
+	rotate := recordWith(t, ck, func(m map[string]any) {
+		m["requestParameters"] = map[string]any{}
+		m["responseElements"] = map[string]any{"accessKey": map[string]any{"accessKeyId": "AKIATSTOWNERNEWKEY01", "status": "Active", "userName": owner, "createDate": "Jul 30, 2024 9:53:13 PM"}}
+	})
+	usual := recordWith(t, ck, func(m map[string]any) {
+		m["eventID"], m["eventName"], m["readOnly"] = "t-usual", "ListAccessKeys", true
+		m["eventTime"] = t0.Add(-240 * time.Hour).Format(time.RFC3339)
+		m["requestParameters"], m["responseElements"] = nil, nil
+	})
+	secrets := stratusLogs(t, "aws.credential-access.secretsmanager-retrieve-secrets")
+	attack := recordWith(t, secrets[len(secrets)-1], func(m map[string]any) {
+		m["eventID"] = "t-attacker"
+		m["eventTime"] = t0.Add(-24 * time.Hour).Format(time.RFC3339)
+		ui := m["userIdentity"].(map[string]any)
+		ui["accessKeyId"], ui["accountId"], ui["arn"], ui["userName"] = key, acct, ck.UserIdentity.ARN, owner
+		m["recipientAccountId"] = acct
+	})
+	tr := newTracker(Session{AccessKeyID: key, Account: acct})
+	tr.own = func(a string) bool { return a == acct }
+	tr.setOnDerived(func(context.Context, Session) {})
+	for _, r := range []*trail.Record{&usual, &attack, &rotate} {
+		tr.add(t.Context(), key, r)
+	}
+	inv := &Investigation{}
+	inv.collect(tr)
+	found := false
+	for _, s := range inv.Sessions {
+		if s.AccessKeyID == "AKIATSTOWNERNEWKEY01" {
+			found = true
+			if s.CreatedByAttacker || !s.Baseline {
+				t.Errorf("the owner's rotated key (created from the baseline %s, for %s itself): CreatedByAttacker=%v, baseline=%v", rotate.SourceIPAddress, owner, s.CreatedByAttacker, s.Baseline)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the rotated key is not in the tree at all: the test shows nothing")
+	}
+}
+
+// TestBaselineDoorsNeedAnAttackerToldApart: a door opened from the
+// baseline is the owner's only once an attacker's source was told apart;
+// a door opened from the attacker's source stays the attacker's.
+func TestBaselineDoorsNeedAnAttackerToldApart(t *testing.T) {
+	sessions := func() []Session {
+		return []Session{{ID: "AKIAKEY"},
+			{ID: "owner-key", CreatedByAttacker: true, OpenedFrom: "20.55.14.201"},
+			{ID: "backdoor", CreatedByAttacker: true, OpenedFrom: "58.218.199.38"}}
+	}
+	baseline := Source{Network: networkOf("20.55.14.201"), Baseline: true}
+	attacker := Source{Network: networkOf("58.218.199.38"), Attacker: true}
+	for _, tt := range []struct {
+		name    string
+		sources []Source
+		owners  bool // the owner's door is told apart
+	}{
+		{"an attacker's source told apart", []Source{baseline, attacker}, true},
+		{"no attacker's source told apart", []Source{baseline, {Network: attacker.Network, Baseline: true}}, false},
+	} {
+		inv := &Investigation{Sources: tt.sources, Sessions: sessions()}
+		inv.settleBaselineDoors()
+		if owner := inv.Sessions[1]; owner.Baseline != tt.owners || owner.CreatedByAttacker == tt.owners {
+			t.Errorf("%s: the door opened from the baseline: baseline %v, created by the attacker %v", tt.name, owner.Baseline, owner.CreatedByAttacker)
+		}
+		if b := inv.Sessions[2]; b.Baseline || !b.CreatedByAttacker {
+			t.Errorf("%s: the attacker's backdoor: baseline %v, created by the attacker %v", tt.name, b.Baseline, b.CreatedByAttacker)
+		}
+	}
+}

@@ -50,6 +50,7 @@ type door struct {
 	account string
 	region  string // for regional doors (trust anchors); empty means every region
 	subject string // the user name, role, trust anchor or provider ARN
+	from    string // the source address of the call that opened it
 	url     string // an OIDC provider's URL, as identityProvider shows it
 	created bool   // the role behind a trust door was created by the attacker
 	opened  time.Time
@@ -127,7 +128,7 @@ func doorsOpened(e *event, parent *Session) (doors []*door, createdKey *Session)
 	rec, account := e.rec, e.account()
 	partition := cmp.Or(partitionOfARN(rec.UserIdentity.ARN), "aws")
 	d := func(via Via, subject string) *door {
-		return &door{via: via, parent: parent.ID, account: account, subject: subject, opened: rec.EventTime, eventID: rec.EventID}
+		return &door{via: via, parent: parent.ID, account: account, subject: subject, opened: rec.EventTime, eventID: rec.EventID, from: rec.SourceIPAddress}
 	}
 	switch {
 	case e.is("iam", "CreateAccessKey"):
@@ -137,7 +138,7 @@ func doorsOpened(e *event, parent *Session) (doors []*door, createdKey *Session)
 		}
 		user := cmp.Or(e.responseString("accessKey", "userName"), e.paramString("userName"), rec.UserIdentity.UserName)
 		return nil, &Session{ID: id, AccessKeyID: id, ParentID: parent.ID, ParentAccessKeyID: parent.AccessKeyID, Depth: parent.Depth + 1,
-			Account: account, Via: ViaCreatedKey, CreatedByAttacker: true, MintedBy: rec.EventName, MintEventID: rec.EventID,
+			Account: account, Via: ViaCreatedKey, CreatedByAttacker: true, OpenedFrom: rec.SourceIPAddress, MintedBy: rec.EventName, MintEventID: rec.EventID,
 			Principal: "arn:" + partition + ":iam::" + account + ":user/" + user, UserName: user,
 			Issued: rec.EventTime, SourceIP: rec.SourceIPAddress, UserAgent: rec.UserAgent}
 	case e.is("iam", "CreateUser"):

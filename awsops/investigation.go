@@ -253,7 +253,32 @@ func (r *Investigation) collect(tr *tracker) {
 	r.Activity = tr.total.activity()
 	tr.mu.Unlock()
 	r.Sessions = tr.sessions()
+	r.settleBaselineDoors()
 	sortEvents(r.KMSDecrypts)
+}
+
+// settleBaselineDoors: once the attacker's sources are told apart from
+// the key's baseline, a door opened from the baseline (the owner rotating
+// its key, its IaC making a role) is not the attacker's doing as far as
+// keyleak can tell: its branch is kept, and marked so, not CREATED BY THE
+// ATTACKER.
+func (r *Investigation) settleBaselineDoors() {
+	baseline, attacked := map[string]bool{}, false
+	for _, s := range r.Sources {
+		if s.Baseline && !s.Attacker {
+			baseline[s.Network] = true
+		}
+		attacked = attacked || s.Attacker
+	}
+	if !attacked {
+		return // no attacker's source told apart: nothing to tell the owner's doors from
+	}
+	for i := range r.Sessions {
+		s := &r.Sessions[i]
+		if s.CreatedByAttacker && s.OpenedFrom != "" && baseline[networkOf(s.OpenedFrom)] {
+			s.CreatedByAttacker, s.Baseline = false, true
+		}
+	}
 }
 
 // lookupClient is the CloudTrail client of one account and region.

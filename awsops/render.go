@@ -113,14 +113,17 @@ func (r *Investigation) Summary() []string {
 	}
 	if n := len(r.Sessions) - 1; n > 0 {
 		var roles []string
-		minted, doors := 0, 0
+		minted, doors, baseline := 0, 0, 0
 		for _, s := range r.Sessions[1:] {
 			if name := roleName(s.RoleARN); name != "" && !slices.Contains(roles, name) {
 				roles = append(roles, name)
 			}
-			if s.CreatedByAttacker {
+			switch {
+			case s.CreatedByAttacker:
 				doors++
-			} else {
+			case s.Baseline:
+				baseline++
+			default:
 				minted++
 			}
 		}
@@ -130,6 +133,9 @@ func (r *Investigation) Summary() []string {
 		}
 		if doors > 0 {
 			parts = append(parts, fmt.Sprintf("%s through doors the attacker opened (keys, users, trusts, anchors or providers it created)", branches(doors)))
+		}
+		if baseline > 0 {
+			parts = append(parts, fmt.Sprintf("%s through doors opened from the key's usual place, as its owner works", branches(baseline)))
 		}
 		line := "Credential tree: " + strings.Join(parts, "; ")
 		if len(roles) > 0 {
@@ -376,8 +382,11 @@ func (r *Investigation) treeSection() Section {
 		head := s.AccessKeyID
 		if depth > 0 {
 			head = fmt.Sprintf("└ %s → %s", s.MintedBy, branchName(s))
-			if s.CreatedByAttacker {
+			switch {
+			case s.CreatedByAttacker:
 				head += " · CREATED BY THE ATTACKER (" + viaText(s) + ")"
+			case s.Baseline:
+				head += " · opened from the key's usual place (" + s.OpenedFrom + "), as its owner works: not counted as the attacker's"
 			}
 			if s.By != "" {
 				head += " · by " + s.By

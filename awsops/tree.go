@@ -39,6 +39,15 @@ type Session struct {
 	// CreatedByAttacker marks a branch through such a door: everything
 	// in it is the attacker's, however it got in.
 	CreatedByAttacker bool `json:"created_by_attacker,omitempty"`
+	// OpenedFrom is the source address of the call that opened the door
+	// the branch came through (that created the key, the user, the
+	// trust…).
+	OpenedFrom string `json:"opened_from,omitempty"`
+	// Baseline marks a branch through a door opened from the key's
+	// baseline source, where its owner works, and never used by the
+	// attacker's: not counted as the attacker's (keyleak cannot tell the
+	// owner from someone else there).
+	Baseline bool `json:"baseline,omitempty"`
 	// UserName is the user of a user's branch or of a created key.
 	UserName string `json:"user_name,omitempty"`
 	// By is who came through the door: the caller that assumed a
@@ -489,7 +498,7 @@ func (tr *tracker) openDoor(d *door, rec *trail.Record) bool {
 			partition := cmp.Or(partitionOfARN(rec.UserIdentity.ARN), "aws")
 			tr.addNode(Session{ID: d.node, ParentID: parent.ID, ParentAccessKeyID: cmp.Or(parent.AccessKeyID, parent.ParentAccessKeyID),
 				Depth: parent.Depth + 1, Account: d.account,
-				Via: d.via, CreatedByAttacker: true, UserName: d.subject, Door: d.subject,
+				Via: d.via, CreatedByAttacker: true, OpenedFrom: d.from, UserName: d.subject, Door: d.subject,
 				Principal: "arn:" + partition + ":iam::" + d.account + ":user/" + d.subject,
 				MintedBy:  rec.EventName, MintEventID: rec.EventID, Issued: rec.EventTime})
 		}
@@ -527,7 +536,7 @@ func (tr *tracker) doorEvent(ctx context.Context, d *door, rec *trail.Record) {
 			user := tr.nodes[d.node].s
 			issued, _ := time.Parse(time.RFC3339, rec.UserIdentity.SessionContext.Attributes.CreationDate)
 			s := Session{ID: k, AccessKeyID: k, ParentID: user.ID, ParentAccessKeyID: cmp.Or(user.AccessKeyID, user.ParentAccessKeyID),
-				Depth: user.Depth + 1, Account: user.Account, Via: ViaLoginProfile, CreatedByAttacker: true,
+				Depth: user.Depth + 1, Account: user.Account, Via: ViaLoginProfile, CreatedByAttacker: true, OpenedFrom: d.from,
 				UserName: user.UserName, Door: d.subject, Principal: user.Principal,
 				MintedBy: "ConsoleLogin", Issued: issued, Expires: issued.Add(consoleSessionLifetime),
 				SourceIP: rec.SourceIPAddress, UserAgent: rec.UserAgent}
@@ -551,7 +560,7 @@ func (tr *tracker) doorEvent(ctx context.Context, d *door, rec *trail.Record) {
 	if _, known := tr.nodes[node]; !known {
 		s := mintedSession(newEvent(rec, nil), tr.nodes[d.parent].s, id)
 		s.ID, s.AccessKeyID = node, id
-		s.Via, s.CreatedByAttacker, s.Door = d.via, true, d.subject
+		s.Via, s.CreatedByAttacker, s.Door, s.OpenedFrom = d.via, true, d.subject, d.from
 		s.By = callerText(rec.UserIdentity)
 		tr.addNode(s)
 		if id != "" {
