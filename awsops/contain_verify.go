@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,17 @@ type VerifyOptions struct {
 	// Resources are what the investigation found the attacker created or
 	// opened: each is checked again, and one still there is a problem.
 	Resources []Resource
+	// UserSessions are the sessions of the tree that sts:GetSessionToken
+	// or sts:GetFederationToken minted and that have not expired: only
+	// the user's revocation or deny-all refuses them.
+	UserSessions []string
+	// TreeUnknown, when set, says why the credential tree is not known
+	// (the investigation has not finished): containment cannot be told.
+	TreeUnknown string
 }
+
+// deliveryLag is how late CloudTrail may show a call in LookupEvents.
+const deliveryLag = 15 * time.Minute
 
 // PrincipalCheck is the containment state of the user or one role.
 type PrincipalCheck struct {
@@ -80,8 +91,11 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 		return rep, err
 	}
 	revokeName := keyleakPolicyName(policyRevoke, t.Incident)
+	if opts.TreeUnknown != "" {
+		rep.Problems = append(rep.Problems, "not known yet: "+opts.TreeUnknown+"; what the key derived is not checked")
+	}
 	if t.Root {
-		rep.Notes = append(rep.Notes, "Root key: IAM cannot show or change its status; check Security credentials in the console as root.")
+		rep.Problems = append(rep.Problems, "a root key: IAM cannot show or change its status, so keyleak cannot tell it is refused; sign in as root and check Security credentials")
 	} else if t.UserName != "" {
 		if rep.KeyStatus, err = r.keyStatus(ctx); err != nil {
 			return rep, err
@@ -105,7 +119,12 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 			return rep, err
 		}
 		pc.Quarantined = len(attached) > 0
-		if !pc.Revoked && !pc.DenyAll {
+		switch {
+		case pc.Revoked || pc.DenyAll:
+		case len(opts.UserSessions) > 0:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s has neither keyleak's revocation nor its deny-all: %s, minted from the key with sts:GetSessionToken or GetFederationToken, still work until they expire (revoke-sessions)",
+				user.ARN, strings.Join(opts.UserSessions, ", ")))
+		default:
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s has neither keyleak's revocation nor its deny-all: sessions it minted with sts:GetSessionToken stay valid until they expire.", user.ARN))
 		}
 		rep.Principals = append(rep.Principals, pc)
@@ -134,6 +153,10 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s succeeded with %s at %s in %s, after containment",
 				a.EventName, a.AccessKeyID, a.Time.UTC().Format(time.RFC3339), a.Region))
 		}
+	}
+	if lag := opts.Since.Add(deliveryLag); rep.At.Before(lag) {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("CloudTrail shows a call up to %d minutes late: calls since %s may not show yet; verify again after %s.",
+			int(deliveryLag.Minutes()), opts.Since.UTC().Format("15:04"), lag.UTC().Format("15:04 UTC")))
 	}
 	if len(opts.Resources) > 0 {
 		now := slices.Clone(opts.Resources)
@@ -170,7 +193,13 @@ func (r *containRun) trailActivity(ctx context.Context, keys []string, opts Veri
 		regions = r.c.opts.Regions
 	}
 	if len(regions) == 0 {
-		regions = []string{r.cfg.Region}
+		// Every region the account has enabled, as the investigation
+		// sweeps: a credential of the tree may act in any.
+		enabled, _, err := r.c.regionsOf(ctx, r.t.Account)
+		if err != nil {
+			return nil, err
+		}
+		regions = enabled
 	}
 	var mu sync.Mutex
 	var all []TrailActivity

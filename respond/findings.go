@@ -167,12 +167,12 @@ func (f findings) derivedKeys(id string) []string {
 	}
 	var out []string
 	for _, s := range inv.Sessions {
-		if s.AccessKeyID != "" {
+		if s.AccessKeyID != "" && !s.Baseline { // (the owner's, as far as keyleak can tell)
 			out = append(out, s.AccessKeyID)
 		}
 	}
 	for _, r := range inv.Resources {
-		if r.Type == "AWS::IAM::AccessKey" && r.ID != "" && !slices.Contains(out, r.ID) {
+		if r.Type == "AWS::IAM::AccessKey" && r.ID != "" && !slices.Contains(out, r.ID) && !ownersKey(inv, r) {
 			out = append(out, r.ID)
 		}
 	}

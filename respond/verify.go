@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,10 +20,31 @@ func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.T
 	if err != nil {
 		return awsops.VerifyReport{}, err
 	}
+	opts := awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now())}
 	if t.Roles, err = f.roles(ctx, inc); err != nil {
-		t.Roles = nil // verify the key and the user at least
+		// The key and the user are checked at least; what the key derived
+		// is not known, so containment is not said.
+		t.Roles = nil
+		opts.TreeUnknown = "the investigation has not finished (" + err.Error() + ")"
 	}
-	return c.Verify(ctx, t, awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), Resources: f.ways(inc.ID)})
+	return c.Verify(ctx, t, opts)
+}
+
+// userSessions are the sessions of the stored tree that
+// sts:GetSessionToken or sts:GetFederationToken minted and that are still
+// valid at now.
+func (f findings) userSessions(id string, now time.Time) []string {
+	inv, err := f.load(id)
+	if err != nil || inv == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range inv.Sessions {
+		if (s.MintedBy == "GetSessionToken" || s.MintedBy == "GetFederationToken") && s.AccessKeyID != "" && s.Expires.After(now) {
+			out = append(out, s.AccessKeyID)
+		}
+	}
+	return out
 }
 
 // ways are the doors the attacker opened and the ways in it made, from
@@ -34,6 +56,9 @@ func (f findings) ways(id string) []awsops.Resource {
 	}
 	var out []awsops.Resource
 	for _, r := range inv.Resources {
+		if ownersKey(inv, r) {
+			continue
+		}
 		_, door := awsops.DoorOf(r)
 		_, made := awsops.CleanupOf(r)
 		if door || made {
@@ -112,8 +137,18 @@ func verifyReply(id string, rep awsops.VerifyReport) commands.Reply {
 	return r
 }
 
+// ownersKey reports whether r is an access key whose branch of the tree
+// is the owner's (a door opened from the key's baseline): not a way in of
+// the attacker's.
+func ownersKey(inv *awsops.Investigation, r awsops.Resource) bool {
+	return r.Type == "AWS::IAM::AccessKey" && slices.ContainsFunc(inv.Sessions, func(s awsops.Session) bool { return s.AccessKeyID == r.ID && s.Baseline })
+}
+
 // containedSince is when the incident's first containment action (one
 // the table marks as containing) finished, or its opening if none has.
+// A revocation counts from its cutoff, which it froze when requested: a
+// session issued after the cutoff and before the action finished is not
+// revoked, and its calls are counted.
 func containedSince(store *state.Store, id string) (time.Time, error) {
 	var since time.Time
 	err := store.View(func(tx *state.Tx) error {
@@ -128,8 +163,15 @@ func containedSince(store *state.Store, id string) (time.Time, error) {
 		}
 		first := true
 		for _, a := range actions {
-			if a.Status == state.ActionSucceeded && containing(a.Name) && (first || a.FinishedAt.Before(since)) {
-				since, first = a.FinishedAt, false
+			if a.Status != state.ActionSucceeded || !containing(a.Name) {
+				continue
+			}
+			at := a.FinishedAt
+			if c, err := time.Parse(time.RFC3339, a.Params[awsops.ParamCutoff]); err == nil && c.Before(at) {
+				at = c
+			}
+			if first || at.Before(since) {
+				since, first = at, false
 			}
 		}
 		return nil

@@ -1,0 +1,106 @@
+package awsops_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+func deactivateNow(t *testing.T, s *ctSeed) {
+	t.Helper()
+	if _, err := s.c.ExecuteDeactivate(t.Context(), s.target); err != nil {
+		t.Fatalf("deactivate: %v", err)
+	}
+}
+
+// A GetSessionToken session of the leaked key (in the credential tree)
+// outlives deactivation; verify only adds a note and says "contained".
+func TestVerifySeesUserSessions(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	s.target.Roles = nil
+	out, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).GetSessionToken(t.Context(), &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	deactivateNow(t, s)
+	since := time.Now()
+	rep, err := s.c.Verify(t.Context(), s.target, awsops.VerifyOptions{Since: since, SessionKeys: []string{sess.AccessKeyID}, UserSessions: []string{sess.AccessKeyID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	works := s.listBuckets(t, sess) == ""
+	if rep.Contained() && works {
+		t.Errorf("verify says contained (problems %v, notes %v) while the attacker's GetSessionToken session %s still works", rep.Problems, rep.Notes, sess.AccessKeyID)
+	}
+}
+
+// With Options.Regions empty (documented as "every enabled region"),
+// verify looks only in the home region.
+func TestVerifyLooksInEveryEnabledRegion(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{})
+	s.target.Roles = nil
+	backdoor := s.newUser(t, "backdoor") // a key the attacker created for another user
+	deactivateNow(t, s)
+	since := time.Now().Truncate(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := ec2.NewFromConfig(s.w.Config("eu-west-1", backdoor)).DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.c.Verify(t.Context(), s.target, awsops.VerifyOptions{Since: since, SessionKeys: []string{backdoor.AccessKeyID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range rep.Activity {
+		found = found || (a.Region == "eu-west-1" && a.AccessKeyID == backdoor.AccessKeyID && !a.Refused())
+	}
+	if !found {
+		t.Errorf("the backdoor key's successful DescribeInstances in eu-west-1 after containment is not in the activity: %+v (contained=%v)", rep.Activity, rep.Contained())
+	}
+	if rep.Contained() {
+		t.Errorf("the backdoor key's call after containment, yet contained: %v", rep.Problems)
+	}
+}
+
+// CloudTrail delivers events up to ~15 minutes late; verify 30 s after
+// containment cannot know, yet says "contained" with nothing hedged.
+func TestVerifySaysCloudTrailIsLate(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	s.target.Roles = nil
+	deactivateNow(t, s)
+	since := time.Now().Add(-30 * time.Second)
+	rep, err := s.c.Verify(t.Context(), s.target, awsops.VerifyOptions{Since: since})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hedged := false
+	for _, n := range append(rep.Notes, rep.Problems...) {
+		l := strings.ToLower(n)
+		hedged = hedged || strings.Contains(l, "minute") && (strings.Contains(l, "deliver") || strings.Contains(l, "late") || strings.Contains(l, "lag"))
+	}
+	if rep.Contained() && !hedged {
+		t.Errorf("30 s after containment verify says contained, with no word that CloudTrail may not have delivered the last ~15 minutes yet (notes %v)", rep.Notes)
+	}
+}
+
+// A root key: nothing checks it, and verify says contained.
+func TestVerifyCannotVouchForARootKey(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	root := struct{ AccessKeyID string }{"AKIAQYLPMN5HHHFPZAM2"} // a root key nobody deactivated
+	tg := awsops.Target{Account: world.DefaultAccount, Root: true, UserARN: "arn:aws:iam::" + world.DefaultAccount + ":root", AccessKeyID: root.AccessKeyID, Incident: "KL-2026-0099"}
+	rep, err := s.c.Verify(t.Context(), tg, awsops.VerifyOptions{Since: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Contained() {
+		t.Errorf("root key %s, still usable, reported contained (notes %v)", root.AccessKeyID, rep.Notes)
+	}
+}

@@ -1,0 +1,146 @@
+package respond
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/state"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+func incidentStore(t *testing.T, opened time.Time) (*state.Store, string) {
+	t.Helper()
+	store, err := state.Open(filepath.Join(t.TempDir(), "k.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	var id string
+	if err := store.Update(func(tx *state.Tx) error {
+		inc, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: alice, At: opened})
+		id = inc.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return store, id
+}
+
+// revoke-sessions' cutoff is frozen when it is requested; it is approved
+// and finishes up to 15 minutes later. The window opens at FinishedAt, so
+// a session minted by the still-active key in between (not revoked: it
+// was issued after the cutoff) is never looked at.
+func TestContainmentCountsFromTheRevokeCutoff(t *testing.T) {
+	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	store, id := incidentStore(t, opened)
+	cutoff := opened.Add(5 * time.Minute)
+	if err := store.Update(func(tx *state.Tx) error {
+		a, err := tx.NewAction(state.Action{Incident: id, Name: ActionRevokeSessions, Status: state.ActionRequested, RequestedAt: cutoff,
+			Params: map[string]string{awsops.ParamCutoff: cutoff.Format(time.RFC3339)}})
+		if err != nil {
+			return err
+		}
+		a.Status, a.FinishedAt = state.ActionSucceeded, cutoff.Add(12*time.Minute)
+		return tx.PutAction(a)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := containedSince(store, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.After(cutoff) {
+		t.Errorf("containment window opens at %s, after the revocation cutoff %s: sessions minted in between are never checked", got.Format(time.RFC3339), cutoff.Format(time.RFC3339))
+	}
+}
+
+// The owner's new key (created from the key's baseline: rotation) is
+// tracked as the attacker's: its normal use after containment raises the
+// alarm and it is listed as a way in still open.
+func TestOwnersBaselineKeyIsNotWatched(t *testing.T) {
+	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	store, id := incidentStore(t, opened)
+	const ownersNew = "AKIAQYLPMN5HOWNERNEW"
+	inv, _ := json.Marshal(awsops.Investigation{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2",
+		Sessions: []awsops.Session{{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2"},
+			{ID: ownersNew, AccessKeyID: ownersNew, ParentID: "AKIAQYLPMN5HHHFPZAM2", Via: awsops.ViaCreatedKey, Baseline: true, OpenedFrom: "203.0.113.10", UserName: "ci-deploy-user"}},
+		Resources: []awsops.Resource{{Type: "AWS::IAM::AccessKey", ID: ownersNew, Owner: "ci-deploy-user", CreatedBy: "CreateAccessKey", AccessKeyID: "AKIAQYLPMN5HHHFPZAM2"}}})
+	if err := store.Update(func(tx *state.Tx) error { return tx.PutFinding(id, state.FindingInvestigation, inv) }); err != nil {
+		t.Fatal(err)
+	}
+	f := findings{store: store}
+	if slices.Contains(f.derivedKeys(id), ownersNew) {
+		t.Errorf("derivedKeys %v include the owner's baseline key %s: its use after containment is alarmed as the attacker's", f.derivedKeys(id), ownersNew)
+	}
+	for _, w := range f.ways(id) {
+		if w.ID == ownersNew {
+			t.Errorf("ways include the owner's baseline key %s: verify reports it as a way in still open", ownersNew)
+		}
+	}
+}
+
+// verify before the investigation has finished: f.roles fails, the error
+// is dropped, no derived key is known, and verify says "Contained: the key
+// and every derived credential are refused" while the attacker's role
+// session works.
+func TestVerifyBeforeTheInvestigationFinished(t *testing.T) {
+	moto := world.NewMotoTB(t)
+	w := world.New(t, moto)
+	cfg := w.Config("us-east-1", w.Admin(world.DefaultAccount))
+	admin := iam.NewFromConfig(cfg)
+	rig := &actionRig{w: w, admin: admin}
+	rig.leaked = rig.user(t, "ci-deploy-user")
+	role, err := admin.CreateRole(t.Context(), &iam.CreateRoleInput{RoleName: aws.String("eks-node-role"), MaxSessionDuration: aws.Int32(43200),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.roleARN = aws.ToString(role.Role.Arn)
+	attacker := rig.assume(t, rig.leaked, "attacker", time.Now().Add(-3*time.Hour))
+	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("config-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(filepath.Join(t.TempDir(), "k.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var inc state.Incident
+	if err := store.Update(func(tx *state.Tx) (err error) {
+		inc, _, err = tx.Report(state.NewIncident{AccessKeyID: rig.leaked.AccessKeyID, Reporter: alice, At: time.Now()})
+		if err != nil {
+			return err
+		}
+		inc.AccountID = world.DefaultAccount
+		inc.Owner = state.Owner{Kind: state.OwnerUser, UserName: "ci-deploy-user", ARN: "arn:aws:iam::" + world.DefaultAccount + ":user/ci-deploy-user"}
+		return tx.PutIncident(inc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := awsops.NewFromConfig(cfg, awsops.Options{Regions: []string{"us-east-1"}})
+	rs := New(Config{AWS: c, Store: store})
+	tg, err := (&containExecutor{c: c}).target(t.Context(), inc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExecuteDeactivate(t.Context(), tg); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := rs.verify(t.Context(), inc, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := verifyReply(inc.ID, rep)
+	if rep.Contained() || !strings.Contains(reply.Text, "has not finished") {
+		t.Errorf("before the investigation finished, verify replies %q (the attacker's session of %s works: %v)", reply.Text, rig.roleARN, rig.listBuckets(t, attacker) == "")
+	}
+}
