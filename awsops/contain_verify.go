@@ -38,8 +38,8 @@ type VerifyOptions struct {
 	TreeUnknown string
 }
 
-// deliveryLag is how late CloudTrail may show a call in LookupEvents.
-const deliveryLag = 15 * time.Minute
+// DeliveryLag is how late CloudTrail may show a call in LookupEvents.
+const DeliveryLag = deliveryAllowance
 
 // PrincipalCheck is the containment state of the user or one role.
 type PrincipalCheck struct {
@@ -154,9 +154,9 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 				a.EventName, a.AccessKeyID, a.Time.UTC().Format(time.RFC3339), a.Region))
 		}
 	}
-	if lag := opts.Since.Add(deliveryLag); rep.At.Before(lag) {
+	if lag := opts.Since.Add(DeliveryLag); rep.At.Before(lag) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("CloudTrail shows a call up to %d minutes late: calls since %s may not show yet; verify again after %s.",
-			int(deliveryLag.Minutes()), opts.Since.UTC().Format("15:04"), lag.UTC().Format("15:04 UTC")))
+			int(DeliveryLag.Minutes()), opts.Since.UTC().Format("15:04"), lag.UTC().Format("15:04 UTC")))
 	}
 	if len(opts.Resources) > 0 {
 		now := slices.Clone(opts.Resources)

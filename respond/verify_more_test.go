@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/commands"
 	"github.com/keyleak/keyleak/state"
 	"github.com/keyleak/keyleak/test/world"
 )
@@ -142,5 +143,53 @@ func TestVerifyBeforeTheInvestigationFinished(t *testing.T) {
 	reply := verifyReply(inc.ID, rep)
 	if rep.Contained() || !strings.Contains(reply.Text, "has not finished") {
 		t.Errorf("before the investigation finished, verify replies %q (the attacker's session of %s works: %v)", reply.Text, rig.roleARN, rig.listBuckets(t, attacker) == "")
+	}
+}
+
+// TestWatchNeverSaysNothingWithoutLooking: keyleak was down (or every
+// check failed) for the whole watch; the first delivery after its end
+// ends it saying so, never "nothing succeeded".
+func TestWatchNeverSaysNothingWithoutLooking(t *testing.T) {
+	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	store, id := incidentStore(t, opened)
+	now := opened.Add(time.Minute)
+	r := New(Config{Store: store, WatchPeriod: 30 * time.Minute, Now: func() time.Time { return now }, Channels: []string{commands.ChannelChat}})
+	var act state.Action
+	if err := store.Update(func(tx *state.Tx) error {
+		a, err := tx.NewAction(state.Action{Incident: id, Name: ActionDeactivate, Status: state.ActionRequested, RequestedAt: now})
+		if err != nil {
+			return err
+		}
+		a.Status, a.FinishedAt = state.ActionSucceeded, now
+		if err := tx.PutAction(a); err != nil {
+			return err
+		}
+		act = a
+		return r.OnSuccess(tx, a, now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(commands.Notice{Kind: commands.NoticeWatch, Incident: id, Params: map[string]string{paramWatchAction: act.ID}})
+	now = now.Add(45 * time.Minute) // restarted after the watch's end
+	if _, err := r.Watcher().Deliver(t.Context(), state.Message{Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	_ = store.View(func(tx *state.Tx) error {
+		evs, err := tx.Timeline(id)
+		for _, e := range evs {
+			texts = append(texts, e.Text)
+		}
+		return err
+	})
+	said := false
+	for _, s := range texts {
+		if strings.Contains(s, "nothing succeeded") {
+			t.Errorf("the watch never checked CloudTrail, yet the timeline says %q", s)
+		}
+		said = said || strings.Contains(s, "without checking CloudTrail once")
+	}
+	if !said {
+		t.Errorf("the timeline does not say the watch never checked: %q", texts)
 	}
 }

@@ -175,9 +175,20 @@ func (wt *Watcher) Deliver(ctx context.Context, m state.Message) (bool, error) {
 // finish records the end of the watch and posts its outcome.
 func (wt *Watcher) finish(inc state.Incident, w watchState, now time.Time) error {
 	cfg := wt.r.cfg
-	text := fmt.Sprintf("watch ended: nothing succeeded with the key or its sessions after containment (%d refused attempt(s))", w.Refused)
-	if len(w.Alarmed) > 0 {
+	shown := func(t time.Time) string { return t.UTC().Format("15:04 MST") }
+	var text string
+	switch {
+	case len(w.Alarmed) > 0:
 		text = fmt.Sprintf("watch ended: %d call(s) succeeded after containment; see the alarms", len(w.Alarmed))
+	case w.Checked.IsZero():
+		// Never "nothing succeeded" without having looked.
+		text = "watch ended without checking CloudTrail once (keyleak was down, or every check failed): run verify"
+	case w.Checked.Before(w.Until.Add(-2 * cfg.WatchInterval)):
+		text = fmt.Sprintf("watch ended: nothing succeeded with the key or its sessions after containment up to its last check at %s, well before its end at %s (keyleak was down, or the checks failed): run verify",
+			shown(w.Checked), shown(w.Until))
+	default:
+		text = fmt.Sprintf("watch ended: nothing succeeded with the key or its sessions after containment (%d refused attempt(s)); CloudTrail shows a call up to %d minutes late, so run verify after %s",
+			w.Refused, int(awsops.DeliveryLag.Minutes()), shown(w.Checked.Add(awsops.DeliveryLag)))
 	}
 	return cfg.Store.Update(func(tx *state.Tx) error {
 		if _, err := tx.Append(state.Event{Incident: inc.ID, At: now, Actor: state.System, Kind: state.EventFinding, Text: text, Source: keyleakSource}); err != nil {
