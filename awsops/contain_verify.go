@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,10 @@ type VerifyOptions struct {
 	// SessionKeys are the temporary keys derived from the leaked key
 	// (from the credential tree), checked like the key itself.
 	SessionKeys []string
+	// KeyAccounts names the account a session key acts in, when it is not
+	// the target's (a role assumed across accounts): its calls are in that
+	// account's CloudTrail.
+	KeyAccounts map[string]string
 	// Resources are what the investigation found the attacker created or
 	// opened: each is checked again, and one still there is a problem.
 	Resources []Resource
@@ -143,10 +148,23 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 		}
 		rep.Principals = append(rep.Principals, pc)
 	}
-	activity, err := r.trailActivity(ctx, append([]string{t.AccessKeyID}, opts.SessionKeys...), opts)
-	if err != nil {
-		return rep, err
+	byAccount := map[string][]string{t.Account: {t.AccessKeyID}}
+	for _, k := range opts.SessionKeys {
+		a := t.Account
+		if o := opts.KeyAccounts[k]; o != "" {
+			a = o
+		}
+		byAccount[a] = append(byAccount[a], k)
 	}
+	var activity []TrailActivity
+	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
+		found, err := r.trailActivity(ctx, account, byAccount[account], opts)
+		if err != nil {
+			return rep, err
+		}
+		activity = append(activity, found...)
+	}
+	slices.SortFunc(activity, func(a, b TrailActivity) int { return b.Time.Compare(a.Time) })
 	rep.Activity = activity
 	for _, a := range activity {
 		if !a.Refused() {
@@ -185,9 +203,18 @@ func (r *containRun) revocationOf(ctx context.Context, p iamPrincipal, name stri
 	return cutoff, ok, nil
 }
 
-// trailActivity looks up the calls of keys since opts.Since in every
-// region at once, each region paced by the Client's LookupEvents budget.
-func (r *containRun) trailActivity(ctx context.Context, keys []string, opts VerifyOptions) ([]TrailActivity, error) {
+// trailActivity looks up the calls of keys in account since opts.Since
+// in every region at once, each region paced by the Client's
+// LookupEvents budget.
+func (r *containRun) trailActivity(ctx context.Context, account string, keys []string, opts VerifyOptions) ([]TrailActivity, error) {
+	base := r.cfg
+	if account != r.t.Account {
+		cfg, err := r.config(ctx, account)
+		if err != nil {
+			return nil, fmt.Errorf("activity in account %s: %w", account, err)
+		}
+		base = cfg
+	}
 	regions := opts.Regions
 	if len(regions) == 0 {
 		regions = r.c.opts.Regions
@@ -195,7 +222,7 @@ func (r *containRun) trailActivity(ctx context.Context, keys []string, opts Veri
 	if len(regions) == 0 {
 		// Every region the account has enabled, as the investigation
 		// sweeps: a credential of the tree may act in any.
-		enabled, _, err := r.c.regionsOf(ctx, r.t.Account)
+		enabled, _, err := r.c.regionsOf(ctx, account)
 		if err != nil {
 			return nil, err
 		}
@@ -206,9 +233,9 @@ func (r *containRun) trailActivity(ctx context.Context, keys []string, opts Veri
 	g, ctx := errgroup.WithContext(ctx)
 	for _, region := range regions {
 		g.Go(func() error {
-			cfg := r.cfg.Copy()
+			cfg := base.Copy()
 			cfg.Region = region
-			client := cloudtrail.NewFromConfig(cfg, r.c.lookups.paced(r.t.Account))
+			client := cloudtrail.NewFromConfig(cfg, r.c.lookups.paced(account))
 			for _, key := range keys {
 				found, err := lookupKeyEvents(ctx, client, region, key, opts.Since, r.c.Now())
 				if err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyleak/keyleak/awsops"
@@ -102,5 +104,39 @@ func TestVerifyCannotVouchForARootKey(t *testing.T) {
 	}
 	if rep.Contained() {
 		t.Errorf("root key %s, still usable, reported contained (notes %v)", root.AccessKeyID, rep.Notes)
+	}
+}
+
+// TestVerifyLooksInTheSessionsAccount: a session of a role in another
+// account (assumed across accounts) logs its calls in that account's
+// CloudTrail, where verify looks for them.
+func TestVerifyLooksInTheSessionsAccount(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	addResponderRole(t, s.w, world.SecondAccount)
+	adminB := iam.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.SecondAccount)))
+	role, err := adminB.CreateRole(t.Context(), &iam.CreateRoleInput{RoleName: aws.String("partner-deploy"), AssumeRolePolicyDocument: aws.String(ctTrustAnyone), MaxSessionDuration: aws.Int32(12 * 3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleARN := *role.Role.Arn
+	sess := s.assume(t, s.leaked, roleARN, "attacker", time.Now().Add(-time.Hour))
+	s.target.Roles = []string{roleARN}
+	deactivateNow(t, s)
+	since := time.Now().Truncate(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	cfg := s.w.Config("us-east-1", sess)
+	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).ListBuckets(t.Context(), &s3.ListBucketsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.c.Verify(t.Context(), s.target, awsops.VerifyOptions{Since: since, SessionKeys: []string{sess.AccessKeyID}, KeyAccounts: map[string]string{sess.AccessKeyID: world.SecondAccount}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Activity) == 0 {
+		t.Errorf("the attacker's session %s in %s succeeded after containment, but verify saw no activity (the watch would raise no alarm); problems %v",
+			sess.AccessKeyID, world.SecondAccount, rep.Problems)
+	}
+	if rep.Contained() {
+		t.Errorf("the session's call after containment, yet contained: %v", rep.Problems)
 	}
 }

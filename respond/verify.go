@@ -20,7 +20,8 @@ func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.T
 	if err != nil {
 		return awsops.VerifyReport{}, err
 	}
-	opts := awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now())}
+	opts := awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), KeyAccounts: f.keyAccounts(inc.ID),
+		Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now())}
 	if t.Roles, err = f.roles(ctx, inc); err != nil {
 		// The key and the user are checked at least; what the key derived
 		// is not known, so containment is not said.
@@ -28,6 +29,23 @@ func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.T
 		opts.TreeUnknown = "the investigation has not finished (" + err.Error() + ")"
 	}
 	return c.Verify(ctx, t, opts)
+}
+
+// keyAccounts names the account each credential of the stored tree acts
+// in, for those in an account other than the key's (roles assumed across
+// accounts).
+func (f findings) keyAccounts(id string) map[string]string {
+	inv, err := f.load(id)
+	if err != nil || inv == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, s := range inv.Sessions {
+		if s.AccessKeyID != "" && s.Account != "" && s.Account != inv.Identity.Account {
+			out[s.AccessKeyID] = s.Account
+		}
+	}
+	return out
 }
 
 // userSessions are the sessions of the stored tree that
