@@ -482,8 +482,30 @@ func listTrail(ctx context.Context, client *s3.Client, l trailLayout, account st
 // read: it holds one pending listing meanwhile. The regions are checked
 // listConcurrency at once; digestReads bounds the digests read at once.
 func (p *trailPass) checkDigests(ctx context.Context, a *accountListing) {
+	// What the listing holds, read under the pass's lock: a listing of
+	// the account for another credential may widen it (and merge into it)
+	// meanwhile.
+	type region struct {
+		name   string
+		listed map[string]bool
+		stamps []time.Time
+	}
+	var regions []region
+	p.mu.Lock()
 	since := a.from.Add(-deliveredBefore)
 	until := a.to.Add(deliverySlack)
+	for r, rl := range a.regions {
+		if rl.err != nil || len(rl.objects) == 0 {
+			continue
+		}
+		g := region{name: r, listed: make(map[string]bool, len(rl.objects)), stamps: make([]time.Time, 0, len(rl.objects))}
+		for _, o := range rl.objects {
+			g.listed[o.key] = true
+			g.stamps = append(g.stamps, o.stamp)
+		}
+		regions = append(regions, g)
+	}
+	p.mu.Unlock()
 	type check struct {
 		region string
 		c      digestCheck
@@ -492,16 +514,8 @@ func (p *trailPass) checkDigests(ctx context.Context, a *accountListing) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, listConcurrency)
-	for r, rl := range a.regions {
-		if rl.err != nil || len(rl.objects) == 0 {
-			continue
-		}
-		listed := make(map[string]bool, len(rl.objects))
-		stamps := make([]time.Time, 0, len(rl.objects))
-		for _, o := range rl.objects {
-			listed[o.key] = true
-			stamps = append(stamps, o.stamp)
-		}
+	for _, g := range regions {
+		r, listed, stamps := g.name, g.listed, g.stamps
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
