@@ -184,11 +184,7 @@ func containedSince(store *state.Store, id string) (time.Time, error) {
 			if a.Status != state.ActionSucceeded || !containing(a.Name) {
 				continue
 			}
-			at := a.FinishedAt
-			if c, err := time.Parse(time.RFC3339, a.Params[awsops.ParamCutoff]); err == nil && c.Before(at) {
-				at = c
-			}
-			if first || at.Before(since) {
+			if at := containedAt(a); first || at.Before(since) {
 				since, first = at, false
 			}
 		}
@@ -222,4 +218,14 @@ func (r *Responder) verifyCommand() commands.Command {
 			return verifyReply(inc.ID, rep), nil
 		},
 	}
+}
+
+// containedAt is when a containing action that succeeded took hold: when
+// it finished, or a revocation's cutoff, frozen when it was requested, if
+// earlier (a session issued between the two is not revoked).
+func containedAt(a state.Action) time.Time {
+	if c, err := time.Parse(time.RFC3339, a.Params[awsops.ParamCutoff]); err == nil && c.Before(a.FinishedAt) {
+		return c
+	}
+	return a.FinishedAt
 }

@@ -56,7 +56,8 @@ func (r *Responder) OnSuccess(tx *state.Tx, a state.Action, at time.Time) error 
 		return err
 	}
 	if w.Since.IsZero() {
-		w.Since = at
+		a.FinishedAt = at
+		w.Since = containedAt(a)
 	}
 	shown := func(t time.Time) string { return t.UTC().Format("15:04 MST") }
 	watching = watching && w.Until.After(at)
