@@ -81,6 +81,10 @@ type VerifyReport struct {
 	Open     []Resource
 	Problems []string
 	Notes    []string
+	// Settles is when CloudTrail will have shown every call since
+	// containment (Since plus DeliveryLag), when that is after At: until
+	// then, "contained" holds only as far as CloudTrail shows yet.
+	Settles time.Time
 }
 
 // Contained reports whether nothing was found still working.
@@ -173,8 +177,7 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 		}
 	}
 	if lag := opts.Since.Add(DeliveryLag); rep.At.Before(lag) {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("CloudTrail shows a call up to %d minutes late: calls since %s may not show yet; verify again after %s.",
-			int(DeliveryLag.Minutes()), opts.Since.UTC().Format("15:04"), lag.UTC().Format("15:04 UTC")))
+		rep.Settles = lag
 	}
 	if len(opts.Resources) > 0 {
 		now := slices.Clone(opts.Resources)

@@ -97,9 +97,13 @@ func closingAction(r awsops.Resource) string {
 // verifyReply renders a containment check.
 func verifyReply(id string, rep awsops.VerifyReport) commands.Reply {
 	r := commands.Reply{Title: "Containment check: " + id}
-	if rep.Contained() {
+	switch {
+	case rep.Contained() && !rep.Settles.IsZero():
+		r.Text = fmt.Sprintf("Contained as far as CloudTrail shows yet: the key and every derived credential are refused, and no call has succeeded since containment. CloudTrail shows a call up to %d minutes late: verify again after %s.",
+			int(awsops.DeliveryLag.Minutes()), rep.Settles.UTC().Format("15:04 UTC"))
+	case rep.Contained():
 		r.Text = "Contained: the key and every derived credential are refused, and no call has succeeded since containment."
-	} else {
+	default:
 		r.Text = "NOT CONTAINED:\n" + strings.Join(rep.Problems, "\n")
 		r.Problem = true
 	}
