@@ -108,27 +108,9 @@ func TestSweepUnderLatencyFindsEveryEvent(t *testing.T) {
 }
 
 func TestSweepSurvivesAThrottlingStorm(t *testing.T) {
-	w := world.Start(t)
-	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
-	now := time.Now()
-	backfill(t, w, leaked, []string{"us-east-1"}, 240, now.Add(-5*time.Hour), now.Add(-time.Hour))
-	w.Gateway.SetFault("cloudtrail", world.Fault{ThrottleRate: 0.4})
-	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
-	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
-	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Since: now.Add(-6 * time.Hour), Regions: []string{"us-east-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := inv.Activity.Events, countEvents(w, leaked.AccessKeyID); got != want {
-		t.Errorf("events found = %d, want %d", got, want)
-	}
+	_, inv := sweepUnderFault(t, "cloudtrail", world.Fault{ThrottleRate: 0.4})
 	if inv.Sweep[0].Throttled == 0 {
 		t.Error("no throttled call counted although 40% were throttled")
-	}
-	for _, g := range inv.Gaps {
-		if g.Step == awsops.StepCloudTrail {
-			t.Errorf("gap after retries: %+v", g)
-		}
 	}
 }
 
@@ -136,27 +118,9 @@ func TestSweepSurvivesAThrottlingStorm(t *testing.T) {
 // off halfway (a connection reset under a success, as a network or proxy
 // may do): the calls are made again and every event is found.
 func TestSweepSurvivesBrokenAnswers(t *testing.T) {
-	w := world.Start(t)
-	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
-	now := time.Now()
-	backfill(t, w, leaked, []string{"us-east-1"}, 240, now.Add(-5*time.Hour), now.Add(-time.Hour))
 	// (One operation, and one key's pages, read in order: the faults'
 	// draws, seeded, fall the same way on every run.)
-	w.Gateway.SetFault("cloudtrail:LookupEvents", world.Fault{BreakRate: 0.5})
-	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
-	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
-	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Since: now.Add(-6 * time.Hour), Regions: []string{"us-east-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := inv.Activity.Events, countEvents(w, leaked.AccessKeyID); got != want {
-		t.Errorf("events found = %d, want %d", got, want)
-	}
-	for _, g := range inv.Gaps {
-		if g.Step == awsops.StepCloudTrail {
-			t.Errorf("gap after retries: %+v", g)
-		}
-	}
+	w, inv := sweepUnderFault(t, "cloudtrail:LookupEvents", world.Fault{BreakRate: 0.5})
 	served := 0
 	for _, r := range w.Gateway.Events() {
 		if r.EventName == "LookupEvents" && r.ErrorCode == "" {
@@ -166,6 +130,33 @@ func TestSweepSurvivesBrokenAnswers(t *testing.T) {
 	if pages := inv.Sweep[0].Pages; served <= pages {
 		t.Errorf("%d LookupEvents answers served for %d pages: no answer broke, and the test showed nothing", served, pages)
 	}
+}
+
+// sweepUnderFault investigates a key with 240 events in us-east-1 while
+// the world applies fault to service, and checks that every event is
+// found with no gap in the sweep.
+func sweepUnderFault(t *testing.T, service string, fault world.Fault) (*world.World, *awsops.Investigation) {
+	t.Helper()
+	w := world.Start(t)
+	leaked := newLeakedUser(t, w, world.DefaultAccount, "ci-deploy-user")
+	now := time.Now()
+	backfill(t, w, leaked, []string{"us-east-1"}, 240, now.Add(-5*time.Hour), now.Add(-time.Hour))
+	w.Gateway.SetFault(service, fault)
+	c := awsops.NewFromConfig(w.Config("us-east-1", w.Admin(world.DefaultAccount)), awsops.Options{})
+	key, _ := awsops.ParseAccessKeyID(leaked.AccessKeyID)
+	inv, err := c.Investigate(t.Context(), key, awsops.InvestigateOptions{Since: now.Add(-6 * time.Hour), Regions: []string{"us-east-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inv.Activity.Events, countEvents(w, leaked.AccessKeyID); got != want {
+		t.Errorf("events found = %d, want %d", got, want)
+	}
+	for _, g := range inv.Gaps {
+		if g.Step == awsops.StepCloudTrail {
+			t.Errorf("gap after retries: %+v", g)
+		}
+	}
+	return w, inv
 }
 
 func TestSweepReportsARegionThatTimesOut(t *testing.T) {

@@ -194,11 +194,7 @@ func TestTrailDigestsOnTheAthenaPath(t *testing.T) {
 	rc.w.Gateway.EnableTrailDigests(worldTrail, "us-east-1")
 	projectedTable(t, rc)
 	dropped, at := digestCase(t, rc)
-	oracle := newAthenaOracle(t, rvClient(rc), rc.w.Gateway.TrailBucket())
-	for range 16 {
-		rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
-	}
-	rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
+	scriptAthenaFromBucket(t, rc)
 	lookup := rc.investigate(t, awsops.PathLookup)
 	ath := rc.investigateAthena(t)
 	if got, want := sessionEvents(ath, rc.leaked), sessionEvents(lookup, rc.leaked); got != want {
@@ -225,11 +221,7 @@ func TestTrailDigestsAllThereOnTheAthenaPath(t *testing.T) {
 	}
 	projectedTable(t, rc)
 	rvReplay(t, rc, recs...)
-	oracle := newAthenaOracle(t, rvClient(rc), rc.w.Gateway.TrailBucket())
-	for range 16 {
-		rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
-	}
-	rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
+	scriptAthenaFromBucket(t, rc)
 	trail := rc.investigate(t, awsops.PathTrail)
 	ath := rc.investigateAthena(t)
 	for name, inv := range map[string]*awsops.Investigation{"trail": trail, "athena": ath} {
@@ -259,4 +251,15 @@ func projectedTable(t *testing.T, rc roundCase) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// scriptAthenaFromBucket has the world's Athena answer the pass's
+// queries from what the trail bucket holds.
+func scriptAthenaFromBucket(t *testing.T, rc roundCase) {
+	t.Helper()
+	oracle := newAthenaOracle(t, rvClient(rc), rc.w.Gateway.TrailBucket())
+	for range 16 {
+		rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "AS minted", Running: 1, Answer: oracle.keyObjects})
+	}
+	rc.w.Gateway.ScriptAthena(world.AthenaScript{Match: "sourceipaddress IN", Running: 1, Answer: oracle.ipSeen})
 }

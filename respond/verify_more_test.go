@@ -154,21 +154,7 @@ func TestWatchNeverSaysNothingWithoutLooking(t *testing.T) {
 	store, id := incidentStore(t, opened)
 	now := opened.Add(time.Minute)
 	r := New(Config{Store: store, WatchPeriod: 30 * time.Minute, Now: func() time.Time { return now }, Channels: []string{commands.ChannelChat}})
-	var act state.Action
-	if err := store.Update(func(tx *state.Tx) error {
-		a, err := tx.NewAction(state.Action{Incident: id, Name: ActionDeactivate, Status: state.ActionRequested, RequestedAt: now})
-		if err != nil {
-			return err
-		}
-		a.Status, a.FinishedAt = state.ActionSucceeded, now
-		if err := tx.PutAction(a); err != nil {
-			return err
-		}
-		act = a
-		return r.OnSuccess(tx, a, now)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	act := succeeded(t, r, id, ActionDeactivate, now)
 	payload, _ := json.Marshal(commands.Notice{Kind: commands.NoticeWatch, Incident: id, Params: map[string]string{paramWatchAction: act.ID}})
 	now = now.Add(45 * time.Minute) // restarted after the watch's end
 	if _, err := r.Watcher().Deliver(t.Context(), state.Message{Payload: payload}); err != nil {

@@ -82,22 +82,7 @@ func TestWatchTimelineSaysWhenItMoves(t *testing.T) {
 	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	r := New(Config{Store: store, WatchPeriod: 30 * time.Minute})
 	var id string
-	succeed := func(name string, at time.Time) {
-		t.Helper()
-		if err := store.Update(func(tx *state.Tx) error {
-			a, err := tx.NewAction(state.Action{Incident: id, Name: name, Status: state.ActionRequested, RequestedAt: at})
-			if err != nil {
-				return err
-			}
-			a.Status, a.FinishedAt = state.ActionSucceeded, at
-			if err := tx.PutAction(a); err != nil {
-				return err
-			}
-			return r.OnSuccess(tx, a, at)
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	succeed := func(name string, at time.Time) { succeeded(t, r, id, name, at) }
 	if err := store.Update(func(tx *state.Tx) error {
 		inc, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: alice, At: opened})
 		id = inc.ID
@@ -130,4 +115,26 @@ func TestWatchTimelineSaysWhenItMoves(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("the timeline says\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// succeeded records an action of name that succeeded at at, and what
+// the responder does then (the watch), in one transaction.
+func succeeded(tb testing.TB, r *Responder, incident, name string, at time.Time) state.Action {
+	tb.Helper()
+	var act state.Action
+	if err := r.cfg.Store.Update(func(tx *state.Tx) error {
+		a, err := tx.NewAction(state.Action{Incident: incident, Name: name, Status: state.ActionRequested, RequestedAt: at})
+		if err != nil {
+			return err
+		}
+		a.Status, a.FinishedAt = state.ActionSucceeded, at
+		if err := tx.PutAction(a); err != nil {
+			return err
+		}
+		act = a
+		return r.OnSuccess(tx, a, at)
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return act
 }
