@@ -74,22 +74,10 @@ func TestContainingActions(t *testing.T) {
 // end where it was shown, adds no line; one that moves the end says so;
 // and one after the watch ended starts it again.
 func TestWatchTimelineSaysWhenItMoves(t *testing.T) {
-	store, err := state.Open(filepath.Join(t.TempDir(), "k.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	opened := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	store, id := incidentStore(t, opened)
 	r := New(Config{Store: store, WatchPeriod: 30 * time.Minute})
-	var id string
 	succeed := func(name string, at time.Time) { succeeded(t, r, id, name, at) }
-	if err := store.Update(func(tx *state.Tx) error {
-		inc, _, err := tx.Report(state.NewIncident{AccessKeyID: "AKIAQYLPMN5HHHFPZAM2", Reporter: alice, At: opened})
-		id = inc.ID
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	succeed(ActionRevokeSessions, opened.Add(time.Minute))
 	succeed(ActionDeactivate, opened.Add(time.Minute+10*time.Second))
 	succeed(ActionQuarantine, opened.Add(5*time.Minute))
