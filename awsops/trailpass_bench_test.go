@@ -152,8 +152,9 @@ func processCPU(b *testing.B) time.Duration {
 // tracker's and the pass's own). The speeds are of the least of the runs
 // (CPU time for x-gunzip, wall time for MB/s): on a shared machine what
 // others take lengthens a run, never shortens it. Every run must find the
-// whole tree. The pass runs under the profiler label part=pass (go tool
-// pprof -tagfocus part=pass). It fails when the pass does not find the
+// whole tree. The pass runs under the profiler label part=pass and gunzip
+// under part=gunzip (go tool pprof -tagfocus part=pass, or -tags to see
+// the two side by side). It fails when the pass does not find the
 // whole tree and all its calls.
 //
 //	go test -run '^$' -bench TrailPass1GiB -benchtime 5x ./awsops/
@@ -206,7 +207,11 @@ func BenchmarkTrailPass1GiB(b *testing.B) {
 			var peak uint64
 			var keys []string // the tree, as the last run tracked it
 			for i := 0; b.Loop(); i++ {
-				gz := func() { measure(b, &gunzip, func() { c.gunzipAll(b, cores) }) }
+				gz := func() {
+					measure(b, &gunzip, func() {
+						pprof.Do(context.Background(), pprof.Labels("part", "gunzip"), func(context.Context) { c.gunzipAll(b, cores) })
+					})
+				}
 				if i%2 == 0 {
 					gz()
 				}

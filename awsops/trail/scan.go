@@ -210,9 +210,8 @@ type ObjectStats struct {
 // second scan from there, never a miss, and bounds its memory whatever an
 // object holds.
 type ObjectIndex struct {
-	seen    map[uint64]int64 // hash of a key ID or `"name":"value"` → first offset
+	seen    itemTable        // hash of a key ID or `"name":"value"` → first offset
 	anchors map[string]int64 // `"name":"` → from where its values were noted
-	recent  [64]uint64       // hashes noted lately: most items repeat
 	full    bool             // seen holds maxIndexItems items …
 	fullAt  int64            // … since this offset
 }
@@ -225,14 +224,16 @@ func (x *ObjectIndex) Len() int {
 	if x == nil {
 		return 0
 	}
-	return len(x.seen)
+	return x.seen.n
 }
 
 var indexSeed = maphash.MakeSeed()
 
 // newObjectIndex returns an empty index with room for about size items.
 func newObjectIndex(size int) *ObjectIndex {
-	return &ObjectIndex{seen: make(map[uint64]int64, size), anchors: map[string]int64{}}
+	x := &ObjectIndex{anchors: map[string]int64{}}
+	x.seen.init(size)
+	return x
 }
 
 // note records the first offset of b (a key ID or a member and its value).
@@ -265,24 +266,14 @@ func (x *ObjectIndex) noteHash(h uint64, off int64) {
 	if x == nil {
 		return
 	}
-	if slot := &x.recent[h%uint64(len(x.recent))]; *slot != h {
-		*slot = h
-		if _, ok := x.seen[h]; !ok {
-			if len(x.seen) >= maxIndexItems {
-				if !x.full {
-					x.full, x.fullAt = true, off
-				}
-				return
-			}
-			x.seen[h] = off
-		}
+	if !x.seen.add(h, off, maxIndexItems) && !x.full {
+		x.full, x.fullAt = true, off
 	}
 }
 
 // first returns the first offset of item noted.
 func (x *ObjectIndex) first(item string) (int64, bool) {
-	off, ok := x.seen[itemHash([]byte(item))]
-	return off, ok
+	return x.seen.get(itemHash([]byte(item)))
 }
 
 // anchorsFrom records that the anchors of ps are looked at from off on,
@@ -415,7 +406,7 @@ func (s *Scanner) ScanObject(ctx context.Context, name string, r io.Reader, fn f
 		err = nil
 	}
 	if x := sc.stats.Index; x != nil {
-		s.indexSize.Store(int64(min(len(x.seen)+len(x.seen)/8, maxIndexHint)))
+		s.indexSize.Store(int64(min(x.seen.n+x.seen.n/8, maxIndexHint)))
 	}
 	w.br.Reset(nil)
 	sc.stats.Bytes = sc.end
