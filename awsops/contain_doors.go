@@ -281,20 +281,30 @@ func (c *Client) ExecuteReopen(ctx context.Context, t Target, params map[string]
 // policy document the attacker's request wrote; "" when CloudTrail no
 // longer has it.
 func (r *containRun) attackerDocument(ctx context.Context, it DoorItem) string {
-	if it.EventID == "" {
+	e, ok := r.attackerEvent(ctx, it)
+	if !ok {
 		return ""
+	}
+	doc, _, _ := documentIn(e, policyDocs[it.Kind].param)
+	return doc
+}
+
+// attackerEvent reads the event that opened the door from CloudTrail;
+// false when CloudTrail no longer has it.
+func (r *containRun) attackerEvent(ctx context.Context, it DoorItem) (cttypes.Event, bool) {
+	if it.EventID == "" {
+		return cttypes.Event{}, false
 	}
 	client, ok := r.doorTrail(ctx, it)
 	if !ok {
-		return ""
+		return cttypes.Event{}, false
 	}
 	out, err := client.LookupEvents(ctx, &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventId, AttributeValue: aws.String(it.EventID)}}})
 	if err != nil || len(out.Events) == 0 {
-		return ""
+		return cttypes.Event{}, false
 	}
-	doc, _, _ := documentIn(out.Events[0], policyDocs[it.Kind].param)
-	return doc
+	return out.Events[0], true
 }
 
 // maxEarlierPages bounds the LookupEvents pages read for the document
@@ -307,7 +317,35 @@ const maxEarlierPages = 20
 // no earlier write (it keeps 90 days) or could not be read.
 func (r *containRun) earlierDocument(ctx context.Context, it DoorItem) (doc string, known bool) {
 	pd := policyDocs[it.Kind]
-	if it.EventTime.IsZero() || len(pd.earlier) == 0 {
+	if len(pd.earlier) == 0 {
+		return "", false
+	}
+	return r.earlierWrite(ctx, it, func(e cttypes.Event) (string, bool) {
+		path, writes := pd.earlier[aws.ToString(e.EventName)]
+		if !writes {
+			return "", false
+		}
+		text, failed, ok := documentIn(e, path)
+		switch {
+		case failed: // a write refused changed nothing
+		case path == nil:
+			return "", true // removed
+		case ok:
+			if _, _, err := policyParts(text); err == nil {
+				return text, true
+			}
+		}
+		return "", false
+	})
+}
+
+// earlierWrite walks the events of the door's resource before the
+// attacker's request, newest first, and returns the state the first that
+// settles it set: settle says what an event set, and whether it set it.
+// known is false when CloudTrail holds no such event (it keeps 90 days)
+// or could not be read.
+func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(cttypes.Event) (string, bool)) (state string, known bool) {
+	if it.EventTime.IsZero() {
 		return "", false
 	}
 	client, ok := r.doorTrail(ctx, it)
@@ -330,19 +368,11 @@ func (r *containRun) earlierDocument(ctx context.Context, it DoorItem) (doc stri
 				passed = true
 				continue
 			}
-			path, writes := pd.earlier[aws.ToString(e.EventName)]
-			if !writes || e.EventTime == nil || !passed && !e.EventTime.Before(it.EventTime) {
+			if e.EventTime == nil || !passed && !e.EventTime.Before(it.EventTime) {
 				continue
 			}
-			text, failed, ok := documentIn(e, path)
-			switch {
-			case failed: // a write refused changed nothing
-			case path == nil:
-				return "", true // removed
-			case ok:
-				if _, _, err := policyParts(text); err == nil {
-					return text, true
-				}
+			if state, ok := settle(e); ok {
+				return state, true
 			}
 		}
 	}

@@ -61,7 +61,7 @@ func (r *containRun) doorClosing(ctx context.Context, it *DoorItem) (doorState, 
 	case DoorBucketPolicy, DoorKeyPolicy, DoorSecretPolicy, DoorRoleTrust, DoorRepositoryPolicy, DoorTopicPolicy, DoorQueuePolicy:
 		return r.documentClosing(ctx, cfg, *it, who)
 	case DoorBucketACL:
-		return aclClosing(ctx, s3Client(cfg), *it)
+		return r.aclClosing(ctx, s3Client(cfg), *it)
 	case DoorReplication:
 		return replicationClosing(ctx, s3Client(cfg), *it)
 	}
@@ -320,33 +320,6 @@ func grantClosing(ctx context.Context, client *kms.Client, it DoorItem) (doorSta
 		call: fmt.Sprintf("kms:RevokeGrant KeyId=%s GrantId=%s", it.On, it.ID),
 		run: func(ctx context.Context) error {
 			_, err := client.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: aws.String(it.On), GrantId: aws.String(it.ID)})
-			return err
-		}}}}, nil
-}
-
-// aclClosing drops the grants to everyone from a bucket's ACL.
-func aclClosing(ctx context.Context, client *s3.Client, it DoorItem) (doorState, error) {
-	out, err := client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String(it.ID)})
-	if isAPIError(err, "NoSuchBucket") {
-		return doorState{}, nil
-	}
-	if err != nil {
-		return doorState{}, fmt.Errorf("ACL of %s (s3:GetBucketAcl): %w", it.ID, err)
-	}
-	public := func(g s3types.Grant) bool {
-		return g.Grantee != nil && strings.Contains(strings.ToLower(aws.ToString(g.Grantee.URI)), "acs.amazonaws.com/groups/global/")
-	}
-	if !slices.ContainsFunc(out.Grants, public) {
-		return doorState{}, nil
-	}
-	kept := slices.DeleteFunc(slices.Clone(out.Grants), public)
-	prior, _ := json.Marshal(out.Grants)
-	owner := out.Owner
-	return doorState{prior: string(prior), steps: []cleanupStep{{
-		call: fmt.Sprintf("s3:PutBucketAcl %s (drop the grants to everyone; %d grants kept)", it.ID, len(kept)),
-		run: func(ctx context.Context) error {
-			_, err := client.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String(it.ID),
-				AccessControlPolicy: &s3types.AccessControlPolicy{Owner: owner, Grants: kept}})
 			return err
 		}}}}, nil
 }

@@ -521,6 +521,96 @@ func TestCloseKeepsTheOwnersBucketStatements(t *testing.T) {
 	}
 }
 
+// publicGrants lists a bucket's grants to everyone ("AllUsers:READ").
+func publicGrants(t *testing.T, client *s3.Client, bucket string) []string {
+	t.Helper()
+	out, err := client.GetBucketAcl(t.Context(), &s3.GetBucketAclInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range out.Grants {
+		if g.Grantee != nil && strings.Contains(aws.ToString(g.Grantee.URI), "/groups/global/") {
+			got = append(got, aws.ToString(g.Grantee.URI)[strings.LastIndex(aws.ToString(g.Grantee.URI), "/")+1:]+":"+string(g.Permission))
+		}
+	}
+	slices.Sort(got)
+	return got
+}
+
+// The bucket was public to read (a website) before the attacker's
+// PutBucketAcl, which replaces a bucket's ACL whole: everyone may read
+// and write.
+// Closing drops what the request added (everyone may write) and keeps
+// what the owner had (everyone may read), as CloudTrail's earlier write
+// tells. Where CloudTrail no longer shows the attacker's request, every
+// grant to everyone is dropped, with a warning, and the bucket is left
+// private (an ACL of no grants is not one S3 gives).
+func TestCloseKeepsTheOwnersPublicRead(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	admin := s3.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	leaked := s3.NewFromConfig(s.w.Config("us-east-1", s.leaked), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := admin.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("config-bucket"), ACL: s3types.BucketCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("reports")}); err != nil {
+		t.Fatal(err)
+	}
+	everyone := `uri="http://acs.amazonaws.com/groups/global/AllUsers"`
+	if _, err := leaked.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("config-bucket"), GrantRead: aws.String(everyone), GrantWrite: aws.String(everyone)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaked.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("reports"),
+		GrantRead: aws.String(`uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := publicGrants(t, admin, "config-bucket"); !slices.Equal(got, []string{"AllUsers:READ", "AllUsers:WRITE"}) {
+		t.Fatalf("after the attacker's request the ACL grants %v to everyone, want READ and WRITE", got)
+	}
+	var doors []awsops.DoorItem
+	for _, d := range doorsFound(t, s) {
+		if d.Kind != awsops.DoorBucketACL {
+			continue
+		}
+		if d.ID == "reports" {
+			d.EventID = "00000000-0000-0000-0000-000000000000" // as if CloudTrail no longer had it
+		}
+		doors = append(doors, d)
+	}
+	if len(doors) != 2 {
+		t.Fatalf("found %d ACL doors, want the two the attacker opened: %v", len(doors), doors)
+	}
+	plan := closeDoors(t, s, doors)
+	t.Logf("plan: %s\n%s", strings.Join(plan.Calls, "\n"), strings.Join(plan.Impact, "\n"))
+	for _, want := range []string{"s3:PutBucketAcl config-bucket (drop AllUsers:WRITE; 1 grant kept)",
+		"s3:PutBucketAcl reports ACL=private (drop AuthenticatedUsers:READ; the owner keeps full control)"} {
+		if !slices.Contains(plan.Calls, want) {
+			t.Errorf("the plan does not call %q: %v", want, plan.Calls)
+		}
+	}
+	for bucket, want := range map[string]string{
+		"config-bucket": "told from the ACL before it (CloudTrail's last earlier write): the rest stays as it was. Kept: AllUsers:READ",
+		"reports":       "CHECK FIRST: CloudTrail no longer shows the attacker's request: every grant to everyone is dropped",
+	} {
+		if !slices.ContainsFunc(plan.Impact, func(s string) bool { return strings.Contains(s, "acl "+bucket+" ") && strings.Contains(s, want) }) {
+			t.Errorf("the plan does not say of %s %q: %v", bucket, want, plan.Impact)
+		}
+	}
+	if got := publicGrants(t, admin, "config-bucket"); !slices.Equal(got, []string{"AllUsers:READ"}) {
+		t.Errorf("after close config-bucket grants %v to everyone, want the owner's READ alone", got)
+	}
+	if got := publicGrants(t, admin, "reports"); len(got) != 0 {
+		t.Errorf("after close reports grants %v to everyone, want none", got)
+	}
+	if _, err := s.c.ExecuteClose(ctx, s.target, plan.Params); err != nil {
+		t.Fatalf("a second close: %v", err)
+	}
+	if got := publicGrants(t, admin, "config-bucket"); !slices.Equal(got, []string{"AllUsers:READ"}) {
+		t.Errorf("a second close changed config-bucket: %v", got)
+	}
+}
+
 // The role trusted a vendor account (with an external ID); the attacker's
 // UpdateAssumeRolePolicy repeats it and adds its own account. Closing must
 // put back the trust as it was: the vendor stays.

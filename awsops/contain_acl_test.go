@@ -1,0 +1,86 @@
+package awsops
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+)
+
+func aclRecord(name, params string) cttypes.Event {
+	return cttypes.Event{EventName: aws.String(name), CloudTrailEvent: aws.String(`{"eventVersion":"1.09","eventSource":"s3.amazonaws.com","eventName":"` +
+		name + `","requestParameters":` + params + `}`)}
+}
+
+// TestPublicGrantsIn: the grants to everyone an ACL request makes, as
+// CloudTrail records each way of asking for them: a canned ACL, grant
+// headers naming several grantees, an ACL body with one grant or many,
+// any case; grants to accounts and the log delivery group are not doors.
+func TestPublicGrantsIn(t *testing.T) {
+	const all, authed = "http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+	for _, c := range []struct {
+		name, params string
+		want         []string
+		ok           bool
+	}{
+		{"canned", `{"bucketName":"b","x-amz-acl":["public-read-write"]}`, []string{"AllUsers:READ", "AllUsers:WRITE"}, true},
+		{"canned authenticated", `{"bucketName":"b","x-amz-acl":["Authenticated-Read"]}`, []string{"AuthenticatedUsers:READ"}, true},
+		{"canned private", `{"bucketName":"b","x-amz-acl":["private"]}`, nil, true},
+		{"log delivery", `{"bucketName":"b","x-amz-acl":["log-delivery-write"]}`, nil, true},
+		{"headers", `{"bucketName":"b","x-amz-grant-read":["id=\"abc\", uri=\"` + strings.ReplaceAll(all, "/", `\/`) + `\""],"x-amz-grant-write-acp":["URI=\"` + authed + `\""]}`,
+			[]string{"AllUsers:READ", "AuthenticatedUsers:WRITE_ACP"}, true},
+		{"body of one grant", `{"bucketName":"b","AccessControlPolicy":{"AccessControlList":{"Grant":{"Grantee":{"URI":"` + all + `"},"Permission":"FULL_CONTROL"}},"Owner":{"ID":"o"}}}`,
+			[]string{"AllUsers:FULL_CONTROL"}, true},
+		{"body of many", `{"bucketName":"b","accessControlPolicy":{"AccessControlList":{"Grant":[{"Grantee":{"ID":"o"},"Permission":"FULL_CONTROL"},` +
+			`{"Grantee":{"URI":"` + authed + `"},"Permission":"read"},{"Grantee":{"URI":"http://acs.amazonaws.com/groups/s3/LogDelivery"},"Permission":"WRITE"}]}}}`,
+			[]string{"AuthenticatedUsers:READ"}, true},
+		{"nothing shown", `{"bucketName":"b","acl":""}`, nil, false},
+	} {
+		got, ok := aclEvent(aclRecord("PutBucketAcl", c.params))
+		if ok != c.ok || !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+	if got, ok := aclEvent(aclRecord("CreateBucket", `{"bucketName":"b"}`)); !ok || len(got) != 0 {
+		t.Errorf("a bucket created without an ACL: got %v, %v; want private, known", got, ok)
+	}
+	refused := cttypes.Event{EventName: aws.String("PutBucketAcl"), CloudTrailEvent: aws.String(`{"eventName":"PutBucketAcl","errorCode":"AccessDenied","requestParameters":{"x-amz-acl":["public-read"]}}`)}
+	if _, ok := aclEvent(refused); ok {
+		t.Error("a refused PutBucketAcl counted as a write")
+	}
+	if _, ok := aclEvent(aclRecord("PutBucketPolicy", `{"x-amz-acl":["public-read"]}`)); ok {
+		t.Error("another call counted as an ACL write")
+	}
+}
+
+// TestACLAdded: what closing drops is what the attacker's request added
+// to the ACL before it; without that ACL, what the request made; without
+// the request, every public grant (nil), each with its warning.
+func TestACLAdded(t *testing.T) {
+	request := aclRecord("PutBucketAcl", `{"x-amz-acl":["public-read-write"]}`)
+	before := func(g []string, known bool) func() ([]string, bool) {
+		return func() ([]string, bool) { return g, known }
+	}
+	for _, c := range []struct {
+		name    string
+		request cttypes.Event
+		found   bool
+		earlier func() ([]string, bool)
+		want    []string
+		note    string
+	}{
+		{"the owner had read", request, true, before([]string{"AllUsers:READ"}, true), []string{"AllUsers:WRITE"}, "told from the ACL before it"},
+		{"it was private", request, true, before(nil, true), []string{"AllUsers:READ", "AllUsers:WRITE"}, "told from the ACL before it"},
+		{"it added nothing", request, true, before([]string{"AllUsers:READ", "AllUsers:WRITE"}, true), []string{}, "told from the ACL before it"},
+		{"no earlier write", request, true, before(nil, false), []string{"AllUsers:READ", "AllUsers:WRITE"}, "CHECK FIRST: CloudTrail holds no earlier write"},
+		{"request gone", cttypes.Event{}, false, nil, nil, "CHECK FIRST: CloudTrail no longer shows"},
+		{"request unreadable", aclRecord("PutBucketAcl", `{"acl":""}`), true, nil, nil, "CHECK FIRST: CloudTrail does not show"},
+	} {
+		got, note := aclAdded(c.request, c.found, c.earlier)
+		if !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) || !strings.Contains(note, c.note) {
+			t.Errorf("%s: got %#v (%q); want %#v (%q)", c.name, got, note, c.want, c.note)
+		}
+	}
+}
