@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -296,6 +297,9 @@ func ingressClosing(ctx context.Context, client *ec2.Client, it DoorItem) (doorS
 type kmsGrant struct {
 	Grantee, Retiring, Name string
 	Operations              []string
+	// Constraints are the encryption context the grant requires: without
+	// them a grant put back would allow any.
+	Constraints *kmstypes.GrantConstraints `json:",omitempty"`
 }
 
 func grantClosing(ctx context.Context, client *kms.Client, it DoorItem) (doorState, error) {
@@ -315,7 +319,8 @@ func grantClosing(ctx context.Context, client *kms.Client, it DoorItem) (doorSta
 	for _, o := range g.Operations {
 		ops = append(ops, string(o))
 	}
-	prior, _ := json.Marshal(kmsGrant{Grantee: aws.ToString(g.GranteePrincipal), Retiring: aws.ToString(g.RetiringPrincipal), Name: aws.ToString(g.Name), Operations: ops})
+	prior, _ := json.Marshal(kmsGrant{Grantee: aws.ToString(g.GranteePrincipal), Retiring: aws.ToString(g.RetiringPrincipal), Name: aws.ToString(g.Name), Operations: ops,
+		Constraints: g.Constraints})
 	return doorState{prior: string(prior), steps: []cleanupStep{{
 		call: fmt.Sprintf("kms:RevokeGrant KeyId=%s GrantId=%s", it.On, it.ID),
 		run: func(ctx context.Context) error {
@@ -428,14 +433,19 @@ func (r *containRun) doorReopening(ctx context.Context, it DoorItem) ([]cleanupS
 			return nil, fmt.Errorf("grants of %s (kms:ListGrants): %w", it.On, err)
 		}
 		if slices.ContainsFunc(grants.Grants, func(x kmstypes.GrantListEntry) bool {
-			return aws.ToString(x.GranteePrincipal) == g.Grantee && slices.Equal(sortedOps(x.Operations), sortedOps(ops))
+			return aws.ToString(x.GranteePrincipal) == g.Grantee && slices.Equal(sortedOps(x.Operations), sortedOps(ops)) &&
+				sameConstraints(x.Constraints, g.Constraints)
 		}) {
 			return nil, nil // the grant is back
 		}
-		return []cleanupStep{{call: fmt.Sprintf("kms:CreateGrant KeyId=%s GranteePrincipal=%s Operations=%s (a new grant ID)", it.On, g.Grantee, strings.Join(g.Operations, ",")),
+		call := fmt.Sprintf("kms:CreateGrant KeyId=%s GranteePrincipal=%s Operations=%s", it.On, g.Grantee, strings.Join(g.Operations, ","))
+		if c := constraintsText(g.Constraints); c != "" {
+			call += " Constraints=" + c
+		}
+		return []cleanupStep{{call: call + " (a new grant ID)",
 			run: func(ctx context.Context) error {
 				_, err := client.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(it.On), GranteePrincipal: aws.String(g.Grantee),
-					RetiringPrincipal: nilIfEmpty(g.Retiring), Name: nilIfEmpty(g.Name), Operations: ops})
+					RetiringPrincipal: nilIfEmpty(g.Retiring), Name: nilIfEmpty(g.Name), Operations: ops, Constraints: g.Constraints})
 				return err
 			}}}, nil
 	case DoorReplication:
@@ -475,6 +485,46 @@ func (r *containRun) doorReopening(ctx context.Context, it DoorItem) ([]cleanupS
 	return nil, refusal(ErrUnknownResource, "keyleak cannot reopen %q doors", it.Kind)
 }
 
+// sameConstraints reports whether two grants require the same encryption
+// context (none is none, however written).
+func sameConstraints(a, b *kmstypes.GrantConstraints) bool {
+	var none kmstypes.GrantConstraints
+	if a == nil {
+		a = &none
+	}
+	if b == nil {
+		b = &none
+	}
+	return maps.Equal(a.EncryptionContextEquals, b.EncryptionContextEquals) && maps.Equal(a.EncryptionContextSubset, b.EncryptionContextSubset) &&
+		aws.ToString(a.SourceArn) == aws.ToString(b.SourceArn)
+}
+
+// constraintsText is what a grant requires, as a plan shows it:
+// "EncryptionContextSubset={tenant=acme}"; "" for nothing.
+func constraintsText(c *kmstypes.GrantConstraints) string {
+	if c == nil {
+		return ""
+	}
+	var parts []string
+	for _, m := range []struct {
+		name string
+		ctx  map[string]string
+	}{{"EncryptionContextEquals", c.EncryptionContextEquals}, {"EncryptionContextSubset", c.EncryptionContextSubset}} {
+		if len(m.ctx) == 0 {
+			continue
+		}
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(m.ctx)) {
+			kv = append(kv, k+"="+m.ctx[k])
+		}
+		parts = append(parts, m.name+"={"+strings.Join(kv, ",")+"}")
+	}
+	if c.SourceArn != nil {
+		parts = append(parts, "SourceArn="+aws.ToString(c.SourceArn))
+	}
+	return strings.Join(parts, ",")
+}
+
 func sortedOps(ops []kmstypes.GrantOperation) []kmstypes.GrantOperation {
 	out := slices.Clone(ops)
 	slices.Sort(out)
@@ -495,37 +545,70 @@ func permissionInput(it DoorItem) (*lambda.AddPermissionInput, error) {
 	if err := json.Unmarshal([]byte(it.Prior), &st); err != nil {
 		return nil, fmt.Errorf("the close recorded no statement to put back")
 	}
+	byHand := func(what string, v any) error {
+		return fmt.Errorf("the statement's %s (%v) is not one AddPermission makes: put it back by hand from the close request's record", what, v)
+	}
 	in := &lambda.AddPermissionInput{FunctionName: aws.String(it.On), StatementId: aws.String(it.ID)}
-	action, _ := st["Action"].(string)
+	action, ok := st["Action"].(string)
+	if !ok {
+		return nil, byHand("action", st["Action"])
+	}
 	in.Action = aws.String(action)
 	switch p := st["Principal"].(type) {
 	case string:
 		in.Principal = aws.String(p)
 	case map[string]any:
-		for _, k := range []string{"AWS", "Service"} {
-			if v := anyStrings(p[k]); len(v) > 0 {
-				in.Principal = aws.String(v[0])
-			}
+		if len(p) != 1 {
+			return nil, byHand("principal", p)
 		}
-	}
-	if cond, ok := st["Condition"].(map[string]any); ok {
-		for _, v := range cond {
-			m, _ := v.(map[string]any)
-			for k, val := range m {
-				s := fmt.Sprint(val)
-				switch strings.ToLower(k) {
-				case "aws:sourcearn":
-					in.SourceArn = aws.String(s)
-				case "aws:sourceaccount":
-					in.SourceAccount = aws.String(s)
-				case "lambda:functionurlauthtype":
-					in.FunctionUrlAuthType = lambdatypes.FunctionUrlAuthType(s)
-				}
+		for k, v := range p {
+			if vs := anyStrings(v); len(vs) == 1 && (k == "AWS" || k == "Service") {
+				in.Principal = aws.String(vs[0])
 			}
 		}
 	}
 	if in.Principal == nil {
-		return nil, fmt.Errorf("the recorded statement names no principal")
+		return nil, byHand("principal", st["Principal"])
+	}
+	// A version's or alias's permission: the statement's resource is the
+	// function's ARN with it, and so is the policy it goes back in.
+	if res, ok := st["Resource"].(string); ok {
+		if parts := strings.Split(res, ":"); len(parts) == 8 && parts[5] == "function" {
+			in.FunctionName = aws.String(qualifiedFunction(it.On, parts[7]))
+		}
+	}
+	cond, _ := st["Condition"].(map[string]any)
+	if st["Condition"] != nil && cond == nil {
+		return nil, byHand("condition", st["Condition"])
+	}
+	for op, v := range cond {
+		m, _ := v.(map[string]any)
+		if m == nil {
+			return nil, byHand("condition", v)
+		}
+		for k, val := range m {
+			vs := anyStrings(val)
+			if len(vs) != 1 {
+				return nil, byHand("condition "+k, val)
+			}
+			s := vs[0]
+			switch strings.ToLower(op) + " " + strings.ToLower(k) {
+			case "arnlike aws:sourcearn":
+				in.SourceArn = aws.String(s)
+			case "stringequals aws:sourceaccount":
+				in.SourceAccount = aws.String(s)
+			case "stringequals aws:principalorgid":
+				in.PrincipalOrgID = aws.String(s)
+			case "stringequals lambda:eventsourcetoken":
+				in.EventSourceToken = aws.String(s)
+			case "stringequals lambda:functionurlauthtype":
+				in.FunctionUrlAuthType = lambdatypes.FunctionUrlAuthType(s)
+			case "bool lambda:invokedviafunctionurl":
+				in.InvokedViaFunctionUrl = aws.Bool(strings.EqualFold(s, "true"))
+			default:
+				return nil, byHand("condition "+op+" "+k, s)
+			}
+		}
 	}
 	return in, nil
 }

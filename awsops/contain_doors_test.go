@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/rolesanywhere"
@@ -608,6 +610,81 @@ func TestCloseKeepsTheOwnersPublicRead(t *testing.T) {
 	}
 	if got := publicGrants(t, admin, "config-bucket"); !slices.Equal(got, []string{"AllUsers:READ"}) {
 		t.Errorf("a second close changed config-bucket: %v", got)
+	}
+}
+
+// The attacker's grant required an encryption context, and its
+// permission on the function's alias admitted only its organisation from
+// one source: reopen puts back the same grant and the same permission,
+// never a broader one.
+func TestReopenPutsBackTheSameConstraints(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	leaked := s.w.Config("us-east-1", s.leaked)
+	kc := kms.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)))
+	key, err := kc.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := aws.ToString(key.KeyMetadata.KeyId)
+	context := map[string]string{"tenant": "acme"}
+	if _, err := kms.NewFromConfig(leaked).CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(keyID),
+		GranteePrincipal: aws.String("arn:aws:iam::" + attackerAccount + ":root"), Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
+		Constraints: &kmstypes.GrantConstraints{EncryptionContextSubset: context}}); err != nil {
+		t.Fatal(err)
+	}
+	var doors []awsops.DoorItem
+	for _, d := range doorsFound(t, s) {
+		if d.Kind == awsops.DoorKMSGrant {
+			doors = append(doors, d)
+		}
+	}
+	if len(doors) != 1 {
+		t.Fatalf("found %d grant doors, want the attacker's: %v", len(doors), doors)
+	}
+	plan := closeDoors(t, s, doors)
+	reopen, err := s.c.PlanReopen(ctx, s.target, plan.Params)
+	if err != nil || len(reopen.Calls) != 1 || !strings.Contains(reopen.Calls[0], "Constraints=EncryptionContextSubset={tenant=acme}") {
+		t.Fatalf("reopen plan = %+v, %v; want the grant with its constraints", reopen, err)
+	}
+	if _, err := s.c.ExecuteReopen(ctx, s.target, reopen.Params); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kc.ListGrants(ctx, &kms.ListGrantsInput{KeyId: aws.String(keyID)})
+	if err != nil || len(out.Grants) != 1 {
+		t.Fatalf("grants after reopen = %+v, %v; want one", out, err)
+	}
+	if c := out.Grants[0].Constraints; c == nil || !maps.Equal(c.EncryptionContextSubset, context) {
+		t.Errorf("the grant put back requires %+v, want the encryption context %v", c, context)
+	}
+}
+
+// TestPermissionInput: a function permission put back is the statement
+// close removed: its principal, source, organisation, token, URL auth type
+// and alias; a statement AddPermission cannot make is refused, never
+// widened.
+func TestPermissionInput(t *testing.T) {
+	stmt := func(principal, cond string) string {
+		return `{"Sid":"s1","Effect":"Allow","Principal":` + principal + `,"Action":"lambda:InvokeFunction",` +
+			`"Resource":"arn:aws:lambda:us-east-1:123456789012:function:billing:prod"` + cond + `}`
+	}
+	in, err := awsops.PermissionInputOf(awsops.DoorItem{Kind: awsops.DoorLambdaPermission, ID: "s1", On: "billing",
+		Prior: stmt(`"*"`, `,"Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc","lambda:EventSourceToken":"tok"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::drop"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(in.FunctionName) != "billing:prod" || aws.ToString(in.Principal) != "*" || aws.ToString(in.PrincipalOrgID) != "o-abc" ||
+		aws.ToString(in.EventSourceToken) != "tok" || aws.ToString(in.SourceArn) != "arn:aws:s3:::drop" {
+		t.Errorf("AddPermission = %+v; want the alias, principal, organisation, token and source of the statement", in)
+	}
+	for _, bad := range []string{
+		stmt(`"*"`, `,"Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}`),
+		stmt(`"*"`, `,"Condition":{"StringEquals":{"AWS:SourceAccount":["111111111111","222222222222"]}}`),
+		stmt(`{"AWS":["arn:aws:iam::111111111111:root","arn:aws:iam::222222222222:root"]}`, ``),
+	} {
+		if in, err := awsops.PermissionInputOf(awsops.DoorItem{Kind: awsops.DoorLambdaPermission, ID: "s1", On: "billing", Prior: bad}); err == nil {
+			t.Errorf("%s: put back as %+v; want a refusal", bad, in)
+		}
 	}
 }
 

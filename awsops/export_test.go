@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -39,3 +40,7 @@ func (c *Client) TrailPassOver(ctx context.Context, client *s3.Client, bucket st
 func (c *Client) SeeIPsElsewhere(ctx context.Context, inv *Investigation, o AthenaOptions) {
 	c.seeIPsElsewhere(ctx, inv, o)
 }
+
+// PermissionInputOf is the AddPermission that reopen makes of a closed
+// function permission.
+func PermissionInputOf(it DoorItem) (*lambda.AddPermissionInput, error) { return permissionInput(it) }
