@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/keyleak/keyleak/awsops/trail"
 )
 
 // VerifyOptions say what Verify looks at besides the target.
@@ -41,6 +43,12 @@ type VerifyOptions struct {
 	// TreeUnknown, when set, says why the credential tree is not known
 	// (the investigation has not finished): containment cannot be told.
 	TreeUnknown string
+	// TrailBucket, when set, is where the trails deliver (as the
+	// investigation reads it, with TrailAccount, TrailPrefix and
+	// TrailSource): the data events of the keys since Since (objects read
+	// or written, functions invoked…), which LookupEvents does not show,
+	// are read from its log files.
+	TrailBucket, TrailAccount, TrailPrefix, TrailSource string
 }
 
 // DeliveryLag is how late CloudTrail may show a call in LookupEvents.
@@ -167,6 +175,16 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 			return rep, err
 		}
 		activity = append(activity, found...)
+		if opts.TrailBucket != "" && !opts.Since.IsZero() {
+			data, problem, note := r.dataActivity(ctx, account, byAccount[account], opts)
+			activity = append(activity, data...)
+			if problem != "" {
+				rep.Problems = append(rep.Problems, problem)
+			}
+			if note != "" {
+				rep.Notes = append(rep.Notes, note)
+			}
+		}
 	}
 	slices.SortFunc(activity, func(a, b TrailActivity) int { return b.Time.Compare(a.Time) })
 	rep.Activity = activity
@@ -282,4 +300,53 @@ func lookupKeyEvents(ctx context.Context, client *cloudtrail.Client, region, key
 		}
 	}
 	return found, nil
+}
+
+// dataActivity reads the data events the keys made in account since
+// opts.Since from the trail bucket's log files, every region's. A problem
+// is what could not be read (containment cannot be told for it); a note
+// says what was read.
+func (r *containRun) dataActivity(ctx context.Context, account string, keys []string, opts VerifyOptions) (found []TrailActivity, problem, note string) {
+	now := r.c.Now()
+	from := InvestigateOptions{TrailBucket: opts.TrailBucket, TrailAccount: opts.TrailAccount, TrailPrefix: opts.TrailPrefix, TrailSource: opts.TrailSource}
+	w := Window{Start: opts.Since, End: now}
+	client, layout, err := r.c.trailLayoutFor(ctx, from, account, w)
+	if err != nil {
+		return nil, fmt.Sprintf("the data events of account %s since containment are not known: %v", account, err), ""
+	}
+	listing := listTrail(ctx, client, layout, account, w.Start, w.End, now)
+	switch {
+	case listing.err != nil:
+		return nil, fmt.Sprintf("the data events of account %s since containment are not known: %v", account, listing.err), ""
+	case listing.absent:
+		return nil, "", fmt.Sprintf("s3://%s holds no log files of account %s: its data events since containment are not known.", layout.bucket, account)
+	}
+	var objects []trail.Object
+	for _, region := range slices.Sorted(maps.Keys(listing.regions)) {
+		for _, o := range listing.regions[region].objects {
+			objects = append(objects, trailObjectOf(client, layout.bucket, o.key))
+		}
+	}
+	var mu sync.Mutex
+	scanner := trail.NewScanner(keys, trail.ScanOptions{})
+	stats, err := scanner.ScanObjects(ctx, slices.Values(objects), 4, func(m trail.Match) error {
+		rec := &m.Record
+		if !isDataEvent(rec) || rec.EventTime.Before(opts.Since) || !slices.Contains(keys, rec.UserIdentity.AccessKeyID) {
+			return nil
+		}
+		mu.Lock()
+		found = append(found, TrailActivity{Time: rec.EventTime, Region: rec.AWSRegion, EventName: rec.EventName,
+			AccessKeyID: rec.UserIdentity.AccessKeyID, ErrorCode: rec.ErrorCode})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		problem = fmt.Sprintf("%d of %d trail log files of account %s in s3://%s could not be read: the data events in them are not known (%v)",
+			stats.FailedObjects, stats.Objects, account, layout.bucket, err)
+	}
+	note = fmt.Sprintf("Data events of account %s since containment read from %s in s3://%s.", account, counted(stats.Objects, "log file"), layout.bucket)
+	if layout.source != "" {
+		note += " " + layout.replicaCaveat() + "."
+	}
+	return found, problem, note
 }

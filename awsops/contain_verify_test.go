@@ -1,6 +1,8 @@
 package awsops_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +42,54 @@ func TestVerifySeesUserSessions(t *testing.T) {
 	works := s.listBuckets(t, sess) == ""
 	if rep.Contained() && works {
 		t.Errorf("verify says contained (problems %v, notes %v) while the attacker's GetSessionToken session %s still works", rep.Problems, rep.Notes, sess.AccessKeyID)
+	}
+}
+
+// A session the key minted reads an object after containment: a data
+// event, which LookupEvents does not show. Verify reads it from the trail
+// bucket, and does not say contained.
+func TestVerifyReadsDataEventsFromTheTrail(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	s.target.Roles = nil
+	admin := s3.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("config-bucket"), Key: aws.String("prod.env"), Body: strings.NewReader("DB_PASSWORD=x")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	time.Sleep(1100 * time.Millisecond) // CloudTrail times are to the second
+	deactivateNow(t, s)
+	since := time.Now().Truncate(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := s3.NewFromConfig(s.w.Config("us-east-1", sess), func(o *s3.Options) { o.UsePathStyle = true }).GetObject(ctx,
+		&s3.GetObjectInput{Bucket: aws.String("config-bucket"), Key: aws.String("prod.env")}); err != nil {
+		t.Fatalf("the session reads the object after containment: %v", err)
+	}
+	if err := s.w.Gateway.FlushTrail(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opts := awsops.VerifyOptions{Since: since, SessionKeys: []string{sess.AccessKeyID}}
+	if rep, err := s.c.Verify(ctx, s.target, opts); err != nil || !rep.Contained() {
+		t.Fatalf("without the trail bucket verify = %v problems %v: the data event is not LookupEvents', want contained as far as it can tell", err, rep.Problems)
+	}
+	opts.TrailBucket = s.w.Gateway.TrailBucket()
+	rep, err := s.c.Verify(ctx, s.target, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Contained() || !slices.ContainsFunc(rep.Problems, func(p string) bool {
+		return strings.Contains(p, "GetObject succeeded with "+sess.AccessKeyID)
+	}) {
+		t.Errorf("the session's GetObject after containment is not a problem: problems %v, activity %+v", rep.Problems, rep.Activity)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.Contains(n, "Data events of account "+world.DefaultAccount+" since containment read from")
+	}) {
+		t.Errorf("verify does not say what it read of the trail: %v", rep.Notes)
 	}
 }
 

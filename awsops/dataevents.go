@@ -324,19 +324,24 @@ func listTrailObjects(ctx context.Context, client *s3.Client, bucket string, sp 
 			if at, ok := trailFileTime(name); ok && (at.Before(sp.first.Add(-time.Hour)) || at.After(sp.last.Add(time.Hour))) {
 				continue
 			}
-			obj := trail.Object{Name: name, Open: func(ctx context.Context) (io.ReadCloser, error) {
-				got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(name)})
-				if err != nil {
-					return nil, fmt.Errorf("s3:GetObject: %s", describeAWSError(err))
-				}
-				return got.Body, nil
-			}}
+			obj := trailObjectOf(client, bucket, name)
 			if !yield(obj) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// trailObjectOf is a log file of the bucket to scan.
+func trailObjectOf(client *s3.Client, bucket, key string) trail.Object {
+	return trail.Object{Name: key, Open: func(ctx context.Context) (io.ReadCloser, error) {
+		got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			return nil, fmt.Errorf("s3:GetObject: %s", describeAWSError(err))
+		}
+		return got.Body, nil
+	}}
 }
 
 // trailFileTime reads the stamp of a log file name

@@ -336,7 +336,7 @@ func (tr *tracker) add(ctx context.Context, key string, rec *trail.Record) {
 			}
 		}
 	}
-	if !rec.ManagementEvent || rec.EventCategory == "Data" {
+	if isDataEvent(rec) {
 		tr.noteObject(rec)
 	}
 	var derived []Session
@@ -734,7 +734,7 @@ func techniquesSeen(flagged []FlaggedEvent) []TechniqueSeen {
 // tracker's lock.
 func (tr *tracker) noteCandidate(rec *trail.Record, e *event, cat Category, techniques []*Technique, network string) {
 	if len(techniques) == 0 {
-		if e.readOnly() || !rec.ManagementEvent || rec.EventCategory == "Data" {
+		if e.readOnly() || isDataEvent(rec) {
 			return
 		}
 		if len(tr.changes) < maxChanges {
@@ -769,4 +769,10 @@ func settleSignIn(rec *trail.Record) {
 	if r, _ := e.response("ConsoleLogin").(string); strings.EqualFold(r, "Failure") {
 		rec.ErrorCode = cmp.Or(rec.ErrorMessage, "Failure")
 	}
+}
+
+// isDataEvent reports whether a record is of a data event (an object read
+// or written, a function invoked…), which LookupEvents does not show.
+func isDataEvent(rec *trail.Record) bool {
+	return !rec.ManagementEvent || rec.EventCategory == "Data"
 }

@@ -20,8 +20,10 @@ func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.T
 	if err != nil {
 		return awsops.VerifyReport{}, err
 	}
+	trail := r.cfg.Investigate
 	opts := awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), KeyAccounts: f.keyAccounts(inc.ID),
-		Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now())}
+		Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now()),
+		TrailBucket: trail.TrailBucket, TrailAccount: trail.TrailAccount, TrailPrefix: trail.TrailPrefix, TrailSource: trail.TrailSource}
 	if t.Roles, err = f.roles(ctx, inc); err != nil {
 		// The key and the user are checked at least; what the key derived
 		// is not known, so containment is not said.
