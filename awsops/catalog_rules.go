@@ -256,6 +256,11 @@ func (st resourceStatement) admitted() []string {
 // those accounts whatever its principal says.
 var accountConditionKeys = []string{"aws:principalaccount", "aws:sourceowner", "aws:sourceaccount", "aws:principalarn", "aws:sourcearn"}
 
+// orgConditionKeys name the caller's organisation (its ID, or a path in
+// it): a condition on one of the organisation's own (Options.Organizations)
+// limits a statement to its accounts.
+var orgConditionKeys = []string{"aws:principalorgid", "aws:principalorgpaths"}
+
 // pinnedInside reports whether the statement's conditions admit only
 // callers of the account and the organisation (a topic's default policy:
 // anyone, if AWS:SourceOwner is the owner).
@@ -273,11 +278,18 @@ func (st resourceStatement) pinnedInside(e *event) bool {
 			continue
 		}
 		for k, v := range kv {
-			if !slices.Contains(accountConditionKeys, strings.ToLower(k)) {
+			key := strings.ToLower(k)
+			org := slices.Contains(orgConditionKeys, key)
+			if !org && !slices.Contains(accountConditionKeys, key) {
 				continue
 			}
 			values := anyStrings(v)
 			open := func(x string) bool { // a value naming no account for sure, or one outside
+				if org {
+					// o-…, or an organisation path o-…/r-…/ou-…/
+					id, _, _ := strings.Cut(x, "/")
+					return id == "" || strings.ContainsAny(id, "*?") || !e.own(id)
+				}
 				acct := x
 				if parts := strings.SplitN(x, ":", 6); len(parts) >= 5 && parts[0] == "arn" {
 					acct = parts[4]

@@ -60,3 +60,31 @@ func TestResponseItemsReadAlikeEitherWay(t *testing.T) {
 		}
 	}
 }
+
+// TestOrganisationConditionPinsInside: a bucket policy that admits anyone
+// on condition that the caller is of one of the organisation's IDs (or
+// in a path under it) admits no one outside; naming another organisation,
+// a wildcard, or the condition as IfExists, it does.
+func TestOrganisationConditionPinsInside(t *testing.T) {
+	own := func(a string) bool { return a == "123456789012" || a == "o-a1b2c3d4e5" }
+	policy := func(cond string) string {
+		doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":` + cond + `}]}`
+		b, _ := json.Marshal(doc)
+		return `{"bucketName":"b","bucketPolicy":` + string(b) + `}`
+	}
+	for cond, open := range map[string]bool{
+		`{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`:                                      false,
+		`{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":["o-a1b2c3d4e5/r-ab12/ou-ab12-1111/*"]}}`: false,
+		`{"StringEquals":{"aws:PrincipalOrgID":"o-zzzzzzzzzz"}}`:                                      true,
+		`{"StringEquals":{"aws:PrincipalOrgID":["o-a1b2c3d4e5","o-zzzzzzzzzz"]}}`:                     true,
+		`{"StringLike":{"aws:PrincipalOrgID":"o-*"}}`:                                                 true,
+		`{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":["*/r-ab12/*"]}}`:                         true,
+		`{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`:                              true,
+	} {
+		rec := trail.Record{EventSource: "s3.amazonaws.com", EventName: "PutBucketPolicy", RecipientAccountID: "123456789012",
+			RequestParameters: json.RawMessage(policy(cond))}
+		if got := opensToOutside(newEvent(&rec, own)); got != open {
+			t.Errorf("a policy for anyone on %s opens to the outside = %v, want %v", cond, got, open)
+		}
+	}
+}

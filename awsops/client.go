@@ -54,6 +54,10 @@ type Options struct {
 	// outside; empty means only the account of the key (and of the
 	// event) is the organisation's.
 	Accounts []string
+	// Organizations are the organisation's IDs (o-…): a resource policy
+	// that admits anyone on condition that aws:PrincipalOrgID (or
+	// aws:PrincipalOrgPaths) names one of them admits no one outside.
+	Organizations []string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Log receives progress and warnings; discarded when nil.

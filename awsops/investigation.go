@@ -163,7 +163,7 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 
 	root := Session{AccessKeyID: key.String(), Account: account, Principal: inv.Identity.ARN}
 	tr := newTracker(root)
-	tr.own = func(a string) bool { return a == account || slices.Contains(c.opts.Accounts, a) }
+	tr.own = c.ownFor(account)
 	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}, skipped: map[string][]string{}}
 	sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
 	sw.budget = c.lookups

@@ -423,10 +423,17 @@ func stillAdmits(r *Resource, now, what string) error {
 // outsidersIn lists whom a policy document allows from outside account
 // and the organisation.
 func (c *Client) outsidersIn(account, doc string) string {
-	e := newEvent(&trail.Record{RecipientAccountID: account}, func(a string) bool {
-		return a == account || slices.Contains(c.opts.Accounts, a)
-	})
+	e := newEvent(&trail.Record{RecipientAccountID: account}, c.ownFor(account))
 	return e.outsidersIn(doc)
+}
+
+// ownFor reports whether an account, or an organisation ID, is of the
+// organisation of account: account itself, Options.Accounts and
+// Options.Organizations.
+func (c *Client) ownFor(account string) func(string) bool {
+	return func(a string) bool {
+		return a == account || slices.Contains(c.opts.Accounts, a) || slices.Contains(c.opts.Organizations, a)
+	}
 }
 
 // intersect lists the entries of a comma-separated opening still in now.

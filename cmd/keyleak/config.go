@@ -105,8 +105,11 @@ type AWS struct {
 	Protected             []string `yaml:"protected_principals" env:"AWS_PROTECTED_PRINCIPALS"`
 	// Accounts are the organisation's accounts: a share or trust that
 	// admits one of them is not an opening to the outside.
-	Accounts    []string `yaml:"accounts" env:"AWS_ACCOUNTS"`
-	TrailBucket string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
+	Accounts []string `yaml:"accounts" env:"AWS_ACCOUNTS"`
+	// Organizations are the organisation's IDs (o-…): a policy that admits
+	// anyone of one of them (aws:PrincipalOrgID) is not an opening.
+	Organizations []string `yaml:"organizations" env:"AWS_ORGANIZATIONS"`
+	TrailBucket   string   `yaml:"trail_bucket" env:"AWS_TRAIL_BUCKET"`
 	// TrailPrefix is the S3 key prefix the trail writes under, before
 	// AWSLogs/ (empty for none).
 	TrailPrefix string `yaml:"trail_prefix" env:"AWS_TRAIL_PREFIX"`
@@ -285,6 +288,9 @@ var awsRegion = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$`)
 
 // awsAccount is a 12-digit AWS account ID.
 var awsAccount = regexp.MustCompile(`^\d{12}$`)
+
+// awsOrganization is an organization ID, as AWS Organizations gives it.
+var awsOrganization = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 
 // applyEnv sets every field with an env tag from KEYLEAK_<tag>, and secret
 // fields from KEYLEAK_<tag>_FILE. Setting both is an error.
@@ -468,6 +474,11 @@ func (c Config) validate() error {
 			bad("aws.accounts (KEYLEAK_AWS_ACCOUNTS): %q is not a 12-digit account ID", a)
 		}
 	}
+	for _, o := range c.AWS.Organizations {
+		if !awsOrganization.MatchString(o) {
+			bad("aws.organizations (KEYLEAK_AWS_ORGANIZATIONS): %q is not an organization ID like o-a1b2c3d4e5", o)
+		}
+	}
 	if !awsRegion.MatchString(c.AWS.Region) {
 		bad("aws.region (KEYLEAK_AWS_HOME_REGION): %q is not a region name like us-east-1", c.AWS.Region)
 	}
@@ -577,7 +588,7 @@ func (c Config) awsOptions(now func() time.Time, log *slog.Logger) awsops.Option
 	return awsops.Options{
 		Region: c.AWS.Region, ResponderRole: c.AWS.ResponderRole, ExternalID: string(c.AWS.ExternalID),
 		ResponderInOwnAccount: c.AWS.ResponderInOwnAccount, Regions: c.AWS.Regions, Protected: c.AWS.Protected,
-		Accounts: c.AWS.Accounts, Now: now, Log: log,
+		Accounts: c.AWS.Accounts, Organizations: c.AWS.Organizations, Now: now, Log: log,
 	}
 }
 

@@ -102,6 +102,13 @@ func TestLoadConfig(t *testing.T) {
 				}
 			}},
 		{name: "bad account", yaml: good + "aws:\n  accounts: ['12345']\n", err: "aws.accounts (KEYLEAK_AWS_ACCOUNTS): \"12345\""},
+		{name: "organisation IDs", yaml: good, env: map[string]string{"KEYLEAK_AWS_ORGANIZATIONS": "o-a1b2c3d4e5"},
+			check: func(t *testing.T, c Config) {
+				if o := c.awsOptions(time.Now, nil).Organizations; strings.Join(o, ",") != "o-a1b2c3d4e5" {
+					t.Errorf("the AWS client's organizations = %v", o)
+				}
+			}},
+		{name: "bad organisation", yaml: good + "aws:\n  organizations: ['123456789012']\n", err: "aws.organizations (KEYLEAK_AWS_ORGANIZATIONS): \"123456789012\""},
 		{name: "athena", yaml: good + "aws:\n  trail_bucket: org-trail\n  athena:\n    account: '111122223333'\n    table: trail_2026\n",
 			env: map[string]string{"KEYLEAK_AWS_ATHENA_BUDGET_BYTES": "10737418240", "KEYLEAK_AWS_ATHENA_REGION": "eu-west-1"},
 			check: func(t *testing.T, c Config) {
