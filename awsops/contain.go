@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -113,6 +114,16 @@ type containRun struct {
 	ids   []string
 	calls []string
 	done  []string
+
+	// events are the doors' events read from CloudTrail, by event ID.
+	events map[string]cttypes.Event
+	// attackers are the access keys that opened the doors being closed,
+	// and the leaked key: an earlier write made with one of them is the
+	// attacker's, not the state before.
+	attackers map[string]bool
+	// replaced are the doors a later write of the same document or ACL
+	// replaced, by the resource (DoorItem.resourceKey).
+	replaced map[string][]DoorItem
 }
 
 func (c *Client) newContainRun(ctx context.Context, t Target) (*containRun, error) {

@@ -54,21 +54,26 @@ var grantHeaders = map[string]string{
 // publicGrantsIn returns the public grants ("AllUsers:READ") an ACL
 // request (PutBucketAcl, or CreateBucket's headers) sets, sorted. ok is
 // false when the request says nothing CloudTrail shows of the ACL it
-// sets: no canned ACL, grant header or ACL body.
+// sets: no canned ACL, grant header or ACL body. CloudTrail records the
+// headers at the top of the request parameters or under
+// accessControlList, a value as a string or a list.
 func publicGrantsIn(e *event) (grants []string, ok bool) {
 	add := func(g string) {
 		if !slices.Contains(grants, g) {
 			grants = append(grants, g)
 		}
 	}
-	for _, canned := range anyStrings(e.param("x-amz-acl")) {
+	header := func(name string) []string {
+		return append(anyStrings(e.param(name)), anyStrings(e.param("accessControlList", name))...)
+	}
+	for _, canned := range header("x-amz-acl") {
 		ok = true
 		for _, g := range cannedPublic[strings.ToLower(strings.TrimSpace(canned))] {
 			add(g)
 		}
 	}
 	for h, perm := range grantHeaders {
-		for _, v := range anyStrings(e.param(h)) {
+		for _, v := range header(h) {
 			ok = true
 			for _, grantee := range strings.Split(v, ",") {
 				k, val, _ := strings.Cut(strings.TrimSpace(grantee), "=")
@@ -83,15 +88,15 @@ func publicGrantsIn(e *event) (grants []string, ok bool) {
 	if acl := e.param("AccessControlPolicy", "AccessControlList"); acl != nil {
 		ok = true
 		m, _ := acl.(map[string]any)
-		list, isList := m["Grant"].([]any)
-		if !isList && m["Grant"] != nil {
-			list = []any{m["Grant"]}
+		list, isList := lookupFold(m, "Grant").([]any)
+		if one := lookupFold(m, "Grant"); !isList && one != nil {
+			list = []any{one}
 		}
 		for _, item := range list {
 			grant, _ := item.(map[string]any)
-			grantee, _ := grant["Grantee"].(map[string]any)
-			uri, _ := grantee["URI"].(string)
-			perm, _ := grant["Permission"].(string)
+			grantee, _ := lookupFold(grant, "Grantee").(map[string]any)
+			uri, _ := lookupFold(grantee, "URI").(string)
+			perm, _ := lookupFold(grant, "Permission").(string)
 			if g := publicGrantee(uri); g != "" && perm != "" {
 				add(g + ":" + strings.ToUpper(perm))
 			}
@@ -102,36 +107,50 @@ func publicGrantsIn(e *event) (grants []string, ok bool) {
 }
 
 // aclEvent reads an ACL write from a CloudTrail event: the public grants
-// it set; false for an event that set none (another call, a refusal, or
-// a request whose ACL CloudTrail does not show).
-func aclEvent(e cttypes.Event) ([]string, bool) {
+// it set, and whether it is a write and CloudTrail shows what it set.
+func aclEvent(e cttypes.Event) ([]string, earlier) {
 	name := aws.ToString(e.EventName)
 	if e.CloudTrailEvent == nil || name != "PutBucketAcl" && name != "CreateBucket" {
-		return nil, false
+		return nil, notAWrite
 	}
 	var rec trail.Record
-	if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil || rec.ErrorCode != "" {
-		return nil, false
+	if trail.Decode([]byte(*e.CloudTrailEvent), &rec) != nil {
+		return nil, unreadable
+	}
+	if rec.ErrorCode != "" || rec.EventSource != "" && rec.EventSource != "s3.amazonaws.com" {
+		return nil, notAWrite // refused, or another service's call of the name
 	}
 	grants, ok := publicGrantsIn(newEvent(&rec, noAccounts))
-	if !ok && name == "CreateBucket" {
-		return nil, true // a bucket made without an ACL is private
+	switch {
+	case ok:
+		return grants, wrote
+	case name == "CreateBucket":
+		return nil, wrote // a bucket made without an ACL is private
 	}
-	return grants, ok
+	return nil, unreadable
 }
 
-// aclAdded returns the public grants the attacker's request (the event
-// that opened the door, when CloudTrail still has it) added, and what the
-// plan says of how it knows: nil when it cannot tell them from the
-// owner's, and every public grant is to be dropped. earlier reads the
-// public grants of the ACL before the request, and whether CloudTrail
-// holds it.
-func aclAdded(request cttypes.Event, found bool, earlier func() ([]string, bool)) (added []string, note string) {
-	if !found {
+// aclAdded returns the public grants the attacker's requests added (the
+// event that opened the door, when CloudTrail still has it, then the
+// attacker's other writes of the ACL a later one replaced: what any of
+// them made is the attacker's, whichever CloudTrail lists last within a
+// second), and what the plan says of how it knows: nil when it cannot
+// tell them from the owner's, and every public grant is to be dropped.
+// earlier reads the public grants of the ACL before them, and whether
+// CloudTrail holds it.
+func aclAdded(requests []cttypes.Event, earlier func() ([]string, bool)) (added []string, note string) {
+	if len(requests) == 0 {
 		return nil, " CHECK FIRST: CloudTrail no longer shows the attacker's request: every grant to everyone is dropped, and the owner may have had some of them before."
 	}
-	theirs, ok := aclEvent(request)
-	if !ok || len(theirs) == 0 {
+	theirs, v := aclEvent(requests[0])
+	for _, e := range requests[1:] {
+		if more, ok := aclEvent(e); ok == wrote {
+			theirs = append(theirs, more...)
+		}
+	}
+	slices.Sort(theirs)
+	theirs = slices.Compact(theirs)
+	if v != wrote || len(theirs) == 0 {
 		return nil, " CHECK FIRST: CloudTrail does not show the grants to everyone the attacker's request made: every grant to everyone is dropped, and the owner may have had some of them before."
 	}
 	before, known := earlier()
@@ -171,11 +190,18 @@ func (r *containRun) aclClosing(ctx context.Context, client *s3.Client, it DoorI
 	if !slices.ContainsFunc(out.Grants, func(g s3types.Grant) bool { return grantOf(g) != "" }) {
 		return doorState{}, nil
 	}
-	request, found := r.attackerEvent(ctx, it)
-	added, note := aclAdded(request, found, func() ([]string, bool) {
-		state, known := r.earlierWrite(ctx, it, func(e cttypes.Event) (string, bool) {
-			g, ok := aclEvent(e)
-			return strings.Join(g, ","), ok
+	var requests []cttypes.Event // the attacker's writes of the ACL, the door's first
+	for _, d := range append([]DoorItem{it}, r.replaced[it.resourceKey()]...) {
+		if e, ok := r.attackerEvent(ctx, d); ok || d.EventID != it.EventID {
+			requests = append(requests, e)
+		} else {
+			break // the door's own is gone
+		}
+	}
+	added, note := aclAdded(requests, func() ([]string, bool) {
+		state, known := r.earlierWrite(ctx, it, func(e cttypes.Event) (string, earlier) {
+			g, v := aclEvent(e)
+			return strings.Join(g, ","), v
 		})
 		if state == "" {
 			return nil, known

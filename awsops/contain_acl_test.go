@@ -36,22 +36,32 @@ func TestPublicGrantsIn(t *testing.T) {
 		{"body of many", `{"bucketName":"b","accessControlPolicy":{"AccessControlList":{"Grant":[{"Grantee":{"ID":"o"},"Permission":"FULL_CONTROL"},` +
 			`{"Grantee":{"URI":"` + authed + `"},"Permission":"read"},{"Grantee":{"URI":"http://acs.amazonaws.com/groups/s3/LogDelivery"},"Permission":"WRITE"}]}}}`,
 			[]string{"AuthenticatedUsers:READ"}, true},
+		{"headers as CloudTrail nests them", `{"bucketName":"b","acl":"","accessControlList":{"x-amz-grant-read":"uri=http://acs.amazonaws.com/groups/global/AllUsers"}}`,
+			[]string{"AllUsers:READ"}, true},
+		{"a private header grant", `{"bucketName":"b","acl":"","accessControlList":{"x-amz-grant-full-control":"id=\"abc\""}}`, nil, true},
+		{"canned, nested", `{"bucketName":"b","accessControlList":{"x-amz-acl":"public-read"}}`, []string{"AllUsers:READ"}, true},
 		{"nothing shown", `{"bucketName":"b","acl":""}`, nil, false},
 	} {
-		got, ok := aclEvent(aclRecord("PutBucketAcl", c.params))
-		if ok != c.ok || !slices.Equal(got, c.want) {
-			t.Errorf("%s: got %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		got, v := aclEvent(aclRecord("PutBucketAcl", c.params))
+		if (v == wrote) != c.ok || !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %v, %v; want %v, %v", c.name, got, v, c.want, c.ok)
 		}
 	}
-	if got, ok := aclEvent(aclRecord("CreateBucket", `{"bucketName":"b"}`)); !ok || len(got) != 0 {
-		t.Errorf("a bucket created without an ACL: got %v, %v; want private, known", got, ok)
+	if got, v := aclEvent(aclRecord("CreateBucket", `{"bucketName":"b"}`)); v != wrote || len(got) != 0 {
+		t.Errorf("a bucket created without an ACL: got %v, %v; want private, known", got, v)
+	}
+	if got, v := aclEvent(aclRecord("CreateBucket", `{"bucketName":"b","accessControlList":{"x-amz-grant-read":"uri=http://acs.amazonaws.com/groups/global/AllUsers"}}`)); v != wrote || !slices.Equal(got, []string{"AllUsers:READ"}) {
+		t.Errorf("a bucket created with a public header grant: got %v, %v; want AllUsers:READ", got, v)
 	}
 	refused := cttypes.Event{EventName: aws.String("PutBucketAcl"), CloudTrailEvent: aws.String(`{"eventName":"PutBucketAcl","errorCode":"AccessDenied","requestParameters":{"x-amz-acl":["public-read"]}}`)}
-	if _, ok := aclEvent(refused); ok {
+	if _, v := aclEvent(refused); v != notAWrite {
 		t.Error("a refused PutBucketAcl counted as a write")
 	}
-	if _, ok := aclEvent(aclRecord("PutBucketPolicy", `{"x-amz-acl":["public-read"]}`)); ok {
+	if _, v := aclEvent(aclRecord("PutBucketPolicy", `{"x-amz-acl":["public-read"]}`)); v != notAWrite {
 		t.Error("another call counted as an ACL write")
+	}
+	if _, v := aclEvent(aclRecord("PutBucketAcl", `{"bucketName":"b","acl":""}`)); v != unreadable {
+		t.Error("an ACL write CloudTrail does not show counted as known")
 	}
 }
 
@@ -64,21 +74,22 @@ func TestACLAdded(t *testing.T) {
 		return func() ([]string, bool) { return g, known }
 	}
 	for _, c := range []struct {
-		name    string
-		request cttypes.Event
-		found   bool
-		earlier func() ([]string, bool)
-		want    []string
-		note    string
+		name     string
+		requests []cttypes.Event
+		earlier  func() ([]string, bool)
+		want     []string
+		note     string
 	}{
-		{"the owner had read", request, true, before([]string{"AllUsers:READ"}, true), []string{"AllUsers:WRITE"}, "told from the ACL before it"},
-		{"it was private", request, true, before(nil, true), []string{"AllUsers:READ", "AllUsers:WRITE"}, "told from the ACL before it"},
-		{"it added nothing", request, true, before([]string{"AllUsers:READ", "AllUsers:WRITE"}, true), []string{}, "told from the ACL before it"},
-		{"no earlier write", request, true, before(nil, false), []string{"AllUsers:READ", "AllUsers:WRITE"}, "CHECK FIRST: CloudTrail holds no earlier write"},
-		{"request gone", cttypes.Event{}, false, nil, nil, "CHECK FIRST: CloudTrail no longer shows"},
-		{"request unreadable", aclRecord("PutBucketAcl", `{"acl":""}`), true, nil, nil, "CHECK FIRST: CloudTrail does not show"},
+		{"the owner had read", []cttypes.Event{request}, before([]string{"AllUsers:READ"}, true), []string{"AllUsers:WRITE"}, "told from the ACL before it"},
+		{"it was private", []cttypes.Event{request}, before(nil, true), []string{"AllUsers:READ", "AllUsers:WRITE"}, "told from the ACL before it"},
+		{"it added nothing", []cttypes.Event{request}, before([]string{"AllUsers:READ", "AllUsers:WRITE"}, true), []string{}, "told from the ACL before it"},
+		{"no earlier write", []cttypes.Event{request}, before(nil, false), []string{"AllUsers:READ", "AllUsers:WRITE"}, "CHECK FIRST: CloudTrail holds no earlier write"},
+		{"its earlier write listed after", []cttypes.Event{aclRecord("PutBucketAcl", `{"x-amz-acl":["authenticated-read"]}`), request},
+			before(nil, true), []string{"AllUsers:READ", "AllUsers:WRITE", "AuthenticatedUsers:READ"}, "told from the ACL before it"},
+		{"request gone", nil, nil, nil, "CHECK FIRST: CloudTrail no longer shows"},
+		{"request unreadable", []cttypes.Event{aclRecord("PutBucketAcl", `{"acl":""}`)}, nil, nil, "CHECK FIRST: CloudTrail does not show"},
 	} {
-		got, note := aclAdded(c.request, c.found, c.earlier)
+		got, note := aclAdded(c.requests, c.earlier)
 		if !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) || !strings.Contains(note, c.note) {
 			t.Errorf("%s: got %#v (%q); want %#v (%q)", c.name, got, note, c.want, c.note)
 		}

@@ -38,6 +38,7 @@ const (
 	DoorQueuePolicy       = "sqs-queue-policy"      // statements added to an SQS queue's policy
 	DoorReplication       = "s3-replication"        // replication rules sending a bucket's objects elsewhere
 	ParamDoors            = "doors"                 // the doors a close shuts, frozen as JSON
+	paramReplaced         = "replaced_doors"        // doors a later write of the same document replaced, frozen as JSON
 	closedAlreadyNoteBase = "already closed: "
 )
 
@@ -71,6 +72,11 @@ func (it DoorItem) String() string {
 		what = it.On + " " + it.ID
 	}
 	return fmt.Sprintf("%s %s (%s %s)", it.Kind, what, it.Account, it.Region)
+}
+
+// resourceKey names what the door is on, with its kind.
+func (it DoorItem) resourceKey() string {
+	return strings.Join([]string{it.Kind, it.Account, it.Region, it.On, it.ID}, "\x00")
 }
 
 func (it DoorItem) evidence() string {
@@ -115,6 +121,11 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 	var closed []string
 	var refused []error
 	frozen := make([]DoorItem, 0, len(items))
+	items, replaced := latestWrites(items)
+	r.learnDoors(ctx, items, replaced)
+	for _, it := range replaced {
+		p.Impact = append(p.Impact, "Closed with the attacker's later write of the same "+it.Kind+": "+it.evidence()+".")
+	}
 	for _, it := range items {
 		st, err := r.doorClosing(ctx, &it)
 		var no *Refusal
@@ -153,7 +164,39 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 	p.Impact = append(p.Impact, "reopen puts back exactly what was there (a re-created function URL or grant gets a new ID).")
 	b, _ := json.Marshal(frozen)
 	p.Params = map[string]string{ParamDoors: string(b)}
+	if len(replaced) > 0 {
+		b, _ := json.Marshal(replaced)
+		p.Params[paramReplaced] = string(b)
+	}
 	return p, nil
+}
+
+// latestWrites keeps, of the doors that writes of one whole document or
+// ACL opened, the latest: each write replaced the one before, so closing
+// the latest against the state before the attacker's first closes them
+// all, where closing each against the same state would write twice.
+// replaced are the others.
+func latestWrites(items []DoorItem) (keep, replaced []DoorItem) {
+	whole := func(it DoorItem) (string, bool) {
+		_, doc := policyDocs[it.Kind]
+		return it.resourceKey(), doc || it.Kind == DoorBucketACL
+	}
+	latest := map[string]DoorItem{}
+	for _, it := range items {
+		if k, ok := whole(it); ok {
+			if l, seen := latest[k]; !seen || it.EventTime.After(l.EventTime) {
+				latest[k] = it
+			}
+		}
+	}
+	for _, it := range items {
+		if k, ok := whole(it); ok && latest[k].EventID != it.EventID {
+			replaced = append(replaced, it)
+			continue
+		}
+		keep = append(keep, it)
+	}
+	return keep, replaced
 }
 
 // ExecuteClose shuts the frozen doors one by one. A document that changed
@@ -168,6 +211,9 @@ func (c *Client) ExecuteClose(ctx context.Context, t Target, params map[string]s
 	if err != nil {
 		return Result{}, err
 	}
+	var replaced []DoorItem
+	_ = json.Unmarshal([]byte(params[paramReplaced]), &replaced)
+	r.learnDoors(ctx, items, replaced)
 	var failed partFailures
 	shut := 0
 	for _, it := range items {
@@ -295,6 +341,12 @@ func (r *containRun) attackerEvent(ctx context.Context, it DoorItem) (cttypes.Ev
 	if it.EventID == "" {
 		return cttypes.Event{}, false
 	}
+	r.mu.Lock()
+	e, ok := r.events[it.EventID]
+	r.mu.Unlock()
+	if ok {
+		return e, true
+	}
 	client, ok := r.doorTrail(ctx, it)
 	if !ok {
 		return cttypes.Event{}, false
@@ -304,7 +356,48 @@ func (r *containRun) attackerEvent(ctx context.Context, it DoorItem) (cttypes.Ev
 	if err != nil || len(out.Events) == 0 {
 		return cttypes.Event{}, false
 	}
+	r.mu.Lock()
+	if r.events == nil {
+		r.events = map[string]cttypes.Event{}
+	}
+	r.events[it.EventID] = out.Events[0]
+	r.mu.Unlock()
 	return out.Events[0], true
+}
+
+// learnDoors takes, as the attacker's, the leaked key and the keys that
+// made the doors' events, and keeps the doors later writes replaced by
+// what they are on.
+func (r *containRun) learnDoors(ctx context.Context, items, replaced []DoorItem) {
+	r.attackers = map[string]bool{r.t.AccessKeyID: true}
+	r.replaced = map[string][]DoorItem{}
+	for _, it := range slices.Concat(items, replaced) {
+		if e, ok := r.attackerEvent(ctx, it); ok {
+			if k := callerKey(e); k != "" {
+				r.attackers[k] = true
+			}
+		}
+	}
+	for _, it := range replaced {
+		k := it.resourceKey()
+		r.replaced[k] = append(r.replaced[k], it)
+	}
+}
+
+// callerKey is the access key that made a CloudTrail event, if any.
+func callerKey(e cttypes.Event) string {
+	if e.CloudTrailEvent == nil {
+		return ""
+	}
+	var rec struct {
+		UserIdentity struct {
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"userIdentity"`
+	}
+	if json.Unmarshal([]byte(*e.CloudTrailEvent), &rec) != nil {
+		return ""
+	}
+	return rec.UserIdentity.AccessKeyID
 }
 
 // maxEarlierPages bounds the LookupEvents pages read for the document
@@ -320,31 +413,44 @@ func (r *containRun) earlierDocument(ctx context.Context, it DoorItem) (doc stri
 	if len(pd.earlier) == 0 {
 		return "", false
 	}
-	return r.earlierWrite(ctx, it, func(e cttypes.Event) (string, bool) {
+	return r.earlierWrite(ctx, it, func(e cttypes.Event) (string, earlier) {
 		path, writes := pd.earlier[aws.ToString(e.EventName)]
 		if !writes {
-			return "", false
+			return "", notAWrite
 		}
 		text, failed, ok := documentIn(e, path)
 		switch {
 		case failed: // a write refused changed nothing
+			return "", notAWrite
 		case path == nil:
-			return "", true // removed
+			return "", wrote // removed
 		case ok:
 			if _, _, err := policyParts(text); err == nil {
-				return text, true
+				return text, wrote
 			}
 		}
-		return "", false
+		return "", unreadable
 	})
 }
 
+// earlier is what an event before the attacker's says of the state it
+// set.
+type earlier int
+
+const (
+	notAWrite  earlier = iota // another call, or a write refused
+	wrote                     // it set the state given
+	unreadable                // it set a state CloudTrail does not show
+)
+
 // earlierWrite walks the events of the door's resource before the
-// attacker's request, newest first, and returns the state the first that
-// settles it set: settle says what an event set, and whether it set it.
-// known is false when CloudTrail holds no such event (it keeps 90 days)
-// or could not be read.
-func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(cttypes.Event) (string, bool)) (state string, known bool) {
+// attacker's request, newest first, and returns the state the first write
+// set: settle says what an event set. A write made with one of the
+// attacker's keys is passed over (it is not the state before the
+// attacker), and one whose state CloudTrail does not show ends the walk,
+// unknown. known is false also when CloudTrail holds no write (it keeps
+// 90 days) or could not be read.
+func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(cttypes.Event) (string, earlier)) (state string, known bool) {
 	if it.EventTime.IsZero() {
 		return "", false
 	}
@@ -371,7 +477,11 @@ func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(
 			if e.EventTime == nil || !passed && !e.EventTime.Before(it.EventTime) {
 				continue
 			}
-			if state, ok := settle(e); ok {
+			switch state, v := settle(e); {
+			case v == notAWrite || r.attackers[callerKey(e)]:
+			case v == unreadable:
+				return "", false
+			default:
 				return state, true
 			}
 		}

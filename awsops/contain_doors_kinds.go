@@ -604,7 +604,10 @@ func permissionInput(it DoorItem) (*lambda.AddPermissionInput, error) {
 			case "stringequals lambda:functionurlauthtype":
 				in.FunctionUrlAuthType = lambdatypes.FunctionUrlAuthType(s)
 			case "bool lambda:invokedviafunctionurl":
-				in.InvokedViaFunctionUrl = aws.Bool(strings.EqualFold(s, "true"))
+				if !strings.EqualFold(s, "true") {
+					return nil, byHand("condition "+op+" "+k, s) // "not through the URL" is not a permission AddPermission makes
+				}
+				in.InvokedViaFunctionUrl = aws.Bool(true)
 			default:
 				return nil, byHand("condition "+op+" "+k, s)
 			}

@@ -681,6 +681,7 @@ func TestPermissionInput(t *testing.T) {
 		stmt(`"*"`, `,"Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}`),
 		stmt(`"*"`, `,"Condition":{"StringEquals":{"AWS:SourceAccount":["111111111111","222222222222"]}}`),
 		stmt(`{"AWS":["arn:aws:iam::111111111111:root","arn:aws:iam::222222222222:root"]}`, ``),
+		stmt(`"*"`, `,"Condition":{"Bool":{"lambda:InvokedViaFunctionUrl":"false"}}`),
 	} {
 		if in, err := awsops.PermissionInputOf(awsops.DoorItem{Kind: awsops.DoorLambdaPermission, ID: "s1", On: "billing", Prior: bad}); err == nil {
 			t.Errorf("%s: put back as %+v; want a refusal", bad, in)
