@@ -298,8 +298,9 @@ type kmsGrant struct {
 	Grantee, Retiring, Name string
 	Operations              []string
 	// Constraints are the encryption context the grant requires: without
-	// them a grant put back would allow any.
-	Constraints *kmstypes.GrantConstraints `json:",omitempty"`
+	// them a grant put back would allow any. Always recorded (null for
+	// none): a close recorded without the member kept no constraints.
+	Constraints *kmstypes.GrantConstraints
 }
 
 func grantClosing(ctx context.Context, client *kms.Client, it DoorItem) (doorState, error) {
@@ -420,8 +421,12 @@ func (r *containRun) doorReopening(ctx context.Context, it DoorItem) ([]cleanupS
 			}}}, nil
 	case DoorKMSGrant:
 		var g kmsGrant
-		if err := json.Unmarshal([]byte(it.Prior), &g); err != nil {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(it.Prior), &g); err != nil || json.Unmarshal([]byte(it.Prior), &members) != nil {
 			return nil, fmt.Errorf("the close recorded no grant to put back")
+		}
+		if _, ok := members["Constraints"]; !ok {
+			return nil, fmt.Errorf("the close recorded the grant without its constraints (an earlier keyleak): put it back by hand with kms:CreateGrant, from the close request's record and CloudTrail's CreateGrant event %s", it.EventID)
 		}
 		client := kms.NewFromConfig(cfg)
 		ops := make([]kmstypes.GrantOperation, 0, len(g.Operations))
@@ -513,11 +518,8 @@ func constraintsText(c *kmstypes.GrantConstraints) string {
 		if len(m.ctx) == 0 {
 			continue
 		}
-		var kv []string
-		for _, k := range slices.Sorted(maps.Keys(m.ctx)) {
-			kv = append(kv, k+"="+m.ctx[k])
-		}
-		parts = append(parts, m.name+"={"+strings.Join(kv, ",")+"}")
+		b, _ := json.Marshal(m.ctx) // keys sorted, values quoted: what the attacker named reads as it is
+		parts = append(parts, m.name+"="+string(b))
 	}
 	if c.SourceArn != nil {
 		parts = append(parts, "SourceArn="+aws.ToString(c.SourceArn))

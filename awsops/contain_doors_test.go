@@ -643,8 +643,25 @@ func TestReopenPutsBackTheSameConstraints(t *testing.T) {
 		t.Fatalf("found %d grant doors, want the attacker's: %v", len(doors), doors)
 	}
 	plan := closeDoors(t, s, doors)
+	// A close recorded before the constraints were: reopen refuses to
+	// make a grant that may be broader than the one closed.
+	var frozen []map[string]any
+	if err := json.Unmarshal([]byte(plan.Params[awsops.ParamDoors]), &frozen); err != nil || len(frozen) != 1 {
+		t.Fatalf("the close froze %s: %v", plan.Params[awsops.ParamDoors], err)
+	}
+	var prior map[string]any
+	if err := json.Unmarshal([]byte(frozen[0]["prior"].(string)), &prior); err != nil {
+		t.Fatal(err)
+	}
+	delete(prior, "Constraints")
+	b, _ := json.Marshal(prior)
+	frozen[0]["prior"] = string(b)
+	old, _ := json.Marshal(frozen)
+	if _, err := s.c.PlanReopen(ctx, s.target, map[string]string{awsops.ParamDoors: string(old)}); err == nil || !strings.Contains(err.Error(), "without its constraints") {
+		t.Errorf("reopen of a grant recorded without its constraints = %v; want a refusal", err)
+	}
 	reopen, err := s.c.PlanReopen(ctx, s.target, plan.Params)
-	if err != nil || len(reopen.Calls) != 1 || !strings.Contains(reopen.Calls[0], "Constraints=EncryptionContextSubset={tenant=acme}") {
+	if err != nil || len(reopen.Calls) != 1 || !strings.Contains(reopen.Calls[0], `Constraints=EncryptionContextSubset={"tenant":"acme"}`) {
 		t.Fatalf("reopen plan = %+v, %v; want the grant with its constraints", reopen, err)
 	}
 	if _, err := s.c.ExecuteReopen(ctx, s.target, reopen.Params); err != nil {
