@@ -270,10 +270,11 @@ func (st resourceStatement) pinnedInside(e *event) bool {
 		return false // read as open: a condition keyleak cannot read pins nothing
 	}
 	for op, kv := range cond {
-		o := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(op, "ForAnyValue:"), "ForAllValues:"))
-		if strings.HasSuffix(o, "ifexists") {
-			continue // true for a caller whose request lacks the key: it pins nothing
+		o := strings.ToLower(op)
+		if strings.HasSuffix(o, "ifexists") || strings.HasPrefix(o, "forallvalues:") {
+			continue // true for a caller whose request lacks the key (one of no organisation, say): it pins nothing
 		}
+		o = strings.TrimPrefix(o, "foranyvalue:")
 		if !strings.HasPrefix(o, "stringequals") && !strings.HasPrefix(o, "stringlike") && !strings.HasPrefix(o, "arnequals") && !strings.HasPrefix(o, "arnlike") {
 			continue
 		}

@@ -64,7 +64,8 @@ func TestResponseItemsReadAlikeEitherWay(t *testing.T) {
 // TestOrganisationConditionPinsInside: a bucket policy that admits anyone
 // on condition that the caller is of one of the organisation's IDs (or
 // in a path under it) admits no one outside; naming another organisation,
-// a wildcard, or the condition as IfExists, it does.
+// a wildcard, or the condition as IfExists or ForAllValues (true for a
+// request without the key), it does.
 func TestOrganisationConditionPinsInside(t *testing.T) {
 	own := func(a string) bool { return a == "123456789012" || a == "o-a1b2c3d4e5" }
 	policy := func(cond string) string {
@@ -80,6 +81,9 @@ func TestOrganisationConditionPinsInside(t *testing.T) {
 		`{"StringLike":{"aws:PrincipalOrgID":"o-*"}}`:                                                 true,
 		`{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":["*/r-ab12/*"]}}`:                         true,
 		`{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`:                              true,
+		// true for a caller of no organisation, whose request has no such key
+		`{"ForAllValues:StringLike":{"aws:PrincipalOrgPaths":["o-a1b2c3d4e5/*"]}}`: true,
+		`{"ForAllValues:StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`:      true,
 	} {
 		rec := trail.Record{EventSource: "s3.amazonaws.com", EventName: "PutBucketPolicy", RecipientAccountID: "123456789012",
 			RequestParameters: json.RawMessage(policy(cond))}

@@ -199,7 +199,15 @@ func (r *containRun) aclClosing(ctx context.Context, client *s3.Client, it DoorI
 		}
 	}
 	added, note := aclAdded(requests, func() ([]string, bool) {
-		state, known := r.earlierWrite(ctx, it, func(e cttypes.Event) (string, earlier) {
+		// The ACL before the attacker's first write: an owner's write
+		// between two of the attacker's may hold what the first granted.
+		first := it
+		for _, d := range r.replaced[it.resourceKey()] {
+			if d.EventTime.Before(first.EventTime) {
+				first = d
+			}
+		}
+		state, known := r.earlierWrite(ctx, first, func(e cttypes.Event) (string, earlier) {
 			g, v := aclEvent(e)
 			return strings.Join(g, ","), v
 		})

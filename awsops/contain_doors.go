@@ -124,7 +124,7 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 	items, replaced := latestWrites(items)
 	r.learnDoors(ctx, items, replaced)
 	for _, it := range replaced {
-		p.Impact = append(p.Impact, "Closed with the attacker's later write of the same "+it.Kind+": "+it.evidence()+".")
+		p.Impact = append(p.Impact, "Closed with the attacker's later write of the same ACL: "+it.evidence()+".")
 	}
 	for _, it := range items {
 		st, err := r.doorClosing(ctx, &it)
@@ -171,15 +171,16 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 	return p, nil
 }
 
-// latestWrites keeps, of the doors that writes of one whole document or
-// ACL opened, the latest: each write replaced the one before, so closing
-// the latest against the state before the attacker's first closes them
-// all, where closing each against the same state would write twice.
-// replaced are the others.
+// latestWrites keeps, of the doors that writes of one bucket's ACL
+// opened, the latest: each write replaced the ACL whole, so closing it
+// against the ACL before the attacker's first write, dropping what any of
+// the writes granted, closes them all, where closing each against the
+// same ACL would write twice. replaced are the others. (Policy documents
+// are closed door by door, each by whom it admits: one closed first makes
+// the next find its document changed, and ask to be requested again.)
 func latestWrites(items []DoorItem) (keep, replaced []DoorItem) {
 	whole := func(it DoorItem) (string, bool) {
-		_, doc := policyDocs[it.Kind]
-		return it.resourceKey(), doc || it.Kind == DoorBucketACL
+		return it.resourceKey(), it.Kind == DoorBucketACL
 	}
 	latest := map[string]DoorItem{}
 	for _, it := range items {

@@ -1,6 +1,7 @@
 package awsops
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -186,7 +187,11 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 			}
 		}
 	}
-	slices.SortFunc(activity, func(a, b TrailActivity) int { return b.Time.Compare(a.Time) })
+	slices.SortFunc(activity, func(a, b TrailActivity) int {
+		return cmp.Or(b.Time.Compare(a.Time), strings.Compare(a.Region, b.Region), strings.Compare(a.EventName, b.EventName),
+			strings.Compare(a.AccessKeyID, b.AccessKeyID), strings.Compare(a.ErrorCode, b.ErrorCode))
+	})
+	activity = slices.Compact(activity) // a call both LookupEvents and the trail's files show, once
 	rep.Activity = activity
 	for _, a := range activity {
 		if !a.Refused() {
@@ -279,7 +284,7 @@ func (r *containRun) trailActivity(ctx context.Context, account string, keys []s
 func lookupKeyEvents(ctx context.Context, client *cloudtrail.Client, region, key string, since, until time.Time) ([]TrailActivity, error) {
 	in := &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(key)}},
-		StartTime:        aws.Time(since),
+		StartTime:        aws.Time(since.Truncate(time.Second)), // CloudTrail's times are to the second
 		EndTime:          aws.Time(until.Add(time.Minute)),
 	}
 	var found []TrailActivity
@@ -322,16 +327,29 @@ func (r *containRun) dataActivity(ctx context.Context, account string, keys []st
 		return nil, "", fmt.Sprintf("s3://%s holds no log files of account %s: its data events since containment are not known.", layout.bucket, account)
 	}
 	var objects []trail.Object
+	var unlisted []string
 	for _, region := range slices.Sorted(maps.Keys(listing.regions)) {
+		if err := listing.regions[region].err; err != nil {
+			unlisted = append(unlisted, fmt.Sprintf("%s (%v)", region, err))
+		}
 		for _, o := range listing.regions[region].objects {
 			objects = append(objects, trailObjectOf(client, layout.bucket, o.key))
 		}
 	}
+	if len(unlisted) > 0 {
+		problem = fmt.Sprintf("the trail log files of account %s in s3://%s could not be listed in %s: the data events there since containment are not known",
+			account, layout.bucket, strings.Join(unlisted, ", "))
+	}
+	// CloudTrail's times are to the second: a call in containment's own
+	// second may be after it.
+	since := opts.Since.Truncate(time.Second)
 	var mu sync.Mutex
 	scanner := trail.NewScanner(keys, trail.ScanOptions{})
 	stats, err := scanner.ScanObjects(ctx, slices.Values(objects), 4, func(m trail.Match) error {
 		rec := &m.Record
-		if !isDataEvent(rec) || rec.EventTime.Before(opts.Since) || !slices.Contains(keys, rec.UserIdentity.AccessKeyID) {
+		// Management events too: LookupEvents may not have looked in
+		// every region whose files are here; Verify keeps each call once.
+		if rec.EventTime.Before(since) || !slices.Contains(keys, rec.UserIdentity.AccessKeyID) {
 			return nil
 		}
 		mu.Lock()
@@ -341,8 +359,8 @@ func (r *containRun) dataActivity(ctx context.Context, account string, keys []st
 		return nil
 	})
 	if err != nil {
-		problem = fmt.Sprintf("%d of %d trail log files of account %s in s3://%s could not be read: the data events in them are not known (%v)",
-			stats.FailedObjects, stats.Objects, account, layout.bucket, err)
+		problem = strings.TrimPrefix(problem+"; "+fmt.Sprintf("%d of %d trail log files of account %s in s3://%s could not be read: the data events in them are not known (%v)",
+			stats.FailedObjects, stats.Objects, account, layout.bucket, err), "; ")
 	}
 	note = fmt.Sprintf("Data events of account %s since containment read from %s in s3://%s.", account, counted(stats.Objects, "log file"), layout.bucket)
 	if layout.source != "" {
