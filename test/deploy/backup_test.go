@@ -14,10 +14,12 @@ import (
 )
 
 // fakeKeyleak is a stand-in for `keyleak backup`: it records its
-// arguments and writes the file named by the last one, or fails.
+// arguments, takes FAKE_SLEEP seconds, and writes the file named by the
+// last one, or fails.
 const fakeKeyleak = `#!/bin/sh
 for last; do :; done
 echo "$*" >> "$FAKE_LOG"
+if [ -n "${FAKE_SLEEP:-}" ]; then sleep "$FAKE_SLEEP"; fi
 if [ -n "${FAKE_FAIL:-}" ]; then echo "keyleak: backup failed" >&2; exit 1; fi
 echo data > "$last"
 `
@@ -118,6 +120,21 @@ func (r *backupRun) files(tb testing.TB) []string {
 }
 
 var backupName = regexp.MustCompile(`^keyleak-\d{8}T\d{6}Z\.db$`)
+
+// SIGTERM while a backup is being written: the backup is finished and the
+// old ones pruned before the loop exits.
+func TestBackupLoopFinishesTheBackupUnderWay(t *testing.T) {
+	old := "keyleak-20200101T000000Z.db"
+	r := startBackupLoop(t, []string{"BACKUP_INTERVAL=60", "BACKUP_INITIAL_DELAY=0", "BACKUP_KEEP=1", "FAKE_SLEEP=1"}, old)
+	calls := r.calls(t, 1) // under way: the fake takes a second to write
+	if code := r.stop(t); code != 0 {
+		t.Errorf("exit status after SIGTERM = %d, want 0", code)
+	}
+	written := filepath.Base(strings.Fields(calls[0])[3])
+	if got := r.files(t); !slices.Equal(got, []string{written}) {
+		t.Errorf("files after SIGTERM during a backup = %q, want the backup under way alone, %s", got, written)
+	}
+}
 
 func TestBackupLoopKeepsNewest(t *testing.T) {
 	old := []string{"keyleak-20200101T000000Z.db", "keyleak-20200102T000000Z.db", "keyleak-20200103T000000Z.db"}

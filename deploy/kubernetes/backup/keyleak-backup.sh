@@ -4,7 +4,8 @@
 # `keyleak backup` (which asks the running server through its loopback
 # admin listener, and checks that the copy opens before renaming it into
 # place), then keep only the newest BACKUP_KEEP copies. Arguments are
-# passed to `keyleak backup` (e.g. --config FILE). Exits on SIGTERM.
+# passed to `keyleak backup` (e.g. --config FILE). Exits on SIGTERM, once
+# a backup under way is written and pruned.
 set -u
 
 keyleak="${KEYLEAK:-keyleak}"
@@ -24,14 +25,19 @@ if [ "$keep" -lt 1 ] || [ "$interval" -lt 1 ]; then
 	exit 2
 fi
 
+# On SIGTERM a backup under way, and the pruning after it, are finished
+# first: the loop exits where it would wait.
 sleeper=""
-trap 'if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi; exit 0' TERM INT
+stop=""
+trap 'stop=1; if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi' TERM INT
 
 pause() {
+	if [ -n "$stop" ]; then exit 0; fi
 	sleep "$1" &
 	sleeper=$!
 	wait "$sleeper"
 	sleeper=""
+	if [ -n "$stop" ]; then exit 0; fi
 }
 
 pause "$delay"
