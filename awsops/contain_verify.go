@@ -199,7 +199,11 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 				a.EventName, a.AccessKeyID, a.Time.UTC().Format(time.RFC3339), a.Region))
 		}
 	}
-	if lag := opts.Since.Add(DeliveryLag); rep.At.Before(lag) {
+	settle := DeliveryLag
+	if opts.TrailBucket != "" && opts.TrailSource != "" {
+		settle += replicationAllowance // the files reach a replica later still
+	}
+	if lag := opts.Since.Add(settle); rep.At.Before(lag) {
 		rep.Settles = lag
 	}
 	if len(opts.Resources) > 0 {

@@ -135,6 +135,14 @@ func TestVerifySaysCloudTrailIsLate(t *testing.T) {
 	if want := since.Add(awsops.DeliveryLag); rep.Contained() && !rep.Settles.Equal(want) {
 		t.Errorf("30 s after containment verify says contained, settling at %v: want it to say CloudTrail may not show the calls until %v", rep.Settles, want)
 	}
+	// Read from a replica of the trail bucket, the files come later still.
+	rep, err = s.c.Verify(t.Context(), s.target, awsops.VerifyOptions{Since: since, TrailBucket: s.w.Gateway.TrailBucket(), TrailSource: "org-trail-source"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Contained() && !rep.Settles.After(since.Add(awsops.DeliveryLag)) {
+		t.Errorf("verify of a replica settles at %v: want later than the trail's own delivery, %v", rep.Settles, since.Add(awsops.DeliveryLag))
+	}
 }
 
 // A root key: nothing checks it, and verify says contained.
