@@ -13,17 +13,20 @@ import (
 	"github.com/keyleak/keyleak/state"
 )
 
-// verify checks containment for an incident, read-only.
-func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.Time) (awsops.VerifyReport, error) {
+// verify checks containment for an incident, read-only; withTrail reads
+// the trail bucket's files since containment too (the watch, checking
+// every minute, leaves them to the verify command).
+func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.Time, withTrail bool) (awsops.VerifyReport, error) {
 	c, f := r.cfg.AWS, r.findings
 	t, err := (&containExecutor{c: c}).target(ctx, inc, nil)
 	if err != nil {
 		return awsops.VerifyReport{}, err
 	}
-	trail := r.cfg.Investigate
 	opts := awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), KeyAccounts: f.keyAccounts(inc.ID),
-		Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now()),
-		TrailBucket: trail.TrailBucket, TrailAccount: trail.TrailAccount, TrailPrefix: trail.TrailPrefix, TrailSource: trail.TrailSource}
+		Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now())}
+	if trail := r.cfg.Investigate; withTrail {
+		opts.TrailBucket, opts.TrailAccount, opts.TrailPrefix, opts.TrailSource = trail.TrailBucket, trail.TrailAccount, trail.TrailPrefix, trail.TrailSource
+	}
 	if t.Roles, err = f.roles(ctx, inc); err != nil {
 		// The key and the user are checked at least; what the key derived
 		// is not known, so containment is not said.
@@ -217,7 +220,7 @@ func (r *Responder) verifyCommand() commands.Command {
 			if err != nil {
 				return commands.Reply{}, err
 			}
-			rep, err := r.verify(ctx, inc, since)
+			rep, err := r.verify(ctx, inc, since, true)
 			if err != nil {
 				return commands.Reply{}, fmt.Errorf("verify %s: %w", inc.ID, err)
 			}

@@ -62,7 +62,7 @@ func TestVerifyBeforeTheInvestigationFinished(t *testing.T) {
 	if _, err := c.ExecuteDeactivate(t.Context(), tg); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := rs.verify(t.Context(), inc, time.Now())
+	rep, err := rs.verify(t.Context(), inc, time.Now(), true)
 	if err != nil {
 		t.Fatal(err)
 	}

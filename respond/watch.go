@@ -119,7 +119,7 @@ func (wt *Watcher) Deliver(ctx context.Context, m state.Message) (bool, error) {
 	if !now.Before(w.Until) || !inc.Open() {
 		return false, wt.finish(inc, w, now)
 	}
-	rep, err := wt.r.verify(ctx, inc, w.Since)
+	rep, err := wt.r.verify(ctx, inc, w.Since, false)
 	if err != nil {
 		if ctx.Err() != nil {
 			return true, err
