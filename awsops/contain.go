@@ -121,8 +121,8 @@ type containRun struct {
 	// and the leaked key: an earlier write made with one of them is the
 	// attacker's, not the state before.
 	attackers map[string]bool
-	// replaced are the doors a later write of the same document or ACL
-	// replaced, by the resource (DoorItem.resourceKey).
+	// replaced are the doors a later write of the same ACL replaced, by
+	// the resource (DoorItem.resourceKey).
 	replaced map[string][]DoorItem
 }
 

@@ -38,7 +38,7 @@ const (
 	DoorQueuePolicy       = "sqs-queue-policy"      // statements added to an SQS queue's policy
 	DoorReplication       = "s3-replication"        // replication rules sending a bucket's objects elsewhere
 	ParamDoors            = "doors"                 // the doors a close shuts, frozen as JSON
-	paramReplaced         = "replaced_doors"        // doors a later write of the same document replaced, frozen as JSON
+	paramReplaced         = "replaced_doors"        // doors a later write of the same ACL replaced, frozen as JSON
 	closedAlreadyNoteBase = "already closed: "
 )
 
@@ -179,19 +179,14 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 // are closed door by door, each by whom it admits: one closed first makes
 // the next find its document changed, and ask to be requested again.)
 func latestWrites(items []DoorItem) (keep, replaced []DoorItem) {
-	whole := func(it DoorItem) (string, bool) {
-		return it.resourceKey(), it.Kind == DoorBucketACL
-	}
 	latest := map[string]DoorItem{}
 	for _, it := range items {
-		if k, ok := whole(it); ok {
-			if l, seen := latest[k]; !seen || it.EventTime.After(l.EventTime) {
-				latest[k] = it
-			}
+		if l, seen := latest[it.resourceKey()]; it.Kind == DoorBucketACL && (!seen || it.EventTime.After(l.EventTime)) {
+			latest[it.resourceKey()] = it
 		}
 	}
 	for _, it := range items {
-		if k, ok := whole(it); ok && latest[k].EventID != it.EventID {
+		if l, ok := latest[it.resourceKey()]; ok && l.EventID != it.EventID {
 			replaced = append(replaced, it)
 			continue
 		}
