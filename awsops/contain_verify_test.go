@@ -16,6 +16,17 @@ import (
 	"github.com/keyleak/keyleak/test/world"
 )
 
+// sessionOfLeakedKey is a 12-hour sts:GetSessionToken session of the
+// leaked key, as an attacker mints one before containment.
+func sessionOfLeakedKey(t *testing.T, s *ctSeed) world.Credentials {
+	t.Helper()
+	out, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).GetSessionToken(t.Context(), &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+}
+
 func deactivateNow(t *testing.T, s *ctSeed) {
 	t.Helper()
 	if _, err := s.c.ExecuteDeactivate(t.Context(), s.target); err != nil {
@@ -28,11 +39,7 @@ func deactivateNow(t *testing.T, s *ctSeed) {
 func TestVerifySeesUserSessions(t *testing.T) {
 	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
 	s.target.Roles = nil
-	out, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).GetSessionToken(t.Context(), &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess := world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	sess := sessionOfLeakedKey(t, s)
 	deactivateNow(t, s)
 	since := time.Now()
 	rep, err := s.c.Verify(t.Context(), s.target, awsops.VerifyOptions{Since: since, SessionKeys: []string{sess.AccessKeyID}, UserSessions: []string{sess.AccessKeyID}})
@@ -56,11 +63,7 @@ func TestVerifyReadsDataEventsFromTheTrail(t *testing.T) {
 	if _, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("config-bucket"), Key: aws.String("prod.env"), Body: strings.NewReader("DB_PASSWORD=x")}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess := world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	sess := sessionOfLeakedKey(t, s)
 	time.Sleep(1100 * time.Millisecond) // CloudTrail times are to the second
 	deactivateNow(t, s)
 	since := time.Now().Truncate(time.Second)

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyleak/keyleak/awsops"
 	"github.com/keyleak/keyleak/test/world"
@@ -39,11 +38,7 @@ func sessionReadsAfterContainment(t *testing.T, s *ctSeed, truncate bool) (since
 	if _, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("config-bucket"), Key: aws.String("prod.env"), Body: strings.NewReader("x")}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess = world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	sess = sessionOfLeakedKey(t, s)
 	time.Sleep(1100 * time.Millisecond)
 	deactivateNow(t, s)
 	var stamp []world.ClientOption
@@ -109,11 +104,7 @@ func TestVerifyKeepsManagementEventsOfOtherRegions(t *testing.T) {
 	ctx := t.Context()
 	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
 	s.target.Roles = nil
-	out, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked)).GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess := world.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	sess := sessionOfLeakedKey(t, s)
 	time.Sleep(1100 * time.Millisecond)
 	deactivateNow(t, s)
 	since := time.Now().Truncate(time.Second)
