@@ -635,17 +635,21 @@ type trailPass struct {
 	client  *s3.Client
 	layout  trailLayout
 	scanner *trail.Scanner
-	workers int
-	reads   int // the reads handed out
-	window  Window
-	now     time.Time
+	// workers is how many files read whole are scanned at once; one more
+	// goroutine scans only streamed ones, which streaming counts.
+	workers   int
+	streaming int
+	reads     int // the reads handed out
+	window    Window
+	now       time.Time
 	// athena, when set, names the files to read instead of the listings.
 	athena *athenaSource
 
 	// get opens a log file; S3's GetObject unless a test sets it.
 	get func(ctx context.Context, key string) (io.ReadCloser, int64, error)
-	// scanning, when a test sets it, is told of every read as it begins.
-	scanning func(scanJob)
+	// scanning, when a test sets it, is told of every read as it begins;
+	// what it returns, when not nil, is called as the read ends.
+	scanning func(scanJob) func()
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -701,13 +705,22 @@ func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Wi
 	return p
 }
 
-// scanWorkers is the number of files scanned at once: one more than the
-// cores, so that a worker waiting (on the tracker, a fetch, the scheduler)
-// leaves no core idle.
-func scanWorkers() int { return runtime.GOMAXPROCS(0) + 1 }
+// scanWorkers is the number of files read whole and scanned at once: one
+// per core. More would share the cores, and each file would end later:
+// what one mints is found later, and the files begun meanwhile are read
+// again for it (a third worker on two cores read a tenth of the log twice).
+// A file streamed from S3 waits on the network as it is scanned: one
+// worker more reads such files beside them (see next).
+func scanWorkers() int { return runtime.GOMAXPROCS(0) }
 
-// The pass scans on one worker per core (and one more) and fetches up to fetchAhead
-// files (fetchAheadBytes) ahead of them, which hides the latency of S3
+// streamed reports whether o is known to be streamed from S3 as it is
+// scanned rather than read whole before (see fetch). A file of unknown
+// size (one Athena named) is counted as read whole.
+func (o trailObject) streamed() bool { return o.size > maxWholeObject }
+
+// The pass scans on one worker per core (and one more for streamed files)
+// and fetches up to fetchAhead files (fetchAheadBytes) ahead of them,
+// which hides the latency of S3
 // behind the decompression. Few files are scanned at once, so a
 // credential found in one is tracked before the files after it are begun
 // and few need a second read.
@@ -882,7 +895,7 @@ func (p *trailPass) run(ctx context.Context) {
 	})
 	defer stop()
 	var wg sync.WaitGroup
-	for range p.workers {
+	for range p.workers + 1 {
 		wg.Go(func() {
 			for {
 				job, ok := p.next(ctx)
@@ -933,7 +946,8 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 		}
 		p.planRescans()
 		p.fetchAhead(ctx)
-		if len(p.ahead) > 0 && (p.aheadAgain > 0 || p.inSpread(p.ahead[0].obj.stamp)) {
+		if len(p.ahead) > 0 && (p.aheadAgain > 0 || p.inSpread(p.ahead[0].obj.stamp)) &&
+			(p.busy-p.streaming < p.workers || p.ahead[0].obj.streamed()) {
 			job := p.ahead[0]
 			p.ahead = p.ahead[1:]
 			p.aheadLen -= job.obj.size
@@ -944,6 +958,9 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 				p.reading = append(p.reading, job.obj.stamp)
 			}
 			p.busy++
+			if job.obj.streamed() {
+				p.streaming++
+			}
 			p.reads++
 			job.read = p.reads
 			p.fetchAhead(ctx)
@@ -1214,7 +1231,9 @@ func (p *trailPass) getObject(ctx context.Context, key string) (io.ReadCloser, i
 
 func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, error) {
 	if p.scanning != nil {
-		p.scanning(job)
+		if ended := p.scanning(job); ended != nil {
+			defer ended()
+		}
 	}
 	s := cmp.Or(job.rescan, p.scanner)
 	handle := func(m trail.Match) error {
@@ -1270,6 +1289,9 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.busy--
+	if job.obj.streamed() {
+		p.streaming--
+	}
 	p.read.Objects++
 	if job.rescan == nil && job.again == 0 {
 		if i := slices.IndexFunc(p.reading, job.obj.stamp.Equal); i >= 0 {

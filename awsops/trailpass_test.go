@@ -3,6 +3,7 @@ package awsops
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -155,18 +156,15 @@ func (c passCorpus) pass(workers int) (*tracker, TrailRead) {
 }
 
 // passOver is pass over the files listed as objects, telling scanning
-// (when not nil) of every read as it begins, and opened of every file
-// opened.
-func (c passCorpus) passOver(workers int, objects []trailObject, scanning func(scanJob), opened func(key string)) (*tracker, TrailRead) {
+// (when not nil) of every read as it begins, and opening the files with
+// open (c.open when nil).
+func (c passCorpus) passOver(workers int, objects []trailObject, scanning func(scanJob) func(), open func(ctx context.Context, key string) (io.ReadCloser, int64, error)) (*tracker, TrailRead) {
 	ctx := context.Background()
 	tr := newTracker(Session{AccessKeyID: c.keys[0], Account: c.account})
 	p := newTrailPass(nil, tr, nil, trailLayout{bucket: "bench", root: "AWSLogs/"}, Window{Start: c.from, End: c.to}, c.to)
 	p.get, p.scanning = c.open, scanning
-	if opened != nil {
-		p.get = func(ctx context.Context, key string) (io.ReadCloser, int64, error) {
-			opened(key)
-			return c.open(ctx, key)
-		}
+	if open != nil {
+		p.get = open
 	}
 	if workers > 0 {
 		p.workers = workers
@@ -234,16 +232,18 @@ func TestTrailPassReadsAgainWhole(t *testing.T) {
 	reads := map[string][]read{}
 	var mu sync.Mutex
 	held, most := 0, 0 // files opened and not yet scanned
-	tr, got := c.passOver(1, objects, func(job scanJob) {
+	tr, got := c.passOver(1, objects, func(job scanJob) func() {
 		mu.Lock()
 		defer mu.Unlock()
 		held--
 		reads[job.obj.key] = append(reads[job.obj.key], read{first: job.rescan == nil && job.again == 0, part: job.rescan != nil, whole: job.again > 0})
-	}, func(string) {
+		return nil
+	}, func(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 		mu.Lock()
-		defer mu.Unlock()
 		held++
 		most = max(most, held)
+		mu.Unlock()
+		return c.open(ctx, key)
 	})
 	if most > fetchAhead+1 {
 		t.Errorf("%d files held fetched at once, want at most fetchAhead (%d) and the one being read", most, fetchAhead)
@@ -305,3 +305,92 @@ func TestFilesDeliveredBeforeAreNotReadAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailPassScansOneFilePerWorker: the pass scans as many files read
+// whole at once as it has workers, and no more (more would share the
+// cores, end each file later and find what it mints later); a file
+// streamed from S3, which waits on the network as it is scanned, is read
+// beside them by one goroutine more, and does not hold the others up.
+func TestTrailPassScansOneFilePerWorker(t *testing.T) {
+	c := newPassCorpus(t, 24, 12)
+	if len(c.objects) < 4 {
+		t.Fatalf("%d files: the test needs several", len(c.objects))
+	}
+	calls := 0
+	for _, n := range c.uses {
+		calls += n
+	}
+	for _, tc := range []struct {
+		name     string
+		streamed int // the file streamed, -1 for none
+	}{
+		{"every file read whole", -1},
+		{"the first file streamed", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objects := slices.Clone(c.objects)
+			var mu sync.Mutex
+			whole, most, wholeEnded := 0, 0, 0
+			othersDone := make(chan struct{})
+			if tc.streamed >= 0 {
+				objects[tc.streamed].size = maxWholeObject + 1
+			}
+			open := func(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+				rc, n, err := c.open(ctx, key)
+				if tc.streamed < 0 || key != objects[tc.streamed].key || err != nil {
+					return rc, n, err
+				}
+				// Streamed (its size unknown), and its first bytes come
+				// only once every other file was scanned.
+				return &heldReader{r: rc, until: othersDone}, 0, nil
+			}
+			tr, read := c.passOver(1, objects, func(job scanJob) func() {
+				if tc.streamed >= 0 && job.obj.key == objects[tc.streamed].key {
+					return nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				whole++
+				most = max(most, whole)
+				return func() {
+					mu.Lock()
+					defer mu.Unlock()
+					whole--
+					if wholeEnded++; wholeEnded == len(objects)-1 && tc.streamed >= 0 {
+						close(othersDone)
+					}
+				}
+			}, open)
+			if most != 1 {
+				t.Errorf("one worker scanned %d files read whole at once, want 1", most)
+			}
+			if read.FailedObjects > 0 {
+				t.Errorf("%d files failed, want none", read.FailedObjects)
+			}
+			if n := tr.keyCount(); n != c.tree {
+				t.Errorf("tracked %d credentials, want the %d of the tree", n, c.tree)
+			}
+			if n := tr.eventCount(); n != calls {
+				t.Errorf("found %d calls of the tree, want %d", n, calls)
+			}
+		})
+	}
+}
+
+// heldReader gives r's bytes once until is closed: a stream from S3 whose
+// bytes are slow to come.
+type heldReader struct {
+	r     io.ReadCloser
+	until <-chan struct{}
+}
+
+func (h *heldReader) Read(p []byte) (int, error) {
+	select {
+	case <-h.until:
+	case <-time.After(time.Minute):
+		return 0, errors.New("the stream was held a minute: the files read whole waited for it")
+	}
+	return h.r.Read(p)
+}
+
+func (h *heldReader) Close() error { return h.r.Close() }
