@@ -30,6 +30,10 @@ type Target struct {
 	// another ARN, or a protected one, is refused rather than skipped.
 	TypedRoles bool
 	Incident   string // names keyleak's policies: keyleak-revoke-<Incident>
+	// Tree are the access key IDs of the incident's credential tree
+	// beside the key (its sessions, the keys it made for users): what
+	// they wrote is the attacker's. Close reads them.
+	Tree []string
 }
 
 // ActionPlan is what a containment action will do, computed without
@@ -118,8 +122,8 @@ type containRun struct {
 	// events are the doors' events read from CloudTrail, by event ID.
 	events map[string]cttypes.Event
 	// attackers are the access keys that opened the doors being closed,
-	// and the leaked key: an earlier write made with one of them is the
-	// attacker's, not the state before.
+	// the leaked key and the keys of its tree: an earlier write made with
+	// one of them is the attacker's, not the state before.
 	attackers map[string]bool
 	// replaced are the doors a later write of the same ACL replaced, by
 	// the resource (DoorItem.resourceKey).

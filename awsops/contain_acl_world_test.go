@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyleak/keyleak/awsops"
 	"github.com/keyleak/keyleak/test/world"
@@ -136,6 +137,51 @@ func TestCloseSkipsTheAttackersOwnEarlierACLWrite(t *testing.T) {
 	}
 	if got := publicGrants(t, admin, "uploads"); len(got) != 0 {
 		t.Errorf("after close the bucket still grants everyone %v", got)
+	}
+}
+
+// A session the leaked key minted made the bucket public (READ) an hour
+// before the leaked key itself wrote READ and WRITE, and the responder
+// closes the leaked key's door alone. The session is of the incident's
+// tree: its write is the attacker's, not the ACL before, and close drops
+// both grants. Without the tree, its READ would read as the owner's.
+func TestCloseSkipsAnEarlierWriteOfTheTree(t *testing.T) {
+	s, admin, leaked, owner := aclBucketSeed(t, "uploads")
+	now := time.Now()
+	minted, err := sts.NewFromConfig(s.w.Config("us-east-1", s.leaked, world.WithEventTime(func() time.Time { return now.Add(-2 * time.Hour) }))).
+		GetSessionToken(t.Context(), &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(12 * 3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := world.Credentials{AccessKeyID: *minted.Credentials.AccessKeyId, SecretAccessKey: *minted.Credentials.SecretAccessKey, SessionToken: *minted.Credentials.SessionToken}
+	bySession := s3.NewFromConfig(s.w.Config("us-east-1", sess, world.WithEventTime(func() time.Time { return now.Add(-time.Hour) })),
+		func(o *s3.Options) { o.UsePathStyle = true })
+	putPublicACL(t, bySession, "uploads", owner, s3types.PermissionRead)
+	putPublicACL(t, leaked, "uploads", owner, s3types.PermissionRead, s3types.PermissionWrite)
+	doors := aclDoors(t, s, "uploads")
+	if len(doors) == 0 {
+		t.Fatal("found no ACL door on uploads")
+	}
+	latest := slices.MaxFunc(doors, func(a, b awsops.DoorItem) int { return a.EventTime.Compare(b.EventTime) })
+	if !latest.EventTime.After(now.Add(-time.Minute)) {
+		t.Fatalf("the latest door %v is not the leaked key's write", latest)
+	}
+	withTree := s.target
+	withTree.Tree = []string{sess.AccessKeyID, "not a key"}
+	plan, err := s.c.PlanClose(t.Context(), withTree, []awsops.DoorItem{latest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(plan.Impact, func(i string) bool { return strings.Contains(i, "told from the ACL before it") }) {
+		t.Errorf("the plan does not take the owner's ACL as the one before: %v", plan.Impact)
+	}
+	// The execution tells the ACL before by the keys the plan froze, not
+	// by those of the target it is handed.
+	if _, err := s.c.ExecuteClose(t.Context(), s.target, plan.Params); err != nil {
+		t.Fatalf("the approved close: %v", err)
+	}
+	if got := publicGrants(t, admin, "uploads"); len(got) != 0 {
+		t.Errorf("after close the bucket still grants everyone %v: the tree's earlier write was taken for the owner's", got)
 	}
 }
 

@@ -39,6 +39,7 @@ const (
 	DoorReplication       = "s3-replication"        // replication rules sending a bucket's objects elsewhere
 	ParamDoors            = "doors"                 // the doors a close shuts, frozen as JSON
 	paramReplaced         = "replaced_doors"        // doors a later write of the same ACL replaced, frozen as JSON
+	ParamTree             = "tree_keys"             // the keys of the credential tree, whose writes are the attacker's, space-separated
 	closedAlreadyNoteBase = "already closed: "
 )
 
@@ -122,7 +123,8 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 	var refused []error
 	frozen := make([]DoorItem, 0, len(items))
 	items, replaced := latestWrites(items)
-	r.learnDoors(ctx, items, replaced)
+	tree := treeKeys(t.Tree)
+	r.learnDoors(ctx, items, replaced, tree)
 	for _, it := range replaced {
 		p.Impact = append(p.Impact, "Closed with the attacker's later write of the same ACL: "+it.evidence()+".")
 	}
@@ -168,6 +170,10 @@ func (c *Client) PlanClose(ctx context.Context, t Target, items []DoorItem) (Act
 		b, _ := json.Marshal(replaced)
 		p.Params[paramReplaced] = string(b)
 	}
+	if len(tree) > 0 {
+		// The execution tells the state before by the same keys.
+		p.Params[ParamTree] = strings.Join(tree, " ")
+	}
 	return p, nil
 }
 
@@ -209,7 +215,7 @@ func (c *Client) ExecuteClose(ctx context.Context, t Target, params map[string]s
 	}
 	var replaced []DoorItem
 	_ = json.Unmarshal([]byte(params[paramReplaced]), &replaced)
-	r.learnDoors(ctx, items, replaced)
+	r.learnDoors(ctx, items, replaced, treeKeys(strings.Fields(params[ParamTree])))
 	var failed partFailures
 	shut := 0
 	for _, it := range items {
@@ -361,11 +367,14 @@ func (r *containRun) attackerEvent(ctx context.Context, it DoorItem) (cttypes.Ev
 	return out.Events[0], true
 }
 
-// learnDoors takes, as the attacker's, the leaked key and the keys that
-// made the doors' events, and keeps the doors later writes replaced by
-// what they are on.
-func (r *containRun) learnDoors(ctx context.Context, items, replaced []DoorItem) {
+// learnDoors takes, as the attacker's, the leaked key, the keys of its
+// tree and the keys that made the doors' events, and keeps the doors
+// later writes replaced by what they are on.
+func (r *containRun) learnDoors(ctx context.Context, items, replaced []DoorItem, tree []string) {
 	r.attackers = map[string]bool{r.t.AccessKeyID: true}
+	for _, k := range tree {
+		r.attackers[k] = true
+	}
 	r.replaced = map[string][]DoorItem{}
 	for _, it := range slices.Concat(items, replaced) {
 		if e, ok := r.attackerEvent(ctx, it); ok {
@@ -378,6 +387,19 @@ func (r *containRun) learnDoors(ctx context.Context, items, replaced []DoorItem)
 		k := it.resourceKey()
 		r.replaced[k] = append(r.replaced[k], it)
 	}
+}
+
+// treeKeys are the access key IDs of keys, sorted, once each; what is not
+// a key ID is left out.
+func treeKeys(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if id, err := ParseAccessKeyID(k); err == nil {
+			out = append(out, id.String())
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // callerKey is the access key that made a CloudTrail event, if any.

@@ -171,6 +171,7 @@ func (r *Responder) executor(name string) commands.Executor {
 			if err != nil {
 				return awsops.ActionPlan{}, err
 			}
+			t.Tree = f.derivedKeys(inc.ID)
 			return c.PlanClose(ctx, t, items)
 		}
 		return e

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -465,5 +466,38 @@ func TestUndoRecordsWhatItReverses(t *testing.T) {
 	}
 	if dn, _ := r.eng.Action(deny.ID); dn.Undone != "" {
 		t.Errorf("the deny-all %s is recorded undone by %s while it is still attached", deny.ID, dn.Undone)
+	}
+}
+
+// close-doors hands awsops the incident's credential tree (the role
+// session the leaked key assumed): the plan freezes its keys, so that a
+// write one of them made before the door is the attacker's, not the state
+// the door is closed back to, at execution as in the plan.
+func TestCloseDoorsFreezesTheTree(t *testing.T) {
+	r := newActionRig(t, world.NewMotoTB(t), true)
+	ctx := t.Context()
+	bucket := s3.NewFromConfig(r.w.Config("us-east-1", r.leaked), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := bucket.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("config-bucket"), ACL: s3types.BucketCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := awsops.ParseAccessKeyID(r.leaked.AccessKeyID)
+	c := awsops.NewFromConfig(r.w.Config("us-east-1", r.w.Admin(world.DefaultAccount)), awsops.Options{Regions: []string{"us-east-1"}})
+	inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Path: awsops.PathLookup, Since: time.Now().Add(-4 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(inv.Sessions, func(s awsops.Session) bool { return s.AccessKeyID == r.attacker.AccessKeyID }) {
+		t.Fatalf("the investigation did not find the role session %s: %+v", r.attacker.AccessKeyID, inv.Sessions)
+	}
+	b, err := json.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.Update(func(tx *state.Tx) error { return tx.PutFinding(r.inc.ID, state.FindingInvestigation, b) }); err != nil {
+		t.Fatal(err)
+	}
+	a := r.approveAndRun(t, ActionClose, "config-bucket")
+	if tree := strings.Fields(a.Params[awsops.ParamTree]); !slices.Contains(tree, r.attacker.AccessKeyID) {
+		t.Errorf("the close froze the tree %v, want the role session %s in it", tree, r.attacker.AccessKeyID)
 	}
 }
