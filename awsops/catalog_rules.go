@@ -216,10 +216,15 @@ func (e *event) policyDocuments() []string {
 func (e *event) policyAdmitsOutside(doc string) bool { return e.outsidersIn(doc) != "" }
 
 // parsePolicyStatements reads a policy document's statements, URL-encoded
-// or not; none when it is not a policy.
+// or not; none when it is not a policy. A document that names a member
+// twice in one object reads as one statement that allows anyone: which
+// of the two AWS applies is not known (see duplicateMember).
 func parsePolicyStatements(doc string) policyStatementList {
 	if u, err := url.QueryUnescape(doc); err == nil && strings.HasPrefix(strings.TrimSpace(u), "{") {
 		doc = u
+	}
+	if _, dup := duplicateMember(doc); dup {
+		return policyStatementList{{Effect: "Allow", Principal: json.RawMessage(`"*"`)}}
 	}
 	var d struct {
 		Statement policyStatementList `json:"Statement"`

@@ -52,11 +52,13 @@ type Options struct {
 	// Accounts are the organisation's accounts. A resource policy, share
 	// or trust that admits one of them is not flagged as opening to the
 	// outside; empty means only the account of the key (and of the
-	// event) is the organisation's.
+	// event) is the organisation's, beside those Organizations lists.
 	Accounts []string
 	// Organizations are the organisation's IDs (o-…): a resource policy
 	// that admits anyone on condition that aws:PrincipalOrgID (or
-	// aws:PrincipalOrgPaths) names one of them admits no one outside.
+	// aws:PrincipalOrgPaths) names one of them admits no one outside. The
+	// accounts of the one keyleak's credentials are in are read from AWS
+	// Organizations and count as Accounts (orgaccounts.go).
 	Organizations []string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -76,6 +78,7 @@ type Client struct {
 
 	protected []Principal // opts.Protected, parsed
 	lookups   *lookupBudget
+	org       orgAccounts // the organisation's accounts, as last read
 }
 
 // Caller is keyleak's own identity.

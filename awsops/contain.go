@@ -81,6 +81,9 @@ var (
 	ErrUnknownResource  = errors.New("unknown resource type")
 	ErrRoleMismatch     = errors.New("role ARN is not the one IAM gives")
 	ErrRecreated        = errors.New("resource re-created since the event")
+	// ErrAmbiguousPolicy: the document names a member twice in one
+	// object, and AWS may read it otherwise than keyleak would.
+	ErrAmbiguousPolicy = errors.New("policy names a member twice")
 	// ErrPassRole: the change names a role for a service to use, which
 	// takes iam:PassRole; keyleak never holds it, since it grants
 	// privileges.

@@ -524,7 +524,8 @@ func (r *containRun) doorTrail(ctx context.Context, it DoorItem) (*cloudtrail.Cl
 }
 
 // documentIn is the policy document an event's request wrote at path;
-// failed says the request was refused.
+// failed says the request was refused. A document that names a member
+// twice is not read (ok is false).
 func documentIn(e cttypes.Event, path []string) (doc string, failed, ok bool) {
 	if e.CloudTrailEvent == nil {
 		return "", false, false
@@ -541,6 +542,9 @@ func documentIn(e cttypes.Event, path []string) (doc string, failed, ok bool) {
 	}
 	switch v := newEvent(&rec, noAccounts).param(path...).(type) {
 	case string:
+		if _, dup := duplicateMember(decodePolicyDocument(v)); dup {
+			return "", false, false // which of the two AWS applied is not known
+		}
 		return v, false, true
 	case map[string]any:
 		b, _ := json.Marshal(v)

@@ -235,6 +235,10 @@ func (r *containRun) documentClosing(ctx context.Context, cfg aws.Config, it Doo
 	if current == "" {
 		return doorState{}, nil
 	}
+	if name, dup := duplicateMember(decodePolicyDocument(current)); dup {
+		return doorState{}, refusal(ErrAmbiguousPolicy, "%s of %s names %q twice in one object: AWS may apply either, so keyleak will not rewrite it; put a corrected %s by hand",
+			pd.what, it.ID, name, pd.what)
+	}
 	attacker := r.attackerDocument(ctx, it)
 	earlier, known := r.earlierDocument(ctx, it)
 	after, doubt, err := withoutDoor(current, attacker, earlier, known, who, it.Kind == DoorRoleTrust)

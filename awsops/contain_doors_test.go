@@ -819,3 +819,41 @@ func TestCloseWritesOnlyWhatWasApproved(t *testing.T) {
 		t.Errorf("the owner's partner statement is gone: %v %v", aws.ToString(out.Policy), err)
 	}
 }
+
+// The attacker made the bucket policy public, then wrote it again naming
+// its principal twice: "*", then the account. CloudTrail records the
+// second as an object, the account alone (its parser keeps the last), and
+// S3 keeps the text. Which of the two S3 applies keyleak cannot tell, so
+// close will not rewrite the policy: it says why, and to fix it by hand,
+// and leaves it as it is.
+func TestCloseRefusesAPolicyNamingAMemberTwice(t *testing.T) {
+	ctx := t.Context()
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	admin := s3.NewFromConfig(s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount)), func(o *s3.Options) { o.UsePathStyle = true })
+	leaked := s3.NewFromConfig(s.w.Config("us-east-1", s.leaked), func(o *s3.Options) { o.UsePathStyle = true })
+	public := `{"Version":"2012-10-17","Statement":[{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}]}`
+	twice := strings.Replace(public, `"Principal":"*",`, `"Principal":"*","Principal":{"AWS":"`+world.DefaultAccount+`"},`, 1)
+	for _, doc := range []string{public, twice} {
+		if _, err := leaked.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"), Policy: aws.String(doc)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var doors []awsops.DoorItem
+	for _, d := range doorsFound(t, s) {
+		if d.Kind == awsops.DoorBucketPolicy {
+			doors = append(doors, d)
+		}
+	}
+	if len(doors) != 1 || doors[0].Opening != "*" {
+		t.Fatalf("doors %+v, want the public bucket policy", doors)
+	}
+	_, err := s.c.PlanClose(ctx, s.target, doors)
+	var no *awsops.Refusal
+	if !errors.As(err, &no) || !errors.Is(err, awsops.ErrAmbiguousPolicy) || !strings.Contains(err.Error(), `names "Principal" twice`) {
+		t.Fatalf("close planned with %v, want a refusal naming the member twice", err)
+	}
+	out, err := admin.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("config-bucket")})
+	if err != nil || aws.ToString(out.Policy) != twice {
+		t.Errorf("the policy changed: %q, %v", aws.ToString(out.Policy), err)
+	}
+}

@@ -163,7 +163,12 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 
 	root := Session{AccessKeyID: key.String(), Account: account, Principal: inv.Identity.ARN}
 	tr := newTracker(root)
-	tr.own = c.ownFor(account)
+	own, err := c.ownIn(ctx, account)
+	if err != nil {
+		inv.Gaps = append(inv.Gaps, Gap{Step: StepResources, Reason: "the organisation's accounts could not be listed (" + err.Error() +
+			"): a policy, share or trust that admits one of them not named in aws.accounts is taken as opening to the outside"})
+	}
+	tr.own = own
 	regions := &regionCache{c: c, override: firstNonEmpty(opts.Regions, c.opts.Regions), lists: map[string][]string{}, skipped: map[string][]string{}}
 	sw := newTreeSweep(tr, opts, c.Now, regions.get, c.lookupClient)
 	sw.budget = c.lookups

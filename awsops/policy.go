@@ -107,3 +107,53 @@ func policyAllows(doc, action string) bool {
 	}
 	return false
 }
+
+// duplicateMember returns a member name that one object of the JSON text
+// doc holds twice, compared without regard to case, and whether there is
+// one. A policy with one is read differently by different parsers: Go
+// keeps the last ("Principal": "*", then "Principal": {"AWS": "<own
+// account>"} reads as the account alone), another may keep the first,
+// and AWS's element and condition key names are not case-sensitive. Text
+// that is not JSON has none.
+func duplicateMember(doc string) (string, bool) {
+	dec := json.NewDecoder(strings.NewReader(doc))
+	type frame struct {
+		object  bool
+		names   map[string]bool
+		nameNow bool // the next string token of an object is a member name
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		top := len(stack) - 1
+		isName := top >= 0 && stack[top].object && stack[top].nameNow
+		if top >= 0 && stack[top].object {
+			stack[top].nameNow = !stack[top].nameNow // names and values alternate
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, frame{object: true, names: map[string]bool{}, nameNow: true})
+			case '[':
+				stack = append(stack, frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				if n := len(stack) - 1; n >= 0 && stack[n].object {
+					stack[n].nameNow = true // the value just closed; a name follows
+				}
+			}
+		case string:
+			if isName {
+				k := strings.ToLower(t)
+				if stack[top].names[k] {
+					return t, true
+				}
+				stack[top].names[k] = true
+			}
+		}
+	}
+}

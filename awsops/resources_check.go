@@ -82,7 +82,7 @@ var existsChecks = map[string]existsCheck{
 		if err != nil {
 			return err
 		}
-		return stillAdmits(r, c.outsidersIn(r.Account, aws.ToString(out.Role.AssumeRolePolicyDocument)), "the role's trust")
+		return stillAdmits(r, c.outsidersIn(ctx, r.Account, aws.ToString(out.Role.AssumeRolePolicyDocument)), "the role's trust")
 	},
 	"AWS::IAM::AccessKey": func(ctx context.Context, c *Client, r *Resource) error {
 		ic, err := c.iamClient(ctx, r.Account)
@@ -421,19 +421,13 @@ func stillAdmits(r *Resource, now, what string) error {
 }
 
 // outsidersIn lists whom a policy document allows from outside account
-// and the organisation.
-func (c *Client) outsidersIn(account, doc string) string {
-	e := newEvent(&trail.Record{RecipientAccountID: account}, c.ownFor(account))
+// and the organisation. (Where the organisation's accounts cannot be
+// listed, the investigation said so; those named in Options.Accounts are
+// known.)
+func (c *Client) outsidersIn(ctx context.Context, account, doc string) string {
+	own, _ := c.ownIn(ctx, account)
+	e := newEvent(&trail.Record{RecipientAccountID: account}, own)
 	return e.outsidersIn(doc)
-}
-
-// ownFor reports whether an account, or an organisation ID, is of the
-// organisation of account: account itself, Options.Accounts and
-// Options.Organizations.
-func (c *Client) ownFor(account string) func(string) bool {
-	return func(a string) bool {
-		return a == account || slices.Contains(c.opts.Accounts, a) || slices.Contains(c.opts.Organizations, a)
-	}
 }
 
 // intersect lists the entries of a comma-separated opening still in now.
@@ -509,7 +503,7 @@ func docCheck(kind string) existsCheck {
 		if err != nil {
 			return err
 		}
-		return stillAdmits(r, c.outsidersIn(r.Account, doc), pd.what)
+		return stillAdmits(r, c.outsidersIn(ctx, r.Account, doc), pd.what)
 	}
 }
 

@@ -192,6 +192,8 @@ var wantBotActions = []string{
 	"cloudtrail:GetTrailStatus",
 	"cloudtrail:LookupEvents",
 	"ec2:DescribeRegions",
+	"organizations:DescribeOrganization",
+	"organizations:ListAccounts",
 	"s3:GetObject",
 	"s3:ListBucket",
 	"ses:SendEmail",

@@ -1,0 +1,151 @@
+package awsops_test
+
+import (
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyleak/keyleak/awsops"
+	"github.com/keyleak/keyleak/test/world"
+)
+
+// The attacker's bucket policy admits an account of the organisation that
+// aws.accounts does not name. With the organisation configured, keyleak
+// reads its accounts from AWS Organizations and finds no door; without it,
+// or with another organisation configured, the account is outside (a
+// door), and with the wrong one the investigation says why it could not
+// tell.
+func TestOrganisationAccountsAreNotOutside(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	ctx := t.Context()
+	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
+	orgs := organizations.NewFromConfig(adminCfg)
+	org, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
+	}
+	made, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("data-lake"), Email: aws.String("data-lake@example.com")})
+	if err != nil {
+		t.Fatalf("organizations:CreateAccount: %v", err)
+	}
+	member := aws.ToString(made.CreateAccountStatus.AccountId)
+	if len(member) != 12 || member == world.DefaultAccount {
+		t.Fatalf("the new account's ID is %q", member)
+	}
+	leaked := s3.NewFromConfig(s.w.Config("us-east-1", s.leaked), func(o *s3.Options) { o.UsePathStyle = true })
+	doc := `{"Version":"2012-10-17","Statement":[{"Sid":"DataLake","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + member +
+		`:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}]}`
+	if _, err := leaked.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"), Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := awsops.ParseAccessKeyID(s.leaked.AccessKeyID)
+	for _, tc := range []struct {
+		name string
+		orgs []string
+		door bool
+		gap  string
+	}{
+		{"the organisation configured", []string{aws.ToString(org.Organization.Id)}, false, ""},
+		{"none configured", nil, true, ""},
+		{"another configured", []string{"o-zzzzzzzzzz"}, true, "not of o-zzzzzzzzzz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: tc.orgs})
+			inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Path: awsops.PathLookup, Since: time.Now().Add(-time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			door := slices.ContainsFunc(inv.Resources, func(r awsops.Resource) bool {
+				d, ok := awsops.DoorOf(r)
+				return ok && d.Kind == awsops.DoorBucketPolicy && strings.Contains(d.Opening, member)
+			})
+			if door != tc.door {
+				t.Errorf("a door to %s found: %v, want %v (resources %+v)", member, door, tc.door, inv.Resources)
+			}
+			gap := slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool {
+				return strings.Contains(g.Reason, "organisation's accounts could not be listed") && strings.Contains(g.Reason, tc.gap)
+			})
+			if gap != (tc.gap != "") {
+				t.Errorf("the gap saying the organisation's accounts are not known: %v, want %v (gaps %+v)", gap, tc.gap != "", inv.Gaps)
+			}
+		})
+	}
+}
+
+// The organisation's accounts are read once an hour: a second
+// investigation within the hour asks AWS Organizations nothing, one after
+// it reads them again. A failed read is tried again after five minutes.
+func TestOrganisationAccountsAreReadHourly(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	ctx := t.Context()
+	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
+	org, err := organizations.NewFromConfig(adminCfg).CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
+	}
+	start := time.Now()
+	var passed atomic.Int64 // how far the clock moved from start
+	now := func() time.Time { return start.Add(time.Duration(passed.Load())) }
+	reads := func() (n int) {
+		for _, e := range s.w.Gateway.Events() {
+			if e.EventName == "ListAccounts" {
+				n++
+			}
+		}
+		return n
+	}
+	key, _ := awsops.ParseAccessKeyID(s.leaked.AccessKeyID)
+	investigate := func(c *awsops.Client) *awsops.Investigation {
+		t.Helper()
+		inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Path: awsops.PathLookup, Since: start.Add(-time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	c := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: []string{aws.ToString(org.Organization.Id)}, Now: now})
+	for _, step := range []struct {
+		after time.Duration
+		reads int
+	}{{0, 1}, {30 * time.Minute, 1}, {61 * time.Minute, 2}} {
+		passed.Store(int64(step.after))
+		investigate(c)
+		if got := reads(); got != step.reads {
+			t.Errorf("%s on: organizations:ListAccounts called %d times, want %d", step.after, got, step.reads)
+		}
+	}
+
+	// A read that fails (ListAccounts refused) is not tried again for
+	// five minutes, and each investigation meanwhile says so.
+	s.w.Gateway.SetFault("organizations", world.Fault{ErrorRate: 1})
+	failing := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: []string{aws.ToString(org.Organization.Id)}, Now: now})
+	calls := func() (n int) {
+		for _, e := range s.w.Gateway.Events() {
+			if strings.HasPrefix(e.EventSource, "organizations.") {
+				n++
+			}
+		}
+		return n
+	}
+	passed.Store(0)
+	for i, after := range []time.Duration{0, 4 * time.Minute, 6 * time.Minute} {
+		before := calls()
+		passed.Store(int64(after))
+		inv := investigate(failing)
+		if !slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool {
+			return strings.Contains(g.Reason, "organisation's accounts could not be listed")
+		}) {
+			t.Errorf("%s on: the investigation does not say the organisation's accounts are not known: %+v", after, inv.Gaps)
+		}
+		if asked := calls() > before; asked != (i != 1) {
+			t.Errorf("%s on: AWS Organizations asked: %v, want %v", after, asked, i != 1)
+		}
+	}
+}
