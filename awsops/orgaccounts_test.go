@@ -149,3 +149,41 @@ func TestOrganisationAccountsAreReadHourly(t *testing.T) {
 		}
 	}
 }
+
+// keyleak doctor reads the organisation's accounts as investigations do,
+// and names those aws.accounts leaves out (the responder role is not
+// checked there); it says how to let keyleak read them when it cannot.
+func TestPreflightReadsTheOrganisation(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	ctx := t.Context()
+	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
+	orgs := organizations.NewFromConfig(adminCfg)
+	org, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
+	}
+	made, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("data-lake"), Email: aws.String("data-lake@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := aws.ToString(made.CreateAccountStatus.AccountId)
+	check := func(orgID string) awsops.Check {
+		t.Helper()
+		c := awsops.NewFromConfig(adminCfg, awsops.Options{Organizations: []string{orgID}})
+		for _, ch := range c.Preflight(ctx, awsops.PreflightOptions{}) {
+			if ch.Name == "aws organisation" {
+				return ch
+			}
+		}
+		t.Fatalf("keyleak doctor has no organisation check with aws.organizations %s", orgID)
+		return awsops.Check{}
+	}
+	ok := check(aws.ToString(org.Organization.Id))
+	if ok.Err != nil || !strings.Contains(ok.Detail, "2 accounts of "+aws.ToString(org.Organization.Id)) || !strings.Contains(ok.Detail, "not checked there: "+member) {
+		t.Errorf("the organisation check: %q (%v), want 2 accounts read and %s named as not checked", ok.Detail, ok.Err, member)
+	}
+	bad := check("o-zzzzzzzzzz")
+	if bad.Err == nil || !strings.Contains(bad.Fix, "delegated administrator") {
+		t.Errorf("with another organisation configured the check says %q (%v), fix %q", bad.Detail, bad.Err, bad.Fix)
+	}
+}

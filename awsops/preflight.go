@@ -147,6 +147,9 @@ func (c *Client) Preflight(ctx context.Context, o PreflightOptions) []Check {
 	for _, a := range accounts {
 		out = append(out, c.preflightAccount(ctx, a, self)...)
 	}
+	if len(c.opts.Organizations) > 0 {
+		out = append(out, c.preflightOrganisation(ctx, accounts, self))
+	}
 	if o.TrailBucket != "" {
 		out = append(out, c.preflightTrail(ctx, o.TrailBucket))
 	}
@@ -154,6 +157,37 @@ func (c *Client) Preflight(ctx context.Context, o PreflightOptions) []Check {
 		out = append(out, c.preflightQueue(ctx, o.QueueURL))
 	}
 	return out
+}
+
+// preflightOrganisation reads the organisation's accounts as
+// investigations do, and names those the responder role is not checked
+// in (not in aws.accounts).
+func (c *Client) preflightOrganisation(ctx context.Context, checked []string, self Caller) Check {
+	ch := Check{Name: "aws organisation"}
+	listed, err := c.organisationAccounts(ctx)
+	if err != nil {
+		ch.Err = err
+		ch.Fix = "run keyleak in the organisation's management account, or make its account a delegated administrator of AWS Organizations whose resource policy lets " +
+			self.ARN + " call organizations:DescribeOrganization and organizations:ListAccounts; or else list every account of the organisation in aws.accounts"
+		return ch
+	}
+	var unchecked []string
+	for a := range listed {
+		if !slices.Contains(checked, a) && a != self.Account {
+			unchecked = append(unchecked, a)
+		}
+	}
+	slices.Sort(unchecked)
+	ch.Detail = fmt.Sprintf("%s of %s read from AWS Organizations: a door to one of them is not flagged", counted(len(listed), "account"), strings.Join(c.opts.Organizations, ", "))
+	if len(unchecked) > 0 {
+		const shown = 10
+		list := strings.Join(unchecked[:min(len(unchecked), shown)], ", ")
+		if len(unchecked) > shown {
+			list += fmt.Sprintf(" and %d more", len(unchecked)-shown)
+		}
+		ch.Detail += "; not in aws.accounts, so the responder role is not checked there: " + list
+	}
+	return ch
 }
 
 // preflightAccount assumes the responder role in account (or takes
