@@ -196,6 +196,13 @@ func (e *event) policyDocuments() []string {
 		case string:
 			out = append(out, v)
 		case map[string]any:
+			if e.ambiguousParams() {
+				// CloudTrail recorded the document as an object, and the
+				// request named a member twice: decoded, the object kept
+				// one of the two, and which AWS applied is not known.
+				out = append(out, openDocument)
+				continue
+			}
 			b, _ := json.Marshal(v)
 			out = append(out, string(b))
 		}
@@ -211,6 +218,17 @@ func (e *event) policyDocuments() []string {
 	return out
 }
 
+// openDocument stands for a document that cannot be read for sure: it
+// allows anyone.
+const openDocument = `{"Statement":[{"Effect":"Allow","Principal":"*"}]}`
+
+// ambiguousParams reports whether the request parameters, as CloudTrail
+// recorded them, name a member twice in one object (see duplicateMember).
+func (e *event) ambiguousParams() bool {
+	_, dup := duplicateMember(string(e.rec.RequestParameters))
+	return dup
+}
+
 // policyAdmitsOutside reports whether a policy document allows anyone
 // ("*") or a principal of an account outside the organisation.
 func (e *event) policyAdmitsOutside(doc string) bool { return e.outsidersIn(doc) != "" }
@@ -224,7 +242,7 @@ func parsePolicyStatements(doc string) policyStatementList {
 		doc = u
 	}
 	if _, dup := duplicateMember(doc); dup {
-		return policyStatementList{{Effect: "Allow", Principal: json.RawMessage(`"*"`)}}
+		doc = openDocument
 	}
 	var d struct {
 		Statement policyStatementList `json:"Statement"`

@@ -105,7 +105,9 @@ func TestDuplicateMember(t *testing.T) {
 		`{"Statement":[],"Statement":[{"Effect":"Allow"}]}`:                                      "Statement",
 		`{"Condition":{"StringEquals":{"aws:PrincipalAccount":"1"},"StringEquals":{"x":"y"}}}`:   "StringEquals",
 		`{"Condition":{"StringEquals":{"aws:PrincipalAccount":"1","AWS:PrincipalAccount":"*"}}}`: "AWS:PrincipalAccount",
-		`{"a":{"b":1},"b":{"a":2}}`:                                                              "", // a name in another object
+		`{"Statement":[],"ſtatement":[]}`:                                                        "ſtatement",   // Go's decoder folds ſ to s
+		`{"KmsKey":1,"\u212amsKey":2}`:                                                           "\u212amsKey", // and the Kelvin sign to k
+		`{"a":{"b":1},"b":{"a":2}}`:                                                              "",            // a name in another object
 		`{"a":[{"b":1},{"b":2}],"c":3}`:                                                          "",
 		`{"a":"b","b":"a"}`:                                                                      "", // a value is not a name
 		`not JSON`:                                                                               "",
@@ -136,9 +138,25 @@ func TestPolicyNamingAMemberTwiceIsOpen(t *testing.T) {
 			t.Errorf("a policy with the statement %s does not open to the outside", st)
 		}
 	}
-	// Named once, as Go reads the first of them, it is the account's alone.
-	b, _ := json.Marshal(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}`)
+	// CloudTrail records a bucket policy as an object: the request's text
+	// still names the member twice.
 	rec := trail.Record{EventSource: "s3.amazonaws.com", EventName: "PutBucketPolicy", RecipientAccountID: "123456789012",
+		RequestParameters: json.RawMessage(`{"bucketName":"b","bucketPolicy":{"Version":"2012-10-17","Statement":[` +
+			`{"Effect":"Allow","Principal":"*","Principal":{"AWS":"123456789012"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}}`)}
+	if !opensToOutside(newEvent(&rec, own)) {
+		t.Error("a bucket policy recorded as an object, naming Principal \"*\" then the account, does not open to the outside")
+	}
+	// A Statement and a ſtatement (which Go's decoder takes for one).
+	b, _ := json.Marshal(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*"}],` +
+		`"ſtatement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"sqs:SendMessage","Resource":"*"}]}`)
+	rec = trail.Record{EventSource: "sqs.amazonaws.com", EventName: "SetQueueAttributes", RecipientAccountID: "123456789012",
+		RequestParameters: json.RawMessage(`{"queueUrl":"https://sqs.us-east-1.amazonaws.com/123456789012/q","attributes":{"Policy":` + string(b) + `}}`)}
+	if !opensToOutside(newEvent(&rec, own)) {
+		t.Error("a queue policy whose Statement admits anyone and whose ſtatement the account alone does not open to the outside")
+	}
+	// Named once, as Go reads the first of them, it is the account's alone.
+	b, _ = json.Marshal(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}`)
+	rec = trail.Record{EventSource: "s3.amazonaws.com", EventName: "PutBucketPolicy", RecipientAccountID: "123456789012",
 		RequestParameters: json.RawMessage(`{"bucketName":"b","bucketPolicy":` + string(b) + `}`)}
 	if opensToOutside(newEvent(&rec, own)) {
 		t.Error("a policy for the account alone opens to the outside")
@@ -200,11 +218,11 @@ func FuzzDuplicateMember(f *testing.F) {
 		walk = func(x any) {
 			switch x := x.(type) {
 			case map[string]any:
-				seen := map[string]bool{}
+				var seen []string
 				for k, e := range x {
 					members++
-					caseDup = caseDup || seen[strings.ToLower(k)]
-					seen[strings.ToLower(k)] = true
+					caseDup = caseDup || slices.ContainsFunc(seen, func(s string) bool { return strings.EqualFold(s, k) })
+					seen = append(seen, k)
 					walk(e)
 				}
 			case []any:

@@ -540,13 +540,17 @@ func documentIn(e cttypes.Event, path []string) (doc string, failed, ok bool) {
 	if path == nil {
 		return "", false, true
 	}
-	switch v := newEvent(&rec, noAccounts).param(path...).(type) {
+	ev := newEvent(&rec, noAccounts)
+	switch v := ev.param(path...).(type) {
 	case string:
 		if _, dup := duplicateMember(decodePolicyDocument(v)); dup {
 			return "", false, false // which of the two AWS applied is not known
 		}
 		return v, false, true
 	case map[string]any:
+		if ev.ambiguousParams() {
+			return "", false, false // the object kept one of two members
+		}
 		b, _ := json.Marshal(v)
 		return string(b), false, true
 	}

@@ -1,6 +1,7 @@
 package awsops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,7 +164,7 @@ func (c *Client) Investigate(ctx context.Context, key KeyID, opts InvestigateOpt
 
 	root := Session{AccessKeyID: key.String(), Account: account, Principal: inv.Identity.ARN}
 	tr := newTracker(root)
-	own, err := c.ownIn(ctx, account)
+	own, err := c.ownIn(ctx, account, inv.Window.Start)
 	if err != nil {
 		inv.Gaps = append(inv.Gaps, Gap{Step: StepResources, Reason: "the organisation's accounts could not be listed (" + err.Error() +
 			"): a policy, share or trust that admits one of them not named in aws.accounts is taken as opening to the outside"})
@@ -284,6 +285,38 @@ func (r *Investigation) settleBaselineDoors() {
 			s.CreatedByAttacker, s.Baseline = false, true
 		}
 	}
+}
+
+// OwnersBranches are the nodes (Session.ID, or the access key ID of a
+// document stored before nodes had IDs) of the branches the investigation
+// takes for the owner's: a node marked Baseline and every node below it.
+// What a session of them did is not the attacker's as far as keyleak can
+// tell, so it is no credential of the attacker's either.
+func (r *Investigation) OwnersBranches() map[string]bool {
+	id := func(s Session) string { return cmp.Or(s.ID, s.AccessKeyID) }
+	parent := map[string]string{}
+	for _, s := range r.Sessions {
+		parent[id(s)] = cmp.Or(s.ParentID, s.ParentAccessKeyID)
+	}
+	out := map[string]bool{}
+	for _, s := range r.Sessions {
+		if s.Baseline {
+			out[id(s)] = true
+		}
+	}
+	for _, s := range r.Sessions {
+		// Up the tree to a marked node, or the top (a document is outside
+		// input: a loop in it ends after as many steps as nodes).
+		n := id(s)
+		for steps := 0; n != "" && steps <= len(r.Sessions); steps++ {
+			if out[n] {
+				out[id(s)] = true
+				break
+			}
+			n = parent[n]
+		}
+	}
+	return out
 }
 
 // lookupClient is the CloudTrail client of one account and region.

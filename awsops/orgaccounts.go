@@ -18,15 +18,22 @@ import (
 // which the management account and a delegated administrator may call),
 // so that a policy, share or trust that admits one of them is not taken
 // for a door to the outside although Options.Accounts does not name it.
+// An account that joined the organisation during the incident's window is
+// not taken as inside: a leaked key of the management account can create
+// one (its root is then the attacker's) or invite one of the attacker's.
 // Where the list cannot be read, the accounts Options.Accounts names are
 // the organisation's, and the investigation says so.
 
 // orgAccounts is the organisation's accounts as last read.
 type orgAccounts struct {
-	mu       sync.Mutex // held while they are read: one read at a time
-	accounts map[string]bool
-	read     time.Time // when they were read, or the read failed
-	err      error
+	mu sync.Mutex
+	// joined is when each account joined the organisation (created in it,
+	// or accepted its invitation).
+	joined map[string]time.Time
+	read   time.Time // when they were read, or the read failed
+	err    error
+	// reading is closed when the read under way ends; nil when none is.
+	reading chan struct{}
 }
 
 const (
@@ -40,36 +47,61 @@ const (
 	maxOrgAccounts = 20000
 )
 
-// organisationAccounts returns the accounts of the organisation of
-// keyleak's own credentials, when it is one of Options.Organizations; nil
-// and no error when no organisation is configured.
-func (c *Client) organisationAccounts(ctx context.Context) (map[string]bool, error) {
+// organisationAccounts returns when each account of the organisation of
+// keyleak's own credentials joined it, when that organisation is one of
+// Options.Organizations; nil and no error when none is configured. One
+// read runs at a time; a caller waits for it as long as its ctx lasts,
+// and then gets the accounts read before, with ctx's error.
+func (c *Client) organisationAccounts(ctx context.Context) (map[string]time.Time, error) {
 	if len(c.opts.Organizations) == 0 {
 		return nil, nil
 	}
 	o := &c.org
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	now := c.Now()
-	switch {
-	case o.err == nil && !o.read.IsZero() && now.Sub(o.read) < orgAccountsFresh:
-		return o.accounts, nil
-	case o.err != nil && now.Sub(o.read) < orgAccountsRetry:
-		return o.accounts, o.err
+	for {
+		o.mu.Lock()
+		now := c.Now()
+		switch {
+		case o.reading != nil:
+			wait := o.reading
+			o.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				o.mu.Lock()
+				defer o.mu.Unlock()
+				return o.joined, ctx.Err()
+			}
+		case o.err == nil && !o.read.IsZero() && now.Sub(o.read) < orgAccountsFresh:
+			defer o.mu.Unlock()
+			return o.joined, nil
+		case o.err != nil && now.Sub(o.read) < orgAccountsRetry:
+			defer o.mu.Unlock()
+			return o.joined, o.err
+		}
+		done := make(chan struct{})
+		o.reading = done
+		o.mu.Unlock()
+
+		joined, err := c.listOrganisationAccounts(ctx)
+
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.reading = nil
+		close(done)
+		if err != nil && ctx.Err() != nil {
+			return o.joined, err // not kept: this caller gave up, another may read
+		}
+		o.read, o.err = now, err
+		if err == nil {
+			o.joined = joined
+		}
+		return o.joined, err
 	}
-	accounts, err := c.listOrganisationAccounts(ctx)
-	if err != nil && ctx.Err() != nil {
-		return o.accounts, err // not kept: the caller gave up
-	}
-	o.read, o.err = now, err
-	if err == nil {
-		o.accounts = accounts
-	}
-	return o.accounts, err
 }
 
-func (c *Client) listOrganisationAccounts(ctx context.Context) (map[string]bool, error) {
-	client, err := cachedClient(ctx, c, "organizations", "", "us-east-1", func(cfg aws.Config) *organizations.Client { return organizations.NewFromConfig(cfg) })
+func (c *Client) listOrganisationAccounts(ctx context.Context) (map[string]time.Time, error) {
+	client, err := cachedClient(ctx, c, "organizations", "", c.globalEventRegion(), func(cfg aws.Config) *organizations.Client { return organizations.NewFromConfig(cfg) })
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +116,7 @@ func (c *Client) listOrganisationAccounts(ctx context.Context) (map[string]bool,
 	if !slices.Contains(c.opts.Organizations, id) {
 		return nil, fmt.Errorf("keyleak's credentials are of organisation %q, not of %s (aws.organizations)", id, strings.Join(c.opts.Organizations, ", "))
 	}
-	accounts := map[string]bool{}
+	joined := map[string]time.Time{}
 	pages := organizations.NewListAccountsPaginator(client, &organizations.ListAccountsInput{})
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
@@ -93,24 +125,29 @@ func (c *Client) listOrganisationAccounts(ctx context.Context) (map[string]bool,
 		}
 		for _, a := range out.Accounts {
 			if id := aws.ToString(a.Id); validAccount(id, false) {
-				accounts[id] = true
+				joined[id] = aws.ToTime(a.JoinedTimestamp) // zero when not given: taken as joined late
 			}
 		}
-		if len(accounts) > maxOrgAccounts {
+		if len(joined) > maxOrgAccounts {
 			return nil, fmt.Errorf("organizations:ListAccounts: more than %d accounts", maxOrgAccounts)
 		}
 	}
-	return accounts, nil
+	return joined, nil
 }
 
 // ownIn reports whether an account, or an organisation ID, is of the
 // organisation of account: account itself, Options.Accounts,
-// Options.Organizations and the organisation's accounts as AWS
-// Organizations lists them. err says why that list could not be read;
-// own then knows the others.
-func (c *Client) ownIn(ctx context.Context, account string) (own func(string) bool, err error) {
+// Options.Organizations and the accounts AWS Organizations lists that
+// joined it before since (for a zero since, every one it says when
+// joined). err says why that list could not be read; own then knows the
+// others.
+func (c *Client) ownIn(ctx context.Context, account string, since time.Time) (own func(string) bool, err error) {
 	listed, err := c.organisationAccounts(ctx)
 	return func(a string) bool {
-		return a == account || slices.Contains(c.opts.Accounts, a) || slices.Contains(c.opts.Organizations, a) || listed[a]
+		if a == account || slices.Contains(c.opts.Accounts, a) || slices.Contains(c.opts.Organizations, a) {
+			return true
+		}
+		joined, ok := listed[a]
+		return ok && !joined.IsZero() && (since.IsZero() || joined.Before(since))
 	}, err
 }

@@ -1,6 +1,8 @@
 package awsops_test
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -17,11 +19,14 @@ import (
 )
 
 // The attacker's bucket policy admits an account of the organisation that
-// aws.accounts does not name. With the organisation configured, keyleak
-// reads its accounts from AWS Organizations and finds no door; without it,
-// or with another organisation configured, the account is outside (a
-// door), and with the wrong one the investigation says why it could not
-// tell.
+// aws.accounts does not name, and that joined it before the incident's
+// window. With the organisation configured, keyleak reads its accounts
+// from AWS Organizations and finds no door; without it, or with another
+// organisation configured, the account is outside (a door), and with the
+// wrong one the investigation says why it could not tell. An account the
+// leaked key itself created in the organisation (the management
+// account's key: its root is the attacker's) joined during the window,
+// and a door to it is one whatever is configured.
 func TestOrganisationAccountsAreNotOutside(t *testing.T) {
 	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
 	ctx := t.Context()
@@ -39,9 +44,21 @@ func TestOrganisationAccountsAreNotOutside(t *testing.T) {
 	if len(member) != 12 || member == world.DefaultAccount {
 		t.Fatalf("the new account's ID is %q", member)
 	}
+	// The window begins after the member joined (CloudTrail's times are
+	// to the second); the attacker acts in it.
+	time.Sleep(1100 * time.Millisecond)
+	since := time.Now().Truncate(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	theirs, err := organizations.NewFromConfig(s.w.Config("us-east-1", s.leaked)).CreateAccount(ctx,
+		&organizations.CreateAccountInput{AccountName: aws.String("x"), Email: aws.String("attacker@evil.example")})
+	if err != nil {
+		t.Fatalf("organizations:CreateAccount with the leaked key: %v", err)
+	}
+	attackers := aws.ToString(theirs.CreateAccountStatus.AccountId)
 	leaked := s3.NewFromConfig(s.w.Config("us-east-1", s.leaked), func(o *s3.Options) { o.UsePathStyle = true })
 	doc := `{"Version":"2012-10-17","Statement":[{"Sid":"DataLake","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + member +
-		`:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}]}`
+		`:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"},{"Sid":"Theirs","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` +
+		attackers + `:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::config-bucket/*"}]}`
 	if _, err := leaked.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("config-bucket"), Policy: aws.String(doc)}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,16 +75,28 @@ func TestOrganisationAccountsAreNotOutside(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: tc.orgs})
-			inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Path: awsops.PathLookup, Since: time.Now().Add(-time.Hour)})
+			inv, err := c.Investigate(ctx, key, awsops.InvestigateOptions{Path: awsops.PathLookup, Since: since})
 			if err != nil {
 				t.Fatal(err)
 			}
-			door := slices.ContainsFunc(inv.Resources, func(r awsops.Resource) bool {
-				d, ok := awsops.DoorOf(r)
-				return ok && d.Kind == awsops.DoorBucketPolicy && strings.Contains(d.Opening, member)
-			})
-			if door != tc.door {
+			doorTo := func(account string) bool {
+				return slices.ContainsFunc(inv.Resources, func(r awsops.Resource) bool {
+					d, ok := awsops.DoorOf(r)
+					return ok && d.Kind == awsops.DoorBucketPolicy && strings.Contains(d.Opening, account)
+				})
+			}
+			if door := doorTo(member); door != tc.door {
 				t.Errorf("a door to %s found: %v, want %v (resources %+v)", member, door, tc.door, inv.Resources)
+			}
+			if !doorTo(attackers) {
+				t.Errorf("no door to %s, the account the leaked key created in the organisation (resources %+v)", attackers, inv.Resources)
+			}
+			// The check of the policy as it is now keeps it outside too,
+			// though AWS Organizations lists it.
+			for _, r := range inv.Resources {
+				if d, ok := awsops.DoorOf(r); ok && d.Kind == awsops.DoorBucketPolicy && r.Exists != awsops.ExistsYes {
+					t.Errorf("the bucket policy's check says %s (%s), want it still open", r.Exists, r.ExistsDetail)
+				}
 			}
 			gap := slices.ContainsFunc(inv.Gaps, func(g awsops.Gap) bool {
 				return strings.Contains(g.Reason, "organisation's accounts could not be listed") && strings.Contains(g.Reason, tc.gap)
@@ -185,5 +214,47 @@ func TestPreflightReadsTheOrganisation(t *testing.T) {
 	bad := check("o-zzzzzzzzzz")
 	if bad.Err == nil || !strings.Contains(bad.Fix, "delegated administrator") {
 		t.Errorf("with another organisation configured the check says %q (%v), fix %q", bad.Detail, bad.Err, bad.Fix)
+	}
+}
+
+// One read of the organisation's accounts runs at a time, and a caller
+// waiting for another's read waits only as long as its own context lasts:
+// it gets its context's error, not a read it could not wait for.
+func TestOrganisationReadWaitsWithTheCallersContext(t *testing.T) {
+	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
+	ctx := t.Context()
+	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
+	org, err := organizations.NewFromConfig(adminCfg).CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
+	}
+	start := time.Now()
+	var passed atomic.Int64
+	c := awsops.NewFromConfig(adminCfg, awsops.Options{Organizations: []string{aws.ToString(org.Organization.Id)},
+		Now: func() time.Time { return start.Add(time.Duration(passed.Load())) }})
+	organisation := func(ctx context.Context) awsops.Check {
+		for _, ch := range c.Preflight(ctx, awsops.PreflightOptions{}) {
+			if ch.Name == "aws organisation" {
+				return ch
+			}
+		}
+		return awsops.Check{Err: errors.New("keyleak doctor has no organisation check")}
+	}
+	if ch := organisation(ctx); ch.Err != nil { // (keyleak's identity is known from now on)
+		t.Fatalf("the organisation check: %v", ch.Err)
+	}
+	// An hour on, the list is read again, and AWS Organizations is slow.
+	passed.Store(int64(61 * time.Minute))
+	s.w.Gateway.SetFault("organizations", world.Fault{Delay: 3 * time.Second})
+	first := make(chan awsops.Check, 1)
+	go func() { first <- organisation(ctx) }()
+	time.Sleep(500 * time.Millisecond) // (had the read not begun, the next call begins it and fails alike)
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if ch := organisation(short); !errors.Is(ch.Err, context.DeadlineExceeded) {
+		t.Errorf("a caller whose context ended while another read the organisation got %q (%v), want its context's error", ch.Detail, ch.Err)
+	}
+	if ch := <-first; ch.Err != nil {
+		t.Errorf("the slow read: %v", ch.Err)
 	}
 }

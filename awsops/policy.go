@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // policyDocument is the part of an IAM policy keyleak weighs.
@@ -109,12 +110,13 @@ func policyAllows(doc, action string) bool {
 }
 
 // duplicateMember returns a member name that one object of the JSON text
-// doc holds twice, compared without regard to case, and whether there is
-// one. A policy with one is read differently by different parsers: Go
-// keeps the last ("Principal": "*", then "Principal": {"AWS": "<own
-// account>"} reads as the account alone), another may keep the first,
-// and AWS's element and condition key names are not case-sensitive. Text
-// that is not JSON has none.
+// doc holds twice, compared without regard to case (Unicode's simple
+// folding, as Go's decoder matches names to fields: "ſtatement" is
+// "Statement"), and whether there is one. A policy with one is read
+// differently by different parsers: Go keeps the last ("Principal": "*",
+// then "Principal": {"AWS": "<own account>"} reads as the account alone),
+// another may keep the first, and AWS's element and condition key names
+// are not case-sensitive. Text that is not JSON has none.
 func duplicateMember(doc string) (string, bool) {
 	dec := json.NewDecoder(strings.NewReader(doc))
 	type frame struct {
@@ -148,7 +150,7 @@ func duplicateMember(doc string) (string, bool) {
 			}
 		case string:
 			if isName {
-				k := strings.ToLower(t)
+				k := foldName(t)
 				if stack[top].names[k] {
 					return t, true
 				}
@@ -156,4 +158,20 @@ func duplicateMember(doc string) (string, bool) {
 			}
 		}
 	}
+}
+
+// foldName maps each letter of s to the least of the letters that fold to
+// it (unicode.SimpleFold's orbit): two names are equal under
+// strings.EqualFold exactly when their foldName are.
+func foldName(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }

@@ -82,7 +82,7 @@ var existsChecks = map[string]existsCheck{
 		if err != nil {
 			return err
 		}
-		return stillAdmits(r, c.outsidersIn(ctx, r.Account, aws.ToString(out.Role.AssumeRolePolicyDocument)), "the role's trust")
+		return stillAdmits(r, c.outsidersIn(ctx, r, aws.ToString(out.Role.AssumeRolePolicyDocument)), "the role's trust")
 	},
 	"AWS::IAM::AccessKey": func(ctx context.Context, c *Client, r *Resource) error {
 		ic, err := c.iamClient(ctx, r.Account)
@@ -420,13 +420,24 @@ func stillAdmits(r *Resource, now, what string) error {
 	return nil
 }
 
-// outsidersIn lists whom a policy document allows from outside account
-// and the organisation. (Where the organisation's accounts cannot be
-// listed, the investigation said so; those named in Options.Accounts are
-// known.)
-func (c *Client) outsidersIn(ctx context.Context, account, doc string) string {
-	own, _ := c.ownIn(ctx, account)
-	e := newEvent(&trail.Record{RecipientAccountID: account}, own)
+// outsidersIn lists whom a policy document of the door r allows from
+// outside r's account and the organisation. An account the investigation
+// found the door admitting from outside stays outside, whatever AWS
+// Organizations says now (it may have joined during the incident).
+// (Where the organisation's accounts cannot be listed, the investigation
+// said so; those named in Options.Accounts are known.)
+func (c *Client) outsidersIn(ctx context.Context, r *Resource, doc string) string {
+	listed, _ := c.ownIn(ctx, r.Account, time.Time{})
+	named := map[string]bool{}
+	for _, p := range strings.Split(r.Opening, ",") {
+		p = strings.TrimSpace(p)
+		if parts := strings.SplitN(p, ":", 6); len(parts) >= 5 && parts[0] == "arn" {
+			p = parts[4]
+		}
+		named[p] = true
+	}
+	own := func(a string) bool { return listed(a) && !named[a] }
+	e := newEvent(&trail.Record{RecipientAccountID: r.Account}, own)
 	return e.outsidersIn(doc)
 }
 
@@ -503,7 +514,7 @@ func docCheck(kind string) existsCheck {
 		if err != nil {
 			return err
 		}
-		return stillAdmits(r, c.outsidersIn(ctx, r.Account, doc), pd.what)
+		return stillAdmits(r, c.outsidersIn(ctx, r, doc), pd.what)
 	}
 }
 

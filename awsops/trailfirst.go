@@ -588,11 +588,14 @@ type scanJob struct {
 // fetched is a file fetched ahead of its scan: whole when it is small, as
 // most log files are, else opened for streaming.
 type fetched struct {
-	done chan struct{} // closed once the fields below are set
-	body []byte
-	rc   io.ReadCloser
-	err  error
-	n    int64 // bytes read from the bucket (a streamed file's once scanned)
+	// streaming is set, with p.mu held, once the scan counts as one of a
+	// streamed file, which holds no core (trailPass.streaming).
+	streaming bool
+	done      chan struct{} // closed once the fields below are set
+	body      []byte
+	rc        io.ReadCloser
+	err       error
+	n         int64 // bytes read from the bucket (a streamed file's once scanned)
 }
 
 // doneObject is a file read.
@@ -713,10 +716,21 @@ func newTrailPass(c *Client, tr *tracker, client *s3.Client, l trailLayout, w Wi
 // worker more reads such files beside them (see next).
 func scanWorkers() int { return runtime.GOMAXPROCS(0) }
 
-// streamed reports whether o is known to be streamed from S3 as it is
-// scanned rather than read whole before (see fetch). A file of unknown
-// size (one Athena named) is counted as read whole.
-func (o trailObject) streamed() bool { return o.size > maxWholeObject }
+// streams reports whether the job's file is streamed from S3 as it is
+// scanned rather than read whole before (see fetch): as its listed size
+// says, or, for a file of unknown size (one Athena named), as its fetch
+// found. Called with p.mu held.
+func (job scanJob) streams() bool {
+	if job.obj.size > maxWholeObject || job.body.streaming {
+		return true
+	}
+	select {
+	case <-job.body.done:
+		return job.body.rc != nil
+	default:
+		return false // not fetched yet: taken as read whole until it is
+	}
+}
 
 // The pass scans on one worker per core (and one more for streamed files)
 // and fetches up to fetchAhead files (fetchAheadBytes) ahead of them,
@@ -947,7 +961,7 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 		p.planRescans()
 		p.fetchAhead(ctx)
 		if len(p.ahead) > 0 && (p.aheadAgain > 0 || p.inSpread(p.ahead[0].obj.stamp)) &&
-			(p.busy-p.streaming < p.workers || p.ahead[0].obj.streamed()) {
+			(p.busy-p.streaming < p.workers || p.ahead[0].streams()) {
 			job := p.ahead[0]
 			p.ahead = p.ahead[1:]
 			p.aheadLen -= job.obj.size
@@ -958,7 +972,8 @@ func (p *trailPass) next(ctx context.Context) (scanJob, bool) {
 				p.reading = append(p.reading, job.obj.stamp)
 			}
 			p.busy++
-			if job.obj.streamed() {
+			if job.streams() {
+				job.body.streaming = true
 				p.streaming++
 			}
 			p.reads++
@@ -1254,6 +1269,15 @@ func (p *trailPass) scan(ctx context.Context, job scanJob) (trail.ObjectStats, e
 		defer putBody(f.body)
 		return s.ScanObject(ctx, job.obj.key, bytes.NewReader(f.body), handle)
 	}
+	p.mu.Lock()
+	if !f.streaming {
+		// Its size was not known when it was handed out: it waits on the
+		// network, and leaves its core to a file read whole.
+		f.streaming = true
+		p.streaming++
+		p.cond.Broadcast()
+	}
+	p.mu.Unlock()
 	defer f.rc.Close()
 	body := &countingReader{r: f.rc}
 	st, err := s.ScanObject(ctx, job.obj.key, body, handle)
@@ -1289,7 +1313,7 @@ func (p *trailPass) finish(job scanJob, st trail.ObjectStats, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.busy--
-	if job.obj.streamed() {
+	if job.body.streaming {
 		p.streaming--
 	}
 	p.read.Objects++

@@ -310,7 +310,9 @@ func TestFilesDeliveredBeforeAreNotReadAgain(t *testing.T) {
 // whole at once as it has workers, and no more (more would share the
 // cores, end each file later and find what it mints later); a file
 // streamed from S3, which waits on the network as it is scanned, is read
-// beside them by one goroutine more, and does not hold the others up.
+// beside them by one goroutine more, and does not hold the others up,
+// whether its listing said it was large or named it without a size (as
+// Athena names files).
 func TestTrailPassScansOneFilePerWorker(t *testing.T) {
 	c := newPassCorpus(t, 24, 12)
 	if len(c.objects) < 4 {
@@ -322,10 +324,12 @@ func TestTrailPassScansOneFilePerWorker(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		streamed int // the file streamed, -1 for none
+		streamed int   // the file streamed, -1 for none
+		listed   int64 // the size its listing gives
 	}{
-		{"every file read whole", -1},
-		{"the first file streamed", 0},
+		{"every file read whole", -1, 0},
+		{"the first file streamed", 0, maxWholeObject + 1},
+		{"the first file streamed, of unknown size", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			objects := slices.Clone(c.objects)
@@ -333,7 +337,7 @@ func TestTrailPassScansOneFilePerWorker(t *testing.T) {
 			whole, most, wholeEnded := 0, 0, 0
 			othersDone := make(chan struct{})
 			if tc.streamed >= 0 {
-				objects[tc.streamed].size = maxWholeObject + 1
+				objects[tc.streamed].size = tc.listed
 			}
 			open := func(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 				rc, n, err := c.open(ctx, key)

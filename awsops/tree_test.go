@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -230,5 +231,25 @@ func TestMintedSessionReadsAsUnmarshal(t *testing.T) {
 			t.Errorf("%s: mintedSession = role %q, session %q, source %q, principal %q, expires %v; json.Unmarshal reads %q, %q, %q, %q, %v",
 				tc.name, s.RoleARN, s.SessionName, s.SourceIdentity, s.Principal, s.Expires, roleARN, name, source, principal, want)
 		}
+	}
+}
+
+// OwnersBranches takes a baseline node and every node below it, by ID or,
+// in documents stored before nodes had IDs, by key; a loop in a document
+// ends.
+func TestOwnersBranches(t *testing.T) {
+	inv := Investigation{Sessions: []Session{
+		{ID: "AKIAROOT"},
+		{ID: "AKIAOWNER", ParentID: "AKIAROOT", Baseline: true},
+		{AccessKeyID: "ASIAOWNERS1", ParentAccessKeyID: "AKIAOWNER"},
+		{ID: "ASIAOWNERS2", ParentID: "ASIAOWNERS1"},
+		{ID: "ASIATTACKER", ParentID: "AKIAROOT"},
+		{ID: "ASIALOOP1", ParentID: "ASIALOOP2"},
+		{ID: "ASIALOOP2", ParentID: "ASIALOOP1"},
+	}}
+	got := inv.OwnersBranches()
+	want := map[string]bool{"AKIAOWNER": true, "ASIAOWNERS1": true, "ASIAOWNERS2": true}
+	if !maps.Equal(got, want) {
+		t.Errorf("OwnersBranches = %v, want %v", got, want)
 	}
 }

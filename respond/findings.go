@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,15 +77,17 @@ func (f findings) FollowUps(_ context.Context, inc state.Incident) ([]string, er
 }
 
 // roles are the roles the key's sessions used, from the stored
-// investigation: revoke-sessions covers each of them.
+// investigation, but for the branches taken for the owner's (its own
+// rotated key assuming its deploy role): revoke-sessions covers each.
 func (f findings) roles(_ context.Context, inc state.Incident) ([]string, error) {
 	inv, err := f.loadDone(inc.ID, "The investigation has not finished, so the roles the key's sessions used are not known yet. Wait for the findings, or name the roles: revoke-sessions arn:aws:iam::…:role/….")
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	owners := inv.OwnersBranches()
 	for _, s := range inv.Sessions {
-		if s.RoleARN != "" && !slices.Contains(out, s.RoleARN) {
+		if s.RoleARN != "" && !owners[cmp.Or(s.ID, s.AccessKeyID)] && !slices.Contains(out, s.RoleARN) {
 			out = append(out, s.RoleARN)
 		}
 	}
@@ -166,8 +169,9 @@ func (f findings) derivedKeys(id string) []string {
 		return nil
 	}
 	var out []string
+	owners := inv.OwnersBranches() // (the owner's, as far as keyleak can tell)
 	for _, s := range inv.Sessions {
-		if s.AccessKeyID != "" && !s.Baseline { // (the owner's, as far as keyleak can tell)
+		if s.AccessKeyID != "" && !owners[cmp.Or(s.ID, s.AccessKeyID)] {
 			out = append(out, s.AccessKeyID)
 		}
 	}

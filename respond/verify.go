@@ -62,8 +62,9 @@ func (f findings) userSessions(id string, now time.Time) []string {
 		return nil
 	}
 	var out []string
+	owners := inv.OwnersBranches()
 	for _, s := range inv.Sessions {
-		if (s.MintedBy == "GetSessionToken" || s.MintedBy == "GetFederationToken") && s.AccessKeyID != "" && s.Expires.After(now) {
+		if (s.MintedBy == "GetSessionToken" || s.MintedBy == "GetFederationToken") && s.AccessKeyID != "" && s.Expires.After(now) && !owners[cmp.Or(s.ID, s.AccessKeyID)] {
 			out = append(out, s.AccessKeyID)
 		}
 	}

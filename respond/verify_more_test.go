@@ -117,3 +117,38 @@ func TestWatchNeverSaysNothingWithoutLooking(t *testing.T) {
 		t.Errorf("the timeline does not say the watch never checked: %q", texts)
 	}
 }
+
+// The owner rotated the key from its usual network (a baseline branch),
+// and its new key assumed the deploy role. That session is below the
+// baseline node, so it is the owner's too: not a key of the attacker's
+// tree for close-doors or verify, and its role is not one revoke-sessions
+// covers for the attacker.
+func TestDerivedKeysLeaveOutTheOwnersBranch(t *testing.T) {
+	store, id := incidentStore(t, time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	const leaked, ownersNew, ownersSession, attackers = "AKIAQYLPMN5HHHFPZAM2", "AKIAQYLPMN5HOWNERNEW", "ASIAQYLPMN5HOWNERSES", "ASIAQYLPMN5HATTACKER"
+	inv, err := json.Marshal(awsops.Investigation{AccessKeyID: leaked,
+		Sessions: []awsops.Session{{ID: leaked, AccessKeyID: leaked},
+			{ID: ownersNew, AccessKeyID: ownersNew, ParentID: leaked, Via: awsops.ViaCreatedKey, Baseline: true, OpenedFrom: "203.0.113.10", UserName: "ci-deploy-user"},
+			{ID: ownersSession, AccessKeyID: ownersSession, ParentID: ownersNew, ParentAccessKeyID: ownersNew, Depth: 2, Via: awsops.ViaMinted,
+				MintedBy: "AssumeRole", RoleARN: "arn:aws:iam::123456789012:role/deploy", SourceIP: "203.0.113.10"},
+			{ID: attackers, AccessKeyID: attackers, ParentID: leaked, ParentAccessKeyID: leaked, Depth: 1, Via: awsops.ViaMinted,
+				MintedBy: "AssumeRole", RoleARN: "arn:aws:iam::123456789012:role/admin", SourceIP: "198.51.100.7"}},
+		Resources: []awsops.Resource{{Type: "AWS::IAM::AccessKey", ID: ownersNew, Owner: "ci-deploy-user", CreatedBy: "CreateAccessKey", AccessKeyID: leaked}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Update(func(tx *state.Tx) error { return tx.PutFinding(id, state.FindingInvestigation, inv) }); err != nil {
+		t.Fatal(err)
+	}
+	f := findings{store: store}
+	if got := f.derivedKeys(id); slices.Contains(got, ownersSession) || slices.Contains(got, ownersNew) || !slices.Contains(got, attackers) {
+		t.Errorf("derivedKeys = %v: want the attacker's %s, not the owner's %s nor the session it minted, %s", got, attackers, ownersNew, ownersSession)
+	}
+	var inc state.Incident
+	if err := store.View(func(tx *state.Tx) (err error) { inc, err = tx.Incident(id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if roles, err := f.roles(t.Context(), inc); err != nil || !slices.Equal(roles, []string{"arn:aws:iam::123456789012:role/admin"}) {
+		t.Errorf("roles = %v (%v), want the attacker's admin role alone", roles, err)
+	}
+}
