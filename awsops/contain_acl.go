@@ -136,9 +136,9 @@ func aclEvent(e cttypes.Event) ([]string, earlier) {
 // them made is the attacker's, whichever CloudTrail lists last within a
 // second), and what the plan says of how it knows: nil when it cannot
 // tell them from the owner's, and every public grant is to be dropped.
-// earlier reads the public grants of the ACL before them, and whether
-// CloudTrail holds it.
-func aclAdded(requests []cttypes.Event, earlier func() ([]string, bool)) (added []string, note string) {
+// earlier reads the public grants of the ACL before them, and the write
+// that set it, when CloudTrail holds it.
+func aclAdded(requests []cttypes.Event, earlier func() ([]string, earlierFound)) (added []string, note string) {
 	if len(requests) == 0 {
 		return nil, " CHECK FIRST: CloudTrail no longer shows the attacker's request: every grant to everyone is dropped, and the owner may have had some of them before."
 	}
@@ -153,8 +153,8 @@ func aclAdded(requests []cttypes.Event, earlier func() ([]string, bool)) (added 
 	if v != wrote || len(theirs) == 0 {
 		return nil, " CHECK FIRST: CloudTrail does not show the grants to everyone the attacker's request made: every grant to everyone is dropped, and the owner may have had some of them before."
 	}
-	before, known := earlier()
-	if !known {
+	before, found := earlier()
+	if !found.known {
 		return theirs, " CHECK FIRST: CloudTrail holds no earlier write of the ACL (it keeps 90 days): the grants to everyone the attacker's request made (" +
 			strings.Join(theirs, ", ") + ") are dropped, and the owner may have had some of them before."
 	}
@@ -162,7 +162,7 @@ func aclAdded(requests []cttypes.Event, earlier func() ([]string, bool)) (added 
 	if added == nil {
 		added = []string{} // it added none: nothing to drop
 	}
-	return added, " What the attacker's request added is told from the ACL before it (CloudTrail's last earlier write): the rest stays as it was."
+	return added, " What the attacker's request added is told from the ACL before it" + found.told() + ": the rest stays as it was."
 }
 
 // aclClosing drops from a bucket's ACL the public grants the attacker's
@@ -198,7 +198,7 @@ func (r *containRun) aclClosing(ctx context.Context, client *s3.Client, it DoorI
 			break // the door's own is gone
 		}
 	}
-	added, note := aclAdded(requests, func() ([]string, bool) {
+	added, note := aclAdded(requests, func() ([]string, earlierFound) {
 		// The ACL before the attacker's first write: an owner's write
 		// between two of the attacker's may hold what the first granted.
 		first := it
@@ -207,14 +207,14 @@ func (r *containRun) aclClosing(ctx context.Context, client *s3.Client, it DoorI
 				first = d
 			}
 		}
-		state, known := r.earlierWrite(ctx, first, func(e cttypes.Event) (string, earlier) {
+		found := r.earlierWrite(ctx, first, func(e cttypes.Event) (string, earlier) {
 			g, v := aclEvent(e)
 			return strings.Join(g, ","), v
 		})
-		if state == "" {
-			return nil, known
+		if found.state == "" {
+			return nil, found
 		}
-		return strings.Split(state, ","), known
+		return strings.Split(found.state, ","), found
 	})
 	drop := func(g s3types.Grant) bool {
 		k := grantOf(g)

@@ -70,13 +70,15 @@ func TestPublicGrantsIn(t *testing.T) {
 // the request, every public grant (nil), each with its warning.
 func TestACLAdded(t *testing.T) {
 	request := aclRecord("PutBucketAcl", `{"x-amz-acl":["public-read-write"]}`)
-	before := func(g []string, known bool) func() ([]string, bool) {
-		return func() ([]string, bool) { return g, known }
+	before := func(g []string, known bool) func() ([]string, earlierFound) {
+		return func() ([]string, earlierFound) {
+			return g, earlierFound{known: known, from: "PutBucketAcl by arn:aws:iam::123456789012:root at 2026-11-20T09:00:00Z"}
+		}
 	}
 	for _, c := range []struct {
 		name     string
 		requests []cttypes.Event
-		earlier  func() ([]string, bool)
+		earlier  func() ([]string, earlierFound)
 		want     []string
 		note     string
 	}{

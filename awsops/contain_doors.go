@@ -404,18 +404,26 @@ func treeKeys(keys []string) []string {
 
 // callerKey is the access key that made a CloudTrail event, if any.
 func callerKey(e cttypes.Event) string {
+	_, key := callerOf(e)
+	return key
+}
+
+// callerOf is the principal (its ARN) and the access key that made a
+// CloudTrail event, as far as the event says.
+func callerOf(e cttypes.Event) (arn, key string) {
 	if e.CloudTrailEvent == nil {
-		return ""
+		return "", ""
 	}
 	var rec struct {
 		UserIdentity struct {
+			ARN         string `json:"arn"`
 			AccessKeyID string `json:"accessKeyId"`
 		} `json:"userIdentity"`
 	}
 	if json.Unmarshal([]byte(*e.CloudTrailEvent), &rec) != nil {
-		return ""
+		return "", ""
 	}
-	return rec.UserIdentity.AccessKeyID
+	return rec.UserIdentity.ARN, rec.UserIdentity.AccessKeyID
 }
 
 // maxEarlierPages bounds the LookupEvents pages read for the document
@@ -426,10 +434,10 @@ const maxEarlierPages = 20
 // before the attacker's request wrote its own: the one the last earlier
 // write wrote ("" after a removal). known is false when CloudTrail holds
 // no earlier write (it keeps 90 days) or could not be read.
-func (r *containRun) earlierDocument(ctx context.Context, it DoorItem) (doc string, known bool) {
+func (r *containRun) earlierDocument(ctx context.Context, it DoorItem) earlierFound {
 	pd := policyDocs[it.Kind]
 	if len(pd.earlier) == 0 {
-		return "", false
+		return earlierFound{}
 	}
 	return r.earlierWrite(ctx, it, func(e cttypes.Event) (string, earlier) {
 		path, writes := pd.earlier[aws.ToString(e.EventName)]
@@ -461,20 +469,35 @@ const (
 	unreadable                // it set a state CloudTrail does not show
 )
 
+// earlierFound is the state the last earlier write set, when known, and
+// which write that was, for the plan.
+type earlierFound struct {
+	state string
+	known bool
+	// from names the write, and the attacker's writes passed over to
+	// reach it: "PutBucketPolicy by arn:… at …; 1 write with the
+	// attacker's keys passed over".
+	from string
+}
+
+// told says, for the plan, where the state before the attacker's
+// request was read.
+func (f earlierFound) told() string { return " (CloudTrail's last earlier write: " + f.from + ")" }
+
 // earlierWrite walks the events of the door's resource before the
 // attacker's request, newest first, and returns the state the first write
 // set: settle says what an event set. A write made with one of the
 // attacker's keys is passed over (it is not the state before the
 // attacker), and one whose state CloudTrail does not show ends the walk,
-// unknown. known is false also when CloudTrail holds no write (it keeps
+// unknown. It is unknown also when CloudTrail holds no write (it keeps
 // 90 days) or could not be read.
-func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(cttypes.Event) (string, earlier)) (state string, known bool) {
+func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(cttypes.Event) (string, earlier)) earlierFound {
 	if it.EventTime.IsZero() {
-		return "", false
+		return earlierFound{}
 	}
 	client, ok := r.doorTrail(ctx, it)
 	if !ok {
-		return "", false
+		return earlierFound{}
 	}
 	pages := cloudtrail.NewLookupEventsPaginator(client, &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String(it.ID)}},
@@ -482,10 +505,11 @@ func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(
 		StartTime: aws.Time(it.EventTime.Add(-maxWindow)), EndTime: aws.Time(it.EventTime.Add(time.Second)),
 	})
 	passed := false // the attacker's event was listed: what follows is older
+	theirs := 0     // writes with the attacker's keys passed over
 	for n := 0; pages.HasMorePages() && n < maxEarlierPages; n++ {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return "", false
+			return earlierFound{}
 		}
 		for _, e := range out.Events { // newest first
 			if aws.ToString(e.EventId) == it.EventID {
@@ -495,16 +519,23 @@ func (r *containRun) earlierWrite(ctx context.Context, it DoorItem, settle func(
 			if e.EventTime == nil || !passed && !e.EventTime.Before(it.EventTime) {
 				continue
 			}
+			arn, key := callerOf(e)
 			switch state, v := settle(e); {
-			case v == notAWrite || r.attackers[callerKey(e)]:
+			case v == notAWrite:
+			case r.attackers[key]:
+				theirs++
 			case v == unreadable:
-				return "", false
+				return earlierFound{}
 			default:
-				return state, true
+				from := fmt.Sprintf("%s by %s at %s", aws.ToString(e.EventName), cmp.Or(arn, key, "an unnamed caller"), e.EventTime.UTC().Format(time.RFC3339))
+				if theirs > 0 {
+					from += fmt.Sprintf("; %s with the attacker's keys passed over", counted(theirs, "write"))
+				}
+				return earlierFound{state: state, known: true, from: from}
 			}
 		}
 	}
-	return "", false
+	return earlierFound{}
 }
 
 // doorTrail is a LookupEvents client of the door's account, in the region

@@ -240,8 +240,8 @@ func (r *containRun) documentClosing(ctx context.Context, cfg aws.Config, it Doo
 			pd.what, it.ID, name, pd.what)
 	}
 	attacker := r.attackerDocument(ctx, it)
-	earlier, known := r.earlierDocument(ctx, it)
-	after, doubt, err := withoutDoor(current, attacker, earlier, known, who, it.Kind == DoorRoleTrust)
+	earlier := r.earlierDocument(ctx, it)
+	after, doubt, err := withoutDoor(current, attacker, earlier.state, earlier.known, who, it.Kind == DoorRoleTrust)
 	if err != nil {
 		return doorState{}, err
 	}
@@ -250,8 +250,8 @@ func (r *containRun) documentClosing(ctx context.Context, cfg aws.Config, it Doo
 	}
 	st := doorState{prior: mustNormal(current), after: after}
 	switch {
-	case known:
-		st.note = " What the attacker's request added is told from " + pd.what + " before it (CloudTrail's last earlier write): the rest stays as it was."
+	case earlier.known:
+		st.note = " What the attacker's request added is told from " + pd.what + " before it" + earlier.told() + ": the rest stays as it was."
 	case doubt && attacker == "":
 		st.note = " CHECK FIRST: CloudTrail no longer shows the attacker's document, nor " + pd.what + " before it: the statements naming " +
 			strings.Join(who, ", ") + " are removed, and the owner may have had some of them before. Deny statements are kept."
