@@ -37,6 +37,10 @@ type VerifyOptions struct {
 	// Resources are what the investigation found the attacker created or
 	// opened: each is checked again, and one still there is a problem.
 	Resources []Resource
+	// WindowStart is when the investigation's window began: an account
+	// that joined the organisation since is not inside it (see
+	// orgaccounts.go) when a door's policy is checked again.
+	WindowStart time.Time
 	// UserSessions are the sessions of the tree that sts:GetSessionToken
 	// or sts:GetFederationToken minted and that have not expired: only
 	// the user's revocation or deny-all refuses them.
@@ -208,7 +212,7 @@ func (c *Client) Verify(ctx context.Context, t Target, opts VerifyOptions) (Veri
 	}
 	if len(opts.Resources) > 0 {
 		now := slices.Clone(opts.Resources)
-		for _, g := range c.checkResources(ctx, now) {
+		for _, g := range c.checkResources(ctx, now, opts.WindowStart) {
 			rep.Notes = append(rep.Notes, g.Reason)
 		}
 		for _, x := range now {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,7 +230,7 @@ func (c *Client) finishInvestigation(ctx context.Context, inv *Investigation, tr
 		return inv, fmt.Errorf("investigate %s: %w", key, err)
 	}
 	inv.collect(tr)
-	inv.Gaps = append(inv.Gaps, c.checkResources(ctx, inv.Resources)...)
+	inv.Gaps = append(inv.Gaps, c.checkResources(ctx, inv.Resources, inv.Window.Start)...)
 	if opts.Athena != nil {
 		c.seeIPsElsewhere(ctx, inv, *opts.Athena)
 	}
@@ -289,31 +290,51 @@ func (r *Investigation) settleBaselineDoors() {
 
 // OwnersBranches are the nodes (Session.ID, or the access key ID of a
 // document stored before nodes had IDs) of the branches the investigation
-// takes for the owner's: a node marked Baseline and every node below it.
-// What a session of them did is not the attacker's as far as keyleak can
-// tell, so it is no credential of the attacker's either.
+// takes for the owner's: a node marked Baseline, and the nodes below it,
+// as long as each was minted from the owner's usual place (a baseline
+// source of the key's, or AWS itself for a service's session). A session
+// minted from anywhere else (the attacker assuming the owner's role from
+// its own account) is not the owner's, nor is anything below it. What a
+// session of the owner's branches did is not the attacker's as far as
+// keyleak can tell, so it is no credential of the attacker's either.
 func (r *Investigation) OwnersBranches() map[string]bool {
+	usual := map[string]bool{}
+	for _, s := range r.Sources {
+		if s.Baseline && !s.Attacker {
+			usual[s.Network] = true
+		}
+	}
+	fromUsualPlace := func(s Session) bool {
+		if s.SourceIP == "" {
+			return true // (the node of a created key or user: its door's call was weighed)
+		}
+		n := networkOf(s.SourceIP)
+		return usual[n] || strings.HasPrefix(n, "aws:")
+	}
 	id := func(s Session) string { return cmp.Or(s.ID, s.AccessKeyID) }
-	parent := map[string]string{}
+	byID := map[string]Session{}
 	for _, s := range r.Sessions {
-		parent[id(s)] = cmp.Or(s.ParentID, s.ParentAccessKeyID)
+		byID[id(s)] = s
 	}
 	out := map[string]bool{}
 	for _, s := range r.Sessions {
-		if s.Baseline {
-			out[id(s)] = true
-		}
-	}
-	for _, s := range r.Sessions {
-		// Up the tree to a marked node, or the top (a document is outside
-		// input: a loop in it ends after as many steps as nodes).
-		n := id(s)
-		for steps := 0; n != "" && steps <= len(r.Sessions); steps++ {
-			if out[n] {
-				out[id(s)] = true
+		// Up the tree to a marked node, through nodes of the usual place
+		// only (a document is outside input: a loop in it ends after as
+		// many steps as nodes).
+		n, owners := s, false
+		for steps := 0; steps <= len(r.Sessions) && fromUsualPlace(n); steps++ {
+			if n.Baseline {
+				owners = true
 				break
 			}
-			n = parent[n]
+			up, ok := byID[cmp.Or(n.ParentID, n.ParentAccessKeyID)]
+			if !ok {
+				break
+			}
+			n = up
+		}
+		if owners {
+			out[id(s)] = true
 		}
 	}
 	return out

@@ -377,8 +377,11 @@ var existsChecks = map[string]existsCheck{
 var errUnnamed = errors.New("the event does not name it")
 
 // checkResources finds out whether each created resource still exists,
-// and each opening still admits whom it did.
-func (c *Client) checkResources(ctx context.Context, rs []Resource) []Gap {
+// and each opening still admits whom it did. windowStart is when the
+// incident's window began: an account that joined the organisation since
+// is not inside it.
+func (c *Client) checkResources(ctx context.Context, rs []Resource, windowStart time.Time) []Gap {
+	ctx = context.WithValue(ctx, windowStartKey{}, windowStart)
 	var gaps []Gap
 	for i := range rs {
 		r := &rs[i]
@@ -420,14 +423,19 @@ func stillAdmits(r *Resource, now, what string) error {
 	return nil
 }
 
+// windowStartKey carries checkResources' window start to the checks.
+type windowStartKey struct{}
+
 // outsidersIn lists whom a policy document of the door r allows from
-// outside r's account and the organisation. An account the investigation
-// found the door admitting from outside stays outside, whatever AWS
-// Organizations says now (it may have joined during the incident).
-// (Where the organisation's accounts cannot be listed, the investigation
-// said so; those named in Options.Accounts are known.)
+// outside r's account and the organisation. An account that joined the
+// organisation since the incident's window began is outside, as in the
+// investigation, and so is one the investigation found the door admitting
+// from outside, whatever AWS Organizations says now. (Where the
+// organisation's accounts cannot be listed, the investigation said so;
+// those named in Options.Accounts are known.)
 func (c *Client) outsidersIn(ctx context.Context, r *Resource, doc string) string {
-	listed, _ := c.ownIn(ctx, r.Account, time.Time{})
+	since, _ := ctx.Value(windowStartKey{}).(time.Time)
+	listed, _ := c.ownIn(ctx, r.Account, since)
 	named := map[string]bool{}
 	for _, p := range strings.Split(r.Opening, ",") {
 		p = strings.TrimSpace(p)

@@ -1196,7 +1196,16 @@ func (p *trailPass) fetchAhead(ctx context.Context) {
 // large one for streaming.
 func (p *trailPass) fetch(ctx context.Context, job scanJob) {
 	f := job.body
-	defer close(f.done)
+	defer func() {
+		close(f.done)
+		if f.rc != nil && job.obj.size <= maxWholeObject {
+			// Its size was not known: now that it is found streamed, a
+			// spare worker waiting (see next) may take it.
+			p.mu.Lock()
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		}
+	}()
 	rc, n, err := p.get(ctx, job.obj.key)
 	if err != nil {
 		f.err = err

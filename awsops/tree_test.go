@@ -234,19 +234,26 @@ func TestMintedSessionReadsAsUnmarshal(t *testing.T) {
 	}
 }
 
-// OwnersBranches takes a baseline node and every node below it, by ID or,
-// in documents stored before nodes had IDs, by key; a loop in a document
-// ends.
+// OwnersBranches takes a baseline node and the nodes below it, by ID or,
+// in documents stored before nodes had IDs, by key, as long as each was
+// minted from the owner's usual place (a baseline source, or AWS itself);
+// a node minted elsewhere (the attacker through the owner's door) is not
+// the owner's, nor is anything below it. A loop in a document ends.
 func TestOwnersBranches(t *testing.T) {
-	inv := Investigation{Sessions: []Session{
-		{ID: "AKIAROOT"},
-		{ID: "AKIAOWNER", ParentID: "AKIAROOT", Baseline: true},
-		{AccessKeyID: "ASIAOWNERS1", ParentAccessKeyID: "AKIAOWNER"},
-		{ID: "ASIAOWNERS2", ParentID: "ASIAOWNERS1"},
-		{ID: "ASIATTACKER", ParentID: "AKIAROOT"},
-		{ID: "ASIALOOP1", ParentID: "ASIALOOP2"},
-		{ID: "ASIALOOP2", ParentID: "ASIALOOP1"},
-	}}
+	const usual, theirs = "203.0.113.10", "198.51.100.7"
+	inv := Investigation{Sources: []Source{{Network: "203.0.113.0/24", Baseline: true}, {Network: "198.51.100.0/24", Attacker: true}},
+		Sessions: []Session{
+			{ID: "AKIAROOT"},
+			{ID: "AKIAOWNER", ParentID: "AKIAROOT", Baseline: true},
+			{AccessKeyID: "ASIAOWNERS1", ParentAccessKeyID: "AKIAOWNER", SourceIP: usual},
+			{ID: "ASIAOWNERS2", ParentID: "ASIAOWNERS1", SourceIP: "ec2.amazonaws.com"},
+			{ID: "ASIABYTHEM", ParentID: "ASIAOWNERS1", SourceIP: theirs},
+			{ID: "ASIABELOWTHEM", ParentID: "ASIABYTHEM", SourceIP: usual},
+			{ID: "ASIATHEIRDOOR", ParentID: "AKIAROOT", Baseline: true, SourceIP: theirs},
+			{ID: "ASIATTACKER", ParentID: "AKIAROOT", SourceIP: theirs},
+			{ID: "ASIALOOP1", ParentID: "ASIALOOP2"},
+			{ID: "ASIALOOP2", ParentID: "ASIALOOP1"},
+		}}
 	got := inv.OwnersBranches()
 	want := map[string]bool{"AKIAOWNER": true, "ASIAOWNERS1": true, "ASIAOWNERS2": true}
 	if !maps.Equal(got, want) {

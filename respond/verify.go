@@ -23,7 +23,7 @@ func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.T
 		return awsops.VerifyReport{}, err
 	}
 	opts := awsops.VerifyOptions{Since: since, SessionKeys: f.derivedKeys(inc.ID), KeyAccounts: f.keyAccounts(inc.ID),
-		Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now())}
+		Resources: f.ways(inc.ID), UserSessions: f.userSessions(inc.ID, c.Now()), WindowStart: f.windowStart(inc.ID)}
 	if trail := r.cfg.Investigate; withTrail {
 		opts.TrailBucket, opts.TrailAccount, opts.TrailPrefix, opts.TrailSource = trail.TrailBucket, trail.TrailAccount, trail.TrailPrefix, trail.TrailSource
 	}
@@ -34,6 +34,16 @@ func (r *Responder) verify(ctx context.Context, inc state.Incident, since time.T
 		opts.TreeUnknown = "the investigation has not finished (" + err.Error() + ")"
 	}
 	return c.Verify(ctx, t, opts)
+}
+
+// windowStart is when the stored investigation's window began; zero
+// before there is one.
+func (f findings) windowStart(id string) time.Time {
+	inv, err := f.load(id)
+	if err != nil || inv == nil {
+		return time.Time{}
+	}
+	return inv.Window.Start
 }
 
 // keyAccounts names the account each credential of the stored tree acts

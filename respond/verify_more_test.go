@@ -119,14 +119,16 @@ func TestWatchNeverSaysNothingWithoutLooking(t *testing.T) {
 }
 
 // The owner rotated the key from its usual network (a baseline branch),
-// and its new key assumed the deploy role. That session is below the
-// baseline node, so it is the owner's too: not a key of the attacker's
-// tree for close-doors or verify, and its role is not one revoke-sessions
-// covers for the attacker.
+// and its new key assumed the deploy role from there. That session is
+// below the baseline node and was minted from the owner's usual place, so
+// it is the owner's too: not a key of the attacker's tree for close-doors
+// or verify, and its role is not one revoke-sessions covers for the
+// attacker. The attacker's own session stays the attacker's.
 func TestDerivedKeysLeaveOutTheOwnersBranch(t *testing.T) {
 	store, id := incidentStore(t, time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	const leaked, ownersNew, ownersSession, attackers = "AKIAQYLPMN5HHHFPZAM2", "AKIAQYLPMN5HOWNERNEW", "ASIAQYLPMN5HOWNERSES", "ASIAQYLPMN5HATTACKER"
 	inv, err := json.Marshal(awsops.Investigation{AccessKeyID: leaked,
+		Sources: []awsops.Source{{Network: "203.0.113.0/24", Baseline: true}, {Network: "198.51.100.0/24", Attacker: true}},
 		Sessions: []awsops.Session{{ID: leaked, AccessKeyID: leaked},
 			{ID: ownersNew, AccessKeyID: ownersNew, ParentID: leaked, Via: awsops.ViaCreatedKey, Baseline: true, OpenedFrom: "203.0.113.10", UserName: "ci-deploy-user"},
 			{ID: ownersSession, AccessKeyID: ownersSession, ParentID: ownersNew, ParentAccessKeyID: ownersNew, Depth: 2, Via: awsops.ViaMinted,
