@@ -276,21 +276,8 @@ func TestOpenPoliciesFound(t *testing.T) {
 // later the attacker uses the key from a new address. EC2's session of the
 // owner's role was not minted from the key and is not the attacker's.
 func TestBaselineRoleIsNotTheAttackers(t *testing.T) {
-	create := stratusRecord(t, "aws.persistence.iam-create-backdoor-role", "CreateRole")
-	key := create.UserIdentity.AccessKeyID
-	acct := create.RecipientAccountID
-	t0 := create.EventTime
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	create = recordWith(t, create, func(m map[string]any) {
-		p := m["requestParameters"].(map[string]any)
-		p["assumeRolePolicyDocument"] = trust
-		delete(p, "permissionsBoundary")
-	})
-	earlier := recordWith(t, create, func(m map[string]any) { // the owner's usual use, ten days before
-		m["eventID"], m["eventName"], m["readOnly"] = "t-owner-earlier", "ListRoles", true
-		m["eventTime"] = t0.Add(-240 * time.Hour).Format(time.RFC3339)
-		m["requestParameters"], m["responseElements"] = nil, nil
-	})
+	create, earlier := ownersInstanceRole(t)
+	key, acct, t0 := create.UserIdentity.AccessKeyID, create.RecipientAccountID, create.EventTime
 	roleARN := "arn:aws:iam::" + acct + ":role/stratus-red-team-malicious-iam-role"
 	ec2 := recordWith(t, create, func(m map[string]any) {
 		m["eventID"], m["eventSource"], m["eventName"], m["readOnly"] = "t-ec2-assume", "sts.amazonaws.com", "AssumeRole", true
@@ -422,4 +409,26 @@ func TestBaselineDoorsNeedAnAttackerToldApart(t *testing.T) {
 			t.Errorf("%s: the attacker's backdoor: baseline %v, created by the attacker %v", tt.name, b.Baseline, b.CreatedByAttacker)
 		}
 	}
+}
+
+// ownersInstanceRole is the key's owner, from its usual address, creating
+// an instance role trusting ec2.amazonaws.com as IaC does (a real Stratus
+// CreateRole record, its trust changed to EC2), and the owner's usual use
+// of the key ten days before.
+func ownersInstanceRole(t *testing.T) (create, earlier trail.Record) {
+	t.Helper()
+	create = stratusRecord(t, "aws.persistence.iam-create-backdoor-role", "CreateRole")
+	t0 := create.EventTime
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	create = recordWith(t, create, func(m map[string]any) {
+		p := m["requestParameters"].(map[string]any)
+		p["assumeRolePolicyDocument"] = trust
+		delete(p, "permissionsBoundary")
+	})
+	earlier = recordWith(t, create, func(m map[string]any) {
+		m["eventID"], m["eventName"], m["readOnly"] = "t-owner-earlier", "ListRoles", true
+		m["eventTime"] = t0.Add(-240 * time.Hour).Format(time.RFC3339)
+		m["requestParameters"], m["responseElements"] = nil, nil
+	})
+	return create, earlier
 }

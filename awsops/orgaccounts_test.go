@@ -30,20 +30,8 @@ import (
 func TestOrganisationAccountsAreNotOutside(t *testing.T) {
 	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
 	ctx := t.Context()
-	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
-	orgs := organizations.NewFromConfig(adminCfg)
-	org, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
-	}
-	made, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("data-lake"), Email: aws.String("data-lake@example.com")})
-	if err != nil {
-		t.Fatalf("organizations:CreateAccount: %v", err)
-	}
-	member := aws.ToString(made.CreateAccountStatus.AccountId)
-	if len(member) != 12 || member == world.DefaultAccount {
-		t.Fatalf("the new account's ID is %q", member)
-	}
+	adminCfg, orgID := newOrganisation(t, s)
+	member := newMemberAccount(t, adminCfg)
 	// The window begins after the member joined (CloudTrail's times are
 	// to the second); the attacker acts in it.
 	time.Sleep(1100 * time.Millisecond)
@@ -69,7 +57,7 @@ func TestOrganisationAccountsAreNotOutside(t *testing.T) {
 		door bool
 		gap  string
 	}{
-		{"the organisation configured", []string{aws.ToString(org.Organization.Id)}, false, ""},
+		{"the organisation configured", []string{orgID}, false, ""},
 		{"none configured", nil, true, ""},
 		{"another configured", []string{"o-zzzzzzzzzz"}, true, "not of o-zzzzzzzzzz"},
 	} {
@@ -114,11 +102,7 @@ func TestOrganisationAccountsAreNotOutside(t *testing.T) {
 func TestOrganisationAccountsAreReadHourly(t *testing.T) {
 	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
 	ctx := t.Context()
-	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
-	org, err := organizations.NewFromConfig(adminCfg).CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
-	}
+	adminCfg, orgID := newOrganisation(t, s)
 	start := time.Now()
 	var passed atomic.Int64 // how far the clock moved from start
 	now := func() time.Time { return start.Add(time.Duration(passed.Load())) }
@@ -139,7 +123,7 @@ func TestOrganisationAccountsAreReadHourly(t *testing.T) {
 		}
 		return inv
 	}
-	c := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: []string{aws.ToString(org.Organization.Id)}, Now: now})
+	c := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: []string{orgID}, Now: now})
 	for _, step := range []struct {
 		after time.Duration
 		reads int
@@ -154,7 +138,7 @@ func TestOrganisationAccountsAreReadHourly(t *testing.T) {
 	// A read that fails (ListAccounts refused) is not tried again for
 	// five minutes, and each investigation meanwhile says so.
 	s.w.Gateway.SetFault("organizations", world.Fault{ErrorRate: 1})
-	failing := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: []string{aws.ToString(org.Organization.Id)}, Now: now})
+	failing := awsops.NewFromConfig(adminCfg, awsops.Options{Regions: []string{"us-east-1"}, Organizations: []string{orgID}, Now: now})
 	calls := func() (n int) {
 		for _, e := range s.w.Gateway.Events() {
 			if strings.HasPrefix(e.EventSource, "organizations.") {
@@ -185,17 +169,8 @@ func TestOrganisationAccountsAreReadHourly(t *testing.T) {
 func TestPreflightReadsTheOrganisation(t *testing.T) {
 	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
 	ctx := t.Context()
-	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
-	orgs := organizations.NewFromConfig(adminCfg)
-	org, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
-	}
-	made, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("data-lake"), Email: aws.String("data-lake@example.com")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	member := aws.ToString(made.CreateAccountStatus.AccountId)
+	adminCfg, orgID := newOrganisation(t, s)
+	member := newMemberAccount(t, adminCfg)
 	check := func(orgID string) awsops.Check {
 		t.Helper()
 		c := awsops.NewFromConfig(adminCfg, awsops.Options{Organizations: []string{orgID}})
@@ -207,8 +182,8 @@ func TestPreflightReadsTheOrganisation(t *testing.T) {
 		t.Fatalf("keyleak doctor has no organisation check with aws.organizations %s", orgID)
 		return awsops.Check{}
 	}
-	ok := check(aws.ToString(org.Organization.Id))
-	if ok.Err != nil || !strings.Contains(ok.Detail, "2 accounts of "+aws.ToString(org.Organization.Id)) || !strings.Contains(ok.Detail, "not checked there: "+member) {
+	ok := check(orgID)
+	if ok.Err != nil || !strings.Contains(ok.Detail, "2 accounts of "+orgID) || !strings.Contains(ok.Detail, "not checked there: "+member) {
 		t.Errorf("the organisation check: %q (%v), want 2 accounts read and %s named as not checked", ok.Detail, ok.Err, member)
 	}
 	bad := check("o-zzzzzzzzzz")
@@ -223,14 +198,10 @@ func TestPreflightReadsTheOrganisation(t *testing.T) {
 func TestOrganisationReadWaitsWithTheCallersContext(t *testing.T) {
 	s := newCTSeed(t, world.NewMotoTB(t), awsops.Options{Regions: []string{"us-east-1"}})
 	ctx := t.Context()
-	adminCfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
-	org, err := organizations.NewFromConfig(adminCfg).CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
-	}
+	adminCfg, orgID := newOrganisation(t, s)
 	start := time.Now()
 	var passed atomic.Int64
-	c := awsops.NewFromConfig(adminCfg, awsops.Options{Organizations: []string{aws.ToString(org.Organization.Id)},
+	c := awsops.NewFromConfig(adminCfg, awsops.Options{Organizations: []string{orgID},
 		Now: func() time.Time { return start.Add(time.Duration(passed.Load())) }})
 	organisation := func(ctx context.Context) awsops.Check {
 		for _, ch := range c.Preflight(ctx, awsops.PreflightOptions{}) {
@@ -257,4 +228,33 @@ func TestOrganisationReadWaitsWithTheCallersContext(t *testing.T) {
 	if ch := <-first; ch.Err != nil {
 		t.Errorf("the slow read: %v", ch.Err)
 	}
+}
+
+// newOrganisation makes the world's default account the management account
+// of a new organisation, and returns its configuration and the
+// organisation's ID.
+func newOrganisation(t *testing.T, s *ctSeed) (aws.Config, string) {
+	t.Helper()
+	cfg := s.w.Config("us-east-1", s.w.Admin(world.DefaultAccount))
+	org, err := organizations.NewFromConfig(cfg).CreateOrganization(t.Context(), &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("organizations:CreateOrganization in the local world: %v", err)
+	}
+	return cfg, aws.ToString(org.Organization.Id)
+}
+
+// newMemberAccount creates an account in the organisation and returns its
+// ID.
+func newMemberAccount(t *testing.T, management aws.Config) string {
+	t.Helper()
+	made, err := organizations.NewFromConfig(management).CreateAccount(t.Context(),
+		&organizations.CreateAccountInput{AccountName: aws.String("data-lake"), Email: aws.String("data-lake@example.com")})
+	if err != nil {
+		t.Fatalf("organizations:CreateAccount: %v", err)
+	}
+	member := aws.ToString(made.CreateAccountStatus.AccountId)
+	if len(member) != 12 || member == world.DefaultAccount {
+		t.Fatalf("the new account's ID is %q", member)
+	}
+	return member
 }

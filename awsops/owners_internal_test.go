@@ -18,21 +18,8 @@ import (
 // OwnersBranches takes neither it nor the session it chained for the
 // owner's, and derivedKeys, userSessions and roles keep them.
 func TestTheAttackerThroughTheOwnersRoleIsNotTheOwners(t *testing.T) {
-	create := stratusRecord(t, "aws.persistence.iam-create-backdoor-role", "CreateRole")
-	key := create.UserIdentity.AccessKeyID
-	acct := create.RecipientAccountID
-	t0 := create.EventTime
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	create = recordWith(t, create, func(m map[string]any) {
-		p := m["requestParameters"].(map[string]any)
-		p["assumeRolePolicyDocument"] = trust
-		delete(p, "permissionsBoundary")
-	})
-	earlier := recordWith(t, create, func(m map[string]any) {
-		m["eventID"], m["eventName"], m["readOnly"] = "t-owner-earlier", "ListRoles", true
-		m["eventTime"] = t0.Add(-240 * time.Hour).Format(time.RFC3339)
-		m["requestParameters"], m["responseElements"] = nil, nil
-	})
+	create, earlier := ownersInstanceRole(t)
+	key, acct, t0 := create.UserIdentity.AccessKeyID, create.RecipientAccountID, create.EventTime
 	roleName := "stratus-red-team-malicious-iam-role"
 	roleARN := "arn:aws:iam::" + acct + ":role/" + roleName
 	secrets := stratusLogs(t, "aws.credential-access.secretsmanager-retrieve-secrets")
