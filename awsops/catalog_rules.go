@@ -314,10 +314,7 @@ func (st resourceStatement) pinnedInside(e *event) bool {
 					id, _, _ := strings.Cut(x, "/")
 					return id == "" || strings.ContainsAny(id, "*?") || !e.own(id)
 				}
-				acct := x
-				if parts := strings.SplitN(x, ":", 6); len(parts) >= 5 && parts[0] == "arn" {
-					acct = parts[4]
-				}
+				acct := accountOfPrincipal(x)
 				return acct == "" || strings.ContainsAny(acct, "*?") || e.admits(x)
 			}
 			if len(values) > 0 && !slices.ContainsFunc(values, open) {
@@ -371,6 +368,16 @@ func principalsOf(raw json.RawMessage) []string {
 
 // admits reports whether a principal (an account ID, an ARN or "*") is
 // anyone or outside the organisation.
+// accountOfPrincipal is the account field of a principal's ARN, else the
+// principal itself (an account ID), for a principal named in any part
+// (principalAccount takes only one naming the account as a whole).
+func accountOfPrincipal(p string) string {
+	if parts := strings.SplitN(p, ":", 6); len(parts) >= 5 && parts[0] == "arn" {
+		return parts[4]
+	}
+	return p
+}
+
 func (e *event) admits(principal string) bool {
 	p := strings.TrimSpace(principal)
 	switch {

@@ -438,11 +438,7 @@ func (c *Client) outsidersIn(ctx context.Context, r *Resource, doc string) strin
 	listed, _ := c.ownIn(ctx, r.Account, since)
 	named := map[string]bool{}
 	for _, p := range strings.Split(r.Opening, ",") {
-		p = strings.TrimSpace(p)
-		if parts := strings.SplitN(p, ":", 6); len(parts) >= 5 && parts[0] == "arn" {
-			p = parts[4]
-		}
-		named[p] = true
+		named[accountOfPrincipal(strings.TrimSpace(p))] = true
 	}
 	own := func(a string) bool { return listed(a) && !named[a] }
 	e := newEvent(&trail.Record{RecipientAccountID: r.Account}, own)
